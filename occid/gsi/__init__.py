@@ -1,0 +1,1 @@
+"""Grid security: pure functions over certificates (no Twisted, no boto3)."""

@@ -1,0 +1,171 @@
+# -*- test-case-name: tests.test_interfaces -*-
+"""
+The contracts between occid's layers; no implementation lives here.
+
+The web layer knows only these interfaces.  For one request it asks the
+L{IAuthenticator}'s principal (made once per TLS connection) for an account
+binding from the L{IAccountPolicy}, then asks the L{IBackend} for the
+L{ICatalog} and the L{IEntityCollection} of each kind, bound to that
+principal and account.  Every provider is checked with C{verifyObject} in the
+tests, and the in-memory fakes in L{occid.testing} pass the same contract
+tests as the EC2 providers.
+"""
+
+from zope.interface import Attribute, Interface
+
+
+class IAuthenticator(Interface):
+    """
+    Turns the certificate chain a TLS client presented into a principal.
+    """
+
+    def authenticate(chain, tls_errors, now):
+        """
+        Validate a client chain and read its VOMS attributes.
+
+        @param chain: the client's certificates, leaf (the proxy) first, as
+            C{cryptography.x509.Certificate}s; empty when the client sent none.
+        @param tls_errors: OpenSSL's verification errors recorded during the
+            handshake, as C{(depth, error_number)} pairs.
+        @param now: the current time, an aware C{datetime} in UTC.
+        @return: an L{occid.gsi.principal.Principal}.
+        @raise occid.gsi.principal.CertificateRejected: the chain fails a
+            rule; the exception names the rule, the reason and the fix.
+        """
+
+
+class IAccountPolicy(Interface):
+    """
+    Decides which AWS account serves a principal, and what it may do there.
+    """
+
+    def bind(principal):
+        """
+        @param principal: an L{occid.gsi.principal.Principal}.
+        @return: an L{occid.policy.AccountBinding}.
+        @raise occid.occi.errors.Forbidden: no account serves the principal
+            (the message names its VO, or says it has no VOMS attributes), or
+            its limited proxy is refused outright.
+        """
+
+
+class ICatalog(Interface):
+    """
+    The categories one account offers: the OCCI infrastructure kinds,
+    mixins and actions, plus that account's os_tpl, resource_tpl and
+    availability_zone templates.  Immutable: a refresh makes a new catalog
+    with a new C{version}.
+    """
+
+    version = Attribute(
+        "A string that changes whenever the categories change; the web layer "
+        "caches renderings of the query interface by (account, version, media "
+        "type)."
+    )
+    kinds = Attribute("The kinds, a tuple of L{occid.occi.model.Kind}.")
+    mixins = Attribute("The mixins, a tuple of L{occid.occi.model.Mixin}.")
+    actions = Attribute("The actions, a tuple of L{occid.occi.model.Action}.")
+
+    def lookup(identifier):
+        """
+        @param identifier: C{scheme + term} of a category.
+        @return: the L{occid.occi.model.Category} with that identifier, or
+            C{None}.
+        """
+
+    def kind_at(location):
+        """
+        @param location: a collection path such as C{/compute/}.
+        @return: the L{occid.occi.model.Kind} bound to it, or C{None}.
+        """
+
+    def mixin_at(location):
+        """
+        @param location: a collection path such as C{/mixin/os_tpl/ami-1/}.
+        @return: the L{occid.occi.model.Mixin} bound to it, or C{None}.
+        """
+
+
+class IEntityCollection(Interface):
+    """
+    The entities of one kind that one principal may see in one account.
+    Every method returns a C{Deferred}; failures are
+    L{occid.occi.errors.OCCIError}s.  Another user's entity is reported as
+    not found, never as forbidden.
+    """
+
+    kind = Attribute("The L{occid.occi.model.Kind} of this collection.")
+
+    def list(filter):
+        """
+        @param filter: an L{occid.occi.model.EntityFilter}.
+        @return: a C{Deferred} firing with a list of L{occid.occi.model.Entity},
+            ordered by id; never cached.
+        """
+
+    def get(id):
+        """
+        @param id: the entity id (C{i-…}, C{vol-…}, a link id).
+        @return: a C{Deferred} firing with the L{occid.occi.model.Entity} as it
+            is now.
+        @raise occid.occi.errors.NotFound: no such entity visible here.
+        """
+
+    def create(entity):
+        """
+        @param entity: a L{occid.occi.model.Entity} resolved against the
+            catalog; its C{id} is empty and ignored.  Inline links of a
+            resource are made with it.
+        @return: a C{Deferred} firing with the created entity, C{id} set.
+            If any step fails, what was made is undone before the failure is
+            reported.
+        """
+
+    def update(id, changes):
+        """
+        @param changes: an L{occid.occi.model.Changes}.
+        @return: a C{Deferred} firing with the updated entity.
+        @raise occid.occi.errors.Conflict: not possible in the current state.
+        @raise occid.occi.errors.Forbidden: an immutable attribute was named.
+        """
+
+    def delete(id):
+        """
+        @return: a C{Deferred} firing with C{None} once the entity is being
+            deleted.
+        """
+
+    def trigger(id, action, attributes):
+        """
+        @param action: an L{occid.occi.model.Action} of this kind.
+        @param attributes: the action's parameters, name to value.
+        @return: a C{Deferred} firing with the entity after the action, or a
+            L{occid.occi.model.Category} the action produced (C{save} fires
+            with the new os_tpl mixin).
+        @raise occid.occi.errors.Conflict: not possible in the current state;
+            the message names the state.
+        """
+
+
+class IBackend(Interface):
+    """
+    The cloud behind occid: hands out catalogs and entity collections bound
+    to one principal and one account.
+    """
+
+    def catalog(binding):
+        """
+        @param binding: an L{occid.policy.AccountBinding}.
+        @return: a C{Deferred} firing with the L{ICatalog} of that account,
+            from memory once it has been loaded.
+        """
+
+    def collection(kind, principal, binding):
+        """
+        @param kind: one of the catalog's L{occid.occi.model.Kind}s that has a
+            location.
+        @param principal: the L{occid.gsi.principal.Principal} of the request.
+        @param binding: its L{occid.policy.AccountBinding}.
+        @return: the L{IEntityCollection} for C{kind}.
+        @raise occid.occi.errors.NotFound: no collection for that kind.
+        """

@@ -1,0 +1,1 @@
+"""The OCCI model and its renderings, pure (no Twisted, no boto3)."""

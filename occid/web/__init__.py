@@ -1,0 +1,1 @@
+"""The twisted.web resource tree serving OCCI."""

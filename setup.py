@@ -1,0 +1,42 @@
+"""Packaging for occid, an OCCI gateway to Amazon EC2 for grid users."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="occid",
+    version="0.1.0",
+    description="OCCI gateway to Amazon EC2 with X.509 proxy and VOMS authentication",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    # twisted/plugins has no __init__.py on purpose (Twisted's plugin loader
+    # skips plugin directories that have one), so find_packages() cannot see it.
+    packages=find_packages(exclude=["tests", "tests.*", "bench", "bench.*"])
+    + ["twisted.plugins"],
+    package_data={"occid": ["demo_amis.json"]},
+    install_requires=[
+        "twisted[tls]>=24.7",
+        "pyopenssl>=24.0",
+        "service-identity>=24.1",
+        "cryptography>=42",
+        "asn1crypto>=1.5",
+        "boto3>=1.34",
+        "zope.interface>=6.0",
+    ],
+    extras_require={
+        "demo": ["moto[server]>=5.0"],
+        "test": [
+            "pytest>=8",
+            "hypothesis>=6.100",
+            "jsonschema>=4.20",
+            "treq>=24.9",
+            "moto[server]>=5.0",
+        ],
+    },
+    classifiers=[
+        "Framework :: Twisted",
+        "Programming Language :: Python :: 3.11",
+        "License :: OSI Approved :: Apache Software License",
+    ],
+)
