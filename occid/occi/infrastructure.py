@@ -1,0 +1,533 @@
+# -*- test-case-name: tests.test_occi_infrastructure -*-
+"""
+The OCCI categories occid offers: the core kinds (GFD.221), the
+infrastructure kinds, actions and mixins (GFD.184 / GFD.224), the
+contextualization mixins (OGF 1.2 and the OpenStack ones rOCCI-cli sends), the
+EC2 marker mixins that carry C{com.amazon.aws.ec2.*} attributes, and the
+constructors of the per-account template mixins (os_tpl, resource_tpl,
+availability_zone).
+
+Attributes are the union of OCCI 1.1 and 1.2 (C{occi.compute.speed} from 1.1,
+C{occi.compute.share} and the C{*.state.message} attributes from 1.2), so that
+clients of either version find what they know.  States are the spec enums
+only.  Every mixin has a location, because the OCCI 1.2 JSON schema requires
+one.
+"""
+
+from __future__ import annotations
+
+from occid.occi.model import Action, Attribute, Kind, Mixin
+
+CORE = "http://schemas.ogf.org/occi/core#"
+INFRASTRUCTURE = "http://schemas.ogf.org/occi/infrastructure#"
+EC2_SCHEME_BASE = "http://schemas.ec2.aws.amazon.com/occi/infrastructure/"
+RESOURCE_TPL_SCHEME = EC2_SCHEME_BASE + "resource_tpl#"
+
+#: OCCI compute architectures, by EC2 architecture name.
+OCCI_ARCHITECTURES = {"x86_64": "x64", "x86_64_mac": "x64", "i386": "x86"}
+
+
+def _action_scheme(kind_term: str) -> str:
+    return f"http://schemas.ogf.org/occi/infrastructure/{kind_term}/action#"
+
+
+def _immutable(name: str, description: str, type: str = "string") -> Attribute:
+    return Attribute(name=name, type=type, mutable=False, description=description)
+
+
+def _method(description: str, *methods: str) -> Attribute:
+    return Attribute(name="method", enum=methods, description=description)
+
+
+# -- core ------------------------------------------------------------------
+
+ENTITY = Kind(
+    term="entity",
+    scheme=CORE,
+    title="entity",
+    attributes=(
+        Attribute(
+            name="occi.core.id",
+            mutable=False,
+            required=True,
+            description="a unique identifier, assigned by the provider",
+        ),
+        Attribute(name="occi.core.title", description="the display name"),
+    ),
+)
+
+RESOURCE = Kind(
+    term="resource",
+    scheme=CORE,
+    title="resource",
+    parent=ENTITY,
+    attributes=(
+        Attribute(name="occi.core.summary", description="a short description"),
+    ),
+)
+
+LINK = Kind(
+    term="link",
+    scheme=CORE,
+    title="link",
+    parent=ENTITY,
+    attributes=(
+        Attribute(
+            name="occi.core.source",
+            required=True,
+            description="the location of the source resource",
+        ),
+        Attribute(
+            name="occi.core.target",
+            required=True,
+            description="the location of the target resource",
+        ),
+        _immutable("occi.core.target.kind", "the kind of the target resource"),
+    ),
+)
+
+# -- actions ---------------------------------------------------------------
+
+COMPUTE_START = Action(
+    term="start", scheme=_action_scheme("compute"), title="start compute instance"
+)
+COMPUTE_STOP = Action(
+    term="stop",
+    scheme=_action_scheme("compute"),
+    title="stop compute instance",
+    attributes=(
+        _method("how to stop: graceful, acpioff or poweroff",
+                "graceful", "acpioff", "poweroff"),
+    ),
+)
+COMPUTE_RESTART = Action(
+    term="restart",
+    scheme=_action_scheme("compute"),
+    title="restart compute instance",
+    attributes=(
+        _method("how to restart: graceful, warm or cold", "graceful", "warm", "cold"),
+    ),
+)
+COMPUTE_SUSPEND = Action(
+    term="suspend",
+    scheme=_action_scheme("compute"),
+    title="suspend compute instance",
+    attributes=(
+        _method("how to suspend: hibernate or suspend", "hibernate", "suspend"),
+    ),
+)
+COMPUTE_SAVE = Action(
+    term="save",
+    scheme=_action_scheme("compute"),
+    title="save compute instance as a new os_tpl",
+    attributes=(
+        _method("hot: save the running instance; deferred: when it stops",
+                "hot", "deferred"),
+        Attribute(name="name", description="the name of the new image"),
+    ),
+)
+
+STORAGE_ONLINE = Action(
+    term="online", scheme=_action_scheme("storage"), title="activate storage"
+)
+STORAGE_OFFLINE = Action(
+    term="offline", scheme=_action_scheme("storage"), title="deactivate storage"
+)
+STORAGE_SNAPSHOT = Action(
+    term="snapshot", scheme=_action_scheme("storage"), title="snapshot storage"
+)
+STORAGE_RESIZE = Action(
+    term="resize",
+    scheme=_action_scheme("storage"),
+    title="resize storage",
+    attributes=(
+        Attribute(
+            name="size", type="number", required=True, description="new size in GiB"
+        ),
+    ),
+)
+
+NETWORK_UP = Action(
+    term="up", scheme=_action_scheme("network"), title="activate network"
+)
+NETWORK_DOWN = Action(
+    term="down", scheme=_action_scheme("network"), title="deactivate network"
+)
+
+# -- infrastructure kinds --------------------------------------------------
+
+COMPUTE = Kind(
+    term="compute",
+    scheme=INFRASTRUCTURE,
+    title="compute resource",
+    parent=RESOURCE,
+    location="/compute/",
+    attributes=(
+        Attribute(
+            name="occi.compute.architecture",
+            enum=("x86", "x64"),
+            description="CPU architecture: x86 or x64",
+        ),
+        Attribute(name="occi.compute.cores", type="integer",
+                  description="number of virtual cores"),
+        Attribute(name="occi.compute.hostname", description="DNS host name"),
+        Attribute(name="occi.compute.speed", type="number",
+                  description="CPU clock in GHz (OCCI 1.1)"),
+        Attribute(name="occi.compute.share", type="integer",
+                  description="relative number of CPU shares (OCCI 1.2)"),
+        Attribute(name="occi.compute.memory", type="number",
+                  description="RAM in GiB"),
+        Attribute(
+            name="occi.compute.state",
+            mutable=False,
+            enum=("active", "inactive", "suspended", "error"),
+            description="current state: active, inactive, suspended or error",
+        ),
+        _immutable("occi.compute.state.message", "why the compute is in its state"),
+    ),
+    actions=(COMPUTE_START, COMPUTE_STOP, COMPUTE_RESTART, COMPUTE_SUSPEND,
+             COMPUTE_SAVE),
+)
+
+STORAGE = Kind(
+    term="storage",
+    scheme=INFRASTRUCTURE,
+    title="storage resource",
+    parent=RESOURCE,
+    location="/storage/",
+    attributes=(
+        Attribute(name="occi.storage.size", type="number", required=True,
+                  description="size in GiB"),
+        Attribute(
+            name="occi.storage.state",
+            mutable=False,
+            enum=("online", "offline", "backup", "snapshot", "resize",
+                  "degraded", "error"),
+            description="current state (OCCI 1.1 and 1.2 values)",
+        ),
+        _immutable("occi.storage.state.message", "why the storage is in its state"),
+    ),
+    actions=(STORAGE_ONLINE, STORAGE_OFFLINE, STORAGE_SNAPSHOT, STORAGE_RESIZE),
+)
+
+NETWORK = Kind(
+    term="network",
+    scheme=INFRASTRUCTURE,
+    title="network resource",
+    parent=RESOURCE,
+    location="/network/",
+    attributes=(
+        Attribute(name="occi.network.vlan", type="integer",
+                  description="802.1q VLAN identifier, 0 to 4095"),
+        Attribute(name="occi.network.label", pattern=r"[A-Za-z0-9_.-]+",
+                  description="a token labelling the network"),
+        Attribute(
+            name="occi.network.state",
+            mutable=False,
+            enum=("active", "inactive", "error"),
+            description="current state: active, inactive or error",
+        ),
+        _immutable("occi.network.state.message", "why the network is in its state"),
+    ),
+    actions=(NETWORK_UP, NETWORK_DOWN),
+)
+
+NETWORKINTERFACE = Kind(
+    term="networkinterface",
+    scheme=INFRASTRUCTURE,
+    title="networkinterface link",
+    parent=LINK,
+    location="/link/networkinterface/",
+    attributes=(
+        _immutable("occi.networkinterface.interface", "the interface name (eth0)"),
+        Attribute(name="occi.networkinterface.mac", description="the MAC address"),
+        Attribute(
+            name="occi.networkinterface.state",
+            mutable=False,
+            enum=("active", "inactive", "error"),
+            description="current state: active, inactive or error",
+        ),
+        _immutable("occi.networkinterface.state.message",
+                   "why the interface is in its state"),
+    ),
+)
+
+STORAGELINK = Kind(
+    term="storagelink",
+    scheme=INFRASTRUCTURE,
+    title="storage link",
+    parent=LINK,
+    location="/link/storagelink/",
+    attributes=(
+        Attribute(name="occi.storagelink.deviceid",
+                  description="the device the storage is attached as (/dev/xvdf)"),
+        Attribute(name="occi.storagelink.mountpoint",
+                  description="where the guest mounts the storage"),
+        Attribute(
+            name="occi.storagelink.state",
+            mutable=False,
+            enum=("active", "inactive", "error"),
+            description="current state: active, inactive or error",
+        ),
+        _immutable("occi.storagelink.state.message", "why the link is in its state"),
+    ),
+)
+
+# -- infrastructure mixins -------------------------------------------------
+
+IPNETWORK = Mixin(
+    term="ipnetwork",
+    scheme="http://schemas.ogf.org/occi/infrastructure/network#",
+    title="IP network mixin",
+    location="/mixin/ipnetwork/",
+    applies=(NETWORK,),
+    attributes=(
+        Attribute(name="occi.network.address", description="IP block in CIDR notation"),
+        Attribute(name="occi.network.gateway", description="gateway IP address"),
+        Attribute(name="occi.network.allocation", enum=("dynamic", "static"),
+                  description="address allocation: dynamic or static"),
+    ),
+)
+
+IPNETWORKINTERFACE = Mixin(
+    term="ipnetworkinterface",
+    scheme="http://schemas.ogf.org/occi/infrastructure/networkinterface#",
+    title="IP network interface mixin",
+    location="/mixin/ipnetworkinterface/",
+    applies=(NETWORKINTERFACE,),
+    attributes=(
+        Attribute(name="occi.networkinterface.address", required=True,
+                  description="IP address of the interface"),
+        Attribute(name="occi.networkinterface.gateway",
+                  description="gateway IP address"),
+        Attribute(name="occi.networkinterface.allocation", required=True,
+                  enum=("dynamic", "static"),
+                  description="address allocation: dynamic or static"),
+    ),
+)
+
+OS_TPL = Mixin(
+    term="os_tpl",
+    scheme=INFRASTRUCTURE,
+    title="operating system template",
+    location="/mixin/os_tpl/",
+    applies=(COMPUTE,),
+)
+
+RESOURCE_TPL = Mixin(
+    term="resource_tpl",
+    scheme=INFRASTRUCTURE,
+    title="resource template",
+    location="/mixin/resource_tpl/",
+    applies=(COMPUTE,),
+)
+
+AVAILABILITY_ZONE = Mixin(
+    term="availability_zone",
+    scheme=INFRASTRUCTURE,
+    title="availability zone",
+    location="/mixin/availability_zone/",
+    applies=(COMPUTE, STORAGE),
+)
+
+SSH_KEY = Mixin(
+    term="ssh_key",
+    scheme="http://schemas.ogf.org/occi/infrastructure/credentials#",
+    title="SSH public key for the compute",
+    location="/mixin/ssh_key/",
+    applies=(COMPUTE,),
+    attributes=(
+        Attribute(name="occi.credentials.ssh.publickey", required=True,
+                  description="the OpenSSH public key to install"),
+    ),
+)
+
+USER_DATA = Mixin(
+    term="user_data",
+    scheme="http://schemas.ogf.org/occi/infrastructure/compute#",
+    title="user data for the compute",
+    location="/mixin/user_data/",
+    applies=(COMPUTE,),
+    attributes=(
+        Attribute(name="occi.compute.userdata", required=True,
+                  description="base64-encoded data for cloud-init"),
+    ),
+)
+
+OPENSTACK_PUBLIC_KEY = Mixin(
+    term="public_key",
+    scheme="http://schemas.openstack.org/instance/credentials#",
+    title="OpenStack contextualization: SSH public key",
+    location="/mixin/openstack/public_key/",
+    applies=(COMPUTE,),
+    attributes=(
+        Attribute(name="org.openstack.credentials.publickey.name",
+                  description="a name for the key"),
+        Attribute(name="org.openstack.credentials.publickey.data",
+                  description="the OpenSSH public key to install"),
+    ),
+)
+
+OPENSTACK_USER_DATA = Mixin(
+    term="user_data",
+    scheme="http://schemas.openstack.org/compute/instance#",
+    title="OpenStack contextualization: user data",
+    location="/mixin/openstack/user_data/",
+    applies=(COMPUTE,),
+    attributes=(
+        Attribute(name="org.openstack.compute.user_data",
+                  description="base64-encoded data for cloud-init"),
+    ),
+)
+
+# -- EC2 marker mixins -----------------------------------------------------
+
+EC2_INSTANCE = Mixin(
+    term="aws_ec2_instance",
+    scheme=EC2_SCHEME_BASE + "compute#",
+    title="Amazon EC2 instance",
+    location="/mixin/aws_ec2_instance/",
+    applies=(COMPUTE,),
+    attributes=(
+        _immutable("com.amazon.aws.ec2.instance_type", "the EC2 instance type"),
+        _immutable("com.amazon.aws.ec2.availability_zone", "the availability zone"),
+        _immutable("com.amazon.aws.ec2.state", "the EC2 instance state"),
+        _immutable("com.amazon.aws.ec2.private_ip", "the primary private address"),
+        _immutable("com.amazon.aws.ec2.public_ip", "the public address, if any"),
+        _immutable("com.amazon.aws.ec2.private_dns", "the private DNS name"),
+        _immutable("com.amazon.aws.ec2.public_dns", "the public DNS name, if any"),
+        _immutable("com.amazon.aws.ec2.key_name", "the key pair launched with"),
+        _immutable("com.amazon.aws.ec2.launch_time", "launch time, ISO 8601"),
+        _immutable("com.amazon.aws.ec2.vpc_id", "the VPC of the instance"),
+        _immutable("com.amazon.aws.ec2.subnet_id", "the subnet of the instance"),
+        _immutable("com.amazon.aws.ec2.reservation_id", "the reservation"),
+        _immutable("com.amazon.aws.ec2.hypervisor", "the hypervisor"),
+        _immutable("com.amazon.aws.ec2.virtualization_type",
+                   "hvm or paravirtual"),
+    ),
+)
+
+EC2_VOLUME = Mixin(
+    term="aws_ec2_ebs_volume",
+    scheme=EC2_SCHEME_BASE + "storage#",
+    title="Amazon EBS volume",
+    location="/mixin/aws_ec2_ebs_volume/",
+    applies=(STORAGE,),
+    attributes=(
+        _immutable("com.amazon.aws.ec2.availability_zone", "the availability zone"),
+        _immutable("com.amazon.aws.ec2.state", "the EBS volume state"),
+        _immutable("com.amazon.aws.ec2.volume_type", "gp3, gp2, io1, standard, ..."),
+        _immutable("com.amazon.aws.ec2.iops", "provisioned IOPS", type="integer"),
+        _immutable("com.amazon.aws.ec2.encrypted", "whether it is encrypted",
+                   type="boolean"),
+        _immutable("com.amazon.aws.ec2.snapshot_id", "the snapshot it was made from"),
+    ),
+)
+
+EC2_VPC = Mixin(
+    term="aws_ec2_vpc",
+    scheme=EC2_SCHEME_BASE + "network#",
+    title="Amazon VPC",
+    location="/mixin/aws_ec2_vpc/",
+    applies=(NETWORK,),
+    attributes=(
+        _immutable("com.amazon.aws.ec2.state", "the VPC state"),
+        _immutable("com.amazon.aws.ec2.instance_tenancy", "default or dedicated"),
+        _immutable("com.amazon.aws.ec2.is_default", "whether it is the default VPC",
+                   type="boolean"),
+    ),
+)
+
+# -- everything ------------------------------------------------------------
+
+KINDS = (ENTITY, RESOURCE, LINK, COMPUTE, STORAGE, NETWORK, NETWORKINTERFACE,
+         STORAGELINK)
+MIXINS = (IPNETWORK, IPNETWORKINTERFACE, OS_TPL, RESOURCE_TPL, AVAILABILITY_ZONE,
+          SSH_KEY, USER_DATA, OPENSTACK_PUBLIC_KEY, OPENSTACK_USER_DATA,
+          EC2_INSTANCE, EC2_VOLUME, EC2_VPC)
+ACTIONS = (COMPUTE_START, COMPUTE_STOP, COMPUTE_RESTART, COMPUTE_SUSPEND,
+           COMPUTE_SAVE, STORAGE_ONLINE, STORAGE_OFFLINE, STORAGE_SNAPSHOT,
+           STORAGE_RESIZE, NETWORK_UP, NETWORK_DOWN)
+
+
+# -- template constructors -------------------------------------------------
+
+
+def os_tpl_mixin(ami_id: str, title: str, public_host: str) -> Mixin:
+    """
+    The os_tpl mixin of one AMI: term = the AMI id, title = the image name,
+    scheme C{http://occi.<public_host>/occi/infrastructure/os_tpl#}.
+    """
+    return Mixin(
+        term=ami_id,
+        scheme=f"http://occi.{public_host}/occi/infrastructure/os_tpl#",
+        title=title,
+        location=f"/mixin/os_tpl/{ami_id}/",
+        depends=(OS_TPL,),
+        applies=(COMPUTE,),
+    )
+
+
+def resource_tpl_term(instance_type: str) -> str:
+    """The resource_tpl term of an EC2 instance type: C{t3.micro} -> C{t3_micro}."""
+    return instance_type.replace(".", "_")
+
+
+def resource_tpl_mixin(
+    instance_type: str, cores: int, memory_gib: float, architecture: str | None
+) -> Mixin:
+    """
+    The resource_tpl mixin of one EC2 instance type, whose attributes carry
+    the type's cores, memory (GiB) and, when it has an OCCI name (x86 or
+    x64; EC2 names such as C{x86_64} are translated), its architecture as
+    defaults.
+    """
+    term = resource_tpl_term(instance_type)
+    memory = float(memory_gib)
+    attributes = [
+        Attribute(name="occi.compute.cores", type="integer", mutable=False,
+                  default=cores, description="number of virtual cores"),
+        Attribute(name="occi.compute.memory", type="number", mutable=False,
+                  default=memory, description="RAM in GiB"),
+    ]
+    occi_architecture = OCCI_ARCHITECTURES.get(architecture or "", architecture)
+    if occi_architecture in ("x86", "x64"):
+        attributes.insert(0, Attribute(
+            name="occi.compute.architecture", mutable=False, enum=("x86", "x64"),
+            default=occi_architecture, description="CPU architecture",
+        ))
+    plural = "core" if cores == 1 else "cores"
+    return Mixin(
+        term=term,
+        scheme=RESOURCE_TPL_SCHEME,
+        title=f"{instance_type} - {cores} {plural}, {memory} GiB",
+        location=f"/mixin/resource_tpl/{term}/",
+        depends=(RESOURCE_TPL,),
+        applies=(COMPUTE,),
+        attributes=tuple(attributes),
+    )
+
+
+def availability_zone_mixin(zone: str, public_host: str) -> Mixin:
+    """The availability_zone mixin of one EC2 zone (term = the zone name)."""
+    return Mixin(
+        term=zone,
+        scheme=f"http://occi.{public_host}/occi/infrastructure/availability_zone#",
+        title=f"availability zone {zone}",
+        location=f"/mixin/availability_zone/{zone}/",
+        depends=(AVAILABILITY_ZONE,),
+        applies=(COMPUTE, STORAGE),
+    )
+
+
+def template_of(mixins, parent: Mixin) -> Mixin | None:
+    """The first of C{mixins} that depends on C{parent} (os_tpl, ...), if any."""
+    for mixin in mixins:
+        if mixin.depends_on(parent):
+            return mixin
+    return None
+
+
+def instance_type_of(mixin: Mixin) -> str:
+    """The EC2 instance type a resource_tpl mixin stands for: C{t3_micro} -> C{t3.micro}."""
+    return mixin.term.replace("_", ".")
