@@ -1,0 +1,133 @@
+# -*- test-case-name: tests.test_web_negotiation -*-
+"""
+Content negotiation for OCCI requests: which rendering to answer with
+(C{Accept}), how the request body is written (C{Content-Type}), and whether
+the client speaks an OCCI version occid serves (C{User-Agent}).
+
+Pure functions over header values (text); the web layer raises what they
+raise (L{NotAcceptable}, L{Unimplemented}) through its single error mapping.
+"""
+
+from __future__ import annotations
+
+import re
+
+from occid.occi.errors import NotAcceptable, Unimplemented
+
+#: The rendering used when the client accepts anything (GFD.185: MUST).
+DEFAULT_MEDIA_TYPE = "text/plain"
+
+#: The newest OCCI version occid speaks.
+HIGHEST_OCCI_VERSION = (1, 2)
+
+_OCCI_VERSION = re.compile(r"\bOCCI/(\d+)\.(\d+)\b")
+
+
+def _media_ranges(accept: str) -> list[tuple[str, float]]:
+    """
+    The media ranges of an C{Accept} value with their quality, in order.
+    Ranges with an unreadable C{q} are dropped, as RFC 9110 allows.
+    """
+    ranges = []
+    for item in accept.split(","):
+        name, *parameters = item.split(";")
+        name = name.strip().lower()
+        if not name:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = -1.0
+        if 0.0 <= quality <= 1.0:
+            ranges.append((name, quality))
+    return ranges
+
+
+def _quality(media_type: str, ranges: list[tuple[str, float]]) -> float:
+    """
+    The quality the client gives C{media_type}: that of the most specific
+    range matching it (C{type/subtype} over C{type/*} over C{*/*}), or 0.
+    """
+    major = media_type.split("/")[0]
+    best_specificity, best_quality = -1, 0.0
+    for name, quality in ranges:
+        if name == media_type:
+            specificity = 2
+        elif name == major + "/*":
+            specificity = 1
+        elif name == "*/*":
+            specificity = 0
+        else:
+            continue
+        if specificity > best_specificity:
+            best_specificity, best_quality = specificity, quality
+    return best_quality
+
+
+def negotiate(accept: str | None, offered: tuple[str, ...]) -> str:
+    """
+    Choose the rendering for a response.
+
+    @param accept: the request's C{Accept} value, or C{None} when absent.
+    @param offered: the media types occid can render, most preferred first
+        (C{text/plain} first, so that C{*/*} and C{text/*} get it).
+    @return: the offered type the client rates highest; on a tie, the
+        earlier one in C{offered}.  No C{Accept} (or an empty one) means
+        L{DEFAULT_MEDIA_TYPE}.
+    @raise NotAcceptable: the client accepts none of C{offered}.
+    """
+    if accept is None or not accept.strip():
+        return DEFAULT_MEDIA_TYPE
+    ranges = _media_ranges(accept)
+    best, best_quality = None, 0.0
+    for media_type in offered:
+        quality = _quality(media_type, ranges)
+        if quality > best_quality:
+            best, best_quality = media_type, quality
+    if best is None:
+        raise NotAcceptable(
+            f"cannot render any of {accept!r}; "
+            f"ask for one of: {', '.join(offered)}"
+        )
+    return best
+
+
+def request_media_type(content_type: str | None) -> str:
+    """
+    The media type a request body is written in.
+
+    rOCCI-cli sends C{text/plain,text/occi}: the first item of a comma list
+    wins, parameters (C{; charset=…}) are stripped, case is folded.
+
+    @return: the media type, or C{""} when the request names none.
+    """
+    if content_type is None:
+        return ""
+    first = content_type.split(",")[0]
+    return first.split(";")[0].strip().lower()
+
+
+def check_occi_version(user_agent: str | None) -> None:
+    """
+    Refuse clients that only speak an OCCI version above 1.2 (GFD.185 and
+    GFD.223, "Versioning": MUST answer 501).  A client naming no version, or
+    naming 1.2 or lower among the versions it lists, is served.
+
+    @raise Unimplemented: every C{OCCI/x.y} in C{user_agent} is above 1.2.
+    """
+    if not user_agent:
+        return
+    versions = [
+        (int(major), int(minor))
+        for major, minor in _OCCI_VERSION.findall(user_agent)
+    ]
+    if versions and min(versions) > HIGHEST_OCCI_VERSION:
+        spoken = ", ".join(f"OCCI/{major}.{minor}" for major, minor in versions)
+        raise Unimplemented(
+            f"this server speaks OCCI/1.1 and OCCI/1.2, not {spoken}; "
+            "use a client for OCCI 1.1 or 1.2"
+        )

@@ -1,0 +1,83 @@
+"""Tests for L{occid.web.negotiation}: Accept, Content-Type and OCCI version."""
+
+import pytest
+
+from occid.occi.errors import NotAcceptable, Unimplemented
+from occid.web.negotiation import check_occi_version, negotiate, request_media_type
+
+OFFERED = ("text/plain", "text/occi", "text/uri-list", "application/occi+json")
+
+
+@pytest.mark.parametrize(
+    "accept, expected",
+    [
+        (None, "text/plain"),
+        ("", "text/plain"),
+        ("*/*", "text/plain"),
+        ("text/*", "text/plain"),
+        ("text/occi", "text/occi"),
+        ("TEXT/OCCI", "text/occi"),
+        ("text/plain,text/occi", "text/plain"),
+        ("text/plain,text/occi;q=0.2", "text/plain"),
+        ("text/plain;q=0.1, text/occi", "text/occi"),
+        ("application/occi+json, */*;q=0.1", "application/occi+json"),
+        ("text/uri-list", "text/uri-list"),
+        ("text/*;q=0.5, application/occi+json;q=0.6", "application/occi+json"),
+        ("text/plain;q=0, */*", "text/occi"),
+        ("text/html, text/plain;q=bogus, text/occi", "text/occi"),
+    ],
+)
+def test_negotiate(accept, expected):
+    """Negotiation honours q-values and specificity and defaults to text/plain."""
+    assert negotiate(accept, OFFERED) == expected
+
+
+@pytest.mark.parametrize(
+    "accept", ["text/html", "application/xml, image/*", "text/plain;q=0", "*/*;q=0"]
+)
+def test_negotiate_nothing_acceptable(accept):
+    """An Accept naming nothing occid renders is a 406 naming what it offers."""
+    with pytest.raises(NotAcceptable) as raised:
+        negotiate(accept, OFFERED)
+    assert raised.value.status == 406
+    assert "text/plain" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "content_type, expected",
+    [
+        (None, ""),
+        ("", ""),
+        ("text/plain,text/occi", "text/plain"),
+        ("text/occi", "text/occi"),
+        ("Application/OCCI+JSON; charset=utf-8", "application/occi+json"),
+        (" text/plain ; charset=utf-8 , text/occi", "text/plain"),
+    ],
+)
+def test_request_media_type(content_type, expected):
+    """The first item of a Content-Type list, without parameters, is the type."""
+    assert request_media_type(content_type) == expected
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        None,
+        "",
+        "curl/8.5.0",
+        "rOCCI-core/4.3.6 rOCCI-api/4.3.15 OCCI/1.1 ruby-3.1",
+        "client OCCI/1.2",
+        "client OCCI/1.1 OCCI/2.0",
+    ],
+)
+def test_occi_version_served(user_agent):
+    """Clients naming no version, or one up to 1.2, are served."""
+    check_occi_version(user_agent)
+
+
+@pytest.mark.parametrize("user_agent", ["client OCCI/2.0", "x OCCI/1.3", "OCCI/10.0"])
+def test_occi_version_too_high(user_agent):
+    """A client speaking only OCCI above 1.2 gets 501 (GFD.185 Versioning)."""
+    with pytest.raises(Unimplemented) as raised:
+        check_occi_version(user_agent)
+    assert raised.value.status == 501
