@@ -1,0 +1,75 @@
+# -*- test-case-name: tests.test_occi_catalog -*-
+"""
+The categories one account offers, indexed for the web layer and the
+resolver: the static OCCI categories of L{occid.occi.infrastructure} plus
+that account's template mixins (os_tpl, resource_tpl, availability_zone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from zope.interface import implementer
+
+from occid.interfaces import ICatalog
+from occid.occi import infrastructure
+from occid.occi.model import Category, Kind, Mixin
+
+
+@implementer(ICatalog)
+class Catalog:
+    """
+    An immutable set of categories.  Building it is linear in the number of
+    templates (a few dictionary inserts each).
+
+    @ivar version: changes whenever the categories change; renderings of the
+        query interface are cached by it.
+    """
+
+    __slots__ = ("version", "kinds", "mixins", "actions", "_by_identifier",
+                 "_kinds_at", "_mixins_at")
+
+    def __init__(self, templates: Iterable[Mixin] = (), version: str = "static"):
+        """
+        @param templates: extra mixins, after the static ones, in the order
+            the query interface lists them.
+        @raise ValueError: two categories share an identifier or a location.
+        """
+        set_ = object.__setattr__
+        set_(self, "version", version)
+        set_(self, "kinds", infrastructure.KINDS)
+        set_(self, "mixins", infrastructure.MIXINS + tuple(templates))
+        set_(self, "actions", infrastructure.ACTIONS)
+        by_identifier: dict[str, Category] = {}
+        kinds_at: dict[str, Kind] = {}
+        mixins_at: dict[str, Mixin] = {}
+        for category in self.kinds + self.mixins + self.actions:
+            if by_identifier.setdefault(category.identifier, category) is not category:
+                raise ValueError(f"two categories are {category.identifier}")
+            if category.location is None:
+                continue
+            table = kinds_at if isinstance(category, Kind) else mixins_at
+            if category.location in kinds_at or category.location in mixins_at:
+                raise ValueError(f"two categories live at {category.location}")
+            table[category.location] = category
+        set_(self, "_by_identifier", by_identifier)
+        set_(self, "_kinds_at", kinds_at)
+        set_(self, "_mixins_at", mixins_at)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a Catalog is immutable; cannot set {name}")
+
+    def __repr__(self) -> str:
+        return f"<Catalog {self.version} with {len(self.mixins)} mixins>"
+
+    def lookup(self, identifier: str) -> Category | None:
+        """The category whose C{scheme + term} is C{identifier}, if any."""
+        return self._by_identifier.get(identifier)
+
+    def kind_at(self, location: str) -> Kind | None:
+        """The kind bound to collection path C{location}, if any."""
+        return self._kinds_at.get(location)
+
+    def mixin_at(self, location: str) -> Mixin | None:
+        """The mixin bound to collection path C{location}, if any."""
+        return self._mixins_at.get(location)
