@@ -1,0 +1,172 @@
+# -*- test-case-name: tests.test_ec2_errors -*-
+"""
+Every botocore or AWS failure becomes an L{OCCIError} (DESIGN.md, status
+table; occi-wire.md §6.5 for codes DESIGN does not name).
+
+Decisions where the tables leave a choice:
+
+  - C{UnauthorizedOperation} and C{AccessDenied} (an IAM policy of the
+    account refuses the call) are 403: the site's policy forbids what the
+    user asked, and the message tells the user to ask the site admin.
+  - C{AuthFailure}, C{SignatureDoesNotMatch}, expired or unknown keys, and
+    missing credentials are 502: occid authenticated the user itself, so an
+    AWS authentication failure means the gateway's own credentials are
+    misconfigured; the message is for the admin and never holds the keys.
+  - C{InvalidParameterValue} and friends are 400 (the value came from the
+    user's request: a zone, a size, a device name); C{*.Malformed} ids are
+    404, as an id that cannot exist.
+  - C{*LimitExceeded} quotas and C{Insufficient*Capacity} are 400, as in
+    the reference table, and the message says which limit; the throttling
+    code C{RequestLimitExceeded} is matched first and answers 503.
+
+Anything else EC2 answers is 502, naming the AWS code.  Exceptions that are
+not botocore's (occid's own bugs) are left alone so that the web layer logs
+them and answers 500.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.parsers import ResponseParserError
+
+from occid.occi.errors import (
+    BadGateway,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    GatewayTimeout,
+    NotFound,
+    OCCIError,
+    ServiceUnavailable,
+)
+
+#: Seconds a client is told to wait after EC2 throttled occid.
+THROTTLED_RETRY_AFTER = 10
+
+#: Seconds a client is told to wait when EC2 cannot be reached.
+UNREACHABLE_RETRY_AFTER = 30
+
+_THROTTLING = frozenset(
+    {"RequestLimitExceeded", "Throttling", "ThrottlingException",
+     "EC2ThrottledException", "RequestThrottled"}
+)
+_UNAVAILABLE = frozenset({"Unavailable", "ServiceUnavailable"})
+_FORBIDDEN = frozenset({"UnauthorizedOperation", "AccessDenied", "AccessDeniedException"})
+_CREDENTIALS = frozenset(
+    {"AuthFailure", "SignatureDoesNotMatch", "InvalidClientTokenId", "ExpiredToken",
+     "RequestExpired", "Blocked", "OptInRequired", "PendingVerification",
+     "UnrecognizedClientException"}
+)
+_STATE = frozenset(
+    {"IncorrectInstanceState", "IncorrectState", "IncorrectModificationState",
+     "DependencyViolation", "CannotDelete", "IdempotentParameterMismatch",
+     "IdempotentInstanceTerminated", "UnsupportedOperation", "UnsupportedHibernationConfiguration"}
+)
+_USER_INPUT = frozenset(
+    {"InvalidParameterValue", "InvalidParameter", "InvalidParameterCombination",
+     "MissingParameter", "UnknownParameter", "InvalidUserData.Malformed",
+     "InvalidKeyPair.Format", "InvalidBlockDeviceMapping", "InvalidInstanceType",
+     "InvalidVpc.Range", "InvalidSubnet.Range", "InvalidDevice.InUse"}
+)
+
+
+def translate(error: Exception) -> Exception:
+    """
+    The L{OCCIError} for a botocore or AWS failure; C{error} itself when it
+    is an L{OCCIError} already or not botocore's.
+    """
+    if isinstance(error, OCCIError):
+        return error
+    if isinstance(error, ClientError):
+        return _client_error(error)
+    if isinstance(error, ResponseParserError):
+        return BadGateway("EC2 answered something occid could not parse")
+    if isinstance(error, (ReadTimeoutError, ConnectTimeoutError)):
+        return GatewayTimeout(f"EC2 did not answer in time ({type(error).__name__})")
+    if isinstance(error, (BotoConnectionError, HTTPClientError)):
+        return ServiceUnavailable(
+            f"EC2 cannot be reached ({type(error).__name__}); try again later",
+            retry_after=UNREACHABLE_RETRY_AFTER,
+        )
+    if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
+        return BadGateway(
+            "occid has no usable AWS credentials for this account; "
+            "the site admin must fix its credential chain"
+        )
+    if isinstance(error, BotoCoreError):
+        return BadGateway(f"the EC2 call failed in botocore ({type(error).__name__})")
+    return error
+
+
+def _client_error(error: ClientError) -> OCCIError:
+    details = error.response.get("Error", {})
+    code = str(details.get("Code", "")) or "(no code)"
+    message = str(details.get("Message", "")).strip()
+    operation = error.operation_name
+    said = f"{code}: {message}" if message else code
+
+    if code in _THROTTLING:
+        return ServiceUnavailable(
+            f"EC2 is throttling this account ({code}); try again later",
+            retry_after=THROTTLED_RETRY_AFTER,
+        )
+    if code in _UNAVAILABLE:
+        return ServiceUnavailable(
+            f"EC2 is unavailable ({code}); try again later",
+            retry_after=UNREACHABLE_RETRY_AFTER,
+        )
+    if code.endswith("NotFound"):
+        return NotFound(f"not found ({said})")
+    if code.endswith(".Malformed") and code not in _USER_INPUT:
+        return NotFound(f"no such id ({said})")
+    if code in _FORBIDDEN:
+        return Forbidden(
+            f"the AWS account serving you does not allow {operation} ({code}); "
+            "ask the site admin"
+        )
+    if code in _CREDENTIALS:
+        return BadGateway(
+            f"EC2 refused occid's credentials for {operation} ({code}); "
+            "the site admin must fix the account's credentials or role"
+        )
+    if code in _USER_INPUT:
+        return BadRequest(f"EC2 refused a value of the request ({said})")
+    if (
+        code in _STATE
+        or code.endswith(("InUse", "Conflict", "NotSupported", "ZoneMismatch",
+                          "AlreadyExists", "Duplicate"))
+    ):
+        return Conflict(f"not possible in the current state ({said})")
+    if code.endswith("LimitExceeded") or code.startswith("Insufficient"):
+        return BadRequest(f"an EC2 limit of the account was reached ({said})")
+    return BadGateway(f"EC2 answered an error occid cannot map ({said})")
+
+
+def translated(function):
+    """
+    Decorate a blocking function so that botocore and AWS failures leave it
+    as L{OCCIError}s.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception as error:
+            mapped = translate(error)
+            if mapped is error:
+                raise
+            raise mapped from error
+
+    return wrapper

@@ -1,0 +1,39 @@
+# -*- test-case-name: tests.test_ec2_clients -*-
+"""
+Shared pytest fixtures: one moto EC2 server on 127.0.0.1 for the session,
+wiped before every test that uses it, with fake AWS credentials in the
+environment and no shared AWS configuration files.
+"""
+
+import pytest
+
+from tests.motoserver import MotoServer
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """The session's moto server; stopped when the session ends."""
+    server = MotoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws_environment(monkeypatch, tmp_path):
+    """Fake credentials in the environment; no ~/.aws files, no profile."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def moto(moto_server, aws_environment):
+    """The moto server, freshly reset, with fake credentials in the environment."""
+    moto_server.reset()
+    return moto_server

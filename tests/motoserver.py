@@ -1,0 +1,193 @@
+# -*- test-case-name: tests.test_ec2_clients -*-
+"""
+Test helpers for the EC2 backend: a moto server on 127.0.0.1 in a
+subprocess, occid configurations pointing at it, and thread-free ways to run
+the providers' Deferreds.
+
+The moto server gets a three-image AMI catalogue (tests/data/amis.json) and
+validates AMIs, instance types and key pair names, so that tests catch what
+real EC2 would refuse (ec2.md §1.3).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
+
+from occid.config import AccountConfig, AwsConfig, Config, GridConfig, ImagesConfig, ServerConfig
+from occid.gsi.principal import Principal
+from occid.policy import MANAGER, OWNER, VO, AccountBinding
+
+AMIS_PATH = os.path.join(os.path.dirname(__file__), "data", "amis.json")
+
+#: The AMIs of tests/data/amis.json.
+DEBIAN, UBUNTU, ALMA = (
+    "ami-0a1b2c3d4e5f60001",
+    "ami-0a1b2c3d4e5f60002",
+    "ami-0a1b2c3d4e5f60003",
+)
+
+REGION = "eu-west-1"
+PUBLIC_HOST = "occi.test"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MotoServer:
+    """
+    C{python -m moto.server} on 127.0.0.1 and a free port, in a subprocess.
+
+    @ivar endpoint: its URL, for C{[aws] endpoint_url}.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the server and wait until it answers."""
+        env = dict(
+            os.environ,
+            MOTO_AMIS_PATH=AMIS_PATH,
+            MOTO_ENABLE_AMI_VALIDATION="true",
+            MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION="true",
+            MOTO_ENABLE_KEYPAIR_VALIDATION="true",
+        )
+        env.pop("MOTO_ACCOUNT_ID", None)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.reset()
+                return
+            except OSError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("the moto server did not start") from None
+                time.sleep(0.1)
+
+    def reset(self) -> None:
+        """Wipe every account and region (POST /moto-api/reset)."""
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
+
+    def stop(self) -> None:
+        """Stop the server and wait for it to exit."""
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+
+def make_config(endpoint: str = "", accounts=None, **aws) -> Config:
+    """
+    An occid configuration for the EC2 backend: C{[aws]} settings from
+    C{aws} (pointing at C{endpoint}), the test AMIs listed, one account
+    C{fedcloud} unless C{accounts} are given.
+    """
+    if accounts is None:
+        accounts = (AccountConfig(name="fedcloud", fqans=("/fedcloud.egi.eu",)),)
+    aws.setdefault("instance_types", ("t3.micro", "t3.small", "m5.large"))
+    return Config(
+        path="<test>",
+        server=ServerConfig(public_url=f"https://{PUBLIC_HOST}:11443"),
+        grid=GridConfig(),
+        aws=AwsConfig(endpoint_url=endpoint, region=REGION, **aws),
+        images=ImagesConfig(policy="listed", list=(DEBIAN, UBUNTU, ALMA)),
+        accounts=tuple(accounts),
+    )
+
+
+def with_images(config: Config, policy: str, listed=()) -> Config:
+    """C{config} with another C{[images]} policy and list."""
+    return replace(config, images=ImagesConfig(policy=policy, list=tuple(listed)))
+
+
+def principal(name: str = "Jane Doe", vo: str = "fedcloud.egi.eu") -> Principal:
+    """A grid user of C{vo} called C{name}."""
+    return Principal(
+        dn=f"/DC=org/DC=example/OU=Users/CN={name}",
+        issuer_dn="/DC=org/DC=example/CN=Test CA",
+        proxy_depth=1,
+        limited=False,
+        legacy=False,
+        not_after=datetime(2100, 1, 1, tzinfo=timezone.utc),
+        vo=vo,
+        fqans=(f"/{vo}",),
+    )
+
+
+def binding(visibility: str = OWNER, account: str = "fedcloud",
+            vo: str = "fedcloud.egi.eu") -> AccountBinding:
+    """A writable binding to C{account} with C{visibility}."""
+    assert visibility in (OWNER, VO, MANAGER)
+    return AccountBinding(account=account, visibility=visibility, writable=True, vo=vo)
+
+
+class InlineReactor(MemoryReactorClock):
+    """
+    A memory reactor whose C{callFromThread} runs the call at once, so that
+    C{deferToThreadPool} Deferreds fire without a running reactor.
+    """
+
+    def callFromThread(self, f, *args, **kwargs):
+        f(*args, **kwargs)
+
+
+class SyncPool:
+    """A thread pool stand-in that runs every call inline, in the caller's thread."""
+
+    def callInThreadWithCallback(self, onResult, f, *args, **kwargs):
+        try:
+            result = f(*args, **kwargs)
+        except BaseException:
+            onResult(False, Failure())
+        else:
+            onResult(True, result)
+
+
+def wait(deferred, timeout: float = 30.0):
+    """
+    Block until C{deferred} (fired from a real thread pool through an
+    L{InlineReactor}) has a result; return it, or raise its failure.
+    """
+    done = threading.Event()
+    outcome = []
+
+    def record(result):
+        outcome.append(result)
+        done.set()
+
+    deferred.addBoth(record)
+    if not done.wait(timeout):
+        raise TimeoutError("the Deferred did not fire")
+    result = outcome[0]
+    if isinstance(result, Failure):
+        result.raiseException()
+    return result
