@@ -9,10 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zope.interface import implementer
+
+from occid.config import AccountConfig
+from occid.gsi.principal import Principal
+from occid.interfaces import IAccountPolicy
+from occid.occi.errors import Forbidden
+
 #: Visibility of resources inside an account (DESIGN.md, "Decisions").
 OWNER = "owner"  # the principal's own resources (tag occid:owner)
 VO = "vo"  # everything its VO created (tag occid:vo)
 MANAGER = "manager"  # every instance and volume in the account
+
+#: The C{[grid] limited_proxies} modes.
+READ_ONLY = "read-only"  # limited proxies may read, never write
+REFUSE = "refuse"  # limited proxies get 403 on everything
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,3 +43,105 @@ class AccountBinding:
     visibility: str
     writable: bool
     vo: str
+
+
+#: The longest value an EC2 tag may hold, in characters.
+TAG_VALUE_LIMIT = 256
+
+
+@implementer(IAccountPolicy)
+class AccountPolicy:
+    """
+    The C{[[accounts]]} table applied to principals.
+
+    An account whose C{dns} lists the principal's DN serves it, VOMS
+    attributes or not (robots; their VO is the account name).  Otherwise
+    the principal's FQANs are taken in order, primary first, and for each the
+    accounts in file order: the first account with a matching pattern wins.
+    A pattern C{/vo/group} matches itself and every subgroup, with any role;
+    a pattern with C{/Role=r} (or C{/Capability=c}) also needs that role.
+    """
+
+    def __init__(self, accounts: tuple[AccountConfig, ...], limited_proxies: str):
+        """
+        @param accounts: the C{[[accounts]]} entries, in file order.
+        @param limited_proxies: C{"read-only"} or C{"refuse"}.
+        """
+        if limited_proxies not in (READ_ONLY, REFUSE):
+            raise ValueError(f"limited_proxies must be {READ_ONLY!r} or {REFUSE!r}")
+        self._accounts = tuple(accounts)
+        self._limited_proxies = limited_proxies
+
+    def bind(self, principal: Principal) -> AccountBinding:
+        if principal.limited and self._limited_proxies == REFUSE:
+            raise Forbidden(
+                "limited proxies are refused on this service; "
+                "create a full proxy (without -limited)"
+            )
+        writable = not principal.limited
+        for account in self._accounts:
+            if principal.dn in account.dns:
+                return AccountBinding(
+                    account=account.name,
+                    visibility=account.visibility,
+                    writable=writable,
+                    vo=account.name,
+                )
+        for fqan in principal.fqans:
+            for account in self._accounts:
+                if any(fqan_matches(pattern, fqan) for pattern in account.fqans):
+                    manager = any(
+                        fqan_matches(pattern, held)
+                        for pattern in account.manager_fqans
+                        for held in principal.fqans
+                    )
+                    return AccountBinding(
+                        account=account.name,
+                        visibility=MANAGER if manager else account.visibility,
+                        writable=writable,
+                        vo=principal.vo,
+                    )
+        if principal.vo is None:
+            raise Forbidden(
+                "this service needs VOMS attributes: create your proxy with "
+                "voms-proxy-init --voms <your VO>"
+            )
+        raise Forbidden(f"VO {principal.vo} has no account on this service")
+
+
+def fqan_matches(pattern: str, fqan: str) -> bool:
+    """
+    Whether the normalised C{fqan} falls under C{pattern}: the pattern's
+    groups are a prefix of the FQAN's groups, and the pattern's role and
+    capability, when it names them, are the FQAN's.
+    """
+    pattern_groups, pattern_qualifiers = _split_fqan(pattern)
+    groups, qualifiers = _split_fqan(fqan)
+    if groups[: len(pattern_groups)] != pattern_groups:
+        return False
+    return all(qualifiers.get(key) == value for key, value in pattern_qualifiers.items())
+
+
+def _split_fqan(fqan: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """C{/vo/g/Role=r} -> C{(("vo", "g"), {"Role": "r"})}."""
+    groups = []
+    qualifiers = {}
+    for part in fqan.strip("/").split("/"):
+        key, equals, value = part.partition("=")
+        if equals and key in ("Role", "Capability"):
+            qualifiers[key] = value
+        else:
+            groups.append(part)
+    return tuple(groups), qualifiers
+
+
+def owner_tags(principal: Principal, binding: AccountBinding) -> dict[str, str]:
+    """
+    The ownership tags set on every resource the principal creates
+    (DESIGN.md, "State"); C{Name} is the caller's.  C{occid:dn} is left out
+    when the DN does not fit a tag value.
+    """
+    tags = {"occid:owner": principal.owner, "occid:vo": binding.vo}
+    if len(principal.dn) <= TAG_VALUE_LIMIT:
+        tags["occid:dn"] = principal.dn
+    return tags

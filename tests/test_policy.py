@@ -1,0 +1,203 @@
+"""
+Tests for L{occid.policy}: FQAN patterns, the first-match account table,
+robot DNs, manager roles, limited proxies and ownership tags.
+"""
+
+from datetime import datetime, timezone
+
+import pytest
+from zope.interface.verify import verifyObject
+
+from occid.config import AccountConfig
+from occid.gsi.principal import Principal, owner_hash
+from occid.interfaces import IAccountPolicy
+from occid.occi.errors import Forbidden
+from occid.policy import (
+    MANAGER,
+    OWNER,
+    VO,
+    AccountBinding,
+    AccountPolicy,
+    fqan_matches,
+    owner_tags,
+)
+
+DN = "/DC=org/DC=example/OU=Users/CN=Test User"
+ROBOT = "/DC=org/DC=example/OU=Robots/CN=robot.example.org"
+
+ACCOUNTS = (
+    AccountConfig(name="admins", fqans=("/alpha/Role=admin",), visibility="vo"),
+    AccountConfig(
+        name="alpha-analysis",
+        fqans=("/alpha/analysis",),
+        manager_fqans=("/alpha/Role=VMManager",),
+    ),
+    AccountConfig(
+        name="alpha",
+        fqans=("/alpha",),
+        manager_fqans=("/alpha/Role=VMManager",),
+        dns=(ROBOT,),
+    ),
+    AccountConfig(name="beta", fqans=("/beta",), visibility="vo"),
+)
+
+
+def principal(*fqans, vo=None, dn=DN, limited=False):
+    """A principal holding C{fqans}; its VO is the first FQAN's top group."""
+    if vo is None and fqans:
+        vo = fqans[0].split("/")[1]
+    return Principal(
+        dn=dn,
+        issuer_dn="/DC=org/DC=example/CN=Test Grid CA",
+        proxy_depth=1,
+        limited=limited,
+        legacy=False,
+        not_after=datetime(2030, 1, 1, tzinfo=timezone.utc),
+        vo=vo,
+        fqans=tuple(fqans),
+    )
+
+
+def bind(p, accounts=ACCOUNTS, limited_proxies="read-only"):
+    """Bind C{p} with a policy over C{accounts}."""
+    return AccountPolicy(accounts, limited_proxies).bind(p)
+
+
+def test_provides_interface():
+    """AccountPolicy provides IAccountPolicy."""
+    assert verifyObject(IAccountPolicy, AccountPolicy(ACCOUNTS, "read-only"))
+
+
+@pytest.mark.parametrize(
+    "pattern, fqan, expected",
+    [
+        ("/alpha", "/alpha", True),
+        ("/alpha", "/alpha/analysis/deep", True),
+        ("/alpha", "/alpha/Role=admin", True),
+        ("/alpha", "/alphabet", False),
+        ("/alpha/analysis", "/alpha", False),
+        ("/alpha/analysis", "/alpha/analysisx", False),
+        ("/alpha/Role=admin", "/alpha/Role=admin", True),
+        ("/alpha/Role=admin", "/alpha/sub/Role=admin", True),
+        ("/alpha/Role=admin", "/alpha", False),
+        ("/alpha/Role=admin", "/alpha/Role=user", False),
+        ("/alpha/Capability=c", "/alpha/Capability=c", True),
+        ("/alpha/Capability=c", "/alpha", False),
+    ],
+)
+def test_fqan_matches(pattern, fqan, expected):
+    """A pattern matches itself and its subgroups (by whole group names),
+    with any role unless it names one."""
+    assert fqan_matches(pattern, fqan) is expected
+
+
+def test_first_fqan_decides():
+    """The principal's FQANs are tried in order: the primary FQAN's account
+    wins even when a later FQAN matches an earlier account."""
+    assert bind(principal("/beta", "/alpha/Role=admin", vo="beta")).account == "beta"
+
+
+def test_first_account_in_file_order_wins():
+    """For one FQAN, the first account (file order) with a matching pattern
+    wins: /alpha/analysis is served by alpha-analysis, not alpha."""
+    binding = bind(principal("/alpha/analysis"))
+    assert binding == AccountBinding(
+        account="alpha-analysis", visibility=OWNER, writable=True, vo="alpha"
+    )
+    reordered = (ACCOUNTS[2], ACCOUNTS[1])
+    assert bind(principal("/alpha/analysis"), reordered).account == "alpha"
+
+
+def test_subgroup_matches_vo_pattern():
+    """A FQAN in a subgroup the table does not list falls to the VO-wide
+    pattern."""
+    assert bind(principal("/alpha/other/deep")).account == "alpha"
+
+
+def test_role_pattern():
+    """A pattern with a role serves only FQANs with that role; without the
+    role the next matching account serves."""
+    admin = bind(principal("/alpha/Role=admin"))
+    assert (admin.account, admin.visibility) == ("admins", VO)
+    assert bind(principal("/alpha")).account == "alpha"
+
+
+def test_manager_role():
+    """Holding one of the account's manager FQANs, even as a secondary FQAN,
+    gives manager visibility."""
+    assert bind(principal("/alpha", "/alpha/Role=VMManager")).visibility == MANAGER
+    assert bind(principal("/alpha")).visibility == OWNER
+
+
+def test_manager_role_of_another_account_does_not_count():
+    """A manager FQAN only counts for the account that lists it."""
+    assert bind(principal("/beta", "/alpha/Role=VMManager", vo="beta")).visibility == VO
+
+
+def test_no_match_names_the_vo():
+    """A VO with no account gets 403 naming the VO."""
+    with pytest.raises(Forbidden) as raised:
+        bind(principal("/gamma", "/gamma/Role=admin"))
+    assert raised.value.message == "VO gamma has no account on this service"
+    assert raised.value.status == 403
+
+
+def test_no_voms_attributes():
+    """Without VOMS attributes (and not a robot) the 403 says how to get
+    them."""
+    with pytest.raises(Forbidden) as raised:
+        bind(principal())
+    assert "voms-proxy-init --voms" in raised.value.message
+
+
+def test_robot_dn():
+    """A DN listed in an account's dns is served without VOMS attributes;
+    its VO is the account name."""
+    binding = bind(principal(dn=ROBOT))
+    assert binding == AccountBinding(account="alpha", visibility=OWNER, writable=True, vo="alpha")
+
+
+def test_robot_dn_listing_takes_precedence():
+    """An explicitly listed DN is served by its account even if it also
+    holds FQANs of another account."""
+    assert bind(principal("/beta", dn=ROBOT)).account == "alpha"
+
+
+def test_limited_read_only():
+    """In read-only mode a limited proxy is bound but not writable."""
+    binding = bind(principal("/alpha", limited=True))
+    assert (binding.account, binding.writable) == ("alpha", False)
+
+
+def test_limited_refused():
+    """In refuse mode a limited proxy gets 403, even a robot's."""
+    for p in (principal("/alpha", limited=True), principal(dn=ROBOT, limited=True)):
+        with pytest.raises(Forbidden) as raised:
+            bind(p, limited_proxies="refuse")
+        assert "limited proxies are refused" in raised.value.message
+    assert bind(principal("/alpha"), limited_proxies="refuse").writable
+
+
+def test_bad_limited_mode():
+    """An unknown limited_proxies mode is a programming error."""
+    with pytest.raises(ValueError):
+        AccountPolicy(ACCOUNTS, "sometimes")
+
+
+def test_owner_tags():
+    """The ownership tags: owner hash of the DN, the DN itself and the
+    binding's VO."""
+    p = principal("/alpha")
+    tags = owner_tags(p, bind(p))
+    assert tags == {"occid:owner": owner_hash(DN), "occid:dn": DN, "occid:vo": "alpha"}
+
+
+def test_owner_tags_long_dn():
+    """A DN longer than a tag value (256 characters) is left out; a DN of
+    exactly 256 characters is kept."""
+    for length, kept in ((257, False), (256, True)):
+        dn = "/DC=org/CN=" + "x" * (length - len("/DC=org/CN="))
+        p = principal("/alpha", dn=dn)
+        tags = owner_tags(p, bind(p))
+        assert ("occid:dn" in tags) is kept
+        assert tags["occid:owner"] == owner_hash(dn)
