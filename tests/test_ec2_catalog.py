@@ -1,0 +1,79 @@
+"""
+Tests for L{occid.ec2.catalog}: os_tpl under each image policy, resource_tpl
+from instance types, zones, and the cached account catalog.
+"""
+
+import pytest
+
+from occid.ec2.catalog import AccountCatalog, image_query, load_templates
+from occid.ec2.clients import build_clients
+from occid.occi.errors import ServiceUnavailable
+from occid.occi.infrastructure import OS_TPL, RESOURCE_TPL, os_tpl_mixin
+from tests.ec2hooks import count_calls
+from tests.motoserver import ALMA, DEBIAN, PUBLIC_HOST, UBUNTU, make_config, with_images
+
+pytestmark = pytest.mark.moto
+
+
+def templates_for(moto, policy, listed=()):
+    config = with_images(make_config(moto.endpoint), policy, listed)
+    client = build_clients(config)["fedcloud"]
+    return client, load_templates(client, config.aws, config.images, PUBLIC_HOST)
+
+
+def test_listed_policy_offers_only_listed_images(moto):
+    """policy listed: exactly the listed AMIs that exist, titled by image name; a stale id is ignored."""
+    _, templates = templates_for(moto, "listed", (UBUNTU, DEBIAN, "ami-0000000000000dead"))
+    assert [(m.term, m.title) for m in templates.os_tpls] == [
+        (DEBIAN, "debian-12-amd64-test"), (UBUNTU, "ubuntu-24.04-amd64-test")]
+    assert templates.os_tpls[0] == os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)
+    assert all(m.depends_on(OS_TPL) for m in templates.os_tpls)
+
+
+def test_all_policy_offers_every_image(moto):
+    """policy all: every machine image of the region."""
+    _, templates = templates_for(moto, "all")
+    assert {m.term for m in templates.os_tpls} == {DEBIAN, UBUNTU, ALMA}
+
+
+def test_owned_policies_use_owner_self(moto):
+    """policy owned: only the account's own images (an image it made), and owned_and_listed narrows further."""
+    client, templates = templates_for(moto, "owned")
+    assert templates.os_tpls == ()
+    instance = client.run_instances(ImageId=DEBIAN, InstanceType="t3.micro",
+                                    MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    mine = client.create_image(InstanceId=instance, Name="mine")["ImageId"]
+    config = with_images(make_config(moto.endpoint), "owned")
+    owned = load_templates(client, config.aws, config.images, PUBLIC_HOST)
+    assert [(m.term, m.title) for m in owned.os_tpls] == [(mine, "mine")]
+    assert image_query(with_images(config, "owned_and_listed", (mine,)).images)["Owners"] == ["self"]
+
+
+def test_resource_templates_and_zones(moto):
+    """resource_tpl per configured type with cores and memory; zones in name order."""
+    _, templates = templates_for(moto, "listed", (DEBIAN,))
+    terms = [m.term for m in templates.resource_tpls]
+    assert terms == ["t3_micro", "t3_small", "m5_large"]
+    large = templates.resource_tpls[2]
+    assert large.depends_on(RESOURCE_TPL)
+    assert large.attribute("occi.compute.cores").default == 2
+    assert large.attribute("occi.compute.memory").default == 8.0
+    assert large.attribute("occi.compute.architecture").default == "x64"
+    assert templates.zones == ("eu-west-1a", "eu-west-1b", "eu-west-1c")
+    assert [m.term for m in templates.zone_tpls] == list(templates.zones)
+
+
+def test_account_catalog_serves_from_memory(moto):
+    """Once loaded, reading the catalog makes no EC2 call; before, it is 503."""
+    config = make_config(moto.endpoint)
+    client = build_clients(config)["fedcloud"]
+    cached = AccountCatalog("fedcloud", client, config.aws, config.images, PUBLIC_HOST)
+    with pytest.raises(ServiceUnavailable):
+        cached.catalog
+    first = cached.refresh()
+    calls = count_calls(client)
+    for _ in range(5):
+        assert cached.catalog is first
+        assert cached.catalog.lookup(first.mixins[-1].identifier) is not None
+    assert sum(calls.values()) == 0
+    assert cached.refresh().version == first.version
