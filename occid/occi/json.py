@@ -1,0 +1,316 @@
+# -*- test-case-name: tests.test_occi_json -*-
+"""
+application/occi+json: the OCCI 1.2 JSON rendering (GFD.225), and on input
+also the legacy JSON of rOCCI-core 4 (what rOCCI-cli 4.3 sends).
+
+Accepted input, all read into a L{Document}:
+  - a resource or a link object, or a collection of exactly one of them
+    (C{{"resources": [...]}} / C{{"links": [...]}});
+  - an action invocation, C{{"action": "...", "attributes": {...}}};
+  - C{{"mixins": [...]}}, C{{"kinds": [...]}}, C{{"actions": [...]}}
+    category collections (mixin definitions, or query-interface filters);
+  - C{{"locations": [...]}}, a list of entity locations.
+The legacy form differs in nesting attribute names (C{{"occi": {"core":
+{"id": ...}}}}) and in giving link C{source} / C{target} as plain strings;
+both are accepted wherever they occur.  Null attribute values are dropped;
+arrays and other non-scalar values are refused.
+
+Output follows GFD.225: attribute names flat, C{id}, C{title} and
+C{summary} as members of their own, link C{source} / C{target} as
+C{{"location", "kind"}} objects with absolute locations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from occid.occi.errors import BadRequest
+from occid.occi.model import (
+    Attribute,
+    AttributeValue,
+    Category,
+    CategoryRef,
+    Document,
+    Entity,
+    Kind,
+    Link,
+    LinkRef,
+    Mixin,
+    Resource,
+)
+from occid.occi.text import absolute
+
+_ENTITY_MEMBERS = {"id": "occi.core.id", "title": "occi.core.title",
+                   "summary": "occi.core.summary"}
+
+
+# -- parsing ----------------------------------------------------------------
+
+
+def _split_identifier(identifier: object, what: str) -> tuple[str, str]:
+    if not isinstance(identifier, str) or "#" not in identifier:
+        raise BadRequest(f"{what} {identifier!r} is not a category identifier")
+    scheme, _, term = identifier.rpartition("#")
+    if not term:
+        raise BadRequest(f"{what} {identifier!r} has no term")
+    return scheme + "#", term
+
+
+def _reference(identifier: object, cls: str) -> CategoryRef:
+    scheme, term = _split_identifier(identifier, cls)
+    return CategoryRef(term=term, scheme=scheme, cls=cls)
+
+
+def _flatten(attributes: object, prefix: str = "") -> dict[str, AttributeValue]:
+    """Attribute names flat, nested (legacy) objects joined with dots."""
+    if not isinstance(attributes, dict):
+        raise BadRequest(f"attributes {prefix or ''} must be an object")
+    flat: dict[str, AttributeValue] = {}
+    for key, value in attributes.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name))
+        elif value is None:
+            continue
+        elif isinstance(value, (str, int, float, bool)):
+            flat[name] = value
+        else:
+            raise BadRequest(f"attribute {name} has an unsupported value")
+    return flat
+
+
+def _strings(value: object, what: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadRequest(f"{what} must be a list of strings")
+    return value
+
+
+def _location(end: object, what: str) -> str:
+    """A link end: a string (legacy) or a C{{"location", "kind"}} object."""
+    if isinstance(end, dict):
+        end = end.get("location")
+    if not isinstance(end, str) or not end:
+        raise BadRequest(f"link {what} has no location")
+    return end
+
+
+def _entity_attributes(entity: dict) -> dict[str, AttributeValue]:
+    attributes = _flatten(entity.get("attributes") or {})
+    for member, name in _ENTITY_MEMBERS.items():
+        if member in entity and entity[member] is not None:
+            if not isinstance(entity[member], str):
+                raise BadRequest(f"{member} must be a string")
+            attributes.setdefault(name, entity[member])
+    return attributes
+
+
+def _entity_categories(entity: dict) -> list[CategoryRef]:
+    if "kind" not in entity:
+        raise BadRequest("an entity needs a kind")
+    return [_reference(entity["kind"], "kind")] + [
+        _reference(m, "mixin") for m in _strings(entity.get("mixins"), "mixins")]
+
+
+def _link_ref(link: object) -> LinkRef:
+    """A link inside a resource."""
+    if not isinstance(link, dict):
+        raise BadRequest("a link must be an object")
+    categories = _entity_categories(link)
+    target = link.get("target")
+    attributes = _entity_attributes(link)
+    if "source" in link:
+        attributes["occi.core.source"] = _location(link["source"], "source")
+    rel = link.get("rel")
+    if isinstance(target, dict) and isinstance(target.get("kind"), str):
+        rel = target["kind"]
+    return LinkRef(
+        target=_location(target, "target"),
+        rel=(rel,) if isinstance(rel, str) else (),
+        categories=tuple(c.identifier for c in categories),
+        attributes=attributes,
+    )
+
+
+def _resource(document: Document, resource: dict) -> None:
+    document.categories += _entity_categories(resource)
+    document.attributes.update(_entity_attributes(resource))
+    links = resource.get("links") or []
+    if not isinstance(links, list):
+        raise BadRequest("links must be a list")
+    document.links += [_link_ref(link) for link in links]
+
+
+def _link(document: Document, link: dict) -> None:
+    document.categories += _entity_categories(link)
+    document.attributes.update(_entity_attributes(link))
+    document.attributes["occi.core.source"] = _location(link.get("source"), "source")
+    document.attributes["occi.core.target"] = _location(link.get("target"), "target")
+
+
+def _single(value: object, what: str) -> dict:
+    if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
+        raise BadRequest(f"{what} must hold exactly one object")
+    return value[0]
+
+
+def _categories(document: Document, items: object, cls: str) -> None:
+    if not isinstance(items, list):
+        raise BadRequest(f"{cls}s must be a list")
+    for item in items:
+        if isinstance(item, str):
+            document.categories.append(_reference(item, cls))
+        elif isinstance(item, dict) and isinstance(item.get("term"), str) \
+                and isinstance(item.get("scheme"), str):
+            document.categories.append(CategoryRef(
+                term=item["term"], scheme=item["scheme"], cls=cls,
+                title=item.get("title") if isinstance(item.get("title"), str) else None,
+                location=item.get("location") if isinstance(item.get("location"), str)
+                else None,
+            ))
+        else:
+            raise BadRequest(f"a {cls} needs a term and a scheme")
+
+
+def parse_json(body: bytes) -> Document:
+    """
+    An application/occi+json (or application/json) body.
+
+    @raise BadRequest: not JSON, or not one of the accepted shapes.
+    """
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise BadRequest(f"the body is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the JSON body must be an object")
+    document = Document()
+    if "action" in data:
+        document.categories.append(_reference(data["action"], "action"))
+        document.attributes.update(_flatten(data.get("attributes") or {}))
+    elif "resources" in data:
+        _resource(document, _single(data["resources"], "resources"))
+    elif "links" in data:
+        _link(document, _single(data["links"], "links"))
+    elif "kind" in data:
+        if "source" in data or "target" in data:
+            _link(document, data)
+        else:
+            _resource(document, data)
+    elif "locations" in data:
+        document.locations += _strings(data["locations"], "locations")
+    elif data.keys() & {"kinds", "mixins", "actions"}:
+        for cls in ("kind", "mixin", "action"):
+            if cls + "s" in data:
+                _categories(document, data[cls + "s"], cls)
+    else:
+        raise BadRequest("the JSON body is not an OCCI rendering")
+    return document
+
+
+# -- rendering --------------------------------------------------------------
+
+
+def _attribute_description(attribute: Attribute) -> dict:
+    description: dict = {
+        "mutable": attribute.mutable,
+        "required": attribute.required,
+        "type": "number" if attribute.type == "integer" else attribute.type,
+    }
+    if attribute.enum:
+        description["pattern"] = {"enum": list(attribute.enum)}
+    elif attribute.type == "integer":
+        description["pattern"] = {"type": "integer"}
+    elif attribute.pattern:
+        description["pattern"] = {"type": "string", "pattern": attribute.pattern}
+    if attribute.default is not None:
+        description["default"] = attribute.default
+    if attribute.description:
+        description["description"] = attribute.description
+    return description
+
+
+def category_object(category: Category, base_url: str) -> dict:
+    """A kind, mixin or action as GFD.225 renders it."""
+    rendered: dict = {"term": category.term, "scheme": category.scheme}
+    if category.title:
+        rendered["title"] = category.title
+    attributes = (category.all_attributes() if isinstance(category, Kind)
+                  else category.attributes)
+    if attributes:
+        rendered["attributes"] = {a.name: _attribute_description(a)
+                                  for a in attributes}
+    actions = getattr(category, "actions", ())
+    if actions:
+        rendered["actions"] = [a.identifier for a in actions]
+    if isinstance(category, Kind) and category.parent is not None:
+        rendered["parent"] = category.parent.identifier
+    if isinstance(category, Mixin):
+        if category.depends:
+            rendered["depends"] = [m.identifier for m in category.depends]
+        if category.applies:
+            rendered["applies"] = [k.identifier for k in category.applies]
+    if category.location:
+        rendered["location"] = absolute(base_url, category.location)
+    return rendered
+
+
+def model_object(categories: Iterable[Category], base_url: str) -> dict:
+    """The query interface: C{{"kinds": [...], "mixins": [...], "actions": [...]}}."""
+    model: dict = {"kinds": [], "mixins": [], "actions": []}
+    for category in categories:
+        model[category.category_class + "s"].append(category_object(category, base_url))
+    return model
+
+
+def _common(entity: Entity) -> dict:
+    rendered: dict = {"kind": entity.kind.identifier, "id": entity.id}
+    if entity.mixins:
+        rendered["mixins"] = [m.identifier for m in entity.mixins]
+    attributes = {}
+    for name, value in entity.attributes.items():
+        if value is None:
+            continue
+        if name == "occi.core.title":
+            rendered["title"] = str(value)
+        elif name == "occi.core.summary" and isinstance(entity, Resource):
+            rendered["summary"] = str(value)
+        else:
+            attributes[name] = value
+    if attributes:
+        rendered["attributes"] = attributes
+    if entity.actions:
+        rendered["actions"] = [a.identifier for a in entity.actions]
+    return rendered
+
+
+def _end(location: str, kind: Kind | None, base_url: str) -> dict:
+    end = {"location": absolute(base_url, location)}
+    if kind is not None:
+        end["kind"] = kind.identifier
+    return end
+
+
+def link_object(link: Link, base_url: str) -> dict:
+    """A link as GFD.225 renders it."""
+    rendered = _common(link)
+    rendered["source"] = _end(link.source, link.source_kind, base_url)
+    rendered["target"] = _end(link.target, link.target_kind, base_url)
+    return rendered
+
+
+def entity_object(entity: Entity, base_url: str) -> dict:
+    """A resource (with its links) or a link as GFD.225 renders it."""
+    if isinstance(entity, Link):
+        return link_object(entity, base_url)
+    rendered = _common(entity)
+    if isinstance(entity, Resource) and entity.links:
+        rendered["links"] = [link_object(link, base_url) for link in entity.links]
+    return rendered
+
+
+def dumps(data: object) -> bytes:
+    """Compact, deterministic JSON bytes."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,267 @@
+# -*- test-case-name: tests.test_occi_rendering -*-
+"""
+The media-type API the web layer uses: L{parse} a request body into a
+L{Document}, and a L{Renderer} per output media type.
+
+Renderers are pure: the same input gives the same bytes, so the web layer
+can cache query-interface renderings by (account, catalog version, media
+type), and C{/-/} and C{/.well-known/org/ogf/occi/-/} are byte-identical.
+Every location they write is absolute (C{base_url} + path).
+
+Answers to a create (201), as rOCCI-api 4 reads them (Location header, then
+X-OCCI-Location headers, then X-OCCI-Location body lines, a body of C{OK}
+ignored): every media type sends C{Location} and C{X-OCCI-Location}
+headers; the text/plain body is C{X-OCCI-Location: <url>}, the text/occi
+body C{OK}, the uri-list body the URL, and the JSON body
+C{{"location": "<url>"}} (GFD.225 defines no rendering for it; an object
+keeps the body valid JSON).
+
+Errors: text/plain carries the message as its body; text/occi also in an
+C{X-OCCI-Error} header (as OOI does); JSON as
+C{{"error": {"status": …, "message": …}}}; text/uri-list cannot carry one
+and falls back to text/plain.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from occid.occi import json as occi_json
+from occid.occi import text
+from occid.occi.errors import BadRequest, OCCIError, UnsupportedMediaType
+from occid.occi.model import Category, Document, Entity, Link
+
+#: Output media types, in the server's order of preference.
+MEDIA_TYPES = ("text/plain", "text/occi", "text/uri-list", "application/occi+json")
+
+#: Request media types L{parse} reads (and the empty one: no body).
+INPUT_TYPES = ("text/plain", "text/occi", "application/occi+json", "application/json")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendering: extra response headers, the body and its Content-Type."""
+
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    content_type: str
+
+
+def media_type_of(content_type: str) -> str:
+    """
+    The media type a Content-Type names: its first comma-separated item
+    (rOCCI-cli sends C{text/plain,text/occi}) without parameters,
+    lowercased; empty means text/plain.
+    """
+    first = content_type.split(",")[0].split(";")[0].strip().lower()
+    return first or "text/plain"
+
+
+def parse(content_type: str, headers: list[tuple[str, str]], body: bytes) -> Document:
+    """
+    What a request says, from its Content-Type, headers and body.
+
+    text/plain reads the body, or the OCCI headers when the body is blank
+    (filters on a GET); text/occi reads only the OCCI headers; the JSON types
+    read the body (an empty body is an empty document).
+
+    @raise BadRequest: the rendering is invalid; the message names the line.
+    @raise UnsupportedMediaType: the media type is not one of
+        L{INPUT_TYPES}.
+    """
+    media_type = media_type_of(content_type)
+    if media_type == "text/plain":
+        if body.strip():
+            return text.parse_plain(body)
+        return text.parse_headers(headers)
+    if media_type == "text/occi":
+        return text.parse_headers(headers)
+    if media_type in ("application/occi+json", "application/json"):
+        return occi_json.parse_json(body) if body.strip() else Document()
+    raise UnsupportedMediaType(
+        f"cannot read a {media_type} body; send one of {', '.join(INPUT_TYPES)}")
+
+
+def _all_categories(catalog_or_categories) -> Sequence[Category]:
+    if hasattr(catalog_or_categories, "kinds"):
+        catalog = catalog_or_categories
+        return catalog.kinds + catalog.mixins + catalog.actions
+    return tuple(catalog_or_categories)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+class Renderer(ABC):
+    """
+    Renders responses in one media type.  Subclasses exist per type; use
+    L{renderer} to get one.
+    """
+
+    media_type = ""
+
+    def _rendered(self, body: bytes, headers: tuple[tuple[str, str], ...] = ()
+                  ) -> Rendered:
+        return Rendered(headers=headers, body=body, content_type=self.media_type)
+
+    @abstractmethod
+    def entity(self, entity: Entity, base_url: str) -> Rendered:
+        """One entity: its categories, links, actions and attributes."""
+
+    @abstractmethod
+    def collection(self, entities: Iterable[Entity], base_url: str) -> Rendered:
+        """A listing; text renderings hold locations only."""
+
+    @abstractmethod
+    def categories(self, catalog_or_categories, base_url: str) -> Rendered:
+        """The query interface, of an L{ICatalog} or some categories."""
+
+    def category(self, category: Category, base_url: str) -> Rendered:
+        """One category in full (e.g. the os_tpl a save produced)."""
+        return self.categories((category,), base_url)
+
+    @abstractmethod
+    def created(self, location_url: str) -> Rendered:
+        """The answer to a create: where the new entity lives."""
+
+    def ok(self) -> Rendered:
+        """A success without content (delete, an action without result)."""
+        return self._rendered(b"")
+
+    def error(self, error: OCCIError) -> Rendered:
+        """An error's message, with its headers."""
+        return Rendered(headers=error.headers,
+                        body=(_one_line(error.message) + "\n").encode("utf-8"),
+                        content_type="text/plain")
+
+    @staticmethod
+    def _locations(location_url: str) -> tuple[tuple[str, str], ...]:
+        return (("Location", location_url), ("X-OCCI-Location", location_url))
+
+
+class TextPlainRenderer(Renderer):
+    """text/plain: the structures in the body, one per line."""
+
+    media_type = "text/plain"
+
+    def entity(self, entity, base_url):
+        return self._rendered(text.plain_lines(text.entity_fields(entity, base_url)))
+
+    def collection(self, entities, base_url):
+        return self._rendered(text.plain_lines(
+            ("X-OCCI-Location", text.absolute(base_url, e.location)) for e in entities))
+
+    def categories(self, catalog_or_categories, base_url):
+        return self._rendered(text.plain_lines(
+            ("Category", text.category_value(c, base_url, True))
+            for c in _all_categories(catalog_or_categories)))
+
+    def created(self, location_url):
+        return self._rendered(text.plain_lines([("X-OCCI-Location", location_url)]),
+                              self._locations(location_url))
+
+
+class TextOcciRenderer(Renderer):
+    """text/occi: the structures in headers, comma-joined; the body is C{OK}."""
+
+    media_type = "text/occi"
+
+    def _headers(self, fields, extra=()):
+        return self._rendered(b"OK", text.header_fields(fields) + tuple(extra))
+
+    def entity(self, entity, base_url):
+        return self._headers(text.entity_fields(entity, base_url))
+
+    def collection(self, entities, base_url):
+        urls = [text.absolute(base_url, e.location) for e in entities]
+        return self._headers([("X-OCCI-Location", u) for u in urls]
+                             + [("Location", u) for u in urls])
+
+    def categories(self, catalog_or_categories, base_url):
+        return self._headers(
+            ("Category", text.category_value(c, base_url, True))
+            for c in _all_categories(catalog_or_categories))
+
+    def created(self, location_url):
+        return self._rendered(b"OK", self._locations(location_url))
+
+    def ok(self):
+        return self._rendered(b"OK")
+
+    def error(self, error):
+        rendered = super().error(error)
+        return Rendered(
+            headers=rendered.headers + (("X-OCCI-Error", _one_line(error.message)),),
+            body=rendered.body, content_type=self.media_type)
+
+
+class UriListRenderer(Renderer):
+    """text/uri-list: absolute locations of a collection, one per line."""
+
+    media_type = "text/uri-list"
+
+    def entity(self, entity, base_url):
+        raise BadRequest("text/uri-list renders collections only; "
+                         "ask for text/plain or text/occi")
+
+    def collection(self, entities, base_url):
+        return self._rendered("".join(
+            text.absolute(base_url, e.location) + "\n" for e in entities
+        ).encode("utf-8"))
+
+    def categories(self, catalog_or_categories, base_url):
+        raise BadRequest("text/uri-list cannot render categories; "
+                         "ask for text/plain or text/occi")
+
+    def created(self, location_url):
+        return self._rendered((location_url + "\n").encode("utf-8"),
+                              self._locations(location_url))
+
+
+class JsonRenderer(Renderer):
+    """application/occi+json, as GFD.225 defines it."""
+
+    media_type = "application/occi+json"
+
+    def entity(self, entity, base_url):
+        return self._rendered(occi_json.dumps(occi_json.entity_object(entity, base_url)))
+
+    def collection(self, entities, base_url):
+        entities = list(entities)
+        links = [e for e in entities if isinstance(e, Link)]
+        key = "links" if entities and len(links) == len(entities) else "resources"
+        return self._rendered(occi_json.dumps(
+            {key: [occi_json.entity_object(e, base_url) for e in entities]}))
+
+    def categories(self, catalog_or_categories, base_url):
+        return self._rendered(occi_json.dumps(occi_json.model_object(
+            _all_categories(catalog_or_categories), base_url)))
+
+    def category(self, category, base_url):
+        return self._rendered(occi_json.dumps(
+            occi_json.category_object(category, base_url)))
+
+    def created(self, location_url):
+        return self._rendered(occi_json.dumps({"location": location_url}),
+                              self._locations(location_url))
+
+    def error(self, error):
+        return Rendered(headers=error.headers, body=occi_json.dumps(
+            {"error": {"status": error.status, "message": error.message}}),
+            content_type=self.media_type)
+
+
+_RENDERERS = {r.media_type: r() for r in (
+    TextPlainRenderer, TextOcciRenderer, UriListRenderer, JsonRenderer)}
+
+
+def renderer(media_type: str) -> Renderer:
+    """
+    The renderer of one of L{MEDIA_TYPES}.
+
+    @raise KeyError: another media type (the web layer negotiates first).
+    """
+    return _RENDERERS[media_type]
