@@ -1,0 +1,368 @@
+# -*- test-case-name: tests.test_gsi_trust -*-
+"""
+The IGTF trust directory (C{/etc/grid-security/certificates}), read once.
+
+L{TrustStore.load} parses the hashed CA certificates (C{<hash>.N}), their
+CRLs (C{<hash>.rN}), Globus C{.signing_policy} files (globs) and EUGridPMA
+C{.namespaces} files (regular expressions), checks every CRL signature and
+every CA-to-CA signature once, and answers lookups by name.  Nothing here
+touches the disk after loading: the daemon polls L{fingerprint} and loads a
+new store when fetch-crl or an IGTF update rewrote the directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from occid.gsi.names import rdn_sequence, slash_dn
+
+_CA_FILE = re.compile(r"^([0-9a-f]{8})\.\d+$")
+_CRL_FILE = re.compile(r"^([0-9a-f]{8})\.r\d+$")
+_POLICY_FILE = re.compile(r"^([0-9a-f]{8})\.(signing_policy|namespaces)$")
+_MAX_CA_DEPTH = 10
+
+
+def fingerprint(ca_dir: str) -> str:
+    """
+    A cheap digest of the directory listing (names, sizes, mtimes): it
+    changes whenever a file is added, removed or rewritten.
+    """
+    entries = []
+    with os.scandir(ca_dir) as listing:
+        for entry in listing:
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            entries.append(f"{entry.name}\0{st.st_size}\0{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NamespacePolicy:
+    """
+    The rules of a C{.namespaces} file: (issuer DN, PERMIT/DENY, subject
+    regex); C{error} is set when the file could not be parsed, and then the
+    policy permits nothing.
+    """
+
+    rules: tuple[tuple[str, bool, re.Pattern[str]], ...] = ()
+    error: str | None = None
+
+    def for_ca(self, dn: str) -> NamespacePolicy:
+        """These rules read in the file of the CA C{dn}: C{Issuer SELF} becomes C{dn}."""
+        rules = tuple((dn if issuer.upper() == "SELF" else issuer, permit, p) for issuer, permit, p in self.rules)
+        return NamespacePolicy(rules=rules, error=self.error)
+
+    def verdict(self, issuer_dn: str, subject_dn: str) -> str | None:
+        """C{None} if C{issuer_dn} may sign C{subject_dn}, else why not."""
+        if self.error:
+            return f"the namespaces file is unusable ({self.error})"
+        permitted = False
+        for issuer, permit, pattern in self.rules:
+            if issuer.lower() != issuer_dn.lower() or not pattern.fullmatch(subject_dn):
+                continue
+            if not permit:
+                return f"the namespaces policy of {issuer_dn} denies {subject_dn}"
+            permitted = True
+        if permitted:
+            return None
+        return f"the namespaces policy of {issuer_dn} does not permit {subject_dn}"
+
+
+@dataclass(frozen=True)
+class SigningPolicy:
+    """
+    The grants of a C{.signing_policy} file: (CA DN, subject glob regexes);
+    C{error} as for L{NamespacePolicy}.
+    """
+
+    grants: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...] = ()
+    error: str | None = None
+
+    def verdict(self, issuer_dn: str, subject_dn: str) -> str | None:
+        """C{None} if C{issuer_dn} may sign C{subject_dn}, else why not."""
+        if self.error:
+            return f"the signing_policy file is unusable ({self.error})"
+        for ca, patterns in self.grants:
+            if ca.lower() == issuer_dn.lower() and any(p.fullmatch(subject_dn) for p in patterns):
+                return None
+        return f"the signing_policy of {issuer_dn} does not permit {subject_dn}"
+
+
+@dataclass(frozen=True, eq=False)
+class Authority:
+    """
+    One CA of the trust dir.
+
+    @ivar crl: its CRL, if a C{.rN} file names it as issuer; when
+        C{crl_signature_valid} is false no CRL in the directory was signed
+        by this CA's key and C{crl} is one of the impostors.
+    """
+
+    certificate: x509.Certificate
+    dn: str
+    stem: str
+    namespaces: NamespacePolicy | None
+    signing_policy: SigningPolicy | None
+    crl: x509.CertificateRevocationList | None = None
+    crl_signature_valid: bool = False
+
+    def policy_verdict(self, subject_dn: str, *, require: bool) -> str | None:
+        """
+        C{None} if this CA's policy files permit it to sign C{subject_dn}
+        (C{.namespaces} first, else C{.signing_policy}, as canl-java's
+        EUGRIDPMA_GLOBUS mode); with neither file, refused only if C{require}.
+        """
+        if self.namespaces is not None:
+            return self.namespaces.verdict(self.dn, subject_dn)
+        if self.signing_policy is not None:
+            return self.signing_policy.verdict(self.dn, subject_dn)
+        if require:
+            return f"{self.dn} has neither a .namespaces nor a .signing_policy file"
+        return None
+
+
+@dataclass(frozen=True)
+class TrustStore:
+    """
+    The parsed trust dir.
+
+    @ivar problems: what was wrong with its files (for the log); the files
+        concerned are skipped or, for policies, permit nothing.
+    """
+
+    authorities: tuple[Authority, ...]
+    problems: tuple[str, ...]
+    _by_subject: dict = field(repr=False)
+    _paths: dict = field(repr=False)
+
+    @classmethod
+    def load(cls, ca_dir: str, now: datetime) -> TrustStore:
+        """Parse C{ca_dir}; problems (including expired CAs and CRLs at C{now}) are collected, not raised."""
+        problems: list[str] = []
+        certificates: dict[bytes, tuple[str, x509.Certificate]] = {}
+        crls: list[x509.CertificateRevocationList] = []
+        namespaces: dict[str, NamespacePolicy] = {}
+        signing: dict[str, SigningPolicy] = {}
+        for entry in sorted(os.listdir(ca_dir)):
+            path = os.path.join(ca_dir, entry)
+            if match := _CA_FILE.match(entry):
+                for certificate in _read(path, x509.load_pem_x509_certificates, problems):
+                    certificates.setdefault(certificate.fingerprint(hashes.SHA256()), (match[1], certificate))
+            elif _CRL_FILE.match(entry):
+                crls.extend(_read(path, lambda data: [x509.load_pem_x509_crl(data)], problems))
+            elif match := _POLICY_FILE.match(entry):
+                text = _read_text(path, problems)
+                if text is None:
+                    continue
+                if match[2] == "namespaces":
+                    namespaces[match[1]] = parse_namespaces(text)
+                else:
+                    signing[match[1]] = parse_signing_policy(text)
+
+        authorities = []
+        for stem, certificate in certificates.values():
+            dn = slash_dn(certificate.subject)
+            if not _is_ca(certificate):
+                problems.append(f"{stem}: {dn} is not a CA certificate; ignored")
+                continue
+            if certificate.not_valid_after_utc < now:
+                problems.append(f"{stem}: CA {dn} expired on {certificate.not_valid_after_utc:%Y-%m-%d}")
+            crl, valid = _crl_of(certificate, crls)
+            if crl is not None and not valid:
+                problems.append(f"{stem}: the CRL naming {dn} is not signed by its key")
+            elif crl is not None and crl.next_update_utc is not None and crl.next_update_utc < now:
+                problems.append(f"{stem}: the CRL of {dn} expired on {crl.next_update_utc:%Y-%m-%d %H:%M}")
+            for policy in (namespaces.get(stem), signing.get(stem)):
+                if policy is not None and policy.error:
+                    problems.append(f"{stem}: policy file for {dn}: {policy.error}")
+            authorities.append(
+                Authority(
+                    certificate=certificate, dn=dn, stem=stem,
+                    namespaces=namespaces[stem].for_ca(dn) if stem in namespaces else None,
+                    signing_policy=signing.get(stem),
+                    crl=crl, crl_signature_valid=valid,
+                )
+            )
+
+        by_subject: dict = {}
+        for authority in authorities:
+            by_subject.setdefault(rdn_sequence(authority.certificate.subject), []).append(authority)
+        paths = {}
+        for authority in authorities:
+            path = _build_path(authority, by_subject)
+            if isinstance(path, str):
+                problems.append(f"{authority.stem}: {path}")
+            paths[id(authority)] = path
+        return cls(tuple(authorities), tuple(problems), by_subject, paths)
+
+    def issuers_of(self, certificate: x509.Certificate) -> list[Authority]:
+        """The CAs whose subject is C{certificate}'s issuer (a key rollover may give several)."""
+        return self._by_subject.get(rdn_sequence(certificate.issuer), [])
+
+    def path(self, authority: Authority) -> tuple[Authority, ...] | str:
+        """
+        C{authority} and its parents up to a self-signed root, every link's
+        signature checked at load; or, as a string, why there is no such path.
+        """
+        return self._paths[id(authority)]
+
+
+
+def _build_path(authority: Authority, by_subject: dict) -> tuple[Authority, ...] | str:
+    path = [authority]
+    while True:
+        current = path[-1].certificate
+        if current.issuer == current.subject and _signed_by(current, current):
+            return tuple(path)
+        if len(path) > _MAX_CA_DEPTH:
+            return f"CA path of {authority.dn} is longer than {_MAX_CA_DEPTH}"
+        parents = [
+            a
+            for a in by_subject.get(rdn_sequence(current.issuer), [])
+            if a not in path and _signed_by(current, a.certificate)
+        ]
+        if not parents:
+            return f"no CA in the trust dir signed {path[-1].dn}"
+        path.append(parents[0])
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, x509.InvalidSignature):
+        return False
+    return True
+
+
+def _crl_of(
+    ca: x509.Certificate, crls: list[x509.CertificateRevocationList]
+) -> tuple[x509.CertificateRevocationList | None, bool]:
+    """The newest CRL naming C{ca} as issuer and signed by its key, else any naming it (invalid)."""
+    naming = [c for c in crls if c.issuer == ca.subject]
+    valid = [c for c in naming if c.is_signature_valid(ca.public_key())]
+    if valid:
+        return max(valid, key=lambda c: c.last_update_utc), True
+    return (naming[0] if naming else None), False
+
+
+def _read(path: str, parse, problems: list[str]) -> list:
+    try:
+        with open(path, "rb") as f:
+            return parse(f.read())
+    except (OSError, ValueError) as e:
+        problems.append(f"{os.path.basename(path)}: unreadable ({e})")
+        return []
+
+
+def _read_text(path: str, problems: list[str]) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError as e:
+        problems.append(f"{os.path.basename(path)}: unreadable ({e.strerror})")
+        return None
+
+
+_TOKEN = re.compile(r"""\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))""")
+
+
+def _tokens(text: str) -> list[tuple[str, bool]]:
+    """(token, quoted) pairs; C{#} comments and backslash-newline continuations removed."""
+    lines = []
+    for line in text.replace("\\\n", " ").splitlines():
+        if not line.lstrip().startswith("#"):
+            lines.append(line)
+    tokens = []
+    for match in _TOKEN.finditer("\n".join(lines)):
+        if match[1] is not None:
+            tokens.append((match[1], True))
+        elif match[2] is not None:
+            tokens.append((match[2], True))
+        elif match[3] is not None:
+            tokens.append((match[3], False))
+    return tokens
+
+
+def parse_namespaces(text: str) -> NamespacePolicy:
+    """
+    Parse an EUGridPMA namespaces file: statements
+    C{TO Issuer "<dn>"|SELF PERMIT|DENY Subject "<regex>"}; keywords are
+    case-insensitive, regexes match the whole slash DN, ignoring case.
+    C{Issuer SELF} stays literal until L{NamespacePolicy.for_ca}.
+    """
+    tokens = _tokens(text)
+    rules = []
+    i = 0
+    try:
+        while i < len(tokens):
+            words = tokens[i : i + 6]
+            if len(words) < 6:
+                raise ValueError("truncated statement")
+            (to, _), (issuer_kw, _), (issuer, quoted), (action, _), (subject_kw, _), (pattern, _) = words
+            if to.upper() != "TO" or issuer_kw.upper() != "ISSUER" or subject_kw.upper() != "SUBJECT":
+                raise ValueError(f"unexpected {to!r} {issuer_kw!r} … {subject_kw!r}")
+            if not quoted and issuer.upper() != "SELF":
+                raise ValueError(f"issuer {issuer!r} is neither quoted nor SELF")
+            if action.upper() not in ("PERMIT", "DENY"):
+                raise ValueError(f"unknown action {action!r}")
+            rules.append((issuer, action.upper() == "PERMIT", re.compile(pattern, re.IGNORECASE)))
+            i += 6
+    except (ValueError, re.error) as e:
+        return NamespacePolicy(error=f"namespaces: {e}")
+    return NamespacePolicy(rules=tuple(rules))
+
+
+def parse_signing_policy(text: str) -> SigningPolicy:
+    """
+    Parse a Globus signing_policy file: blocks of C{access_id_CA X509 '<dn>'},
+    C{pos_rights globus CA:sign} and C{cond_subjects globus '"<glob>" ...'}.
+    Only blocks granting CA:sign count; globs (C{*}, C{?}) match the whole
+    slash DN, ignoring case.
+    """
+    grants = []
+    ca: str | None = None
+    can_sign = False
+    try:
+        tokens = _tokens(text)
+        for i in range(0, len(tokens), 3):
+            statement = tokens[i : i + 3]
+            if len(statement) < 3:
+                raise ValueError("truncated statement")
+            (keyword, _), (_, _), (value, _) = statement
+            keyword = keyword.lower()
+            if keyword == "access_id_ca":
+                ca, can_sign = value, False
+            elif keyword == "pos_rights":
+                can_sign = can_sign or value.lower() == "ca:sign"
+            elif keyword == "cond_subjects":
+                if ca is None:
+                    raise ValueError("cond_subjects before access_id_CA")
+                if can_sign:
+                    globs = re.findall(r'"([^"]*)"', value) or value.split()
+                    grants.append((ca, tuple(_glob(g) for g in globs)))
+            elif keyword != "neg_rights":
+                raise ValueError(f"unknown keyword {keyword!r}")
+    except ValueError as e:
+        return SigningPolicy(error=f"signing_policy: {e}")
+    return SigningPolicy(grants=tuple(grants))
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
+    return re.compile("".join(parts), re.IGNORECASE)
