@@ -1,0 +1,465 @@
+"""
+Tests for L{occid.gsi.voms}: the vomsdir loader, and rules V1-V7 and M1 on
+ACs built in Python (hostile ones included) and, when the Debian grid tools
+are installed, on proxies made by voms-proxy-fake.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from cryptography import x509
+
+from occid.gsi.principal import GenericAttribute
+from occid.gsi.proxy import ChainOptions, validate_chain
+from occid.gsi.trust import TrustStore
+from occid.gsi.voms import (
+    NO_REV_AVAIL,
+    TARGETS,
+    VomsDir,
+    find_acs,
+    normalise_fqan,
+    verify_acs,
+)
+from tests.pki import CA_DN, PKI, VOMS_DN
+from tests.vomsfactory import OMIT, ac_extension, build_ac, voms_proxy, with_signature_of
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+HOST = "occi.example.org"
+VOMS_HOST = "voms.example.org"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A test PKI whose vomsdir trusts the VOMS signer for testvo and othervo."""
+    pki = PKI(tmp_path_factory.mktemp("pki"), now=NOW)
+    pki.lsc("testvo", VOMS_HOST)
+    pki.lsc("othervo", VOMS_HOST)
+    return pki
+
+
+@pytest.fixture(scope="module")
+def trust(pki):
+    """The PKI's trust store."""
+    return TrustStore.load(pki.certificates_dir, NOW)
+
+
+@pytest.fixture(scope="module")
+def vomsdir(pki):
+    """The PKI's vomsdir, loaded."""
+    return VomsDir.load(pki.vomsdir)
+
+
+@pytest.fixture(scope="module")
+def rogue(pki):
+    """A VOMS signer with the genuine DN, from an untrusted CA."""
+    rogue_ca = pki.issue_ca("/DC=org/DC=example/CN=Rogue Grid CA", trusted=False)
+    return pki.issue_user(VOMS_DN, ca=rogue_ca)
+
+
+def verdict_for(chain, pki, trust, vomsdir, *, host=HOST, now=NOW):
+    """Validate C{chain} (leaf first) and check its ACs."""
+    options = ChainOptions()
+    facts = validate_chain(chain, (), trust, options, now)
+    return verify_acs(facts, vomsdir, trust, options, host, now)
+
+
+def check(pki, trust, vomsdir, *acs, **kwargs):
+    """The verdict on a proxy of the test user carrying C{acs}."""
+    return verdict_for(voms_proxy(pki, pki.user, *acs).chain, pki, trust, vomsdir, **kwargs)
+
+
+def ac(pki, **options):
+    """An AC for the test user signed by the genuine VOMS signer."""
+    return build_ac(signer=pki.voms, holder=pki.user.certificate, now=NOW, **options)
+
+
+def dropped_rule(verdict):
+    """The single rule that dropped the single AC."""
+    assert verdict.attributes is None
+    assert len(verdict.dropped) == 1, verdict.dropped
+    return verdict.dropped[0].rule
+
+
+# --- vomsdir loading ---------------------------------------------------------
+
+
+def test_vomsdir_lsc_chains_comments_and_separators(tmp_path):
+    """LSC files: comments and blank lines are skipped; both separator
+    spellings start a new chain; e-mail spellings are unified."""
+    (tmp_path / "vo1").mkdir()
+    (tmp_path / "vo1" / "voms.example.org.lsc").write_text(
+        "# current\n"
+        "/DC=org/CN=voms/Email=ops@example.org\n"
+        "\n"
+        "/DC=org/CN=CA\n"
+        "------ NEXT CHAIN ------\n"
+        "/DC=org/CN=voms2/E=ops@example.org\n"
+        "/DC=org/CN=Sub CA\n"
+        "/DC=org/CN=Sub CA\n"
+        "/DC=org/CN=CA\n"
+        "------NEXT CHAIN------\n"
+        "/DC=org/CN=voms3/emailAddress=ops@example.org\n"
+        "/DC=org/CN=CA\n"
+    )
+    loaded = VomsDir.load(str(tmp_path))
+    assert loaded.problems == ()
+    assert loaded.vos["vo1"].lsc["voms.example.org"] == (
+        (("/DC=org/CN=voms/emailAddress=ops@example.org", "/DC=org/CN=CA"),),
+        (
+            ("/DC=org/CN=voms2/emailAddress=ops@example.org", "/DC=org/CN=Sub CA"),
+            ("/DC=org/CN=Sub CA", "/DC=org/CN=CA"),
+        ),
+        (("/DC=org/CN=voms3/emailAddress=ops@example.org", "/DC=org/CN=CA"),),
+    )
+
+
+def test_vomsdir_odd_lsc_chain_reported(tmp_path):
+    """A chain with an odd number of DN lines is skipped and reported; the
+    file's other chains still count."""
+    (tmp_path / "vo1").mkdir()
+    (tmp_path / "vo1" / "h.lsc").write_text("/CN=a\n------ NEXT CHAIN ------\n/CN=b\n/CN=c\n")
+    loaded = VomsDir.load(str(tmp_path))
+    assert loaded.vos["vo1"].lsc["h"] == ((("/CN=b", "/CN=c"),),)
+    assert len(loaded.problems) == 1 and "odd number" in loaded.problems[0]
+
+
+def test_vomsdir_pem_certificates(tmp_path, pki):
+    """PEM certificates in a VO directory are loaded; junk PEM is reported;
+    files outside VO directories are ignored."""
+    (tmp_path / "vo1").mkdir()
+    with open(os.path.join(pki.directory, "vomscert.pem"), "rb") as f:
+        (tmp_path / "vo1" / "voms.pem").write_bytes(f.read())
+    (tmp_path / "vo1" / "junk.pem").write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
+    (tmp_path / "README").write_text("not a VO")
+    loaded = VomsDir.load(str(tmp_path))
+    assert list(loaded.vos) == ["vo1"]
+    assert loaded.vos["vo1"].certificates == (pki.voms.certificate,)
+    assert len(loaded.problems) == 1 and "junk.pem" in loaded.problems[0]
+
+
+# --- accepted ACs and M1 -----------------------------------------------------
+
+
+def test_valid_ac(pki, trust, vomsdir):
+    """A genuine AC gives the VO, the FQANs in order, the generic attributes
+    and the AC's end of validity."""
+    verdict = check(pki, trust, vomsdir, ac(
+        pki,
+        fqans=("/testvo", "/testvo/analysis/Role=admin"),
+        generic_attributes=[("nickname", "tuser", "testvo")],
+    ))
+    assert verdict.dropped == ()
+    attributes = verdict.attributes
+    assert attributes.vo == "testvo"
+    assert attributes.fqans == ("/testvo", "/testvo/analysis/Role=admin")
+    assert attributes.attributes == (GenericAttribute(name="nickname", value="tuser", qualifier="testvo"),)
+    assert attributes.not_after == NOW + timedelta(hours=12)
+
+
+@pytest.mark.parametrize(
+    "raw, normal",
+    [
+        ("/testvo/Role=NULL", "/testvo"),
+        ("/testvo/Role=NULL/Capability=NULL", "/testvo"),
+        ("/testvo/g/Role=admin/Capability=NULL", "/testvo/g/Role=admin"),
+        ("/testvo/g/Role=admin", "/testvo/g/Role=admin"),
+    ],
+)
+def test_normalise_fqan(raw, normal):
+    """M1: /Role=NULL and /Capability=NULL are dropped, nothing else."""
+    assert normalise_fqan(raw) == normal
+
+
+def test_fqans_normalised_in_order(pki, trust, vomsdir):
+    """M1: the accepted FQANs are normalised and keep the AC's order, the
+    primary first."""
+    verdict = check(pki, trust, vomsdir, ac(pki, fqans=(
+        "/testvo/sub/Role=NULL/Capability=NULL", "/testvo/Role=NULL", "/testvo/Role=admin/Capability=NULL",
+    )))
+    assert verdict.attributes.fqans == ("/testvo/sub", "/testvo", "/testvo/Role=admin")
+
+
+def test_rfc_holder_format(pki, trust, vomsdir):
+    """V2: a holder naming the EEC's issuer (the RFC format) is accepted as
+    well as one naming its subject."""
+    verdict = check(pki, trust, vomsdir, ac(pki, holder_name=pki.user.certificate.issuer))
+    assert verdict.attributes.vo == "testvo"
+
+
+def test_first_valid_ac_wins(pki, trust, vomsdir):
+    """Of several ACs (two VOs), a bad first one is dropped with its reason
+    and the next good one is used."""
+    expired = ac(pki, not_before=NOW - timedelta(days=2), not_after=NOW - timedelta(days=1))
+    other = ac(pki, vo="othervo", fqans=("/othervo/Role=pilot",))
+    verdict = check(pki, trust, vomsdir, expired, other)
+    assert verdict.attributes.vo == "othervo"
+    assert verdict.attributes.fqans == ("/othervo/Role=pilot",)
+    assert [d.rule for d in verdict.dropped] == ["V3"]
+
+
+def test_several_lists(pki, trust, vomsdir):
+    """ACs from several VOMS servers (several inner lists) are all seen,
+    in order."""
+    proxy = pki.issue_proxy(pki.user, extensions=[ac_extension(
+        [ac(pki, fqans=("/elsewhere",))], [ac(pki, vo="othervo", fqans=("/othervo",))]
+    )])
+    verdict = verdict_for(proxy.chain, pki, trust, vomsdir)
+    assert verdict.attributes.vo == "othervo"
+    assert [d.rule for d in verdict.dropped] == ["V7"]
+
+
+def test_pem_signer_without_lsc(tmp_path, pki, trust):
+    """V4: without an LSC, a PEM certificate in vomsdir/<vo>/ whose key
+    verifies the AC makes it valid."""
+    (tmp_path / "testvo").mkdir()
+    with open(os.path.join(pki.directory, "vomscert.pem"), "rb") as f:
+        (tmp_path / "testvo" / "voms.pem").write_bytes(f.read())
+    verdict = check(pki, trust, VomsDir.load(str(tmp_path)), ac(pki))
+    assert verdict.attributes.vo == "testvo"
+
+
+def test_targets_listing_us(pki, trust, vomsdir):
+    """V5: a critical targets extension listing our host is accepted."""
+    verdict = check(pki, trust, vomsdir, ac(pki, targets=("other.example.org", HOST)))
+    assert verdict.attributes.vo == "testvo"
+
+
+@pytest.mark.parametrize("offset", [timedelta(minutes=4), timedelta(minutes=-4)])
+def test_validity_within_skew(pki, trust, vomsdir, offset):
+    """V3: an AC that starts or ends less than five minutes from now is
+    accepted."""
+    if offset > timedelta(0):
+        window = dict(not_before=NOW + offset, not_after=NOW + timedelta(hours=1))
+    else:
+        window = dict(not_before=NOW - timedelta(hours=1), not_after=NOW + offset)
+    assert check(pki, trust, vomsdir, ac(pki, **window)).attributes is not None
+
+
+# --- V1: where ACs are looked for -------------------------------------------
+
+
+def test_delegated_proxy(pki, trust, vomsdir):
+    """V1: an AC in the first proxy is found below a delegated proxy."""
+    first = voms_proxy(pki, pki.user, ac(pki))
+    second = pki.issue_proxy(first)
+    verdict = verdict_for(second.chain, pki, trust, vomsdir)
+    assert verdict.attributes.vo == "testvo"
+
+
+def test_nearest_proxy_wins(pki, trust, vomsdir):
+    """V1: only the proxy nearest the leaf that carries ACs counts: a bad AC
+    there hides a good one further down."""
+    first = voms_proxy(pki, pki.user, ac(pki))
+    expired = ac(pki, not_before=NOW - timedelta(days=2), not_after=NOW - timedelta(days=1))
+    second = voms_proxy(pki, first, expired)
+    verdict = verdict_for(second.chain, pki, trust, vomsdir)
+    assert dropped_rule(verdict) == "V3"
+
+
+def test_ac_in_end_entity_certificate_ignored(pki, trust, vomsdir):
+    """V1: an AC in the EEC is never read."""
+    user = pki.issue_user("/DC=org/DC=example/OU=Users/CN=Carrier", extensions=[
+        ac_extension([build_ac(signer=pki.voms, holder=pki.user.certificate, now=NOW)])
+    ])
+    proxy = pki.issue_proxy(user)
+    verdict = verdict_for(proxy.chain, pki, trust, vomsdir)
+    assert (verdict.attributes, verdict.dropped) == (None, ())
+    assert find_acs([user.certificate]) != ((), ())
+
+
+def test_unparseable_extension(pki, trust, vomsdir):
+    """V1: a VOMS extension that is not a list of ACs is dropped with a
+    reason."""
+    junk = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.8005.100.100.5"), b"\x04\x01x")
+    proxy = pki.issue_proxy(pki.user, extensions=[(junk, False)])
+    assert dropped_rule(verdict_for(proxy.chain, pki, trust, vomsdir)) == "V1"
+
+
+# --- hostile ACs ---------------------------------------------------------------
+
+
+def test_another_users_ac(pki, trust, vomsdir):
+    """V2: an AC issued to another user, carried in my proxy, is dropped."""
+    other = pki.issue_user("/DC=org/DC=example/OU=Users/CN=Other User")
+    stolen = build_ac(signer=pki.voms, holder=other.certificate, now=NOW)
+    assert dropped_rule(check(pki, trust, vomsdir, stolen)) == "V2"
+
+
+def test_holder_serial_mismatch(pki, trust, vomsdir):
+    """V2: an AC naming my DN but another certificate's serial is dropped."""
+    wrong = ac(pki, holder_serial=pki.user.certificate.serial_number + 1)
+    assert dropped_rule(check(pki, trust, vomsdir, wrong)) == "V2"
+
+
+def test_holder_name_mismatch(pki, trust, vomsdir):
+    """V2: an AC with my serial but another holder name is dropped."""
+    wrong = ac(pki, holder_name=pki.voms.certificate.subject)
+    assert dropped_rule(check(pki, trust, vomsdir, wrong)) == "V2"
+
+
+def test_version_1(pki, trust, vomsdir):
+    """V2: an AC of version 1 is dropped."""
+    assert dropped_rule(check(pki, trust, vomsdir, ac(pki, version="v1"))) == "V2"
+
+
+@pytest.mark.parametrize("when", ["expired", "future"])
+def test_validity_beyond_skew(pki, trust, vomsdir, when):
+    """V3: an AC that ended, or starts, more than five minutes from now is
+    dropped."""
+    if when == "expired":
+        window = dict(not_before=NOW - timedelta(hours=2), not_after=NOW - timedelta(minutes=6))
+    else:
+        window = dict(not_before=NOW + timedelta(minutes=6), not_after=NOW + timedelta(hours=2))
+    assert dropped_rule(check(pki, trust, vomsdir, ac(pki, **window))) == "V3"
+
+
+def test_tampered_attributes(pki, trust, vomsdir):
+    """V4: FQANs changed after signing break the signature."""
+    genuine = ac(pki, fqans=("/testvo",))
+    forged = with_signature_of(ac(pki, fqans=("/testvo/Role=admin",)), genuine)
+    verdict = check(pki, trust, vomsdir, forged)
+    assert dropped_rule(verdict) == "V4"
+    assert "signature" in verdict.dropped[0].reason
+
+
+def test_rogue_signer_in_certseq(pki, trust, vomsdir, rogue):
+    """V4: a same-DN signer from an untrusted CA, embedded in certseq, does
+    not match the LSC (its issuer differs)."""
+    forged = build_ac(signer=rogue, holder=pki.user.certificate, now=NOW)
+    verdict = check(pki, trust, vomsdir, forged)
+    assert dropped_rule(verdict) == "V4"
+    assert "matches no chain" in verdict.dropped[0].reason
+
+
+def test_rogue_signer_claiming_genuine_certseq(pki, trust, vomsdir, rogue):
+    """V4: a rogue key signing an AC that embeds the genuine signer's
+    certificate fails the signature check."""
+    forged = build_ac(signer=rogue, holder=pki.user.certificate, now=NOW,
+                      certseq=[pki.voms.certificate],
+                      authority_key_id=pki.voms.certificate.extensions.get_extension_for_class(
+                          x509.SubjectKeyIdentifier).value.digest)
+    verdict = check(pki, trust, vomsdir, forged)
+    assert dropped_rule(verdict) == "V4"
+    assert "does not verify" in verdict.dropped[0].reason
+
+
+def test_lsc_naming_an_untrusted_chain(tmp_path, pki, trust, rogue):
+    """V4: an LSC that matches the embedded chain is not enough: the signer
+    chain must validate against the trust store."""
+    (tmp_path / "testvo").mkdir()
+    (tmp_path / "testvo" / f"{VOMS_HOST}.lsc").write_text(f"{VOMS_DN}\n/DC=org/DC=example/CN=Rogue Grid CA\n")
+    forged = build_ac(signer=rogue, holder=pki.user.certificate, now=NOW)
+    verdict = check(pki, trust, VomsDir.load(str(tmp_path)), forged)
+    assert dropped_rule(verdict) == "V4"
+    assert "not trusted" in verdict.dropped[0].reason
+
+
+def test_wrong_lsc(tmp_path, pki, trust):
+    """V4: an LSC naming another issuer for the signer rejects a genuine AC."""
+    (tmp_path / "testvo").mkdir()
+    (tmp_path / "testvo" / f"{VOMS_HOST}.lsc").write_text(f"{VOMS_DN}\n/DC=org/DC=example/CN=Other CA\n")
+    verdict = check(pki, trust, VomsDir.load(str(tmp_path)), ac(pki))
+    assert dropped_rule(verdict) == "V4"
+
+
+def test_lsc_without_certseq(pki, trust, vomsdir):
+    """V4: with an LSC and no PEM, an AC without an embedded signer chain
+    has no trusted signer."""
+    verdict = check(pki, trust, vomsdir, ac(pki, certseq=OMIT))
+    assert dropped_rule(verdict) == "V4"
+
+
+def test_pem_of_another_key(tmp_path, pki, trust, rogue):
+    """V4: a vomsdir PEM with the right DN but another key does not verify."""
+    (tmp_path / "testvo").mkdir()
+    with open(os.path.join(pki.directory, "vomscert.pem"), "rb") as f:
+        (tmp_path / "testvo" / "voms.pem").write_bytes(f.read())
+    forged = build_ac(signer=rogue, holder=pki.user.certificate, now=NOW)
+    assert dropped_rule(check(pki, trust, VomsDir.load(str(tmp_path)), forged)) == "V4"
+
+
+def test_issuer_not_signer(pki, trust, vomsdir):
+    """V4: an AC whose issuer name is not the (genuine, LSC-listed) signer's
+    DN is dropped."""
+    wrong = ac(pki, issuer=x509.Name.from_rfc4514_string("CN=voms.elsewhere.org,DC=example,DC=org"))
+    assert dropped_rule(check(pki, trust, vomsdir, wrong)) == "V4"
+
+
+def test_aki_not_signer_ski(pki, trust, vomsdir):
+    """V4: an authorityKeyIdentifier that does not name the signer's key is
+    dropped."""
+    wrong = ac(pki, authority_key_id=b"\x01" * 20)
+    verdict = check(pki, trust, vomsdir, wrong)
+    assert dropped_rule(verdict) == "V4"
+    assert "authorityKeyIdentifier" in verdict.dropped[0].reason
+
+
+def test_vo_without_vomsdir_entry(pki, trust, vomsdir):
+    """V4: an AC of a VO the vomsdir does not know is dropped."""
+    unknown = ac(pki, vo="unknownvo", fqans=("/unknownvo",))
+    assert dropped_rule(check(pki, trust, vomsdir, unknown)) == "V4"
+
+
+def test_unknown_critical_extension(pki, trust, vomsdir):
+    """V5: an unknown critical extension drops the AC."""
+    odd = ac(pki, extra_extensions=[("1.2.3.4.5", b"\x05\x00", True)])
+    assert dropped_rule(check(pki, trust, vomsdir, odd)) == "V5"
+
+
+def test_unknown_non_critical_extension(pki, trust, vomsdir):
+    """V5: an unknown non-critical extension is ignored."""
+    odd = ac(pki, extra_extensions=[("1.2.3.4.5", b"\x05\x00", False)])
+    assert check(pki, trust, vomsdir, odd).attributes.vo == "testvo"
+
+
+def test_targets_excluding_us(pki, trust, vomsdir):
+    """V5: targets that do not list our host drop the AC."""
+    verdict = check(pki, trust, vomsdir, ac(pki, targets=("other.example.org",)))
+    assert dropped_rule(verdict) == "V5"
+
+
+def test_empty_targets(pki, trust, vomsdir):
+    """V5: an empty targets list (as voms-proxy-fake writes) drops the AC."""
+    assert dropped_rule(check(pki, trust, vomsdir, ac(pki, targets=()))) == "V5"
+
+
+def test_missing_no_rev_avail(pki, trust, vomsdir):
+    """V6: an AC without noRevAvail is dropped."""
+    assert dropped_rule(check(pki, trust, vomsdir, ac(pki, no_rev_avail=False))) == "V6"
+
+
+def test_missing_aki(pki, trust, vomsdir):
+    """V6: an AC without authorityKeyIdentifier is dropped."""
+    assert dropped_rule(check(pki, trust, vomsdir, ac(pki, authority_key_id=OMIT))) == "V6"
+
+
+@pytest.mark.parametrize("oid", [NO_REV_AVAIL, "2.5.29.35"])
+def test_critical_no_rev_avail_or_aki(pki, trust, vomsdir, oid):
+    """V6: noRevAvail and authorityKeyIdentifier must not be critical."""
+    marked = ac(pki, critical=frozenset({TARGETS, oid}))
+    assert dropped_rule(check(pki, trust, vomsdir, marked)) == "V6"
+
+
+def test_fqan_outside_vo(pki, trust, vomsdir):
+    """V7: a FQAN outside /<vo> drops the AC, even when the VO is a prefix
+    of the FQAN's first group."""
+    for fqans in (("/testvo", "/othervo/Role=admin"), ("/testvoX",)):
+        assert dropped_rule(check(pki, trust, vomsdir, ac(pki, fqans=fqans))) == "V7"
+
+
+def test_vo_mismatch(tmp_path, pki, trust):
+    """V7: the signer trusted for one VO cannot vouch for another: an AC
+    whose policyAuthority names othervo is checked against vomsdir/othervo
+    only, where this signer is not listed."""
+    (tmp_path / "testvo").mkdir()
+    (tmp_path / "othervo").mkdir()
+    (tmp_path / "testvo" / f"{VOMS_HOST}.lsc").write_text(f"{VOMS_DN}\n{CA_DN}\n")
+    (tmp_path / "othervo" / f"{VOMS_HOST}.lsc").write_text(f"/DC=org/DC=example/OU=Services/CN=voms2\n{CA_DN}\n")
+    loaded = VomsDir.load(str(tmp_path))
+    assert check(pki, trust, loaded, ac(pki)).attributes.vo == "testvo"
+    crossed = ac(pki, vo="othervo", fqans=("/othervo",))
+    assert dropped_rule(check(pki, trust, loaded, crossed)) == "V4"
+
