@@ -190,15 +190,15 @@ def parse_json(body: bytes) -> Document:
     if "action" in data:
         document.categories.append(_reference(data["action"], "action"))
         document.attributes.update(_flatten(data.get("attributes") or {}))
-    elif "resources" in data:
-        _resource(document, _single(data["resources"], "resources"))
-    elif "links" in data:
-        _link(document, _single(data["links"], "links"))
     elif "kind" in data:
         if "source" in data or "target" in data:
             _link(document, data)
         else:
             _resource(document, data)
+    elif "resources" in data:
+        _resource(document, _single(data["resources"], "resources"))
+    elif "links" in data:
+        _link(document, _single(data["links"], "links"))
     elif "locations" in data:
         document.locations += _strings(data["locations"], "locations")
     elif data.keys() & {"kinds", "mixins", "actions"}:
