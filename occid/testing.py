@@ -497,3 +497,70 @@ def read_response(data: bytes) -> RawResponse:
                 return replace(response, body=body)
             body, rest = body + rest[:size], rest[size + 2:]
     return replace(response, body=rest)
+
+
+def http_request(
+    site, method: str, path: str, headers=(), body: bytes = b"", peer: str = "127.0.0.1"
+) -> RawResponse:
+    """
+    Send one HTTP/1.1 request to C{site} over a fresh in-memory connection
+    and read the answer (which must be complete once the request is fed:
+    the fakes answer synchronously).
+
+    @param headers: C{(name, value)} pairs; C{Host}, C{Connection: close}
+        and, for a body or a POST/PUT, C{Content-Length} are added.
+    """
+    channel, transport = connect(site, peer)
+    lines = [f"{method} {path} HTTP/1.1", "Host: occi.example.org", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    if body or method in ("POST", "PUT"):
+        lines.append(f"Content-Length: {len(body)}")
+    channel.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body)
+    return read_response(transport.value())
+
+
+@dataclass
+class Gateway:
+    """An occid site over memory fakes, with the clock it runs on."""
+
+    backend: MemoryBackend
+    clock: object
+    site: object
+
+    def request(self, method: str, path: str, headers=(), body: bytes = b"") -> RawResponse:
+        """One request over a fresh connection; see L{http_request}."""
+        return http_request(self.site, method, path, headers, body)
+
+
+def make_gateway(
+    principal: Principal | None = None,
+    binding: AccountBinding | None = None,
+    backend: MemoryBackend | None = None,
+    identify=None,
+    public_url: str = "https://occi.example.org:11443",
+    max_body: int = 1 << 20,
+    request_timeout: float = 60,
+) -> Gateway:
+    """
+    A complete occid web stack (L{occid.web.root.make_site} over
+    L{occid.web.root.make_root}) for one principal, over a
+    L{MemoryBackend} (a new one unless shared through C{backend}) and a
+    C{MemoryReactorClock} set to the present.
+    """
+    from twisted.internet.testing import MemoryReactorClock
+
+    from occid.web.root import make_root, make_site
+
+    principal = principal or make_principal()
+    binding = binding or make_binding()
+    backend = backend or MemoryBackend()
+    clock = MemoryReactorClock()
+    clock.advance(datetime.now(timezone.utc).timestamp())
+    root = make_root(
+        backend,
+        StaticPolicy({principal.dn: binding}),
+        identify or identify_as(principal),
+        public_url,
+        clock,
+    )
+    return Gateway(backend, clock, make_site(root, max_body, request_timeout, clock))
