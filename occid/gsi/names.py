@@ -52,17 +52,20 @@ _ENCODINGS = {
 
 def slash_dn(name: x509.Name) -> str:
     """
-    C{name} as OpenSSL's C{X509_NAME_oneline} prints it: every attribute
-    (also those of a multi-valued RDN) as C{/short=value}, and every value
-    byte outside printable ASCII as C{\\xHH}.
+    C{name} as OpenSSL's C{X509_NAME_oneline} prints it: each RDN as
+    C{/short=value}, the attributes of a multi-valued RDN joined by C{+},
+    and every value byte outside printable ASCII as C{\\xHH}.
     """
     parts = []
-    for attribute in name:
-        oid = attribute.oid.dotted_string
-        parts.append("/")
-        parts.append(SHORT_NAMES.get(oid, oid))
-        parts.append("=")
-        parts.append(_escape(attribute))
+    for rdn in name.rdns:
+        separator = "/"
+        for attribute in rdn:
+            oid = attribute.oid.dotted_string
+            parts.append(separator)
+            parts.append(SHORT_NAMES.get(oid, oid))
+            parts.append("=")
+            parts.append(_escape(attribute))
+            separator = "+"
     return "".join(parts)
 
 
