@@ -149,6 +149,7 @@ def test_create_text_occi_and_json(gateway):
         "POST", "/compute/",
         [
             ("Content-Type", "text/occi"),
+            ("Accept", "text/occi"),
             ("Category", 'compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind", '
                          f'{AMI}; scheme="{OS_TPL.scheme}"; class="mixin"'),
             ("X-OCCI-Attribute", 'occi.core.title="by-headers"'),
