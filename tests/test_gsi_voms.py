@@ -7,6 +7,7 @@ are installed, on proxies made by voms-proxy-fake.
 from __future__ import annotations
 
 import os
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -23,6 +24,7 @@ from occid.gsi.voms import (
     normalise_fqan,
     verify_acs,
 )
+from tests import gridtools
 from tests.pki import CA_DN, PKI, VOMS_DN
 from tests.vomsfactory import OMIT, ac_extension, build_ac, voms_proxy, with_signature_of
 
@@ -463,3 +465,123 @@ def test_vo_mismatch(tmp_path, pki, trust):
     crossed = ac(pki, vo="othervo", fqans=("/othervo",))
     assert dropped_rule(check(pki, trust, loaded, crossed)) == "V4"
 
+
+
+def test_fqans_deduplicated_after_normalisation(pki, trust, vomsdir):
+    """M1: /testvo and /testvo/Role=NULL are one FQAN; it keeps the place of
+    its first occurrence."""
+    verdict = check(pki, trust, vomsdir, ac(pki, fqans=("/testvo/Role=NULL", "/testvo/g", "/testvo")))
+    assert verdict.attributes.fqans == ("/testvo", "/testvo/g")
+
+
+# --- proxies made by voms-proxy-fake ---------------------------------------------
+
+
+def voms_proxy_info(pki, path):
+    """
+    What C{voms-proxy-info -all -file} prints (it parses, it does not
+    validate): the VO, issuer and attribute lines of the first AC.
+    """
+    result = subprocess.run(
+        ["voms-proxy-info", "-all", "-file", path],
+        env=gridtools.environment(pki), capture_output=True, text=True, timeout=60,
+    )
+    section = result.stdout.split("extension information ===", 1)[1]
+    fields = {}
+    for line in section.splitlines():
+        key, colon, value = line.partition(" : ")
+        if colon:
+            fields.setdefault(key.strip(), []).append(value.strip())
+    return fields
+
+
+def load_chain(path):
+    """The certificates of a proxy file, leaf first."""
+    with open(path, "rb") as f:
+        return x509.load_pem_x509_certificates(f.read())
+
+
+def tool_verdict(pki, trust, vomsdir, path, host=HOST):
+    """Our verdict on the proxy file at C{path}, now."""
+    now = datetime.now(timezone.utc)
+    return verdict_for(load_chain(path), pki, trust, vomsdir, host=host, now=now)
+
+
+class TestVomsProxyFake:
+    """Proxies made by the C tools, cross-checked with voms-proxy-info."""
+
+    pytestmark = gridtools.grid_tools
+
+    @pytest.mark.parametrize("vo, fqans", [
+        ("testvo", ["/testvo", "/testvo/Role=NULL", "/testvo/analysis/Role=admin"]),
+        ("othervo", ["/othervo/prod/Role=pilot", "/othervo", "/othervo/prod/sub"]),
+    ])
+    def test_vos_groups_roles(self, tmp_path, pki, trust, vomsdir, vo, fqans):
+        """Several VOs, groups and roles: we read what voms-proxy-info
+        prints, normalised (M1), and accept the AC."""
+        path = gridtools.voms_proxy_fake(pki, str(tmp_path / "p.pem"), vo=vo, fqans=fqans)
+        info = voms_proxy_info(pki, path)
+        verdict = tool_verdict(pki, trust, vomsdir, path)
+        assert verdict.dropped == ()
+        assert info["VO"] == [verdict.attributes.vo] == [vo]
+        assert info["issuer"] == [VOMS_DN]
+        assert verdict.attributes.fqans == tuple(dict.fromkeys(normalise_fqan(f) for f in info["attribute"]))
+
+    def test_expired_ac(self, tmp_path, pki, trust, vomsdir):
+        """V3: -pastac makes an expired AC in a valid proxy: voms-proxy-info
+        still prints it, we drop it."""
+        path = gridtools.voms_proxy_fake(pki, str(tmp_path / "p.pem"), vo="testvo", fqans=["/testvo"],
+                                         pastac="48:00", extra_args=["-vomslife", "1"])
+        assert voms_proxy_info(pki, path)["attribute"] == ["/testvo"]
+        assert dropped_rule(tool_verdict(pki, trust, vomsdir, path)) == "V3"
+
+    def test_rogue_signer(self, tmp_path, pki, trust, vomsdir, rogue):
+        """V4: an AC signed by a same-DN VOMS certificate from an untrusted
+        CA is printed by voms-proxy-info and dropped by us."""
+        rogue.write_pair(str(tmp_path / "rc.pem"), str(tmp_path / "rk.pem"))
+        path = gridtools.voms_proxy_fake(pki, str(tmp_path / "p.pem"), vo="testvo", fqans=["/testvo"],
+                                         hostcert=str(tmp_path / "rc.pem"), hostkey=str(tmp_path / "rk.pem"))
+        assert voms_proxy_info(pki, path)["issuer"] == [VOMS_DN]
+        assert dropped_rule(tool_verdict(pki, trust, vomsdir, path)) == "V4"
+
+    def test_wrong_lsc(self, tmp_path, pki, trust):
+        """V4: a genuine tool-made AC fails against an LSC naming another
+        issuer."""
+        path = gridtools.voms_proxy_fake(pki, str(tmp_path / "p.pem"), vo="testvo", fqans=["/testvo"])
+        wrong = tmp_path / "vomsdir" / "testvo"
+        wrong.mkdir(parents=True)
+        (wrong / f"{VOMS_HOST}.lsc").write_text(f"{VOMS_DN}\n/DC=org/DC=example/CN=Another CA\n")
+        verdict = tool_verdict(pki, trust, VomsDir.load(str(tmp_path / "vomsdir")), path)
+        assert dropped_rule(verdict) == "V4"
+
+    def test_newformat_holder(self, tmp_path, pki, trust, vomsdir):
+        """V2: -newformat (holder = EEC issuer) is accepted."""
+        path = gridtools.voms_proxy_fake(pki, str(tmp_path / "p.pem"), vo="testvo", fqans=["/testvo"],
+                                         extra_args=["-newformat"])
+        assert tool_verdict(pki, trust, vomsdir, path).attributes.vo == "testvo"
+
+    def test_generic_attributes(self, tmp_path, pki, trust, vomsdir):
+        """-ga: the generic attribute we read is the one voms-proxy-info
+        prints."""
+        path = gridtools.voms_proxy_fake(pki, str(tmp_path / "p.pem"), vo="testvo", fqans=["/testvo"],
+                                         extra_args=["-ga", "nickname = tuser (testvo)"])
+        (attribute,) = tool_verdict(pki, trust, vomsdir, path).attributes.attributes
+        printed = [a for a in voms_proxy_info(pki, path)["attribute"] if " = " in a]
+        assert printed == [f"{attribute.name} = {attribute.value} ({attribute.qualifier})"]
+        # the tool keeps the space before "(" in the value; we report the AC as it is
+        assert (attribute.name, attribute.value, attribute.qualifier) == ("nickname", "tuser ", "testvo")
+
+    def test_delegated(self, tmp_path, pki, trust, vomsdir):
+        """V1: after delegation with grid-proxy-init the AC stays in the
+        first proxy and is still found."""
+        first = gridtools.voms_proxy_fake(pki, str(tmp_path / "p.pem"), vo="testvo", fqans=["/testvo/g"])
+        second = gridtools.grid_proxy_init(pki, str(tmp_path / "d.pem"), cert=first, key=first)
+        assert len(load_chain(second)) == 3
+        assert tool_verdict(pki, trust, vomsdir, second).attributes.fqans == ("/testvo/g",)
+
+    def test_target_option_writes_empty_targets(self, tmp_path, pki, trust, vomsdir):
+        """V5: voms-proxy-fake -target writes an empty critical targets
+        list, which we refuse (grid-security.md, pitfall 8)."""
+        path = gridtools.voms_proxy_fake(pki, str(tmp_path / "p.pem"), vo="testvo", fqans=["/testvo"],
+                                         extra_args=["-target", HOST])
+        assert dropped_rule(tool_verdict(pki, trust, vomsdir, path)) == "V5"

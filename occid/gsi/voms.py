@@ -134,8 +134,8 @@ class VomsAttributes:
     What an accepted AC says about its holder.
 
     @ivar vo: the VO named by the AC's policyAuthority.
-    @ivar fqans: the FQANs in the AC's order, normalised (M1); the first is
-        the primary FQAN.
+    @ivar fqans: the FQANs in the AC's order, normalised (M1), each once;
+        the first is the primary FQAN.
     @ivar attributes: the generic attributes, a tuple of
         L{GenericAttribute}.
     @ivar not_after: the end of the AC's validity.
@@ -395,7 +395,7 @@ def _verify(ac, eec, vomsdir, trust, options, host, now) -> VomsAttributes:
         attributes = _generic_attributes(extensions[GENERIC_ATTRIBUTES][1], issuer_dn)
     return VomsAttributes(
         vo=vo,
-        fqans=tuple(normalise_fqan(f) for f in raw_fqans),
+        fqans=tuple(dict.fromkeys(normalise_fqan(f) for f in raw_fqans)),
         attributes=attributes,
         not_after=not_after,
     )
