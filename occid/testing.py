@@ -292,6 +292,8 @@ class MemoryCollection:
         return self._call(self._create, entity)
 
     def _create(self, entity: Entity):
+        if self.kind == infra.COMPUTE and infra.template_of(entity.mixins, infra.OS_TPL) is None:
+            raise BadRequest("an os_tpl mixin is required")
         new = copy.deepcopy(entity)
         new.attributes.pop("occi.core.id", None)
         if isinstance(new, Link):

@@ -25,7 +25,7 @@ from zope.interface.verify import verifyObject
 
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
-from occid.occi.errors import Conflict, NotFound, OCCIError
+from occid.occi.errors import BadRequest, Conflict, NotFound, OCCIError
 from occid.occi.model import Changes, EntityFilter, Resource
 from occid.policy import MANAGER, OWNER
 from occid.testing import make_binding, make_principal
@@ -117,6 +117,14 @@ class EntityCollectionContract(CollectionHelpers):
         created = self.resolve(self.compute().create(entity))
         assert created.id != entity.id
         assert created.id.startswith("i-")
+
+    def test_create_without_os_tpl(self):
+        """A compute create without an os_tpl mixin is a BadRequest and makes nothing."""
+        entity = self.new_compute("no-image")
+        entity.mixins = []
+        self.raises(BadRequest, self.compute().create(entity))
+        listed = self.resolve(self.compute().list(EntityFilter()))
+        assert "no-image" not in [e.title for e in listed]
 
     def test_created_compute_is_active(self):
         """A new compute is active and offers stop but not start."""
