@@ -182,10 +182,17 @@ def parse_json(body: bytes) -> Document:
     """
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise BadRequest(f"the body is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise BadRequest("the JSON body must be an object")
+    try:
+        return _document(data)
+    except RecursionError:
+        raise BadRequest("the JSON body is nested too deeply") from None
+
+
+def _document(data: dict) -> Document:
     document = Document()
     if "action" in data:
         document.categories.append(_reference(data["action"], "action"))

@@ -293,6 +293,11 @@ def _add(document: Document, field: str, text: str) -> None:
             document.locations.append(value)
 
 
+def _lines(text: str) -> list[str]:
+    """Lines ended by LF or CRLF only (not by Unicode line separators)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def _excerpt(text: str) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
@@ -309,7 +314,7 @@ def parse_plain(body: bytes) -> Document:
     except UnicodeDecodeError as e:
         raise BadRequest(f"the body is not UTF-8 (byte {e.start})") from None
     document = Document()
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_lines(text), 1):
         if not line.strip():
             continue
         name, colon, value = line.partition(":")
@@ -353,7 +358,7 @@ def parse_uri_list(body: bytes) -> Document:
     except UnicodeDecodeError as e:
         raise BadRequest(f"the body is not UTF-8 (byte {e.start})") from None
     document = Document()
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_lines(text), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
