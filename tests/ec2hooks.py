@@ -78,10 +78,10 @@ def count_calls(client) -> collections.Counter:
     """A counter of API calls (not HTTP sends) by operation name."""
     counts = collections.Counter()
 
-    def before_call(model, **kwargs):
+    def provide_params(model, **kwargs):
         counts[model.name] += 1
 
-    client.meta.events.register("before-call.ec2", before_call)
+    client.meta.events.register("provide-client-params.ec2", provide_params)
     return counts
 
 

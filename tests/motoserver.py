@@ -24,6 +24,9 @@ from datetime import datetime, timezone
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 
+from occid.ec2.account import Account, RecentIds, SecurityGroups
+from occid.ec2.catalog import AccountCatalog
+from occid.ec2.clients import make_client
 from occid.config import AccountConfig, AwsConfig, Config, GridConfig, ImagesConfig, ServerConfig
 from occid.gsi.principal import Principal
 from occid.policy import MANAGER, OWNER, VO, AccountBinding
@@ -191,3 +194,30 @@ def wait(deferred, timeout: float = 30.0):
     if isinstance(result, Failure):
         result.raiseException()
     return result
+
+
+def settled(deferred):
+    """
+    The result of a Deferred that has already fired (providers run on a
+    L{SyncPool} with an L{InlineReactor}); its failure is raised.
+    """
+    outcome = []
+    deferred.addBoth(outcome.append)
+    assert outcome, "the Deferred has not fired"
+    if isinstance(outcome[0], Failure):
+        outcome[0].raiseException()
+    return outcome[0]
+
+
+def make_account(config: Config, name: str = "fedcloud", client=None, recent=None):
+    """
+    The in-memory state of account C{name} (its catalog loaded), using
+    C{client} or a new one.
+    """
+    if client is None:
+        client = make_client(config.aws, config.account(name))
+    catalog = AccountCatalog(name, client, config.aws, config.images, config.server.public_host)
+    catalog.refresh()
+    return Account(name=name, client=client, aws=config.aws, catalog=catalog,
+                   groups=SecurityGroups(client, config.aws.ssh_cidr),
+                   recent=recent or RecentIds(sleep=lambda seconds: None))

@@ -1,0 +1,160 @@
+# -*- test-case-name: tests.test_ec2_compute -*-
+"""
+What occid keeps in memory for one AWS account, shared by every request's
+providers: the client, the catalog, the id of the C{occid-ssh} security
+group of each VPC, and the ids this process created a moment ago (which EC2
+may not know yet: eventual consistency, ec2.md §3.1).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+from occid.config import AwsConfig
+from occid.ec2.catalog import AccountCatalog
+from occid.ec2.scope import tag_list
+from occid.occi.errors import ServiceUnavailable
+
+#: The security group occid attaches at launch, one per VPC.
+SSH_GROUP = "occid-ssh"
+
+#: Tag marking what occid made for its own use (groups, key pairs, addresses).
+MANAGED_TAG = "occid:managed"
+
+
+class RecentIds:
+    """
+    Ids this process created in the last C{window} seconds.  A describe that
+    answers NotFound for one of them is retried briefly instead of being
+    reported as 404.
+    """
+
+    def __init__(self, window: float = 120.0, delays=(0.5, 1.0, 2.0, 4.0),
+                 clock=time.monotonic, sleep=time.sleep):
+        self._window = window
+        self._delays = tuple(delays)
+        self._clock = clock
+        self._sleep = sleep
+        self._created: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, id: str) -> None:
+        """Remember that C{id} was just created."""
+        now = self._clock()
+        with self._lock:
+            self._created = {
+                known: when for known, when in self._created.items()
+                if now - when < self._window
+            }
+            self._created[id] = now
+
+    def fresh(self, id: str) -> bool:
+        """Whether C{id} was created less than the window ago."""
+        with self._lock:
+            when = self._created.get(id)
+        return when is not None and self._clock() - when < self._window
+
+    def describe(self, id: str, call):
+        """
+        C{call()}, retried with backoff while it raises a NotFound error and
+        C{id} is fresh.
+
+        @raise ServiceUnavailable: a fresh id still unknown after the retries.
+        """
+        delays = iter(self._delays)
+        while True:
+            try:
+                return call()
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if not code.endswith("NotFound") or not self.fresh(id):
+                    raise
+                delay = next(delays, None)
+                if delay is None:
+                    raise ServiceUnavailable(
+                        f"{id} was just created and EC2 does not show it yet; try again",
+                        retry_after=5,
+                    ) from error
+                self._sleep(delay)
+
+
+class SecurityGroups:
+    """
+    The id of the C{occid-ssh} group of each VPC (TCP 22 from C{[aws]
+    ssh_cidr}), created when missing, then remembered; and the default VPC.
+    """
+
+    def __init__(self, client, ssh_cidr: str):
+        self._client = client
+        self._cidr = ssh_cidr
+        self._groups: dict[str, str] = {}
+        self._default_vpc: str | None = None
+        self._lock = threading.Lock()
+
+    def default_vpc(self) -> str | None:
+        """The account's default VPC in the region, if it has one."""
+        if self._default_vpc is None:
+            vpcs = self._client.describe_vpcs(
+                Filters=[{"Name": "is-default", "Values": ["true"]}]
+            )["Vpcs"]
+            self._default_vpc = vpcs[0]["VpcId"] if vpcs else ""
+        return self._default_vpc or None
+
+    def group_for(self, vpc_id: str) -> str | None:
+        """The C{occid-ssh} group id of C{vpc_id}, or C{None} when ssh_cidr is empty."""
+        if not self._cidr:
+            return None
+        known = self._groups.get(vpc_id)
+        if known:
+            return known
+        with self._lock:
+            if vpc_id not in self._groups:
+                self._groups[vpc_id] = self._find_or_create(vpc_id)
+            return self._groups[vpc_id]
+
+    def _find(self, vpc_id: str) -> str | None:
+        groups = self._client.describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
+                     {"Name": "group-name", "Values": [SSH_GROUP]}]
+        )["SecurityGroups"]
+        return groups[0]["GroupId"] if groups else None
+
+    def _find_or_create(self, vpc_id: str) -> str:
+        found = self._find(vpc_id)
+        if found:
+            return found
+        try:
+            group_id = self._client.create_security_group(
+                GroupName=SSH_GROUP,
+                Description="SSH to instances launched by occid",
+                VpcId=vpc_id,
+                TagSpecifications=[{"ResourceType": "security-group",
+                                    "Tags": tag_list({MANAGED_TAG: "ssh"})}],
+            )["GroupId"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "InvalidGroup.Duplicate":
+                raise
+            return self._find(vpc_id)  # another occid process made it meanwhile
+        self._client.authorize_security_group_ingress(
+            GroupId=group_id,
+            IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                            "IpRanges": [{"CidrIp": self._cidr,
+                                          "Description": "SSH (occid [aws] ssh_cidr)"}]}],
+        )
+        return group_id
+
+
+@dataclass
+class Account:
+    """Everything occid shares between the requests served by one account."""
+
+    name: str
+    client: object
+    aws: AwsConfig
+    catalog: AccountCatalog
+    groups: SecurityGroups
+    recent: RecentIds = field(default_factory=RecentIds)

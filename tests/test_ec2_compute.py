@@ -1,0 +1,556 @@
+"""
+Tests for L{occid.ec2.compute} against moto: create (one RunInstances,
+tags, key, user data, placement, links recorded), visibility, actions,
+updates, delete, and injected EC2 failures (eventual consistency, state
+errors, undo after a failed step), with call counts.
+"""
+
+import base64
+import re
+
+import pytest
+from botocore.exceptions import ReadTimeoutError
+from botocore.stub import ANY, Stubber
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from zope.interface.verify import verifyObject
+
+from occid.ec2.compute import (
+    ComputeCollection, check_ssh_key, create_compute, occi_state, plan_launch,
+)
+from occid.ec2.scope import Scope
+from occid.interfaces import IEntityCollection
+from occid.occi import errors
+from occid.occi import infrastructure as infra
+from occid.occi.model import Changes, EntityFilter, Link, Resource
+from occid.policy import MANAGER, OWNER, VO
+from tests.ec2hooks import count_calls, inject, no_backoff, raise_on_send
+from tests.motoserver import (
+    ALMA, DEBIAN, PUBLIC_HOST, UBUNTU, InlineReactor, SyncPool, binding, make_account,
+    make_config, principal, settled,
+)
+
+pytestmark = pytest.mark.moto
+
+JANE = principal("Jane Doe")
+JOHN = principal("John Roe")
+
+
+@pytest.fixture
+def account(moto):
+    """The account fedcloud on the moto server, catalog loaded."""
+    return make_account(make_config(moto.endpoint))
+
+
+def computes(account, who=JANE, visibility=OWNER, writable=True):
+    bound = binding(visibility)
+    if not writable:
+        bound = type(bound)(account=bound.account, visibility=visibility, writable=False,
+                            vo=bound.vo)
+    return ComputeCollection(InlineReactor(), SyncPool(), account, Scope(who, bound))
+
+
+def os_tpl(ami=DEBIAN):
+    return infra.os_tpl_mixin(ami, "", PUBLIC_HOST)
+
+
+def request(*mixins, title="vm1", links=(), **attributes):
+    """A compute create request as the resolver would hand it over."""
+    attributes = {k.replace("__", "."): v for k, v in attributes.items()}
+    if title:
+        attributes["occi.core.title"] = title
+    return Resource(kind=infra.COMPUTE, id="", mixins=list(mixins), attributes=attributes,
+                    links=list(links))
+
+
+def link_to(target, **attributes):
+    kind = infra.STORAGELINK if target.startswith("/storage/") else infra.NETWORKINTERFACE
+    return Link(kind=kind, id="", source="", target=target, attributes=attributes)
+
+
+def ssh_key(bits=2048):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits).public_key()
+    return key.public_bytes(serialization.Encoding.OpenSSH,
+                            serialization.PublicFormat.OpenSSH).decode()
+
+
+def instance_of(account, id):
+    return account.client.describe_instances(InstanceIds=[id])["Reservations"][0]["Instances"][0]
+
+
+def tags_of(resource):
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", ())}
+
+
+def test_provides_the_interface(account):
+    """ComputeCollection provides IEntityCollection."""
+    verifyObject(IEntityCollection, computes(account))
+
+
+def test_create_is_one_run_instances_once_the_group_is_cached(account):
+    """
+    With the security group id cached, a create without links or key is
+    exactly one EC2 call: RunInstances, tagged on instance and volume.
+    """
+    collection = computes(account)
+    settled(collection.create(request(os_tpl())))
+    calls = count_calls(account.client)
+    vm = settled(collection.create(request(os_tpl(), infra.resource_tpl_mixin("t3.small", 2, 2.0, "x86_64"))))
+    assert dict(calls) == {"RunInstances": 1}
+    instance = instance_of(account, vm.id)
+    tags = tags_of(instance)
+    assert tags["Name"] == "vm1"
+    assert tags["occid:owner"] == JANE.owner
+    assert tags["occid:dn"] == JANE.dn
+    assert tags["occid:vo"] == "fedcloud.egi.eu"
+    assert instance["InstanceType"] == "t3.small"
+    groups = [g["GroupName"] for g in instance["SecurityGroups"]]
+    assert groups == ["occid-ssh"]
+    volume = account.client.describe_volumes()["Volumes"][-1]
+    assert tags_of(volume)["occid:owner"] == JANE.owner
+    assert vm.kind == infra.COMPUTE
+    assert vm.attributes["occi.compute.cores"] == 2
+    assert vm.attributes["occi.core.title"] == "vm1"
+    assert os_tpl() in vm.mixins
+
+
+def test_ssh_group_allows_port_22_from_ssh_cidr(account):
+    """The occid-ssh group is made once per VPC and opens TCP 22 to [aws] ssh_cidr."""
+    settled(computes(account).create(request(os_tpl())))
+    group = account.client.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["occid-ssh"]}])["SecurityGroups"]
+    assert len(group) == 1
+    rule = group[0]["IpPermissions"][0]
+    assert (rule["FromPort"], rule["ToPort"], rule["IpRanges"][0]["CidrIp"]) == (22, 22, "0.0.0.0/0")
+
+
+def test_default_instance_type(account):
+    """Without resource_tpl, the instance gets [aws] default_instance_type."""
+    vm = settled(computes(account).create(request(os_tpl())))
+    assert instance_of(account, vm.id)["InstanceType"] == "t3.micro"
+    assert vm.attributes["com.amazon.aws.ec2.instance_type"] == "t3.micro"
+
+
+def test_create_without_os_tpl_is_400(account):
+    """No os_tpl: 400 with DESIGN's message, and no EC2 call."""
+    calls = count_calls(account.client)
+    failure = computes(account).create(request())
+    with pytest.raises(errors.BadRequest, match="an os_tpl mixin is required"):
+        settled(failure)
+    assert sum(calls.values()) == 0
+
+
+def test_os_tpl_outside_the_catalogue_is_400(moto):
+    """An AMI the site does not offer is refused, naming the mixin."""
+    config = make_config(moto.endpoint)
+    config = type(config)(**{**config.__dict__, "images": type(config.images)(
+        policy="listed", list=(DEBIAN,))})
+    account = make_account(config)
+    with pytest.raises(errors.BadRequest, match=UBUNTU):
+        settled(computes(account).create(request(os_tpl(UBUNTU))))
+
+
+def test_limited_proxy_cannot_create(account):
+    """A read-only binding gets 403 on create."""
+    with pytest.raises(errors.Forbidden):
+        settled(computes(account, writable=False).create(request(os_tpl())))
+
+
+def test_ssh_key_adds_import_and_delete(account):
+    """An SSH key costs exactly ImportKeyPair and DeleteKeyPair; the key pair is gone after."""
+    collection = computes(account)
+    settled(collection.create(request(os_tpl())))
+    calls = count_calls(account.client)
+    vm = settled(collection.create(request(
+        os_tpl(), **{"occi.credentials.ssh.publickey": ssh_key()})))
+    assert dict(calls) == {"ImportKeyPair": 1, "RunInstances": 1, "DeleteKeyPair": 1}
+    assert instance_of(account, vm.id)["KeyName"].startswith("occid-launch-")
+    assert account.client.describe_key_pairs()["KeyPairs"] == []
+
+
+def test_openstack_ed25519_key_is_accepted(account):
+    """rOCCI-cli's OpenStack public key attribute works, ed25519 included."""
+    key = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    vm = settled(computes(account).create(request(
+        os_tpl(), **{"org.openstack.credentials.publickey.data": key})))
+    assert "KeyName" in instance_of(account, vm.id)
+
+
+@pytest.mark.parametrize("key", ["ssh-rsa AAAAnotakey", "not a key at all"])
+def test_bad_ssh_keys_are_400(account, key):
+    """Unreadable keys are refused locally, before any EC2 call."""
+    with pytest.raises(errors.BadRequest):
+        settled(computes(account).create(request(
+            os_tpl(), **{"occi.credentials.ssh.publickey": key})))
+
+
+def test_short_rsa_keys_are_400():
+    """RSA keys under 2048 bits are refused, as EC2 would."""
+    with pytest.raises(errors.BadRequest, match="1024"):
+        check_ssh_key(ssh_key(1024))
+
+
+def test_user_data_is_decoded_once(account):
+    """Base64 user data reaches EC2 decoded (so the guest sees it once-encoded)."""
+    script = b"#!/bin/sh\necho hello\n"
+    vm = settled(computes(account).create(request(
+        os_tpl(), **{"org.openstack.compute.user_data": base64.b64encode(script).decode()})))
+    stored = account.client.describe_instance_attribute(
+        InstanceId=vm.id, Attribute="userData")["UserData"]["Value"]
+    assert base64.b64decode(stored) == script
+
+
+@pytest.mark.parametrize("data", ["not base64!!", base64.b64encode(b"x" * 16385).decode()])
+def test_bad_user_data_is_400(account, data):
+    """Invalid base64, or more than 16 KiB decoded, is refused."""
+    with pytest.raises(errors.BadRequest):
+        settled(computes(account).create(request(
+            os_tpl(), **{"occi.compute.userdata": data})))
+
+
+def test_zone_mixin_sets_placement(account):
+    """An availability_zone mixin places the instance in that zone."""
+    zone = infra.availability_zone_mixin("eu-west-1b", PUBLIC_HOST)
+    vm = settled(computes(account).create(request(os_tpl(), zone)))
+    assert instance_of(account, vm.id)["Placement"]["AvailabilityZone"] == "eu-west-1b"
+
+
+def test_vpc_link_picks_the_subnet_in_the_zone(account):
+    """A VPC link launches in that VPC's subnet of the chosen zone, without a separate placement."""
+    client = account.client
+    vpc = client.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    a = client.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24",
+                             AvailabilityZone="eu-west-1a")["Subnet"]["SubnetId"]
+    c = client.create_subnet(VpcId=vpc, CidrBlock="10.9.3.0/24",
+                             AvailabilityZone="eu-west-1c")["Subnet"]["SubnetId"]
+    zone = infra.availability_zone_mixin("eu-west-1c", PUBLIC_HOST)
+    vm = settled(computes(account).create(request(os_tpl(), zone,
+                                                  links=[link_to(f"/network/{vpc}")])))
+    instance = instance_of(account, vm.id)
+    assert instance["SubnetId"] == c
+    assert instance["VpcId"] == vpc
+    first = settled(computes(account).create(request(os_tpl(),
+                                                     links=[link_to(f"/network/{vpc}")])))
+    assert instance_of(account, first.id)["SubnetId"] == min(a, c)
+    assert any(l.target == f"/network/{vpc}" for l in vm.links)
+
+
+def test_public_and_storage_links_are_recorded(account):
+    """Inline public and storage links become a tag, rendered inactive until made."""
+    volume = account.client.create_volume(
+        Size=1, AvailabilityZone="eu-west-1b",
+        TagSpecifications=[{"ResourceType": "volume", "Tags": [
+            {"Key": "occid:owner", "Value": JANE.owner}]}])["VolumeId"]
+    vm = settled(computes(account).create(request(os_tpl(), links=[
+        link_to("/network/public"),
+        link_to(f"/storage/{volume}", **{"occi.storagelink.deviceid": "/dev/sdg"})])))
+    instance = instance_of(account, vm.id)
+    assert tags_of(instance)["occid:links"] == f"public {volume}=/dev/sdg"
+    assert instance["Placement"]["AvailabilityZone"] == "eu-west-1b"
+    links = {l.id: l for l in settled(computes(account).get(vm.id)).links}
+    assert links[f"{vm.id}_public"].attributes["occi.networkinterface.state"] == "inactive"
+    storage = links[f"{vm.id}_{volume}"]
+    assert storage.attributes["occi.storagelink.state"] == "inactive"
+    assert storage.attributes["occi.storagelink.deviceid"] == "/dev/sdg"
+
+
+def test_storage_link_to_an_invisible_volume_is_400(account):
+    """A create linking a volume the user cannot see launches nothing."""
+    volume = account.client.create_volume(Size=1, AvailabilityZone="eu-west-1a")["VolumeId"]
+    with pytest.raises(errors.BadRequest, match=volume):
+        settled(computes(account).create(request(os_tpl(), links=[link_to(f"/storage/{volume}")])))
+    assert account.client.describe_instances()["Reservations"] == []
+
+
+def test_owner_visibility(account):
+    """Two members of one VO see only their own instances; the other's is 404."""
+    jane = settled(computes(account, JANE).create(request(os_tpl())))
+    john = settled(computes(account, JOHN).create(request(os_tpl())))
+    assert [e.id for e in settled(computes(account, JANE).list(EntityFilter()))] == [jane.id]
+    assert [e.id for e in settled(computes(account, JOHN).list(EntityFilter()))] == [john.id]
+    with pytest.raises(errors.NotFound):
+        settled(computes(account, JANE).get(john.id))
+    with pytest.raises(errors.NotFound):
+        settled(computes(account, JANE).delete(john.id))
+    assert instance_of(account, john.id)["State"]["Name"] == "running"
+
+
+def test_vo_and_manager_visibility(account):
+    """vo visibility sees the VO's instances; a manager sees every instance in the account."""
+    jane = settled(computes(account, JANE).create(request(os_tpl())))
+    stranger = settled(ComputeCollection(
+        InlineReactor(), SyncPool(), account,
+        Scope(principal("Max", vo="other.vo"), binding(OWNER, vo="other.vo"))).create(
+            request(os_tpl())))
+    outside = account.client.run_instances(ImageId=DEBIAN, InstanceType="t3.micro",
+                                           MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    vo_view = [e.id for e in settled(computes(account, JOHN, VO).list(EntityFilter()))]
+    assert vo_view == [jane.id]
+    manager_view = {e.id for e in settled(computes(account, JOHN, MANAGER).list(EntityFilter()))}
+    assert manager_view == {jane.id, stranger.id, outside}
+    assert settled(computes(account, JOHN, MANAGER).get(outside)).id == outside
+
+
+def test_list_filter_and_owned_only(account):
+    """Listing applies the EntityFilter, and owned_only narrows a manager to its own."""
+    settled(computes(account, JANE).create(request(os_tpl(), title="a")))
+    mine = settled(computes(account, JOHN).create(request(os_tpl(ALMA), title="b")))
+    manager = computes(account, JOHN, MANAGER)
+    by_title = settled(manager.list(EntityFilter(attributes={"occi.core.title": "b"})))
+    assert [e.id for e in by_title] == [mine.id]
+    by_mixin = settled(manager.list(EntityFilter(categories=(os_tpl(ALMA).identifier,))))
+    assert [e.id for e in by_mixin] == [mine.id]
+    assert [e.id for e in settled(manager.list(EntityFilter(owned_only=True)))] == [mine.id]
+
+
+def test_get_is_one_describe(account):
+    """A get makes exactly one DescribeInstances call and no catalogue call."""
+    vm = settled(computes(account).create(request(os_tpl())))
+    calls = count_calls(account.client)
+    entity = settled(computes(account).get(vm.id))
+    assert dict(calls) == {"DescribeInstances": 1}
+    assert entity.attributes["occi.compute.state"] == "active"
+    assert [a.term for a in entity.actions] == ["stop", "restart", "suspend", "save"]
+    assert entity.attributes["com.amazon.aws.ec2.availability_zone"].startswith("eu-west-1")
+
+
+def test_malformed_and_unknown_ids_are_404(account):
+    """Ids that are not instance ids, or unknown ones, answer 404."""
+    with pytest.raises(errors.NotFound):
+        settled(computes(account).get("../etc"))
+    with pytest.raises(errors.NotFound):
+        settled(computes(account).get("i-0123456789abcdef0"))
+
+
+def test_listing_2001_instances_takes_three_pages(account):
+    """Listing 2,001 instances is ceil(2001/1000) = 3 DescribeInstances calls."""
+    def page(first, count, token):
+        reservation = {"ReservationId": f"r-{first:08x}", "Instances": [
+            {"InstanceId": f"i-{n:017x}", "ImageId": DEBIAN, "InstanceType": "t3.micro",
+             "State": {"Name": "running", "Code": 16},
+             "Tags": [{"Key": "occid:owner", "Value": JANE.owner}]}
+            for n in range(first, first + count)]}
+        answer = {"Reservations": [reservation]}
+        if token:
+            answer["NextToken"] = token
+        return answer
+
+    stubber = Stubber(account.client)
+    stubber.add_response("describe_instances", page(0, 1000, "t1"))
+    stubber.add_response("describe_instances", page(1000, 1000, "t2"))
+    stubber.add_response("describe_instances", page(2000, 1, None))
+    calls = count_calls(account.client)
+    with stubber:
+        listed = settled(computes(account).list(EntityFilter()))
+    assert len(listed) == 2001
+    assert calls["DescribeInstances"] == 3
+    stubber.assert_no_pending_responses()
+
+
+def test_stop_start_restart(account):
+    """stop, start and restart go to EC2 and the entity shows the new state."""
+    collection = computes(account)
+    vm = settled(collection.create(request(os_tpl())))
+    stopped = settled(collection.trigger(vm.id, infra.COMPUTE_STOP, {"method": "graceful"}))
+    assert stopped.attributes["occi.compute.state"] == "inactive"
+    assert instance_of(account, vm.id)["State"]["Name"] == "stopped"
+    assert [a.term for a in settled(collection.get(vm.id)).actions] == ["start", "save"]
+    with pytest.raises(errors.Conflict, match="inactive"):
+        settled(collection.trigger(vm.id, infra.COMPUTE_STOP, {}))
+    started = settled(collection.trigger(vm.id, infra.COMPUTE_START, {}))
+    assert started.id == vm.id
+    assert instance_of(account, vm.id)["State"]["Name"] == "running"
+    with pytest.raises(errors.Conflict, match="active"):
+        settled(collection.trigger(vm.id, infra.COMPUTE_START, {}))
+    settled(collection.trigger(vm.id, infra.COMPUTE_RESTART, {"method": "warm"}))
+    assert instance_of(account, vm.id)["State"]["Name"] == "running"
+
+
+def test_poweroff_forces_the_stop(account):
+    """stop with method poweroff sends Force=True; graceful does not."""
+    collection = computes(account)
+    vm = settled(collection.create(request(os_tpl())))
+    sent = []
+    account.client.meta.events.register(
+        "provide-client-params.ec2.StopInstances", lambda params, **kw: sent.append(params))
+    settled(collection.trigger(vm.id, infra.COMPUTE_STOP, {"method": "poweroff"}))
+    assert sent[0]["Force"] is True
+
+
+def test_suspend_needs_hibernation(account):
+    """suspend of an instance launched without hibernation is 409 with the reason."""
+    collection = computes(account)
+    vm = settled(collection.create(request(os_tpl())))
+    with pytest.raises(errors.Conflict, match="hibernation"):
+        settled(collection.trigger(vm.id, infra.COMPUTE_SUSPEND, {}))
+
+
+def test_suspend_hibernates_when_configured(account):
+    """suspend hibernates an instance launched with hibernation; it renders suspended."""
+    client = account.client
+    id = client.run_instances(
+        ImageId=DEBIAN, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+        HibernationOptions={"Configured": True},
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [
+            {"Key": "occid:owner", "Value": JANE.owner}]}])["Instances"][0]["InstanceId"]
+    sent = []
+    client.meta.events.register(
+        "provide-client-params.ec2.StopInstances", lambda params, **kw: sent.append(params))
+    settled(computes(account).trigger(id, infra.COMPUTE_SUSPEND, {}))
+    assert sent[0]["Hibernate"] is True
+
+
+def test_hibernated_instance_is_suspended():
+    """A stopped instance whose reason is a hibernation renders suspended and can only start."""
+    assert occi_state({"State": {"Name": "stopped"},
+                       "StateReason": {"Code": "Client.UserInitiatedHibernate"}}) == (
+        "suspended", "hibernated")
+    assert occi_state({"State": {"Name": "pending"}})[0] == "inactive"
+    assert occi_state({"State": {"Name": "stopping"}})[1]
+
+
+def test_incorrect_instance_state_from_ec2_is_409(account, monkeypatch):
+    """EC2's IncorrectInstanceState (a race with another client) answers 409."""
+    no_backoff(monkeypatch)
+    vm = settled(computes(account).create(request(os_tpl())))
+    inject(account.client, "StopInstances", 400, "IncorrectInstanceState",
+           message="The instance is not in the 'running' state.")
+    with pytest.raises(errors.Conflict, match="running"):
+        settled(computes(account).trigger(vm.id, infra.COMPUTE_STOP, {}))
+
+
+def test_save_fires_with_the_new_os_tpl(account):
+    """save creates an image and fires with its os_tpl mixin."""
+    vm = settled(computes(account).create(request(os_tpl())))
+    mixin = settled(computes(account).trigger(vm.id, infra.COMPUTE_SAVE, {"name": "golden"}))
+    assert mixin.depends_on(infra.OS_TPL)
+    assert mixin.title == "golden"
+    image = account.client.describe_images(ImageIds=[mixin.term])["Images"][0]
+    assert tags_of(image)["occid:owner"] == JANE.owner
+
+
+def test_update_title_and_resize(account):
+    """Title changes the Name tag; resize is 409 while running, done while stopped."""
+    collection = computes(account)
+    vm = settled(collection.create(request(os_tpl())))
+    renamed = settled(collection.update(vm.id, Changes(attributes={"occi.core.title": "web"})))
+    assert renamed.attributes["occi.core.title"] == "web"
+    assert tags_of(instance_of(account, vm.id))["Name"] == "web"
+    bigger = Changes(mixins=[infra.resource_tpl_mixin("m5.large", 2, 8.0, "x86_64")])
+    with pytest.raises(errors.Conflict, match="active"):
+        settled(collection.update(vm.id, bigger))
+    settled(collection.trigger(vm.id, infra.COMPUTE_STOP, {}))
+    resized = settled(collection.update(vm.id, bigger))
+    assert instance_of(account, vm.id)["InstanceType"] == "m5.large"
+    assert resized.attributes["occi.compute.memory"] == 8.0
+
+
+def test_update_of_immutable_things_is_403(account):
+    """Changing the state attribute or the os_tpl is forbidden; unchanged values pass."""
+    collection = computes(account)
+    vm = settled(collection.create(request(os_tpl())))
+    with pytest.raises(errors.Forbidden):
+        settled(collection.update(vm.id, Changes(attributes={"occi.compute.state": "inactive"})))
+    with pytest.raises(errors.Forbidden):
+        settled(collection.update(vm.id, Changes(mixins=[os_tpl(ALMA)])))
+    same = settled(collection.update(vm.id, Changes(
+        attributes={"occi.compute.state": "active"}, mixins=[os_tpl()])))
+    assert same.id == vm.id
+
+
+def test_delete_terminates_and_hides(account):
+    """delete terminates; the instance is then 404 and absent from lists."""
+    collection = computes(account)
+    vm = settled(collection.create(request(os_tpl())))
+    assert settled(collection.delete(vm.id)) is None
+    assert instance_of(account, vm.id)["State"]["Name"] in ("shutting-down", "terminated")
+    with pytest.raises(errors.NotFound):
+        settled(collection.get(vm.id))
+    assert settled(collection.list(EntityFilter())) == []
+
+
+def test_fresh_id_not_found_is_retried(account):
+    """A just-created id that EC2 does not know yet is retried, not 404."""
+    vm = settled(computes(account).create(request(os_tpl())))
+    sends = inject(account.client, "DescribeInstances", 400, "InvalidInstanceID.NotFound", times=2)
+    assert settled(computes(account).get(vm.id)).id == vm.id
+    assert len(sends) == 2
+
+
+def test_fresh_id_still_unknown_is_503(account):
+    """A fresh id unknown after the retries is 503 (retry later), never 404."""
+    vm = settled(computes(account).create(request(os_tpl())))
+    inject(account.client, "DescribeInstances", 400, "InvalidInstanceID.NotFound")
+    with pytest.raises(errors.ServiceUnavailable):
+        settled(computes(account).get(vm.id))
+
+
+def test_client_token_is_stable_within_a_create_and_new_per_create(account, monkeypatch):
+    """
+    A RunInstances retried after a lost answer carries the same ClientToken
+    (so EC2 launches once); each create mints a new one.
+    """
+    no_backoff(monkeypatch)
+    collection = computes(account)
+    settled(collection.create(request(os_tpl())))
+    tokens = []
+    account.client.meta.events.register(
+        "before-send.ec2.RunInstances",
+        lambda request, **kw: tokens.append(re.search(r"ClientToken=([^&]+)",
+                                                      str(request.body)).group(1)))
+    sent = raise_on_send(account.client, "RunInstances",
+                         ReadTimeoutError(endpoint_url="http://127.0.0.1"), times=1)
+    first = settled(collection.create(request(os_tpl())))
+    second = settled(collection.create(request(os_tpl())))
+    assert len(sent) == 1
+    assert tokens[0] == tokens[1] != tokens[2]
+    assert first.id != second.id
+
+
+def test_client_token_replay_answers_the_same_instance(account):
+    """Replaying one token (EC2's idempotency, stubbed: moto lacks it) yields the same instance."""
+    scope = Scope(JANE, binding())
+    launch = plan_launch(request(os_tpl()), account, scope)
+    account.groups.group_for(account.groups.default_vpc())
+    answer = {"ReservationId": "r-0000000000000001", "OwnerId": "123456789012", "Instances": [{
+        "InstanceId": "i-00000000000000001", "ImageId": DEBIAN, "InstanceType": "t3.micro",
+        "State": {"Name": "pending", "Code": 0}}]}
+    stubber = Stubber(account.client)
+    for _ in range(2):
+        stubber.add_response("run_instances", answer, {
+            "ImageId": DEBIAN, "InstanceType": "t3.micro", "MinCount": 1, "MaxCount": 1,
+            "ClientToken": launch.client_token, "TagSpecifications": ANY,
+            "SecurityGroupIds": ANY})
+    with stubber:
+        once = create_compute(account, scope, launch)
+        again = create_compute(account, scope, launch)
+    assert once.id == again.id == "i-00000000000000001"
+    assert once.attributes["occi.compute.state"] == "inactive"
+
+
+def test_failure_after_launch_undoes_everything(account, monkeypatch):
+    """
+    When a step after RunInstances fails (DeleteKeyPair refused), the
+    instance is terminated and the temporary key pair deleted.
+    """
+    no_backoff(monkeypatch)
+    inject(account.client, "DeleteKeyPair", 403, "UnauthorizedOperation", times=1)
+    with pytest.raises(errors.Forbidden):
+        settled(computes(account).create(request(
+            os_tpl(), **{"occi.credentials.ssh.publickey": ssh_key()})))
+    states = [i["State"]["Name"]
+              for r in account.client.describe_instances()["Reservations"] for i in r["Instances"]]
+    assert states and all(s in ("shutting-down", "terminated") for s in states)
+    assert account.client.describe_key_pairs()["KeyPairs"] == []
+
+
+def test_failed_launch_deletes_the_key_pair(account, monkeypatch):
+    """RunInstances refused after the key was imported: the key pair is deleted, nothing runs."""
+    no_backoff(monkeypatch)
+    inject(account.client, "RunInstances", 400, "InsufficientInstanceCapacity")
+    with pytest.raises(errors.BadRequest):
+        settled(computes(account).create(request(
+            os_tpl(), **{"occi.credentials.ssh.publickey": ssh_key()})))
+    assert account.client.describe_key_pairs()["KeyPairs"] == []
+    assert account.client.describe_instances()["Reservations"] == []
