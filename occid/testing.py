@@ -539,6 +539,7 @@ def make_gateway(
     binding: AccountBinding | None = None,
     backend: MemoryBackend | None = None,
     identify=None,
+    policy=None,
     public_url: str = "https://occi.example.org:11443",
     max_body: int = 1 << 20,
     request_timeout: float = 60,
@@ -546,8 +547,9 @@ def make_gateway(
     """
     A complete occid web stack (L{occid.web.root.make_site} over
     L{occid.web.root.make_root}) for one principal, over a
-    L{MemoryBackend} (a new one unless shared through C{backend}) and a
-    C{MemoryReactorClock} set to the present.
+    L{MemoryBackend} (a new one unless shared through C{backend}), a
+    L{StaticPolicy} binding C{principal} to C{binding} (unless C{policy} is
+    given) and a C{MemoryReactorClock} set to the present.
     """
     from twisted.internet.testing import MemoryReactorClock
 
@@ -560,7 +562,7 @@ def make_gateway(
     clock.advance(datetime.now(timezone.utc).timestamp())
     root = make_root(
         backend,
-        StaticPolicy({principal.dn: binding}),
+        policy or StaticPolicy({principal.dn: binding}),
         identify or identify_as(principal),
         public_url,
         clock,

@@ -1,0 +1,115 @@
+"""
+Tests for L{occid.web.root.make_site}: the body limit, the request timeout,
+disconnects, and the C{Server} header on responses the OCCI root did not
+write.  Raw HTTP/1.1 over in-memory transports; time is a
+C{MemoryReactorClock}.
+"""
+
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
+from twisted.web.pages import notFound
+
+from occid import SERVER_HEADER
+from occid.testing import connect, http_request, make_gateway, read_response
+from occid.web.root import make_site
+
+HEAD = b"POST /compute/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+BODY = (
+    b'Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"\n'
+    b'Category: ami-0123456789abcdef0; scheme="http://occi.occi.example.org/occi/infrastructure/os_tpl#"; class="mixin"\n'
+    b'X-OCCI-Attribute: occi.core.title="vm"\n'
+)
+
+
+def chunked(body: bytes, size: int) -> bytes:
+    """C{body} in chunked transfer coding, C{size} bytes a chunk."""
+    pieces = [body[i:i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+def test_413_declared_length_before_reading():
+    """A Content-Length over max_body is refused at once, before any body byte, and the connection closed."""
+    gateway = make_gateway(max_body=100)
+    channel, transport = connect(gateway.site)
+    channel.dataReceived(HEAD + b"Content-Length: 101\r\nAccept: application/occi+json\r\n\r\n")
+    response = read_response(transport.value())
+    assert response.status == 413
+    assert response.header("Server") == SERVER_HEADER
+    assert response.header("Content-Type") == "application/occi+json"
+    assert b"100 bytes" in response.body
+    assert transport.disconnecting
+    channel.dataReceived(b"x" * 101)
+    assert gateway.backend.store.operations == []
+
+
+def test_413_chunked_counted_as_it_arrives():
+    """A chunked body is refused as soon as what arrived passes max_body."""
+    gateway = make_gateway(max_body=len(BODY) - 1)
+    channel, transport = connect(gateway.site)
+    channel.dataReceived(HEAD + b"Transfer-Encoding: chunked\r\n\r\n")
+    channel.dataReceived(chunked(BODY, 64))
+    response = read_response(transport.value())
+    assert response.status == 413
+    assert transport.disconnecting
+    assert gateway.backend.store.operations == []
+
+
+def test_body_within_limit_chunked_or_not():
+    """Bodies up to max_body, chunked or with a length, are served."""
+    gateway = make_gateway(max_body=len(BODY))
+    assert gateway.request("POST", "/compute/", [("Content-Type", "text/plain")], BODY).status == 201
+    channel, transport = connect(gateway.site)
+    channel.dataReceived(HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(BODY, 50))
+    assert read_response(transport.value()).status == 201
+
+
+def test_timeout_answers_504_and_abandons_work():
+    """A request still pending after request_timeout gets 504; its backend call is cancelled."""
+    gateway = make_gateway(request_timeout=30)
+    gateway.backend.store.stall = True
+    channel, transport = connect(gateway.site)
+    channel.dataReceived(b"GET /compute/ HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert transport.value() == b""
+    gateway.clock.advance(29)
+    assert transport.value() == b""
+    gateway.clock.advance(1)
+    response = read_response(transport.value())
+    assert response.status == 504
+    assert response.header("Server") == SERVER_HEADER
+    assert b"30 seconds" in response.body
+    [pending] = gateway.backend.store.stalled
+    assert pending.called
+    assert transport.value().count(b"HTTP/1.1") == 1
+
+
+def test_no_timeout_after_answer():
+    """A request answered in time leaves no timer behind."""
+    gateway = make_gateway(request_timeout=30)
+    assert gateway.request("GET", "/compute/").status == 200
+    timers = [c for c in gateway.clock.getDelayedCalls() if c.func.__name__ == "_time_out"]
+    assert timers == []
+
+
+def test_disconnect_cancels_work():
+    """A client that goes away gets nothing written; its backend call is cancelled."""
+    gateway = make_gateway()
+    gateway.backend.store.stall = True
+    channel, transport = connect(gateway.site)
+    channel.dataReceived(b"GET /compute/ HTTP/1.1\r\nHost: x\r\n\r\n")
+    channel.connectionLost(Failure(ConnectionDone()))
+    [pending] = gateway.backend.store.stalled
+    assert pending.called
+    assert transport.value() == b""
+    gateway.clock.advance(3600)
+    assert transport.value() == b""
+
+
+def test_server_header_on_foreign_responses():
+    """The Request class puts Server and Accept on responses written by other resources too."""
+    clock = MemoryReactorClock()
+    site = make_site(notFound(), 1000, 10, clock)
+    response = http_request(site, "GET", "/anything")
+    assert response.status == 404
+    assert response.header("Server") == SERVER_HEADER
+    assert response.header("Accept")
