@@ -1,0 +1,118 @@
+# -*- test-case-name: tests.test_authenticator -*-
+"""
+The authenticator: a presented client chain in, a L{Principal} out.
+
+It runs the proxy-chain rules (L{occid.gsi.proxy.validate_chain}) and the
+VOMS rules (L{occid.gsi.voms.verify_acs}), and remembers what it concluded:
+the result depends only on the chain, OpenSSL's verdict, the trust store,
+the vomsdir and the clock, so a client that reconnects with the same chain
+(rOCCI-cli opens a connection per request) gets its principal from memory
+until the principal expires or the daemon reloads the trust material.
+
+Pure: the log is an injected callable, time is passed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from datetime import datetime
+from typing import Callable, Sequence
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from zope.interface import implementer
+
+from occid.gsi.principal import Principal
+from occid.gsi.proxy import ChainOptions, validate_chain
+from occid.gsi.trust import TrustStore
+from occid.gsi.voms import DroppedAC, VomsDir, verify_acs
+from occid.interfaces import IAuthenticator
+
+#: How many validated principals are remembered.
+CACHE_SIZE = 10_000
+
+
+@implementer(IAuthenticator)
+class GridAuthenticator:
+    """
+    Validates client chains against one trust store and vomsdir, with a
+    bounded cache of validated principals keyed by the whole chain.
+    """
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        vomsdir: VomsDir,
+        options: ChainOptions,
+        host: str,
+        log_dropped: Callable[[str, DroppedAC], None],
+        cache_size: int = CACHE_SIZE,
+    ):
+        """
+        @param host: our host name (of C{public_url}), for AC targets.
+        @param log_dropped: called with the EEC's DN and a L{DroppedAC} for
+            every attribute certificate that was refused.
+        @param cache_size: the most principals remembered (least recently
+            used ones are forgotten first).
+        """
+        self._trust = trust
+        self._vomsdir = vomsdir
+        self._options = options
+        self._host = host
+        self._log_dropped = log_dropped
+        self._cache_size = cache_size
+        self._cache: OrderedDict[bytes, Principal] = OrderedDict()
+
+    def reload(self, trust: TrustStore, vomsdir: VomsDir) -> None:
+        """Use new trust material from now on and forget every principal."""
+        self._trust = trust
+        self._vomsdir = vomsdir
+        self._cache.clear()
+
+    def authenticate(
+        self,
+        chain: Sequence[x509.Certificate],
+        tls_errors: Sequence[tuple[int, int]],
+        now: datetime,
+    ) -> Principal:
+        key = chain_key(chain, tls_errors)
+        principal = self._cache.get(key)
+        if principal is not None:
+            if not principal.expired(now):
+                self._cache.move_to_end(key)
+                return principal
+            del self._cache[key]
+        principal = self._validate(chain, tls_errors, now)
+        self._cache[key] = principal
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return principal
+
+    def _validate(self, chain, tls_errors, now) -> Principal:
+        facts = validate_chain(chain, tls_errors, self._trust, self._options, now)
+        verdict = verify_acs(facts, self._vomsdir, self._trust, self._options, self._host, now)
+        for dropped in verdict.dropped:
+            self._log_dropped(facts.eec_dn, dropped)
+        voms = verdict.attributes
+        return Principal(
+            dn=facts.eec_dn,
+            issuer_dn=facts.issuer_dn,
+            proxy_depth=facts.proxy_depth,
+            limited=facts.limited,
+            legacy=facts.legacy,
+            not_after=min(facts.not_after, voms.not_after) if voms else facts.not_after,
+            vo=voms.vo if voms else None,
+            fqans=voms.fqans if voms else (),
+            attributes=voms.attributes if voms else (),
+        )
+
+
+def chain_key(chain: Sequence[x509.Certificate], tls_errors: Sequence[tuple[int, int]]) -> bytes:
+    """A digest of every certificate of C{chain} (DER, in order) and C{tls_errors}."""
+    digest = hashlib.sha256(len(chain).to_bytes(4, "big"))
+    for certificate in chain:
+        der = certificate.public_bytes(Encoding.DER)
+        digest.update(len(der).to_bytes(4, "big") + der)
+    digest.update(repr(tuple((int(d), int(e)) for d, e in tls_errors)).encode())
+    return digest.digest()
