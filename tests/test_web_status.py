@@ -12,6 +12,7 @@ import pytest
 from twisted.logger import globalLogPublisher
 
 from occid import SERVER_HEADER
+from occid.gsi.principal import CertificateRejected
 from occid.occi import infrastructure as infra
 from occid.occi import rendering
 from occid.occi.errors import BadGateway, GatewayTimeout, ServiceUnavailable
@@ -90,6 +91,16 @@ def test_401_unauthenticated():
         response = check(gateway.request("GET", path), 401)
         assert b"no client certificate" in response.body
     assert backend.catalog_calls == 0
+
+
+def test_401_certificate_rejected():
+    """An identify that rejects the chain (CertificateRejected) is a 401 with reason and fix."""
+
+    def identify(request):
+        raise CertificateRejected("C3", "the proxy chain is broken", "create a new proxy")
+
+    response = check(make_gateway(identify=identify).request("GET", "/-/"), 401)
+    assert b"the proxy chain is broken; create a new proxy" in response.body
 
 
 def test_401_expired_principal():

@@ -39,6 +39,7 @@ from twisted.web import server
 from twisted.web.resource import Resource
 
 from occid import SERVER_HEADER
+from occid.gsi.principal import CertificateRejected
 from occid.occi import infrastructure as infra
 from occid.occi import rendering, resolve
 from occid.occi.errors import (
@@ -288,7 +289,10 @@ class OCCIResource(Resource):
             negotiate(_header(request, b"accept"), rendering.MEDIA_TYPES)
         )
         check_occi_version(_header(request, b"user-agent"))
-        principal = await defer.maybeDeferred(self._identify, request)
+        try:
+            principal = await defer.maybeDeferred(self._identify, request)
+        except CertificateRejected as rejected:
+            raise Unauthorized(str(rejected)) from None
         exchange.dn = principal.dn
         now = datetime.fromtimestamp(self._clock.seconds(), timezone.utc)
         if principal.expired(now):
@@ -518,7 +522,8 @@ def make_root(backend, policy, identify, public_url: str, clock) -> Resource:
     @param backend: provides L{occid.interfaces.IBackend}.
     @param policy: provides L{occid.interfaces.IAccountPolicy}.
     @param identify: C{identify(request) -> Principal} (or a Deferred of
-        one); raises L{Unauthorized} with the reason.
+        one); raises L{Unauthorized} (or L{CertificateRejected}, answered
+        the same way) with the reason.
     @param public_url: the base of absolute locations, C{https://host:port}.
     @param clock: an C{IReactorTime}, for principal expiry.
     """
