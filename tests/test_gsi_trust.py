@@ -64,7 +64,7 @@ def test_sub_ca_without_parent_is_reported(pki):
     sub = pki.issue_ca("/DC=org/DC=example/CN=Orphan CA", parent=outside)
     store = TrustStore.load(pki.certificates_dir, pki.now)
     [authority] = store.issuers_of(pki.issue_user(USER, ca=sub).certificate)
-    assert "no CA in the trust dir signed" in store.path(authority)
+    assert "no CA in the trust dir signed" in store.path(authority).reason
     assert any("Orphan CA" in p for p in store.problems)
 
 

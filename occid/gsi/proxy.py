@@ -34,7 +34,7 @@ from cryptography.x509.oid import NameOID
 from occid.config import GridConfig
 from occid.gsi.names import rdn_sequence, slash_dn
 from occid.gsi.principal import CertificateRejected
-from occid.gsi.trust import Authority, TrustStore
+from occid.gsi.trust import Authority, TrustStore, Unusable
 
 PCI = "1.3.6.1.5.5.7.1.14"
 DRAFT_PCI = "1.3.6.1.4.1.3536.1.222"
@@ -204,11 +204,13 @@ def validate_chain(
             )
 
     legacy = _check_types(proxies, options)
-    authority, path = _trust_path(eec, eec_dn, trust)
+    presented = [p.certificate for p in proxies] + [eec]
+    _check_keys_and_digests(presented, anchor=None)
+    path = _trust_path(eec, eec_dn, trust)
     ca_path = tuple(a.certificate for a in path)
-    everything = [p.certificate for p in proxies] + [eec] + list(ca_path)
+    _check_keys_and_digests(ca_path, anchor=ca_path[-1])
+    everything = presented + list(ca_path)
 
-    _check_keys_and_digests(everything, anchor=ca_path[-1])
     limited = _check_proxies(proxies, chain, notes)
     for certificate in everything:
         _check_critical_extensions(certificate)
@@ -292,7 +294,7 @@ def _check_types(proxies: list[_Proxy], options: ChainOptions) -> bool:
 # C2: the CA part, from the trust dir only
 
 
-def _trust_path(eec: x509.Certificate, eec_dn: str, trust: TrustStore) -> tuple[Authority, tuple[Authority, ...]]:
+def _trust_path(eec: x509.Certificate, eec_dn: str, trust: TrustStore) -> tuple[Authority, ...]:
     issuer_dn = slash_dn(eec.issuer)
     candidates = trust.issuers_of(eec)
     if not candidates:
@@ -300,9 +302,9 @@ def _trust_path(eec: x509.Certificate, eec_dn: str, trust: TrustStore) -> tuple[
     for authority in candidates:
         if _signed_by(eec, authority.certificate):
             path = trust.path(authority)
-            if isinstance(path, str):
-                raise reject("C2", f"the CA {issuer_dn} cannot be used: {path}")
-            return authority, path
+            if isinstance(path, Unusable):
+                raise reject(path.rule, f"the CA {issuer_dn} cannot be used: {path.reason}")
+            return path
     raise reject(
         "C2",
         f"{eec_dn} is not signed by the key of the trusted CA {issuer_dn} (a different CA with the same name?)",
@@ -320,7 +322,7 @@ def _signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
 # C13
 
 
-def _check_keys_and_digests(certificates: list[x509.Certificate], *, anchor: x509.Certificate) -> None:
+def _check_keys_and_digests(certificates: Sequence[x509.Certificate], *, anchor: x509.Certificate | None) -> None:
     """C13: key sizes and signature digests; the trust anchor's self-signature is exempt."""
     for certificate in certificates:
         dn = slash_dn(certificate.subject)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 
 from occid.gsi.names import rdn_sequence, slash_dn
@@ -43,6 +44,14 @@ def fingerprint(ca_dir: str) -> str:
                 continue
             entries.append(f"{entry.name}\0{st.st_size}\0{st.st_mtime_ns}")
     return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """Why a CA has no usable path to a trust anchor, and the rule (C2, C13) that says so."""
+
+    rule: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -199,8 +208,8 @@ class TrustStore:
         paths = {}
         for authority in authorities:
             path = _build_path(authority, by_subject)
-            if isinstance(path, str):
-                problems.append(f"{authority.stem}: {path}")
+            if isinstance(path, Unusable):
+                problems.append(f"{authority.stem}: {path.reason}")
             paths[id(authority)] = path
         return cls(tuple(authorities), tuple(problems), by_subject, paths)
 
@@ -208,30 +217,37 @@ class TrustStore:
         """The CAs whose subject is C{certificate}'s issuer (a key rollover may give several)."""
         return self._by_subject.get(rdn_sequence(certificate.issuer), [])
 
-    def path(self, authority: Authority) -> tuple[Authority, ...] | str:
+    def path(self, authority: Authority) -> tuple[Authority, ...] | Unusable:
         """
-        C{authority} and its parents up to a self-signed root, every link's
-        signature checked at load; or, as a string, why there is no such path.
+        C{authority} and its parents up to a self-issued root, every link's
+        signature checked at load; or why there is no such path.
         """
         return self._paths[id(authority)]
 
 
 
-def _build_path(authority: Authority, by_subject: dict) -> tuple[Authority, ...] | str:
+def _build_path(authority: Authority, by_subject: dict) -> tuple[Authority, ...] | Unusable:
+    """C{authority} up to a self-issued trust anchor (whose self-signature, like OpenSSL, is not checked)."""
     path = [authority]
     while True:
         current = path[-1].certificate
-        if current.issuer == current.subject and _signed_by(current, current):
+        if current.issuer == current.subject:
             return tuple(path)
         if len(path) > _MAX_CA_DEPTH:
-            return f"CA path of {authority.dn} is longer than {_MAX_CA_DEPTH}"
+            return Unusable("C2", f"the CA path of {authority.dn} is longer than {_MAX_CA_DEPTH}")
+        try:
+            algorithm = current.signature_hash_algorithm
+        except UnsupportedAlgorithm:
+            return Unusable("C13", f"the CA {path[-1].dn} is signed with an unsupported algorithm")
+        if isinstance(algorithm, (hashes.MD5, hashes.SHA1)):
+            return Unusable("C13", f"the CA {path[-1].dn} is signed with {algorithm.name.upper()}, a broken digest")
         parents = [
             a
             for a in by_subject.get(rdn_sequence(current.issuer), [])
             if a not in path and _signed_by(current, a.certificate)
         ]
         if not parents:
-            return f"no CA in the trust dir signed {path[-1].dn}"
+            return Unusable("C2", f"no CA in the trust dir signed {path[-1].dn}")
         path.append(parents[0])
 
 
@@ -245,7 +261,7 @@ def _is_ca(certificate: x509.Certificate) -> bool:
 def _signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         certificate.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, x509.InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 

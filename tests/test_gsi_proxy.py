@@ -1,0 +1,644 @@
+# -*- test-case-name: tests.test_gsi_proxy -*-
+"""
+Tests for L{occid.gsi.proxy.validate_chain}: good chains of every depth,
+every hostile shape the C grid tools refuse to build (made with
+L{tests.pki}), the OpenSSL error tolerance, and proxies from the real tools
+cross-checked against C{openssl verify}.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
+
+from occid.config import GridConfig
+from occid.gsi.principal import CertificateRejected
+from occid.gsi.proxy import ChainOptions, validate_chain
+from occid.gsi.trust import TrustStore
+from tests import gridtools
+from tests.pki import (
+    CA_DN,
+    DRAFT_PCI_OID,
+    INDEPENDENT,
+    PCI_OID,
+    PKI,
+    USER_DN,
+    cn,
+    extend,
+    name,
+    namespaces_text,
+    signing_policy_text,
+)
+
+IF_VALID = ChainOptions()
+REQUIRE = ChainOptions(crl="require")
+OFF = ChainOptions(crl="off")
+LEGACY = ChainOptions(legacy_proxies=True)
+
+
+@pytest.fixture
+def pki(tmp_path):
+    return PKI(tmp_path)
+
+
+def validate(pki, chain, options=IF_VALID, tls_errors=(), now=None):
+    """Validate C{chain} against a freshly loaded trust dir of C{pki}."""
+    store = TrustStore.load(pki.certificates_dir, pki.now)
+    return validate_chain(list(chain), list(tls_errors), store, options, now or pki.now)
+
+
+def rejected(rule, pki, chain, options=IF_VALID, tls_errors=(), now=None) -> CertificateRejected:
+    """The refusal of C{chain}, which must name C{rule}."""
+    with pytest.raises(CertificateRejected) as info:
+        validate(pki, chain, options, tls_errors, now)
+    assert info.value.rule == rule, info.value
+    return info.value
+
+
+def key_usage(**granted):
+    """A KeyUsage granting exactly C{granted}."""
+    flags = dict.fromkeys(
+        ["digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+         "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"],
+        False,
+    )
+    flags.update(granted)
+    return x509.KeyUsage(**flags)
+
+
+def unknown(oid="1.2.3.4.99"):
+    """An extension nobody knows."""
+    return x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), b"\x05\x00")
+
+
+# good chains
+
+
+def test_depth_one(pki):
+    """A proxy of the user validates; the facts name the EEC, its CA and the proxy."""
+    proxy = pki.issue_proxy(pki.user)
+    facts = validate(pki, proxy.chain)
+    assert facts.eec == pki.user.certificate
+    assert facts.eec_dn == USER_DN
+    assert facts.issuer_dn == CA_DN
+    assert facts.proxies == (proxy.certificate,)
+    assert facts.ac_carriers == (proxy.certificate,)
+    assert facts.proxy_depth == 1
+    assert not facts.limited and not facts.legacy
+    assert facts.not_after == proxy.certificate.not_valid_after_utc
+    assert facts.ca_path == (pki.ca.certificate,)
+    assert facts.notes == ()
+
+
+def test_depth_two_and_three(pki):
+    """Delegated proxies (depth 2 and 3) validate; not_after is the earliest in the chain."""
+    first = pki.issue_proxy(pki.user, lifetime=timedelta(hours=2))
+    second = pki.issue_proxy(first)
+    third = pki.issue_proxy(second)
+    assert validate(pki, second.chain).proxy_depth == 2
+    facts = validate(pki, third.chain)
+    assert facts.proxy_depth == 3
+    assert facts.proxies == (third.certificate, second.certificate, first.certificate)
+    assert facts.not_after == first.certificate.not_valid_after_utc
+
+
+def test_limited_and_delegated_from_limited(pki):
+    """A limited proxy, and a limited proxy of a full one, are limited."""
+    limited = pki.issue_proxy(pki.user, limited=True)
+    assert validate(pki, limited.chain).limited
+    assert validate(pki, pki.issue_proxy(pki.issue_proxy(pki.user), limited=True).chain).limited
+
+
+def test_plain_end_entity_certificate(pki):
+    """The user certificate alone is an identity with no proxies."""
+    facts = validate(pki, [pki.user.certificate])
+    assert facts.proxy_depth == 0 and facts.proxies == ()
+
+
+def test_sub_ca(pki):
+    """A user of a trusted sub-CA validates, with the sub-CA and the root as the CA path."""
+    sub = pki.issue_ca("/DC=org/DC=example/CN=Sub CA", parent=pki.ca)
+    user = pki.issue_user(USER_DN, ca=sub)
+    facts = validate(pki, pki.issue_proxy(user).chain, REQUIRE)
+    assert facts.ca_path == (sub.certificate, pki.ca.certificate)
+    assert facts.issuer_dn == "/DC=org/DC=example/CN=Sub CA"
+
+
+def test_client_sent_ca_certificates_are_ignored(pki):
+    """CA certificates appended by the client change nothing; a rogue one gains nothing."""
+    proxy = pki.issue_proxy(pki.user)
+    assert validate(pki, proxy.chain + [pki.ca.certificate]).ca_path == (pki.ca.certificate,)
+    rogue = pki.issue_ca(CA_DN, trusted=False)
+    user = pki.issue_user(USER_DN, ca=rogue)
+    rejected("C2", pki, pki.issue_proxy(user).chain + [rogue.certificate])
+
+
+def test_options_from_config():
+    """ChainOptions follow the [grid] section."""
+    options = ChainOptions.from_config(GridConfig(crl="require", legacy_proxies=True))
+    assert options == ChainOptions(crl="require", legacy_proxies=True, namespaces="if-present")
+
+
+# C2
+
+
+def test_empty_chain(pki):
+    """No certificate at all is refused."""
+    rejected("C2", pki, [])
+
+
+def test_only_proxies(pki):
+    """Proxies without their EEC are refused."""
+    proxy = pki.issue_proxy(pki.user)
+    rejected("C2", pki, [proxy.certificate])
+
+
+def test_two_end_entity_certificates(pki):
+    """A second non-CA certificate after the EEC is refused."""
+    proxy = pki.issue_proxy(pki.user)
+    assert "more than one" in rejected("C2", pki, proxy.chain + [pki.host.certificate]).reason
+
+
+def test_proxy_without_pci_is_a_second_eec(pki):
+    """A proxy-shaped certificate without PCI is an EEC signed by an EEC: refused."""
+    proxy = pki.issue_proxy(pki.user, omit_pci=True)
+    rejected("C2", pki, proxy.chain)
+
+
+def test_eec_that_is_a_ca(pki):
+    """A user certificate with cA=TRUE is refused as the EEC."""
+    user = pki.issue_user(USER_DN, extensions=[(x509.BasicConstraints(ca=True, path_length=None), True)])
+    assert "CA certificate" in rejected("C2", pki, pki.issue_proxy(user).chain).reason
+
+
+def test_untrusted_ca(pki):
+    """An EEC from a CA outside the trust dir is refused."""
+    rogue = pki.issue_ca("/DC=org/DC=example/CN=Rogue Grid CA", trusted=False)
+    user = pki.issue_user(USER_DN, ca=rogue)
+    assert "not a CA this site trusts" in rejected("C2", pki, pki.issue_proxy(user).chain).reason
+
+
+def test_rogue_ca_with_the_trusted_name(pki):
+    """An EEC signed by a rogue CA bearing the trusted CA's DN is refused (key check)."""
+    rogue = pki.issue_ca(CA_DN, trusted=False)
+    user = pki.issue_user(USER_DN, ca=rogue)
+    assert "same name" in rejected("C2", pki, pki.issue_proxy(user).chain).reason
+
+
+# C3
+
+
+def test_subject_not_extending_issuer(pki):
+    """A proxy whose subject is not its issuer's subject plus a CN is refused."""
+    proxy = pki.issue_proxy(pki.user, subject="/DC=org/DC=example/OU=Users/CN=Someone Else/CN=123")
+    rejected("C3", pki, proxy.chain)
+
+
+def test_two_cns_added(pki):
+    """A proxy adding two CN RDNs is refused."""
+    rejected("C3", pki, pki.issue_proxy(pki.user, extra_cn=True).chain)
+
+
+def test_multi_valued_cn_rdn(pki):
+    """A proxy whose added RDN is multi-valued is refused."""
+    rdn = x509.RelativeDistinguishedName(
+        [x509.NameAttribute(NameOID.COMMON_NAME, "123"), x509.NameAttribute(NameOID.USER_ID, "x")]
+    )
+    proxy = pki.issue_proxy(pki.user, subject=extend(pki.user.certificate.subject, rdn))
+    rejected("C3", pki, proxy.chain)
+
+
+def test_added_rdn_not_a_cn(pki):
+    """A proxy adding an OU instead of a CN is refused."""
+    rdn = x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "123")])
+    proxy = pki.issue_proxy(pki.user, subject=extend(pki.user.certificate.subject, rdn))
+    rejected("C3", pki, proxy.chain)
+
+
+def test_slash_in_value_does_not_fool_the_name_rule(pki):
+    """A proxy whose slash DN looks right but whose RDNs do not extend the parent is refused."""
+    rdns = list(pki.user.certificate.subject.rdns)[:-1] + [cn("Test User/CN=1234")]
+    proxy = pki.issue_proxy(pki.user, subject=x509.Name(rdns))
+    rejected("C3", pki, proxy.chain)
+
+
+def test_proxy_signed_by_another_key(pki):
+    """A proxy made by a same-DN user certificate is refused on the genuine EEC."""
+    twin = pki.issue_user(USER_DN)
+    proxy = pki.issue_proxy(twin)
+    assert "not signed" in rejected("C3", pki, [proxy.certificate, pki.user.certificate]).reason
+
+
+def test_issuer_not_the_parent(pki):
+    """A proxy chained above the wrong parent is refused."""
+    other = pki.issue_user("/DC=org/DC=example/OU=Users/CN=Other User")
+    proxy = pki.issue_proxy(other)
+    rejected("C3", pki, [proxy.certificate, pki.user.certificate])
+
+
+# C4
+
+
+def test_ca_bit_on_a_proxy(pki):
+    """A proxy with cA=TRUE is refused."""
+    rejected("C4", pki, pki.issue_proxy(pki.user, ca=True).chain)
+
+
+def test_key_cert_sign_on_a_proxy(pki):
+    """A proxy allowed to sign certificates is refused."""
+    usage = key_usage(digital_signature=True, key_cert_sign=True)
+    rejected("C4", pki, pki.issue_proxy(pki.user, extensions=[(usage, True)]).chain)
+
+
+def test_subject_alt_name_on_a_proxy(pki):
+    """A proxy with a subjectAltName is refused."""
+    san = x509.SubjectAlternativeName([x509.DNSName("evil.example.org")])
+    rejected("C4", pki, pki.issue_proxy(pki.user, extensions=[(san, False)]).chain)
+
+
+def test_issuer_alt_name_on_a_proxy(pki):
+    """A proxy with an issuerAltName is refused."""
+    ian = x509.IssuerAlternativeName([x509.DNSName("evil.example.org")])
+    rejected("C4", pki, pki.issue_proxy(pki.user, extensions=[(ian, False)]).chain)
+
+
+def test_parent_without_digital_signature(pki):
+    """A proxy from an EEC whose keyUsage lacks digitalSignature is refused."""
+    user = pki.issue_user(USER_DN, extensions=[(key_usage(key_encipherment=True), True)])
+    rejected("C4", pki, pki.issue_proxy(user).chain)
+
+
+# C5
+
+
+def test_non_critical_pci(pki):
+    """A proxy whose ProxyCertInfo is not critical is refused."""
+    rejected("C5", pki, pki.issue_proxy(pki.user, pci_critical=False).chain)
+
+
+def test_independent_policy(pki):
+    """An independent proxy is refused."""
+    rejected("C5", pki, pki.issue_proxy(pki.user, policy_oid=INDEPENDENT).chain)
+
+
+def test_unknown_policy(pki):
+    """A proxy with an unknown policy language is refused."""
+    rejected("C5", pki, pki.issue_proxy(pki.user, policy_oid="1.2.3.4.5.6").chain)
+
+
+def test_malformed_pci(pki):
+    """A ProxyCertInfo that is not DER of the right shape is refused."""
+    garbage = x509.UnrecognizedExtension(x509.ObjectIdentifier(PCI_OID), b"\x30\x03\x02\x01")
+    rejected("C5", pki, pki.issue_proxy(pki.user, extensions=[(garbage, True)]).chain)
+
+
+# C6
+
+
+def test_path_length_exceeded(pki):
+    """A proxy below a proxy with pathlen 0 is refused."""
+    top = pki.issue_proxy(pki.user, pathlen=0)
+    assert validate(pki, top.chain).proxy_depth == 1
+    rejected("C6", pki, pki.issue_proxy(top).chain)
+
+
+def test_path_length_counts_all_proxies_below(pki):
+    """pathlen 1 allows one proxy below, not two; the constraint binds at every level."""
+    top = pki.issue_proxy(pki.user, pathlen=1)
+    middle = pki.issue_proxy(top)
+    assert validate(pki, middle.chain).proxy_depth == 2
+    rejected("C6", pki, pki.issue_proxy(middle).chain)
+
+
+# C7
+
+
+def test_full_proxy_under_limited_is_limited(pki):
+    """A full proxy delegated from a limited one is treated as limited, and that is noted."""
+    limited = pki.issue_proxy(pki.user, limited=True)
+    full = pki.issue_proxy(limited)
+    facts = validate(pki, full.chain)
+    assert facts.limited
+    assert any("treated as limited" in note for note in facts.notes)
+
+
+# C8
+
+
+def test_draft_proxy(pki):
+    """A GSI-3 draft proxy is never accepted, even with legacy proxies enabled."""
+    proxy = pki.issue_proxy(pki.user, draft=True)
+    rejected("C8", pki, proxy.chain, LEGACY)
+
+
+def test_legacy_proxy_needs_the_option(pki):
+    """A legacy CN=proxy chain is refused by default and accepted (as legacy) when enabled."""
+    proxy = pki.issue_proxy(pki.user, legacy=True)
+    rejected("C8", pki, proxy.chain)
+    facts = validate(pki, proxy.chain, LEGACY)
+    assert facts.legacy and not facts.limited
+
+
+def test_legacy_limited_proxy(pki):
+    """A legacy CN=limited proxy is limited."""
+    proxy = pki.issue_proxy(pki.user, legacy=True, limited=True)
+    assert validate(pki, proxy.chain, LEGACY).limited
+
+
+@pytest.mark.parametrize("legacy_on_top", [True, False])
+def test_mixed_legacy_and_rfc(pki, legacy_on_top):
+    """A chain mixing legacy and RFC proxies is refused whichever is on top."""
+    first = pki.issue_proxy(pki.user, legacy=not legacy_on_top)
+    proxy = pki.issue_proxy(first, legacy=legacy_on_top)
+    rejected("C8", pki, proxy.chain, LEGACY)
+
+
+# C9
+
+
+def test_expired_proxy(pki):
+    """An expired proxy is refused with the advice to renew it."""
+    proxy = pki.issue_proxy(pki.user, not_before=pki.now - timedelta(hours=48), lifetime=timedelta(hours=1))
+    assert "renew your proxy" in rejected("C9", pki, proxy.chain).fix
+
+
+def test_proxy_not_yet_valid(pki):
+    """A proxy starting in an hour is refused."""
+    proxy = pki.issue_proxy(pki.user, not_before=pki.now + timedelta(hours=1))
+    rejected("C9", pki, proxy.chain)
+
+
+def test_proxy_grace(pki):
+    """A proxy starting within five minutes is accepted (clock skew); beyond that it is refused."""
+    assert validate(pki, pki.issue_proxy(pki.user, not_before=pki.now + timedelta(minutes=4)).chain)
+    rejected("C9", pki, pki.issue_proxy(pki.user, not_before=pki.now + timedelta(minutes=6)).chain)
+
+
+def test_expired_and_future_eec(pki):
+    """An expired or not yet valid user certificate is refused, without any grace."""
+    expired = pki.issue_user(
+        USER_DN, not_before=pki.now - timedelta(days=30), not_after=pki.now - timedelta(seconds=1)
+    )
+    rejected("C9", pki, [expired.certificate])
+    future = pki.issue_user(USER_DN, not_before=pki.now + timedelta(minutes=1))
+    rejected("C9", pki, [future.certificate])
+
+
+def test_expired_sub_ca(pki):
+    """A user of an expired (trusted) sub-CA is refused."""
+    sub = pki.issue_ca(
+        "/DC=org/DC=example/CN=Old CA", parent=pki.ca,
+        not_before=pki.now - timedelta(days=30), not_after=pki.now - timedelta(days=1),
+    )
+    user = pki.issue_user(USER_DN, ca=sub, not_before=pki.now - timedelta(days=2))
+    assert "CA certificate" in rejected("C9", pki, [user.certificate]).reason
+
+
+# C10
+
+
+def test_unknown_critical_extension_in_proxy(pki):
+    """A proxy with an unknown critical extension is refused; non-critical is fine."""
+    rejected("C10", pki, pki.issue_proxy(pki.user, extensions=[(unknown(), True)]).chain)
+    assert validate(pki, pki.issue_proxy(pki.user, extensions=[(unknown(), False)]).chain)
+
+
+def test_unknown_critical_extension_in_eec(pki):
+    """An EEC with an unknown critical extension is refused."""
+    user = pki.issue_user(USER_DN, extensions=[(unknown(), True)])
+    rejected("C10", pki, pki.issue_proxy(user).chain)
+
+
+# C11
+
+
+def test_revoked_user(pki):
+    """A proxy of a revoked user certificate is refused in every CRL mode."""
+    proxy = pki.issue_proxy(pki.user)
+    pki.revoke(pki.user)
+    for options in (REQUIRE, IF_VALID, OFF):
+        assert "revoked" in rejected("C11", pki, proxy.chain, options).reason
+
+
+def test_revoked_sub_ca(pki):
+    """A user of a revoked sub-CA is refused."""
+    sub = pki.issue_ca("/DC=org/DC=example/CN=Sub CA", parent=pki.ca)
+    user = pki.issue_user(USER_DN, ca=sub)
+    pki.revoke(sub)
+    rejected("C11", pki, [user.certificate])
+
+
+def test_expired_crl(pki):
+    """An expired CRL fails in every mode."""
+    pki.write_crl(expired=True)
+    proxy = pki.issue_proxy(pki.user)
+    for options in (REQUIRE, IF_VALID, OFF):
+        assert "expired" in rejected("C11", pki, proxy.chain, options).reason
+
+
+def test_crl_with_bad_signature(pki):
+    """A CRL not signed by the CA fails in every mode."""
+    pki.write_crl(bad_signature=True)
+    proxy = pki.issue_proxy(pki.user)
+    for options in (REQUIRE, IF_VALID, OFF):
+        rejected("C11", pki, proxy.chain, options)
+
+
+def test_missing_crl_per_mode(pki):
+    """A missing CRL fails with require and is tolerated, with a note, with if-valid and off."""
+    pki.write_crl(missing=True)
+    proxy = pki.issue_proxy(pki.user)
+    rejected("C11", pki, proxy.chain, REQUIRE)
+    for options in (IF_VALID, OFF):
+        facts = validate(pki, proxy.chain, options)
+        assert any("no CRL" in note for note in facts.notes)
+
+
+# C12
+
+
+def test_namespaces_forbid_the_subject(pki):
+    """A .namespaces file not permitting the EEC subject refuses it."""
+    pki.write_namespaces(pki.ca, namespaces_text(pki.ca.certificate, "/DC=org/DC=example/OU=Hosts/.*"))
+    rejected("C12", pki, pki.issue_proxy(pki.user).chain)
+
+
+def test_namespaces_deny(pki):
+    """A DENY rule matching the EEC subject refuses it despite a PERMIT."""
+    text = namespaces_text(pki.ca.certificate, "/DC=org/DC=example/.*", denied=["/DC=org/DC=example/OU=Users/.*"])
+    pki.write_namespaces(pki.ca, text)
+    rejected("C12", pki, pki.issue_proxy(pki.user).chain)
+
+
+def test_signing_policy_forbids_the_subject(pki):
+    """Without .namespaces, a .signing_policy not permitting the EEC subject refuses it."""
+    pki.write_namespaces(pki.ca, None)
+    pki.write_signing_policy(pki.ca, signing_policy_text(pki.ca.certificate, "/DC=org/DC=example/OU=Hosts/*"))
+    rejected("C12", pki, pki.issue_proxy(pki.user).chain)
+
+
+def test_policy_files_required(pki):
+    """With namespaces="require", a CA without policy files signs nobody; if-present accepts."""
+    pki.write_namespaces(pki.ca, None)
+    pki.write_signing_policy(pki.ca, None)
+    proxy = pki.issue_proxy(pki.user)
+    assert validate(pki, proxy.chain)
+    rejected("C12", pki, proxy.chain, ChainOptions(namespaces="require"))
+
+
+def test_sub_ca_outside_the_root_namespace(pki):
+    """A sub-CA whose name the root's namespaces do not permit cannot vouch for users."""
+    sub = pki.issue_ca("/DC=org/DC=elsewhere/CN=Sub CA", parent=pki.ca)
+    user = pki.issue_user(USER_DN, ca=sub)
+    assert "Sub CA" in rejected("C12", pki, [user.certificate]).reason
+
+
+# C13
+
+
+def test_small_proxy_key(pki):
+    """A 1024-bit proxy key is refused."""
+    rejected("C13", pki, pki.issue_proxy(pki.user, key_size=1024).chain)
+
+
+def test_small_eec_key(pki):
+    """A 1024-bit user key is refused."""
+    rejected("C13", pki, [pki.issue_user(USER_DN, key_size=1024).certificate])
+
+
+@pytest.mark.parametrize("algorithm", [hashes.SHA1, hashes.MD5])
+def test_weak_digest_on_proxy(pki, algorithm):
+    """A proxy signed with SHA-1 or MD5 is refused."""
+    rejected("C13", pki, pki.issue_proxy(pki.user, hash=algorithm).chain)
+
+
+def test_weak_digest_on_eec(pki):
+    """A user certificate signed with SHA-1 is refused."""
+    rejected("C13", pki, [pki.issue_user(USER_DN, hash=hashes.SHA1).certificate])
+
+
+def test_sha1_self_signed_root_is_exempt(pki):
+    """A trust anchor's own SHA-1 self-signature is not held against its users."""
+    root = pki.issue_ca("/DC=org/DC=example/CN=Old Root", hash=hashes.SHA1)
+    user = pki.issue_user(USER_DN, ca=root)
+    assert validate(pki, pki.issue_proxy(user).chain).ca_path == (root.certificate,)
+
+
+def test_sha1_sub_ca_is_not_exempt(pki):
+    """A sub-CA signed with SHA-1 is refused: only the anchor's self-signature is exempt."""
+    sub = pki.issue_ca("/DC=org/DC=example/CN=Sub CA", parent=pki.ca, hash=hashes.SHA1)
+    rejected("C13", pki, [pki.issue_user(USER_DN, ca=sub).certificate])
+
+
+# what OpenSSL recorded
+
+
+def test_missing_crl_error_tolerated_only_when_really_missing(pki):
+    """OpenSSL error 3 passes in if-valid mode only if the trust dir indeed has no CRL."""
+    proxy = pki.issue_proxy(pki.user)
+    rejected("TLS", pki, proxy.chain, IF_VALID, [(1, 3)])
+    pki.write_crl(missing=True)
+    facts = validate(pki, proxy.chain, IF_VALID, [(1, 3)])
+    assert any("OpenSSL found no CRL" in note for note in facts.notes)
+    rejected("C11", pki, proxy.chain, REQUIRE, [(1, 3)])
+
+
+def test_legacy_errors_tolerated_only_for_legacy(pki):
+    """Errors 79, 26, 32 at the EEC and 3 at the legacy leaf pass only for an enabled legacy chain."""
+    errors = [(1, 79), (1, 26), (1, 32), (0, 3)]
+    legacy = pki.issue_proxy(pki.user, legacy=True)
+    assert validate(pki, legacy.chain, LEGACY, errors).legacy
+    rfc = pki.issue_proxy(pki.user)
+    rejected("TLS", pki, rfc.chain, LEGACY, [(1, 79)])
+    rejected("TLS", pki, legacy.chain, LEGACY, [(0, 79)])
+
+
+@pytest.mark.parametrize(
+    "error, words",
+    [(10, "renew your proxy"), (20, "trust"), (23, "new certificate"), (38, "path length"),
+     (66, "2048"), (68, "SHA-256"), (12, "fetch-crl"), (99, "check your certificate chain")],
+)
+def test_other_openssl_errors_refuse(pki, error, words):
+    """Any other OpenSSL error refuses the chain, with a fix fitting the error."""
+    refusal = rejected("TLS", pki, pki.issue_proxy(pki.user).chain, IF_VALID, [(0, error)])
+    assert words in refusal.fix
+
+
+# proxies from the real tools
+
+def load(path):
+    """The certificates of a PEM file, in file order."""
+    with open(path, "rb") as f:
+        return x509.load_pem_x509_certificates(f.read())
+
+
+def tool_validate(pki, path, options=IF_VALID):
+    """Validate a tool-made proxy file at the real time (the tools use the clock)."""
+    store = TrustStore.load(pki.certificates_dir, pki.now)
+    return validate_chain(load(path), [], store, options, datetime.now(timezone.utc))
+
+
+class TestGridTools:
+    """Proxies made by grid-proxy-init and voms-proxy-fake validate, and openssl verify agrees."""
+
+    pytestmark = gridtools.grid_tools
+
+    def test_rfc_limited_voms_and_delegated(self, pki, tmp_path):
+        """RFC, limited, VOMS and delegated (depth 2, 3) tool proxies validate and pass openssl verify."""
+        rfc = gridtools.grid_proxy_init(pki, str(tmp_path / "rfc.pem"))
+        limited = gridtools.grid_proxy_init(pki, str(tmp_path / "limited.pem"), limited=True)
+        voms = gridtools.voms_proxy_fake(pki, str(tmp_path / "voms.pem"), vo="testvo", fqans=["/testvo"])
+        depth2 = gridtools.grid_proxy_init(pki, str(tmp_path / "d2.pem"), cert=voms, key=voms)
+        depth3 = gridtools.grid_proxy_init(pki, str(tmp_path / "d3.pem"), cert=depth2, key=depth2)
+        expected = {rfc: (1, False), limited: (1, True), voms: (1, False), depth2: (2, False), depth3: (3, False)}
+        for path, (depth, is_limited) in expected.items():
+            facts = tool_validate(pki, path, REQUIRE)
+            assert (facts.proxy_depth, facts.limited) == (depth, is_limited), path
+            assert facts.eec_dn == USER_DN
+            verified, output = gridtools.openssl_verify(pki, path)
+            assert verified, output
+
+    def test_voms_limited_and_delegated_from_limited(self, pki, tmp_path):
+        """A limited VOMS proxy and a proxy delegated from it are limited."""
+        voms = gridtools.voms_proxy_fake(pki, str(tmp_path / "vl.pem"), vo="testvo", fqans=["/testvo"], limited=True)
+        delegated = gridtools.grid_proxy_init(pki, str(tmp_path / "vld.pem"), cert=voms, key=voms)
+        assert tool_validate(pki, voms).limited
+        assert tool_validate(pki, delegated).limited
+
+    def test_refusals_agree_with_openssl(self, pki, tmp_path):
+        """Expired, wrong-CA and revoked tool proxies fail both here and in openssl verify."""
+        expired = gridtools.voms_proxy_fake(
+            pki, str(tmp_path / "expired.pem"), vo="testvo", fqans=["/testvo"], pastproxy="48:00", hours=1,
+        )
+        rogue = pki.issue_ca(CA_DN, trusted=False)
+        rogue_user = pki.issue_user(USER_DN, ca=rogue)
+        rogue_user.write_pair(str(tmp_path / "rc.pem"), str(tmp_path / "rk.pem"))
+        wrong_ca = gridtools.grid_proxy_init(
+            pki, str(tmp_path / "wrong.pem"), cert=str(tmp_path / "rc.pem"), key=str(tmp_path / "rk.pem")
+        )
+        revoked_user = pki.issue_user("/DC=org/DC=example/OU=Users/CN=Revoked User")
+        revoked_user.write_pair(str(tmp_path / "vc.pem"), str(tmp_path / "vk.pem"))
+        revoked = gridtools.grid_proxy_init(
+            pki, str(tmp_path / "revoked.pem"), cert=str(tmp_path / "vc.pem"), key=str(tmp_path / "vk.pem")
+        )
+        pki.revoke(revoked_user)
+        for path, rule in ((expired, "C9"), (wrong_ca, "C2"), (revoked, "C11")):
+            with pytest.raises(CertificateRejected) as info:
+                tool_validate(pki, path)
+            assert info.value.rule == rule
+            verified, output = gridtools.openssl_verify(pki, path)
+            assert not verified, output
+
+    def test_legacy_tool_proxy(self, pki, tmp_path):
+        """grid-proxy-init -old: refused by default, legacy when enabled; openssl reports error 79."""
+        legacy = gridtools.grid_proxy_init(pki, str(tmp_path / "legacy.pem"), old=True)
+        with pytest.raises(CertificateRejected) as info:
+            tool_validate(pki, legacy)
+        assert info.value.rule == "C8"
+        assert tool_validate(pki, legacy, LEGACY).legacy
+        verified, output = gridtools.openssl_verify(pki, legacy)
+        assert not verified and "error 79" in output
