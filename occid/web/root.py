@@ -31,7 +31,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from io import BytesIO
-from urllib.parse import parse_qs
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -556,6 +555,7 @@ class OCCIRequest(server.Request):
     _refused = False
     _received = 0
     _deadline = None
+    _gone = False
 
     def gotLength(self, length):
         if length is not None and length > self.channel.site.max_body:
@@ -613,13 +613,14 @@ class OCCIRequest(server.Request):
         return super().finish()
 
     def connectionLost(self, reason):
+        self._gone = True
         self._stop_clock()
         super().connectionLost(reason)
 
     def _time_out(self) -> None:
         """Answer 504 for a request that ran over its time."""
         self._deadline = None
-        if self.finished or self._disconnected:
+        if self.finished or self._gone:
             return
         error = GatewayTimeout(
             f"the request took over {self.channel.site.request_timeout} seconds "
