@@ -7,6 +7,7 @@ C{MemoryReactorClock}.
 
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.web.pages import notFound
 
@@ -92,12 +93,19 @@ def test_no_timeout_after_answer():
 
 
 def test_disconnect_cancels_work():
-    """A client that goes away gets nothing written; its backend call is cancelled."""
+    """A client that goes away gets nothing written; its backend call is cancelled and logged as abandoned."""
     gateway = make_gateway()
     gateway.backend.store.stall = True
     channel, transport = connect(gateway.site)
     channel.dataReceived(b"GET /compute/ HTTP/1.1\r\nHost: x\r\n\r\n")
-    channel.connectionLost(Failure(ConnectionDone()))
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        channel.connectionLost(Failure(ConnectionDone()))
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    assert [e["path"] for e in events if "abandoned" in e["log_format"]] == ["/compute/"]
+    assert not [e for e in events if "log_failure" in e]
     [pending] = gateway.backend.store.stalled
     assert pending.called
     assert transport.value() == b""

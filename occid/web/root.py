@@ -208,6 +208,7 @@ class OCCIResource(Resource):
             exchange.work.cancel()
 
     def _lost(self, failure, exchange: _Exchange) -> None:
+        """Log a failure of the answer itself (the pipeline catches the rest)."""
         if not failure.check(defer.CancelledError):
             log.failure(
                 "request {request_id} failed after it was answered",
@@ -217,9 +218,12 @@ class OCCIResource(Resource):
     # -- the pipeline -------------------------------------------------------------
 
     async def _serve(self, request, exchange: _Exchange) -> None:
+        """Run L{_handle} and answer with its result or its error."""
         try:
             status, rendered, headers = await self._handle(request, exchange)
-        except defer.CancelledError:
+        except OCCIError as error:
+            status, rendered, headers = self._error(error, exchange)
+        except Exception:
             if exchange.gone:
                 log.info(
                     "{method} {path} abandoned", method=exchange.method,
@@ -227,15 +231,6 @@ class OCCIResource(Resource):
                     dn=exchange.dn, account=exchange.account,
                 )
                 return
-            error = InternalError(exchange.request_id)
-            log.failure(
-                "{method} {path} cancelled", method=exchange.method,
-                path=exchange.path, request_id=exchange.request_id,
-            )
-            status, rendered, headers = self._error(error, exchange)
-        except OCCIError as error:
-            status, rendered, headers = self._error(error, exchange)
-        except Exception:
             log.failure(
                 "{method} {path} failed: request {request_id}",
                 method=exchange.method, path=exchange.path,
@@ -250,12 +245,14 @@ class OCCIResource(Resource):
         self._respond(request, exchange, status, rendered, headers)
 
     def _error(self, error: OCCIError, exchange: _Exchange):
+        """C{error} as (status, rendering, headers), in the negotiated type if any."""
         renderer = exchange.renderer
         if renderer is None or renderer.media_type == "text/uri-list":
             renderer = rendering.renderer("text/plain")
         return error.status, renderer.error(error), error.headers
 
     def _respond(self, request, exchange, status, rendered, headers) -> None:
+        """Write the whole response, with Server, Accept and Content-Length, and log it."""
         request.setResponseCode(status)
         if rendered is not None:
             for name, value in rendered.headers:
