@@ -52,6 +52,11 @@ class RecentIds:
             }
             self._created[id] = now
 
+    def forget(self, id: str) -> None:
+        """C{id} was deleted: a NotFound for it is the truth from now on."""
+        with self._lock:
+            self._created.pop(id, None)
+
     def fresh(self, id: str) -> bool:
         """Whether C{id} was created less than the window ago."""
         with self._lock:

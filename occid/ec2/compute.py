@@ -614,6 +614,7 @@ def delete_compute(account: Account, scope: Scope, id: str) -> None:
     """Terminate instance C{id}."""
     describe(account, scope, id)
     account.client.terminate_instances(InstanceIds=[id])
+    account.recent.forget(id)
 
 
 # -- the provider ------------------------------------------------------------

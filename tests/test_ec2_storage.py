@@ -1,0 +1,156 @@
+"""
+Tests for L{occid.ec2.storage} against moto: create (size, zone, tags),
+visibility, states, resize by update, snapshot, delete refused while
+attached.
+"""
+
+import pytest
+from zope.interface.verify import verifyObject
+
+from occid.ec2.scope import Scope
+from occid.ec2.storage import StorageCollection, render
+from occid.interfaces import IEntityCollection
+from occid.occi import errors
+from occid.occi import infrastructure as infra
+from occid.occi.model import Changes, EntityFilter, Resource
+from occid.policy import MANAGER, OWNER
+from tests.ec2hooks import count_calls
+from tests.motoserver import (
+    DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, binding, make_account, make_config,
+    principal, settled,
+)
+
+pytestmark = pytest.mark.moto
+
+JANE = principal("Jane Doe")
+JOHN = principal("John Roe")
+
+
+@pytest.fixture
+def account(moto):
+    """The account fedcloud on the moto server, catalog loaded."""
+    return make_account(make_config(moto.endpoint))
+
+
+def volumes(account, who=JANE, visibility=OWNER):
+    return StorageCollection(InlineReactor(), SyncPool(), account, Scope(who, binding(visibility)))
+
+
+def request(size=1.5, *mixins, title="data"):
+    attributes = {"occi.core.title": title}
+    if size is not None:
+        attributes["occi.storage.size"] = size
+    return Resource(kind=infra.STORAGE, id="", mixins=list(mixins), attributes=attributes)
+
+
+def test_provides_the_interface(account):
+    """StorageCollection provides IEntityCollection."""
+    verifyObject(IEntityCollection, volumes(account))
+
+
+def test_create_rounds_up_and_tags(account):
+    """A create is one CreateVolume, size rounded up to whole GiB, tagged, in the first zone."""
+    calls = count_calls(account.client)
+    volume = settled(volumes(account).create(request(1.5)))
+    assert dict(calls) == {"CreateVolume": 1}
+    described = account.client.describe_volumes(VolumeIds=[volume.id])["Volumes"][0]
+    assert described["Size"] == 2
+    assert described["AvailabilityZone"] == "eu-west-1a"
+    tags = {t["Key"]: t["Value"] for t in described["Tags"]}
+    assert (tags["Name"], tags["occid:owner"]) == ("data", JANE.owner)
+    assert volume.attributes["occi.storage.size"] == 2.0
+    assert volume.attributes["occi.storage.state"] == "online"
+
+
+def test_zone_from_mixin_or_config(moto):
+    """A zone mixin wins; else [aws] availability_zone."""
+    account = make_account(make_config(moto.endpoint, availability_zone="eu-west-1c"))
+    placed = settled(volumes(account).create(request(
+        1, infra.availability_zone_mixin("eu-west-1b", PUBLIC_HOST))))
+    default = settled(volumes(account).create(request(1)))
+    assert placed.attributes["com.amazon.aws.ec2.availability_zone"] == "eu-west-1b"
+    assert default.attributes["com.amazon.aws.ec2.availability_zone"] == "eu-west-1c"
+
+
+@pytest.mark.parametrize("size", [None, 0, "big", 20000])
+def test_bad_sizes_are_400(account, size):
+    """A missing, zero, non-numeric or oversized size is refused before any call."""
+    with pytest.raises(errors.BadRequest):
+        settled(volumes(account).create(request(size)))
+
+
+def test_visibility(account):
+    """Each owner sees only its volumes; a manager sees all; another's is 404."""
+    jane = settled(volumes(account, JANE).create(request()))
+    john = settled(volumes(account, JOHN).create(request()))
+    assert [v.id for v in settled(volumes(account, JANE).list(EntityFilter()))] == [jane.id]
+    with pytest.raises(errors.NotFound):
+        settled(volumes(account, JANE).get(john.id))
+    seen = {v.id for v in settled(volumes(account, JOHN, MANAGER).list(EntityFilter()))}
+    assert seen == {jane.id, john.id}
+
+
+def test_states():
+    """creating is offline with a message, error is error, in-use is online."""
+    class Catalog:
+        public_host = PUBLIC_HOST
+
+        class catalog:
+            @staticmethod
+            def lookup(identifier):
+                return None
+
+    class Account:
+        catalog = Catalog
+
+    def state(name):
+        return render({"VolumeId": "vol-00000001", "Size": 1, "State": name,
+                       "AvailabilityZone": "eu-west-1a"}, Account).attributes
+
+    assert state("creating")["occi.storage.state"] == "offline"
+    assert state("creating")["occi.storage.state.message"]
+    assert state("error")["occi.storage.state"] == "error"
+    assert state("in-use")["occi.storage.state"] == "online"
+
+
+def test_resize_and_rename(account):
+    """Updating the size grows the volume (ModifyVolume); shrinking is 400; title renames."""
+    collection = volumes(account)
+    volume = settled(collection.create(request(1)))
+    grown = settled(collection.update(volume.id, Changes(
+        attributes={"occi.storage.size": 5, "occi.core.title": "bigger"})))
+    assert grown.attributes["occi.storage.size"] == 5.0
+    assert account.client.describe_volumes(VolumeIds=[volume.id])["Volumes"][0]["Size"] == 5
+    assert settled(collection.get(volume.id)).attributes["occi.core.title"] == "bigger"
+    with pytest.raises(errors.BadRequest):
+        settled(collection.update(volume.id, Changes(attributes={"occi.storage.size": 2})))
+    with pytest.raises(errors.Forbidden):
+        settled(collection.update(volume.id, Changes(attributes={"occi.storage.state": "offline"})))
+
+
+def test_snapshot_action(account):
+    """snapshot makes a tagged EBS snapshot; other storage actions are 409."""
+    collection = volumes(account)
+    volume = settled(collection.create(request(1)))
+    settled(collection.trigger(volume.id, infra.STORAGE_SNAPSHOT, {}))
+    snapshots = account.client.describe_snapshots(
+        Filters=[{"Name": "volume-id", "Values": [volume.id]}])["Snapshots"]
+    assert len(snapshots) == 1
+    with pytest.raises(errors.Conflict):
+        settled(collection.trigger(volume.id, infra.STORAGE_OFFLINE, {}))
+
+
+def test_delete_refused_while_attached(account):
+    """An attached volume cannot be deleted (409 naming the state); a free one can."""
+    collection = volumes(account)
+    volume = settled(collection.create(request(1)))
+    instance = account.client.run_instances(
+        ImageId=DEBIAN, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+        Placement={"AvailabilityZone": "eu-west-1a"})["Instances"][0]["InstanceId"]
+    account.client.attach_volume(VolumeId=volume.id, InstanceId=instance, Device="/dev/sdf")
+    with pytest.raises(errors.Conflict, match="in-use"):
+        settled(collection.delete(volume.id))
+    account.client.detach_volume(VolumeId=volume.id, InstanceId=instance, Device="/dev/sdf")
+    settled(collection.delete(volume.id))
+    with pytest.raises(errors.NotFound):
+        settled(collection.get(volume.id))
