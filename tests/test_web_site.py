@@ -41,7 +41,7 @@ def test_413_declared_length_before_reading():
     assert b"100 bytes" in response.body
     assert transport.disconnecting
     channel.dataReceived(b"x" * 101)
-    assert gateway.backend.store.operations == []
+    assert transport.value().count(b"HTTP/1.1 ") == 1, "the refused request is never served"
 
 
 def test_413_chunked_counted_as_it_arrives():
@@ -53,6 +53,7 @@ def test_413_chunked_counted_as_it_arrives():
     response = read_response(transport.value())
     assert response.status == 413
     assert transport.disconnecting
+    assert transport.value().count(b"HTTP/1.1 ") == 1
     assert gateway.backend.store.operations == []
 
 

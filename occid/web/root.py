@@ -596,6 +596,8 @@ class OCCIRequest(server.Request):
         self.channel.transport.loseConnection()
 
     def process(self):
+        if self._refused:
+            return
         site = self.channel.site
         self._deadline = site.reactor.callLater(site.request_timeout, self._time_out)
         super().process()
