@@ -1,0 +1,225 @@
+# -*- test-case-name: tests.test_tls -*-
+"""
+The Twisted edge of grid security: the TLS context occid listens with, and the
+HTTP channel that turns a client's proxy chain into a principal once per
+connection.
+
+The context requests a client certificate but never aborts the handshake on a
+bad or missing one: OpenSSL's verdicts (each error with its depth) are
+recorded per connection by the verify callback, and the pure validator in
+L{occid.gsi} alone decides after the handshake.  That way every request on a
+refused connection can be answered 401 with the reason and its fix.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+from OpenSSL import SSL
+from OpenSSL.crypto import X509StoreFlags
+from cryptography import x509
+from twisted.internet.interfaces import IHandshakeListener, IOpenSSLServerConnectionCreator
+from twisted.logger import Logger
+from twisted.web.http import HTTPChannel
+from zope.interface import implementer
+
+from occid.gsi.principal import CertificateRejected, Principal
+from occid.occi.errors import Unauthorized
+
+log = Logger()
+
+#: The verify flags of the certificate store (rule C1): proxies allowed, CRLs
+#: checked on the whole chain.  Without CRL checking ("off") only the first.
+STORE_FLAGS = (
+    X509StoreFlags.ALLOW_PROXY_CERTS | X509StoreFlags.CRL_CHECK | X509StoreFlags.CRL_CHECK_ALL
+)
+
+
+class VerifyRecord:
+    """
+    What OpenSSL's verification said about one connection's client chain:
+    C{errors} holds C{(depth, error_number)} pairs in the order reported.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[int, int]] = []
+
+
+def _record_verification(connection, certificate, error_number, depth, ok):
+    """
+    The OpenSSL verify callback: note every error and let the handshake go
+    on, so that the validator can explain the refusal over HTTP.
+    """
+    if not ok:
+        connection.get_app_data().errors.append((depth, error_number))
+    return True
+
+
+def build_context(host_cert: str, host_key: str, ca_dir: str, check_crls: bool) -> SSL.Context:
+    """
+    A server context: TLS 1.2 or newer, the host certificate chain and key,
+    the IGTF trust dir as the store (with its C{.r0} CRLs), proxies allowed,
+    a client certificate requested with every CA of the trust dir advertised,
+    and no session resumption (a resumed session has no peer chain).
+
+    Reads files: call it at start and on reload, never per request.
+    """
+    context = SSL.Context(SSL.TLS_METHOD)
+    context.set_min_proto_version(SSL.TLS1_2_VERSION)
+    context.set_options(
+        SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE | SSL.OP_NO_TICKET
+    )
+    context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+    context.use_certificate_chain_file(host_cert)
+    context.use_privatekey_file(host_key)
+    context.check_privatekey()
+    context.load_verify_locations(None, ca_dir)
+    flags = STORE_FLAGS if check_crls else X509StoreFlags.ALLOW_PROXY_CERTS
+    context.get_cert_store().set_flags(flags)
+    context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_CLIENT_ONCE, _record_verification)
+    context.set_verify_depth(16)
+    for ca in _trust_dir_cas(ca_dir):
+        context.add_client_ca(ca)
+    return context
+
+
+def _trust_dir_cas(ca_dir: str) -> list[x509.Certificate]:
+    """The CA certificates (C{<hash>.N} files) of an IGTF trust dir, unique by subject."""
+    seen: dict[bytes, x509.Certificate] = {}
+    for name in sorted(os.listdir(ca_dir)):
+        stem, dot, suffix = name.partition(".")
+        if not dot or not suffix.isdigit() or len(stem) != 8:
+            continue
+        try:
+            with open(os.path.join(ca_dir, name), "rb") as f:
+                certificate = x509.load_pem_x509_certificate(f.read())
+        except (OSError, ValueError):
+            log.warn("Skipping unreadable CA file {name} in {ca_dir}", name=name, ca_dir=ca_dir)
+            continue
+        seen.setdefault(certificate.subject.public_bytes(), certificate)
+    return list(seen.values())
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class GridServerTLS:
+    """
+    Makes the server side of each TLS connection, with a L{VerifyRecord} as
+    its app data.  L{replace} swaps the context for a freshly built one after
+    the trust dir changed; connections already made keep theirs.
+    """
+
+    def __init__(self, context: SSL.Context):
+        self._context = context
+
+    def replace(self, context: SSL.Context) -> None:
+        """Use C{context} for new connections from now on."""
+        self._context = context
+
+    def serverConnectionForTLS(self, tlsProtocol):
+        connection = SSL.Connection(self._context, None)
+        connection.set_app_data(VerifyRecord())
+        return connection
+
+
+@implementer(IHandshakeListener)
+class GridHTTPChannel(HTTPChannel):
+    """
+    An HTTP channel that authenticates its TLS peer once, right after the
+    handshake, with its site's C{authenticator} (see L{authenticating});
+    L{identify} reads the outcome.
+
+    @ivar principal: the L{Principal}, when the chain was accepted.
+    @ivar refusal: the L{CertificateRejected}, when it was not.
+    """
+
+    principal: Principal | None = None
+    refusal: CertificateRejected | None = None
+
+    def handshakeCompleted(self) -> None:
+        connection = self.transport.getHandle()
+        leaf = connection.get_peer_certificate(as_cryptography=True)
+        chain = [leaf] if leaf is not None else []
+        if leaf is not None:
+            chain += connection.get_peer_cert_chain(as_cryptography=True) or []
+        errors = list(connection.get_app_data().errors)
+        peer = self.transport.getPeer()
+        authenticator = self.site.authenticator
+        try:
+            self.principal = authenticator.authenticate(chain, errors, _now())
+        except CertificateRejected as refusal:
+            self.refusal = refusal
+            log.warn(
+                "Refused client {peer}: {rule}: {reason}",
+                peer=f"{peer.host}:{peer.port}",
+                rule=refusal.rule,
+                reason=refusal.reason,
+                dn=_subject_hint(chain),
+            )
+        else:
+            log.info(
+                "Authenticated {dn} from {peer}",
+                dn=self.principal.dn,
+                vo=self.principal.vo,
+                fqans=list(self.principal.fqans),
+                peer=f"{peer.host}:{peer.port}",
+            )
+
+
+def authenticating(site, authenticator):
+    """
+    Make C{site} authenticate the TLS peer of each connection once, with
+    C{authenticator} (an L{occid.interfaces.IAuthenticator}); returns C{site}.
+    """
+    site.protocol = GridHTTPChannel
+    site.authenticator = authenticator
+    return site
+
+
+def log_dropped_ac(dn: str, dropped) -> None:
+    """Log why an attribute certificate presented by C{dn} was not trusted."""
+    log.warn("Dropped an attribute certificate of {dn}: {rule}: {reason}", dn=dn, rule=dropped.rule, reason=dropped.reason)
+
+
+def identify(request) -> Principal:
+    """
+    The principal of the connection C{request} arrived on.
+
+    @raise Unauthorized: the connection has no valid principal, or it has
+        expired since the handshake; the message says why and what to do.
+    """
+    channel = request.channel
+    if channel.refusal is not None:
+        refusal = channel.refusal
+        raise Unauthorized(f"{refusal.reason}; {refusal.fix}", headers=_CHALLENGE)
+    principal = channel.principal
+    if principal is None:
+        raise Unauthorized(
+            "no client certificate was presented; connect with your proxy as "
+            "client certificate (curl --cert $X509_USER_PROXY --key $X509_USER_PROXY, "
+            "or occi --auth x509 --voms --user-cred $X509_USER_PROXY)",
+            headers=_CHALLENGE,
+        )
+    if principal.expired(_now()):
+        raise Unauthorized(
+            f"your credentials expired at {principal.not_after:%Y-%m-%d %H:%M:%S} UTC; "
+            "renew your proxy (voms-proxy-init --voms <vo>) and reconnect",
+            headers=_CHALLENGE,
+        )
+    return principal
+
+
+#: Sent with every 401 so that clients such as rOCCI-cli report the body
+#: instead of a confusing fallback failure.
+_CHALLENGE = (("WWW-Authenticate", 'X509 realm="occid"'),)
+
+
+def _subject_hint(chain: list[x509.Certificate]) -> str:
+    """The leaf's subject for the log, or a dash when there is none."""
+    if not chain:
+        return "-"
+    return chain[0].subject.rfc4514_string()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

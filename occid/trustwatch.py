@@ -1,0 +1,79 @@
+# -*- test-case-name: tests.test_trustwatch -*-
+"""
+Keeps the running daemon's trust current: when fetch-crl (or an admin)
+rewrites the CA directory or the vomsdir, re-read them, build a new TLS
+context and drop the cache of validated principals.  No restart, and no file
+is read on the request path.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from twisted.application.internet import TimerService
+from twisted.internet.threads import deferToThread
+from twisted.logger import Logger
+
+log = Logger()
+
+
+class TrustWatcher:
+    """
+    Polls cheap fingerprints of the trust directories and, when one changed,
+    calls C{reload} in a worker thread (it reads files), then C{apply} in the
+    reactor thread with its result.
+
+    @param fingerprint: a callable returning a value that changes whenever
+        the directories change (names, sizes, modification times).
+    @param reload: a blocking callable reading the directories; its result
+        goes to C{apply}.
+    @param apply: called in the reactor thread with what C{reload} returned.
+    """
+
+    def __init__(
+        self,
+        fingerprint: Callable[[], object],
+        reload: Callable[[], object],
+        apply: Callable[[object], None],
+        run_in_thread=deferToThread,
+    ):
+        self._fingerprint = fingerprint
+        self._reload = reload
+        self._apply = apply
+        self._run_in_thread = run_in_thread
+        self._seen = fingerprint()
+        self._busy = False
+
+    def check(self, force: bool = False):
+        """
+        Reload if the fingerprint changed since the last load (or if
+        C{force}); returns a Deferred when a reload started, else C{None}.
+        """
+        if self._busy:
+            return None
+        current = self._fingerprint()
+        if current == self._seen and not force:
+            return None
+        self._busy = True
+        d = self._run_in_thread(self._reload)
+
+        def loaded(result):
+            self._apply(result)
+            self._seen = current
+            log.info("Reloaded the trust directories")
+
+        def failed(failure):
+            log.failure("Could not reload the trust directories; keeping the old ones", failure)
+
+        def done(_):
+            self._busy = False
+
+        d.addCallbacks(loaded, failed)
+        d.addBoth(done)
+        return d
+
+    def service(self, interval: float, clock) -> TimerService:
+        """A service calling L{check} every C{interval} seconds."""
+        timer = TimerService(interval, self.check)
+        timer.clock = clock
+        return timer
