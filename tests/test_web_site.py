@@ -44,6 +44,15 @@ def test_413_declared_length_before_reading():
     assert transport.value().count(b"HTTP/1.1 ") == 1, "the refused request is never served"
 
 
+def test_413_no_100_continue():
+    """A client expecting 100-continue gets only the 413, never a 100 after it."""
+    gateway = make_gateway(max_body=100)
+    channel, transport = connect(gateway.site)
+    channel.dataReceived(HEAD + b"Content-Length: 101\r\nExpect: 100-continue\r\n\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 413 ")
+    assert b"100 Continue" not in transport.value()
+
+
 def test_413_chunked_counted_as_it_arrives():
     """A chunked body is refused as soon as what arrived passes max_body."""
     gateway = make_gateway(max_body=len(BODY) - 1)

@@ -557,6 +557,8 @@ class OCCIRequest(server.Request):
     def gotLength(self, length):
         if length is not None and length > self.channel.site.max_body:
             self.content = BytesIO()
+            # No "100 Continue" after the refusal (the channel sends it next).
+            self.requestHeaders.removeHeader(b"expect")
             self._refuse_body()
         else:
             super().gotLength(length)
