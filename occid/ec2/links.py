@@ -35,6 +35,10 @@ from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
 from occid.occi.model import Entity, EntityFilter, Link
 
+#: The usual root device names (moto reports the root volume at /dev/sda1
+#: while naming /dev/xvda as RootDeviceName).
+ROOT_DEVICES = ("/dev/sda1", "/dev/xvda")
+
 #: Devices occid attaches volumes as, in order.
 DEVICES = tuple(f"/dev/sd{letter}" for letter in "fghijklmnop")
 
@@ -295,7 +299,7 @@ def delete_storagelink(account: Account, scope: Scope, id: str) -> None:
     for mapping in instance.get("BlockDeviceMappings", ()):
         if mapping.get("Ebs", {}).get("VolumeId") != volume_id:
             continue
-        if mapping["DeviceName"] == instance.get("RootDeviceName"):
+        if mapping["DeviceName"] in (instance.get("RootDeviceName"), *ROOT_DEVICES):
             raise Conflict(f"{volume_id} is the root volume of compute {instance_id}")
         client.detach_volume(VolumeId=volume_id, InstanceId=instance_id,
                              Device=mapping["DeviceName"])

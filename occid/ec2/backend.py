@@ -1,0 +1,186 @@
+# -*- test-case-name: tests.test_ec2_backend -*-
+"""
+The EC2 backend as a Twisted service: one client and catalog per account,
+a dedicated thread pool for every boto3 call, a timer refreshing the
+catalogs and a timer running the reconciler over every account.
+
+The pool starts in C{startService} and stops after the reactor has shut
+down (joining its threads waits for at most one EC2 call's timeout), so
+requests still in flight during shutdown can finish.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from twisted.application.internet import TimerService
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
+from zope.interface import implementer
+
+from occid.config import Config
+from occid.ec2.account import Account, SecurityGroups
+from occid.ec2.catalog import AccountCatalog
+from occid.ec2.clients import build_clients
+from occid.ec2.compute import ComputeCollection
+from occid.ec2.links import NetworkInterfaceCollection, StorageLinkCollection
+from occid.ec2.network import NetworkCollection
+from occid.ec2.reconciler import reconcile
+from occid.ec2.scope import Scope
+from occid.ec2.storage import StorageCollection
+from occid.interfaces import IBackend
+from occid.occi import infrastructure as infra
+from occid.occi.errors import NotFound
+
+#: Seconds between catalogue refreshes (AMIs, instance types, zones).
+CATALOG_REFRESH = 900.0
+
+#: Seconds between reconciler passes.
+RECONCILE_EVERY = 60.0
+
+_COLLECTIONS = {
+    infra.COMPUTE: ComputeCollection,
+    infra.STORAGE: StorageCollection,
+    infra.NETWORK: NetworkCollection,
+    infra.NETWORKINTERFACE: NetworkInterfaceCollection,
+    infra.STORAGELINK: StorageLinkCollection,
+}
+
+
+@implementer(IBackend)
+class EC2Backend:
+    """Catalogs and entity collections of the configured AWS accounts."""
+
+    log = Logger()
+
+    def __init__(self, reactor, threadpool, accounts: dict[str, Account],
+                 clock=lambda: datetime.now(timezone.utc)):
+        self._reactor = reactor
+        self._pool = threadpool
+        self._accounts = dict(accounts)
+        self._clock = clock
+        self._loading: dict[str, list[Deferred]] = {}
+
+    def _account(self, name: str) -> Account:
+        try:
+            return self._accounts[name]
+        except KeyError:
+            raise NotFound(f"no account {name} in this backend") from None
+
+    def catalog(self, binding):
+        """The account's catalog; from memory once loaded (a first load is shared)."""
+        try:
+            account = self._account(binding.account)
+        except NotFound:
+            return fail()
+        if account.catalog.loaded:
+            return succeed(account.catalog.catalog)
+        waiting = Deferred()
+        if account.name not in self._loading:
+            self._loading[account.name] = []
+            self._refresh(account).addBoth(self._loaded, account.name)
+        self._loading[account.name].append(waiting)
+        return waiting
+
+    def _loaded(self, result, name):
+        for waiting in self._loading.pop(name, []):
+            if isinstance(result, Failure):
+                waiting.errback(result)
+            else:
+                waiting.callback(result)
+
+    def _refresh(self, account: Account) -> Deferred:
+        return deferToThreadPool(self._reactor, self._pool, account.catalog.refresh)
+
+    def collection(self, kind, principal, binding):
+        """The provider for C{kind}, bound to this principal and account."""
+        provider = _COLLECTIONS.get(kind)
+        if provider is None:
+            raise NotFound(f"no collection of {kind.term} here")
+        return provider(self._reactor, self._pool, self._account(binding.account),
+                        Scope(principal, binding))
+
+    def refresh_catalogs(self) -> Deferred:
+        """Reload every account's templates; failures are logged, the old ones kept."""
+        def failed(failure, name):
+            self.log.failure("could not refresh the catalog of account {account}",
+                             failure, account=name)
+
+        return DeferredList([
+            self._refresh(account).addErrback(failed, account.name)
+            for account in self._accounts.values()
+        ])
+
+    def reconcile(self) -> Deferred:
+        """One reconciler pass over every account; its outcome is logged."""
+        now = self._clock()
+
+        def done(report, name):
+            for error in report.errors:
+                self.log.warn("reconciler in {account}: {error}", account=name, error=error)
+            changes = (report.links_made, report.key_pairs_deleted,
+                       report.addresses_released, report.interfaces_deleted)
+            if any(changes):
+                self.log.info(
+                    "reconciler in {account}: links made {links}, key pairs deleted {keys}, "
+                    "addresses released {addresses}, interfaces deleted {interfaces}",
+                    account=name, links=report.links_made, keys=report.key_pairs_deleted,
+                    addresses=report.addresses_released, interfaces=report.interfaces_deleted)
+            return report
+
+        def failed(failure, name):
+            self.log.failure("reconciler pass failed in {account}", failure, account=name)
+
+        return DeferredList([
+            deferToThreadPool(self._reactor, self._pool, reconcile, account, now)
+            .addCallback(done, account.name).addErrback(failed, account.name)
+            for account in self._accounts.values()
+        ])
+
+
+class ThreadPoolService(Service):
+    """Starts a thread pool with the service; stops it after reactor shutdown."""
+
+    def __init__(self, reactor, pool: ThreadPool):
+        self._reactor = reactor
+        self.pool = pool
+
+    def startService(self):
+        super().startService()
+        self.pool.start()
+        self._reactor.addSystemEventTrigger("after", "shutdown", self.pool.stop)
+
+
+def make_accounts(config: Config, clients: dict) -> dict[str, Account]:
+    """The in-memory state of every configured account (nothing loaded yet)."""
+    host = config.server.public_host
+    return {
+        name: Account(
+            name=name, client=client, aws=config.aws,
+            catalog=AccountCatalog(name, client, config.aws, config.images, host),
+            groups=SecurityGroups(client, config.aws.ssh_cidr),
+        )
+        for name, client in clients.items()
+    }
+
+
+def make_backend_service(config: Config, reactor) -> tuple[EC2Backend, MultiService]:
+    """
+    The backend and the service that runs it: the C{occid-aws} thread pool,
+    the catalog timer (first load at start) and the reconciler timer.
+    Clients are built here, in the main thread, before any thread runs.
+    """
+    pool = ThreadPool(0, config.aws.threads, "occid-aws")
+    backend = EC2Backend(reactor, pool, make_accounts(config, build_clients(config)))
+    service = MultiService()
+    ThreadPoolService(reactor, pool).setServiceParent(service)
+    for step, call in ((CATALOG_REFRESH, backend.refresh_catalogs),
+                       (RECONCILE_EVERY, backend.reconcile)):
+        timer = TimerService(step, call)
+        timer.clock = reactor
+        timer.setServiceParent(service)
+    return backend, service

@@ -1,0 +1,202 @@
+# -*- test-case-name: tests.test_ec2_network -*-
+"""
+OCCI networks: the account's VPCs (id = VPC id, C{occi.network.address} =
+its CIDR block) plus the C{public} pseudo-network that elastic IPs are
+linked to.  VPCs are visible to every user of the account.  Creating a VPC
+(with one subnet and an internet gateway) and deleting one are allowed only
+when C{[aws] network_create} and C{network_delete} say so.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from twisted.internet.defer import fail
+from twisted.internet.threads import deferToThreadPool
+from zope.interface import implementer
+
+from occid.ec2.account import Account
+from occid.ec2.errors import translated
+from occid.ec2.scope import NAME_TAG, Scope, tag_dict, tag_list, valid_id
+from occid.interfaces import IEntityCollection
+from occid.occi import infrastructure as infra
+from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
+from occid.occi.model import Entity, EntityFilter, Resource
+
+PUBLIC = "public"
+
+
+def public_network() -> Resource:
+    """The pseudo-network of public (elastic) addresses."""
+    return Resource(kind=infra.NETWORK, id=PUBLIC, mixins=[infra.IPNETWORK], attributes={
+        "occi.core.title": "public addresses (elastic IPs)",
+        "occi.network.state": "active",
+        "occi.network.allocation": "dynamic",
+    })
+
+
+def render(vpc: dict) -> Resource:
+    """The OCCI network of a VPC description."""
+    tags = tag_dict(vpc)
+    attributes: dict = {
+        "occi.network.address": vpc["CidrBlock"],
+        "occi.network.state": "active" if vpc["State"] == "available" else "inactive",
+        "occi.network.allocation": "dynamic",
+        "com.amazon.aws.ec2.state": vpc["State"],
+        "com.amazon.aws.ec2.is_default": bool(vpc.get("IsDefault")),
+    }
+    if vpc["State"] != "available":
+        attributes["occi.network.state.message"] = f"the VPC is {vpc['State']}"
+    if vpc.get("InstanceTenancy"):
+        attributes["com.amazon.aws.ec2.instance_tenancy"] = vpc["InstanceTenancy"]
+    if NAME_TAG in tags:
+        attributes["occi.core.title"] = tags[NAME_TAG]
+    return Resource(kind=infra.NETWORK, id=vpc["VpcId"], mixins=[infra.IPNETWORK, infra.EC2_VPC],
+                    attributes=attributes)
+
+
+def _vpc(account: Account, id: str) -> dict:
+    if not valid_id("vpc", id):
+        raise NotFound(f"no network {id}")
+    return account.recent.describe(
+        id, lambda: account.client.describe_vpcs(VpcIds=[id])["Vpcs"][0])
+
+
+@translated
+def list_networks(account: Account, scope: Scope, filter: EntityFilter) -> list[Entity]:
+    """C{public} and every VPC of the account passing C{filter}."""
+    pages = account.client.get_paginator("describe_vpcs").paginate(
+        PaginationConfig={"PageSize": 1000})
+    networks = [public_network()] + sorted(
+        (render(vpc) for page in pages for vpc in page["Vpcs"]), key=lambda n: n.id)
+    if filter.owned_only:
+        return []
+    return [n for n in networks if filter.matches(n)]
+
+
+@translated
+def get_network(account: Account, scope: Scope, id: str) -> Entity:
+    """Network C{id}: C{public} or a VPC."""
+    if id == PUBLIC:
+        return public_network()
+    return render(_vpc(account, id))
+
+
+def plan_network(account: Account, entity: Entity) -> tuple[str, str | None]:
+    """The CIDR and title of a VPC create.  @raise Forbidden / BadRequest."""
+    if not account.aws.network_create:
+        raise Forbidden("this site does not let users create networks ([aws] network_create)")
+    address = entity.attributes.get("occi.network.address")
+    if not address:
+        raise BadRequest("occi.network.address (a CIDR block such as 10.1.0.0/16) is required")
+    try:
+        network = ipaddress.ip_network(str(address))
+    except ValueError:
+        raise BadRequest(f"occi.network.address {address!r} is not a CIDR block") from None
+    if network.version != 4 or not 16 <= network.prefixlen <= 28:
+        raise BadRequest("occi.network.address must be an IPv4 block from /16 to /28")
+    return str(network), entity.title
+
+
+@translated
+def create_network(account: Account, scope: Scope, cidr: str, title: str | None) -> Entity:
+    """A VPC with one subnet over its whole block and an attached internet gateway."""
+    client = account.client
+    tags = tag_list(scope.creation_tags(title))
+    vpc = client.create_vpc(CidrBlock=cidr, TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": tags}])["Vpc"]
+    vpc_id = vpc["VpcId"]
+    try:
+        client.create_subnet(VpcId=vpc_id, CidrBlock=cidr, TagSpecifications=[
+            {"ResourceType": "subnet", "Tags": tags}])
+        gateway = client.create_internet_gateway(TagSpecifications=[
+            {"ResourceType": "internet-gateway", "Tags": tags}])["InternetGateway"]
+        client.attach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"],
+                                       VpcId=vpc_id)
+    except BaseException:
+        _teardown(client, vpc_id)
+        raise
+    account.recent.add(vpc_id)
+    return render(vpc)
+
+
+def _teardown(client, vpc_id: str) -> None:
+    """Delete a VPC with its gateways, subnets and occid's security groups."""
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    for gateway in client.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}])["InternetGateways"]:
+        client.detach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"],
+                                       VpcId=vpc_id)
+        client.delete_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"])
+    for subnet in client.describe_subnets(Filters=filters)["Subnets"]:
+        client.delete_subnet(SubnetId=subnet["SubnetId"])
+    for group in client.describe_security_groups(Filters=filters)["SecurityGroups"]:
+        if group["GroupName"] != "default":
+            client.delete_security_group(GroupId=group["GroupId"])
+    client.delete_vpc(VpcId=vpc_id)
+
+
+@translated
+def delete_network(account: Account, scope: Scope, id: str) -> None:
+    """Delete VPC C{id} when the site allows it and nothing runs in it."""
+    if id == PUBLIC:
+        raise Forbidden("the public network cannot be deleted")
+    if not account.aws.network_delete:
+        raise Forbidden("this site does not let users delete networks ([aws] network_delete)")
+    vpc = _vpc(account, id)
+    if vpc.get("IsDefault"):
+        raise Forbidden("the default VPC cannot be deleted through occid")
+    running = account.client.describe_instances(Filters=[
+        {"Name": "vpc-id", "Values": [id]},
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+    ])["Reservations"]
+    if running:
+        raise Conflict(f"network {id} still has computes in it")
+    _teardown(account.client, id)
+    account.recent.forget(id)
+
+
+@implementer(IEntityCollection)
+class NetworkCollection:
+    """The account's VPCs and the public network."""
+
+    kind = infra.NETWORK
+
+    def __init__(self, reactor, threadpool, account: Account, scope: Scope):
+        self._reactor = reactor
+        self._pool = threadpool
+        self._account = account
+        self._scope = scope
+
+    def _run(self, function, *args):
+        return deferToThreadPool(self._reactor, self._pool, function,
+                                 self._account, self._scope, *args)
+
+    def list(self, filter):
+        return self._run(list_networks, filter)
+
+    def get(self, id):
+        return self._run(get_network, id)
+
+    def create(self, entity):
+        try:
+            self._scope.check_writable()
+            cidr, title = plan_network(self._account, entity)
+        except OCCIError:
+            return fail()
+        return self._run(create_network, cidr, title)
+
+    def update(self, id, changes):
+        return fail(Forbidden("networks cannot be changed through occid"))
+
+    def delete(self, id):
+        try:
+            self._scope.check_writable()
+        except OCCIError:
+            return fail()
+        return self._run(delete_network, id)
+
+    def trigger(self, id, action, attributes):
+        if action in infra.NETWORK.actions:
+            return fail(Conflict(f"{action.term} is not possible on a VPC; it is always up"))
+        return fail(BadRequest(f"{action.identifier} is not an action of network"))

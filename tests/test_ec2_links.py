@@ -1,0 +1,199 @@
+"""
+Tests for L{occid.ec2.links} and L{occid.ec2.intents} against moto: public
+addresses, VPC interfaces and volume attachments on existing instances,
+link ids, and refusals (cross-zone attach, root volume, primary interface).
+"""
+
+import pytest
+from zope.interface.verify import verifyObject
+
+from occid.ec2 import intents
+from occid.ec2.compute import ComputeCollection
+from occid.ec2.links import NetworkInterfaceCollection, StorageLinkCollection, split_link_id
+from occid.ec2.scope import Scope
+from occid.interfaces import IEntityCollection
+from occid.occi import errors
+from occid.occi import infrastructure as infra
+from occid.occi.model import Changes, EntityFilter, Link, Resource
+from tests.ec2hooks import inject, no_backoff
+from tests.motoserver import (
+    DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, binding, make_account, make_config,
+    principal, settled,
+)
+
+pytestmark = pytest.mark.moto
+
+JANE = principal("Jane Doe")
+JOHN = principal("John Roe")
+
+
+@pytest.fixture
+def account(moto):
+    """The account fedcloud on the moto server, catalog loaded."""
+    return make_account(make_config(moto.endpoint))
+
+
+def provider(cls, account, who=JANE):
+    return cls(InlineReactor(), SyncPool(), account, Scope(who, binding()))
+
+
+def vm(account, zone="eu-west-1a", who=JANE):
+    return settled(provider(ComputeCollection, account, who).create(Resource(
+        kind=infra.COMPUTE, id="", attributes={},
+        mixins=[infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST),
+                infra.availability_zone_mixin(zone, PUBLIC_HOST)])))
+
+
+def volume(account, zone="eu-west-1a", who=JANE):
+    return account.client.create_volume(
+        Size=1, AvailabilityZone=zone, TagSpecifications=[{"ResourceType": "volume", "Tags": [
+            {"Key": "occid:owner", "Value": who.owner}]}])["VolumeId"]
+
+
+def link(kind, source, target, **attributes):
+    return Link(kind=kind, id="", source=f"/compute/{source}", target=target,
+                attributes=attributes)
+
+
+def test_providers_provide_the_interface(account):
+    """Both link providers provide IEntityCollection."""
+    verifyObject(IEntityCollection, provider(NetworkInterfaceCollection, account))
+    verifyObject(IEntityCollection, provider(StorageLinkCollection, account))
+
+
+def test_intents_round_trip():
+    """Recorded intents decode to what was encoded; too many for a tag is 400."""
+    recorded = (intents.Intent("public"), intents.Intent("vol-0123456789abcdef0", "/dev/sdg"))
+    assert intents.decode(intents.encode(recorded)) == recorded
+    with pytest.raises(errors.BadRequest):
+        intents.encode([intents.Intent(f"vol-{n:017x}") for n in range(20)])
+
+
+def test_link_ids():
+    """Link ids split into instance id and target part; others are 404."""
+    assert split_link_id("i-0123456789abcdef0_vol-0123456789abcdef0") == (
+        "i-0123456789abcdef0", "vol-0123456789abcdef0")
+    with pytest.raises(errors.NotFound):
+        split_link_id("nonsense")
+
+
+def test_public_address_link_and_unlink(account):
+    """Linking /network/public allocates and associates a tagged EIP; deleting releases it."""
+    compute = vm(account)
+    nics = provider(NetworkInterfaceCollection, account)
+    made = settled(nics.create(link(infra.NETWORKINTERFACE, compute.id, "/network/public")))
+    assert made.id == f"{compute.id}_public"
+    assert made.attributes["occi.networkinterface.state"] == "active"
+    address = account.client.describe_addresses()["Addresses"][0]
+    assert address["InstanceId"] == compute.id
+    tags = {t["Key"]: t["Value"] for t in address["Tags"]}
+    assert tags["occid:managed"] == "public" and tags["occid:owner"] == JANE.owner
+    assert settled(nics.get(made.id)).target == "/network/public"
+    with pytest.raises(errors.Conflict):
+        settled(nics.create(link(infra.NETWORKINTERFACE, compute.id, "/network/public")))
+    settled(nics.delete(made.id))
+    assert account.client.describe_addresses()["Addresses"] == []
+
+
+def test_vpc_interface_link(account):
+    """Linking a VPC makes an ENI in its subnet of the instance's zone and attaches it."""
+    client = account.client
+    vpc = client.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    client.create_subnet(VpcId=vpc, CidrBlock="10.7.1.0/24", AvailabilityZone="eu-west-1a")
+    compute = vm(account)
+    nics = provider(NetworkInterfaceCollection, account)
+    made = settled(nics.create(link(infra.NETWORKINTERFACE, compute.id, f"/network/{vpc}")))
+    eni = split_link_id(made.id)[1]
+    assert eni.startswith("eni-")
+    assert made.target == f"/network/{vpc}"
+    listed = [l.id for l in settled(nics.list(EntityFilter()))]
+    assert made.id in listed
+    settled(nics.delete(made.id))
+    interface = client.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"]
+    assert interface[0]["Status"] == "available"
+
+
+def test_primary_interface_cannot_be_unlinked(account):
+    """The primary interface of an instance is 409 to delete."""
+    compute = vm(account)
+    primary = next(l for l in compute.links if l.kind == infra.NETWORKINTERFACE)
+    with pytest.raises(errors.Conflict, match="primary"):
+        settled(provider(NetworkInterfaceCollection, account).delete(primary.id))
+
+
+def test_storage_link_attach_and_detach(account):
+    """A storagelink attaches at the next free device; deleting detaches with all three ids."""
+    compute = vm(account)
+    disk = volume(account)
+    links = provider(StorageLinkCollection, account)
+    made = settled(links.create(link(infra.STORAGELINK, compute.id, f"/storage/{disk}")))
+    assert made.id == f"{compute.id}_{disk}"
+    assert made.attributes["occi.storagelink.deviceid"] == "/dev/sdf"
+    attachment = account.client.describe_volumes(VolumeIds=[disk])["Volumes"][0]["Attachments"]
+    assert attachment[0]["InstanceId"] == compute.id
+    sent = []
+    account.client.meta.events.register(
+        "provide-client-params.ec2.DetachVolume", lambda params, **kw: sent.append(params))
+    settled(links.delete(made.id))
+    assert sent == [{"VolumeId": disk, "InstanceId": compute.id, "Device": "/dev/sdf"}]
+    assert account.client.describe_volumes(VolumeIds=[disk])["Volumes"][0]["State"] == "available"
+
+
+def test_storage_link_with_device(account):
+    """occi.storagelink.deviceid chooses the device; a bad one is 400."""
+    compute = vm(account)
+    links = provider(StorageLinkCollection, account)
+    made = settled(links.create(link(infra.STORAGELINK, compute.id, f"/storage/{volume(account)}",
+                                     **{"occi.storagelink.deviceid": "/dev/sdk"})))
+    assert made.attributes["occi.storagelink.deviceid"] == "/dev/sdk"
+    with pytest.raises(errors.BadRequest):
+        settled(links.create(link(infra.STORAGELINK, compute.id, f"/storage/{volume(account)}",
+                                  **{"occi.storagelink.deviceid": "/dev/sda1"})))
+
+
+def test_cross_zone_attach_is_refused(account):
+    """A volume in another zone is 409 locally (moto accepts it)."""
+    compute = vm(account, "eu-west-1a")
+    with pytest.raises(errors.Conflict, match="eu-west-1b"):
+        settled(provider(StorageLinkCollection, account).create(
+            link(infra.STORAGELINK, compute.id, f"/storage/{volume(account, 'eu-west-1b')}")))
+
+
+def test_cross_zone_refusal_from_ec2_is_409(account, monkeypatch):
+    """EC2's own InvalidVolume.ZoneMismatch (injected) answers 409."""
+    no_backoff(monkeypatch)
+    compute = vm(account)
+    inject(account.client, "AttachVolume", 400, "InvalidVolume.ZoneMismatch")
+    with pytest.raises(errors.Conflict):
+        settled(provider(StorageLinkCollection, account).create(
+            link(infra.STORAGELINK, compute.id, f"/storage/{volume(account)}")))
+
+
+def test_root_volume_cannot_be_unlinked(account):
+    """Detaching the root volume is 409."""
+    compute = vm(account)
+    root = next(l for l in compute.links if l.kind == infra.STORAGELINK)
+    with pytest.raises(errors.Conflict, match="root"):
+        settled(provider(StorageLinkCollection, account).delete(root.id))
+
+
+def test_other_users_links_are_invisible(account):
+    """A link on another user's compute is 404, and linking to its volume is refused."""
+    johns = vm(account, who=JOHN)
+    root = next(l for l in johns.links if l.kind == infra.STORAGELINK)
+    with pytest.raises(errors.NotFound):
+        settled(provider(StorageLinkCollection, account).get(root.id))
+    mine = vm(account)
+    with pytest.raises(errors.BadRequest):
+        settled(provider(StorageLinkCollection, account).create(
+            link(infra.STORAGELINK, mine.id, f"/storage/{volume(account, who=JOHN)}")))
+
+
+def test_links_cannot_be_updated_or_triggered(account):
+    """Links have no mutable attributes and no actions."""
+    links = provider(StorageLinkCollection, account)
+    with pytest.raises(errors.Forbidden):
+        settled(links.update("i-0123456789abcdef0_vol-0123456789abcdef0", Changes()))
+    with pytest.raises(errors.BadRequest):
+        settled(links.trigger("i-0123456789abcdef0_vol-0123456789abcdef0",
+                              infra.COMPUTE_START, {}))
