@@ -22,14 +22,12 @@ from occid.gsi.trust import TrustStore
 from tests import gridtools
 from tests.pki import (
     CA_DN,
-    DRAFT_PCI_OID,
     INDEPENDENT,
     PCI_OID,
     PKI,
     USER_DN,
     cn,
     extend,
-    name,
     namespaces_text,
     signing_policy_text,
 )

@@ -42,6 +42,7 @@ INHERIT_ALL = "1.3.6.1.5.5.7.21.1"
 INDEPENDENT = "1.3.6.1.5.5.7.21.2"
 LIMITED = "1.3.6.1.4.1.3536.1.1.1.9"
 
+_LEGACY_CNS = ("proxy", "limited proxy")
 PROXY_GRACE = timedelta(minutes=5)
 MIN_RSA_BITS = 2048
 MIN_EC_BITS = 224
@@ -245,15 +246,13 @@ def _classify(certificate: x509.Certificate) -> _Proxy | None:
         if oid == DRAFT_PCI:
             return _Proxy(certificate, "draft", False, None, extension.critical, None)
     subject = certificate.subject.rdns
-    if len(subject) == len(certificate.issuer.rdns) + 1 and not _is_ca(certificate):
-        last = subject[-1]
-        if (
-            rdn_sequence(x509.Name(subject[:-1])) == rdn_sequence(certificate.issuer)
-            and len(last) == 1
-            and next(iter(last)).oid == NameOID.COMMON_NAME
-            and next(iter(last)).value in ("proxy", "limited proxy")
-        ):
-            return _Proxy(certificate, "legacy", next(iter(last)).value == "limited proxy", None, False, None)
+    if len(subject) != len(certificate.issuer.rdns) + 1 or _is_ca(certificate):
+        return None
+    if rdn_sequence(x509.Name(subject[:-1])) != rdn_sequence(certificate.issuer):
+        return None
+    last = rdn_sequence(x509.Name(subject[-1:]))[0]
+    if len(last) == 1 and last[0][0] == NameOID.COMMON_NAME.dotted_string and last[0][1] in _LEGACY_CNS:
+        return _Proxy(certificate, "legacy", last[0][1] == "limited proxy", None, False, None)
     return None
 
 
