@@ -532,7 +532,10 @@ def _conflict(action: str, instance: dict) -> Conflict:
 
 @translated
 def trigger_compute(account: Account, scope: Scope, id: str, action, attributes: dict):
-    """Run C{action} on instance C{id}; the entity after it, or the new os_tpl for save."""
+    """
+    Run C{action} on instance C{id}; the entity as EC2 describes it after
+    the action (two DescribeInstances in all), or the new os_tpl for save.
+    """
     client = account.client
     if action not in infra.COMPUTE.actions:
         raise BadRequest(f"{action.identifier} is not an action of compute")
@@ -540,23 +543,20 @@ def trigger_compute(account: Account, scope: Scope, id: str, action, attributes:
     if action not in _APPLICABLE.get(ec2_state(instance), ()):
         raise _conflict(action.term, instance)
     method = attributes.get("method")
+    if action == infra.COMPUTE_SAVE:
+        return _save(account, scope, instance, attributes)
     if action == infra.COMPUTE_START:
-        changed = client.start_instances(InstanceIds=[id])["StartingInstances"]
+        client.start_instances(InstanceIds=[id])
     elif action == infra.COMPUTE_STOP:
-        changed = client.stop_instances(
-            InstanceIds=[id], Force=method == "poweroff")["StoppingInstances"]
+        client.stop_instances(InstanceIds=[id], Force=method == "poweroff")
     elif action == infra.COMPUTE_RESTART:
         client.reboot_instances(InstanceIds=[id])
-        changed = []
-    elif action == infra.COMPUTE_SUSPEND:
+    else:
         if not instance.get("HibernationOptions", {}).get("Configured"):
             raise Conflict(f"cannot suspend compute {id}: it was not launched with hibernation "
                            "enabled; stop it instead")
-        changed = client.stop_instances(InstanceIds=[id], Hibernate=True)["StoppingInstances"]
-    else:
-        return _save(account, scope, instance, attributes)
-    for change in changed:
-        instance = dict(instance, State=change["CurrentState"])
+        client.stop_instances(InstanceIds=[id], Hibernate=True)
+    instance, reservation = describe(account, scope, id)
     return render(instance, account, reservation)
 
 

@@ -1,0 +1,30 @@
+"""
+The IEntityCollection contract (tests/contract.py) run against the EC2
+compute and storage providers, through L{EC2Backend.collection}, on moto.
+"""
+
+import pytest
+
+from occid.ec2.backend import EC2Backend
+from occid.occi import infrastructure as infra
+from tests.contract import EntityCollectionContract, resolve_synchronously
+from tests.motoserver import DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, make_account, make_config
+
+pytestmark = pytest.mark.moto
+
+
+class TestEC2Contract(EntityCollectionContract):
+    """The EC2 providers keep the contract every collection keeps."""
+
+    os_tpl = infra.os_tpl_mixin(DEBIAN, "debian-12-amd64-test", PUBLIC_HOST)
+
+    @pytest.fixture(autouse=True)
+    def _backend(self, moto):
+        account = make_account(make_config(moto.endpoint))
+        self.backend = EC2Backend(InlineReactor(), SyncPool(), {"fedcloud": account})
+
+    def make_collection(self, kind, principal, binding):
+        return self.backend.collection(kind, principal, binding)
+
+    def resolve(self, deferred):
+        return resolve_synchronously(deferred)
