@@ -1,0 +1,79 @@
+"""
+Tests for L{occid.ec2.network} against moto: VPCs and the public network,
+and create/delete only where [aws] network_create / network_delete allow.
+"""
+
+import pytest
+from zope.interface.verify import verifyObject
+
+from occid.ec2.network import NetworkCollection
+from occid.ec2.scope import Scope
+from occid.interfaces import IEntityCollection
+from occid.occi import errors
+from occid.occi import infrastructure as infra
+from occid.occi.model import EntityFilter, Resource
+from tests.motoserver import InlineReactor, SyncPool, binding, make_account, make_config, principal, settled
+
+pytestmark = pytest.mark.moto
+
+
+def networks(moto, **aws):
+    account = make_account(make_config(moto.endpoint, **aws))
+    return account, NetworkCollection(InlineReactor(), SyncPool(), account,
+                                      Scope(principal(), binding()))
+
+
+def request(address="10.20.0.0/16"):
+    return Resource(kind=infra.NETWORK, id="", mixins=[infra.IPNETWORK],
+                    attributes={"occi.core.title": "lab", "occi.network.address": address})
+
+
+def test_lists_public_and_vpcs(moto):
+    """The listing holds public and the default VPC with its CIDR, state active."""
+    _, collection = networks(moto)
+    verifyObject(IEntityCollection, collection)
+    listed = settled(collection.list(EntityFilter()))
+    assert listed[0].id == "public"
+    vpc = listed[1]
+    assert vpc.id.startswith("vpc-")
+    assert vpc.attributes["occi.network.address"] == "172.31.0.0/16"
+    assert vpc.attributes["occi.network.state"] == "active"
+    assert settled(collection.get("public")).attributes["occi.network.state"] == "active"
+    assert settled(collection.get(vpc.id)).id == vpc.id
+    with pytest.raises(errors.NotFound):
+        settled(collection.get("vpc-0000000000000dead"))
+
+
+def test_create_and_delete_forbidden_by_default(moto):
+    """Without network_create / network_delete, create and delete are 403."""
+    account, collection = networks(moto)
+    with pytest.raises(errors.Forbidden):
+        settled(collection.create(request()))
+    vpc = account.client.describe_vpcs()["Vpcs"][0]["VpcId"]
+    with pytest.raises(errors.Forbidden):
+        settled(collection.delete(vpc))
+    with pytest.raises(errors.Forbidden):
+        settled(collection.delete("public"))
+
+
+def test_create_and_delete_when_allowed(moto):
+    """Allowed: a VPC with a subnet and an attached internet gateway, all removed on delete."""
+    account, collection = networks(moto, network_create=True, network_delete=True)
+    made = settled(collection.create(request()))
+    client = account.client
+    assert made.attributes["occi.network.address"] == "10.20.0.0/16"
+    assert made.title == "lab"
+    assert client.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [made.id]}])["Subnets"]
+    gateways = client.describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [made.id]}])["InternetGateways"]
+    assert len(gateways) == 1
+    settled(collection.delete(made.id))
+    assert made.id not in [v["VpcId"] for v in client.describe_vpcs()["Vpcs"]]
+
+
+@pytest.mark.parametrize("address", [None, "nonsense", "10.0.0.0/8", "fd00::/64"])
+def test_bad_addresses_are_400(moto, address):
+    """The address must be an IPv4 CIDR block from /16 to /28."""
+    _, collection = networks(moto, network_create=True)
+    with pytest.raises(errors.BadRequest):
+        settled(collection.create(request(address)))
