@@ -80,10 +80,10 @@ class EC2Backend:
         if account.catalog.loaded:
             return succeed(account.catalog.catalog)
         waiting = Deferred()
-        if account.name not in self._loading:
-            self._loading[account.name] = []
+        first = account.name not in self._loading
+        self._loading.setdefault(account.name, []).append(waiting)
+        if first:
             self._refresh(account).addBoth(self._loaded, account.name)
-        self._loading[account.name].append(waiting)
         return waiting
 
     def _loaded(self, result, name):

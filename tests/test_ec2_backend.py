@@ -1,0 +1,115 @@
+"""
+Tests for L{occid.ec2.backend}: the IBackend, the service (pool started with
+it and stopped after shutdown, catalog loaded at start and then served from
+memory, reconciler timer), and two accounts reached through roles.
+"""
+
+import pytest
+from twisted.internet.testing import MemoryReactorClock
+from zope.interface.verify import verifyObject
+
+from occid.config import AccountConfig
+from occid.ec2.backend import EC2Backend, make_accounts, make_backend_service
+from occid.ec2.clients import build_clients
+from occid.interfaces import IBackend
+from occid.occi import errors
+from occid.occi import infrastructure as infra
+from occid.occi.model import EntityFilter, Resource
+from tests.ec2hooks import count_calls
+from tests.motoserver import (
+    DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, binding, make_account, make_config,
+    principal, settled, wait,
+)
+
+pytestmark = pytest.mark.moto
+
+JANE = principal()
+
+
+class ThreadedReactor(MemoryReactorClock):
+    """A memory reactor whose callFromThread runs the call in the calling thread."""
+
+    def callFromThread(self, f, *args, **kwargs):
+        f(*args, **kwargs)
+
+
+def test_service_runs_the_pool_and_loads_catalogs(moto):
+    """
+    Starting the service starts the occid-aws pool and loads every catalog;
+    the catalog is then answered without an EC2 call; the pool stops after
+    reactor shutdown.
+    """
+    reactor = ThreadedReactor()
+    backend, service = make_backend_service(make_config(moto.endpoint), reactor)
+    verifyObject(IBackend, backend)
+    service.startService()
+    try:
+        catalog = wait(backend.catalog(binding()))
+        assert catalog.lookup(infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST).identifier)
+        calls = count_calls(backend._accounts["fedcloud"].client)
+        assert wait(backend.catalog(binding())) is catalog
+        assert sum(calls.values()) == 0
+        compute = backend.collection(infra.COMPUTE, JANE, binding())
+        assert wait(compute.list(EntityFilter())) == []
+    finally:
+        service.stopService()
+        pool = service.services[0].pool
+        for trigger, args, kwargs in reactor.triggers["after"]["shutdown"]:
+            trigger(*args, **kwargs)
+    assert pool.started is False
+    assert pool.name == "occid-aws"
+
+
+def test_unknown_kind_and_account(moto):
+    """A kind without a collection, or an account the backend lacks, is NotFound."""
+    backend = EC2Backend(InlineReactor(), SyncPool(), {})
+    with pytest.raises(errors.NotFound):
+        backend.collection(infra.RESOURCE, JANE, binding())
+    with pytest.raises(errors.NotFound):
+        settled(backend.catalog(binding()))
+
+
+def test_catalog_first_load_is_shared(moto):
+    """Before the first load, a catalog request loads it once; later ones come from memory."""
+    config = make_config(moto.endpoint)
+    accounts = make_accounts(config, build_clients(config))
+    account = accounts["fedcloud"]
+    assert not account.catalog.loaded
+    backend = EC2Backend(InlineReactor(), SyncPool(), accounts)
+    calls = count_calls(account.client)
+    first = settled(backend.catalog(binding()))
+    loaded = sum(calls.values())
+    assert settled(backend.catalog(binding())) is first
+    assert sum(calls.values()) == loaded
+
+
+def test_reconcile_and_refresh_cover_every_account(moto):
+    """The timers' callables run over every account and never fail."""
+    config = make_config(moto.endpoint, accounts=(
+        AccountConfig(name="a", fqans=("/a",), role_arn="arn:aws:iam::111111111111:role/occid"),
+        AccountConfig(name="b", fqans=("/b",), role_arn="arn:aws:iam::222222222222:role/occid"),
+    ))
+    accounts = {name: make_account(config, name) for name in ("a", "b")}
+    backend = EC2Backend(InlineReactor(), SyncPool(), accounts)
+    results = settled(backend.reconcile())
+    assert [ok for ok, _ in results] == [True, True]
+    assert all(report.errors == [] for _, report in results)
+    assert [ok for ok, _ in settled(backend.refresh_catalogs())] == [True, True]
+
+
+def test_two_role_accounts_see_only_their_own(moto):
+    """Computes created through account a are invisible through account b, even to a manager."""
+    config = make_config(moto.endpoint, accounts=(
+        AccountConfig(name="a", fqans=("/a",), role_arn="arn:aws:iam::111111111111:role/occid"),
+        AccountConfig(name="b", fqans=("/b",), role_arn="arn:aws:iam::222222222222:role/occid"),
+    ))
+    accounts = {name: make_account(config, name) for name in ("a", "b")}
+    backend = EC2Backend(InlineReactor(), SyncPool(), accounts)
+    in_a = backend.collection(infra.COMPUTE, JANE, binding(account="a"))
+    made = settled(in_a.create(Resource(kind=infra.COMPUTE, id="", mixins=[
+        infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)])))
+    manager_b = backend.collection(infra.COMPUTE, JANE, binding("manager", account="b"))
+    assert settled(manager_b.list(EntityFilter())) == []
+    with pytest.raises(errors.NotFound):
+        settled(manager_b.get(made.id))
+    assert [e.id for e in settled(in_a.list(EntityFilter()))] == [made.id]
