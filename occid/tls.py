@@ -14,6 +14,7 @@ refused connection can be answered 401 with the reason and its fix.
 from __future__ import annotations
 
 import os
+import weakref
 from datetime import datetime, timezone
 
 from OpenSSL import SSL
@@ -46,13 +47,23 @@ class VerifyRecord:
         self.errors: list[tuple[int, int]] = []
 
 
+#: Each live server connection's L{VerifyRecord}.  (Twisted's TLS protocol
+#: owns the connections' app data, so the records are kept here.)
+_records: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def verify_record(connection: SSL.Connection) -> VerifyRecord:
+    """The L{VerifyRecord} of a connection made by L{GridServerTLS}."""
+    return _records[connection]
+
+
 def _record_verification(connection, certificate, error_number, depth, ok):
     """
     The OpenSSL verify callback: note every error and let the handshake go
     on, so that the validator can explain the refusal over HTTP.
     """
     if not ok:
-        connection.get_app_data().errors.append((depth, error_number))
+        _records[connection].errors.append((depth, error_number))
     return True
 
 
@@ -104,8 +115,7 @@ def _trust_dir_cas(ca_dir: str) -> list[x509.Certificate]:
 @implementer(IOpenSSLServerConnectionCreator)
 class GridServerTLS:
     """
-    Makes the server side of each TLS connection, with a L{VerifyRecord} as
-    its app data.  L{replace} swaps the context for a freshly built one after
+    Makes the server side of each TLS connection, with its L{VerifyRecord}.  L{replace} swaps the context for a freshly built one after
     the trust dir changed; connections already made keep theirs.
     """
 
@@ -118,7 +128,7 @@ class GridServerTLS:
 
     def serverConnectionForTLS(self, tlsProtocol):
         connection = SSL.Connection(self._context, None)
-        connection.set_app_data(VerifyRecord())
+        _records[connection] = VerifyRecord()
         return connection
 
 
@@ -142,7 +152,7 @@ class GridHTTPChannel(HTTPChannel):
         chain = [leaf] if leaf is not None else []
         if leaf is not None:
             chain += connection.get_peer_cert_chain(as_cryptography=True) or []
-        errors = list(connection.get_app_data().errors)
+        errors = list(verify_record(connection).errors)
         peer = self.transport.getPeer()
         authenticator = self.site.authenticator
         try:

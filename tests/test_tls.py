@@ -26,6 +26,7 @@ from occid.tls import (
     authenticating,
     build_context,
     identify,
+    verify_record,
 )
 from tests.pki import PKI
 
@@ -113,7 +114,7 @@ class TestContext:
         """An RFC proxy passes OpenSSL: proxies are allowed on the store."""
         proxy = pki.issue_proxy(pki.user)
         server, _ = handshake(GridServerTLS(server_context(pki)), client_context(proxy))
-        assert server.get_app_data().errors == []
+        assert verify_record(server).errors == []
         assert server.get_peer_certificate(as_cryptography=True) == proxy.certificate
         assert [c for c in server.get_peer_cert_chain(as_cryptography=True)] == proxy.chain[1:]
 
@@ -123,25 +124,25 @@ class TestContext:
         context = server_context(pki)
         proxy = pki.issue_proxy(pki.user)
         server, _ = handshake(GridServerTLS(context), client_context(proxy))
-        assert (0, X509_V_ERR_PROXY_CERTIFICATES_NOT_ALLOWED) in server.get_app_data().errors
+        assert (0, X509_V_ERR_PROXY_CERTIFICATES_NOT_ALLOWED) in verify_record(server).errors
 
     def test_revoked_eec_recorded_under_a_proxy(self, pki):
         """CRLs are checked on the whole chain: a revoked EEC under its proxy is seen."""
         proxy = pki.issue_proxy(pki.revoked)
         server, _ = handshake(GridServerTLS(server_context(pki)), client_context(proxy))
-        assert (1, X509_V_ERR_CERT_REVOKED) in server.get_app_data().errors
+        assert (1, X509_V_ERR_CERT_REVOKED) in verify_record(server).errors
 
     def test_crl_checks_off(self, pki):
         """With C{crl = "off"} OpenSSL does not look for CRLs at all."""
         proxy = pki.issue_proxy(pki.revoked)
         server, _ = handshake(GridServerTLS(server_context(pki, False)), client_context(proxy))
-        assert server.get_app_data().errors == []
+        assert verify_record(server).errors == []
 
     def test_bad_chain_finishes_the_handshake(self, pki):
         """An untrusted chain is recorded, not refused: the validator explains it over HTTP."""
         proxy = pki.issue_proxy(pki.rogue_user)
         server, client = handshake(GridServerTLS(server_context(pki)), client_context(proxy))
-        assert (1, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY) in server.get_app_data().errors
+        assert (1, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY) in verify_record(server).errors
         client.send(b"ping")
         server.bio_write(client.bio_read(65536))
         assert server.recv(4) == b"ping"

@@ -1,0 +1,116 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+twistd's entry point for C{twistd occid}: command-line options and the
+service tree.  Wiring only: every piece is built elsewhere.
+"""
+
+from __future__ import annotations
+
+import signal
+from datetime import datetime, timezone
+
+from twisted.application import service, strports
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.python import usage
+
+from occid import __version__, config as configmodule
+from occid.ec2.backend import make_backend_service
+from occid.gsi.authenticator import GridAuthenticator
+from occid.gsi.proxy import ChainOptions
+from occid.gsi.trust import TrustStore, fingerprint
+from occid.gsi.voms import VomsDir
+from occid.policy import AccountPolicy
+from occid.tls import GridServerTLS, authenticating, build_context, identify, log_dropped_ac
+from occid.trustwatch import TrustWatcher
+from occid.web.root import make_root, make_site
+
+#: How often the trust dir and vomsdir are checked for changes, in seconds.
+TRUST_POLL_INTERVAL = 60
+
+
+class Options(usage.Options):
+    """Options of C{twistd occid}."""
+
+    synopsis = "[--config PATH]"
+    longdesc = (
+        f"occid {__version__}: an OCCI 1.1/1.2 gateway to Amazon EC2 for grid users "
+        "authenticated by RFC 3820 proxies with VOMS attributes."
+    )
+    optParameters = [
+        ["config", "c", configmodule.DEFAULT_PATH, "The occid.toml configuration file."],
+    ]
+
+    def opt_version(self):
+        """Print occid's version and exit."""
+        print(f"occid {__version__}")
+        raise SystemExit(0)
+
+    def postOptions(self) -> None:
+        try:
+            self["loaded"] = configmodule.load(self["config"])
+        except configmodule.ConfigError as e:
+            raise usage.UsageError(str(e))
+
+
+def makeService(options, reactor=None) -> service.MultiService:
+    """
+    The daemon: the EC2 backend (thread pool, catalogs, reconciler), the TLS
+    listener serving the OCCI resource tree, and the trust-dir watcher.
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    config = options["loaded"]
+    top = service.MultiService()
+
+    grid = config.grid
+
+    def read_trust():
+        return TrustStore.load(grid.ca_dir, datetime.now(timezone.utc)), VomsDir.load(grid.vomsdir)
+
+    trust, vomsdir = read_trust()
+    authenticator = GridAuthenticator(
+        trust,
+        vomsdir,
+        ChainOptions.from_config(grid),
+        host=config.server.public_host,
+        log_dropped=log_dropped_ac,
+    )
+    policy = AccountPolicy(config.accounts, limited_proxies=grid.limited_proxies)
+
+    backend, backend_service = make_backend_service(config, reactor)
+    backend_service.setServiceParent(top)
+
+    def tls_context():
+        return build_context(
+            config.server.host_cert, config.server.host_key, grid.ca_dir, grid.crl != "off"
+        )
+
+    tls = GridServerTLS(tls_context())
+    root = make_root(backend, policy, identify, config.server.public_url, reactor)
+    site = authenticating(
+        make_site(root, config.server.max_body, config.server.request_timeout, reactor),
+        authenticator,
+    )
+    listener = strports.service(
+        config.server.listen,
+        TLSMemoryBIOFactory(tls, False, site, clock=reactor),
+        reactor=reactor,
+    )
+    listener.setServiceParent(top)
+
+    def reload_blocking():
+        return read_trust() + (tls_context(),)
+
+    def apply(result):
+        new_trust, new_vomsdir, context = result
+        tls.replace(context)
+        authenticator.reload(new_trust, new_vomsdir)
+
+    watcher = TrustWatcher(
+        lambda: (fingerprint(grid.ca_dir), fingerprint(grid.vomsdir)), reload_blocking, apply
+    )
+    watcher.service(TRUST_POLL_INTERVAL, reactor).setServiceParent(top)
+    reactor.callWhenRunning(
+        signal.signal, signal.SIGHUP, lambda *_: reactor.callFromThread(watcher.check, True)
+    )
+    return top

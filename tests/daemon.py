@@ -1,0 +1,184 @@
+# -*- test-case-name: tests.test_daemon -*-
+"""
+The real daemon in a subprocess, for end-to-end tests: C{twistd -n occid
+--config FILE} on 127.0.0.1 with a test PKI and a moto EC2 server, and curl
+as an independent client.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+
+from tests.motoserver import free_port
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: The accounts every daemon test configures: one per test VO.
+ACCOUNTS = """
+[[accounts]]
+name = "testvo"
+fqans = ["/testvo"]
+visibility = "owner"
+manager_fqans = ["/testvo/Role=VMManager"]
+
+[[accounts]]
+name = "othervo"
+fqans = ["/othervo"]
+"""
+
+
+def twistd_command() -> list[str]:
+    """twistd of the Python running the tests (the venv's, in CI)."""
+    beside = os.path.join(os.path.dirname(sys.executable), "twistd")
+    if os.path.exists(beside):
+        return [beside]
+    return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+
+
+def aws_environment(directory: str) -> dict[str, str]:
+    """Fake AWS credentials and no shared AWS files, for a moto-backed daemon."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE=os.path.join(directory, "aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=os.path.join(directory, "aws-credentials"),
+    )
+    return env
+
+
+class Daemon:
+    """
+    One occid process.  C{config_text} is everything after C{[server]}'s
+    listen/public_url/host keys and C{[grid]}'s directories.
+    """
+
+    def __init__(self, directory: str, pki, moto_endpoint: str, *, grid: str = "",
+                 aws: str = "", accounts: str = ACCOUNTS):
+        self.directory = directory
+        self.pki = pki
+        self.port = free_port()
+        self.url = f"https://localhost:{self.port}"
+        self.config_path = os.path.join(directory, "occid.toml")
+        self.log_path = os.path.join(directory, "occid.log")
+        self.cacert = os.path.join(directory, "cacert.pem")
+        with open(self.cacert, "wb") as f:
+            f.write(pki.ca.certificate.public_bytes(serialization.Encoding.PEM))
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            f.write(
+                f"""
+[server]
+listen = "tcp:{self.port}:interface=127.0.0.1"
+public_url = "{self.url}"
+host_cert = "{pki.directory}/hostcert.pem"
+host_key = "{pki.directory}/hostkey.pem"
+
+[grid]
+ca_dir = "{pki.certificates_dir}"
+vomsdir = "{pki.vomsdir}"
+{grid}
+
+[aws]
+endpoint_url = "{moto_endpoint}"
+instance_types = ["t3.micro", "t3.small"]
+{aws}
+
+[images]
+policy = "listed"
+list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
+{accounts}
+"""
+            )
+        self._process: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        return [*twistd_command(), "--nodaemon", "--pidfile=", f"--logfile={self.log_path}",
+                "occid", "--config", self.config_path]
+
+    def environment(self) -> dict[str, str]:
+        env = aws_environment(self.directory)
+        env["PYTHONPATH"] = REPO
+        return env
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the daemon and wait until its port accepts connections."""
+        self._process = subprocess.Popen(
+            self.command(), cwd=self.directory, env=self.environment(),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._process.poll() is not None:
+                output = self._process.stdout.read().decode(errors="replace")
+                raise RuntimeError(f"occid exited {self._process.returncode}: {output}\n{self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"occid did not listen in time:\n{self.log()}")
+                time.sleep(0.1)
+
+    def stop(self) -> bool:
+        """
+        Stop the daemon with SIGTERM; whether it shut down cleanly (twistd
+        re-raises the signal after a clean shutdown, so the status is -15).
+        """
+        if self._process is None:
+            return None
+        self._process.terminate()
+        try:
+            status = self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            status = self._process.wait()
+        self._process.stdout.close()
+        self._process = None
+        return status in (0, -15) and "Server Shut Down." in self.log()
+
+    def log(self) -> str:
+        """Everything the daemon logged so far."""
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+@dataclass
+class CurlResult:
+    status: int
+    headers: str
+    body: str
+    exit_code: int
+
+
+def curl(daemon: Daemon, proxy: str | None, path: str = "/-/", *args: str) -> CurlResult:
+    """
+    curl over TLS to the daemon, presenting the proxy file C{proxy} (or no
+    certificate), checking the server against the test CA.
+    """
+    headers = os.path.join(daemon.directory, "curl-headers")
+    body = os.path.join(daemon.directory, "curl-body")
+    argv = ["curl", "-sS", "--cacert", daemon.cacert, "-D", headers, "-o", body,
+            "-w", "%{http_code}", "--max-time", "60"]
+    if proxy is not None:
+        argv += ["--cert", proxy, "--key", proxy]
+    argv += [*args, daemon.url + path]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=90,
+                            stdin=subprocess.DEVNULL, env={**os.environ, "OPENSSL_CONF": "/dev/null"})
+    read = lambda p: open(p, encoding="utf-8", errors="replace").read() if os.path.exists(p) else ""
+    return CurlResult(int(result.stdout or 0), read(headers), read(body), result.returncode)
+
+
+def have_curl() -> bool:
+    return shutil.which("curl") is not None
