@@ -91,6 +91,9 @@ def test_make_service(config_file):
         assert factory.wrappedFactory.authenticator is not None
     finally:
         top.stopService()
+        # The EC2 thread pool stops after reactor shutdown, as under twistd.
+        for stop, args, kwargs in reactor.triggers["after"]["shutdown"]:
+            stop(*args, **kwargs)
 
 
 def test_plugin_discovered():
