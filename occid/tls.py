@@ -193,10 +193,11 @@ def log_dropped_ac(dn: str, dropped) -> None:
 
 def identify(request) -> Principal:
     """
-    The principal of the connection C{request} arrived on.
+    The principal of the connection C{request} arrived on.  (Whether it
+    has expired since the handshake is the web layer's check, on its clock.)
 
-    @raise Unauthorized: the connection has no valid principal, or it has
-        expired since the handshake; the message says why and what to do.
+    @raise Unauthorized: the connection has no valid principal; the message
+        says why and what to do.
     """
     channel = request.channel
     if channel.refusal is not None:
@@ -208,12 +209,6 @@ def identify(request) -> Principal:
             "no client certificate was presented; connect with your proxy as "
             "client certificate (curl --cert $X509_USER_PROXY --key $X509_USER_PROXY, "
             "or occi --auth x509 --voms --user-cred $X509_USER_PROXY)",
-            headers=_CHALLENGE,
-        )
-    if principal.expired(_now()):
-        raise Unauthorized(
-            f"your credentials expired at {principal.not_after:%Y-%m-%d %H:%M:%S} UTC; "
-            "renew your proxy (voms-proxy-init --voms <vo>) and reconnect",
             headers=_CHALLENGE,
         )
     return principal

@@ -4,7 +4,6 @@ a table of bad configurations with the message each one stops the daemon with.
 """
 
 import os
-import stat
 from datetime import datetime, timedelta, timezone
 
 import pytest

@@ -5,17 +5,14 @@ C{voms-proxy-fake} and C{grid-proxy-init} as well as by the Python factory,
 and curl (or Python's C{ssl} where curl refuses to send) as the client.
 """
 
-import os
 import socket
 import ssl
 import subprocess
-from datetime import timedelta
 
 import pytest
-from cryptography.hazmat.primitives import hashes
 
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl, twistd_command
+from tests.daemon import Daemon, curl, have_curl
 from tests.pki import PKI
 from tests.vomsfactory import build_ac, voms_proxy
 

@@ -5,7 +5,6 @@ and the channel that authenticates its peer once per connection.
 """
 
 import os
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from OpenSSL import SSL
@@ -307,17 +306,6 @@ class ChannelTests(SynchronousTestCase):
         self.assertEqual(authenticator.calls[0][0], [])
         with self.assertRaises(Unauthorized):
             identify(FakeRequest(channel))
-
-    def test_expired_since_handshake(self):
-        """A principal that expired after the handshake is refused on later requests."""
-        principal = make_principal()
-        channel, _ = self.channel_for(self.pki.issue_proxy(self.pki.user), principal)
-        channel.principal = type(principal)(
-            **{**principal.__dict__, "not_after": datetime.now(timezone.utc) - timedelta(seconds=1)}
-        )
-        with self.assertRaises(Unauthorized) as e:
-            identify(FakeRequest(channel))
-        self.assertIn("renew your proxy", e.exception.message)
 
     def test_never_authenticated(self):
         """A channel that never completed authentication has no principal: 401."""
