@@ -24,17 +24,16 @@ from dataclasses import dataclass
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
-from twisted.internet.defer import fail
-from twisted.internet.threads import deferToThreadPool
 from zope.interface import implementer
 
 from occid.ec2 import intents
 from occid.ec2.account import MANAGED_TAG, Account
+from occid.ec2.collection import AccountCollection
 from occid.ec2.errors import translated
 from occid.ec2.scope import NAME_TAG, OWNER_TAG, Scope, tag_dict, tag_list, valid_id
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
+from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
 from occid.occi.model import Changes, Entity, EntityFilter, Link, Mixin, Resource
 
 #: Instance states occid shows; shutting-down and terminated ones are gone.
@@ -621,20 +620,10 @@ def delete_compute(account: Account, scope: Scope, id: str) -> None:
 
 
 @implementer(IEntityCollection)
-class ComputeCollection:
+class ComputeCollection(AccountCollection):
     """The instances one principal sees in one account."""
 
     kind = infra.COMPUTE
-
-    def __init__(self, reactor, threadpool, account: Account, scope: Scope):
-        self._reactor = reactor
-        self._pool = threadpool
-        self._account = account
-        self._scope = scope
-
-    def _run(self, function, *args):
-        return deferToThreadPool(self._reactor, self._pool, function,
-                                 self._account, self._scope, *args)
 
     def list(self, filter):
         return self._run(list_computes, filter)
@@ -642,20 +631,9 @@ class ComputeCollection:
     def get(self, id):
         return self._run(get_compute, id)
 
-    def _write(self, function, *args):
-        try:
-            self._scope.check_writable()
-        except OCCIError:
-            return fail()
-        return self._run(function, *args)
-
     def create(self, entity):
-        try:
-            self._scope.check_writable()
-            launch = plan_launch(entity, self._account, self._scope)
-        except OCCIError:
-            return fail()
-        return self._run(create_compute, launch)
+        return self._planned_write(
+            create_compute, lambda: (plan_launch(entity, self._account, self._scope),))
 
     def update(self, id, changes):
         return self._write(update_compute, id, changes)

@@ -22,17 +22,17 @@ create (L{occid.ec2.intents}).
 from __future__ import annotations
 
 from twisted.internet.defer import fail
-from twisted.internet.threads import deferToThreadPool
 from zope.interface import implementer
 
 from occid.ec2 import intents
 from occid.ec2.account import MANAGED_TAG, Account
+from occid.ec2.collection import AccountCollection
 from occid.ec2.compute import SHOWN_STATES, all_instances, describe, render
 from occid.ec2.errors import translated
 from occid.ec2.scope import Scope, tag_list, valid_id
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
+from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
 from occid.occi.model import Entity, EntityFilter, Link
 
 #: The usual root device names (moto reports the root volume at /dev/sda1
@@ -307,29 +307,12 @@ def delete_storagelink(account: Account, scope: Scope, id: str) -> None:
     raise NotFound(f"no storagelink {id}")
 
 
-class _LinkCollection:
+class _LinkCollection(AccountCollection):
     """What both link providers share."""
 
     kind = None
     _create = None
     _delete = None
-
-    def __init__(self, reactor, threadpool, account: Account, scope: Scope):
-        self._reactor = reactor
-        self._pool = threadpool
-        self._account = account
-        self._scope = scope
-
-    def _run(self, function, *args):
-        return deferToThreadPool(self._reactor, self._pool, function,
-                                 self._account, self._scope, *args)
-
-    def _write(self, function, *args):
-        try:
-            self._scope.check_writable()
-        except OCCIError:
-            return fail()
-        return self._run(function, *args)
 
     def list(self, filter):
         return self._run(list_links, self.kind, filter)

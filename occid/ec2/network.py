@@ -12,15 +12,15 @@ from __future__ import annotations
 import ipaddress
 
 from twisted.internet.defer import fail
-from twisted.internet.threads import deferToThreadPool
 from zope.interface import implementer
 
 from occid.ec2.account import Account
+from occid.ec2.collection import AccountCollection
 from occid.ec2.errors import translated
 from occid.ec2.scope import NAME_TAG, Scope, tag_dict, tag_list, valid_id
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
+from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
 from occid.occi.model import Entity, EntityFilter, Resource
 
 PUBLIC = "public"
@@ -157,20 +157,10 @@ def delete_network(account: Account, scope: Scope, id: str) -> None:
 
 
 @implementer(IEntityCollection)
-class NetworkCollection:
+class NetworkCollection(AccountCollection):
     """The account's VPCs and the public network."""
 
     kind = infra.NETWORK
-
-    def __init__(self, reactor, threadpool, account: Account, scope: Scope):
-        self._reactor = reactor
-        self._pool = threadpool
-        self._account = account
-        self._scope = scope
-
-    def _run(self, function, *args):
-        return deferToThreadPool(self._reactor, self._pool, function,
-                                 self._account, self._scope, *args)
 
     def list(self, filter):
         return self._run(list_networks, filter)
@@ -179,22 +169,13 @@ class NetworkCollection:
         return self._run(get_network, id)
 
     def create(self, entity):
-        try:
-            self._scope.check_writable()
-            cidr, title = plan_network(self._account, entity)
-        except OCCIError:
-            return fail()
-        return self._run(create_network, cidr, title)
+        return self._planned_write(create_network, lambda: plan_network(self._account, entity))
 
     def update(self, id, changes):
         return fail(Forbidden("networks cannot be changed through occid"))
 
     def delete(self, id):
-        try:
-            self._scope.check_writable()
-        except OCCIError:
-            return fail()
-        return self._run(delete_network, id)
+        return self._write(delete_network, id)
 
     def trigger(self, id, action, attributes):
         if action in infra.NETWORK.actions:

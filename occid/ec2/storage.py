@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import math
 
-from twisted.internet.defer import fail
-from twisted.internet.threads import deferToThreadPool
 from zope.interface import implementer
 
 from occid.ec2.account import Account
+from occid.ec2.collection import AccountCollection
 from occid.ec2.errors import translated
 from occid.ec2.scope import NAME_TAG, Scope, tag_dict, tag_list, valid_id
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
+from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
 from occid.occi.model import Changes, Entity, EntityFilter, Resource
 
 #: EBS limits for gp3 volumes, in GiB.
@@ -197,27 +196,10 @@ def delete_storage(account: Account, scope: Scope, id: str) -> None:
 
 
 @implementer(IEntityCollection)
-class StorageCollection:
+class StorageCollection(AccountCollection):
     """The EBS volumes one principal sees in one account."""
 
     kind = infra.STORAGE
-
-    def __init__(self, reactor, threadpool, account: Account, scope: Scope):
-        self._reactor = reactor
-        self._pool = threadpool
-        self._account = account
-        self._scope = scope
-
-    def _run(self, function, *args):
-        return deferToThreadPool(self._reactor, self._pool, function,
-                                 self._account, self._scope, *args)
-
-    def _write(self, function, *args):
-        try:
-            self._scope.check_writable()
-        except OCCIError:
-            return fail()
-        return self._run(function, *args)
 
     def list(self, filter):
         return self._run(list_storage, filter)
@@ -226,12 +208,8 @@ class StorageCollection:
         return self._run(get_storage, id)
 
     def create(self, entity):
-        try:
-            self._scope.check_writable()
-            parameters = plan_volume(self._account, self._scope, entity)
-        except OCCIError:
-            return fail()
-        return self._run(create_storage, parameters)
+        return self._planned_write(
+            create_storage, lambda: (plan_volume(self._account, self._scope, entity),))
 
     def update(self, id, changes):
         return self._write(update_storage, id, changes)
