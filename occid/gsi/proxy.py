@@ -26,7 +26,7 @@ from typing import Sequence
 
 from asn1crypto import core as asn1
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.x509.oid import NameOID
@@ -34,7 +34,7 @@ from cryptography.x509.oid import NameOID
 from occid.config import GridConfig
 from occid.gsi.names import rdn_sequence, slash_dn
 from occid.gsi.principal import CertificateRejected
-from occid.gsi.trust import Authority, TrustStore, Unusable
+from occid.gsi.trust import Authority, TrustStore, Unusable, is_ca, signed_by
 
 PCI = "1.3.6.1.5.5.7.1.14"
 DRAFT_PCI = "1.3.6.1.4.1.3536.1.222"
@@ -195,10 +195,10 @@ def validate_chain(
         raise reject("C2", "the chain has proxies but no end-entity certificate")
     eec = chain[len(proxies)]
     eec_dn = slash_dn(eec.subject)
-    if _is_ca(eec):
+    if is_ca(eec):
         raise reject("C2", f"{eec_dn} follows the proxies but is a CA certificate, not a user certificate")
     for extra in chain[len(proxies) + 1 :]:
-        if not _is_ca(extra):
+        if not is_ca(extra):
             raise reject(
                 "C2",
                 f"more than one end-entity certificate: {eec_dn} and {slash_dn(extra.subject)}",
@@ -246,7 +246,7 @@ def _classify(certificate: x509.Certificate) -> _Proxy | None:
         if oid == DRAFT_PCI:
             return _Proxy(certificate, "draft", False, None, extension.critical, None)
     subject = certificate.subject.rdns
-    if len(subject) != len(certificate.issuer.rdns) + 1 or _is_ca(certificate):
+    if len(subject) != len(certificate.issuer.rdns) + 1 or is_ca(certificate):
         return None
     if rdn_sequence(x509.Name(subject[:-1])) != rdn_sequence(certificate.issuer):
         return None
@@ -266,13 +266,6 @@ def _parse_pci(certificate: x509.Certificate, extension: x509.Extension) -> _Pro
     if pathlen is not None and pathlen < 0:
         raise reject("C5", f"the ProxyCertInfo of {slash_dn(certificate.subject)} has a negative path length")
     return _Proxy(certificate, "rfc", language == LIMITED, pathlen, extension.critical, language)
-
-
-def _is_ca(certificate: x509.Certificate) -> bool:
-    try:
-        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
 
 
 # C8
@@ -299,7 +292,7 @@ def _trust_path(eec: x509.Certificate, eec_dn: str, trust: TrustStore) -> tuple[
     if not candidates:
         raise reject("C2", f"the issuer of {eec_dn}, {issuer_dn}, is not a CA this site trusts")
     for authority in candidates:
-        if _signed_by(eec, authority.certificate):
+        if signed_by(eec, authority.certificate):
             path = trust.path(authority)
             if isinstance(path, Unusable):
                 raise reject(path.rule, f"the CA {issuer_dn} cannot be used: {path.reason}")
@@ -308,14 +301,6 @@ def _trust_path(eec: x509.Certificate, eec_dn: str, trust: TrustStore) -> tuple[
         "C2",
         f"{eec_dn} is not signed by the key of the trusted CA {issuer_dn} (a different CA with the same name?)",
     )
-
-
-def _signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        certificate.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-    return True
 
 
 # C13
@@ -354,7 +339,7 @@ def _check_proxies(proxies: list[_Proxy], chain: Sequence[x509.Certificate], not
         certificate = proxy.certificate
         dn = slash_dn(certificate.subject)
         _check_name(certificate, parent, dn)
-        if not _signed_by(certificate, parent):
+        if not signed_by(certificate, parent):
             raise reject("C3", f"the proxy {dn} is not signed by the key of {slash_dn(parent.subject)}")
         _check_proxy_extensions(certificate, parent, dn)
         if proxy.kind == "rfc":
@@ -392,7 +377,7 @@ def _check_proxy_extensions(certificate: x509.Certificate, parent: x509.Certific
         except x509.ExtensionNotFound:
             continue
         raise reject("C4", f"the proxy {dn} carries a {label}")
-    if _is_ca(certificate):
+    if is_ca(certificate):
         raise reject("C4", f"the proxy {dn} claims to be a CA")
     try:
         if extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:

@@ -180,7 +180,7 @@ class TrustStore:
         authorities = []
         for stem, certificate in certificates.values():
             dn = slash_dn(certificate.subject)
-            if not _is_ca(certificate):
+            if not is_ca(certificate):
                 problems.append(f"{stem}: {dn} is not a CA certificate; ignored")
                 continue
             if certificate.not_valid_after_utc < now:
@@ -244,21 +244,23 @@ def _build_path(authority: Authority, by_subject: dict) -> tuple[Authority, ...]
         parents = [
             a
             for a in by_subject.get(rdn_sequence(current.issuer), [])
-            if a not in path and _signed_by(current, a.certificate)
+            if a not in path and signed_by(current, a.certificate)
         ]
         if not parents:
             return Unusable("C2", f"no CA in the trust dir signed {path[-1].dn}")
         path.append(parents[0])
 
 
-def _is_ca(certificate: x509.Certificate) -> bool:
+def is_ca(certificate: x509.Certificate) -> bool:
+    """Whether C{certificate}'s basicConstraints say it is a CA."""
     try:
-        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return False
 
 
-def _signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+def signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether C{issuer}'s key signed C{certificate} and C{issuer} names it."""
     try:
         certificate.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
