@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
-from asn1crypto import core as asn1
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,11 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from OpenSSL import crypto
 
-PCI_OID = "1.3.6.1.5.5.7.1.14"
-DRAFT_PCI_OID = "1.3.6.1.4.1.3536.1.222"
-INHERIT_ALL = "1.3.6.1.5.5.7.21.1"
-INDEPENDENT = "1.3.6.1.5.5.7.21.2"
-LIMITED = "1.3.6.1.4.1.3536.1.1.1.9"
+from occid.gsi.proxy import DRAFT_PCI, INHERIT_ALL, LIMITED, PCI, ProxyCertInfo
 
 CA_DN = "/DC=org/DC=example/CN=Test Grid CA"
 HOST_DN = "/DC=org/DC=example/OU=Hosts/CN=localhost"
@@ -91,26 +86,12 @@ def subject_hash(certificate: x509.Certificate) -> str:
     return "%08x" % crypto.X509.from_cryptography(certificate).subject_name_hash()
 
 
-class _ProxyPolicy(asn1.Sequence):
-    _fields = [
-        ("policy_language", asn1.ObjectIdentifier),
-        ("policy", asn1.OctetString, {"optional": True}),
-    ]
-
-
-class _ProxyCertInfo(asn1.Sequence):
-    _fields = [
-        ("path_len", asn1.Integer, {"optional": True}),
-        ("proxy_policy", _ProxyPolicy),
-    ]
-
-
 def proxy_cert_info(policy_oid: str, pathlen: int | None = None) -> bytes:
     """DER of an RFC 3820 ProxyCertInfo with policy C{policy_oid}."""
     value = {"proxy_policy": {"policy_language": policy_oid}}
     if pathlen is not None:
         value["path_len"] = pathlen
-    return _ProxyCertInfo(value).dump()
+    return ProxyCertInfo(value).dump()
 
 
 def resign(certificate: x509.Certificate, key: rsa.RSAPrivateKey, algorithm: hashes.HashAlgorithm) -> x509.Certificate:
@@ -457,7 +438,7 @@ class PKI:
             language = policy_oid or (LIMITED if limited else INHERIT_ALL)
             defaults["pci"] = (
                 x509.UnrecognizedExtension(
-                    x509.ObjectIdentifier(DRAFT_PCI_OID if draft else PCI_OID),
+                    x509.ObjectIdentifier(DRAFT_PCI if draft else PCI),
                     proxy_cert_info(language, pathlen),
                 ),
                 pci_critical,

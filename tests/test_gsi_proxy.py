@@ -17,13 +17,11 @@ from cryptography.x509.oid import NameOID
 
 from occid.config import GridConfig
 from occid.gsi.principal import CertificateRejected
-from occid.gsi.proxy import ChainOptions, validate_chain
+from occid.gsi.proxy import INDEPENDENT, PCI, ChainOptions, validate_chain
 from occid.gsi.trust import TrustStore
 from tests import gridtools
 from tests.pki import (
     CA_DN,
-    INDEPENDENT,
-    PCI_OID,
     PKI,
     USER_DN,
     cn,
@@ -290,7 +288,7 @@ def test_unknown_policy(pki):
 
 def test_malformed_pci(pki):
     """A ProxyCertInfo that is not DER of the right shape is refused."""
-    garbage = x509.UnrecognizedExtension(x509.ObjectIdentifier(PCI_OID), b"\x30\x03\x02\x01")
+    garbage = x509.UnrecognizedExtension(x509.ObjectIdentifier(PCI), b"\x30\x03\x02\x01")
     rejected("C5", pki, pki.issue_proxy(pki.user, extensions=[(garbage, True)]).chain)
 
 

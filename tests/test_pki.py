@@ -12,7 +12,8 @@ import stat
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from tests.pki import CA_DN, PCI_OID, PKI, USER_DN, name, pooled_key, subject_hash
+from occid.gsi.proxy import PCI
+from tests.pki import CA_DN, PKI, USER_DN, name, pooled_key, subject_hash
 
 
 def test_layout(tmp_path):
@@ -58,7 +59,7 @@ def test_proxy_shape(tmp_path):
     proxy = pki.issue_proxy(pki.user).certificate
     assert list(proxy.subject.rdns)[:-1] == list(pki.user.certificate.subject.rdns)
     assert proxy.issuer == pki.user.certificate.subject
-    assert proxy.extensions.get_extension_for_oid(x509.ObjectIdentifier(PCI_OID)).critical
+    assert proxy.extensions.get_extension_for_oid(x509.ObjectIdentifier(PCI)).critical
     proxy.verify_directly_issued_by(pki.user.certificate)
 
 

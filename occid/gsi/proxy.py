@@ -79,17 +79,21 @@ _RULE_FIXES = {
 }
 
 
-class _ProxyPolicy(asn1.Sequence):
+class ProxyPolicy(asn1.Sequence):
+    """RFC 3820 ProxyPolicy: a policy language OID and an optional policy."""
+
     _fields = [
         ("policy_language", asn1.ObjectIdentifier),
         ("policy", asn1.OctetString, {"optional": True}),
     ]
 
 
-class _ProxyCertInfo(asn1.Sequence):
+class ProxyCertInfo(asn1.Sequence):
+    """RFC 3820 ProxyCertInfo, the value of the C{PCI} extension."""
+
     _fields = [
         ("path_len", asn1.Integer, {"optional": True}),
-        ("proxy_policy", _ProxyPolicy),
+        ("proxy_policy", ProxyPolicy),
     ]
 
 
@@ -258,7 +262,7 @@ def _classify(certificate: x509.Certificate) -> _Proxy | None:
 
 def _parse_pci(certificate: x509.Certificate, extension: x509.Extension) -> _Proxy:
     try:
-        info = _ProxyCertInfo.load(extension.value.value, strict=True)
+        info = ProxyCertInfo.load(extension.value.value, strict=True)
         language = info["proxy_policy"]["policy_language"].dotted
         pathlen = info["path_len"].native
     except (ValueError, TypeError, KeyError) as e:
