@@ -81,6 +81,17 @@ def cn(value: str) -> x509.RelativeDistinguishedName:
     return x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, value)])
 
 
+def key_usage(**granted: bool) -> x509.KeyUsage:
+    """A KeyUsage granting exactly C{granted}."""
+    flags = dict.fromkeys(
+        ["digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+         "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"],
+        False,
+    )
+    flags.update(granted)
+    return x509.KeyUsage(**flags)
+
+
 def subject_hash(certificate: x509.Certificate) -> str:
     """OpenSSL's C{-subject_hash} of C{certificate}: the trust-dir file stem."""
     return "%08x" % crypto.X509.from_cryptography(certificate).subject_name_hash()
@@ -129,15 +140,18 @@ class Credential:
     chain: list[x509.Certificate]
     issuer: Credential | None = field(default=None, repr=False)
 
-    def pem_chain(self) -> bytes:
-        """The proxy-file layout: certificate, key, then the rest of the chain."""
-        key = self.private_key.private_bytes(
+    def key_pem(self) -> bytes:
+        """The unencrypted private key in PEM (traditional OpenSSL layout)."""
+        return self.private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.TraditionalOpenSSL,
             serialization.NoEncryption(),
         )
+
+    def pem_chain(self) -> bytes:
+        """The proxy-file layout: certificate, key, then the rest of the chain."""
         rest = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain[1:])
-        return self.certificate.public_bytes(serialization.Encoding.PEM) + key + rest
+        return self.certificate.public_bytes(serialization.Encoding.PEM) + self.key_pem() + rest
 
     def write(self, path: str) -> str:
         """Write L{pem_chain} to C{path} with mode 0600; return C{path}."""
@@ -147,12 +161,7 @@ class Credential:
     def write_pair(self, cert_path: str, key_path: str) -> None:
         """Write the certificate (PEM) and its unencrypted key (0600) apart."""
         _write(cert_path, self.certificate.public_bytes(serialization.Encoding.PEM), 0o644)
-        key = self.private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-        _write(key_path, key, 0o600)
+        _write(key_path, self.key_pem(), 0o600)
 
 
 def _write(path: str, data: bytes, mode: int) -> None:
@@ -165,14 +174,7 @@ def _write(path: str, data: bytes, mode: int) -> None:
 def _end_entity_extensions(key: rsa.RSAPrivateKey, issuer: Credential) -> dict[str, tuple]:
     return {
         "bc": (x509.BasicConstraints(ca=False, path_length=None), True),
-        "ku": (
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=True,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
-            ),
-            True,
-        ),
+        "ku": (key_usage(digital_signature=True, key_encipherment=True), True),
         "ski": (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
         "aki": (
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.private_key.public_key()),
@@ -305,14 +307,7 @@ class PKI:
         key = self._key(key_size, for_ca=True)
         defaults = {
             "bc": (x509.BasicConstraints(ca=True, path_length=None), True),
-            "ku": (
-                x509.KeyUsage(
-                    digital_signature=False, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                    crl_sign=True, encipher_only=False, decipher_only=False,
-                ),
-                True,
-            ),
+            "ku": (key_usage(key_cert_sign=True, crl_sign=True), True),
             "ski": (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
         }
         certificate = self._sign(
@@ -424,11 +419,7 @@ class PKI:
             proxy_subject = extend(parent_subject, cn(serial_cn))
         defaults: dict[str, tuple] = {
             "ku": (
-                x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=True,
-                    data_encipherment=True, key_agreement=False, key_cert_sign=False,
-                    crl_sign=False, encipher_only=False, decipher_only=False,
-                ),
+                key_usage(digital_signature=True, key_encipherment=True, data_encipherment=True),
                 True,
             ),
         }

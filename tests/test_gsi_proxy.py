@@ -26,6 +26,7 @@ from tests.pki import (
     USER_DN,
     cn,
     extend,
+    key_usage,
     namespaces_text,
     signing_policy_text,
 )
@@ -53,17 +54,6 @@ def rejected(rule, pki, chain, options=IF_VALID, tls_errors=(), now=None) -> Cer
         validate(pki, chain, options, tls_errors, now)
     assert info.value.rule == rule, info.value
     return info.value
-
-
-def key_usage(**granted):
-    """A KeyUsage granting exactly C{granted}."""
-    flags = dict.fromkeys(
-        ["digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-         "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"],
-        False,
-    )
-    flags.update(granted)
-    return x509.KeyUsage(**flags)
 
 
 def unknown(oid="1.2.3.4.99"):
