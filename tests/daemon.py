@@ -57,12 +57,14 @@ def aws_environment(directory: str) -> dict[str, str]:
 
 class Daemon:
     """
-    One occid process.  C{config_text} is everything after C{[server]}'s
-    listen/public_url/host keys and C{[grid]}'s directories.
+    One occid process.  C{grid} and C{aws} are extra lines of those sections,
+    C{accounts} the C{[[accounts]]} tables, C{instance_types} the
+    resource_tpl offered.
     """
 
     def __init__(self, directory: str, pki, moto_endpoint: str, *, grid: str = "",
-                 aws: str = "", accounts: str = ACCOUNTS):
+                 aws: str = "", accounts: str = ACCOUNTS,
+                 instance_types: tuple[str, ...] = ("t3.micro", "t3.small")):
         self.directory = directory
         self.pki = pki
         self.port = free_port()
@@ -88,7 +90,7 @@ vomsdir = "{pki.vomsdir}"
 
 [aws]
 endpoint_url = "{moto_endpoint}"
-instance_types = ["t3.micro", "t3.small"]
+instance_types = [{", ".join(f'"{t}"' for t in instance_types)}]
 {aws}
 
 [images]
@@ -160,6 +162,14 @@ class CurlResult:
     headers: str
     body: str
     exit_code: int
+
+    def header(self, name: str) -> str | None:
+        """The value of the response header C{name} (case-insensitive), or C{None}."""
+        for line in self.headers.splitlines():
+            field, colon, value = line.partition(":")
+            if colon and field.strip().lower() == name.lower():
+                return value.strip()
+        return None
 
 
 def curl(daemon: Daemon, proxy: str | None, path: str = "/-/", *args: str) -> CurlResult:
