@@ -1,0 +1,304 @@
+"""
+What the benchmarks share: a throwaway grid PKI with VOMS proxies, an occid
+configuration for it, server processes (started, watched, stopped), client
+worker processes released together, and the statistics and printing of
+interleaved runs.
+
+Benchmarks are run by hand from the repository root (C{python -m
+bench.<name>}); they are not tests.  Everything listens on 127.0.0.1 and
+every process started here is stopped here.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from cryptography.hazmat.primitives import serialization
+
+from tests.pki import PKI
+from tests.vomsfactory import ac_extension, build_ac
+
+#: The repository root: the benchmarks import occid and the test factories from it.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: The VO of every benchmark proxy, its FQAN, and the account serving it.
+VO = "testvo"
+FQANS = ("/testvo",)
+VOMS_HOST = "voms.example.org"
+
+#: Clock ticks per second, for /proc/<pid>/stat.
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# -- grid credentials -----------------------------------------------------------
+
+
+def make_pki(directory: str) -> PKI:
+    """A test CA with host, user and VOMS credentials, and the vomsdir entry for L{VO}."""
+    pki = PKI(directory)
+    pki.lsc(VO, VOMS_HOST)
+    return pki
+
+
+def write_voms_proxy(pki: PKI, path: str) -> str:
+    """
+    Write a fresh proxy of the test user carrying a fresh VOMS attribute
+    certificate for L{VO}, as C{voms-proxy-init} would; return C{path}.
+
+    (The AC is re-read from its DER before it goes into the proxy: asn1crypto
+    re-encodes a freshly built structure slowly, 13 ms instead of 1 ms.)
+    """
+    ac = build_ac(signer=pki.voms, holder=pki.user.certificate, now=pki.now, vo=VO, fqans=FQANS)
+    ac = type(ac).load(ac.dump())
+    return pki.issue_proxy(pki.user, extensions=[ac_extension([ac])]).write(path)
+
+
+def occid_config(pki: PKI, port: int, extra: str = "") -> str:
+    """The text of an occid.toml serving L{VO} with C{pki}'s files on 127.0.0.1:C{port}."""
+    return f"""
+[server]
+listen = "tcp:{port}:interface=127.0.0.1"
+public_url = "https://localhost:{port}"
+host_cert = "{pki.directory}/hostcert.pem"
+host_key = "{pki.directory}/hostkey.pem"
+
+[grid]
+ca_dir = "{pki.certificates_dir}"
+vomsdir = "{pki.vomsdir}"
+{extra}
+[[accounts]]
+name = "{VO}"
+fqans = ["/{VO}"]
+"""
+
+
+def ca_file(pki: PKI, directory: str) -> str:
+    """Write the test CA certificate (for clients checking the server) and return its path."""
+    path = os.path.join(directory, "cacert.pem")
+    with open(path, "wb") as f:
+        f.write(pki.ca.certificate.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+# -- processes ------------------------------------------------------------------
+
+
+def python_environment() -> dict[str, str]:
+    """This environment with the repository importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+class ServerProcess:
+    """
+    A server in a subprocess that prints one JSON line (its ports and
+    paths) once it listens, and stops when its stdin closes.
+    """
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None):
+        self.argv = argv
+        self.env = env or python_environment()
+        self.process: subprocess.Popen | None = None
+        self.info: dict = {}
+
+    def start(self, timeout: float = 120.0) -> dict:
+        """Start it and return what it printed."""
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, cwd=REPO, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True,
+        )
+        started = time.monotonic()
+        line = self.process.stdout.readline()
+        if not line:
+            code = self.process.wait(timeout=max(1.0, timeout - (time.monotonic() - started)))
+            raise RuntimeError(f"{self.argv[:4]} exited {code} before listening")
+        self.info = json.loads(line)
+        return self.info
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        """Close its stdin, then terminate it if it lingers."""
+        if self.process is None:
+            return
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process.stdout.close()
+        self.process = None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by process C{pid}."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_kib(pid: int) -> int:
+    """The resident set size of process C{pid} (VmRSS), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+# -- client workers ---------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """
+    One timed run of one variant: what every worker did between the common
+    start and its deadline.
+    """
+
+    variant: str
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    server_cpu: float | None = None
+    first_error: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.latencies, 50) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.latencies, 99) * 1000
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        if self.server_cpu is None or not self.requests:
+            return None
+        return self.server_cpu / self.requests * 1000
+
+
+def _worker(make, index, barrier, queue, duration):
+    """
+    In a forked process: C{make(index)} prepares a C{run(deadline)}
+    (connections opened, contexts built), then everyone starts together.
+    C{run} returns C{(requests, errors, latencies, first_error)}.
+    """
+    try:
+        run = make(index)
+    except BaseException as e:
+        barrier.abort()
+        queue.put((0, 1, [], 0.0, f"prepare: {e!r}"))
+        return
+    barrier.wait()
+    start = time.monotonic()
+    requests, errors, latencies, first_error = run(start + duration)
+    queue.put((requests, errors, latencies, time.monotonic() - start, first_error))
+
+
+def run_workers(variant: str, make, workers: int, duration: float,
+                server_pid: int | None = None) -> RunResult:
+    """
+    Fork C{workers} processes, each running C{make(index)}'s C{run} for
+    C{duration} seconds from a common start; gather their results and the
+    server's CPU time over the run.
+    """
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(workers + 1)
+    queue = context.Queue()
+    processes = [
+        context.Process(target=_worker, args=(make, i, barrier, queue, duration), daemon=True)
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        barrier.wait(timeout=300)
+    except Exception:
+        pass
+    cpu_before = cpu_seconds(server_pid) if server_pid else None
+    result = RunResult(variant)
+    for _ in processes:
+        requests, errors, latencies, seconds, first_error = queue.get(timeout=duration + 300)
+        result.requests += requests
+        result.errors += errors
+        result.latencies += latencies
+        result.seconds = max(result.seconds, seconds)
+        result.first_error = result.first_error or first_error
+    if server_pid:
+        result.server_cpu = cpu_seconds(server_pid) - cpu_before
+    for process in processes:
+        process.join(timeout=30)
+    return result
+
+
+# -- statistics and printing ------------------------------------------------------
+
+
+def percentile(values, q: float) -> float:
+    """The C{q}-th percentile of C{values} (nearest rank), 0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def median(values) -> float:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else 0.0
+
+
+def rotations(variants: list[str], runs: int) -> list[list[str]]:
+    """The order of C{variants} in each of C{runs} rounds, rotated so none always goes first."""
+    return [variants[i % len(variants):] + variants[: i % len(variants)] for i in range(runs)]
+
+
+def print_header(title: str, lines: list[str]) -> None:
+    """Print the benchmark's title, the machine and the setup C{lines}."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"== {title}")
+    print(f"   {now}; {os.cpu_count()} cores; Python {platform.python_version()}; "
+          f"{platform.machine()} {platform.system()} {platform.release()}")
+    for line in lines:
+        print(f"   {line}")
+    sys.stdout.flush()
+
+
+def print_run(result: RunResult) -> None:
+    """One line per run."""
+    cpu = result.cpu_ms_per_request
+    cpu_text = f", server CPU {cpu:.2f} ms/req" if cpu is not None else ""
+    errors = f", {result.errors} errors ({result.first_error})" if result.errors else ""
+    print(f"   {result.variant:<10} {result.requests:6d} req in {result.seconds:5.2f} s = "
+          f"{result.rate:7.1f}/s, p50 {result.p50_ms:6.2f} ms, p99 {result.p99_ms:6.2f} ms"
+          f"{cpu_text}{errors}")
+    sys.stdout.flush()
+
+
+def verdict(name: str, value: float, target: str, met: bool | None) -> str:
+    """A result line: the ratio, its target and whether it was met."""
+    outcome = "" if met is None else ("  MET" if met else "  MISSED")
+    return f"   {name:<46} {value:6.3f}   (target {target}){outcome}"
