@@ -2,12 +2,13 @@
 """
 Shared pytest fixtures: one moto EC2 server on 127.0.0.1 for the session,
 wiped before every test that uses it, with fake AWS credentials in the
-environment and no shared AWS configuration files.
+environment and no shared AWS configuration files; and the account
+C{fedcloud} on it.
 """
 
 import pytest
 
-from tests.motoserver import MotoServer
+from tests.motoserver import MotoServer, make_account, make_config
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +38,9 @@ def moto(moto_server, aws_environment):
     """The moto server, freshly reset, with fake credentials in the environment."""
     moto_server.reset()
     return moto_server
+
+
+@pytest.fixture
+def account(moto):
+    """The account fedcloud on the fresh moto server, catalog loaded."""
+    return make_account(make_config(moto.endpoint))

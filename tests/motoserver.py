@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 from occid.ec2.account import Account, RecentIds, SecurityGroups
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import make_client
+from occid.ec2.scope import Scope
 from occid.config import AccountConfig, AwsConfig, Config, GridConfig, ImagesConfig, ServerConfig
 from occid.gsi.principal import Principal
 from occid.policy import MANAGER, OWNER, VO, AccountBinding
@@ -147,10 +148,15 @@ def principal(name: str = "Jane Doe", vo: str = "fedcloud.egi.eu") -> Principal:
 
 
 def binding(visibility: str = OWNER, account: str = "fedcloud",
-            vo: str = "fedcloud.egi.eu") -> AccountBinding:
-    """A writable binding to C{account} with C{visibility}."""
+            vo: str = "fedcloud.egi.eu", writable: bool = True) -> AccountBinding:
+    """A binding to C{account} with C{visibility}, writable unless told."""
     assert visibility in (OWNER, VO, MANAGER)
-    return AccountBinding(account=account, visibility=visibility, writable=True, vo=vo)
+    return AccountBinding(account=account, visibility=visibility, writable=writable, vo=vo)
+
+
+#: Two members of the default VO.
+JANE = principal("Jane Doe")
+JOHN = principal("John Roe")
 
 
 class InlineReactor(MemoryReactorClock):
@@ -173,6 +179,16 @@ class SyncPool:
             onResult(False, Failure())
         else:
             onResult(True, result)
+
+
+def provider(cls, account: Account, who: Principal = JANE, visibility: str = OWNER,
+               writable: bool = True):
+    """
+    The EC2 collection C{cls} over C{account} for C{who}, running its EC2
+    calls inline (L{SyncPool}, L{InlineReactor}).
+    """
+    return cls(InlineReactor(), SyncPool(), account,
+               Scope(who, binding(visibility, vo=who.vo, writable=writable)))
 
 
 def wait(deferred, timeout: float = 30.0):

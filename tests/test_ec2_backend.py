@@ -5,7 +5,6 @@ memory, reconciler timer), and two accounts reached through roles.
 """
 
 import pytest
-from twisted.internet.testing import MemoryReactorClock
 from zope.interface.verify import verifyObject
 
 from occid.config import AccountConfig
@@ -17,21 +16,11 @@ from occid.occi import infrastructure as infra
 from occid.occi.model import EntityFilter, Resource
 from tests.ec2hooks import count_calls
 from tests.motoserver import (
-    DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, binding, make_account, make_config,
-    principal, settled, wait,
+    DEBIAN, JANE, PUBLIC_HOST, InlineReactor, SyncPool, binding, make_account, make_config,
+    settled, wait,
 )
 
 pytestmark = pytest.mark.moto
-
-JANE = principal()
-
-
-class ThreadedReactor(MemoryReactorClock):
-    """A memory reactor whose callFromThread runs the call in the calling thread."""
-
-    def callFromThread(self, f, *args, **kwargs):
-        f(*args, **kwargs)
-
 
 def test_service_runs_the_pool_and_loads_catalogs(moto):
     """
@@ -39,7 +28,7 @@ def test_service_runs_the_pool_and_loads_catalogs(moto):
     the catalog is then answered without an EC2 call; the pool stops after
     reactor shutdown.
     """
-    reactor = ThreadedReactor()
+    reactor = InlineReactor()
     backend, service = make_backend_service(make_config(moto.endpoint), reactor)
     verifyObject(IBackend, backend)
     service.startService()

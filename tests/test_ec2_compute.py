@@ -26,28 +26,14 @@ from occid.occi.model import Changes, EntityFilter, Link, Resource
 from occid.policy import MANAGER, OWNER, VO
 from tests.ec2hooks import count_calls, inject, no_backoff, raise_on_send
 from tests.motoserver import (
-    ALMA, DEBIAN, PUBLIC_HOST, UBUNTU, InlineReactor, SyncPool, binding, make_account,
-    make_config, principal, settled,
+    ALMA, DEBIAN, JANE, JOHN, PUBLIC_HOST, UBUNTU, binding, make_account, make_config,
+    principal, provider, settled,
 )
 
 pytestmark = pytest.mark.moto
 
-JANE = principal("Jane Doe")
-JOHN = principal("John Roe")
-
-
-@pytest.fixture
-def account(moto):
-    """The account fedcloud on the moto server, catalog loaded."""
-    return make_account(make_config(moto.endpoint))
-
-
 def computes(account, who=JANE, visibility=OWNER, writable=True):
-    bound = binding(visibility)
-    if not writable:
-        bound = type(bound)(account=bound.account, visibility=visibility, writable=False,
-                            vo=bound.vo)
-    return ComputeCollection(InlineReactor(), SyncPool(), account, Scope(who, bound))
+    return provider(ComputeCollection, account, who, visibility, writable)
 
 
 def os_tpl(ami=DEBIAN):
@@ -279,10 +265,8 @@ def test_owner_visibility(account):
 def test_vo_and_manager_visibility(account):
     """vo visibility sees the VO's instances; a manager sees every instance in the account."""
     jane = settled(computes(account, JANE).create(request(os_tpl())))
-    stranger = settled(ComputeCollection(
-        InlineReactor(), SyncPool(), account,
-        Scope(principal("Max", vo="other.vo"), binding(OWNER, vo="other.vo"))).create(
-            request(os_tpl())))
+    stranger = settled(computes(account, principal("Max", vo="other.vo")).create(
+        request(os_tpl())))
     outside = account.client.run_instances(ImageId=DEBIAN, InstanceType="t3.micro",
                                            MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     vo_view = [e.id for e in settled(computes(account, JOHN, VO).list(EntityFilter()))]

@@ -8,7 +8,7 @@ import pytest
 from occid.ec2.backend import EC2Backend
 from occid.occi import infrastructure as infra
 from tests.contract import EntityCollectionContract, resolve_synchronously
-from tests.motoserver import DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, make_account, make_config
+from tests.motoserver import DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool
 
 pytestmark = pytest.mark.moto
 
@@ -19,8 +19,7 @@ class TestEC2Contract(EntityCollectionContract):
     os_tpl = infra.os_tpl_mixin(DEBIAN, "debian-12-amd64-test", PUBLIC_HOST)
 
     @pytest.fixture(autouse=True)
-    def _backend(self, moto):
-        account = make_account(make_config(moto.endpoint))
+    def _backend(self, account):
         self.backend = EC2Backend(InlineReactor(), SyncPool(), {"fedcloud": account})
 
     def make_collection(self, kind, principal, binding):

@@ -10,32 +10,14 @@ from zope.interface.verify import verifyObject
 from occid.ec2 import intents
 from occid.ec2.compute import ComputeCollection
 from occid.ec2.links import NetworkInterfaceCollection, StorageLinkCollection, split_link_id
-from occid.ec2.scope import Scope
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
 from occid.occi.model import Changes, EntityFilter, Link, Resource
 from tests.ec2hooks import inject, no_backoff
-from tests.motoserver import (
-    DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, binding, make_account, make_config,
-    principal, settled,
-)
+from tests.motoserver import DEBIAN, JANE, JOHN, PUBLIC_HOST, provider, settled
 
 pytestmark = pytest.mark.moto
-
-JANE = principal("Jane Doe")
-JOHN = principal("John Roe")
-
-
-@pytest.fixture
-def account(moto):
-    """The account fedcloud on the moto server, catalog loaded."""
-    return make_account(make_config(moto.endpoint))
-
-
-def provider(cls, account, who=JANE):
-    return cls(InlineReactor(), SyncPool(), account, Scope(who, binding()))
-
 
 def vm(account, zone="eu-west-1a", who=JANE):
     return settled(provider(ComputeCollection, account, who).create(Resource(

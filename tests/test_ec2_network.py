@@ -7,20 +7,18 @@ import pytest
 from zope.interface.verify import verifyObject
 
 from occid.ec2.network import NetworkCollection
-from occid.ec2.scope import Scope
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
 from occid.occi.model import EntityFilter, Resource
-from tests.motoserver import InlineReactor, SyncPool, binding, make_account, make_config, principal, settled
+from tests.motoserver import make_account, make_config, provider, settled
 
 pytestmark = pytest.mark.moto
 
 
 def networks(moto, **aws):
     account = make_account(make_config(moto.endpoint, **aws))
-    return account, NetworkCollection(InlineReactor(), SyncPool(), account,
-                                      Scope(principal(), binding()))
+    return account, provider(NetworkCollection, account)
 
 
 def request(address="10.20.0.0/16"):

@@ -11,25 +11,12 @@ import pytest
 from occid.ec2.account import MANAGED_TAG
 from occid.ec2.compute import ComputeCollection, LAUNCH_KEY_PREFIX
 from occid.ec2.reconciler import reconcile
-from occid.ec2.scope import Scope
 from occid.occi import infrastructure as infra
 from occid.occi.model import Link, Resource
-from tests.motoserver import (
-    DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, binding, make_account, make_config,
-    principal, settled,
-)
+from tests.motoserver import DEBIAN, JANE, PUBLIC_HOST, provider, settled
 from tests.test_ec2_compute import ssh_key
 
 pytestmark = pytest.mark.moto
-
-JANE = principal()
-
-
-@pytest.fixture
-def account(moto):
-    """The account fedcloud on the moto server, catalog loaded."""
-    return make_account(make_config(moto.endpoint))
-
 
 def tags_of(resource):
     return {t["Key"]: t["Value"] for t in resource.get("Tags", ())}
@@ -40,8 +27,8 @@ def test_recorded_links_are_made_then_cleared(account):
     client = account.client
     disk = client.create_volume(Size=1, AvailabilityZone="eu-west-1a", TagSpecifications=[
         {"ResourceType": "volume", "Tags": [{"Key": "occid:owner", "Value": JANE.owner}]}])
-    collection = ComputeCollection(InlineReactor(), SyncPool(), account, Scope(JANE, binding()))
-    vm = settled(collection.create(Resource(
+    computes = provider(ComputeCollection, account)
+    vm = settled(computes.create(Resource(
         kind=infra.COMPUTE, id="", mixins=[infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)],
         links=[Link(kind=infra.NETWORKINTERFACE, id="", source="", target="/network/public"),
                Link(kind=infra.STORAGELINK, id="", source="", target=f"/storage/{disk['VolumeId']}")])))
@@ -55,7 +42,7 @@ def test_recorded_links_are_made_then_cleared(account):
     assert tags_of(address)["occid:owner"] == JANE.owner
     attached = client.describe_volumes(VolumeIds=[disk["VolumeId"]])["Volumes"][0]
     assert attached["Attachments"][0]["Device"] == "/dev/sdf"
-    links = {l.id: l for l in settled(collection.get(vm.id)).links}
+    links = {l.id: l for l in settled(computes.get(vm.id)).links}
     assert links[f"{vm.id}_public"].attributes["occi.networkinterface.state"] == "active"
     assert links[f"{vm.id}_{disk['VolumeId']}"].attributes["occi.storagelink.state"] == "active"
     again = reconcile(account, datetime.now(timezone.utc))

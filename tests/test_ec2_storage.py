@@ -7,7 +7,6 @@ attached.
 import pytest
 from zope.interface.verify import verifyObject
 
-from occid.ec2.scope import Scope
 from occid.ec2.storage import StorageCollection, render
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
@@ -16,24 +15,13 @@ from occid.occi.model import Changes, EntityFilter, Resource
 from occid.policy import MANAGER, OWNER
 from tests.ec2hooks import count_calls
 from tests.motoserver import (
-    DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, binding, make_account, make_config,
-    principal, settled,
+    DEBIAN, JANE, JOHN, PUBLIC_HOST, make_account, make_config, provider, settled,
 )
 
 pytestmark = pytest.mark.moto
 
-JANE = principal("Jane Doe")
-JOHN = principal("John Roe")
-
-
-@pytest.fixture
-def account(moto):
-    """The account fedcloud on the moto server, catalog loaded."""
-    return make_account(make_config(moto.endpoint))
-
-
 def volumes(account, who=JANE, visibility=OWNER):
-    return StorageCollection(InlineReactor(), SyncPool(), account, Scope(who, binding(visibility)))
+    return provider(StorageCollection, account, who, visibility)
 
 
 def request(size=1.5, *mixins, title="data"):
