@@ -293,9 +293,18 @@ def _add(document: Document, field: str, text: str) -> None:
             document.locations.append(value)
 
 
-def _lines(text: str) -> list[str]:
-    """Lines ended by LF or CRLF only (not by Unicode line separators)."""
-    return [line.removesuffix("\r") for line in text.split("\n")]
+def _numbered_lines(body: bytes) -> list[tuple[int, str]]:
+    """
+    The lines of a UTF-8 body, numbered from 1, ended by LF or CRLF only
+    (not by Unicode line separators).
+
+    @raise BadRequest: the body is not UTF-8.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadRequest(f"the body is not UTF-8 (byte {e.start})") from None
+    return list(enumerate((line.removesuffix("\r") for line in text.split("\n")), 1))
 
 
 def _excerpt(text: str) -> str:
@@ -309,12 +318,8 @@ def parse_plain(body: bytes) -> Document:
     @raise BadRequest: a line is not an OCCI field, or its value is invalid;
         the message names the line.
     """
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BadRequest(f"the body is not UTF-8 (byte {e.start})") from None
     document = Document()
-    for number, line in enumerate(_lines(text), 1):
+    for number, line in _numbered_lines(body):
         if not line.strip():
             continue
         name, colon, value = line.partition(":")
@@ -353,12 +358,8 @@ def parse_uri_list(body: bytes) -> Document:
     """
     A text/uri-list body (RFC 2483): absolute URIs, comments start with C{#}.
     """
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BadRequest(f"the body is not UTF-8 (byte {e.start})") from None
     document = Document()
-    for number, line in enumerate(_lines(text), 1):
+    for number, line in _numbered_lines(body):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
