@@ -164,23 +164,26 @@ def created(result, daemon, collection):
 
 
 def action(term: str) -> str:
+    """The Category line invoking the compute action C{term}."""
     return f'Category: {term}; scheme="{ACTION_SCHEME}"; class="action"'
 
 
 def trigger(daemon, proxy, path, term):
-    """POST <path>?action=<term> in text/plain: 200, and the state it answers."""
+    """POST C{<path>?action=<term>} in text/plain, checking 200."""
     result = post_text(daemon, proxy, f"{path}?action={term}", action(term))
     assert result.status == 200, result.body
     return result
 
 
 def describe(daemon, proxy, path):
+    """GET an entity in text/plain, checking 200; the rendering."""
     result = curl(daemon, proxy, path, "-H", "Accept: text/plain")
     assert result.status == 200, result.body
     return result.body
 
 
 def state(body: str) -> str:
+    """C{occi.compute.state} in a text/plain rendering."""
     return re.search(r'occi\.compute\.state="(\w+)"', body).group(1)
 
 
@@ -190,7 +193,8 @@ def links(body: str) -> dict[str, dict[str, str]]:
     for line in body.splitlines():
         match = re.match(r"Link:\s*<([^>]+)>\s*;(.*)$", line)
         if match:
-            found[urlsplit(match.group(1)).path] = dict(re.findall(r'([\w.]+)="([^"]*)"', match.group(2)))
+            parameters = re.findall(r'([\w.]+)="([^"]*)"', match.group(2))
+            found[urlsplit(match.group(1)).path] = dict(parameters)
     return found
 
 
@@ -202,6 +206,7 @@ def listed(daemon, proxy) -> set[str]:
 
 
 def create_compute(daemon, proxy, title, *extra_lines):
+    """Create a Debian compute in text/plain, checking 201; its path."""
     body = "\n".join([
         f'Category: compute; scheme="{INFRA}"; class="kind"',
         f'Category: {DEBIAN}; scheme="{OS_TPL_SCHEME}"; class="mixin"',
@@ -211,7 +216,14 @@ def create_compute(daemon, proxy, title, *extra_lines):
     return created(post_text(daemon, proxy, "/compute/", body), daemon, "compute")
 
 
+def ec2_state(ec2, instance_id: str) -> str:
+    """The instance's state as EC2 itself reports it."""
+    [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    return reservation["Instances"][0]["State"]["Name"]
+
+
 def ours(resources: list[dict], owner: str) -> list[dict]:
+    """The EC2 resources tagged with the owner hash C{owner}."""
     return [r for r in resources
             if {"Key": "occid:owner", "Value": owner} in r.get("Tags", [])]
 
@@ -261,11 +273,13 @@ def test_vo_member_story(daemon, proxies, clients, vpc):
     # Stop (text/plain), start (text/occi), restart (text/plain).
     trigger(daemon, proxy, compute, "stop")
     assert state(describe(daemon, proxy, compute)) == "inactive"
+    assert ec2_state(ec2, instance_id) == "stopped"
     start = curl(daemon, proxy, f"{compute}?action=start", "-X", "POST",
                  "-H", "Content-Type: text/occi", "-H", "Accept: text/occi",
                  "-H", action("start"), "--data-binary", "")
     assert start.status == 200, start.body
     assert state(describe(daemon, proxy, compute)) == "active"
+    assert ec2_state(ec2, instance_id) == "running"
     trigger(daemon, proxy, compute, "restart")
     assert state(describe(daemon, proxy, compute)) == "active"
 
