@@ -13,6 +13,9 @@ it in and provides:
   - optionally C{os_tpl}, the os_tpl mixin a compute is created from (an
     image the provider's catalogue offers).
 
+L{BackendCollections} provides the first two for a test class that sets up
+C{self.backend}, an C{IBackend} whose collections fire synchronously.
+
 The tests use plain C{assert} and C{pytest.raises}, so the mixin works with
 plain classes and with trial's C{SynchronousTestCase} / C{TestCase}.
 """
@@ -88,6 +91,19 @@ class CollectionHelpers:
         assert isinstance(raised.value, OCCIError)
         return raised.value
 
+
+
+class BackendCollections(CollectionHelpers):
+    """
+    L{CollectionHelpers} over C{self.backend}, an L{occid.interfaces.IBackend}
+    set up by the test class, whose collections fire synchronously.
+    """
+
+    def make_collection(self, kind, principal, binding):
+        return self.backend.collection(kind, principal, binding)
+
+    def resolve(self, deferred):
+        return resolve_synchronously(deferred)
 
 
 class EntityCollectionContract(CollectionHelpers):

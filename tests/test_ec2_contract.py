@@ -7,13 +7,13 @@ import pytest
 
 from occid.ec2.backend import EC2Backend
 from occid.occi import infrastructure as infra
-from tests.contract import EntityCollectionContract, resolve_synchronously
+from tests.contract import BackendCollections, EntityCollectionContract
 from tests.motoserver import DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool
 
 pytestmark = pytest.mark.moto
 
 
-class TestEC2Contract(EntityCollectionContract):
+class TestEC2Contract(BackendCollections, EntityCollectionContract):
     """The EC2 providers keep the contract every collection keeps."""
 
     os_tpl = infra.os_tpl_mixin(DEBIAN, "debian-12-amd64-test", PUBLIC_HOST)
@@ -21,9 +21,3 @@ class TestEC2Contract(EntityCollectionContract):
     @pytest.fixture(autouse=True)
     def _backend(self, account):
         self.backend = EC2Backend(InlineReactor(), SyncPool(), {"fedcloud": account})
-
-    def make_collection(self, kind, principal, binding):
-        return self.backend.collection(kind, principal, binding)
-
-    def resolve(self, deferred):
-        return resolve_synchronously(deferred)

@@ -26,36 +26,24 @@ from tests.contract import (
     ALICE,
     BOB,
     MEMBER,
-    CollectionHelpers,
+    BackendCollections,
     EntityCollectionContract,
     resolve_synchronously,
 )
 
 
-class TestMemoryCollectionContract(EntityCollectionContract):
+class TestMemoryCollectionContract(BackendCollections, EntityCollectionContract):
     """The memory fake passes the contract every IEntityCollection must pass."""
 
     def setup_method(self):
         self.backend = MemoryBackend()
 
-    def make_collection(self, kind, principal, binding):
-        return self.backend.collection(kind, principal, binding)
 
-    def resolve(self, deferred):
-        return resolve_synchronously(deferred)
-
-
-class TestMemoryBackend(CollectionHelpers):
+class TestMemoryBackend(BackendCollections):
     """Behaviour of the fakes beyond the contract."""
 
     def setup_method(self):
         self.backend = MemoryBackend()
-
-    def make_collection(self, kind, principal, binding):
-        return self.backend.collection(kind, principal, binding)
-
-    def resolve(self, deferred):
-        return resolve_synchronously(deferred)
 
     def test_provides_interfaces(self):
         """The backend, its catalogs and the policy provide their interfaces."""
