@@ -19,7 +19,6 @@ import threading
 import time
 import urllib.request
 from dataclasses import replace
-from datetime import datetime, timezone
 
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
@@ -31,6 +30,7 @@ from occid.ec2.scope import Scope
 from occid.config import AccountConfig, AwsConfig, Config, GridConfig, ImagesConfig, ServerConfig
 from occid.gsi.principal import Principal
 from occid.policy import MANAGER, OWNER, VO, AccountBinding
+from occid.testing import make_binding, make_principal
 
 AMIS_PATH = os.path.join(os.path.dirname(__file__), "data", "amis.json")
 
@@ -135,23 +135,14 @@ def with_images(config: Config, policy: str, listed=()) -> Config:
 
 def principal(name: str = "Jane Doe", vo: str = "fedcloud.egi.eu") -> Principal:
     """A grid user of C{vo} called C{name}."""
-    return Principal(
-        dn=f"/DC=org/DC=example/OU=Users/CN={name}",
-        issuer_dn="/DC=org/DC=example/CN=Test CA",
-        proxy_depth=1,
-        limited=False,
-        legacy=False,
-        not_after=datetime(2100, 1, 1, tzinfo=timezone.utc),
-        vo=vo,
-        fqans=(f"/{vo}",),
-    )
+    return make_principal(dn=f"/DC=org/DC=example/OU=Users/CN={name}", vo=vo)
 
 
 def binding(visibility: str = OWNER, account: str = "fedcloud",
             vo: str = "fedcloud.egi.eu", writable: bool = True) -> AccountBinding:
     """A binding to C{account} with C{visibility}, writable unless told."""
     assert visibility in (OWNER, VO, MANAGER)
-    return AccountBinding(account=account, visibility=visibility, writable=writable, vo=vo)
+    return make_binding(account=account, visibility=visibility, writable=writable, vo=vo)
 
 
 #: Two members of the default VO.
