@@ -11,13 +11,16 @@ every process started here is stopped here.
 
 from __future__ import annotations
 
+import http.client
 import json
 import multiprocessing
 import os
 import platform
+import ssl
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -163,6 +166,67 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+# -- clients ---------------------------------------------------------------------
+
+
+def client_context(ca: str, proxy: str) -> ssl.SSLContext:
+    """A client context checking the server against C{ca} and presenting the proxy file C{proxy}."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(ca)
+    context.load_cert_chain(proxy)
+    return context
+
+
+def client_description(workers: int, how: str) -> str:
+    """The client line of a benchmark's header."""
+    return (f"client: Python {platform.python_version()} http.client over ssl "
+            f"({ssl.OPENSSL_VERSION}), {workers} processes, {how}; server certificate "
+            f"verified; proxy = RFC 3820 + VOMS AC, RSA-2048")
+
+
+def keepalive_worker(port: int, ca: str, proxy: str, path: str, headers=(),
+                     limit: int | None = None):
+    """
+    A worker factory for L{run_workers}: each worker opens one TLS
+    connection presenting C{proxy} (and makes one request on it) before the
+    start, then sends C{GET path} on it, one request after another, until
+    the deadline or (if given) C{limit} requests.
+    """
+    headers = dict(headers)
+
+    def get(connection):
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+
+    def make(index):
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", port, context=client_context(ca, proxy), timeout=60)
+        status, body = get(connection)
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status} {body[:200]!r}")
+
+        def run(deadline):
+            done = errors = 0
+            latencies = []
+            first_error = ""
+            while time.monotonic() < deadline and (limit is None or done + errors < limit):
+                started = time.perf_counter()
+                status, body = get(connection)
+                latencies.append(time.perf_counter() - started)
+                if status == 200:
+                    done += 1
+                else:
+                    errors += 1
+                    first_error = first_error or f"{status} {body[:120]!r}"
+            connection.close()
+            return done, errors, latencies, first_error
+
+        return run
+
+    return make
+
+
 # -- client workers ---------------------------------------------------------------
 
 
@@ -212,7 +276,11 @@ def _worker(make, index, barrier, queue, duration):
         barrier.abort()
         queue.put((0, 1, [], 0.0, f"prepare: {e!r}"))
         return
-    barrier.wait()
+    try:
+        barrier.wait(timeout=300)
+    except threading.BrokenBarrierError:
+        queue.put((0, 0, [], 0.0, ""))
+        return
     start = time.monotonic()
     requests, errors, latencies, first_error = run(start + duration)
     queue.put((requests, errors, latencies, time.monotonic() - start, first_error))
@@ -236,7 +304,7 @@ def run_workers(variant: str, make, workers: int, duration: float,
         process.start()
     try:
         barrier.wait(timeout=300)
-    except Exception:
+    except threading.BrokenBarrierError:
         pass
     cpu_before = cpu_seconds(server_pid) if server_pid else None
     result = RunResult(variant)

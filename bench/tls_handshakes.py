@@ -37,14 +37,6 @@ from bench import common
 VARIANTS = ["plain", "grid-warm", "grid-cold"]
 
 
-def client_context(ca: str, proxy: str) -> ssl.SSLContext:
-    """A client context checking the server against C{ca} and presenting the proxy file C{proxy}."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_verify_locations(ca)
-    context.load_cert_chain(proxy)
-    return context
-
-
 def one_request(port: int, path: str, context: ssl.SSLContext) -> tuple[int, bytes]:
     """A new TLS connection, one GET, the answer read, the connection closed."""
     connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
@@ -65,7 +57,7 @@ def handshake_worker(port: int, path: str, ca: str, proxies_of):
 
     def make(index):
         proxies = proxies_of(index)
-        contexts = [client_context(ca, proxy) for proxy in proxies]
+        contexts = [common.client_context(ca, proxy) for proxy in proxies]
         reuse = len(contexts) == 1
 
         def run(deadline):
@@ -142,7 +134,7 @@ def main(argv: list[str]) -> None:
 def _run(args, server, info, ca, warm, cold, per_worker, generated) -> None:
     path = info["entity"]
     for name in ("grid", "plain"):
-        status, body = one_request(info[name], path, client_context(ca, warm))
+        status, body = one_request(info[name], path, common.client_context(ca, warm))
         if status != 200:
             raise SystemExit(f"sanity check on the {name} listener: {status} {body[:300]!r}")
 
@@ -150,9 +142,8 @@ def _run(args, server, info, ca, warm, cold, per_worker, generated) -> None:
         f"server: bench.fakeserver, one Twisted process: occid's TLS context, authenticating "
         f"channel and resource tree over the in-memory backend; pid {server.pid}",
         f"request: GET {path} (one compute entity, text/plain), Connection: close",
-        f"client: Python {sys.version.split()[0]} http.client over ssl ({ssl.OPENSSL_VERSION}), "
-        f"{args.clients} processes, each opening connections one after another (concurrency "
-        f"{args.clients}); server certificate verified; proxy = RFC 3820 + VOMS AC, RSA-2048",
+        common.client_description(args.clients, "each opening connections one after another "
+                                  f"(concurrency {args.clients})"),
         f"runs: {args.runs} rounds x {len(VARIANTS)} variants x {args.duration:g} s, order rotated "
         f"each round; {len(cold)} cold proxies pre-generated in {generated:.0f} s "
         f"({per_worker} per worker and run)",

@@ -1,0 +1,233 @@
+"""
+Issue 5: what occid adds to one EC2 call, and whether its memory stays flat.
+
+One moto server (C{python -m moto.server}) holds one instance of the test
+user, tagged as occid tags what it creates.  The real daemon (C{twistd -n
+occid}, as L{tests.daemon.Daemon} runs it) serves it.  Two variants, in
+interleaved runs against the same moto server:
+
+ - C{occid}: C{GET /compute/<id>} through occid, ten client processes each
+   with one TLS keep-alive connection authenticated by a VOMS proxy;
+ - C{boto3}: the DescribeInstances occid makes for that GET (the instance
+   id, filtered by state and owner tag), sent directly by boto3 from ten
+   threads sharing one client built with occid's botocore settings.
+
+Ratios of medians: p50 latency occid / boto3 (target <= 1.5) and
+throughput occid / boto3 (target >= 0.6).  Memory: the daemon's VmRSS after
+about 1,000 requests and again after 10,000 or more (target: within 10 %).
+
+    python -m bench.ec2_get [--runs 5] [--duration 5] [--clients 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+
+import boto3
+
+from bench import common
+from occid.config import AwsConfig
+from occid.ec2.clients import client_config
+from occid.ec2.compute import SHOWN_STATES
+from occid.ec2.scope import OWNER_TAG, VO_TAG
+from occid.gsi.principal import owner_hash
+from tests.daemon import Daemon
+from tests.motoserver import DEBIAN, REGION, MotoServer
+from tests.pki import USER_DN
+
+VARIANTS = ["occid", "boto3"]
+
+#: Requests after which the daemon's RSS is read: the first reading, and the
+#: least for the second.
+RSS_FIRST, RSS_SECOND = 1_000, 10_000
+
+
+def ec2_client(endpoint: str):
+    """A boto3 EC2 client for the moto server, with the botocore settings occid uses."""
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    return session.client("ec2", endpoint_url=endpoint,
+                          config=client_config(AwsConfig(endpoint_url=endpoint, region=REGION)))
+
+
+def describe_arguments(instance_id: str) -> dict:
+    """The DescribeInstances occid sends for C{GET /compute/<instance_id>} by the test user."""
+    return {
+        "InstanceIds": [instance_id],
+        "Filters": [
+            {"Name": "instance-state-name", "Values": list(SHOWN_STATES)},
+            {"Name": f"tag:{OWNER_TAG}", "Values": [owner_hash(USER_DN)]},
+        ],
+    }
+
+
+def boto3_worker(endpoint: str, instance_id: str, threads: int):
+    """
+    A worker factory for L{common.run_workers}: one process, C{threads}
+    threads sharing one client, each sending the DescribeInstances one
+    call after another.
+    """
+    arguments = describe_arguments(instance_id)
+
+    def make(index):
+        client = ec2_client(endpoint)
+        client.describe_instances(**arguments)
+
+        def run(deadline):
+            lock = threading.Lock()
+            outcome = {"done": 0, "errors": 0, "latencies": [], "first_error": ""}
+
+            def loop():
+                latencies = []
+                done = errors = 0
+                first_error = ""
+                while time.monotonic() < deadline:
+                    started = time.perf_counter()
+                    try:
+                        answer = client.describe_instances(**arguments)
+                    except Exception as e:
+                        errors += 1
+                        first_error = first_error or repr(e)
+                        continue
+                    latencies.append(time.perf_counter() - started)
+                    if answer["Reservations"]:
+                        done += 1
+                    else:
+                        errors += 1
+                        first_error = first_error or "the instance was not found"
+                with lock:
+                    outcome["done"] += done
+                    outcome["errors"] += errors
+                    outcome["latencies"] += latencies
+                    outcome["first_error"] = outcome["first_error"] or first_error
+
+            workers = [threading.Thread(target=loop) for _ in range(threads)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            return (outcome["done"], outcome["errors"], outcome["latencies"],
+                    outcome["first_error"])
+
+        return run
+
+    return make
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--clients", type=int, default=10,
+                        help="client processes for occid, threads for boto3")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="occid-bench-") as directory:
+        pki = common.make_pki(directory)
+        ca = common.ca_file(pki, directory)
+        proxy = common.write_voms_proxy(pki, os.path.join(directory, "proxy.pem"))
+        moto = MotoServer()
+        moto.start()
+        daemon = None
+        try:
+            client = ec2_client(moto.endpoint)
+            reservation = client.run_instances(
+                ImageId=DEBIAN, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                    {"Key": "Name", "Value": "bench-vm"},
+                    {"Key": OWNER_TAG, "Value": owner_hash(USER_DN)},
+                    {"Key": VO_TAG, "Value": common.VO},
+                ]}],
+            )
+            instance_id = reservation["Instances"][0]["InstanceId"]
+            os.makedirs(os.path.join(directory, "occid"))
+            daemon = Daemon(os.path.join(directory, "occid"), pki, moto.endpoint)
+            daemon.start()
+            _run(args, daemon, moto, instance_id, ca, proxy)
+        finally:
+            if daemon is not None:
+                daemon.stop()
+            moto.stop()
+
+
+def _run(args, daemon, moto, instance_id, ca, proxy) -> None:
+    pid = daemon._process.pid
+    path = f"/compute/{instance_id}"
+    occid_make = common.keepalive_worker(daemon.port, ca, proxy, path)
+    boto3_make = boto3_worker(moto.endpoint, instance_id, args.clients)
+    common.print_header("GET of one compute through occid vs DescribeInstances (issue 5)", [
+        f"servers: moto.server (one process) with one instance; occid = twistd -n occid "
+        f"(pid {pid}), EC2 thread pool of 10, all on 127.0.0.1",
+        f"occid: GET {path} (text/plain); "
+        + common.client_description(args.clients, "each with one TLS keep-alive connection, "
+                                    f"requests one after another (concurrency {args.clients})"),
+        f"boto3: {boto3.__version__}, DescribeInstances({describe_arguments(instance_id)}) "
+        f"from {args.clients} threads sharing one client in one process, occid's botocore "
+        "settings",
+        f"runs: {args.runs} rounds x {len(VARIANTS)} variants x {args.duration:g} s, order "
+        "rotated each round",
+    ])
+
+    served = 0
+
+    def through_occid(variant, make, duration, server_pid=None):
+        """Run the occid clients; count every request the daemon answered."""
+        nonlocal served
+        result = common.run_workers(variant, make, args.clients, duration, server_pid)
+        served += result.requests + result.errors + args.clients
+        return result
+
+    per_worker = RSS_FIRST // args.clients - 1
+    warmup = through_occid("warm-up", common.keepalive_worker(
+        daemon.port, ca, proxy, path, limit=per_worker), 600.0)
+    common.print_run(warmup)
+    rss = [(served, common.rss_kib(pid))]
+    common.run_workers("boto3", boto3_make, 1, 1.0)
+
+    results = {v: [] for v in VARIANTS}
+    for round_number, order in enumerate(common.rotations(VARIANTS, args.runs)):
+        print(f"   round {round_number + 1}")
+        for variant in order:
+            if variant == "occid":
+                result = through_occid(variant, occid_make, args.duration, pid)
+            else:
+                result = common.run_workers(variant, boto3_make, 1, args.duration)
+            common.print_run(result)
+            results[variant].append(result)
+
+    missing = RSS_SECOND - served
+    if missing > 0:
+        limit = -(-missing // args.clients) - 1
+        soak = through_occid("soak", common.keepalive_worker(
+            daemon.port, ca, proxy, path, limit=max(limit, 1)), 1800.0)
+        common.print_run(soak)
+    rss.append((served, common.rss_kib(pid)))
+
+    p50 = {v: common.median(r.p50_ms for r in results[v]) for v in VARIANTS}
+    rate = {v: common.median(r.rate for r in results[v]) for v in VARIANTS}
+    print("   medians:")
+    for v in VARIANTS:
+        print(f"   {v:<10} p50 {p50[v]:7.2f} ms, {rate[v]:7.1f} req/s")
+    cpu = common.median(r.cpu_ms_per_request for r in results["occid"])
+    print(f"   occid's own CPU per GET: {cpu:.2f} ms")
+    latency_ratio = p50["occid"] / p50["boto3"]
+    throughput_ratio = rate["occid"] / rate["boto3"]
+    print(common.verdict("p50 latency: occid / boto3", latency_ratio, "<= 1.5",
+                         latency_ratio <= 1.5))
+    print(common.verdict("throughput: occid / boto3", throughput_ratio, ">= 0.6",
+                         throughput_ratio >= 0.6))
+    (first_count, first), (second_count, second) = rss
+    growth = second / first - 1
+    print(f"   daemon VmRSS: {first / 1024:.1f} MiB after {first_count:,} requests, "
+          f"{second / 1024:.1f} MiB after {second_count:,}")
+    print(common.verdict("RSS growth from the first to the second reading", growth,
+                         "<= 0.10", abs(growth) <= 0.10))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

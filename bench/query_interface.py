@@ -1,0 +1,123 @@
+"""
+Issue 4: the query interface of a large catalogue.
+
+One server process (L{bench.fakeserver}, occid's listener and resource tree
+over the in-memory backend) offers 1,000 os_tpl and 800 resource_tpl mixins.
+Ten client processes each hold one TLS keep-alive connection, authenticated
+with a VOMS proxy, and send one request after another.  Two variants, in
+interleaved runs:
+
+ - C{query}: C{GET /-/}, the whole catalogue;
+ - C{entity}: C{GET /compute/<id>} of the one compute entity the proxy's
+   owner has: the smallest real read of the daemon that still goes through
+   every step (principal of the connection, account binding, the account's
+   catalogue, routing against it, the collection, one entity rendered).
+
+Ratio of medians of the runs' p50 latencies: query / entity (target <= 3).
+
+    python -m bench.query_interface [--runs 5] [--duration 5] [--clients 10]
+        [--accept text/plain]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import sys
+import tempfile
+
+from bench import common
+
+VARIANTS = ["query", "entity"]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--clients", type=int, default=10, help="client processes (concurrency)")
+    parser.add_argument("--os-tpl", type=int, default=1000)
+    parser.add_argument("--resource-tpl", type=int, default=800)
+    parser.add_argument("--accept", default="text/plain", help="the Accept of both requests")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="occid-bench-") as directory:
+        pki = common.make_pki(directory)
+        config = os.path.join(directory, "occid.toml")
+        with open(config, "w", encoding="utf-8") as f:
+            f.write(common.occid_config(pki, 11443))
+        ca = common.ca_file(pki, directory)
+        proxy = common.write_voms_proxy(pki, os.path.join(directory, "proxy.pem"))
+        server = common.ServerProcess([
+            sys.executable, "-m", "bench.fakeserver", "--config", config, "--proxy", proxy,
+            "--os-tpl", str(args.os_tpl), "--resource-tpl", str(args.resource_tpl),
+            "--log", os.path.join(directory, "occid.log"),
+        ])
+        info = server.start()
+        try:
+            _run(args, server, info, ca, proxy)
+        finally:
+            server.stop()
+
+
+def _size(port: int, ca: str, proxy: str, path: str, accept: str) -> int:
+    """The body size of C{GET path}, checking it answers 200."""
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", port, context=common.client_context(ca, proxy), timeout=60)
+    try:
+        connection.request("GET", path, headers={"Accept": accept})
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise SystemExit(f"GET {path}: {response.status} {body[:300]!r}")
+    return len(body)
+
+
+def _run(args, server, info, ca, proxy) -> None:
+    port = info["grid"]
+    paths = {"query": "/-/", "entity": info["entity"]}
+    sizes = {v: _size(port, ca, proxy, paths[v], args.accept) for v in VARIANTS}
+    common.print_header("Query interface with a large catalogue (issue 4)", [
+        f"server: bench.fakeserver, one Twisted process: occid's TLS listener (proxy "
+        f"validation), authenticating channel and resource tree over the in-memory backend "
+        f"(occid.testing.MemoryBackend) offering {args.os_tpl} os_tpl + {args.resource_tpl} "
+        f"resource_tpl mixins; pid {server.pid}",
+        f"requests: query = GET /-/ ({sizes['query']:,} bytes); entity = GET {paths['entity']} "
+        f"({sizes['entity']:,} bytes); Accept: {args.accept}",
+        common.client_description(args.clients, "each with one TLS keep-alive connection, "
+                                  f"requests one after another (concurrency {args.clients})"),
+        f"runs: {args.runs} rounds x {len(VARIANTS)} variants x {args.duration:g} s, order "
+        "rotated each round",
+    ])
+    headers = {"Accept": args.accept}
+    makes = {v: common.keepalive_worker(port, ca, proxy, paths[v], headers) for v in VARIANTS}
+    for variant in VARIANTS:
+        common.run_workers(variant, makes[variant], args.clients, 1.0)
+
+    results = {v: [] for v in VARIANTS}
+    for round_number, order in enumerate(common.rotations(VARIANTS, args.runs)):
+        print(f"   round {round_number + 1}")
+        for variant in order:
+            result = common.run_workers(variant, makes[variant], args.clients, args.duration,
+                                        server.pid)
+            common.print_run(result)
+            results[variant].append(result)
+
+    p50 = {v: common.median(r.p50_ms for r in results[v]) for v in VARIANTS}
+    rate = {v: common.median(r.rate for r in results[v]) for v in VARIANTS}
+    cpu = {v: common.median(r.cpu_ms_per_request for r in results[v]) for v in VARIANTS}
+    print("   medians:")
+    for v in VARIANTS:
+        print(f"   {v:<10} p50 {p50[v]:7.2f} ms, {rate[v]:7.1f} req/s, "
+              f"server CPU {cpu[v]:.3f} ms/req")
+    ratio = p50["query"] / p50["entity"]
+    print(common.verdict("p50 latency: query / entity", ratio, "<= 3", ratio <= 3))
+    print(common.verdict("server CPU per request: query / entity",
+                         cpu["query"] / cpu["entity"], "reported", None))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
