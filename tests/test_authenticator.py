@@ -160,6 +160,22 @@ def test_cache_expiry(harness):
         harness.authenticator.authenticate(chain, (), NOW + timedelta(days=1))
 
 
+def test_cache_ends_when_a_future_ac_starts(harness):
+    """A principal left without VO because its AC starts in the future is
+    cached only until V3 accepts that AC (its start less the five-minute
+    skew), then the chain is validated again and the VO appears."""
+    starts = NOW + timedelta(hours=1)
+    chain = harness.voms_chain(not_before=starts, not_after=NOW + timedelta(hours=3))
+    principal = harness.authenticator.authenticate(chain, (), NOW)
+    assert principal.vo is None
+    accepted_from = starts - timedelta(minutes=5)
+    assert harness.authenticator.authenticate(chain, (), accepted_from - timedelta(seconds=1)) is principal
+    assert harness.validations == 1
+    assert harness.authenticator.authenticate(chain, (), accepted_from).vo == "testvo"
+    assert harness.validations == 2
+    assert harness.logged == [(USER_DN, "V3")]
+
+
 def test_cache_bounded_lru(pki, monkeypatch):
     """With room for two, the least recently used principal is forgotten."""
     harness = Harness(pki, monkeypatch, cache_size=2)

@@ -318,6 +318,19 @@ def test_validity_beyond_skew(pki, trust, vomsdir, when):
     assert dropped_rule(check(pki, trust, vomsdir, ac(pki, **window))) == "V3"
 
 
+def test_future_ac_says_when_it_becomes_acceptable(pki, trust, vomsdir):
+    """V3: an AC dropped only for starting in the future records when V3
+    accepts it (its start less the skew); an expired one, or one dropped
+    for another rule, records nothing."""
+    starts = NOW + timedelta(hours=1)
+    future = ac(pki, not_before=starts, not_after=NOW + timedelta(hours=2))
+    expired = ac(pki, not_before=NOW - timedelta(hours=2), not_after=NOW - timedelta(minutes=6))
+    future_v1 = ac(pki, not_before=starts, not_after=NOW + timedelta(hours=2), version="v1")
+    verdict = check(pki, trust, vomsdir, future, expired, future_v1)
+    assert [d.rule for d in verdict.dropped] == ["V3", "V3", "V2"]
+    assert [d.valid_from for d in verdict.dropped] == [starts - timedelta(minutes=5), None, None]
+
+
 def test_tampered_attributes(pki, trust, vomsdir):
     """V4: FQANs changed after signing break the signature."""
     genuine = ac(pki, fqans=("/testvo",))

@@ -7,7 +7,8 @@ VOMS rules (L{occid.gsi.voms.verify_acs}), and remembers what it concluded:
 the result depends only on the chain, OpenSSL's verdict, the trust store,
 the vomsdir and the clock, so a client that reconnects with the same chain
 (rOCCI-cli opens a connection per request) gets its principal from memory
-until the principal expires or the daemon reloads the trust material.
+until the principal expires, an AC refused for starting in the future
+becomes valid, or the daemon reloads the trust material.
 
 Pure: the log is an injected callable, time is passed in.
 """
@@ -62,7 +63,8 @@ class GridAuthenticator:
         self._host = host
         self._log_dropped = log_dropped
         self._cache_size = cache_size
-        self._cache: OrderedDict[bytes, Principal] = OrderedDict()
+        # chain key -> (principal, the moment it must be validated again)
+        self._cache: OrderedDict[bytes, tuple[Principal, datetime]] = OrderedDict()
 
     def reload(self, trust: TrustStore, vomsdir: VomsDir) -> None:
         """Use new trust material from now on and forget every principal."""
@@ -77,25 +79,28 @@ class GridAuthenticator:
         now: datetime,
     ) -> Principal:
         key = chain_key(chain, tls_errors)
-        principal = self._cache.get(key)
-        if principal is not None:
-            if not principal.expired(now):
+        cached = self._cache.get(key)
+        if cached is not None:
+            principal, until = cached
+            if now < until:
                 self._cache.move_to_end(key)
                 return principal
             del self._cache[key]
-        principal = self._validate(chain, tls_errors, now)
-        self._cache[key] = principal
+        principal, until = self._validate(chain, tls_errors, now)
+        self._cache[key] = (principal, until)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return principal
 
-    def _validate(self, chain, tls_errors, now) -> Principal:
+    def _validate(self, chain, tls_errors, now) -> tuple[Principal, datetime]:
+        """The principal, and until when it stands: its end, or the earliest
+        moment a refused AC becomes valid, whichever comes first."""
         facts = validate_chain(chain, tls_errors, self._trust, self._options, now)
         verdict = verify_acs(facts, self._vomsdir, self._trust, self._options, self._host, now)
         for dropped in verdict.dropped:
             self._log_dropped(facts.eec_dn, dropped)
         voms = verdict.attributes
-        return Principal(
+        principal = Principal(
             dn=facts.eec_dn,
             issuer_dn=facts.issuer_dn,
             proxy_depth=facts.proxy_depth,
@@ -106,6 +111,8 @@ class GridAuthenticator:
             fqans=voms.fqans if voms else (),
             attributes=voms.attributes if voms else (),
         )
+        starts = [d.valid_from for d in verdict.dropped if d.valid_from is not None]
+        return principal, min([principal.not_after, *starts])
 
 
 def chain_key(chain: Sequence[x509.Certificate], tls_errors: Sequence[tuple[int, int]]) -> bytes:

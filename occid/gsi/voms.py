@@ -154,10 +154,13 @@ class DroppedAC:
 
     @ivar rule: the rule it broke (C{"V1"} … C{"V7"}).
     @ivar reason: what was wrong, for the log.
+    @ivar valid_from: for an AC dropped because it starts in the future, the
+        moment V3 accepts it (its notBefore less L{SKEW}); else C{None}.
     """
 
     rule: str
     reason: str
+    valid_from: datetime | None = None
 
     def __str__(self) -> str:
         return f"{self.rule}: {self.reason}"
@@ -286,9 +289,9 @@ def normalise_fqan(fqan: str) -> str:
 
 
 class _Dropped(Exception):
-    def __init__(self, rule: str, reason: str):
+    def __init__(self, rule: str, reason: str, valid_from: datetime | None = None):
         super().__init__(reason)
-        self.dropped = DroppedAC(rule=rule, reason=reason)
+        self.dropped = DroppedAC(rule=rule, reason=reason, valid_from=valid_from)
 
 
 def find_acs(proxies) -> tuple[tuple[cms.AttributeCertificateV2, ...], tuple[DroppedAC, ...]]:
@@ -356,7 +359,8 @@ def _verify(ac, eec, vomsdir, trust, options, host, now) -> VomsAttributes:
     not_before = validity["not_before_time"].native
     not_after = validity["not_after_time"].native
     if now + SKEW < not_before:
-        raise _Dropped("V3", f"AC from {issuer_dn} is not valid before {not_before:%Y-%m-%d %H:%M:%S}Z")
+        raise _Dropped("V3", f"AC from {issuer_dn} is not valid before {not_before:%Y-%m-%d %H:%M:%S}Z",
+                       valid_from=not_before - SKEW)
     if now - SKEW > not_after:
         raise _Dropped("V3", f"AC from {issuer_dn} expired at {not_after:%Y-%m-%d %H:%M:%S}Z")
 
