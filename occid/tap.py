@@ -6,6 +6,7 @@ service tree.  Wiring only: every piece is built elsewhere.
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 from datetime import datetime, timezone
 
@@ -13,7 +14,7 @@ from twisted.application import service, strports
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
 
-from occid import __version__, config as configmodule
+from occid import __version__, config as configmodule, demo
 from occid.ec2.backend import make_backend_service
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.proxy import ChainOptions
@@ -31,13 +32,21 @@ TRUST_POLL_INTERVAL = 60
 class Options(usage.Options):
     """Options of C{twistd occid}."""
 
-    synopsis = "[--config PATH]"
+    synopsis = "[--config PATH] | --demo [--demo-dir DIR] [--port N]"
     longdesc = (
         f"occid {__version__}: an OCCI 1.1/1.2 gateway to Amazon EC2 for grid users "
-        "authenticated by RFC 3820 proxies with VOMS attributes."
+        "authenticated by RFC 3820 proxies with VOMS attributes.  With --demo it "
+        "serves https://localhost:11443 with a throwaway CA, a VOMS proxy and an "
+        "embedded EC2 emulator, and prints commands to try."
     )
+    optFlags = [
+        ["demo", None, "Run the embedded demo instead of reading --config."],
+    ]
     optParameters = [
         ["config", "c", configmodule.DEFAULT_PATH, "The occid.toml configuration file."],
+        ["demo-dir", None, demo.DEFAULT_DIRECTORY,
+         "With --demo: where the demo keeps its credentials and configuration."],
+        ["port", None, demo.DEFAULT_PORT, "With --demo: the port on 127.0.0.1 to serve.", int],
     ]
 
     def opt_version(self):
@@ -46,10 +55,25 @@ class Options(usage.Options):
         raise SystemExit(0)
 
     def postOptions(self) -> None:
+        if self["demo"]:
+            self._prepare_demo()
+        elif self["demo-dir"] != demo.DEFAULT_DIRECTORY or self["port"] != demo.DEFAULT_PORT:
+            raise usage.UsageError("--demo-dir and --port go with --demo")
         try:
             self["loaded"] = configmodule.load(self["config"])
         except configmodule.ConfigError as e:
             raise usage.UsageError(str(e))
+
+    def _prepare_demo(self) -> None:
+        """Credentials, environment and configuration of the demo; --config names its file."""
+        if self["config"] != configmodule.DEFAULT_PATH:
+            raise usage.UsageError("--demo writes its own configuration; leave out --config")
+        if not 0 < self["port"] < 65536:
+            raise usage.UsageError(f"--port {self['port']} is not a TCP port")
+        if importlib.util.find_spec("moto") is None:
+            raise usage.UsageError("the demo needs moto: pip install 'occid[demo]'")
+        self["demo_setup"] = demo.prepare(self["demo-dir"], self["port"])
+        self["config"] = self["demo_setup"].files.config
 
 
 def makeService(options, reactor=None) -> service.MultiService:
@@ -61,6 +85,11 @@ def makeService(options, reactor=None) -> service.MultiService:
         from twisted.internet import reactor
     config = options["loaded"]
     top = service.MultiService()
+    demo_setup = options.get("demo_setup")
+    if demo_setup is not None:
+        # First, so that EC2 answers before the backend loads its catalogs.
+        emulator = demo.EmulatorService(demo_setup)
+        emulator.setServiceParent(top)
 
     grid = config.grid
 
@@ -113,4 +142,7 @@ def makeService(options, reactor=None) -> service.MultiService:
     reactor.callWhenRunning(
         signal.signal, signal.SIGHUP, lambda *_: reactor.callFromThread(watcher.check, True)
     )
+    if demo_setup is not None:
+        # Last: the listener is up when the commands are printed.
+        demo.AnnounceService(demo_setup, emulator).setServiceParent(top)
     return top
