@@ -72,14 +72,19 @@ def test_catalog_first_load_is_shared(moto):
     assert sum(calls.values()) == loaded
 
 
-def test_reconcile_and_refresh_cover_every_account(moto):
-    """The timers' callables run over every account and never fail."""
+def two_role_accounts(moto):
+    """A backend over accounts a and b, each reached through its own role."""
     config = make_config(moto.endpoint, accounts=(
         AccountConfig(name="a", fqans=("/a",), role_arn="arn:aws:iam::111111111111:role/occid"),
         AccountConfig(name="b", fqans=("/b",), role_arn="arn:aws:iam::222222222222:role/occid"),
     ))
     accounts = {name: make_account(config, name) for name in ("a", "b")}
-    backend = EC2Backend(InlineReactor(), SyncPool(), accounts)
+    return EC2Backend(InlineReactor(), SyncPool(), accounts)
+
+
+def test_reconcile_and_refresh_cover_every_account(moto):
+    """The timers' callables run over every account and never fail."""
+    backend = two_role_accounts(moto)
     results = settled(backend.reconcile())
     assert [ok for ok, _ in results] == [True, True]
     assert all(report.errors == [] for _, report in results)
@@ -88,12 +93,7 @@ def test_reconcile_and_refresh_cover_every_account(moto):
 
 def test_two_role_accounts_see_only_their_own(moto):
     """Computes created through account a are invisible through account b, even to a manager."""
-    config = make_config(moto.endpoint, accounts=(
-        AccountConfig(name="a", fqans=("/a",), role_arn="arn:aws:iam::111111111111:role/occid"),
-        AccountConfig(name="b", fqans=("/b",), role_arn="arn:aws:iam::222222222222:role/occid"),
-    ))
-    accounts = {name: make_account(config, name) for name in ("a", "b")}
-    backend = EC2Backend(InlineReactor(), SyncPool(), accounts)
+    backend = two_role_accounts(moto)
     in_a = backend.collection(infra.COMPUTE, JANE, binding(account="a"))
     made = settled(in_a.create(Resource(kind=infra.COMPUTE, id="", mixins=[
         infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)])))
