@@ -109,12 +109,12 @@ def makeService(options, reactor=None) -> service.MultiService:
     backend, backend_service = make_backend_service(config, reactor)
     backend_service.setServiceParent(top)
 
-    def tls_context():
+    def tls_context(trust):
         return build_context(
-            config.server.host_cert, config.server.host_key, grid.ca_dir, grid.crl != "off"
+            config.server.host_cert, config.server.host_key, trust, grid.crl != "off"
         )
 
-    tls = GridServerTLS(tls_context())
+    tls = GridServerTLS(tls_context(trust))
     root = make_root(backend, policy, identify, config.server.public_url, reactor)
     site = authenticating(
         make_site(root, config.server.max_body, config.server.request_timeout, reactor),
@@ -128,7 +128,8 @@ def makeService(options, reactor=None) -> service.MultiService:
     listener.setServiceParent(top)
 
     def reload_blocking():
-        return read_trust() + (tls_context(),)
+        trust, vomsdir = read_trust()
+        return trust, vomsdir, tls_context(trust)
 
     def apply(result):
         new_trust, new_vomsdir, context = result

@@ -13,19 +13,20 @@ refused connection can be answered 401 with the reason and its fix.
 
 from __future__ import annotations
 
-import os
 import weakref
 from datetime import datetime, timezone
 
-from OpenSSL import SSL
-from OpenSSL.crypto import X509StoreFlags
 from cryptography import x509
+from OpenSSL import SSL
+from OpenSSL.crypto import X509, X509StoreFlags
 from twisted.internet.interfaces import IHandshakeListener, IOpenSSLServerConnectionCreator
 from twisted.logger import Logger
 from twisted.web.http import HTTPChannel
 from zope.interface import implementer
 
+from occid.gsi.names import slash_dn
 from occid.gsi.principal import CertificateRejected, Principal
+from occid.gsi.trust import TrustStore
 from occid.occi.errors import Unauthorized
 
 log = Logger()
@@ -67,14 +68,16 @@ def _record_verification(connection, certificate, error_number, depth, ok):
     return True
 
 
-def build_context(host_cert: str, host_key: str, ca_dir: str, check_crls: bool) -> SSL.Context:
+def build_context(host_cert: str, host_key: str, trust: TrustStore, check_crls: bool) -> SSL.Context:
     """
     A server context: TLS 1.2 or newer, the host certificate chain and key,
-    the IGTF trust dir as the store (with its C{.r0} CRLs), proxies allowed,
-    a client certificate requested with every CA of the trust dir advertised,
-    and no session resumption (a resumed session has no peer chain).
+    the trust dir's CAs and CRLs as the store (loaded in memory from the
+    parsed C{trust}, so no handshake opens a file), proxies allowed, a client
+    certificate requested with every trusted CA advertised, and no session
+    resumption (a resumed session has no peer chain).
 
-    Reads files: call it at start and on reload, never per request.
+    Reads the host credentials: call it at start and on reload, never per
+    request.
     """
     context = SSL.Context(SSL.TLS_METHOD)
     context.set_min_proto_version(SSL.TLS1_2_VERSION)
@@ -85,31 +88,17 @@ def build_context(host_cert: str, host_key: str, ca_dir: str, check_crls: bool) 
     context.use_certificate_chain_file(host_cert)
     context.use_privatekey_file(host_key)
     context.check_privatekey()
-    context.load_verify_locations(None, ca_dir)
+    store = context.get_cert_store()
+    for authority in trust.authorities:
+        store.add_cert(X509.from_cryptography(authority.certificate))
+        if authority.crl is not None:
+            store.add_crl(authority.crl)
+        context.add_client_ca(authority.certificate)
     flags = STORE_FLAGS if check_crls else X509StoreFlags.ALLOW_PROXY_CERTS
-    context.get_cert_store().set_flags(flags)
+    store.set_flags(flags)
     context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_CLIENT_ONCE, _record_verification)
     context.set_verify_depth(16)
-    for ca in _trust_dir_cas(ca_dir):
-        context.add_client_ca(ca)
     return context
-
-
-def _trust_dir_cas(ca_dir: str) -> list[x509.Certificate]:
-    """The CA certificates (C{<hash>.N} files) of an IGTF trust dir, unique by subject."""
-    seen: dict[bytes, x509.Certificate] = {}
-    for name in sorted(os.listdir(ca_dir)):
-        stem, dot, suffix = name.partition(".")
-        if not dot or not suffix.isdigit() or len(stem) != 8:
-            continue
-        try:
-            with open(os.path.join(ca_dir, name), "rb") as f:
-                certificate = x509.load_pem_x509_certificate(f.read())
-        except (OSError, ValueError):
-            log.warn("Skipping unreadable CA file {name} in {ca_dir}", name=name, ca_dir=ca_dir)
-            continue
-        seen.setdefault(certificate.subject.public_bytes(), certificate)
-    return list(seen.values())
 
 
 @implementer(IOpenSSLServerConnectionCreator)
@@ -220,10 +209,10 @@ _CHALLENGE = (("WWW-Authenticate", 'X509 realm="occid"'),)
 
 
 def _subject_hint(chain: list[x509.Certificate]) -> str:
-    """The leaf's subject for the log, or a dash when there is none."""
+    """The leaf's subject (slash form) for the log, or a dash when there is none."""
     if not chain:
         return "-"
-    return chain[0].subject.rfc4514_string()
+    return slash_dn(chain[0].subject)
 
 
 def _now() -> datetime:

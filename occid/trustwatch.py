@@ -19,12 +19,12 @@ log = Logger()
 
 class TrustWatcher:
     """
-    Polls cheap fingerprints of the trust directories and, when one changed,
-    calls C{reload} in a worker thread (it reads files), then C{apply} in the
-    reactor thread with its result.
+    Scans cheap fingerprints of the trust directories and, when one
+    changed, reloads them; both in a worker thread (they touch the file
+    system), then calls C{apply} in the reactor thread with the result.
 
-    @param fingerprint: a callable returning a value that changes whenever
-        the directories change (names, sizes, modification times).
+    @param fingerprint: a blocking callable returning a value that changes
+        whenever the directories change (names, sizes, modification times).
     @param reload: a blocking callable reading the directories; its result
         goes to C{apply}.
     @param apply: called in the reactor thread with what C{reload} returned.
@@ -47,20 +47,20 @@ class TrustWatcher:
     def check(self, force: bool = False):
         """
         Reload if the fingerprint changed since the last load (or if
-        C{force}); returns a Deferred when a reload started, else C{None}.
+        C{force}).  Returns a Deferred that fires when the check is over, or
+        C{None} when one is already running.
         """
         if self._busy:
             return None
-        current = self._fingerprint()
-        if current == self._seen and not force:
-            return None
         self._busy = True
-        d = self._run_in_thread(self._reload)
+        d = self._run_in_thread(self._scan, self._seen, force)
 
-        def loaded(result):
-            self._apply(result)
-            self._seen = current
-            log.info("Reloaded the trust directories")
+        def scanned(outcome):
+            current, changed, result = outcome
+            if changed:
+                self._apply(result)
+                self._seen = current
+                log.info("Reloaded the trust directories")
 
         def failed(failure):
             log.failure("Could not reload the trust directories; keeping the old ones", failure)
@@ -68,9 +68,16 @@ class TrustWatcher:
         def done(_):
             self._busy = False
 
-        d.addCallbacks(loaded, failed)
+        d.addCallbacks(scanned, failed)
         d.addBoth(done)
         return d
+
+    def _scan(self, seen, force):
+        """In a worker thread: (fingerprint, whether it changed, reload result)."""
+        current = self._fingerprint()
+        if current == seen and not force:
+            return current, False, None
+        return current, True, self._reload()
 
     def service(self, interval: float, clock) -> TimerService:
         """A service calling L{check} every C{interval} seconds."""

@@ -147,6 +147,10 @@ list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
         self._process = None
         return status in (0, -15) and "Server Shut Down." in self.log()
 
+    def signal(self, number: int) -> None:
+        """Send signal C{number} to the daemon."""
+        self._process.send_signal(number)
+
     def log(self) -> str:
         """Everything the daemon logged so far."""
         try:

@@ -5,9 +5,11 @@ C{voms-proxy-fake} and C{grid-proxy-init} as well as by the Python factory,
 and curl (or Python's C{ssl} where curl refuses to send) as the client.
 """
 
+import signal
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 
@@ -212,6 +214,33 @@ def test_limited_proxy_refused(pki, moto_server, proxies, tmp_path):
         assert result.status == 403
         assert "limited" in result.body.lower()
         assert curl(daemon, proxies["voms"]).status == 200
+    finally:
+        assert daemon.stop()
+
+
+def test_revocation_takes_effect_on_sighup(pki, moto_server, tmp_path):
+    """
+    A new CRL in the trust dir (as fetch-crl writes it) is used by the
+    running daemon after SIGHUP: no restart, and the cached principal is gone.
+    """
+    user = pki.issue_user("/DC=org/DC=example/OU=Users/CN=Soon Revoked")
+    user.write_pair(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    proxy = gridtools.voms_proxy_fake(pki, str(tmp_path / "proxy.pem"), vo="testvo", fqans=["/testvo"],
+                                      cert=str(tmp_path / "cert.pem"), key=str(tmp_path / "key.pem"))
+    daemon = Daemon(str(tmp_path), pki, moto_server.endpoint)
+    daemon.start()
+    try:
+        assert curl(daemon, proxy).status == 200
+        pki.revoke(user)
+        pki.write_crl()
+        daemon.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while "Reloaded the trust directories" not in daemon.log():
+            assert time.monotonic() < deadline, daemon.log()
+            time.sleep(0.1)
+        result = curl(daemon, proxy)
+        assert result.status == 401
+        assert "revoked" in result.body
     finally:
         assert daemon.stop()
 

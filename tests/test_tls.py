@@ -5,6 +5,8 @@ and the channel that authenticates its peer once per connection.
 """
 
 import os
+import shutil
+from datetime import datetime, timezone
 
 import pytest
 from OpenSSL import SSL
@@ -16,6 +18,7 @@ from twisted.internet.testing import EventLoggingObserver
 from twisted.trial.unittest import SynchronousTestCase
 
 from occid.gsi.principal import CertificateRejected
+from occid.gsi.trust import TrustStore
 from occid.occi.errors import Unauthorized
 from occid.testing import make_principal
 from occid import tls
@@ -51,7 +54,7 @@ def server_context(pki, check_crls=True):
     return build_context(
         os.path.join(pki.directory, "hostcert.pem"),
         os.path.join(pki.directory, "hostkey.pem"),
-        pki.certificates_dir,
+        TrustStore.load(pki.certificates_dir, datetime.now(timezone.utc)),
         check_crls,
     )
 
@@ -129,6 +132,26 @@ class TestContext:
         """CRLs are checked on the whole chain: a revoked EEC under its proxy is seen."""
         proxy = pki.issue_proxy(pki.revoked)
         server, _ = handshake(GridServerTLS(server_context(pki)), client_context(proxy))
+        assert (1, X509_V_ERR_CERT_REVOKED) in verify_record(server).errors
+
+    def test_store_in_memory(self, pki, tmp_path):
+        """
+        The store holds the trust dir's CAs and CRLs in memory: handshakes
+        read no file (here the directory is gone before the handshake).
+        """
+        copy = tmp_path / "certificates"
+        shutil.copytree(pki.certificates_dir, copy)
+        context = build_context(
+            os.path.join(pki.directory, "hostcert.pem"),
+            os.path.join(pki.directory, "hostkey.pem"),
+            TrustStore.load(str(copy), datetime.now(timezone.utc)),
+            True,
+        )
+        shutil.rmtree(copy)
+        good, revoked = pki.issue_proxy(pki.user), pki.issue_proxy(pki.revoked)
+        server, _ = handshake(GridServerTLS(context), client_context(good))
+        assert verify_record(server).errors == []
+        server, _ = handshake(GridServerTLS(context), client_context(revoked))
         assert (1, X509_V_ERR_CERT_REVOKED) in verify_record(server).errors
 
     def test_crl_checks_off(self, pki):
@@ -213,7 +236,10 @@ class TestContext:
         )
         with pytest.raises(SSL.Error):
             build_context(
-                os.path.join(pki.directory, "hostcert.pem"), str(other), pki.certificates_dir, True
+                os.path.join(pki.directory, "hostcert.pem"),
+                str(other),
+                TrustStore.load(pki.certificates_dir, datetime.now(timezone.utc)),
+                True,
             )
 
 

@@ -19,9 +19,9 @@ class TrustWatcherTests(SynchronousTestCase):
         self.applied = []
         self.in_thread = []
 
-        def run_in_thread(f):
+        def run_in_thread(f, *args):
             self.in_thread.append(f)
-            return defer.maybeDeferred(f)
+            return defer.maybeDeferred(f, *args)
 
         def reload():
             self.reloads += 1
@@ -30,17 +30,17 @@ class TrustWatcherTests(SynchronousTestCase):
         self.watcher = TrustWatcher(lambda: self.stamp, reload, self.applied.append, run_in_thread)
 
     def test_unchanged(self):
-        """Nothing is read while the fingerprint stays the same."""
-        self.assertIsNone(self.watcher.check())
+        """Nothing is read while the fingerprint stays the same; the scan is in a thread."""
+        self.successResultOf(self.watcher.check())
         self.assertEqual((self.reloads, self.applied), (0, []))
+        self.assertEqual(len(self.in_thread), 1)
 
     def test_changed(self):
         """A new fingerprint reloads once, through the thread runner, and applies."""
         self.stamp = 2
         self.successResultOf(self.watcher.check())
         self.assertEqual(self.applied, ["trust-1"])
-        self.assertEqual(len(self.in_thread), 1)
-        self.assertIsNone(self.watcher.check())
+        self.successResultOf(self.watcher.check())
         self.assertEqual(self.reloads, 1)
 
     def test_forced(self):
@@ -62,12 +62,12 @@ class TrustWatcherTests(SynchronousTestCase):
     def test_one_reload_at_a_time(self):
         """A check while a reload is running starts no second one."""
         pending = defer.Deferred()
-        self.watcher._run_in_thread = lambda f: pending
+        self.watcher._run_in_thread = lambda f, *args: pending.addCallback(lambda result: f(*args))
         self.stamp = 2
         self.assertIsNotNone(self.watcher.check())
         self.assertIsNone(self.watcher.check(force=True))
-        pending.callback("late")
-        self.assertEqual(self.applied, ["late"])
+        pending.callback(None)
+        self.assertEqual(self.applied, ["trust-1"])
 
     def test_timer(self):
         """The service polls at its interval on the given clock."""
