@@ -103,8 +103,9 @@ def main(argv: list[str]) -> None:
     config = configmodule.load(args.config)
     grid = config.grid
     now = datetime.now(timezone.utc)
+    trust = TrustStore.load(grid.ca_dir, now)
     authenticator = GridAuthenticator(
-        TrustStore.load(grid.ca_dir, now),
+        trust,
         VomsDir.load(grid.vomsdir),
         ChainOptions.from_config(grid),
         host=config.server.public_host,
@@ -135,9 +136,9 @@ def main(argv: list[str]) -> None:
     def site():
         return make_site(root, config.server.max_body, config.server.request_timeout, reactor)
 
-    grid_context = build_context(config.server.host_cert, config.server.host_key, grid.ca_dir,
+    grid_context = build_context(config.server.host_cert, config.server.host_key, trust,
                                  grid.crl != "off")
-    plain_context = build_context(config.server.host_cert, config.server.host_key, grid.ca_dir,
+    plain_context = build_context(config.server.host_cert, config.server.host_key, trust,
                                   grid.crl != "off")
     plain_context.set_verify(SSL.VERIFY_NONE)
     factories = {
