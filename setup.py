@@ -2,11 +2,14 @@
 
 from setuptools import find_packages, setup
 
+with open("README.md", encoding="utf-8") as readme:
+    long_description = readme.read()
+
 setup(
     name="occid",
     version="0.1.0",
     description="OCCI gateway to Amazon EC2 with X.509 proxy and VOMS authentication",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=long_description,
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
@@ -17,7 +20,7 @@ setup(
     package_data={"occid": ["demo_amis.json"]},
     install_requires=[
         "twisted[tls]>=24.7",
-        "pyopenssl>=24.0",
+        "pyopenssl>=24.3",  # get_peer_cert_chain(as_cryptography=True)
         "service-identity>=24.1",
         "cryptography>=42",
         "asn1crypto>=1.5",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+import botocore.session
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -310,14 +311,25 @@ def _check(config: Config) -> None:
         names.add(account.name)
         if not account.fqans and not account.dns:
             fail(f"{where}.fqans", "an account needs fqans or dns to serve anyone")
-        for pattern in account.fqans + account.manager_fqans:
-            if not _FQAN.match(pattern):
-                fail(f"{where}.fqans", f"{pattern!r} is not a FQAN such as /vo/group/Role=r")
+        for key in ("fqans", "manager_fqans"):
+            for pattern in getattr(account, key):
+                if not _FQAN.match(pattern):
+                    fail(f"{where}.{key}", f"{pattern!r} is not a FQAN such as /vo/group/Role=r")
         for dn in account.dns:
             if not dn.startswith("/") or "=" not in dn:
                 fail(f"{where}.dns", f"{dn!r} is not a DN in /DC=…/CN=… form")
         if account.role_arn and not _ARN.match(account.role_arn):
             fail(f"{where}.role_arn", f"{account.role_arn!r} is not an IAM role ARN")
+    profiles = [a.profile for a in config.accounts if a.profile]
+    if profiles:
+        known = set(botocore.session.Session().available_profiles)
+        for i, account in enumerate(config.accounts):
+            if account.profile and account.profile not in known:
+                fail(
+                    f"accounts[{i}].profile",
+                    f"no AWS profile {account.profile!r} in the shared AWS config or "
+                    "credentials files of the user running occid",
+                )
 
 
 def _read_certificate(path: str, key: str, filename: str) -> x509.Certificate:
@@ -341,6 +353,7 @@ def _read_private_key(path: str, key: str, filename: str):
 
 
 def _read_file(path: str, key: str, filename: str) -> bytes:
+    """The bytes of C{filename}, named by C{key} of the configuration at C{path}."""
     try:
         with open(filename, "rb") as f:
             return f.read()

@@ -147,14 +147,13 @@ class GridHTTPChannel(HTTPChannel):
         try:
             self.principal = authenticator.authenticate(chain, errors, _now())
         except CertificateRejected as refusal:
-            self.refusal = refusal
-            log.warn(
-                "Refused client {peer}: {rule}: {reason}",
-                peer=f"{peer.host}:{peer.port}",
-                rule=refusal.rule,
-                reason=refusal.reason,
-                dn=_subject_hint(chain),
-            )
+            self._refuse(refusal, chain, peer)
+        except Exception:
+            # A certificate the validator could not even read: its parser's
+            # error must not escape into the TLS protocol (the client would
+            # see a reset instead of a 401 saying what to do).
+            log.failure("Unreadable client chain from {peer}", peer=f"{peer.host}:{peer.port}")
+            self._refuse(_UNREADABLE, chain, peer)
         else:
             log.info(
                 "Authenticated {dn} from {peer}",
@@ -163,6 +162,26 @@ class GridHTTPChannel(HTTPChannel):
                 fqans=list(self.principal.fqans),
                 peer=f"{peer.host}:{peer.port}",
             )
+
+
+    def _refuse(self, refusal: CertificateRejected, chain, peer) -> None:
+        """Remember C{refusal} for every request on this connection, and log it once."""
+        self.refusal = refusal
+        log.warn(
+            "Refused client {peer}: {rule}: {reason}",
+            peer=f"{peer.host}:{peer.port}",
+            rule=refusal.rule,
+            reason=refusal.reason,
+            dn=_subject_hint(chain),
+        )
+
+
+#: The refusal of a chain whose certificates cannot be parsed.
+_UNREADABLE = CertificateRejected(
+    "X509",
+    "your certificate chain could not be read (a malformed certificate or extension)",
+    "create a new proxy (voms-proxy-init or grid-proxy-init) from a valid user certificate",
+)
 
 
 def authenticating(site, authenticator):
@@ -212,7 +231,10 @@ def _subject_hint(chain: list[x509.Certificate]) -> str:
     """The leaf's subject (slash form) for the log, or a dash when there is none."""
     if not chain:
         return "-"
-    return slash_dn(chain[0].subject)
+    try:
+        return slash_dn(chain[0].subject)
+    except ValueError:
+        return "(unreadable subject)"
 
 
 def _now() -> datetime:

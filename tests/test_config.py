@@ -48,6 +48,16 @@ def _write_host_credentials(directory):
     return cert_path, key_path
 
 
+@pytest.fixture(autouse=True)
+def aws_files(tmp_path, monkeypatch):
+    """Shared AWS files with one profile, "fedcloud", instead of the user's own."""
+    credentials = tmp_path / "aws-credentials"
+    credentials.write_text("[fedcloud]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
 @pytest.fixture
 def site(tmp_path):
     """A directory with host credentials, a CA dir and a vomsdir."""
@@ -167,7 +177,7 @@ list = ["ami-12345678", "ami-0123456789abcdef0"]
 [[accounts]]
 name = "fedcloud"
 fqans = ["/fedcloud.egi.eu", "/other/Role=admin"]
-profile = "fc"
+profile = "fedcloud"
 role_arn = "arn:aws:iam::111111111111:role/occid"
 visibility = "vo"
 manager_fqans = ["/fedcloud.egi.eu/Role=VMManager"]
@@ -203,6 +213,7 @@ fqans = ["/second.vo"]
     assert loaded.images.list == ("ami-12345678", "ami-0123456789abcdef0")
     assert [a.name for a in loaded.accounts] == ["fedcloud", "second"]
     first = loaded.account("fedcloud")
+    assert first.profile == "fedcloud"
     assert first.role_arn == "arn:aws:iam::111111111111:role/occid"
     assert first.dns == ("/DC=org/DC=example/CN=robot",)
     assert first.visibility == "vo"
@@ -272,6 +283,8 @@ BAD = [
     ('fqans = ["/fedcloud.egi.eu"]', "fqans = []", "accounts[0].fqans", "needs fqans or dns"),
     ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["fedcloud"]', "accounts[0].fqans", "is not a FQAN"),
     ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nvisibility = "all"', "accounts[0].visibility", "must be one of"),
+    ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nmanager_fqans = ["admins"]', "accounts[0].manager_fqans", "is not a FQAN"),
+    ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nprofile = "nosuch"', "accounts[0].profile", "no AWS profile 'nosuch'"),
     ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nrole_arn = "admin"', "accounts[0].role_arn", "not an IAM role ARN"),
     ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\ndns = ["CN=robot"]', "accounts[0].dns", "is not a DN"),
     ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nprofiles = "x"', "accounts[0].profiles", "unknown key"),

@@ -325,6 +325,18 @@ class ChannelTests(SynchronousTestCase):
         self.assertEqual(len(events), 1)
         self.assertEqual(events[0]["reason"], "your proxy expired")
 
+    def test_unreadable_chain(self):
+        """
+        A parser error inside the validator (a malformed extension) is a 401
+        with a reason, logged with its traceback, never an error escaping
+        into the TLS protocol.
+        """
+        channel, _ = self.channel_for(self.pki.issue_proxy(self.pki.user), ValueError("duplicate extension"))
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+        with self.assertRaises(Unauthorized) as e:
+            identify(FakeRequest(channel))
+        self.assertIn("could not be read", e.exception.message)
+
     def test_no_certificate(self):
         """A connection without a client certificate is told how to present one."""
         refusal = CertificateRejected("C2", "no client certificate", "present your proxy")
