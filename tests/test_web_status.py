@@ -187,6 +187,22 @@ def test_406(gateway):
     assert response.header("Content-Type").startswith("text/plain")
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [[("Accept", "text/html")], [("User-Agent", "future-client OCCI/2.0")]],
+)
+def test_credentials_before_the_request(headers):
+    """
+    An unauthenticated client hears about its credentials (401) before
+    anything about its request (406, 501), and a principal without an
+    account gets 403 first too.
+    """
+    unauthenticated = make_gateway(identify=refuse_identity("no client certificate"))
+    check(unauthenticated.request("GET", "/-/", headers), 401)
+    unbound = make_gateway(policy=StaticPolicy({}))
+    check(unbound.request("GET", "/-/", headers), 403)
+
+
 def test_409(gateway):
     """start on an active compute is 409 naming the state."""
     vm = create(gateway)

@@ -47,6 +47,7 @@ from occid.occi.errors import (
     GatewayTimeout,
     InternalError,
     MethodNotAllowed,
+    NotAcceptable,
     NotFound,
     OCCIError,
     PayloadTooLarge,
@@ -281,10 +282,16 @@ class OCCIResource(Resource):
 
         @return: C{(status, Rendered or None, extra headers)}.
         """
-        exchange.renderer = rendering.renderer(
-            negotiate(_header(request, b"accept"), rendering.MEDIA_TYPES)
-        )
-        check_occi_version(_header(request, b"user-agent"))
+        # Who is asking comes first (401, then 403 for no account): a client
+        # is told about its credentials before anything about its request.
+        # Until then, errors are rendered in the type it accepts if any.
+        try:
+            media_type = negotiate(_header(request, b"accept"), rendering.MEDIA_TYPES)
+        except NotAcceptable as error:
+            unacceptable, media_type = error, "text/plain"
+        else:
+            unacceptable = None
+        exchange.renderer = rendering.renderer(media_type)
         try:
             principal = await defer.maybeDeferred(self._identify, request)
         except CertificateRejected as rejected:
@@ -298,6 +305,9 @@ class OCCIResource(Resource):
             )
         binding = self._policy.bind(principal)
         exchange.account = binding.account
+        if unacceptable is not None:
+            raise unacceptable
+        check_occi_version(_header(request, b"user-agent"))
         catalog = await self._backend.catalog(binding)
         target = route(catalog, exchange.path)
         method = "GET" if exchange.method == "HEAD" else exchange.method
