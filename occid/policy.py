@@ -36,7 +36,11 @@ class AccountBinding:
     @ivar writable: whether it may create, change or delete (false for a
         limited proxy in C{read-only} mode).
     @ivar vo: the VO written into C{occid:vo} tags and used for L{VO}
-        visibility; for a robot DN without VOMS attributes, the account name.
+        visibility.  A robot served through an account's C{dns} gets
+        L{robot_vo} of the account name, C{@<account>}: VO names are
+        DNS-like and never contain C{@}, so robots share resources only with
+        the other robots of their account, never with a real VO that happens
+        to bear the account's name.
     """
 
     account: str
@@ -44,6 +48,9 @@ class AccountBinding:
     writable: bool
     vo: str
 
+
+#: What precedes the account name in a robot's VO tag (never part of a VO name).
+ROBOT_VO_PREFIX = "@"
 
 #: The longest value an EC2 tag may hold, in characters.
 TAG_VALUE_LIMIT = 256
@@ -54,12 +61,13 @@ class AccountPolicy:
     """
     The C{[[accounts]]} table applied to principals.
 
-    An account whose C{dns} lists the principal's DN serves it, VOMS
-    attributes or not (robots; their VO is the account name).  Otherwise
-    the principal's FQANs are taken in order, primary first, and for each the
-    accounts in file order: the first account with a matching pattern wins.
-    A pattern C{/vo/group} matches itself and every subgroup, with any role;
-    a pattern with C{/Role=r} (or C{/Capability=c}) also needs that role.
+    The principal's FQANs are taken in order, primary first, and for each
+    the accounts in file order: the first account with a matching pattern
+    wins.  A pattern C{/vo/group} matches itself and every subgroup, with any
+    role; a pattern with C{/Role=r} (or C{/Capability=c}) also needs that
+    role.  Only a principal whose FQANs match no account, or who has none,
+    is then looked up in the accounts' C{dns} (robots), in file order; its VO
+    tag is L{robot_vo} of the account.
     """
 
     def __init__(self, accounts: tuple[AccountConfig, ...], limited_proxies: str):
@@ -79,14 +87,6 @@ class AccountPolicy:
                 "create a full proxy (without -limited)"
             )
         writable = not principal.limited
-        for account in self._accounts:
-            if principal.dn in account.dns:
-                return AccountBinding(
-                    account=account.name,
-                    visibility=account.visibility,
-                    writable=writable,
-                    vo=account.name,
-                )
         for fqan in principal.fqans:
             for account in self._accounts:
                 if any(fqan_matches(pattern, fqan) for pattern in account.fqans):
@@ -101,12 +101,25 @@ class AccountPolicy:
                         writable=writable,
                         vo=principal.vo,
                     )
+        for account in self._accounts:
+            if principal.dn in account.dns:
+                return AccountBinding(
+                    account=account.name,
+                    visibility=account.visibility,
+                    writable=writable,
+                    vo=robot_vo(account.name),
+                )
         if principal.vo is None:
             raise Forbidden(
                 "this service needs VOMS attributes: create your proxy with "
                 "voms-proxy-init --voms <your VO>"
             )
         raise Forbidden(f"VO {principal.vo} has no account on this service")
+
+
+def robot_vo(account: str) -> str:
+    """The C{occid:vo} value of the robots served by C{account}: C{@<account>}."""
+    return ROBOT_VO_PREFIX + account
 
 
 def fqan_matches(pattern: str, fqan: str) -> bool:

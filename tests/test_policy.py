@@ -20,6 +20,7 @@ from occid.policy import (
     AccountPolicy,
     fqan_matches,
     owner_tags,
+    robot_vo,
 )
 
 DN = "/DC=org/DC=example/OU=Users/CN=Test User"
@@ -152,15 +153,32 @@ def test_no_voms_attributes():
 
 def test_robot_dn():
     """A DN listed in an account's dns is served without VOMS attributes;
-    its VO is the account name."""
+    its VO tag is the account name behind "@"."""
     binding = bind(principal(dn=ROBOT))
-    assert binding == AccountBinding(account="alpha", visibility=OWNER, writable=True, vo="alpha")
+    assert binding == AccountBinding(account="alpha", visibility=OWNER, writable=True, vo="@alpha")
 
 
-def test_robot_dn_listing_takes_precedence():
-    """An explicitly listed DN is served by its account even if it also
-    holds FQANs of another account."""
-    assert bind(principal("/beta", dn=ROBOT)).account == "alpha"
+def test_fqans_come_before_dns():
+    """A listed DN whose proxy carries FQANs matching an account is served
+    by the FQAN's account, with the AC's VO, not by the robot account."""
+    binding = bind(principal("/beta", dn=ROBOT))
+    assert (binding.account, binding.vo) == ("beta", "beta")
+
+
+def test_dns_serve_unmatched_fqans():
+    """A listed DN whose FQANs match no account is served as a robot."""
+    binding = bind(principal("/gamma", dn=ROBOT))
+    assert (binding.account, binding.vo) == ("alpha", "@alpha")
+
+
+def test_robot_vo_is_not_a_vo_name():
+    """Under vo visibility, the robots of an account named like a VO do not
+    share that VO's tag: the robot's VO value cannot be a VO name."""
+    accounts = (AccountConfig(name="beta", fqans=("/beta",), visibility="vo", dns=(ROBOT,)),)
+    member, robot = bind(principal("/beta"), accounts), bind(principal(dn=ROBOT), accounts)
+    assert (member.account, robot.account) == ("beta", "beta")
+    assert member.vo == "beta"
+    assert robot.vo == robot_vo("beta") == "@beta"
 
 
 def test_limited_read_only():
