@@ -8,13 +8,16 @@ Pure: no Twisted, no boto3.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from zope.interface import implementer
 
-from occid.config import AccountConfig
 from occid.gsi.principal import Principal
 from occid.interfaces import IAccountPolicy
 from occid.occi.errors import Forbidden
+
+if TYPE_CHECKING:  # occid.config reads AWS profiles (botocore): not for the pure layer
+    from occid.config import AccountConfig
 
 #: Visibility of resources inside an account (DESIGN.md, "Decisions").
 OWNER = "owner"  # the principal's own resources (tag occid:owner)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from asn1crypto import core as asn1
 from cryptography import x509
@@ -31,10 +31,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.x509.oid import NameOID
 
-from occid.config import GridConfig
 from occid.gsi.names import rdn_sequence, slash_dn
 from occid.gsi.principal import CertificateRejected
 from occid.gsi.trust import Authority, TrustStore, Unusable, is_ca, signed_by
+
+if TYPE_CHECKING:  # occid.config reads AWS profiles (botocore): not for the pure layer
+    from occid.config import GridConfig
 
 PCI = "1.3.6.1.5.5.7.1.14"
 DRAFT_PCI = "1.3.6.1.4.1.3536.1.222"
