@@ -151,11 +151,15 @@ list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
         """Send signal C{number} to the daemon."""
         self._process.send_signal(number)
 
-    def log(self) -> str:
-        """Everything the daemon logged so far."""
+    def log_mark(self) -> int:
+        """Where the log ends now, for L{log} to read only what follows."""
+        return len(self.log())
+
+    def log(self, since: int = 0) -> str:
+        """What the daemon logged (after the mark C{since})."""
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
+                return f.read()[since:]
         except FileNotFoundError:
             return ""
 
