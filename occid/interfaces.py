@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_interfaces -*-
+# -*- test-case-name: tests.test_testing,tests.test_ec2_contract -*-
 """
 The contracts between occid's layers; no implementation lives here.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_gsi_principal -*-
+# -*- test-case-name: tests.test_authenticator,tests.test_policy -*-
 """
 Who is calling: the facts occid derives once per connection from a verified
 proxy chain and its VOMS attribute certificate.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_occi_errors -*-
+# -*- test-case-name: tests.test_web_status -*-
 """
 The OCCI error hierarchy: each error carries the HTTP status it is answered with.
 
