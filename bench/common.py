@@ -11,6 +11,7 @@ every process started here is stopped here.
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import multiprocessing
@@ -332,6 +333,41 @@ def percentile(values, q: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+def arguments(doc: str, clients: int, clients_help: str = "client processes (concurrency)"):
+    """The options every benchmark takes: --runs, --duration, --clients."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--clients", type=int, default=clients, help=clients_help)
+    return parser
+
+
+@dataclass(frozen=True)
+class Medians:
+    """The medians over a variant's runs."""
+
+    p50_ms: float
+    rate: float
+    cpu_ms: float | None
+
+
+def medians(results: dict[str, list[RunResult]]) -> dict[str, Medians]:
+    """
+    Per variant, the medians of its runs' p50 latency, rate and server CPU
+    per request (C{None} where no server was measured).
+    """
+    def cpu(runs):
+        measured = [r.cpu_ms_per_request for r in runs if r.cpu_ms_per_request is not None]
+        return median(measured) if measured else None
+
+    return {
+        variant: Medians(
+            median(r.p50_ms for r in runs), median(r.rate for r in runs), cpu(runs)
+        )
+        for variant, runs in results.items()
+    }
 
 
 def median(values) -> float:

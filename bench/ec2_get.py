@@ -21,7 +21,6 @@ about 1,000 requests and again after 10,000 or more (target: within 10 %).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -120,11 +119,8 @@ def boto3_worker(endpoint: str, instance_id: str, threads: int):
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5, help="interleaved rounds")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
-    parser.add_argument("--clients", type=int, default=10,
-                        help="client processes for occid, threads for boto3")
+    parser = common.arguments(__doc__, clients=10,
+                              clients_help="client processes for occid, threads for boto3")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="occid-bench-") as directory:
@@ -208,15 +204,13 @@ def _run(args, daemon, moto, instance_id, ca, proxy) -> None:
         common.print_run(soak)
     rss.append((served, common.rss_kib(pid)))
 
-    p50 = {v: common.median(r.p50_ms for r in results[v]) for v in VARIANTS}
-    rate = {v: common.median(r.rate for r in results[v]) for v in VARIANTS}
+    m = common.medians(results)
     print("   medians:")
     for v in VARIANTS:
-        print(f"   {v:<10} p50 {p50[v]:7.2f} ms, {rate[v]:7.1f} req/s")
-    cpu = common.median(r.cpu_ms_per_request for r in results["occid"])
-    print(f"   occid's own CPU per GET: {cpu:.2f} ms")
-    latency_ratio = p50["occid"] / p50["boto3"]
-    throughput_ratio = rate["occid"] / rate["boto3"]
+        print(f"   {v:<10} p50 {m[v].p50_ms:7.2f} ms, {m[v].rate:7.1f} req/s")
+    print(f"   occid's own CPU per GET: {m['occid'].cpu_ms:.2f} ms")
+    latency_ratio = m["occid"].p50_ms / m["boto3"].p50_ms
+    throughput_ratio = m["occid"].rate / m["boto3"].rate
     print(common.verdict("p50 latency: occid / boto3", latency_ratio, "<= 1.5",
                          latency_ratio <= 1.5))
     print(common.verdict("throughput: occid / boto3", throughput_ratio, ">= 0.6",

@@ -26,7 +26,6 @@ query / empty is reported as the stricter comparison.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import os
 import sys
@@ -39,10 +38,7 @@ VARIANTS = ["query", "entity", "empty"]
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5, help="interleaved rounds")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
-    parser.add_argument("--clients", type=int, default=10, help="client processes (concurrency)")
+    parser = common.arguments(__doc__, clients=10)
     parser.add_argument("--os-tpl", type=int, default=1000)
     parser.add_argument("--resource-tpl", type=int, default=800)
     parser.add_argument("--accept", default="text/plain", help="the Accept of both requests")
@@ -122,21 +118,19 @@ def _run(args, server, info, ca, proxy) -> None:
             common.print_run(result)
             results[variant].append(result)
 
-    p50 = {v: common.median(r.p50_ms for r in results[v]) for v in VARIANTS}
-    rate = {v: common.median(r.rate for r in results[v]) for v in VARIANTS}
-    cpu = {v: common.median(r.cpu_ms_per_request for r in results[v]) for v in VARIANTS}
+    m = common.medians(results)
     print("   medians:")
     for v in VARIANTS:
-        print(f"   {v:<10} p50 {p50[v]:7.2f} ms, {rate[v]:7.1f} req/s, "
-              f"server CPU {cpu[v]:.3f} ms/req")
-    ratio = p50["query"] / p50["entity"]
+        print(f"   {v:<10} p50 {m[v].p50_ms:7.2f} ms, {m[v].rate:7.1f} req/s, "
+              f"server CPU {m[v].cpu_ms:.3f} ms/req")
+    ratio = m["query"].p50_ms / m["entity"].p50_ms
     print(common.verdict("p50 latency: query / entity", ratio, "<= 3", ratio <= 3))
-    strict = p50["query"] / p50["empty"]
+    strict = m["query"].p50_ms / m["empty"].p50_ms
     print(common.verdict("p50 latency: query / empty", strict, "reported", None))
     print(common.verdict("server CPU per request: query / entity",
-                         cpu["query"] / cpu["entity"], "reported", None))
+                         m["query"].cpu_ms / m["entity"].cpu_ms, "reported", None))
     print(common.verdict("server CPU per request: query / empty",
-                         cpu["query"] / cpu["empty"], "reported", None))
+                         m["query"].cpu_ms / m["empty"].cpu_ms, "reported", None))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ machine.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import os
 import ssl
@@ -100,10 +99,7 @@ def handshake_worker(port: int, path: str, ca: str, proxies_of):
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5, help="interleaved rounds")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
-    parser.add_argument("--clients", type=int, default=4, help="client processes (concurrency)")
+    parser = common.arguments(__doc__, clients=4)
     parser.add_argument("--request", choices=("query", "entity"), default="query",
                         help="GET /-/ (default) or GET of one compute entity")
     parser.add_argument("--cold-rate", type=int, default=350,
@@ -183,23 +179,21 @@ def _run(args, server, info, ca, warm, cold, per_worker, generated) -> None:
             common.print_run(result)
             results[variant].append(result)
 
-    rate = {v: common.median(r.rate for r in results[v]) for v in VARIANTS}
-    cpu = {v: common.median(r.cpu_ms_per_request for r in results[v]) for v in VARIANTS}
-    p50 = {v: common.median(r.p50_ms for r in results[v]) for v in VARIANTS}
+    m = common.medians(results)
     print("   medians:")
     for v in VARIANTS:
-        print(f"   {v:<10} {rate[v]:7.1f} conn/s, p50 {p50[v]:6.2f} ms, "
-              f"server CPU {cpu[v]:.2f} ms/conn")
-    warm_ratio = rate["grid-warm"] / rate["plain"]
-    cold_ratio = rate["grid-cold"] / rate["plain"]
+        print(f"   {v:<10} {m[v].rate:7.1f} conn/s, p50 {m[v].p50_ms:6.2f} ms, "
+              f"server CPU {m[v].cpu_ms:.2f} ms/conn")
+    warm_ratio = m["grid-warm"].rate / m["plain"].rate
+    cold_ratio = m["grid-cold"].rate / m["plain"].rate
     print(common.verdict("warm: grid-warm / plain connections per second", warm_ratio,
                          ">= 0.6", warm_ratio >= 0.6))
     print(common.verdict("cold: grid-cold / plain connections per second", cold_ratio,
                          "reported", None))
     print(common.verdict("warm, server CPU: plain / grid-warm per connection",
-                         cpu["plain"] / cpu["grid-warm"], "reported", None))
+                         m["plain"].cpu_ms / m["grid-warm"].cpu_ms, "reported", None))
     print(common.verdict("cold, server CPU: plain / grid-cold per connection",
-                         cpu["plain"] / cpu["grid-cold"], "reported", None))
+                         m["plain"].cpu_ms / m["grid-cold"].cpu_ms, "reported", None))
 
 
 if __name__ == "__main__":
