@@ -13,6 +13,7 @@ from botocore.exceptions import ReadTimeoutError
 from botocore.stub import ANY, Stubber
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from twisted.logger import LogLevel, globalLogPublisher
 from zope.interface.verify import verifyObject
 
 from occid.ec2.compute import (
@@ -108,6 +109,37 @@ def test_ssh_group_allows_port_22_from_ssh_cidr(account):
     assert len(group) == 1
     rule = group[0]["IpPermissions"][0]
     assert (rule["FromPort"], rule["ToPort"], rule["IpRanges"][0]["CidrIp"]) == (22, 22, "0.0.0.0/0")
+
+
+def ssh_groups(account):
+    return account.client.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["occid-ssh"]}])["SecurityGroups"]
+
+
+def test_ssh_group_whose_rule_failed_is_deleted(account, monkeypatch):
+    """
+    When the ssh rule cannot be added, the new group is deleted and nothing
+    launches; the next create makes the group again, with its rule.
+    """
+    no_backoff(monkeypatch)
+    inject(account.client, "AuthorizeSecurityGroupIngress", 400,
+           "RulesPerSecurityGroupLimitExceeded", times=1)
+    with pytest.raises(errors.BadRequest, match="RulesPerSecurityGroupLimitExceeded"):
+        settled(computes(account).create(request(os_tpl())))
+    assert ssh_groups(account) == []
+    assert account.client.describe_instances()["Reservations"] == []
+    settled(computes(account).create(request(os_tpl())))
+    [group] = ssh_groups(account)
+    assert group["IpPermissions"][0]["FromPort"] == 22
+
+
+def test_ipv6_ssh_cidr_is_an_ipv6_range(moto):
+    """An IPv6 [aws] ssh_cidr opens TCP 22 through Ipv6Ranges."""
+    account = make_account(make_config(moto.endpoint, ssh_cidr="2001:db8::/32"))
+    settled(computes(account).create(request(os_tpl())))
+    [rule] = ssh_groups(account)[0]["IpPermissions"]
+    assert [r["CidrIpv6"] for r in rule["Ipv6Ranges"]] == ["2001:db8::/32"]
+    assert rule.get("IpRanges", []) == []
 
 
 def test_default_instance_type(account):
@@ -507,26 +539,34 @@ def test_client_token_replay_answers_the_same_instance(account):
             "ClientToken": launch.client_token, "TagSpecifications": ANY,
             "SecurityGroupIds": ANY})
     with stubber:
-        once = create_compute(account, scope, launch)
-        again = create_compute(account, scope, launch)
+        once = create_compute(account, scope, launch).entity
+        again = create_compute(account, scope, launch).entity
     assert once.id == again.id == "i-00000000000000001"
     assert once.attributes["occi.compute.state"] == "inactive"
 
 
-def test_failure_after_launch_undoes_everything(account, monkeypatch):
+def test_key_pair_left_after_launch_keeps_the_instance(account, monkeypatch):
     """
-    When a step after RunInstances fails (DeleteKeyPair refused), the
-    instance is terminated and the temporary key pair deleted.
+    When DeleteKeyPair fails after RunInstances succeeded, the create still
+    succeeds, the instance runs, the temporary key pair is left for the
+    reconciler, and a warning naming both is logged.
     """
     no_backoff(monkeypatch)
     inject(account.client, "DeleteKeyPair", 403, "UnauthorizedOperation", times=1)
-    with pytest.raises(errors.Forbidden):
-        settled(computes(account).create(request(
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        vm = settled(computes(account).create(request(
             os_tpl(), **{"occi.credentials.ssh.publickey": ssh_key()})))
-    states = [i["State"]["Name"]
-              for r in account.client.describe_instances()["Reservations"] for i in r["Instances"]]
-    assert states and all(s in ("shutting-down", "terminated") for s in states)
-    assert account.client.describe_key_pairs()["KeyPairs"] == []
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    assert instance_of(account, vm.id)["State"]["Name"] in ("pending", "running")
+    [key] = account.client.describe_key_pairs()["KeyPairs"]
+    assert key["KeyName"].startswith("occid-launch-")
+    [warning] = [e for e in events if e.get("key_name")]
+    assert warning["log_level"] == LogLevel.warn
+    assert (warning["vm_id"], warning["key_name"]) == (vm.id, key["KeyName"])
+    assert "UnauthorizedOperation" in warning["reason"]
 
 
 def test_failed_launch_deletes_the_key_pair(account, monkeypatch):

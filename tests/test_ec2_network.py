@@ -1,6 +1,7 @@
 """
 Tests for L{occid.ec2.network} against moto: VPCs and the public network,
-and create/delete only where [aws] network_create / network_delete allow.
+create/delete only where [aws] network_create / network_delete allow, and
+delete only of a VPC occid made, by its creator or a manager.
 """
 
 import pytest
@@ -11,7 +12,9 @@ from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
 from occid.occi.model import EntityFilter, Resource
-from tests.motoserver import make_account, make_config, provider, settled
+from occid.policy import MANAGER
+from tests.ec2hooks import inject, no_backoff
+from tests.motoserver import JANE, JOHN, make_account, make_config, provider, settled
 
 pytestmark = pytest.mark.moto
 
@@ -19,6 +22,10 @@ pytestmark = pytest.mark.moto
 def networks(moto, **aws):
     account = make_account(make_config(moto.endpoint, **aws))
     return account, provider(NetworkCollection, account)
+
+
+def vpc_ids(account):
+    return {v["VpcId"] for v in account.client.describe_vpcs()["Vpcs"]}
 
 
 def request(address="10.20.0.0/16"):
@@ -75,3 +82,54 @@ def test_bad_addresses_are_400(moto, address):
     _, collection = networks(moto, network_create=True)
     with pytest.raises(errors.BadRequest):
         settled(collection.create(request(address)))
+
+
+def test_delete_refuses_a_vpc_occid_did_not_create(moto):
+    """A VPC made outside occid is 403 to delete, and it keeps its subnet."""
+    account, collection = networks(moto, network_delete=True)
+    client = account.client
+    vpc = client.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    subnet = client.create_subnet(VpcId=vpc, CidrBlock="10.30.1.0/24")["Subnet"]["SubnetId"]
+    with pytest.raises(errors.Forbidden, match="not created through occid"):
+        settled(collection.delete(vpc))
+    assert vpc in vpc_ids(account)
+    assert client.describe_subnets(SubnetIds=[subnet])["Subnets"]
+
+
+def test_only_the_creator_or_a_manager_deletes(moto):
+    """Another member gets 403 on a VPC Jane made; a VO manager may delete it."""
+    account, jane = networks(moto, network_create=True, network_delete=True)
+    made = settled(jane.create(request()))
+    with pytest.raises(errors.Forbidden, match="creator"):
+        settled(provider(NetworkCollection, account, JOHN).delete(made.id))
+    assert made.id in vpc_ids(account)
+    settled(provider(NetworkCollection, account, JOHN, MANAGER).delete(made.id))
+    assert made.id not in vpc_ids(account)
+
+
+def test_delete_touches_nothing_when_foreign_pieces_live_in_it(moto):
+    """A security group someone else added to occid's VPC: 409 naming it, nothing deleted."""
+    account, collection = networks(moto, network_create=True, network_delete=True)
+    made = settled(collection.create(request()))
+    client = account.client
+    foreign = client.create_security_group(GroupName="theirs", Description="not occid's",
+                                           VpcId=made.id)["GroupId"]
+    with pytest.raises(errors.Conflict, match=foreign):
+        settled(collection.delete(made.id))
+    assert client.describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [made.id]}])["InternetGateways"]
+    assert len(client.describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [made.id]}])["Subnets"]) == 1
+
+
+def test_failed_undo_keeps_the_original_error(moto, monkeypatch):
+    """
+    A create failing at the internet gateway, whose undo fails too, answers
+    the gateway's error, not the undo's.
+    """
+    no_backoff(monkeypatch)
+    account, collection = networks(moto, network_create=True)
+    inject(account.client, "CreateInternetGateway", 400, "InternetGatewayLimitExceeded")
+    inject(account.client, "DeleteSubnet", 400, "DependencyViolation")
+    with pytest.raises(errors.BadRequest, match="InternetGatewayLimitExceeded"):
+        settled(collection.create(request()))

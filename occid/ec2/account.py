@@ -8,6 +8,7 @@ may not know yet: eventual consistency, ec2.md §3.1).
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from dataclasses import dataclass, field
@@ -90,7 +91,9 @@ class RecentIds:
 class SecurityGroups:
     """
     The id of the C{occid-ssh} group of each VPC (TCP 22 from C{[aws]
-    ssh_cidr}), created when missing, then remembered; and the default VPC.
+    ssh_cidr}, IPv4 or IPv6), created when missing, then remembered; and the
+    default VPC.  A group whose rule could not be added is deleted again, so
+    that no lookup finds it without its rule.
     """
 
     def __init__(self, client, ssh_cidr: str):
@@ -144,13 +147,26 @@ class SecurityGroups:
             if error.response.get("Error", {}).get("Code") != "InvalidGroup.Duplicate":
                 raise
             return self._find(vpc_id)  # another occid process made it meanwhile
-        self._client.authorize_security_group_ingress(
-            GroupId=group_id,
-            IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-                            "IpRanges": [{"CidrIp": self._cidr,
-                                          "Description": "SSH (occid [aws] ssh_cidr)"}]}],
-        )
+        try:
+            self._client.authorize_security_group_ingress(
+                GroupId=group_id, IpPermissions=[ssh_permission(self._cidr)])
+        except BaseException:
+            try:
+                self._client.delete_security_group(GroupId=group_id)
+            except Exception:
+                pass  # the rule's error is the one to report
+            raise
         return group_id
+
+
+def ssh_permission(cidr: str) -> dict:
+    """The ingress rule opening TCP 22 to C{cidr}, an IPv4 or IPv6 block."""
+    description = "SSH (occid [aws] ssh_cidr)"
+    if ipaddress.ip_network(cidr, strict=False).version == 6:
+        ranges = {"Ipv6Ranges": [{"CidrIpv6": cidr, "Description": description}]}
+    else:
+        ranges = {"IpRanges": [{"CidrIp": cidr, "Description": description}]}
+    return {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, **ranges}
 
 
 @dataclass

@@ -11,7 +11,10 @@ C{<instance id>_<network interface id>} (a VPC) and C{<instance id>_public}
 A create is one RunInstances (plus ImportKeyPair and DeleteKeyPair when the
 request carries an SSH key, and a DescribeSubnets for a VPC link): tags,
 security group, key, user data and placement go in that one call, and links
-that need a running instance are recorded in a tag for the reconciler.
+that need a running instance are recorded in a tag for the reconciler.  Once
+the instance is launched the create succeeds: a temporary key pair that
+cannot be deleted then is left to the reconciler and logged by
+L{ComputeCollection} in the reactor thread.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from occid.ec2 import intents
 from occid.ec2.account import MANAGED_TAG, Account
 from occid.ec2.collection import AccountCollection
-from occid.ec2.errors import translated
+from occid.ec2.errors import translate, translated
 from occid.ec2.scope import NAME_TAG, OWNER_TAG, Scope, tag_dict, tag_list, valid_id
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
@@ -468,11 +473,27 @@ def _launched_by_token(account: Account, token: str) -> str | None:
     return None
 
 
-@translated
-def create_compute(account: Account, scope: Scope, launch: Launch) -> Entity:
+@dataclass(frozen=True)
+class Launched:
     """
-    Launch one instance.  If anything fails before the answer, what was made
-    is undone (terminated, key pair deleted) and the error is raised.
+    What a create made.
+
+    @ivar key_left: why the temporary key pair could not be deleted after
+        the launch (the reconciler removes it later), or C{None}.
+    """
+
+    entity: Entity
+    key_name: str | None = None
+    key_left: str | None = None
+
+
+@translated
+def create_compute(account: Account, scope: Scope, launch: Launch) -> Launched:
+    """
+    Launch one instance.  If anything fails before the instance is launched,
+    what was made is undone (terminated, key pair deleted) and the error is
+    raised; a failure to delete the temporary key pair after the launch is
+    only reported in the result.
     """
     client = account.client
     parameters = run_parameters(account, scope, launch)
@@ -496,13 +517,17 @@ def create_compute(account: Account, scope: Scope, launch: Launch) -> Entity:
         instance = answer["Instances"][0]
         instance_id = instance["InstanceId"]
         account.recent.add(instance_id)
-        if key_name:
-            client.delete_key_pair(KeyName=key_name)
-            key_name = None
-        return render(instance, account, answer.get("ReservationId"))
+        entity = render(instance, account, answer.get("ReservationId"))
     except BaseException:
         _undo(account, instance_id, key_name)
         raise
+    if key_name:
+        try:
+            client.delete_key_pair(KeyName=key_name)
+        except (ClientError, BotoCoreError) as error:
+            mapped = translate(error)
+            return Launched(entity, key_name, getattr(mapped, "message", type(error).__name__))
+    return Launched(entity)
 
 
 def _is_client_refusal(error: Exception) -> bool:
@@ -624,6 +649,7 @@ class ComputeCollection(AccountCollection):
     """The instances one principal sees in one account."""
 
     kind = infra.COMPUTE
+    log = Logger()
 
     def list(self, filter):
         return self._run(list_computes, filter)
@@ -633,7 +659,17 @@ class ComputeCollection(AccountCollection):
 
     def create(self, entity):
         return self._planned_write(
-            create_compute, lambda: (plan_launch(entity, self._account, self._scope),))
+            create_compute, lambda: (plan_launch(entity, self._account, self._scope),)
+        ).addCallback(self._launched)
+
+    def _launched(self, launched: Launched) -> Entity:
+        if launched.key_left:
+            self.log.warn(
+                "compute {vm_id} launched, but its temporary key pair {key_name} was not "
+                "deleted ({reason}); the reconciler removes it within the hour",
+                vm_id=launched.entity.id, key_name=launched.key_name,
+                reason=launched.key_left, account=self._account.name)
+        return launched.entity
 
     def update(self, id, changes):
         return self._write(update_compute, id, changes)

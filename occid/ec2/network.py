@@ -4,7 +4,9 @@ OCCI networks: the account's VPCs (id = VPC id, C{occi.network.address} =
 its CIDR block) plus the C{public} pseudo-network that elastic IPs are
 linked to.  VPCs are visible to every user of the account.  Creating a VPC
 (with one subnet and an internet gateway) and deleting one are allowed only
-when C{[aws] network_create} and C{network_delete} say so.
+when C{[aws] network_create} and C{network_delete} say so; only a VPC occid
+created (tagged C{occid:managed=network} at creation) can be deleted, and
+only by its creator or a VO manager.
 """
 
 from __future__ import annotations
@@ -14,16 +16,20 @@ import ipaddress
 from twisted.internet.defer import fail
 from zope.interface import implementer
 
-from occid.ec2.account import Account
+from occid.ec2.account import MANAGED_TAG, Account
 from occid.ec2.collection import AccountCollection
 from occid.ec2.errors import translated
 from occid.ec2.scope import NAME_TAG, Scope, tag_dict, tag_list, valid_id
+from occid.policy import MANAGER
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
 from occid.occi.model import Entity, EntityFilter, Resource
 
 PUBLIC = "public"
+
+#: The C{occid:managed} value of the VPCs occid created.
+MANAGED_NETWORK = "network"
 
 
 def public_network() -> Resource:
@@ -102,7 +108,7 @@ def plan_network(account: Account, entity: Entity) -> tuple[str, str | None]:
 def create_network(account: Account, scope: Scope, cidr: str, title: str | None) -> Entity:
     """A VPC with one subnet over its whole block and an attached internet gateway."""
     client = account.client
-    tags = tag_list(scope.creation_tags(title))
+    tags = tag_list(dict(scope.creation_tags(title), **{MANAGED_TAG: MANAGED_NETWORK}))
     vpc = client.create_vpc(CidrBlock=cidr, TagSpecifications=[
         {"ResourceType": "vpc", "Tags": tags}])["Vpc"]
     vpc_id = vpc["VpcId"]
@@ -114,26 +120,56 @@ def create_network(account: Account, scope: Scope, cidr: str, title: str | None)
         client.attach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"],
                                        VpcId=vpc_id)
     except BaseException:
-        _teardown(client, vpc_id)
+        try:
+            _teardown(client, vpc_id)
+        except Exception:
+            pass  # the error that stopped the create is the one to report
         raise
     account.recent.add(vpc_id)
     return render(vpc)
 
 
 def _teardown(client, vpc_id: str) -> None:
-    """Delete a VPC with its gateways, subnets and occid's security groups."""
+    """
+    Delete a VPC occid made, with the gateways, subnets and security groups
+    occid made in it.  @raise Conflict: something else lives in it (checked
+    before anything is deleted).
+    """
     filters = [{"Name": "vpc-id", "Values": [vpc_id]}]
-    for gateway in client.describe_internet_gateways(
-            Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}])["InternetGateways"]:
+    gateways = client.describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}])["InternetGateways"]
+    subnets = client.describe_subnets(Filters=filters)["Subnets"]
+    groups = [group for group in client.describe_security_groups(Filters=filters)["SecurityGroups"]
+              if group["GroupName"] != "default"]
+    foreign = [piece.get("InternetGatewayId") or piece.get("SubnetId") or piece["GroupId"]
+               for piece in (*gateways, *subnets, *groups)
+               if MANAGED_TAG not in tag_dict(piece)]
+    if foreign:
+        raise Conflict(f"network {vpc_id} holds {', '.join(foreign)}, which occid did not "
+                       "create; remove them first")
+    for gateway in gateways:
         client.detach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"],
                                        VpcId=vpc_id)
         client.delete_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"])
-    for subnet in client.describe_subnets(Filters=filters)["Subnets"]:
+    for subnet in subnets:
         client.delete_subnet(SubnetId=subnet["SubnetId"])
-    for group in client.describe_security_groups(Filters=filters)["SecurityGroups"]:
-        if group["GroupName"] != "default":
-            client.delete_security_group(GroupId=group["GroupId"])
+    for group in groups:
+        client.delete_security_group(GroupId=group["GroupId"])
     client.delete_vpc(VpcId=vpc_id)
+
+
+def check_deletable(scope: Scope, vpc: dict) -> None:
+    """
+    @raise Forbidden: occid did not create C{vpc}, or the principal is
+        neither its creator nor a VO manager.
+    """
+    tags = tag_dict(vpc)
+    if tags.get(MANAGED_TAG) != MANAGED_NETWORK:
+        raise Forbidden(f"network {vpc['VpcId']} was not created through occid; "
+                        "only the site admin may delete it")
+    if not scope.owns(tags) and scope.binding.visibility != MANAGER:
+        raise Forbidden(f"only the creator of network {vpc['VpcId']} or a VO manager "
+                        "may delete it")
 
 
 @translated
@@ -146,6 +182,7 @@ def delete_network(account: Account, scope: Scope, id: str) -> None:
     vpc = _vpc(account, id)
     if vpc.get("IsDefault"):
         raise Forbidden("the default VPC cannot be deleted through occid")
+    check_deletable(scope, vpc)
     running = account.client.describe_instances(Filters=[
         {"Name": "vpc-id", "Values": [id]},
         {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
