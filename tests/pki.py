@@ -125,6 +125,26 @@ def resign(certificate: x509.Certificate, key: rsa.RSAPrivateKey, algorithm: has
     return x509.load_der_x509_certificate(signed.dump(force=True))
 
 
+def with_extension_twice(certificate: x509.Certificate, key: rsa.RSAPrivateKey, oid: str) -> x509.Certificate:
+    """
+    C{certificate} with its extension C{oid} appended a second time (which
+    C{cryptography}'s builder refuses), re-signed by C{key} with SHA-256.
+    """
+    parsed = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+    tbs = parsed["tbs_certificate"].copy()
+    extensions = list(tbs["extensions"])
+    repeated = next(e for e in extensions if e["extn_id"].dotted == oid)
+    tbs["extensions"] = asn1_x509.Extensions(extensions + [repeated.copy()])
+    signed = asn1_x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": parsed["signature_algorithm"],
+            "signature_value": key.sign(tbs.dump(force=True), padding.PKCS1v15(), hashes.SHA256()),
+        }
+    )
+    return x509.load_der_x509_certificate(signed.dump(force=True))
+
+
 @dataclass
 class Credential:
     """

@@ -11,16 +11,17 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from cryptography import x509
 from zope.interface.verify import verifyObject
 
 from occid.gsi import authenticator as authenticator_module
 from occid.gsi.authenticator import GridAuthenticator, chain_key
 from occid.gsi.principal import CertificateRejected
-from occid.gsi.proxy import ChainOptions
+from occid.gsi.proxy import PCI, ChainOptions
 from occid.gsi.trust import TrustStore
 from occid.gsi.voms import VomsDir
 from occid.interfaces import IAuthenticator
-from tests.pki import CA_DN, PKI, USER_DN
+from tests.pki import CA_DN, PKI, USER_DN, with_extension_twice
 from tests.vomsfactory import build_ac, voms_proxy
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -121,6 +122,24 @@ def test_rejected_chain(harness):
     stranger = harness.pki.issue_proxy(harness.pki.issue_user(USER_DN, ca=rogue_ca))
     with pytest.raises(CertificateRejected):
         harness.authenticator.authenticate(stranger.chain, (), NOW)
+
+
+def test_unreadable_certificates_are_refusals(harness):
+    """A proxy whose extensions cannot be parsed (a repeated extension, or
+    garbage in keyUsage) is a CertificateRejected, never another
+    exception; a signer with a repeated extension only drops the AC."""
+    proxy = harness.pki.issue_proxy(harness.pki.user)
+    twice = with_extension_twice(proxy.certificate, harness.pki.user.private_key, PCI)
+    garbage = x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.15"), b"\x01\x02garbage")
+    unreadable_keyusage = harness.pki.issue_proxy(harness.pki.user, extensions=[(garbage, True)])
+    for chain in ([twice, harness.pki.user.certificate], unreadable_keyusage.chain):
+        with pytest.raises(CertificateRejected) as refusal:
+            harness.authenticator.authenticate(chain, (), NOW)
+        assert (refusal.value.rule, refusal.value.reason[:27]) == ("X509", "an unreadable certificate: ")
+    signer = with_extension_twice(harness.pki.voms.certificate, harness.pki.ca.private_key, "2.5.29.15")
+    principal = harness.authenticator.authenticate(harness.voms_chain(certseq=[signer]), (), NOW)
+    assert principal.vo is None
+    assert harness.logged == [(USER_DN, "V4")]
 
 
 def test_cache_hit(harness):

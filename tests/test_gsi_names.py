@@ -9,13 +9,14 @@ from __future__ import annotations
 import warnings
 from datetime import datetime, timezone
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 from OpenSSL import crypto
 
-from occid.gsi.names import rdn_sequence, slash_dn
+from occid.gsi.names import ambiguous_value, rdn_sequence, slash_dn
 from tests.pki import name, pooled_key
 
 
@@ -95,6 +96,35 @@ def test_slash_in_value_is_ambiguous_but_structure_is_not():
     two = name("/CN=a/CN=b")
     assert slash_dn(one) == slash_dn(two)
     assert rdn_sequence(one) != rdn_sequence(two)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a/CN=b", "a/cn=b", "a+UID=b", "a/emailAddress=b", "a/Email=b", "a/2.5.4.3=b", "/DC=org"],
+)
+def test_ambiguous_value_found(value):
+    """A value holding '/' or '+', an attribute name (any case, LSC
+    spellings, or an OID) and '=' is found, whichever RDN holds it."""
+    subject = x509.Name([*name("/DC=org/OU=x").rdns, x509.RelativeDistinguishedName([_attribute(NameOID.COMMON_NAME, value)])])
+    assert ambiguous_value(subject) == value
+
+
+def test_plus_in_value_prints_like_a_multi_valued_rdn():
+    """The '+' case is a real ambiguity: a value containing +UID= prints
+    like a multi-valued RDN."""
+    single = x509.Name([x509.RelativeDistinguishedName([_attribute(NameOID.COMMON_NAME, "a+UID=b")])])
+    multi = x509.Name(
+        [x509.RelativeDistinguishedName([_attribute(NameOID.COMMON_NAME, "a"), _attribute(NameOID.USER_ID, "b")])]
+    )
+    assert slash_dn(single) == slash_dn(multi)
+    assert (ambiguous_value(single), ambiguous_value(multi)) == ("a+UID=b", None)
+
+
+@pytest.mark.parametrize("value", ["Jane Doe", "a/b", "a=b", "a/Doe=b", "a+b", "R&D/Grid 2"])
+def test_unambiguous_value(value):
+    """Slashes and pluses not followed by an attribute name and '=' are fine."""
+    subject = x509.Name([*name("/DC=org").rdns, x509.RelativeDistinguishedName([_attribute(NameOID.COMMON_NAME, value)])])
+    assert ambiguous_value(subject) is None
 
 
 def test_rdn_sequence_is_order_and_grouping_sensitive():

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from cryptography import x509
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
@@ -29,6 +31,7 @@ from tests.pki import (
     key_usage,
     namespaces_text,
     signing_policy_text,
+    with_extension_twice,
 )
 
 IF_VALID = ChainOptions()
@@ -210,6 +213,33 @@ def test_slash_in_value_does_not_fool_the_name_rule(pki):
     rdns = list(pki.user.certificate.subject.rdns)[:-1] + [cn("Test User/CN=1234")]
     proxy = pki.issue_proxy(pki.user, subject=x509.Name(rdns))
     rejected("C3", pki, proxy.chain)
+
+
+@pytest.mark.parametrize("value", ["Test User/CN=Other User", "Test User+UID=other", "Test/2.5.4.3=x"])
+def test_ambiguous_user_name(pki, value):
+    """An EEC whose value reads like another attribute in slash form (so two
+    different names would print the same DN) is refused, saying why."""
+    rdns = list(pki.user.certificate.subject.rdns)[:-1] + [cn(value)]
+    user = pki.issue_user(x509.Name(rdns))
+    refusal = rejected("C3", pki, pki.issue_proxy(user).chain)
+    assert refusal.reason.startswith("your certificate's subject cannot be written unambiguously in /-form")
+    assert repr(value) in refusal.reason
+
+
+def test_ambiguous_ca_name(pki):
+    """A trusted CA whose name is ambiguous in slash form signs nobody."""
+    sub = pki.issue_ca(x509.Name([*pki.ca.certificate.subject.rdns[:-1], cn("Sub CA/OU=Users")]), parent=pki.ca)
+    user = pki.issue_user(USER_DN, ca=sub)
+    refusal = rejected("C3", pki, pki.issue_proxy(user).chain)
+    assert "the CA /DC=org/DC=example/CN=Sub CA/OU=Users cannot be written unambiguously" in refusal.reason
+    assert "trust dir" in refusal.fix
+
+
+def test_slash_without_attribute_is_not_ambiguous(pki):
+    """A '/' or '+' not followed by an attribute name and '=' is harmless."""
+    rdns = list(pki.user.certificate.subject.rdns)[:-1] + [cn("Test User/Grid+x=1 a=b")]
+    user = pki.issue_user(x509.Name(rdns))
+    assert validate(pki, pki.issue_proxy(user).chain).eec_dn.endswith("/CN=Test User/Grid+x=1 a=b")
 
 
 def test_proxy_signed_by_another_key(pki):
@@ -397,6 +427,42 @@ def test_unknown_critical_extension_in_eec(pki):
     """An EEC with an unknown critical extension is refused."""
     user = pki.issue_user(USER_DN, extensions=[(unknown(), True)])
     rejected("C10", pki, pki.issue_proxy(user).chain)
+
+
+# unreadable certificates
+
+
+def test_extension_twice_in_proxy_or_eec(pki):
+    """A proxy or an EEC carrying an extension twice is refused as unreadable
+    (cryptography raises DuplicateExtension when the extensions are read)."""
+    proxy = pki.issue_proxy(pki.user)
+    twice = with_extension_twice(proxy.certificate, pki.user.private_key, PCI)
+    refusal = rejected("X509", pki, [twice, pki.user.certificate])
+    assert refusal.reason == (
+        "an unreadable certificate: the certificate at depth 0: the extension 1.3.6.1.5.5.7.1.14 appears twice"
+    )
+    user = with_extension_twice(pki.user.certificate, pki.ca.private_key, "2.5.29.15")
+    assert "depth 1" in rejected("X509", pki, [proxy.certificate, user]).reason
+
+
+def test_garbage_in_a_known_extension(pki):
+    """A proxy whose keyUsage value is garbage is refused as unreadable."""
+    garbage = x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.15"), b"\x01\x02garbage")
+    proxy = pki.issue_proxy(pki.user, extensions=[(garbage, True)])
+    assert rejected("X509", pki, proxy.chain).reason.startswith("an unreadable certificate: ")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.binary(max_size=24))
+def test_garbage_pci(pki, value):
+    """Whatever bytes the ProxyCertInfo holds, the verdict is facts or a
+    CertificateRejected, never another exception."""
+    garbage = x509.UnrecognizedExtension(x509.ObjectIdentifier(PCI), value)
+    proxy = pki.issue_proxy(pki.user, extensions=[(garbage, True)])
+    try:
+        validate(pki, proxy.chain)
+    except CertificateRejected:
+        pass
 
 
 # C11

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from occid.gsi.trust import TrustStore, fingerprint, parse_namespaces, parse_signing_policy
-from tests.pki import CA_DN, PKI, namespaces_text, signing_policy_text, subject_hash
+from tests.pki import CA_DN, PKI, namespaces_text, signing_policy_text, subject_hash, with_extension_twice
 
 USER = "/DC=org/DC=example/OU=Users/CN=Test User"
 
@@ -95,6 +96,18 @@ def test_unreadable_files_are_reported(pki):
     store = TrustStore.load(pki.certificates_dir, pki.now)
     assert len(store.authorities) == 1
     assert sum("unreadable" in p for p in store.problems) == 2
+
+
+def test_unreadable_ca_is_reported(pki):
+    """A CA certificate whose extensions cannot be read is reported and
+    left out of the store, which loads the other CAs."""
+    twice = with_extension_twice(pki.ca.certificate, pki.ca.private_key, "2.5.29.19")
+    stem = subject_hash(pki.ca.certificate)
+    with open(os.path.join(pki.certificates_dir, f"{stem}.1"), "wb") as f:
+        f.write(twice.public_bytes(serialization.Encoding.PEM))
+    store = TrustStore.load(pki.certificates_dir, pki.now)
+    assert [a.certificate for a in store.authorities] == [pki.ca.certificate]
+    assert store.problems == (f"{stem}: unreadable CA certificate (the extension 2.5.29.19 appears twice); ignored",)
 
 
 def test_no_policy_files(pki):

@@ -11,21 +11,29 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from occid.gsi.principal import GenericAttribute
 from occid.gsi.proxy import ChainOptions, validate_chain
 from occid.gsi.trust import TrustStore
 from occid.gsi.voms import (
+    AC_EXTENSION,
+    CERTSEQ,
     NO_REV_AVAIL,
     TARGETS,
+    CertSeq,
+    SignerCertificates,
     VomsDir,
     find_acs,
     normalise_fqan,
     verify_acs,
 )
 from tests import gridtools
-from tests.pki import CA_DN, PKI, VOMS_DN
+from tests.pki import CA_DN, PKI, VOMS_DN, with_extension_twice
 from tests.vomsfactory import OMIT, ac_extension, build_ac, voms_proxy, with_signature_of
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -140,6 +148,17 @@ def test_vomsdir_pem_certificates(tmp_path, pki):
     assert list(loaded.vos) == ["vo1"]
     assert loaded.vos["vo1"].certificates == (pki.voms.certificate,)
     assert len(loaded.problems) == 1 and "junk.pem" in loaded.problems[0]
+
+
+def test_vomsdir_unreadable_certificate(tmp_path, pki):
+    """A vomsdir PEM certificate whose extensions cannot be read is reported
+    and left out, so it can never be a signer."""
+    (tmp_path / "vo1").mkdir()
+    twice = with_extension_twice(pki.voms.certificate, pki.ca.private_key, "2.5.29.15")
+    (tmp_path / "vo1" / "voms.pem").write_bytes(twice.public_bytes(serialization.Encoding.PEM))
+    loaded = VomsDir.load(str(tmp_path))
+    assert loaded.vos["vo1"].certificates == ()
+    assert len(loaded.problems) == 1 and "voms.pem: unreadable certificate" in loaded.problems[0]
 
 
 # --- accepted ACs and M1 -----------------------------------------------------
@@ -385,6 +404,47 @@ def test_lsc_without_certseq(pki, trust, vomsdir):
     has no trusted signer."""
     verdict = check(pki, trust, vomsdir, ac(pki, certseq=OMIT))
     assert dropped_rule(verdict) == "V4"
+
+
+def test_embedded_signer_with_an_extension_twice(pki, trust, vomsdir):
+    """V4: an embedded signer certificate carrying an extension twice (the
+    genuine signer's name and key, so the LSC matches) is not a trusted
+    signer; the AC is dropped, nothing escapes."""
+    twice = with_extension_twice(pki.voms.certificate, pki.ca.private_key, "2.5.29.15")
+    verdict = check(pki, trust, vomsdir, ac(pki, certseq=[twice]))
+    assert dropped_rule(verdict) == "V4"
+    assert "an unreadable certificate" in verdict.dropped[0].reason
+
+
+def test_embedded_signer_of_an_unknown_version(pki, trust, vomsdir):
+    """V4: an embedded signer chain holding a certificate of X.509 version
+    34 (unloadable) is unreadable; the AC is dropped."""
+    der = pki.voms.certificate.public_bytes(serialization.Encoding.DER)
+    version_field = bytes.fromhex("a003020102")  # [0] EXPLICIT INTEGER 2 (v3)
+    bad = asn1_x509.Certificate.load(der.replace(version_field, bytes.fromhex("a003020121"), 1))
+    certseq = CertSeq([SignerCertificates([bad])]).dump()
+    verdict = check(pki, trust, vomsdir, ac(pki, certseq=OMIT, extra_extensions=[(CERTSEQ, certseq, False)]))
+    assert dropped_rule(verdict) == "V4"
+    assert "unreadable embedded signer chain" in verdict.dropped[0].reason
+
+
+@pytest.fixture(scope="module")
+def full_ac_extension(pki):
+    """The DER of a proxy's AC extension whose AC uses every optional part."""
+    return ac_extension([ac(pki, generic_attributes=[("n", "v", "q")], targets=[HOST])])[0].value
+
+
+@settings(max_examples=80, deadline=None)
+@given(position=st.integers(0, 10**6), byte=st.integers(0, 255))
+def test_garbage_in_the_ac_extension(pki, trust, vomsdir, full_ac_extension, position, byte):
+    """Whatever a byte of the proxy's AC extension is changed to, the
+    verdict is a VO or dropped ACs, never an exception."""
+    good = full_ac_extension
+    index = position % len(good)
+    mutated = good[:index] + bytes([byte]) + good[index + 1:]
+    extension = x509.UnrecognizedExtension(x509.ObjectIdentifier(AC_EXTENSION), mutated)
+    verdict = verdict_for(pki.issue_proxy(pki.user, extensions=[(extension, False)]).chain, pki, trust, vomsdir)
+    assert verdict.attributes is not None or verdict.dropped or mutated == good
 
 
 def test_pem_of_another_key(tmp_path, pki, trust, rogue):

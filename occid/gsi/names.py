@@ -6,10 +6,14 @@ L{slash_dn} is the OpenSSL C{X509_NAME_oneline} text,
 C{/DC=org/DC=example/OU=Users/CN=Jane Doe}: the form grid tools, LSC files
 and policy files use, and the one occid logs, matches and hashes.  It is
 ambiguous (a value may contain C{/CN=}), so proxy rules never compare it:
-they compare L{rdn_sequence}, the structural form.
+they compare L{rdn_sequence}, the structural form.  L{ambiguous_value}
+finds the values that make two different names print alike; occid refuses
+certificates whose identity has one.
 """
 
 from __future__ import annotations
+
+import re
 
 from cryptography import x509
 from cryptography.x509.name import _ASN1Type
@@ -43,6 +47,15 @@ SHORT_NAMES = {
     "1.3.6.1.4.1.311.60.2.1.3": "jurisdictionC",
 }
 
+# A separator, an attribute name as printed (or as LSC files spell it), "=":
+# a value holding this reads like the start of another attribute.
+_ATTRIBUTE_START = re.compile(
+    r"[/+](?:"
+    + "|".join(re.escape(n) for n in sorted({*SHORT_NAMES.values(), "Email", "E", "USERID"}, key=len, reverse=True))
+    + r"|\d+(?:\.\d+)+)=",
+    re.IGNORECASE,
+)
+
 # How the value's bytes sit in the certificate, by ASN.1 string type.
 _ENCODINGS = {
     _ASN1Type.BMPString: "utf-16-be",
@@ -67,6 +80,21 @@ def slash_dn(name: x509.Name) -> str:
             parts.append(_escape(attribute))
             separator = "+"
     return "".join(parts)
+
+
+def ambiguous_value(name: x509.Name) -> str | None:
+    """
+    The first value of C{name} (as L{slash_dn} prints it) holding C{/} or
+    C{+} followed by an attribute name and C{=}, such as C{Jane/CN=Doe}:
+    with it, L{slash_dn} prints the same text for structurally different
+    names.  C{None} when there is none.
+    """
+    for rdn in name.rdns:
+        for attribute in rdn:
+            value = _escape(attribute)
+            if _ATTRIBUTE_START.search(value):
+                return value
+    return None
 
 
 def _escape(attribute: x509.NameAttribute) -> str:

@@ -31,8 +31,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.x509.oid import NameOID
 
-from occid.gsi.names import rdn_sequence, slash_dn
+from occid.gsi.names import ambiguous_value, rdn_sequence, slash_dn
 from occid.gsi.principal import CertificateRejected
+from occid.gsi.readable import unreadable
 from occid.gsi.trust import Authority, TrustStore, Unusable, is_ca, signed_by
 
 if TYPE_CHECKING:  # occid.config reads AWS profiles (botocore): not for the pure layer
@@ -78,6 +79,7 @@ _RULE_FIXES = {
     "C10": "create the proxy again with standard grid tools",
     "C12": "use a certificate from a CA allowed to issue your name",
     "C13": "use an RSA key of at least 2048 bits and a SHA-256 signature (voms-proxy-init -bits 2048)",
+    "X509": "create a new proxy (voms-proxy-init or grid-proxy-init) from a valid user certificate",
 }
 
 
@@ -189,6 +191,10 @@ def validate_chain(
     """
     if not chain:
         raise reject("C2", "no client certificate was presented")
+    for depth, certificate in enumerate(chain):
+        problem = unreadable(certificate)
+        if problem is not None:
+            raise reject("X509", f"an unreadable certificate: the certificate at depth {depth}: {problem}")
     notes: list[str] = []
 
     proxies: list[_Proxy] = []
@@ -210,10 +216,15 @@ def validate_chain(
                 f"more than one end-entity certificate: {eec_dn} and {slash_dn(extra.subject)}",
             )
 
+    _check_unambiguous(eec, eec_dn, "your certificate's subject", "ask your CA for a certificate whose name "
+                       "values contain no '/' or '+' followed by an attribute name and '='")
     legacy = _check_types(proxies, options)
     presented = [p.certificate for p in proxies] + [eec]
     _check_keys_and_digests(presented, anchor=None)
     path = _trust_path(eec, eec_dn, trust)
+    for authority in path:
+        _check_unambiguous(authority.certificate, authority.dn, f"the subject of the CA {authority.dn}",
+                           "the site must remove this CA from its trust dir")
     ca_path = tuple(a.certificate for a in path)
     _check_keys_and_digests(ca_path, anchor=ca_path[-1])
     everything = presented + list(ca_path)
@@ -272,6 +283,25 @@ def _parse_pci(certificate: x509.Certificate, extension: x509.Extension) -> _Pro
     if pathlen is not None and pathlen < 0:
         raise reject("C5", f"the ProxyCertInfo of {slash_dn(certificate.subject)} has a negative path length")
     return _Proxy(certificate, "rfc", language == LIMITED, pathlen, extension.critical, language)
+
+
+# C3: the identity's slash form is unambiguous
+
+
+def _check_unambiguous(certificate: x509.Certificate, dn: str, whose: str, fix: str) -> None:
+    """
+    C3 for the names occid identifies by (DESIGN.md: the slash form): a
+    value reading like another attribute (C{/CN=}, C{+UID=}) would let two
+    different names print alike, so the certificate is refused.
+    """
+    value = ambiguous_value(certificate.subject)
+    if value is not None:
+        raise reject(
+            "C3",
+            f"{whose} cannot be written unambiguously in /-form: in {dn} the value {value!r} "
+            "contains '/' or '+' followed by an attribute name and '='",
+            fix,
+        )
 
 
 # C8

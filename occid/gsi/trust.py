@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 
 from occid.gsi.names import rdn_sequence, slash_dn
+from occid.gsi.readable import unreadable
 
 _CA_FILE = re.compile(r"^([0-9a-f]{8})\.\d+$")
 _CRL_FILE = re.compile(r"^([0-9a-f]{8})\.r\d+$")
@@ -179,6 +180,10 @@ class TrustStore:
 
         authorities = []
         for stem, certificate in certificates.values():
+            problem = unreadable(certificate)
+            if problem is not None:
+                problems.append(f"{stem}: unreadable CA certificate ({problem}); ignored")
+                continue
             dn = slash_dn(certificate.subject)
             if not is_ca(certificate):
                 problems.append(f"{stem}: {dn} is not a CA certificate; ignored")

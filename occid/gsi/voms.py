@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from occid.gsi.names import slash_dn
 from occid.gsi.principal import CertificateRejected, GenericAttribute
 from occid.gsi.proxy import validate_chain
+from occid.gsi.readable import PARSE_ERRORS, unreadable
 
 #: The proxy extension holding the ACs: SEQUENCE OF SEQUENCE OF AC.
 AC_EXTENSION = "1.3.6.1.4.1.8005.100.100.5"
@@ -239,9 +240,16 @@ def _load_vo_directory(directory: str, problems: list[str]) -> VoDirectory:
             lsc[name[: -len(".lsc")]] = parse_lsc(data.decode("utf-8", "replace"), filename, problems)
         elif b"-----BEGIN CERTIFICATE-----" in data:
             try:
-                certificates.extend(x509.load_pem_x509_certificates(data))
-            except ValueError:
+                loaded = x509.load_pem_x509_certificates(data)
+            except PARSE_ERRORS:
                 problems.append(f"{filename}: not a valid PEM certificate")
+                continue
+            for certificate in loaded:
+                problem = unreadable(certificate)
+                if problem is None:
+                    certificates.append(certificate)
+                else:
+                    problems.append(f"{filename}: unreadable certificate ({problem}); ignored")
     return VoDirectory(lsc=MappingProxyType(lsc), certificates=tuple(certificates))
 
 
@@ -312,7 +320,7 @@ def find_acs(proxies) -> tuple[tuple[cms.AttributeCertificateV2, ...], tuple[Dro
         try:
             lists = ACLists.load(extension.value.value, strict=True)
             acs = tuple(ac for inner in lists for ac in inner)
-        except ValueError as e:
+        except PARSE_ERRORS as e:
             return (), (DroppedAC(rule="V1", reason=f"unparseable VOMS extension: {e}"),)
         return acs, ()
     return (), ()
@@ -339,7 +347,7 @@ def verify_acs(facts, vomsdir: VomsDir, trust, options, host: str, now: datetime
             )
         except _Dropped as e:
             dropped.append(e.dropped)
-        except ValueError as e:
+        except PARSE_ERRORS as e:
             dropped.append(DroppedAC(rule="V1", reason=f"malformed AC: {e}"))
     return VomsVerdict(attributes=None, dropped=tuple(dropped))
 
@@ -520,11 +528,11 @@ def _signer_from_lsc(ac, issuer_name, value, chains, voms_host, trust, options, 
             for inner in CertSeq.load(value, strict=True)
             for c in inner
         ]
-    except ValueError as e:
+        presented = tuple((normalise_dn(slash_dn(c.subject)), normalise_dn(slash_dn(c.issuer)))
+                          for c in certificates)
+    except PARSE_ERRORS as e:
         reasons.append(f"unreadable embedded signer chain: {e}")
         return None
-    presented = tuple((normalise_dn(slash_dn(c.subject)), normalise_dn(slash_dn(c.issuer)))
-                      for c in certificates)
     if presented not in chains:
         shown = " -> ".join(f"{s} (issuer {i})" for s, i in presented) or "nothing"
         reasons.append(f"the embedded signer chain {shown} matches no chain of {voms_host}.lsc")
