@@ -281,6 +281,73 @@ def test_storage_link_to_an_invisible_volume_is_400(account):
     assert account.client.describe_instances()["Reservations"] == []
 
 
+def janes_volume(account, zone):
+    return account.client.create_volume(
+        Size=1, AvailabilityZone=zone,
+        TagSpecifications=[{"ResourceType": "volume", "Tags": [
+            {"Key": "occid:owner", "Value": JANE.owner}]}])["VolumeId"]
+
+
+def launched(account):
+    return [i for r in account.client.describe_instances()["Reservations"] for i in r["Instances"]]
+
+
+def test_inline_link_to_a_volume_in_use_is_409(account):
+    """An inline storage link to an attached volume is 409 naming its state; nothing launches."""
+    volume = janes_volume(account, "eu-west-1a")
+    other = account.client.run_instances(
+        ImageId=DEBIAN, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+        Placement={"AvailabilityZone": "eu-west-1a"})["Instances"][0]["InstanceId"]
+    account.client.attach_volume(VolumeId=volume, InstanceId=other, Device="/dev/sdf")
+    with pytest.raises(errors.Conflict, match=f"{volume} is in-use"):
+        settled(computes(account).create(request(os_tpl(), links=[link_to(f"/storage/{volume}")])))
+    assert [i["InstanceId"] for i in launched(account)] == [other]
+
+
+def test_inline_links_in_two_zones_are_400(account):
+    """Inline storage links to volumes of two zones: 400 naming both, and no RunInstances."""
+    a = janes_volume(account, "eu-west-1a")
+    b = janes_volume(account, "eu-west-1b")
+    calls = count_calls(account.client)
+    with pytest.raises(errors.BadRequest) as refused:
+        settled(computes(account).create(request(os_tpl(), links=[
+            link_to(f"/storage/{a}"), link_to(f"/storage/{b}")])))
+    assert f"{a} in eu-west-1a" in refused.value.message
+    assert f"{b} in eu-west-1b" in refused.value.message
+    assert calls["RunInstances"] == 0
+
+
+def test_inline_link_outside_the_zone_mixin_is_400(account):
+    """A volume in another zone than the availability_zone mixin: 400 naming both zones."""
+    volume = janes_volume(account, "eu-west-1b")
+    zone = infra.availability_zone_mixin("eu-west-1a", PUBLIC_HOST)
+    with pytest.raises(errors.BadRequest, match="eu-west-1b.*eu-west-1a"):
+        settled(computes(account).create(request(os_tpl(), zone,
+                                                 links=[link_to(f"/storage/{volume}")])))
+    assert launched(account) == []
+
+
+def test_inline_link_outside_the_site_zone_is_400(moto):
+    """A volume outside [aws] availability_zone: 400 naming both zones."""
+    account = make_account(make_config(moto.endpoint, availability_zone="eu-west-1a"))
+    volume = janes_volume(account, "eu-west-1c")
+    with pytest.raises(errors.BadRequest, match="eu-west-1c.*eu-west-1a"):
+        settled(computes(account).create(request(os_tpl(), links=[link_to(f"/storage/{volume}")])))
+    assert launched(account) == []
+
+
+def test_inline_link_outside_the_vpc_subnets_is_400(account):
+    """A volume in a zone where the linked VPC has no subnet: 400 naming both zones."""
+    client = account.client
+    vpc = client.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    client.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone="eu-west-1a")
+    volume = janes_volume(account, "eu-west-1b")
+    with pytest.raises(errors.BadRequest, match="eu-west-1b.*eu-west-1a"):
+        settled(computes(account).create(request(os_tpl(), links=[
+            link_to(f"/network/{vpc}"), link_to(f"/storage/{volume}")])))
+    assert launched(account) == []
+
+
 def test_owner_visibility(account):
     """Two members of one VO see only their own instances; the other's is 404."""
     jane = settled(computes(account, JANE).create(request(os_tpl())))

@@ -1,14 +1,14 @@
 """
 Tests for L{occid.ec2.reconciler} against moto: recorded links made once the
-instance runs, and leftovers (old launch key pairs, free elastic IPs, free
-interfaces) removed.
+instance runs, hopeless ones dropped, and leftovers (old launch key pairs,
+free elastic IPs and interfaces past the grace period) removed.
 """
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from occid.ec2.account import MANAGED_TAG
+from occid.ec2.account import CREATED_TAG, MANAGED_TAG, created_tag
 from occid.ec2.compute import ComputeCollection, LAUNCH_KEY_PREFIX
 from occid.ec2.reconciler import reconcile
 from occid.occi import infrastructure as infra
@@ -40,6 +40,7 @@ def test_recorded_links_are_made_then_cleared(account):
     address = client.describe_addresses()["Addresses"][0]
     assert address["InstanceId"] == vm.id
     assert tags_of(address)["occid:owner"] == JANE.owner
+    assert CREATED_TAG in tags_of(address)
     attached = client.describe_volumes(VolumeIds=[disk["VolumeId"]])["Volumes"][0]
     assert attached["Attachments"][0]["Device"] == "/dev/sdf"
     links = {l.id: l for l in settled(computes.get(vm.id)).links}
@@ -71,3 +72,56 @@ def test_leftovers_are_collected(account):
     assert [k["KeyName"] for k in client.describe_key_pairs()["KeyPairs"]] == ["someone-elses"]
     assert [a["AllocationId"] for a in client.describe_addresses()["Addresses"]] == [
         foreign["AllocationId"]]
+
+
+def test_links_that_can_never_be_made_are_dropped(account):
+    """
+    A recorded link to a volume deleted meanwhile, or attached to another
+    instance, is dropped from the tag with the reason in the report, and
+    not tried again.
+    """
+    client = account.client
+    volumes = [client.create_volume(Size=1, AvailabilityZone="eu-west-1a", TagSpecifications=[
+        {"ResourceType": "volume", "Tags": [{"Key": "occid:owner", "Value": JANE.owner}]}]
+    )["VolumeId"] for _ in range(2)]
+    gone, taken = volumes
+    vm = settled(provider(ComputeCollection, account).create(Resource(
+        kind=infra.COMPUTE, id="", mixins=[infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)],
+        links=[Link(kind=infra.STORAGELINK, id="", source="", target=f"/storage/{v}")
+               for v in volumes])))
+    client.delete_volume(VolumeId=gone)
+    other = client.run_instances(ImageId=DEBIAN, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                 Placement={"AvailabilityZone": "eu-west-1a"})
+    other = other["Instances"][0]["InstanceId"]
+    client.attach_volume(VolumeId=taken, InstanceId=other, Device="/dev/sdf")
+    report = reconcile(account, datetime.now(timezone.utc))
+    assert report.errors == [] and report.links_made == []
+    assert sorted(report.links_abandoned) == sorted([
+        f"{vm.id}_{gone}: storage {gone} no longer exists",
+        f"{vm.id}_{taken}: storage {taken} is attached to {other}"])
+    instance = client.describe_instances(InstanceIds=[vm.id])["Reservations"][0]["Instances"][0]
+    assert "occid:links" not in tags_of(instance)
+    assert reconcile(account, datetime.now(timezone.utc)).links_abandoned == []
+
+
+def test_young_free_addresses_and_interfaces_are_kept(account):
+    """
+    A free occid address or interface made less than the grace period ago
+    (a request may be about to associate or attach it) is left alone, and
+    collected once older.
+    """
+    client = account.client
+    now = datetime.now(timezone.utc)
+    young = {MANAGED_TAG: "public", **created_tag(now)}
+    address = client.allocate_address(Domain="vpc", TagSpecifications=[
+        {"ResourceType": "elastic-ip", "Tags": [{"Key": k, "Value": v} for k, v in young.items()]}])
+    subnet = client.describe_subnets()["Subnets"][0]["SubnetId"]
+    eni = client.create_network_interface(SubnetId=subnet, TagSpecifications=[
+        {"ResourceType": "network-interface", "Tags": [
+            {"Key": MANAGED_TAG, "Value": "interface"},
+            {"Key": CREATED_TAG, "Value": created_tag(now)[CREATED_TAG]}]}])["NetworkInterface"]
+    soon = reconcile(account, now + timedelta(minutes=5))
+    assert soon.addresses_released == [] and soon.interfaces_deleted == []
+    later = reconcile(account, now + timedelta(minutes=11))
+    assert later.addresses_released == [address["AllocationId"]]
+    assert later.interfaces_deleted == [eni["NetworkInterfaceId"]]

@@ -12,6 +12,7 @@ import ipaddress
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
@@ -25,6 +26,25 @@ SSH_GROUP = "occid-ssh"
 
 #: Tag marking what occid made for its own use (groups, key pairs, addresses).
 MANAGED_TAG = "occid:managed"
+
+#: Tag holding when occid made an address or interface (ISO 8601, UTC), so
+#: that the reconciler leaves alone what a request is still putting in place.
+CREATED_TAG = "occid:created"
+
+
+def created_tag(now: datetime | None = None) -> dict[str, str]:
+    """The L{CREATED_TAG} of a resource made at C{now} (default: now)."""
+    now = now or datetime.now(timezone.utc)
+    return {CREATED_TAG: now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def created_at(tags: dict[str, str]) -> datetime | None:
+    """When the resource with C{tags} was made, if its L{CREATED_TAG} says so."""
+    try:
+        return datetime.strptime(tags[CREATED_TAG], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=timezone.utc)
+    except (KeyError, ValueError):
+        return None
 
 
 class RecentIds:

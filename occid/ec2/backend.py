@@ -122,6 +122,9 @@ class EC2Backend:
         def done(report, name):
             for error in report.errors:
                 self.log.warn("reconciler in {account}: {error}", account=name, error=error)
+            for link in report.links_abandoned:
+                self.log.warn("reconciler in {account} gave up the link {link}",
+                              account=name, link=link)
             changes = (report.links_made, report.key_pairs_deleted,
                        report.addresses_released, report.interfaces_deleted)
             if any(changes):

@@ -398,33 +398,65 @@ def plan_launch(entity: Entity, account: Account, scope: Scope) -> Launch:
     )
 
 
-def _subnet(account: Account, vpc_id: str, zone: str | None) -> dict:
+def _subnet(account: Account, vpc_id: str, zone: str | None, required: bool = False) -> dict:
+    """
+    The subnet of C{vpc_id} in C{zone}, else (unless C{required}) the first
+    by id.  @raise BadRequest: no subnet, or none in a required zone.
+    """
     subnets = sorted(
         account.client.describe_subnets(
             Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"],
         key=lambda s: s["SubnetId"])
     if not subnets:
         raise BadRequest(f"network {vpc_id} has no subnet to launch in")
-    return next((s for s in subnets if s["AvailabilityZone"] == zone), subnets[0])
+    found = next((s for s in subnets if s["AvailabilityZone"] == zone), None)
+    if found is None and required:
+        zones = ", ".join(sorted({s["AvailabilityZone"] for s in subnets}))
+        raise BadRequest(f"the linked storage is in {zone}, but network {vpc_id} has subnets "
+                         f"in {zones} only")
+    return found or subnets[0]
 
 
-def _volume_zone(account: Account, scope: Scope, volumes: list[str]) -> str | None:
+def _volume_zone(account: Account, scope: Scope, volumes: list[str], zone: str | None) -> str:
+    """
+    The zone of the inline storage links of a create, checked so that the
+    reconciler can attach them once the instance runs.
+
+    @raise BadRequest: a volume is not visible, the volumes are in several
+        zones, or not in C{zone}, the zone the create asks for.
+    @raise Conflict: a volume is not available (attached, or being made).
+    """
     found = account.client.describe_volumes(
         Filters=[{"Name": "volume-id", "Values": volumes}, *scope.filters()])["Volumes"]
     missing = set(volumes) - {v["VolumeId"] for v in found}
     if missing:
         raise BadRequest(f"no storage {', '.join(sorted(missing))} to link")
-    return found[0]["AvailabilityZone"]
+    for volume in found:
+        if volume["State"] != "available":
+            raise Conflict(f"storage {volume['VolumeId']} is {volume['State']}; only an "
+                           "available volume can be linked to a new compute")
+    zones = {v["AvailabilityZone"] for v in found}
+    if len(zones) > 1:
+        where = ", ".join(f"{v['VolumeId']} in {v['AvailabilityZone']}"
+                          for v in sorted(found, key=lambda v: v["VolumeId"]))
+        raise BadRequest(f"the linked storages are in different zones ({where}); "
+                         "a compute and its volumes share one zone")
+    volume_zone = zones.pop()
+    if zone is not None and zone != volume_zone:
+        raise BadRequest(f"storage {found[0]['VolumeId']} is in {volume_zone}, but the compute "
+                         f"would launch in {zone}; ask for availability zone {volume_zone}")
+    return volume_zone
 
 
 def run_parameters(account: Account, scope: Scope, launch: Launch) -> dict:
-    """The RunInstances parameters of C{launch}; looks up subnet and security group."""
+    """
+    The RunInstances parameters of C{launch}; looks up subnet and security
+    group, and checks that inline storage links can be made in the zone.
+    """
     zone = launch.zone
     volumes = [i.target for i in launch.pending if i.target != intents.PUBLIC]
     if volumes:
-        volume_zone = _volume_zone(account, scope, volumes)
-        if zone is None:
-            zone = volume_zone
+        zone = _volume_zone(account, scope, volumes, zone)
     parameters = {
         "ImageId": launch.image_id,
         "InstanceType": launch.instance_type,
@@ -438,7 +470,8 @@ def run_parameters(account: Account, scope: Scope, launch: Launch) -> dict:
         ],
     }
     if launch.vpc_id:
-        parameters["SubnetId"] = _subnet(account, launch.vpc_id, zone)["SubnetId"]
+        parameters["SubnetId"] = _subnet(account, launch.vpc_id, zone,
+                                         required=bool(volumes))["SubnetId"]
         vpc_id = launch.vpc_id
     else:
         if zone:

@@ -5,10 +5,12 @@ OCCI links between computes and networks or storage, made of EC2 pieces.
 Link ids derive from EC2 ids, so any occid process can find them again:
 
   - C{<instance id>_public}: the instance's public address; creating it
-    allocates an elastic IP (tagged C{occid:managed=public}) and associates
-    it; deleting it disassociates and releases that address.
+    allocates an elastic IP (tagged C{occid:managed=public} and
+    C{occid:created}) and associates it; deleting it disassociates and
+    releases that address.
   - C{<instance id>_<eni id>}: a network interface in a VPC; creating one on
-    an existing instance is CreateNetworkInterface in the VPC's subnet of
+    an existing instance is CreateNetworkInterface (tagged
+    C{occid:managed=interface} and C{occid:created}) in the VPC's subnet of
     the instance's zone plus AttachNetworkInterface.
   - C{<instance id>_<volume id>}: an attached EBS volume (AttachVolume at
     C{occi.storagelink.deviceid} or the next free C{/dev/sdf}..C{/dev/sdp};
@@ -25,7 +27,7 @@ from twisted.internet.defer import fail
 from zope.interface import implementer
 
 from occid.ec2 import intents
-from occid.ec2.account import MANAGED_TAG, Account
+from occid.ec2.account import MANAGED_TAG, Account, created_tag
 from occid.ec2.collection import AccountCollection
 from occid.ec2.compute import SHOWN_STATES, all_instances, describe, render
 from occid.ec2.errors import translated
@@ -109,7 +111,7 @@ def occid_addresses(client, instance_id: str) -> list[dict]:
 
 def make_public(client, instance: dict, owner_tags: dict) -> None:
     """Allocate a tagged elastic IP and associate it; released again if that fails."""
-    tags = dict(owner_tags, **{MANAGED_TAG: "public"})
+    tags = dict(owner_tags, **{MANAGED_TAG: "public"}, **created_tag())
     allocation = client.allocate_address(
         Domain="vpc",
         TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": tag_list(tags)}],
@@ -121,17 +123,23 @@ def make_public(client, instance: dict, owner_tags: dict) -> None:
         raise
 
 
+def check_attachable(instance: dict, volume: dict) -> None:
+    """@raise Conflict: C{volume} is not available, or in another zone than C{instance}."""
+    if volume.get("Attachments") or volume.get("State", "available") != "available":
+        raise Conflict(f"storage {volume['VolumeId']} is {volume.get('State', 'in-use')}; "
+                       "only an available volume can be linked")
+    zone = instance.get("Placement", {}).get("AvailabilityZone")
+    if zone and volume["AvailabilityZone"] != zone:
+        raise Conflict(f"storage {volume['VolumeId']} is in {volume['AvailabilityZone']}, "
+                       f"compute {instance['InstanceId']} in {zone}")
+
+
 def attach_volume(client, instance: dict, volume: dict, device: str | None) -> str:
     """
     Attach C{volume} to C{instance} at C{device} or the next free one; the
     device used.  @raise Conflict: other zone, or the volume is in use.
     """
-    if volume.get("Attachments"):
-        raise Conflict(f"storage {volume['VolumeId']} is already attached")
-    zone = instance.get("Placement", {}).get("AvailabilityZone")
-    if zone and volume["AvailabilityZone"] != zone:
-        raise Conflict(f"storage {volume['VolumeId']} is in {volume['AvailabilityZone']}, "
-                       f"compute {instance['InstanceId']} in {zone}")
+    check_attachable(instance, volume)
     device = device or next_device(instance)
     client.attach_volume(Device=device, InstanceId=instance["InstanceId"],
                          VolumeId=volume["VolumeId"])
@@ -223,7 +231,8 @@ def _attach_interface(account: Account, scope: Scope, instance: dict, vpc_id: st
     index = next(i for i in range(1, 64) if i not in used)
     parameters = {"SubnetId": subnets[0]["SubnetId"], "TagSpecifications": [{
         "ResourceType": "network-interface",
-        "Tags": tag_list(dict(scope.creation_tags(), **{MANAGED_TAG: "interface"}))}]}
+        "Tags": tag_list(dict(scope.creation_tags(), **{MANAGED_TAG: "interface"},
+                              **created_tag()))}]}
     group = account.groups.group_for(vpc_id)
     if group:
         parameters["Groups"] = [group]
@@ -280,8 +289,7 @@ def create_storagelink(account: Account, scope: Scope, link: Entity) -> Entity:
         raise BadRequest(f"device {device} is not one of /dev/sdf to /dev/sdp")
     device = str(device) if device else None
     if instance["State"]["Name"] == "pending":
-        if volume.get("Attachments"):
-            raise Conflict(f"storage {volume['VolumeId']} is already attached")
+        check_attachable(instance, volume)
         record_intent(client, instance, intents.Intent(volume["VolumeId"], device))
     else:
         attach_volume(client, instance, volume, device)

@@ -4,11 +4,15 @@ The reconciler: one blocking pass over one account, run by a timer in the
 daemon (DESIGN.md, "Links that need a running instance").
 
 It makes the links recorded in C{occid:links} tags once their instance
-runs, then removes what occid left behind: its temporary launch key pairs
-older than an hour, elastic IPs it allocated that are no longer associated,
-and network interfaces it made that are no longer attached.  Because every
-intent lives in EC2 tags, any occid process (or a restarted one) finishes
-the work.  It returns a plain report; the caller logs it.
+runs, and drops from the tag a link that can never be made (its volume is
+gone, attached elsewhere or in another zone).  Then it removes what occid
+left behind: its temporary launch key pairs older than an hour, and elastic
+IPs it allocated that are not associated and network interfaces it made
+that are not attached, once they are older than L{GRACE} (a request, in
+this or another occid process, may be between allocating and associating,
+or creating and attaching).  Because every intent lives in EC2 tags, any
+occid process (or a restarted one) finishes the work.  It returns a plain
+report; the caller logs it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from datetime import datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 
 from occid.ec2 import intents
-from occid.ec2.account import MANAGED_TAG, Account
+from occid.ec2.account import MANAGED_TAG, Account, created_at
 from occid.ec2.compute import LAUNCH_KEY_PREFIX, all_instances
 from occid.ec2.errors import translate
 from occid.ec2.links import attach_volume, occid_addresses, make_public
@@ -29,12 +33,21 @@ from occid.occi.errors import OCCIError
 #: Age after which a launch key pair is certainly left over from a crash.
 KEY_PAIR_AGE = timedelta(hours=1)
 
+#: Age under which a free occid address or interface may still be in use by
+#: a request that made it.
+GRACE = timedelta(minutes=10)
+
+
+class Abandoned(Exception):
+    """A recorded link that can never be made; the message says why."""
+
 
 @dataclass
 class Report:
     """What one pass did, and what failed (messages for the log)."""
 
     links_made: list[str] = field(default_factory=list)
+    links_abandoned: list[str] = field(default_factory=list)
     key_pairs_deleted: list[str] = field(default_factory=list)
     addresses_released: list[str] = field(default_factory=list)
     interfaces_deleted: list[str] = field(default_factory=list)
@@ -48,23 +61,37 @@ def _failed(report: Report, what: str, error: Exception) -> None:
 
 
 def _make(account: Account, instance: dict, intent: intents.Intent) -> None:
-    """Make one intent, unless it is done already or impossible for good."""
+    """
+    Make one intent, unless it is done already.  @raise Abandoned: it can
+    never be made.
+    """
     client = account.client
+    id = instance["InstanceId"]
     if intent.target == intents.PUBLIC:
-        if not occid_addresses(client, instance["InstanceId"]):
+        if not occid_addresses(client, id):
             tags = tag_dict(instance)
             make_public(client, instance, {k: tags[k] for k in (OWNER_TAG, VO_TAG, "occid:dn")
                                            if k in tags})
         return
     volumes = client.describe_volumes(
         Filters=[{"Name": "volume-id", "Values": [intent.target]}])["Volumes"]
-    # A volume deleted meanwhile, or attached already, leaves nothing to do.
-    if volumes and not volumes[0].get("Attachments"):
-        attach_volume(client, instance, volumes[0], intent.device)
+    if not volumes:
+        raise Abandoned(f"storage {intent.target} no longer exists")
+    volume = volumes[0]
+    holders = {a["InstanceId"] for a in volume.get("Attachments", ())}
+    if id in holders:
+        return
+    if holders:
+        raise Abandoned(f"storage {intent.target} is attached to {', '.join(sorted(holders))}")
+    zone = instance.get("Placement", {}).get("AvailabilityZone")
+    if zone and volume["AvailabilityZone"] != zone:
+        raise Abandoned(f"storage {intent.target} is in {volume['AvailabilityZone']}, "
+                        f"compute {id} in {zone}")
+    attach_volume(client, instance, volume, intent.device)
 
 
 def complete_links(account: Account, report: Report) -> None:
-    """Make the recorded links of every running instance, and clear what is done."""
+    """Make the recorded links of every running instance, and clear what is done or hopeless."""
     client = account.client
     running = all_instances(account, [
         {"Name": "tag-key", "Values": [intents.LINKS_TAG]},
@@ -76,6 +103,8 @@ def complete_links(account: Account, report: Report) -> None:
         for intent in pending:
             try:
                 _make(account, instance, intent)
+            except Abandoned as reason:
+                report.links_abandoned.append(f"{id}_{intent.target}: {reason}")
             except (ClientError, BotoCoreError, OCCIError) as error:
                 _failed(report, f"{id} link to {intent.target}", error)
                 left.append(intent)
@@ -91,8 +120,18 @@ def complete_links(account: Account, report: Report) -> None:
             _failed(report, f"{id} links tag", error)
 
 
+def _old(resource: dict, now: datetime) -> bool:
+    """Whether C{resource} was made more than L{GRACE} ago (or says not when)."""
+    created = created_at(tag_dict(resource))
+    return created is None or now - created > GRACE
+
+
 def collect_leftovers(account: Account, now: datetime, report: Report) -> None:
-    """Delete old launch keys, release free occid addresses, delete free occid interfaces."""
+    """
+    Delete old launch keys; release free occid addresses and delete free
+    occid interfaces older than L{GRACE}.  One without a C{occid:created}
+    tag (made by an older occid) counts as old.
+    """
     client = account.client
     for key in client.describe_key_pairs(
             Filters=[{"Name": "key-name", "Values": [LAUNCH_KEY_PREFIX + "*"]}])["KeyPairs"]:
@@ -102,12 +141,14 @@ def collect_leftovers(account: Account, now: datetime, report: Report) -> None:
             report.key_pairs_deleted.append(key["KeyName"])
     for address in client.describe_addresses(
             Filters=[{"Name": f"tag:{MANAGED_TAG}", "Values": ["public"]}])["Addresses"]:
-        if not address.get("AssociationId"):
+        if not address.get("AssociationId") and _old(address, now):
             client.release_address(AllocationId=address["AllocationId"])
             report.addresses_released.append(address["AllocationId"])
     for interface in client.describe_network_interfaces(Filters=[
             {"Name": f"tag:{MANAGED_TAG}", "Values": ["interface"]},
             {"Name": "status", "Values": ["available"]}])["NetworkInterfaces"]:
+        if not _old(interface, now):
+            continue
         client.delete_network_interface(NetworkInterfaceId=interface["NetworkInterfaceId"])
         report.interfaces_deleted.append(interface["NetworkInterfaceId"])
 

@@ -20,8 +20,12 @@ NAME_TAG = "Name"
 
 
 def tag_dict(resource: dict) -> dict[str, str]:
-    """The tags of an EC2 resource description, as a dict."""
-    return {tag["Key"]: tag["Value"] for tag in resource.get("Tags", ())}
+    """
+    The tags of an EC2 resource description, as a dict (network interfaces
+    hold them in C{TagSet}, everything else in C{Tags}).
+    """
+    tags = resource.get("Tags") or resource.get("TagSet") or ()
+    return {tag["Key"]: tag["Value"] for tag in tags}
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
