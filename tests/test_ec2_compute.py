@@ -398,6 +398,30 @@ def test_get_is_one_describe(account):
     assert entity.attributes["com.amazon.aws.ec2.availability_zone"].startswith("eu-west-1")
 
 
+#: The calls that read the catalogue; a request never makes them.
+CATALOGUE_CALLS = {"DescribeImages", "DescribeInstanceTypes", "DescribeAvailabilityZones"}
+
+
+def test_create_and_list_make_no_catalogue_call(account):
+    """
+    A create using every kind of template (os_tpl, resource_tpl, zone) with
+    a key and an inline storage link, and a list, read the templates from
+    memory: no catalogue call reaches EC2.
+    """
+    volume = janes_volume(account, "eu-west-1b")
+    collection = computes(account)
+    calls = count_calls(account.client)
+    settled(collection.create(request(
+        os_tpl(ALMA), infra.resource_tpl_mixin("t3.small", 2, 2.0, "x86_64"),
+        infra.availability_zone_mixin("eu-west-1b", PUBLIC_HOST),
+        links=[link_to(f"/storage/{volume}")],
+        **{"occi.credentials.ssh.publickey": ssh_key()})))
+    assert calls["RunInstances"] == 1
+    listed = settled(collection.list(EntityFilter()))
+    assert calls["DescribeInstances"] == 1 and len(listed) == 1
+    assert CATALOGUE_CALLS.isdisjoint(calls)
+
+
 def test_malformed_and_unknown_ids_are_404(account):
     """Ids that are not instance ids, or unknown ones, answer 404."""
     with pytest.raises(errors.NotFound):
