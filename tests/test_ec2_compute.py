@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from twisted.logger import LogLevel, globalLogPublisher
 from zope.interface.verify import verifyObject
 
+from occid.ec2.backend import EC2Backend
 from occid.ec2.compute import (
     ComputeCollection, check_ssh_key, create_compute, occi_state, plan_launch,
 )
@@ -27,8 +28,8 @@ from occid.occi.model import Changes, EntityFilter, Link, Resource
 from occid.policy import MANAGER, OWNER, VO
 from tests.ec2hooks import count_calls, inject, no_backoff, raise_on_send
 from tests.motoserver import (
-    ALMA, DEBIAN, JANE, JOHN, PUBLIC_HOST, UBUNTU, binding, make_account, make_config,
-    principal, provider, settled,
+    ALMA, DEBIAN, JANE, JOHN, PUBLIC_HOST, UBUNTU, InlineReactor, SyncPool, binding,
+    make_account, make_config, principal, provider, settled, with_images,
 )
 
 pytestmark = pytest.mark.moto
@@ -535,6 +536,46 @@ def test_save_fires_with_the_new_os_tpl(account):
     assert mixin.title == "golden"
     image = account.client.describe_images(ImageIds=[mixin.term])["Images"][0]
     assert tags_of(image)["occid:owner"] == JANE.owner
+
+
+def test_saved_images_are_offered_to_those_who_see_their_saver(moto):
+    """
+    Under policy owned, an image Jane saves is not an account template: it
+    is in Jane's catalog (with its own version), in a VO-visibility member's
+    and a manager's, also after a refresh; John's catalog is the account's
+    itself, he cannot launch the image, Jane can.
+    """
+    account = make_account(with_images(make_config(moto.endpoint), "owned"))
+    vm = account.client.run_instances(
+        ImageId=DEBIAN, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [
+            {"Key": "occid:owner", "Value": JANE.owner},
+            {"Key": "occid:vo", "Value": JANE.vo}]}])["Instances"][0]["InstanceId"]
+    mixin = settled(computes(account).trigger(vm, infra.COMPUTE_SAVE, {"name": "golden"}))
+    image = account.client.describe_images(ImageIds=[mixin.term])["Images"][0]
+    assert (tags_of(image)["occid:owner"], tags_of(image)["occid:vo"]) == (JANE.owner, JANE.vo)
+    stranger = principal("Max", vo="other.vo")
+
+    def offered():
+        catalog = account.catalog
+        assert catalog.catalog.lookup(mixin.identifier) is None
+        assert catalog.catalog_for(Scope(JOHN, binding())) is catalog.catalog
+        assert catalog.catalog_for(Scope(stranger, binding(VO, vo=stranger.vo))) is catalog.catalog
+        janes = catalog.catalog_for(Scope(JANE, binding()))
+        assert janes.lookup(mixin.identifier).title == "golden"
+        assert janes.version != catalog.catalog.version
+        for seer in (Scope(JOHN, binding(VO)), Scope(JOHN, binding(MANAGER))):
+            assert catalog.catalog_for(seer).lookup(mixin.identifier) is not None
+
+    offered()
+    with pytest.raises(errors.BadRequest, match="not offered"):
+        settled(computes(account, JOHN).create(request(mixin)))
+    assert settled(computes(account).create(request(mixin))).mixins[0].term == mixin.term
+    account.catalog.refresh()
+    offered()
+    backend = EC2Backend(InlineReactor(), SyncPool(), {"fedcloud": account})
+    assert settled(backend.catalog(binding(), JANE)).lookup(mixin.identifier) is not None
+    assert settled(backend.catalog(binding())) is account.catalog.catalog
 
 
 def test_update_title_and_resize(account):

@@ -71,20 +71,28 @@ class EC2Backend:
         except KeyError:
             raise NotFound(f"no account {name} in this backend") from None
 
-    def catalog(self, binding):
-        """The account's catalog; from memory once loaded (a first load is shared)."""
+    def catalog(self, binding, principal=None):
+        """
+        The catalog of C{principal} in its account (the account's own plus
+        the saved images it sees), or the account's without a principal;
+        from memory once loaded (a first load is shared).
+        """
         try:
             account = self._account(binding.account)
         except NotFound:
             return fail()
         if account.catalog.loaded:
-            return succeed(account.catalog.catalog)
-        waiting = Deferred()
-        first = account.name not in self._loading
-        self._loading.setdefault(account.name, []).append(waiting)
-        if first:
-            self._refresh(account).addBoth(self._loaded, account.name)
-        return waiting
+            loading = succeed(None)
+        else:
+            loading = Deferred()
+            first = account.name not in self._loading
+            self._loading.setdefault(account.name, []).append(loading)
+            if first:
+                self._refresh(account).addBoth(self._loaded, account.name)
+        if principal is None:
+            return loading.addCallback(lambda _: account.catalog.catalog)
+        scope = Scope(principal, binding)
+        return loading.addCallback(lambda _: account.catalog.catalog_for(scope))
 
     def _loaded(self, result, name):
         for waiting in self._loading.pop(name, []):

@@ -8,16 +8,25 @@ from DescribeAvailabilityZones.
 L{load_templates} is the blocking read (run in the EC2 thread pool, at
 start and by a timer); L{AccountCatalog} holds the latest result, so that a
 request never waits for EC2 to learn the templates once they are loaded.
+
+Images users saved through occid (tagged C{occid:owner} and C{occid:vo} at
+CreateImage) are not the account's templates: under the policies that admit
+the account's own images (C{all}, C{owned}) each principal gets them as it
+sees other resources (its own; its VO's; a manager all), in a catalog of its
+own whose C{version} differs from the account's only when it holds some.
+Under C{listed} and C{owned_and_listed} only the site's list counts, and a
+saved image the site lists is offered to everyone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from occid.config import AwsConfig, ImagesConfig
 from occid.ec2.errors import translated
+from occid.ec2.scope import OWNER_TAG, VO_TAG, Scope, tag_dict
 from occid.occi.catalog import Catalog
 from occid.occi.errors import ServiceUnavailable
 from occid.occi.infrastructure import (
@@ -33,6 +42,18 @@ PAGE_SIZE = 1000
 #: DescribeInstanceTypes accepts at most this many names per call.
 TYPES_PER_CALL = 100
 
+#: The image policies under which users' saved images are offered to them.
+SAVED_POLICIES = ("all", "owned")
+
+
+@dataclass(frozen=True)
+class SavedImage:
+    """An image a user saved through occid, with the tags that say who sees it."""
+
+    mixin: Mixin
+    owner: str
+    vo: str
+
 
 @dataclass(frozen=True)
 class Templates:
@@ -46,10 +67,14 @@ class Templates:
     resource_tpls: tuple[Mixin, ...]
     zone_tpls: tuple[Mixin, ...]
     zones: tuple[str, ...]
+    saved: tuple[SavedImage, ...] = ()
 
-    def catalog(self) -> Catalog:
-        """The account's catalog: the static categories plus these templates."""
-        mixins = self.os_tpls + self.resource_tpls + self.zone_tpls
+    def catalog(self, private: tuple[Mixin, ...] = ()) -> Catalog:
+        """
+        The static categories plus these templates: the account's catalog, or
+        with C{private} (saved images) one principal's.
+        """
+        mixins = self.os_tpls + private + self.resource_tpls + self.zone_tpls
         digest = hashlib.sha256()
         for mixin in mixins:
             digest.update(f"{mixin.identifier}\0{mixin.title}\0".encode())
@@ -78,6 +103,28 @@ def _images(client, images: ImagesConfig) -> list[dict]:
     return [image for page in pages for image in page["Images"]]
 
 
+def _saved_images(client, public_host: str) -> list[SavedImage]:
+    """The account's images saved through occid, pending ones included."""
+    pages = client.get_paginator("describe_images").paginate(
+        Owners=["self"], PaginationConfig={"PageSize": PAGE_SIZE},
+        Filters=[{"Name": "image-type", "Values": ["machine"]},
+                 {"Name": "state", "Values": ["pending", "available"]},
+                 {"Name": "tag-key", "Values": [OWNER_TAG]}])
+    return [saved_image(image, public_host) for page in pages for image in page["Images"]]
+
+
+def saved_image(image: dict, public_host: str) -> SavedImage:
+    """The L{SavedImage} of an image description carrying occid's tags."""
+    tags = tag_dict(image)
+    return SavedImage(os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"],
+                                   public_host),
+                      tags.get(OWNER_TAG, ""), tags.get(VO_TAG, ""))
+
+
+def _by_title(mixins) -> tuple[Mixin, ...]:
+    return tuple(sorted(mixins, key=lambda mixin: (mixin.title, mixin.term)))
+
+
 def _instance_types(client, names: tuple[str, ...]) -> dict[str, dict]:
     found = {}
     for start in range(0, len(names), TYPES_PER_CALL):
@@ -97,13 +144,12 @@ def _architecture(info: dict) -> str | None:
 
 @translated
 def load_templates(client, aws: AwsConfig, images: ImagesConfig, public_host: str) -> Templates:
-    """Read the account's templates from EC2 (blocking; four calls or so)."""
-    os_tpls = sorted(
-        (
-            os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"], public_host)
-            for image in _images(client, images)
-        ),
-        key=lambda mixin: (mixin.title, mixin.term),
+    """Read the account's templates from EC2 (blocking; four or five calls)."""
+    with_saved = images.policy in SAVED_POLICIES
+    os_tpls = _by_title(
+        os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"], public_host)
+        for image in _images(client, images)
+        if not (with_saved and OWNER_TAG in tag_dict(image))
     )
     infos = _instance_types(client, aws.instance_types)
     resource_tpls = [
@@ -123,18 +169,20 @@ def load_templates(client, aws: AwsConfig, images: ImagesConfig, public_host: st
         )["AvailabilityZones"]
     )
     return Templates(
-        os_tpls=tuple(os_tpls),
+        os_tpls=os_tpls,
         resource_tpls=tuple(resource_tpls),
         zone_tpls=tuple(availability_zone_mixin(zone, public_host) for zone in zones),
         zones=tuple(zones),
+        saved=tuple(_saved_images(client, public_host)) if with_saved else (),
     )
 
 
 class AccountCatalog:
     """
-    The latest templates and catalog of one account.  L{refresh} runs in a
-    pool thread; readers in the reactor thread see either the old or the new
-    pair, never a mix.
+    The latest templates and catalog of one account, and the principals'
+    catalogs built from them.  L{refresh} and L{add_saved} run in a pool
+    thread; readers in the reactor thread see either the old or the new
+    state, never a mix.
     """
 
     def __init__(self, account: str, client, aws: AwsConfig, images: ImagesConfig,
@@ -144,7 +192,7 @@ class AccountCatalog:
         self._client = client
         self._aws = aws
         self._images = images
-        self._state: tuple[Templates, Catalog] | None = None
+        self._state: tuple[Templates, Catalog, dict] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -156,10 +204,42 @@ class AccountCatalog:
         """Read the templates again (blocking) and publish them."""
         with self._lock:
             templates = load_templates(self._client, self._aws, self._images, self.public_host)
-            self._state = (templates, templates.catalog())
+            self._state = (templates, templates.catalog(), {})
             return self._state[1]
 
-    def _current(self) -> tuple[Templates, Catalog]:
+    def add_saved(self, image: SavedImage) -> None:
+        """
+        Offer C{image}, just saved by this process, without waiting for the
+        next refresh (when the policy offers saved images at all).
+        """
+        if self._images.policy not in SAVED_POLICIES:
+            return
+        with self._lock:
+            templates, catalog, _ = self._current()
+            if any(saved.mixin == image.mixin for saved in templates.saved):
+                return
+            templates = replace(templates, saved=templates.saved + (image,))
+            self._state = (templates, catalog, {})
+
+    def catalog_for(self, scope: Scope) -> Catalog:
+        """
+        The catalog of C{scope}'s principal: the account's, plus the saved
+        images it sees.  Built once per distinct set of those images.
+
+        @raise ServiceUnavailable: none loaded yet.
+        """
+        templates, catalog, views = self._current()
+        private = _by_title(saved.mixin for saved in templates.saved
+                            if scope.sees({OWNER_TAG: saved.owner, VO_TAG: saved.vo}))
+        if not private:
+            return catalog
+        key = tuple(mixin.term for mixin in private)
+        view = views.get(key)
+        if view is None:
+            view = views.setdefault(key, templates.catalog(private))
+        return view
+
+    def _current(self) -> tuple[Templates, Catalog, dict]:
         state = self._state
         if state is None:
             raise ServiceUnavailable(

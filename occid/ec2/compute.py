@@ -33,9 +33,10 @@ from zope.interface import implementer
 
 from occid.ec2 import intents
 from occid.ec2.account import MANAGED_TAG, Account
+from occid.ec2.catalog import SavedImage
 from occid.ec2.collection import AccountCollection
 from occid.ec2.errors import translate, translated
-from occid.ec2.scope import NAME_TAG, OWNER_TAG, Scope, tag_dict, tag_list, valid_id
+from occid.ec2.scope import NAME_TAG, OWNER_TAG, VO_TAG, Scope, tag_dict, tag_list, valid_id
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -339,10 +340,11 @@ def plan_launch(entity: Entity, account: Account, scope: Scope) -> Launch:
     """
     Check a create request against the account's catalog and occid's rules.
 
-    @raise BadRequest: no os_tpl, a template not offered here, a bad SSH key
-        or user data, a link occid cannot make.
+    @raise BadRequest: no os_tpl, a template not offered here (to this
+        principal: saved images are private), a bad SSH key or user data, a
+        link occid cannot make.
     """
-    catalog = account.catalog.catalog
+    catalog = account.catalog.catalog_for(scope)
     os_tpl = infra.template_of(entity.mixins, infra.OS_TPL)
     if os_tpl is None:
         raise BadRequest("an os_tpl mixin is required")
@@ -618,15 +620,21 @@ def trigger_compute(account: Account, scope: Scope, id: str, action, attributes:
 
 
 def _save(account: Account, scope: Scope, instance: dict, attributes: dict) -> Mixin:
+    """
+    CreateImage of C{instance}, tagged with the principal's owner tags so
+    that the image is offered to those who see the principal's resources.
+    """
     title = tag_dict(instance).get(NAME_TAG) or instance["InstanceId"]
     name = str(attributes.get("name") or f"{title}-{uuid.uuid4().hex[:8]}")
+    tags = scope.creation_tags(name)
     image_id = account.client.create_image(
         InstanceId=instance["InstanceId"], Name=name,
         NoReboot=attributes.get("method") != "deferred",
-        TagSpecifications=[{"ResourceType": "image",
-                            "Tags": tag_list(scope.creation_tags(name))}],
+        TagSpecifications=[{"ResourceType": "image", "Tags": tag_list(tags)}],
     )["ImageId"]
-    return infra.os_tpl_mixin(image_id, name, account.catalog.public_host)
+    mixin = infra.os_tpl_mixin(image_id, name, account.catalog.public_host)
+    account.catalog.add_saved(SavedImage(mixin, tags[OWNER_TAG], tags[VO_TAG]))
+    return mixin
 
 
 @translated
