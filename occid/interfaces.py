@@ -153,11 +153,15 @@ class IBackend(Interface):
     to one principal and one account.
     """
 
-    def catalog(binding):
+    def catalog(binding, principal=None):
         """
         @param binding: an L{occid.policy.AccountBinding}.
-        @return: a C{Deferred} firing with the L{ICatalog} of that account,
-            from memory once it has been loaded.
+        @param principal: the L{occid.gsi.principal.Principal} asking, whose
+            private templates (images saved by those it may see) are added;
+            C{None} for the account's shared catalog.
+        @return: a C{Deferred} firing with the L{ICatalog}, from memory once
+            the account's catalog has been loaded.  Principals without
+            private templates get the account's catalog, with its version.
         """
 
     def collection(kind, principal, binding):

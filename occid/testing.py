@@ -421,7 +421,8 @@ class MemoryBackend:
         self._extra[account] = self._extra.get(account, ()) + (mixin,)
         self._catalogs.pop(account, None)
 
-    def catalog(self, binding: AccountBinding):
+    def catalog(self, binding: AccountBinding, principal: Principal | None = None):
+        """The account's catalog: the fake keeps no private templates."""
         self.catalog_calls += 1
         account = binding.account
         if account not in self._catalogs:

@@ -96,6 +96,27 @@ def test_query_interface_cached_per_account_and_version(monkeypatch):
     assert len(calls) == 3
 
 
+def test_catalog_asked_for_the_principal(monkeypatch):
+    """
+    The web layer asks the backend for the catalog of the requesting
+    principal, so that images a user saved are offered to those who may see
+    them and to nobody else.
+    """
+    backend = MemoryBackend()
+    principal = make_principal(dn="/CN=Saver")
+    asked = []
+    original = backend.catalog
+
+    def recording(binding, principal=None):
+        asked.append(principal)
+        return original(binding, principal)
+
+    monkeypatch.setattr(backend, "catalog", recording)
+    gateway = make_gateway(backend=backend, principal=principal)
+    assert gateway.request("GET", "/-/").status == 200
+    assert asked == [principal]
+
+
 def test_query_interface_filter(gateway):
     """A Category header on GET /-/ restricts the QI to that category."""
     response = gateway.request(

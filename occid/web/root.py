@@ -308,7 +308,7 @@ class OCCIResource(Resource):
         if unacceptable is not None:
             raise unacceptable
         check_occi_version(_header(request, b"user-agent"))
-        catalog = await self._backend.catalog(binding)
+        catalog = await self._backend.catalog(binding, principal)
         target = route(catalog, exchange.path)
         method = "GET" if exchange.method == "HEAD" else exchange.method
         if exchange.method not in target.methods:
