@@ -15,6 +15,7 @@ from cryptography import x509
 from zope.interface.verify import verifyObject
 
 from occid.gsi import authenticator as authenticator_module
+from occid.gsi import voms as voms_module
 from occid.gsi.authenticator import GridAuthenticator, chain_key
 from occid.gsi.principal import CertificateRejected
 from occid.gsi.proxy import PCI, ChainOptions
@@ -37,7 +38,8 @@ def pki(tmp_path_factory):
 
 
 class Harness:
-    """An authenticator over the PKI, recording dropped ACs and counting validations."""
+    """An authenticator over the PKI, recording dropped ACs and counting
+    validations of client chains and of VOMS signer chains."""
 
     def __init__(self, pki, monkeypatch, cache_size=100):
         self.pki = pki
@@ -49,13 +51,19 @@ class Harness:
             lambda dn, dropped: self.logged.append((dn, dropped.rule)),
             cache_size=cache_size,
         )
+        self.signer_validations = 0
         real = authenticator_module.validate_chain
 
         def counting(*args):
             self.validations += 1
             return real(*args)
 
+        def counting_signers(*args):
+            self.signer_validations += 1
+            return real(*args)
+
         monkeypatch.setattr(authenticator_module, "validate_chain", counting)
+        monkeypatch.setattr(voms_module, "validate_chain", counting_signers)
 
     def voms_chain(self, **ac_options):
         """A proxy chain of the test user with a testvo AC."""
@@ -217,6 +225,17 @@ def test_reload(harness, tmp_path):
     assert harness.authenticator.authenticate(chain, (), NOW).vo is None
     assert harness.validations == 2
     assert harness.logged == [(USER_DN, "V4")]
+
+
+def test_signer_chain_validated_once_until_reload(harness):
+    """The VOMS signer chain is validated for the first AC only (one
+    validation per client chain after it), and again after a reload."""
+    for _ in range(3):
+        assert harness.authenticator.authenticate(harness.voms_chain(), (), NOW).vo == "testvo"
+    assert (harness.validations, harness.signer_validations) == (3, 1)
+    harness.authenticator.reload(harness.trust, VomsDir.load(harness.pki.vomsdir))
+    assert harness.authenticator.authenticate(harness.voms_chain(), (), NOW).vo == "testvo"
+    assert (harness.validations, harness.signer_validations) == (4, 2)
 
 
 def test_pure_layer():

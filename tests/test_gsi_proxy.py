@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
 from occid.config import GridConfig
+from occid.gsi import proxy as proxy_module
+from occid.gsi.names import slash_dn
 from occid.gsi.principal import CertificateRejected
 from occid.gsi.proxy import INDEPENDENT, PCI, ChainOptions, validate_chain
 from occid.gsi.trust import TrustStore
@@ -392,6 +394,42 @@ def test_proxy_grace(pki):
     """A proxy starting within five minutes is accepted (clock skew); beyond that it is refused."""
     assert validate(pki, pki.issue_proxy(pki.user, not_before=pki.now + timedelta(minutes=4)).chain)
     rejected("C9", pki, pki.issue_proxy(pki.user, not_before=pki.now + timedelta(minutes=6)).chain)
+
+
+def test_validity_window_bounded_by_certificates(pki):
+    """valid_from and valid_until are exactly the span in which the chain
+    validates: from the proxy's start less the grace to the proxy's end."""
+    proxy = pki.issue_proxy(pki.user)
+    facts = validate(pki, proxy.chain)
+    assert facts.valid_from == proxy.certificate.not_valid_before_utc - timedelta(minutes=5)
+    assert facts.valid_until == proxy.certificate.not_valid_after_utc == facts.not_after
+    second = timedelta(seconds=1)
+    assert validate(pki, proxy.chain, now=facts.valid_from) == validate(pki, proxy.chain, now=facts.valid_until)
+    rejected("C9", pki, proxy.chain, now=facts.valid_from - second)
+    rejected("C9", pki, proxy.chain, now=facts.valid_until + second)
+
+
+def test_validity_window_bounded_by_crls(pki):
+    """Without a proxy, the CA's CRL bounds the span: from its thisUpdate to
+    its nextUpdate, beyond which C11 refuses."""
+    chain = [pki.user.certificate]
+    facts = validate(pki, chain)
+    crl = TrustStore.load(pki.certificates_dir, pki.now).issuers_of(pki.user.certificate)[0].crl
+    assert (facts.valid_from, facts.valid_until) == (crl.last_update_utc, crl.next_update_utc)
+    assert validate(pki, chain, now=facts.valid_until).eec_dn == USER_DN
+    rejected("C11", pki, chain, now=facts.valid_from - timedelta(seconds=1))
+    rejected("C11", pki, chain, now=facts.valid_until + timedelta(seconds=1))
+
+
+def test_names_printed_once(pki, monkeypatch):
+    """A chain that validates has only its EEC's subject and issuer printed
+    in slash form, however deep it is (the other names only appear in
+    refusals and notes)."""
+    printed = []
+    monkeypatch.setattr(proxy_module, "slash_dn", lambda name: printed.append(name) or slash_dn(name))
+    chain = pki.issue_proxy(pki.issue_proxy(pki.issue_proxy(pki.user))).chain
+    validate(pki, chain)
+    assert printed == [pki.user.certificate.subject, pki.user.certificate.issuer]
 
 
 def test_expired_and_future_eec(pki):

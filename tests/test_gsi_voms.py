@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from occid.gsi import voms as voms_module
 from occid.gsi.principal import GenericAttribute
 from occid.gsi.proxy import ChainOptions, validate_chain
 from occid.gsi.trust import TrustStore
@@ -26,6 +27,7 @@ from occid.gsi.voms import (
     NO_REV_AVAIL,
     TARGETS,
     CertSeq,
+    SignerCache,
     SignerCertificates,
     VomsDir,
     find_acs,
@@ -445,6 +447,69 @@ def test_garbage_in_the_ac_extension(pki, trust, vomsdir, full_ac_extension, pos
     extension = x509.UnrecognizedExtension(x509.ObjectIdentifier(AC_EXTENSION), mutated)
     verdict = verdict_for(pki.issue_proxy(pki.user, extensions=[(extension, False)]).chain, pki, trust, vomsdir)
     assert verdict.attributes is not None or verdict.dropped or mutated == good
+
+
+# --- the signer cache ------------------------------------------------------------
+
+
+class CountingValidations:
+    """Counts the chain validations verify_acs asks for."""
+
+    def __init__(self, monkeypatch):
+        self.count = 0
+        real = voms_module.validate_chain
+
+        def counting(*args):
+            self.count += 1
+            return real(*args)
+
+        monkeypatch.setattr(voms_module, "validate_chain", counting)
+
+
+def test_signer_chain_validated_once(pki, trust, vomsdir, monkeypatch):
+    """With a SignerCache, the signer chain embedded in the ACs of two users
+    is validated once; both ACs are accepted."""
+    facts = [validate_chain(voms_proxy(pki, user, build_ac(signer=pki.voms, holder=user.certificate, now=NOW)).chain,
+                            (), trust, ChainOptions(), NOW)
+             for user in (pki.user, pki.issue_user("/DC=org/DC=example/OU=Users/CN=Second User"))]
+    validations = CountingValidations(monkeypatch)
+    signers = SignerCache()
+    for each in facts:
+        verdict = verify_acs(each, vomsdir, trust, ChainOptions(), HOST, NOW, signers)
+        assert verdict.attributes.vo == "testvo"
+    assert validations.count == 1
+
+
+def test_cached_signer_revalidated_outside_its_validity(pki, trust, vomsdir, monkeypatch):
+    """A cached signer chain stands only while its validation holds: once
+    the signer certificate has expired, the AC is dropped (V4) as without
+    the cache."""
+    signer = pki.issue_user(VOMS_DN, not_after=NOW + timedelta(hours=1))
+    long_ac = build_ac(signer=signer, holder=pki.user.certificate, now=NOW, not_after=NOW + timedelta(days=1))
+    facts = validate_chain(voms_proxy(pki, pki.user, long_ac, lifetime=timedelta(days=1)).chain,
+                           (), trust, ChainOptions(), NOW)
+    validations = CountingValidations(monkeypatch)
+    signers = SignerCache()
+    assert verify_acs(facts, vomsdir, trust, ChainOptions(), HOST, NOW, signers).attributes is not None
+    later = NOW + timedelta(hours=2)
+    verdict = verify_acs(facts, vomsdir, trust, ChainOptions(), HOST, later, signers)
+    assert dropped_rule(verdict) == "V4" and "expired" in verdict.dropped[0].reason
+    assert validations.count == 2
+
+
+def test_signer_cache_is_bounded(pki, trust, vomsdir):
+    """The cache keeps the most recently used entries only."""
+    signers = SignerCache(size=1)
+    chains = [voms_proxy(pki, pki.user, build_ac(signer=s, holder=pki.user.certificate, now=NOW)).chain
+              for s in (pki.voms, pki.issue_user(VOMS_DN))]
+    ders = []
+    for chain in chains:
+        facts = validate_chain(chain, (), trust, ChainOptions(), NOW)
+        assert verify_acs(facts, vomsdir, trust, ChainOptions(), HOST, NOW, signers).attributes is not None
+        [found] = find_acs(facts.proxies)[0]
+        ders += [e["extn_value"].contents for e in found["ac_info"]["extensions"] if e["extn_id"].dotted == CERTSEQ]
+    assert signers.get(ders[0], NOW) is None
+    assert signers.get(ders[1], NOW).certificates[0].subject == pki.voms.certificate.subject
 
 
 def test_pem_of_another_key(tmp_path, pki, trust, rogue):

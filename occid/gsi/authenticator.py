@@ -27,7 +27,7 @@ from zope.interface import implementer
 from occid.gsi.principal import Principal
 from occid.gsi.proxy import ChainOptions, validate_chain
 from occid.gsi.trust import TrustStore
-from occid.gsi.voms import DroppedAC, VomsDir, verify_acs
+from occid.gsi.voms import DroppedAC, SignerCache, VomsDir, verify_acs
 from occid.interfaces import IAuthenticator
 
 #: How many validated principals are remembered.
@@ -38,7 +38,8 @@ CACHE_SIZE = 10_000
 class GridAuthenticator:
     """
     Validates client chains against one trust store and vomsdir, with a
-    bounded cache of validated principals keyed by the whole chain.
+    bounded cache of validated principals keyed by the whole chain, and a
+    L{SignerCache} so each VOMS server's signer chain is validated once.
     """
 
     def __init__(
@@ -63,14 +64,16 @@ class GridAuthenticator:
         self._host = host
         self._log_dropped = log_dropped
         self._cache_size = cache_size
+        self._signers = SignerCache()
         # chain key -> (principal, the moment it must be validated again)
         self._cache: OrderedDict[bytes, tuple[Principal, datetime]] = OrderedDict()
 
     def reload(self, trust: TrustStore, vomsdir: VomsDir) -> None:
-        """Use new trust material from now on and forget every principal."""
+        """Use new trust material from now on; forget every principal and verified signer chain."""
         self._trust = trust
         self._vomsdir = vomsdir
         self._cache.clear()
+        self._signers = SignerCache()
 
     def authenticate(
         self,
@@ -96,7 +99,7 @@ class GridAuthenticator:
         """The principal, and until when it stands: its end, or the earliest
         moment a refused AC becomes valid, whichever comes first."""
         facts = validate_chain(chain, tls_errors, self._trust, self._options, now)
-        verdict = verify_acs(facts, self._vomsdir, self._trust, self._options, self._host, now)
+        verdict = verify_acs(facts, self._vomsdir, self._trust, self._options, self._host, now, self._signers)
         for dropped in verdict.dropped:
             self._log_dropped(facts.eec_dn, dropped)
         voms = verdict.attributes

@@ -138,6 +138,13 @@ class ChainFacts:
     @ivar limited: some proxy is limited (a full proxy below a limited one
         counts as limited too).
     @ivar not_after: the earliest notAfter of the proxies, EEC and CAs.
+    @ivar valid_from: the earliest moment the time-dependent checks (C9
+        validity, C11 CRL currency) pass: the latest notBefore (less the
+        grace, for proxies) and thisUpdate of the CRLs consulted.
+    @ivar valid_until: the last moment they pass: C{not_after}, or the
+        earliest nextUpdate of the CRLs consulted if that comes first.
+        Validating the same chain at any moment from C{valid_from} to
+        C{valid_until} gives the same facts.
     @ivar notes: what was tolerated (missing CRLs, inherited limitation,
         OpenSSL errors accepted for legacy proxies), for the log.
     """
@@ -152,6 +159,8 @@ class ChainFacts:
     not_after: datetime
     ca_path: tuple[x509.Certificate, ...]
     notes: tuple[str, ...]
+    valid_from: datetime
+    valid_until: datetime
 
     @property
     def ac_carriers(self) -> tuple[x509.Certificate, ...]:
@@ -167,6 +176,27 @@ class _Proxy:
     pathlen: int | None
     pci_critical: bool
     language: str | None
+
+
+class _Names:
+    """
+    The slash-form subjects of one validation's certificates, each computed
+    at most once, and only when a check or a message needs it; the trust
+    store's CAs come with theirs.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[int, str] = {}
+
+    def learn(self, authority: Authority) -> None:
+        self._known[id(authority.certificate)] = authority.dn
+
+    def __call__(self, certificate: x509.Certificate) -> str:
+        key = id(certificate)
+        dn = self._known.get(key)
+        if dn is None:
+            dn = self._known[key] = slash_dn(certificate.subject)
+        return dn
 
 
 def reject(rule: str, reason: str, fix: str | None = None) -> CertificateRejected:
@@ -196,70 +226,81 @@ def validate_chain(
         if problem is not None:
             raise reject("X509", f"an unreadable certificate: the certificate at depth {depth}: {problem}")
     notes: list[str] = []
+    names = _Names()
 
     proxies: list[_Proxy] = []
     for certificate in chain:
-        proxy = _classify(certificate)
+        proxy = _classify(certificate, names)
         if proxy is None:
             break
         proxies.append(proxy)
     if len(proxies) == len(chain):
         raise reject("C2", "the chain has proxies but no end-entity certificate")
     eec = chain[len(proxies)]
-    eec_dn = slash_dn(eec.subject)
+    eec_dn = names(eec)
     if is_ca(eec):
         raise reject("C2", f"{eec_dn} follows the proxies but is a CA certificate, not a user certificate")
     for extra in chain[len(proxies) + 1 :]:
         if not is_ca(extra):
             raise reject(
                 "C2",
-                f"more than one end-entity certificate: {eec_dn} and {slash_dn(extra.subject)}",
+                f"more than one end-entity certificate: {eec_dn} and {names(extra)}",
             )
 
     _check_unambiguous(eec, eec_dn, "your certificate's subject", "ask your CA for a certificate whose name "
                        "values contain no '/' or '+' followed by an attribute name and '='")
     legacy = _check_types(proxies, options)
     presented = [p.certificate for p in proxies] + [eec]
-    _check_keys_and_digests(presented, anchor=None)
-    path = _trust_path(eec, eec_dn, trust)
+    _check_keys_and_digests(presented, names, anchor=None)
+    issuer_dn = slash_dn(eec.issuer)
+    path = _trust_path(eec, eec_dn, issuer_dn, trust)
     for authority in path:
+        names.learn(authority)
         _check_unambiguous(authority.certificate, authority.dn, f"the subject of the CA {authority.dn}",
                            "the site must remove this CA from its trust dir")
     ca_path = tuple(a.certificate for a in path)
-    _check_keys_and_digests(ca_path, anchor=ca_path[-1])
+    _check_keys_and_digests(ca_path, names, anchor=ca_path[-1])
     everything = presented + list(ca_path)
 
-    limited = _check_proxies(proxies, chain, notes)
+    limited = _check_proxies(proxies, chain, names, notes)
     for certificate in everything:
-        _check_critical_extensions(certificate)
-    _check_validity(proxies, eec, ca_path, now)
-    _check_revocation(eec, path, options, now, notes)
+        _check_critical_extensions(certificate, names)
+    _check_validity(proxies, eec, ca_path, names, now)
+    _check_revocation(eec, path, options, names, now, notes)
     _check_namespaces(eec_dn, path, options)
     _check_tls_errors(tls_errors, proxies, eec, path, legacy, options, notes)
 
+    not_after = min(c.not_valid_after_utc for c in everything)
+    crls = [issuer.crl for issuer in path if issuer.crl is not None]
     return ChainFacts(
         eec=eec,
         eec_dn=eec_dn,
-        issuer_dn=slash_dn(eec.issuer),
+        issuer_dn=issuer_dn,
         proxies=tuple(p.certificate for p in proxies),
         proxy_depth=len(proxies),
         limited=limited,
         legacy=legacy,
-        not_after=min(c.not_valid_after_utc for c in everything),
+        not_after=not_after,
         ca_path=ca_path,
         notes=tuple(notes),
+        valid_from=max(
+            *(p.certificate.not_valid_before_utc - PROXY_GRACE for p in proxies),
+            *(c.not_valid_before_utc for c in [eec, *ca_path]),
+            *(crl.last_update_utc for crl in crls),
+        ),
+        valid_until=min([not_after, *(crl.next_update_utc for crl in crls)]),
     )
 
 
 # classification
 
 
-def _classify(certificate: x509.Certificate) -> _Proxy | None:
+def _classify(certificate: x509.Certificate, names: _Names) -> _Proxy | None:
     """What kind of proxy C{certificate} is, or C{None} for a non-proxy."""
     for extension in certificate.extensions:
         oid = extension.oid.dotted_string
         if oid == PCI:
-            return _parse_pci(certificate, extension)
+            return _parse_pci(certificate, extension, names)
         if oid == DRAFT_PCI:
             return _Proxy(certificate, "draft", False, None, extension.critical, None)
     subject = certificate.subject.rdns
@@ -273,15 +314,15 @@ def _classify(certificate: x509.Certificate) -> _Proxy | None:
     return None
 
 
-def _parse_pci(certificate: x509.Certificate, extension: x509.Extension) -> _Proxy:
+def _parse_pci(certificate: x509.Certificate, extension: x509.Extension, names: _Names) -> _Proxy:
     try:
         info = ProxyCertInfo.load(extension.value.value, strict=True)
         language = info["proxy_policy"]["policy_language"].dotted
         pathlen = info["path_len"].native
     except (ValueError, TypeError, KeyError) as e:
-        raise reject("C5", f"the ProxyCertInfo of {slash_dn(certificate.subject)} is malformed ({e})") from None
+        raise reject("C5", f"the ProxyCertInfo of {names(certificate)} is malformed ({e})") from None
     if pathlen is not None and pathlen < 0:
-        raise reject("C5", f"the ProxyCertInfo of {slash_dn(certificate.subject)} has a negative path length")
+        raise reject("C5", f"the ProxyCertInfo of {names(certificate)} has a negative path length")
     return _Proxy(certificate, "rfc", language == LIMITED, pathlen, extension.critical, language)
 
 
@@ -322,8 +363,7 @@ def _check_types(proxies: list[_Proxy], options: ChainOptions) -> bool:
 # C2: the CA part, from the trust dir only
 
 
-def _trust_path(eec: x509.Certificate, eec_dn: str, trust: TrustStore) -> tuple[Authority, ...]:
-    issuer_dn = slash_dn(eec.issuer)
+def _trust_path(eec: x509.Certificate, eec_dn: str, issuer_dn: str, trust: TrustStore) -> tuple[Authority, ...]:
     candidates = trust.issuers_of(eec)
     if not candidates:
         raise reject("C2", f"the issuer of {eec_dn}, {issuer_dn}, is not a CA this site trusts")
@@ -342,69 +382,71 @@ def _trust_path(eec: x509.Certificate, eec_dn: str, trust: TrustStore) -> tuple[
 # C13
 
 
-def _check_keys_and_digests(certificates: Sequence[x509.Certificate], *, anchor: x509.Certificate | None) -> None:
+def _check_keys_and_digests(
+    certificates: Sequence[x509.Certificate], names: _Names, *, anchor: x509.Certificate | None
+) -> None:
     """C13: key sizes and signature digests; the trust anchor's self-signature is exempt."""
     for certificate in certificates:
-        dn = slash_dn(certificate.subject)
         key = certificate.public_key()
         if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-            raise reject("C13", f"the key of {dn} has {key.key_size} bits, fewer than {MIN_RSA_BITS}")
+            raise reject("C13", f"the key of {names(certificate)} has {key.key_size} bits, fewer than {MIN_RSA_BITS}")
         if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < MIN_EC_BITS:
-            raise reject("C13", f"the key of {dn} is on a curve of {key.curve.key_size} bits")
+            raise reject("C13", f"the key of {names(certificate)} is on a curve of {key.curve.key_size} bits")
         if isinstance(key, dsa.DSAPublicKey):
-            raise reject("C13", f"the key of {dn} is a DSA key")
+            raise reject("C13", f"the key of {names(certificate)} is a DSA key")
         if certificate is anchor:
             continue
         try:
             algorithm = certificate.signature_hash_algorithm
         except UnsupportedAlgorithm:
-            raise reject("C13", f"{dn} is signed with an unsupported algorithm") from None
+            raise reject("C13", f"{names(certificate)} is signed with an unsupported algorithm") from None
         if isinstance(algorithm, (hashes.MD5, hashes.SHA1)):
-            raise reject("C13", f"{dn} is signed with {algorithm.name.upper()}, a broken digest")
+            raise reject("C13", f"{names(certificate)} is signed with {algorithm.name.upper()}, a broken digest")
 
 
 # C3 to C7
 
 
-def _check_proxies(proxies: list[_Proxy], chain: Sequence[x509.Certificate], notes: list[str]) -> bool:
+def _check_proxies(
+    proxies: list[_Proxy], chain: Sequence[x509.Certificate], names: _Names, notes: list[str]
+) -> bool:
     """C3-C7 for each proxy and its parent; whether the chain is limited."""
     limited_above = False
     for index in range(len(proxies) - 1, -1, -1):
         proxy = proxies[index]
         parent = chain[index + 1]
         certificate = proxy.certificate
-        dn = slash_dn(certificate.subject)
-        _check_name(certificate, parent, dn)
+        _check_name(certificate, parent, names)
         if not signed_by(certificate, parent):
-            raise reject("C3", f"the proxy {dn} is not signed by the key of {slash_dn(parent.subject)}")
-        _check_proxy_extensions(certificate, parent, dn)
+            raise reject("C3", f"the proxy {names(certificate)} is not signed by the key of {names(parent)}")
+        _check_proxy_extensions(certificate, parent, names)
         if proxy.kind == "rfc":
-            _check_policy(proxy, dn)
+            _check_policy(proxy, names)
         if proxy.pathlen is not None and index > proxy.pathlen:
             raise reject(
                 "C6",
-                f"the proxy {dn} allows {proxy.pathlen} proxies below it, the chain has {index}",
+                f"the proxy {names(certificate)} allows {proxy.pathlen} proxies below it, the chain has {index}",
             )
         if limited_above and not proxy.limited:
-            notes.append(f"the full proxy {dn} was delegated from a limited proxy: treated as limited")
+            notes.append(f"the full proxy {names(certificate)} was delegated from a limited proxy: treated as limited")
         limited_above = limited_above or proxy.limited
     return limited_above
 
 
-def _check_name(certificate: x509.Certificate, parent: x509.Certificate, dn: str) -> None:
+def _check_name(certificate: x509.Certificate, parent: x509.Certificate, names: _Names) -> None:
     """C3: issuer is the parent, subject is the parent's plus one single-valued CN."""
     if rdn_sequence(certificate.issuer) != rdn_sequence(parent.subject):
-        raise reject("C3", f"the issuer of the proxy {dn} is not {slash_dn(parent.subject)}")
+        raise reject("C3", f"the issuer of the proxy {names(certificate)} is not {names(parent)}")
     subject = rdn_sequence(certificate.subject)
     expected = rdn_sequence(parent.subject)
     if len(subject) != len(expected) + 1 or subject[:-1] != expected:
-        raise reject("C3", f"the proxy subject {dn} does not extend {slash_dn(parent.subject)} by one name")
+        raise reject("C3", f"the proxy subject {names(certificate)} does not extend {names(parent)} by one name")
     last = subject[-1]
     if len(last) != 1 or last[0][0] != NameOID.COMMON_NAME.dotted_string:
-        raise reject("C3", f"the proxy subject {dn} must end in exactly one single-valued CN")
+        raise reject("C3", f"the proxy subject {names(certificate)} must end in exactly one single-valued CN")
 
 
-def _check_proxy_extensions(certificate: x509.Certificate, parent: x509.Certificate, dn: str) -> None:
+def _check_proxy_extensions(certificate: x509.Certificate, parent: x509.Certificate, names: _Names) -> None:
     """C4: no alternative names, not a CA, no keyCertSign; the parent may sign."""
     extensions = certificate.extensions
     for kind, label in ((x509.SubjectAlternativeName, "subjectAltName"), (x509.IssuerAlternativeName, "issuerAltName")):
@@ -412,12 +454,12 @@ def _check_proxy_extensions(certificate: x509.Certificate, parent: x509.Certific
             extensions.get_extension_for_class(kind)
         except x509.ExtensionNotFound:
             continue
-        raise reject("C4", f"the proxy {dn} carries a {label}")
+        raise reject("C4", f"the proxy {names(certificate)} carries a {label}")
     if is_ca(certificate):
-        raise reject("C4", f"the proxy {dn} claims to be a CA")
+        raise reject("C4", f"the proxy {names(certificate)} claims to be a CA")
     try:
         if extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
-            raise reject("C4", f"the proxy {dn} may sign certificates (keyCertSign)")
+            raise reject("C4", f"the proxy {names(certificate)} may sign certificates (keyCertSign)")
     except x509.ExtensionNotFound:
         pass
     try:
@@ -427,29 +469,30 @@ def _check_proxy_extensions(certificate: x509.Certificate, parent: x509.Certific
     if not parent_usage.digital_signature:
         raise reject(
             "C4",
-            f"{slash_dn(parent.subject)} may not sign proxies (its keyUsage lacks digitalSignature)",
+            f"{names(parent)} may not sign proxies (its keyUsage lacks digitalSignature)",
         )
 
 
-def _check_policy(proxy: _Proxy, dn: str) -> None:
+def _check_policy(proxy: _Proxy, names: _Names) -> None:
     """C5: a critical PCI with the inheritAll or the limited policy."""
+    certificate = proxy.certificate
     if not proxy.pci_critical:
-        raise reject("C5", f"the ProxyCertInfo extension of {dn} is not critical")
+        raise reject("C5", f"the ProxyCertInfo extension of {names(certificate)} is not critical")
     if proxy.language == INDEPENDENT:
-        raise reject("C5", f"the proxy {dn} is an independent proxy, which grants no identity")
+        raise reject("C5", f"the proxy {names(certificate)} is an independent proxy, which grants no identity")
     if proxy.language not in (INHERIT_ALL, LIMITED):
-        raise reject("C5", f"the proxy {dn} has the unknown policy language {proxy.language}")
+        raise reject("C5", f"the proxy {names(certificate)} has the unknown policy language {proxy.language}")
 
 
 # C10
 
 
-def _check_critical_extensions(certificate: x509.Certificate) -> None:
+def _check_critical_extensions(certificate: x509.Certificate, names: _Names) -> None:
     for extension in certificate.extensions:
         if extension.critical and extension.oid.dotted_string not in CRITICAL_KNOWN:
             raise reject(
                 "C10",
-                f"{slash_dn(certificate.subject)} has the unknown critical extension {extension.oid.dotted_string}",
+                f"{names(certificate)} has the unknown critical extension {extension.oid.dotted_string}",
             )
 
 
@@ -457,49 +500,51 @@ def _check_critical_extensions(certificate: x509.Certificate) -> None:
 
 
 def _check_validity(
-    proxies: list[_Proxy], eec: x509.Certificate, ca_path: tuple[x509.Certificate, ...], now: datetime
+    proxies: list[_Proxy], eec: x509.Certificate, ca_path: tuple[x509.Certificate, ...], names: _Names, now: datetime
 ) -> None:
     for proxy in proxies:
         certificate = proxy.certificate
-        dn = slash_dn(certificate.subject)
         if certificate.not_valid_after_utc < now:
             raise reject(
                 "C9",
-                f"the proxy {dn} expired at {certificate.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC",
+                f"the proxy {names(certificate)} expired at {certificate.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC",
                 "renew your proxy (voms-proxy-init or grid-proxy-init)",
             )
         if certificate.not_valid_before_utc - PROXY_GRACE > now:
             raise reject(
                 "C9",
-                f"the proxy {dn} is not valid before {certificate.not_valid_before_utc:%Y-%m-%d %H:%M:%S} UTC",
+                f"the proxy {names(certificate)} is not valid before {certificate.not_valid_before_utc:%Y-%m-%d %H:%M:%S} UTC",
                 "check your computer's clock and create the proxy again",
             )
     for certificate, what, fix in (
         (eec, "user certificate", "renew your certificate with your CA"),
         *((ca, "CA certificate", "the site must update its trust dir") for ca in ca_path),
     ):
-        dn = slash_dn(certificate.subject)
         if certificate.not_valid_after_utc < now:
-            raise reject("C9", f"the {what} {dn} expired at {certificate.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC", fix)
+            raise reject("C9", f"the {what} {names(certificate)} expired at {certificate.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC", fix)
         if certificate.not_valid_before_utc > now:
-            raise reject("C9", f"the {what} {dn} is not yet valid", fix)
+            raise reject("C9", f"the {what} {names(certificate)} is not yet valid", fix)
 
 
 # C11
 
 
 def _check_revocation(
-    eec: x509.Certificate, path: tuple[Authority, ...], options: ChainOptions, now: datetime, notes: list[str]
+    eec: x509.Certificate,
+    path: tuple[Authority, ...],
+    options: ChainOptions,
+    names: _Names,
+    now: datetime,
+    notes: list[str],
 ) -> None:
     """C11: every CA-issued certificate against its issuer's CRL."""
     issued = [(eec, path[0])] + [(path[i].certificate, path[i + 1]) for i in range(len(path) - 1)]
     for certificate, issuer in issued:
         crl = issuer.crl
-        dn = slash_dn(certificate.subject)
         if crl is None:
             if options.crl == "require":
                 raise reject("C11", f"there is no CRL for the CA {issuer.dn}", "the site must install its CRL (fetch-crl)")
-            notes.append(f"no CRL for the CA {issuer.dn}: revocation of {dn} not checked")
+            notes.append(f"no CRL for the CA {issuer.dn}: revocation of {names(certificate)} not checked")
             continue
         if not issuer.crl_signature_valid:
             raise reject(
@@ -510,7 +555,9 @@ def _check_revocation(
         if crl.last_update_utc > now:
             raise reject("C11", f"the CRL of the CA {issuer.dn} is not yet valid", "the site must check its clock")
         if crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None:
-            raise reject("C11", f"the certificate {dn} has been revoked by {issuer.dn}", "ask your CA for a new certificate")
+            raise reject(
+                "C11", f"the certificate {names(certificate)} has been revoked by {issuer.dn}", "ask your CA for a new certificate"
+            )
 
 
 # C12

@@ -7,6 +7,9 @@ Rules V1-V7 and M1 of reference/grid-security.md.  An AC that breaks a rule
 is dropped, never fatal: the chain still authenticates, without a VO, and the
 reason is returned so the caller can log it with the user's DN.
 
+A L{SignerCache} lets the signer chain a VOMS server embeds in all its ACs be
+validated against the trust store once rather than on every authentication.
+
 Pure: asn1crypto parses the ACs (it keeps the signed bytes as they came) and
 cryptography checks signatures; nothing here touches Twisted or the network.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -30,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from occid.gsi.names import slash_dn
 from occid.gsi.principal import CertificateRejected, GenericAttribute
-from occid.gsi.proxy import validate_chain
+from occid.gsi.proxy import ChainFacts, validate_chain
 from occid.gsi.readable import PARSE_ERRORS, unreadable
 
 #: The proxy extension holding the ACs: SEQUENCE OF SEQUENCE OF AC.
@@ -47,6 +51,9 @@ AUTHORITY_KEY_IDENTIFIER = "2.5.29.35"
 
 #: The clock skew tolerated on AC validity (VOMS C and voms-api-java: 300 s).
 SKEW = timedelta(minutes=5)
+
+#: How many verified signer chains a L{SignerCache} remembers.
+SIGNER_CACHE_SIZE = 64
 
 #: Critical extensions V5 lets through: targets, and the two V6 rules on.
 _MAY_BE_CRITICAL = frozenset({TARGETS, NO_REV_AVAIL, AUTHORITY_KEY_IDENTIFIER})
@@ -223,6 +230,49 @@ class VomsDir:
         return cls(vos=MappingProxyType(vos), problems=tuple(problems))
 
 
+@dataclass(frozen=True)
+class _VerifiedChain:
+    """An embedded signer chain, parsed, whose signer passed the chain rules (C2-C13)."""
+
+    certificates: tuple[x509.Certificate, ...]
+    presented: tuple[tuple[str, str], ...]  # normalised (subject, issuer) slash DNs, for the LSC
+    facts: ChainFacts  # of the signer's validation
+
+
+class SignerCache:
+    """
+    The VOMS signer chains already validated (V4), so that the chain a VOMS
+    server embeds in every AC it signs is checked against the trust store
+    once, not on every authentication.
+
+    Keyed by the DER of the embedded chain.  An entry stands from the
+    validation's C{valid_from} to its C{valid_until} (the validity of the
+    signer and its CAs, and of their CRLs); outside that span the chain is
+    validated again.  The least recently used entry goes first.  A cache
+    belongs to one trust store and one set of chain options: make a new
+    one whenever the trust material is reloaded.
+    """
+
+    def __init__(self, size: int = SIGNER_CACHE_SIZE):
+        self._size = size
+        self._entries: OrderedDict[bytes, _VerifiedChain] = OrderedDict()
+
+    def get(self, der: bytes, now: datetime) -> _VerifiedChain | None:
+        """The verified chain embedded as C{der}, if its validation holds at C{now}."""
+        entry = self._entries.get(der)
+        if entry is None or not entry.facts.valid_from <= now <= entry.facts.valid_until:
+            return None
+        self._entries.move_to_end(der)
+        return entry
+
+    def add(self, der: bytes, entry: _VerifiedChain) -> None:
+        """Remember C{entry}, a chain embedded as C{der} that passed the chain rules."""
+        self._entries[der] = entry
+        self._entries.move_to_end(der)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
 def _load_vo_directory(directory: str, problems: list[str]) -> VoDirectory:
     lsc = {}
     certificates: list[x509.Certificate] = []
@@ -326,7 +376,9 @@ def find_acs(proxies) -> tuple[tuple[cms.AttributeCertificateV2, ...], tuple[Dro
     return (), ()
 
 
-def verify_acs(facts, vomsdir: VomsDir, trust, options, host: str, now: datetime) -> VomsVerdict:
+def verify_acs(
+    facts, vomsdir: VomsDir, trust, options, host: str, now: datetime, signers: SignerCache | None = None
+) -> VomsVerdict:
     """
     Check the ACs of a validated chain (V1-V7) and read the first good one.
 
@@ -336,13 +388,14 @@ def verify_acs(facts, vomsdir: VomsDir, trust, options, host: str, now: datetime
     @param options: the C{ChainOptions} for validating signer chains.
     @param host: our host name (of C{public_url}), checked against AC targets.
     @param now: an aware UTC datetime.
+    @param signers: the L{SignerCache} for C{trust} and C{options}, if any.
     """
     acs, dropped = find_acs(facts.ac_carriers)
     dropped = list(dropped)
     for ac in acs:
         try:
             return VomsVerdict(
-                attributes=_verify(ac, facts.eec, vomsdir, trust, options, host, now),
+                attributes=_verify(ac, facts.eec, vomsdir, trust, options, host, now, signers),
                 dropped=tuple(dropped),
             )
         except _Dropped as e:
@@ -352,10 +405,10 @@ def verify_acs(facts, vomsdir: VomsDir, trust, options, host: str, now: datetime
     return VomsVerdict(attributes=None, dropped=tuple(dropped))
 
 
-def _verify(ac, eec, vomsdir, trust, options, host, now) -> VomsAttributes:
+def _verify(ac, eec, vomsdir, trust, options, host, now, signers) -> VomsAttributes:
     info = ac["ac_info"]
     issuer_name = _issuer_name(info)
-    issuer_dn = _slash(issuer_name)
+    issuer_dn = _PrintedName(issuer_name)
 
     # V2: version and holder
     if info["version"].native != "v2":
@@ -394,7 +447,7 @@ def _verify(ac, eec, vomsdir, trust, options, host, now) -> VomsAttributes:
     if directory is None:
         raise _Dropped("V4", f"AC for VO {vo!r} from {issuer_dn}: no vomsdir entry for this VO")
     signer = _find_signer(ac, issuer_name, issuer_dn, directory, vo, voms_host,
-                          extensions.get(CERTSEQ), trust, options, now)
+                          extensions.get(CERTSEQ), trust, options, now, signers)
     _check_authority_key(extensions[AUTHORITY_KEY_IDENTIFIER][1], signer, issuer_dn)
 
     # V7: every FQAN inside the VO of the vomsdir entry used
@@ -422,7 +475,7 @@ def _issuer_name(info) -> asn1_x509.Name:
     raise _Dropped("V4", "AC issuer has no directory name")
 
 
-def _check_holder(holder, eec: x509.Certificate, issuer_dn: str) -> None:
+def _check_holder(holder, eec: x509.Certificate, issuer_dn: _PrintedName) -> None:
     base = holder["base_certificate_id"]
     if not base:
         raise _Dropped("V2", f"AC from {issuer_dn} has no holder baseCertificateID")
@@ -443,7 +496,7 @@ def _check_holder(holder, eec: x509.Certificate, issuer_dn: str) -> None:
     )
 
 
-def _fqan_attribute(info, issuer_dn: str) -> tuple[str, str, tuple[str, ...]]:
+def _fqan_attribute(info, issuer_dn: _PrintedName) -> tuple[str, str, tuple[str, ...]]:
     found = [a for a in info["attributes"] if a["type"].dotted == FQAN_ATTRIBUTE]
     if len(found) != 1 or len(found[0]["values"]) != 1:
         raise _Dropped("V7", f"AC from {issuer_dn} does not hold exactly one FQAN attribute")
@@ -466,7 +519,7 @@ def _fqan_attribute(info, issuer_dn: str) -> tuple[str, str, tuple[str, ...]]:
     return vo, rest.split(":")[0], fqans
 
 
-def _extensions(info, issuer_dn: str) -> dict[str, tuple[bool, bytes]]:
+def _extensions(info, issuer_dn: _PrintedName) -> dict[str, tuple[bool, bytes]]:
     """OID to (critical, DER value) for every extension of the AC."""
     found = {}
     for extension in info["extensions"] or ():
@@ -477,7 +530,7 @@ def _extensions(info, issuer_dn: str) -> dict[str, tuple[bool, bytes]]:
     return found
 
 
-def _check_targets(value: bytes, host: str, issuer_dn: str) -> None:
+def _check_targets(value: bytes, host: str, issuer_dn: _PrintedName) -> None:
     names = set()
     try:
         for targets in TargetsList.load(value, strict=True):
@@ -495,7 +548,7 @@ def _check_targets(value: bytes, host: str, issuer_dn: str) -> None:
 
 
 def _find_signer(ac, issuer_name, issuer_dn, directory: VoDirectory, vo, voms_host,
-                 certseq, trust, options, now) -> x509.Certificate:
+                 certseq, trust, options, now, signers) -> x509.Certificate:
     """V4: the signer certificate, through the LSC or a PEM of the VO directory."""
     reasons = []
     chains = directory.lsc.get(voms_host)
@@ -504,7 +557,7 @@ def _find_signer(ac, issuer_name, issuer_dn, directory: VoDirectory, vo, voms_ho
             reasons.append(f"{voms_host}.lsc exists but the AC embeds no signer chain")
         else:
             signer = _signer_from_lsc(ac, issuer_name, certseq[1], chains, voms_host,
-                                      trust, options, now, reasons)
+                                      trust, options, now, reasons, signers)
             if signer is not None:
                 return signer
     expected = _asn1_name_key(issuer_name)
@@ -521,18 +574,22 @@ def _find_signer(ac, issuer_name, issuer_dn, directory: VoDirectory, vo, voms_ho
     raise _Dropped("V4", f"AC for VO {vo!r} from {issuer_dn} has no trusted signer: " + "; ".join(reasons))
 
 
-def _signer_from_lsc(ac, issuer_name, value, chains, voms_host, trust, options, now, reasons):
-    try:
-        certificates = [
-            x509.load_der_x509_certificate(c.dump())
-            for inner in CertSeq.load(value, strict=True)
-            for c in inner
-        ]
-        presented = tuple((normalise_dn(slash_dn(c.subject)), normalise_dn(slash_dn(c.issuer)))
+def _signer_from_lsc(ac, issuer_name, value, chains, voms_host, trust, options, now, reasons, signers):
+    verified = signers.get(value, now) if signers is not None else None
+    if verified is not None:
+        certificates, presented = verified.certificates, verified.presented
+    else:
+        try:
+            certificates = tuple(
+                x509.load_der_x509_certificate(c.dump())
+                for inner in CertSeq.load(value, strict=True)
+                for c in inner
+            )
+            presented = tuple((normalise_dn(slash_dn(c.subject)), normalise_dn(slash_dn(c.issuer)))
                           for c in certificates)
-    except PARSE_ERRORS as e:
-        reasons.append(f"unreadable embedded signer chain: {e}")
-        return None
+        except PARSE_ERRORS as e:
+            reasons.append(f"unreadable embedded signer chain: {e}")
+            return None
     if presented not in chains:
         shown = " -> ".join(f"{s} (issuer {i})" for s, i in presented) or "nothing"
         reasons.append(f"the embedded signer chain {shown} matches no chain of {voms_host}.lsc")
@@ -541,12 +598,15 @@ def _signer_from_lsc(ac, issuer_name, value, chains, voms_host, trust, options, 
     if _name_key(signer.subject) != _asn1_name_key(issuer_name):
         reasons.append("the embedded signer is not the AC issuer")
         return None
-    try:
-        # The CA part comes from the trust store only, as for client chains.
-        validate_chain([signer], (), trust, options, now)
-    except CertificateRejected as e:
-        reasons.append(f"the signer chain is not trusted ({e.rule}: {e.reason})")
-        return None
+    if verified is None:
+        try:
+            # The CA part comes from the trust store only, as for client chains.
+            facts = validate_chain([signer], (), trust, options, now)
+        except CertificateRejected as e:
+            reasons.append(f"the signer chain is not trusted ({e.rule}: {e.reason})")
+            return None
+        if signers is not None:
+            signers.add(value, _VerifiedChain(certificates=certificates, presented=presented, facts=facts))
     problem = _signature_problem(ac, signer)
     if problem:
         reasons.append(problem)
@@ -581,7 +641,7 @@ def _signature_problem(ac, signer: x509.Certificate) -> str | None:
     return None
 
 
-def _check_authority_key(value: bytes, signer: x509.Certificate, issuer_dn: str) -> None:
+def _check_authority_key(value: bytes, signer: x509.Certificate, issuer_dn: _PrintedName) -> None:
     try:
         key_id = asn1_x509.AuthorityKeyIdentifier.load(value, strict=True)["key_identifier"].native
     except ValueError as e:
@@ -594,7 +654,7 @@ def _check_authority_key(value: bytes, signer: x509.Certificate, issuer_dn: str)
         raise _Dropped("V4", f"AC from {issuer_dn}: authorityKeyIdentifier does not name the signer's key")
 
 
-def _generic_attributes(value: bytes, issuer_dn: str) -> tuple[GenericAttribute, ...]:
+def _generic_attributes(value: bytes, issuer_dn: _PrintedName) -> tuple[GenericAttribute, ...]:
     try:
         parsed = GAValue.load(value, strict=True)
         return tuple(
@@ -620,6 +680,22 @@ def _asn1_name_key(name: asn1_x509.Name) -> tuple:
     return tuple(
         frozenset((a["type"].dotted, a["value"].native) for a in rdn) for rdn in name.chosen
     )
+
+
+class _PrintedName:
+    """
+    An AC's issuer name, printed in slash form the first time a message
+    needs it (accepted ACs never do).
+    """
+
+    def __init__(self, name: asn1_x509.Name):
+        self._name = name
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = _slash(self._name)
+        return self._text
 
 
 def _slash(name: asn1_x509.Name) -> str:
