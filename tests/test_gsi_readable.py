@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_gsi_readable -*-
 """
 Tests for L{occid.gsi.readable}: certificates whose lazily parsed parts
 cannot be read are named with what is wrong; readable ones pass.
