@@ -225,9 +225,24 @@ def render(instance: dict, account: Account, reservation: str | None = None) -> 
     id = instance["InstanceId"]
     return Resource(
         kind=infra.COMPUTE, id=id, mixins=mixins, attributes=attributes,
-        actions=list(_APPLICABLE.get(ec2_state(instance), ())),
+        actions=applicable_actions(instance),
         links=_links(instance, f"/compute/{id}"),
     )
+
+
+def applicable_actions(instance: dict) -> list:
+    """
+    The actions possible on C{instance} now: by its state, and suspend only
+    when it was launched with hibernation enabled.
+    """
+    actions = _APPLICABLE.get(ec2_state(instance), ())
+    if not _hibernation_configured(instance):
+        actions = tuple(a for a in actions if a != infra.COMPUTE_SUSPEND)
+    return list(actions)
+
+
+def _hibernation_configured(instance: dict) -> bool:
+    return bool(instance.get("HibernationOptions", {}).get("Configured"))
 
 
 # -- reading -----------------------------------------------------------------
@@ -599,7 +614,10 @@ def trigger_compute(account: Account, scope: Scope, id: str, action, attributes:
     if action not in infra.COMPUTE.actions:
         raise BadRequest(f"{action.identifier} is not an action of compute")
     instance, reservation = describe(account, scope, id)
-    if action not in _APPLICABLE.get(ec2_state(instance), ()):
+    if action == infra.COMPUTE_SUSPEND and not _hibernation_configured(instance):
+        raise Conflict(f"cannot suspend compute {id}: it was not launched with hibernation "
+                       "enabled; stop it instead")
+    if action not in applicable_actions(instance):
         raise _conflict(action.term, instance)
     method = attributes.get("method")
     if action == infra.COMPUTE_SAVE:
@@ -611,9 +629,6 @@ def trigger_compute(account: Account, scope: Scope, id: str, action, attributes:
     elif action == infra.COMPUTE_RESTART:
         client.reboot_instances(InstanceIds=[id])
     else:
-        if not instance.get("HibernationOptions", {}).get("Configured"):
-            raise Conflict(f"cannot suspend compute {id}: it was not launched with hibernation "
-                           "enabled; stop it instead")
         client.stop_instances(InstanceIds=[id], Hibernate=True)
     instance, reservation = describe(account, scope, id)
     return render(instance, account, reservation)
