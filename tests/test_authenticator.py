@@ -203,6 +203,24 @@ def test_cache_ends_when_a_future_ac_starts(harness):
     assert harness.logged == [(USER_DN, "V3")]
 
 
+def test_cache_ends_when_a_crl_goes_out_of_date(harness):
+    """
+    A principal outliving its CA's CRL (fetch-crl failing, nothing in the
+    trust dir changed, so no reload) is validated again once that CRL is out
+    of date, and refused: a stale CRL always fails.
+    """
+    crl_end = harness.trust.authorities[0].crl.next_update_utc
+    ac = build_ac(signer=harness.pki.voms, holder=harness.pki.user.certificate, now=NOW,
+                  not_after=crl_end + timedelta(days=5))
+    chain = voms_proxy(harness.pki, harness.pki.user, ac, lifetime=crl_end - NOW + timedelta(days=5)).chain
+    principal = harness.authenticator.authenticate(chain, (), NOW)
+    assert principal.not_after > crl_end
+    assert harness.authenticator.authenticate(chain, (), crl_end - timedelta(seconds=1)) is principal
+    with pytest.raises(CertificateRejected) as e:
+        harness.authenticator.authenticate(chain, (), crl_end + timedelta(seconds=1))
+    assert e.value.rule == "C11"
+
+
 def test_cache_bounded_lru(pki, monkeypatch):
     """With room for two, the least recently used principal is forgotten."""
     harness = Harness(pki, monkeypatch, cache_size=2)

@@ -96,8 +96,9 @@ class GridAuthenticator:
         return principal
 
     def _validate(self, chain, tls_errors, now) -> tuple[Principal, datetime]:
-        """The principal, and until when it stands: its end, or the earliest
-        moment a refused AC becomes valid, whichever comes first."""
+        """The principal, and until when it stands: its end, the moment a
+        CRL of its path goes out of date, or the earliest moment a refused
+        AC becomes valid, whichever comes first."""
         facts = validate_chain(chain, tls_errors, self._trust, self._options, now)
         verdict = verify_acs(facts, self._vomsdir, self._trust, self._options, self._host, now, self._signers)
         for dropped in verdict.dropped:
@@ -115,7 +116,7 @@ class GridAuthenticator:
             attributes=voms.attributes if voms else (),
         )
         starts = [d.valid_from for d in verdict.dropped if d.valid_from is not None]
-        return principal, min([principal.not_after, *starts])
+        return principal, min([principal.not_after, facts.valid_until, *starts])
 
 
 def chain_key(chain: Sequence[x509.Certificate], tls_errors: Sequence[tuple[int, int]]) -> bytes:
