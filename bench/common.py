@@ -208,20 +208,13 @@ def keepalive_worker(port: int, ca: str, proxy: str, path: str, headers=(),
             raise RuntimeError(f"GET {path}: {status} {body[:200]!r}")
 
         def run(deadline):
-            done = errors = 0
-            latencies = []
-            first_error = ""
-            while time.monotonic() < deadline and (limit is None or done + errors < limit):
+            tally = Tally()
+            while time.monotonic() < deadline and (limit is None or tally.count < limit):
                 started = time.perf_counter()
                 status, body = get(connection)
-                latencies.append(time.perf_counter() - started)
-                if status == 200:
-                    done += 1
-                else:
-                    errors += 1
-                    first_error = first_error or f"{status} {body[:120]!r}"
+                tally.answered(status, body, time.perf_counter() - started)
             connection.close()
-            return done, errors, latencies, first_error
+            return tally.outcome()
 
         return run
 
@@ -333,6 +326,43 @@ def percentile(values, q: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+class Tally:
+    """One worker's count of answers (200 is success), latencies and first error."""
+
+    def __init__(self) -> None:
+        self.done = self.errors = 0
+        self.latencies: list[float] = []
+        self.first_error = ""
+
+    @property
+    def count(self) -> int:
+        return self.done + self.errors
+
+    def answered(self, status: int, body: bytes, seconds: float) -> None:
+        self.latencies.append(seconds)
+        if status == 200:
+            self.done += 1
+        else:
+            self.failed(f"{status} {body[:120]!r}")
+
+    def failed(self, why: str) -> None:
+        self.errors += 1
+        self.first_error = self.first_error or why
+
+    def outcome(self) -> tuple[int, int, list[float], str]:
+        """What a worker's run returns: (done, errors, latencies, first error)."""
+        return self.done, self.errors, self.latencies, self.first_error
+
+
+def daemon_files(directory: str) -> tuple[PKI, str, str]:
+    """A PKI, an occid.toml for port 11443 and the CA file, in C{directory}."""
+    pki = make_pki(directory)
+    config = os.path.join(directory, "occid.toml")
+    with open(config, "w", encoding="utf-8") as f:
+        f.write(occid_config(pki, 11443))
+    return pki, config, ca_file(pki, directory)
 
 
 def arguments(doc: str, clients: int, clients_help: str = "client processes (concurrency)"):

@@ -45,11 +45,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="occid-bench-") as directory:
-        pki = common.make_pki(directory)
-        config = os.path.join(directory, "occid.toml")
-        with open(config, "w", encoding="utf-8") as f:
-            f.write(common.occid_config(pki, 11443))
-        ca = common.ca_file(pki, directory)
+        pki, config, ca = common.daemon_files(directory)
         proxy = common.write_voms_proxy(pki, os.path.join(directory, "proxy.pem"))
         server = common.ServerProcess([
             sys.executable, "-m", "bench.fakeserver", "--config", config, "--proxy", proxy,

@@ -65,9 +65,7 @@ def handshake_worker(port: int, path: str, ca: str, proxies_of):
         reuse = len(contexts) == 1
 
         def run(deadline):
-            done = errors = 0
-            latencies = []
-            first_error = ""
+            tally = common.Tally()
             used = 0
             while time.monotonic() < deadline:
                 if reuse:
@@ -76,22 +74,16 @@ def handshake_worker(port: int, path: str, ca: str, proxies_of):
                     context = contexts[used]
                     used += 1
                 else:
-                    first_error = first_error or "ran out of cold proxies"
+                    tally.failed("ran out of cold proxies")
                     break
                 started = time.perf_counter()
                 try:
                     status, body = one_request(port, path, context)
                 except (OSError, http.client.HTTPException) as e:
-                    errors += 1
-                    first_error = first_error or repr(e)
+                    tally.failed(repr(e))
                     continue
-                latencies.append(time.perf_counter() - started)
-                if status == 200:
-                    done += 1
-                else:
-                    errors += 1
-                    first_error = first_error or f"{status} {body[:120]!r}"
-            return done, errors, latencies, first_error
+                tally.answered(status, body, time.perf_counter() - started)
+            return tally.outcome()
 
         return run
 
@@ -107,11 +99,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="occid-bench-") as directory:
-        pki = common.make_pki(directory)
-        config = os.path.join(directory, "occid.toml")
-        with open(config, "w", encoding="utf-8") as f:
-            f.write(common.occid_config(pki, 11443))
-        ca = common.ca_file(pki, directory)
+        pki, config, ca = common.daemon_files(directory)
         warm = common.write_voms_proxy(pki, os.path.join(directory, "warm.pem"))
 
         per_worker = int(args.cold_rate * args.duration / args.clients) + 1
