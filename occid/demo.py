@@ -510,15 +510,18 @@ def prepare(directory: str, port: int, now: datetime | None = None) -> Demo:
 class EmulatorService(Service):
     """
     moto's EC2 in this process, on 127.0.0.1 at the demo's emulator port,
-    with one VPC and subnet made at start; stopped with the daemon.
+    with one VPC and subnet made at start; stopped after the reactor has
+    shut down, once the EC2 thread pool has finished its calls (stopping it
+    earlier would leave those calls retrying against nothing).
 
     @ivar vpc_id: the VPC made at start.
     """
 
-    def __init__(self, demo: Demo):
+    def __init__(self, demo: Demo, reactor):
         self.demo = demo
         self.vpc_id: str | None = None
         self._server = None
+        self._reactor = reactor
 
     def startService(self) -> None:
         # Imported here: moto reads MOTO_* (set by prepare) when imported.
@@ -536,6 +539,9 @@ class EmulatorService(Service):
 
     def stopService(self) -> None:
         super().stopService()
+        self._reactor.addSystemEventTrigger("after", "shutdown", self._stop_server)
+
+    def _stop_server(self) -> None:
         if self._server is not None:
             self._server.stop()
             self._server = None

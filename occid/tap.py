@@ -88,7 +88,7 @@ def makeService(options, reactor=None) -> service.MultiService:
     demo_setup = options.get("demo_setup")
     if demo_setup is not None:
         # First, so that EC2 answers before the backend loads its catalogs.
-        emulator = demo.EmulatorService(demo_setup)
+        emulator = demo.EmulatorService(demo_setup, reactor)
         emulator.setServiceParent(top)
 
     grid = config.grid
