@@ -582,12 +582,18 @@ def test_saved_images_are_offered_to_those_who_see_their_saver(moto):
 
 
 def test_update_title_and_resize(account):
-    """Title changes the Name tag; resize is 409 while running, done while stopped."""
+    """
+    Title changes the Name tag (an empty one removes it); resize is 409
+    while running, done while stopped.
+    """
     collection = computes(account)
     vm = settled(collection.create(request(os_tpl())))
     renamed = settled(collection.update(vm.id, Changes(attributes={"occi.core.title": "web"})))
     assert renamed.attributes["occi.core.title"] == "web"
     assert tags_of(instance_of(account, vm.id))["Name"] == "web"
+    untitled = settled(collection.update(vm.id, Changes(attributes={"occi.core.title": ""})))
+    assert "occi.core.title" not in untitled.attributes
+    assert "Name" not in tags_of(instance_of(account, vm.id))
     bigger = Changes(mixins=[infra.resource_tpl_mixin("m5.large", 2, 8.0, "x86_64")])
     with pytest.raises(errors.Conflict, match="active"):
         settled(collection.update(vm.id, bigger))

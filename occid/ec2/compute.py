@@ -36,7 +36,9 @@ from occid.ec2.account import MANAGED_TAG, Account
 from occid.ec2.catalog import SavedImage
 from occid.ec2.collection import AccountCollection
 from occid.ec2.errors import translate, translated
-from occid.ec2.scope import NAME_TAG, OWNER_TAG, VO_TAG, Scope, tag_dict, tag_list, valid_id
+from occid.ec2.scope import (
+    NAME_TAG, OWNER_TAG, VO_TAG, Scope, retitle, tag_dict, tag_list, valid_id,
+)
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -678,14 +680,8 @@ def update_compute(account: Account, scope: Scope, id: str, changes: Changes) ->
         client.modify_instance_attribute(InstanceId=id, InstanceType={"Value": new_type})
         instance = dict(instance, InstanceType=new_type)
     title = changes.attributes.get("occi.core.title")
-    if title is not None and str(title) != current.attributes.get("occi.core.title"):
-        if str(title):
-            client.create_tags(Resources=[id], Tags=[{"Key": NAME_TAG, "Value": str(title)}])
-        else:
-            client.delete_tags(Resources=[id], Tags=[{"Key": NAME_TAG}])
-        others = [t for t in instance.get("Tags", ()) if t["Key"] != NAME_TAG]
-        named = [{"Key": NAME_TAG, "Value": str(title)}] if str(title) else []
-        instance = dict(instance, Tags=others + named)
+    if title is not None:
+        instance = retitle(client, instance, id, title)
     return render(instance, account, reservation)
 
 

@@ -33,6 +33,23 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
+def retitle(client, resource: dict, id: str, title) -> dict:
+    """
+    Set (or, for an empty title, remove) the C{Name} tag of EC2 resource
+    C{id} if C{title} differs from it; returns C{resource} (its description)
+    with the tags as they now are.  Blocking: call it in the thread pool.
+    """
+    title = str(title)
+    if title == tag_dict(resource).get(NAME_TAG, ""):
+        return resource
+    if title:
+        client.create_tags(Resources=[id], Tags=[{"Key": NAME_TAG, "Value": title}])
+    else:
+        client.delete_tags(Resources=[id], Tags=[{"Key": NAME_TAG}])
+    others = [t for t in resource.get("Tags", ()) if t["Key"] != NAME_TAG]
+    return dict(resource, Tags=others + ([{"Key": NAME_TAG, "Value": title}] if title else []))
+
+
 def valid_id(prefix: str, id: str) -> bool:
     """Whether C{id} looks like an EC2 id with C{prefix} (C{i}, C{vol}, C{vpc}...)."""
     return re.fullmatch(rf"{prefix}-[0-9a-f]{{8,17}}", id) is not None

@@ -18,7 +18,7 @@ from zope.interface import implementer
 from occid.ec2.account import Account
 from occid.ec2.collection import AccountCollection
 from occid.ec2.errors import translated
-from occid.ec2.scope import NAME_TAG, Scope, tag_dict, tag_list, valid_id
+from occid.ec2.scope import NAME_TAG, Scope, retitle, tag_dict, tag_list, valid_id
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -157,14 +157,8 @@ def update_storage(account: Account, scope: Scope, id: str, changes: Changes) ->
             client.modify_volume(VolumeId=id, Size=size)
             volume = dict(volume, Size=size)
     title = changes.attributes.get("occi.core.title")
-    if title is not None and str(title) != current.attributes.get("occi.core.title"):
-        if str(title):
-            client.create_tags(Resources=[id], Tags=[{"Key": NAME_TAG, "Value": str(title)}])
-        else:
-            client.delete_tags(Resources=[id], Tags=[{"Key": NAME_TAG}])
-        others = [t for t in volume.get("Tags", ()) if t["Key"] != NAME_TAG]
-        volume = dict(volume, Tags=others + ([{"Key": NAME_TAG, "Value": str(title)}]
-                                             if str(title) else []))
+    if title is not None:
+        volume = retitle(client, volume, id, title)
     return render(volume, account)
 
 
