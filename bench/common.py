@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives import serialization
 
@@ -412,7 +412,7 @@ def rotations(variants: list[str], runs: int) -> list[list[str]]:
 
 def print_header(title: str, lines: list[str]) -> None:
     """Print the benchmark's title, the machine and the setup C{lines}."""
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"== {title}")
     print(f"   {now}; {os.cpu_count()} cores; Python {platform.python_version()}; "
           f"{platform.machine()} {platform.system()} {platform.release()}")

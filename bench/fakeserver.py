@@ -29,7 +29,7 @@ import argparse
 import json
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography import x509
 from OpenSSL import SSL
@@ -46,7 +46,7 @@ from occid.gsi.voms import VomsDir
 from occid.occi import infrastructure as infra
 from occid.occi.model import Resource
 from occid.policy import AccountPolicy
-from occid.testing import DEFAULT_INSTANCE_TYPES, DEFAULT_AMIS, MemoryBackend
+from occid.testing import DEFAULT_AMIS, DEFAULT_INSTANCE_TYPES, MemoryBackend
 from occid.tls import GridHTTPChannel, GridServerTLS, authenticating, build_context, identify, log_dropped_ac
 from occid.web.root import make_root, make_site
 
@@ -102,7 +102,7 @@ def main(argv: list[str]) -> None:
 
     config = configmodule.load(args.config)
     grid = config.grid
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     trust = TrustStore.load(grid.ca_dir, now)
     authenticator = GridAuthenticator(
         trust,

@@ -23,9 +23,9 @@ import secrets
 import shlex
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
 import boto3
 from asn1crypto import cms, core
@@ -497,7 +497,7 @@ def prepare(directory: str, port: int, now: datetime | None = None) -> Demo:
     the configuration file (read by the caller like any other).
     """
     files = DemoFiles(directory)
-    ensure_credentials(files, now or datetime.now(timezone.utc))
+    ensure_credentials(files, now or datetime.now(UTC))
     demo = Demo(files=files, port=port, emulator_port=free_port(), images=demo_images())
     set_environment(files)
     _write(files.config, config_text(demo).encode())

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 import signal
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from twisted.application import service, strports
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
 
-from occid import __version__, config as configmodule, demo
+from occid import __version__, demo
+from occid import config as configmodule
 from occid.ec2.backend import make_backend_service
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.proxy import ChainOptions
@@ -94,7 +95,7 @@ def makeService(options, reactor=None) -> service.MultiService:
     grid = config.grid
 
     def read_trust():
-        return TrustStore.load(grid.ca_dir, datetime.now(timezone.utc)), VomsDir.load(grid.vomsdir)
+        return TrustStore.load(grid.ca_dir, datetime.now(UTC)), VomsDir.load(grid.vomsdir)
 
     trust, vomsdir = read_trust()
     authenticator = GridAuthenticator(

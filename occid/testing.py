@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import itertools
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from twisted.internet import defer
 from twisted.internet.address import IPv4Address
@@ -92,7 +92,7 @@ def make_principal(
         proxy_depth=1,
         limited=limited,
         legacy=False,
-        not_after=datetime.now(timezone.utc) + timedelta(days=365),
+        not_after=datetime.now(UTC) + timedelta(days=365),
         vo=vo,
         fqans=(f"/{vo}",) if vo else (),
     )
@@ -560,7 +560,7 @@ def make_gateway(
     binding = binding or make_binding()
     backend = backend or MemoryBackend()
     clock = MemoryReactorClock()
-    clock.advance(datetime.now(timezone.utc).timestamp())
+    clock.advance(datetime.now(UTC).timestamp())
     root = make_root(
         backend,
         policy or StaticPolicy({principal.dn: binding}),

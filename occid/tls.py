@@ -14,7 +14,7 @@ refused connection can be answered 401 with the reason and its fix.
 from __future__ import annotations
 
 import weakref
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography import x509
 from OpenSSL import SSL
@@ -238,4 +238,4 @@ def _subject_hint(chain: list[x509.Certificate]) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

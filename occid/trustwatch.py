@@ -8,7 +8,7 @@ is read on the request path.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from twisted.application.internet import TimerService
 from twisted.internet.threads import deferToThread

@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from typing import Sequence
+from collections.abc import Sequence
 
 import pytest
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -212,7 +212,7 @@ class PKI:
 
     def __init__(self, directory: str, *, now: datetime | None = None):
         self.directory = str(directory)
-        self.now = now or datetime.now(timezone.utc)
+        self.now = now or datetime.now(UTC)
         self.certificates_dir = os.path.join(self.directory, "certificates")
         self.vomsdir = os.path.join(self.directory, "vomsdir")
         os.makedirs(self.certificates_dir, exist_ok=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
@@ -25,7 +25,7 @@ from occid.interfaces import IAuthenticator
 from tests.pki import CA_DN, PKI, USER_DN, with_extension_twice
 from tests.vomsfactory import build_ac, voms_proxy
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 HOST = "occi.example.org"
 
 

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
@@ -29,7 +29,7 @@ from occid.gsi.voms import VomsDir
 from tests.daemon import REPO, twistd_command
 from tests.motoserver import free_port
 
-NOW = datetime(2030, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def snapshot(directory) -> dict[str, bytes]:

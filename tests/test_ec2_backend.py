@@ -16,8 +16,16 @@ from occid.occi import infrastructure as infra
 from occid.occi.model import EntityFilter, Resource
 from tests.ec2hooks import count_calls
 from tests.motoserver import (
-    DEBIAN, JANE, PUBLIC_HOST, InlineReactor, SyncPool, binding, make_account, make_config,
-    settled, wait,
+    DEBIAN,
+    JANE,
+    PUBLIC_HOST,
+    InlineReactor,
+    SyncPool,
+    binding,
+    make_account,
+    make_config,
+    settled,
+    wait,
 )
 
 pytestmark = pytest.mark.moto

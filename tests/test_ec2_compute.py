@@ -18,7 +18,11 @@ from zope.interface.verify import verifyObject
 
 from occid.ec2.backend import EC2Backend
 from occid.ec2.compute import (
-    ComputeCollection, check_ssh_key, create_compute, occi_state, plan_launch,
+    ComputeCollection,
+    check_ssh_key,
+    create_compute,
+    occi_state,
+    plan_launch,
 )
 from occid.ec2.scope import Scope
 from occid.interfaces import IEntityCollection
@@ -28,8 +32,21 @@ from occid.occi.model import Changes, EntityFilter, Link, Resource
 from occid.policy import MANAGER, OWNER, VO
 from tests.ec2hooks import count_calls, inject, no_backoff, raise_on_send
 from tests.motoserver import (
-    ALMA, DEBIAN, JANE, JOHN, PUBLIC_HOST, UBUNTU, InlineReactor, SyncPool, binding,
-    make_account, make_config, principal, provider, settled, with_images,
+    ALMA,
+    DEBIAN,
+    JANE,
+    JOHN,
+    PUBLIC_HOST,
+    UBUNTU,
+    InlineReactor,
+    SyncPool,
+    binding,
+    make_account,
+    make_config,
+    principal,
+    provider,
+    settled,
+    with_images,
 )
 
 pytestmark = pytest.mark.moto

@@ -14,7 +14,7 @@ from occid.occi import infrastructure as infra
 from occid.occi.model import EntityFilter, Resource
 from occid.policy import MANAGER
 from tests.ec2hooks import inject, no_backoff
-from tests.motoserver import JANE, JOHN, make_account, make_config, provider, settled
+from tests.motoserver import JOHN, make_account, make_config, provider, settled
 
 pytestmark = pytest.mark.moto
 

@@ -4,12 +4,12 @@ instance runs, hopeless ones dropped, and leftovers (old launch key pairs,
 free elastic IPs and interfaces past the grace period) removed.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from occid.ec2.account import CREATED_TAG, MANAGED_TAG, created_tag
-from occid.ec2.compute import ComputeCollection, LAUNCH_KEY_PREFIX
+from occid.ec2.compute import LAUNCH_KEY_PREFIX, ComputeCollection
 from occid.ec2.reconciler import reconcile
 from occid.occi import infrastructure as infra
 from occid.occi.model import Link, Resource
@@ -32,7 +32,7 @@ def test_recorded_links_are_made_then_cleared(account):
         kind=infra.COMPUTE, id="", mixins=[infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)],
         links=[Link(kind=infra.NETWORKINTERFACE, id="", source="", target="/network/public"),
                Link(kind=infra.STORAGELINK, id="", source="", target=f"/storage/{disk['VolumeId']}")])))
-    report = reconcile(account, datetime.now(timezone.utc))
+    report = reconcile(account, datetime.now(UTC))
     assert report.errors == []
     assert sorted(report.links_made) == sorted([f"{vm.id}_public", f"{vm.id}_{disk['VolumeId']}"])
     instance = client.describe_instances(InstanceIds=[vm.id])["Reservations"][0]["Instances"][0]
@@ -46,7 +46,7 @@ def test_recorded_links_are_made_then_cleared(account):
     links = {l.id: l for l in settled(computes.get(vm.id)).links}
     assert links[f"{vm.id}_public"].attributes["occi.networkinterface.state"] == "active"
     assert links[f"{vm.id}_{disk['VolumeId']}"].attributes["occi.storagelink.state"] == "active"
-    again = reconcile(account, datetime.now(timezone.utc))
+    again = reconcile(account, datetime.now(UTC))
     assert again.links_made == [] and again.addresses_released == []
 
 
@@ -62,7 +62,7 @@ def test_leftovers_are_collected(account):
     eni = client.create_network_interface(SubnetId=subnet, TagSpecifications=[
         {"ResourceType": "network-interface",
          "Tags": [{"Key": MANAGED_TAG, "Value": "interface"}]}])["NetworkInterface"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     young = reconcile(account, now)
     assert young.key_pairs_deleted == []
     report = reconcile(account, now + timedelta(hours=2))
@@ -94,14 +94,14 @@ def test_links_that_can_never_be_made_are_dropped(account):
                                  Placement={"AvailabilityZone": "eu-west-1a"})
     other = other["Instances"][0]["InstanceId"]
     client.attach_volume(VolumeId=taken, InstanceId=other, Device="/dev/sdf")
-    report = reconcile(account, datetime.now(timezone.utc))
+    report = reconcile(account, datetime.now(UTC))
     assert report.errors == [] and report.links_made == []
     assert sorted(report.links_abandoned) == sorted([
         f"{vm.id}_{gone}: storage {gone} no longer exists",
         f"{vm.id}_{taken}: storage {taken} is attached to {other}"])
     instance = client.describe_instances(InstanceIds=[vm.id])["Reservations"][0]["Instances"][0]
     assert "occid:links" not in tags_of(instance)
-    assert reconcile(account, datetime.now(timezone.utc)).links_abandoned == []
+    assert reconcile(account, datetime.now(UTC)).links_abandoned == []
 
 
 def test_young_free_addresses_and_interfaces_are_kept(account):
@@ -111,7 +111,7 @@ def test_young_free_addresses_and_interfaces_are_kept(account):
     collected once older.
     """
     client = account.client
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     young = {MANAGED_TAG: "public", **created_tag(now)}
     address = client.allocate_address(Domain="vpc", TagSpecifications=[
         {"ResourceType": "elastic-ip", "Tags": [{"Key": k, "Value": v} for k, v in young.items()]}])

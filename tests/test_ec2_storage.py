@@ -15,7 +15,14 @@ from occid.occi.model import Changes, EntityFilter, Resource
 from occid.policy import MANAGER, OWNER
 from tests.ec2hooks import count_calls
 from tests.motoserver import (
-    DEBIAN, JANE, JOHN, PUBLIC_HOST, make_account, make_config, provider, settled,
+    DEBIAN,
+    JANE,
+    JOHN,
+    PUBLIC_HOST,
+    make_account,
+    make_config,
+    provider,
+    settled,
 )
 
 pytestmark = pytest.mark.moto

@@ -7,7 +7,7 @@ of distinguished names.
 from __future__ import annotations
 
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from cryptography import x509
@@ -23,7 +23,7 @@ from tests.pki import name, pooled_key
 def _openssl_oneline(subject: x509.Name) -> str:
     """What OpenSSL's X509_NAME_oneline prints for C{subject} (via pyOpenSSL's repr)."""
     key = pooled_key(2048, 0)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     certificate = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key()).serial_number(1)
         .not_valid_before(now).not_valid_after(now).sign(key, hashes.SHA256())

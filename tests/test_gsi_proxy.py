@@ -8,14 +8,14 @@ cross-checked against C{openssl verify}.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from occid.config import GridConfig
 from occid.gsi import proxy as proxy_module
@@ -669,7 +669,7 @@ def load(path):
 def tool_validate(pki, path, options=IF_VALID):
     """Validate a tool-made proxy file at the real time (the tools use the clock)."""
     store = TrustStore.load(pki.certificates_dir, pki.now)
-    return validate_chain(load(path), [], store, options, datetime.now(timezone.utc))
+    return validate_chain(load(path), [], store, options, datetime.now(UTC))
 
 
 class TestGridTools:

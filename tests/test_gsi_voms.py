@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asn1crypto import x509 as asn1_x509
@@ -38,7 +38,7 @@ from tests import gridtools
 from tests.pki import CA_DN, PKI, VOMS_DN, with_extension_twice
 from tests.vomsfactory import OMIT, ac_extension, build_ac, voms_proxy, with_signature_of
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 HOST = "occi.example.org"
 VOMS_HOST = "voms.example.org"
 
@@ -641,7 +641,7 @@ def load_chain(path):
 
 def tool_verdict(pki, trust, vomsdir, path, host=HOST):
     """Our verdict on the proxy file at C{path}, now."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return verdict_for(load_chain(path), pki, trust, vomsdir, host=host, now=now)
 
 

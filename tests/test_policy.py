@@ -3,7 +3,7 @@ Tests for L{occid.policy}: FQAN patterns, the first-match account table,
 robot DNs, manager roles, limited proxies and ownership tags.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from zope.interface.verify import verifyObject
@@ -53,7 +53,7 @@ def principal(*fqans, vo=None, dn=DN, limited=False):
         proxy_depth=1,
         limited=limited,
         legacy=False,
-        not_after=datetime(2030, 1, 1, tzinfo=timezone.utc),
+        not_after=datetime(2030, 1, 1, tzinfo=UTC),
         vo=vo,
         fqans=tuple(fqans),
     )

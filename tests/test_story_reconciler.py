@@ -13,7 +13,14 @@ from occid.ec2.backend import EC2Backend
 from occid.occi import infrastructure as infra
 from occid.occi.model import Link, Resource
 from tests.motoserver import (
-    DEBIAN, JANE, PUBLIC_HOST, InlineReactor, binding, make_account, make_config, wait,
+    DEBIAN,
+    JANE,
+    PUBLIC_HOST,
+    InlineReactor,
+    binding,
+    make_account,
+    make_config,
+    wait,
 )
 
 pytestmark = pytest.mark.moto

@@ -6,22 +6,22 @@ and the channel that authenticates its peer once per connection.
 
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 from OpenSSL.crypto import X509StoreFlags
-from cryptography.hazmat.primitives import serialization
 from twisted.internet.address import IPv4Address
-from twisted.logger import globalLogPublisher
 from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
+from occid import tls
 from occid.gsi.principal import CertificateRejected
 from occid.gsi.trust import TrustStore
 from occid.occi.errors import Unauthorized
 from occid.testing import make_principal
-from occid import tls
 from occid.tls import (
     GridHTTPChannel,
     GridServerTLS,
@@ -54,7 +54,7 @@ def server_context(pki, check_crls=True):
     return build_context(
         os.path.join(pki.directory, "hostcert.pem"),
         os.path.join(pki.directory, "hostkey.pem"),
-        TrustStore.load(pki.certificates_dir, datetime.now(timezone.utc)),
+        TrustStore.load(pki.certificates_dir, datetime.now(UTC)),
         check_crls,
     )
 
@@ -144,7 +144,7 @@ class TestContext:
         context = build_context(
             os.path.join(pki.directory, "hostcert.pem"),
             os.path.join(pki.directory, "hostkey.pem"),
-            TrustStore.load(str(copy), datetime.now(timezone.utc)),
+            TrustStore.load(str(copy), datetime.now(UTC)),
             True,
         )
         shutil.rmtree(copy)
@@ -238,7 +238,7 @@ class TestContext:
             build_context(
                 os.path.join(pki.directory, "hostcert.pem"),
                 str(other),
-                TrustStore.load(pki.certificates_dir, datetime.now(timezone.utc)),
+                TrustStore.load(pki.certificates_dir, datetime.now(UTC)),
                 True,
             )
 

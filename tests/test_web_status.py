@@ -6,7 +6,7 @@ C{Accept} headers on each.
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from twisted.logger import globalLogPublisher
@@ -108,7 +108,7 @@ def test_401_expired_principal():
     principal = make_principal()
     gateway = make_gateway(principal=principal)
     gateway.clock.advance(
-        principal.not_after.timestamp() - datetime.now(timezone.utc).timestamp() + 1
+        principal.not_after.timestamp() - datetime.now(UTC).timestamp() + 1
     )
     assert b"expired" in check(gateway.request("GET", "/-/"), 401).body
 

@@ -14,8 +14,8 @@ extension that L{tests.pki.PKI.issue_proxy} embeds.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Sequence
 
 from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509

@@ -12,7 +12,7 @@ import ipaddress
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
@@ -34,15 +34,15 @@ CREATED_TAG = "occid:created"
 
 def created_tag(now: datetime | None = None) -> dict[str, str]:
     """The L{CREATED_TAG} of a resource made at C{now} (default: now)."""
-    now = now or datetime.now(timezone.utc)
-    return {CREATED_TAG: now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    now = now or datetime.now(UTC)
+    return {CREATED_TAG: now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def created_at(tags: dict[str, str]) -> datetime | None:
     """When the resource with C{tags} was made, if its L{CREATED_TAG} says so."""
     try:
         return datetime.strptime(tags[CREATED_TAG], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=timezone.utc)
+            tzinfo=UTC)
     except (KeyError, ValueError):
         return None
 

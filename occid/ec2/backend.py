@@ -11,7 +11,7 @@ requests still in flight during shutdown can finish.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService, Service
@@ -58,7 +58,7 @@ class EC2Backend:
     log = Logger()
 
     def __init__(self, reactor, threadpool, accounts: dict[str, Account],
-                 clock=lambda: datetime.now(timezone.utc)):
+                 clock=lambda: datetime.now(UTC)):
         self._reactor = reactor
         self._pool = threadpool
         self._accounts = dict(accounts)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 
 import boto3
-from botocore.config import Config as BotoConfig
 import botocore.session
+from botocore.config import Config as BotoConfig
 from botocore.credentials import (
     CredentialProvider,
     CredentialResolver,

@@ -11,7 +11,7 @@ a failed C{Deferred}, before any thread is used, when the scope may only read.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.threads import deferToThreadPool

@@ -24,9 +24,9 @@ import binascii
 import uuid
 from dataclasses import dataclass
 
+from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -37,7 +37,14 @@ from occid.ec2.catalog import SavedImage
 from occid.ec2.collection import AccountCollection
 from occid.ec2.errors import translate, translated
 from occid.ec2.scope import (
-    NAME_TAG, OWNER_TAG, VO_TAG, Scope, retitle, tag_dict, tag_list, valid_id,
+    NAME_TAG,
+    OWNER_TAG,
+    VO_TAG,
+    Scope,
+    retitle,
+    tag_dict,
+    tag_list,
+    valid_id,
 )
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra

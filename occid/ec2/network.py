@@ -20,11 +20,11 @@ from occid.ec2.account import MANAGED_TAG, Account
 from occid.ec2.collection import AccountCollection
 from occid.ec2.errors import translated
 from occid.ec2.scope import NAME_TAG, Scope, tag_dict, tag_list, valid_id
-from occid.policy import MANAGER
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
 from occid.occi.model import Entity, EntityFilter, Resource
+from occid.policy import MANAGER
 
 PUBLIC = "public"
 

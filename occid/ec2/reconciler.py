@@ -26,7 +26,7 @@ from occid.ec2 import intents
 from occid.ec2.account import MANAGED_TAG, Account, created_at
 from occid.ec2.compute import LAUNCH_KEY_PREFIX, all_instances
 from occid.ec2.errors import translate
-from occid.ec2.links import attach_volume, occid_addresses, make_public
+from occid.ec2.links import attach_volume, make_public, occid_addresses
 from occid.ec2.scope import OWNER_TAG, VO_TAG, tag_dict
 from occid.occi.errors import OCCIError
 

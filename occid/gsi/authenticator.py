@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Callable, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding

@@ -20,9 +20,10 @@ TLS >= 1.2; C{OP_NO_TICKET} and C{SESS_CACHE_OFF}; verify depth >= 16.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from asn1crypto import core as asn1
 from cryptography import x509

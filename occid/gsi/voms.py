@@ -19,10 +19,10 @@ from __future__ import annotations
 import os
 import re
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from asn1crypto import cms, core

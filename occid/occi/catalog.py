@@ -26,8 +26,15 @@ class Catalog:
         query interface are cached by it.
     """
 
-    __slots__ = ("version", "kinds", "mixins", "actions", "_by_identifier",
-                 "_kinds_at", "_mixins_at")
+    __slots__ = (
+        "_by_identifier",
+        "_kinds_at",
+        "_mixins_at",
+        "actions",
+        "kinds",
+        "mixins",
+        "version",
+    )
 
     def __init__(self, templates: Iterable[Mixin] = (), version: str = "static"):
         """

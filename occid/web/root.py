@@ -29,7 +29,7 @@ import re
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import BytesIO
 
 from twisted.internet import defer
@@ -54,7 +54,7 @@ from occid.occi.errors import (
     Unauthorized,
     Unimplemented,
 )
-from occid.occi.model import EntityFilter, Entity, Kind, Mixin
+from occid.occi.model import Entity, EntityFilter, Kind, Mixin
 from occid.web.negotiation import check_occi_version, negotiate, request_media_type
 
 log = Logger()
@@ -297,7 +297,7 @@ class OCCIResource(Resource):
         except CertificateRejected as rejected:
             raise Unauthorized(str(rejected)) from None
         exchange.dn = principal.dn
-        now = datetime.fromtimestamp(self._clock.seconds(), timezone.utc)
+        now = datetime.fromtimestamp(self._clock.seconds(), UTC)
         if principal.expired(now):
             raise Unauthorized(
                 f"your proxy expired at {principal.not_after.isoformat()}; "
