@@ -26,11 +26,11 @@ import pytest
 from twisted.python.failure import Failure
 from zope.interface.verify import verifyObject
 
+from occid.config import Visibility
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, NotFound, OCCIError
 from occid.occi.model import Changes, EntityFilter, Resource
-from occid.config import Visibility
 from occid.testing import make_binding, make_principal
 
 ALICE = make_principal(dn="/DC=org/DC=example/OU=Users/CN=Alice")

@@ -23,13 +23,12 @@ from dataclasses import replace
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 
-from occid.config import AccountConfig, AwsConfig, Config, GridConfig, ImagesConfig, ServerConfig
+from occid.config import AccountConfig, AwsConfig, Config, GridConfig, ImagesConfig, ServerConfig, Visibility
 from occid.ec2.account import Account, RecentIds, SecurityGroups
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import make_client
 from occid.ec2.scope import Scope
 from occid.gsi.principal import Principal
-from occid.config import Visibility
 from occid.policy import AccountBinding
 from occid.testing import make_binding, make_principal
 

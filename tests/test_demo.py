@@ -20,12 +20,12 @@ import pytest
 from cryptography import x509
 from twisted.python import usage
 
-from occid.server import preflight
 from occid import demo, tap
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.proxy import ChainOptions
 from occid.gsi.trust import TrustStore
 from occid.gsi.voms import VomsDir
+from occid.server import preflight
 from tests.daemon import REPO, twistd_command
 from tests.motoserver import free_port
 

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from twisted.logger import LogLevel, globalLogPublisher
 from zope.interface.verify import verifyObject
 
+from occid.config import Visibility
 from occid.ec2.backend import EC2Backend
 from occid.ec2.compute import (
     ComputeCollection,
@@ -29,7 +30,6 @@ from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
 from occid.occi.model import Changes, EntityFilter, Link, Resource
-from occid.config import Visibility
 from tests.ec2hooks import count_calls, inject, no_backoff, raise_on_send
 from tests.motoserver import (
     ALMA,

@@ -7,12 +7,12 @@ delete only of a VPC occid made, by its creator or a manager.
 import pytest
 from zope.interface.verify import verifyObject
 
+from occid.config import Visibility
 from occid.ec2.network import NetworkCollection
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
 from occid.occi.model import EntityFilter, Resource
-from occid.config import Visibility
 from tests.ec2hooks import inject, no_backoff
 from tests.motoserver import JOHN, make_account, make_config, provider, settled
 

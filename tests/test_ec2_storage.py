@@ -7,12 +7,12 @@ attached.
 import pytest
 from zope.interface.verify import verifyObject
 
+from occid.config import Visibility
 from occid.ec2.storage import StorageCollection, render
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
 from occid.occi.model import Changes, EntityFilter, Resource
-from occid.config import Visibility
 from tests.ec2hooks import count_calls
 from tests.motoserver import (
     DEBIAN,

@@ -8,11 +8,11 @@ import pytest
 from twisted.internet import defer
 from zope.interface.verify import verifyObject
 
+from occid.config import Visibility
 from occid.interfaces import IAccountPolicy, IBackend, ICatalog
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from occid.occi.model import Changes, EntityFilter, Link, Mixin, Resource
-from occid.config import Visibility
 from occid.testing import (
     MemoryBackend,
     StaticPolicy,

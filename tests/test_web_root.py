@@ -12,9 +12,9 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import globalLogPublisher
 
 from occid import SERVER_HEADER
+from occid.config import Visibility
 from occid.occi import infrastructure as infra
 from occid.occi import rendering
-from occid.config import Visibility
 from occid.testing import (
     MemoryBackend,
     StaticPolicy,

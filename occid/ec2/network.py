@@ -16,8 +16,8 @@ import ipaddress
 from twisted.internet.defer import fail
 from zope.interface import implementer
 
-from occid.ec2.account import MANAGED_TAG, Account
 from occid.config import Visibility
+from occid.ec2.account import MANAGED_TAG, Account
 from occid.ec2.collection import AccountCollection
 from occid.ec2.errors import translated
 from occid.ec2.scope import NAME_TAG, Scope, tag_dict, tag_list, valid_id
