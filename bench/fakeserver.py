@@ -38,7 +38,7 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import globalLogBeginner, textFileLogObserver
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
-from occid import config as configmodule
+from occid.config import CrlMode
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.proxy import ChainOptions
 from occid.gsi.trust import TrustStore
@@ -46,6 +46,7 @@ from occid.gsi.voms import VomsDir
 from occid.occi import infrastructure as infra
 from occid.occi.model import Resource
 from occid.policy import AccountPolicy
+from occid.server import preflight
 from occid.testing import DEFAULT_AMIS, DEFAULT_INSTANCE_TYPES, MemoryBackend
 from occid.tls import GridHTTPChannel, GridServerTLS, authenticating, build_context, identify, log_dropped_ac
 from occid.web.root import make_root, make_site
@@ -100,7 +101,7 @@ def main(argv: list[str]) -> None:
     log_file = open(args.log, "a", encoding="utf-8")
     globalLogBeginner.beginLoggingTo([textFileLogObserver(log_file)], redirectStandardIO=False)
 
-    config = configmodule.load(args.config)
+    config = preflight.load(args.config)
     grid = config.grid
     now = datetime.now(UTC)
     trust = TrustStore.load(grid.ca_dir, now)
@@ -137,9 +138,9 @@ def main(argv: list[str]) -> None:
         return make_site(root, config.server.max_body, config.server.request_timeout, reactor)
 
     grid_context = build_context(config.server.host_cert, config.server.host_key, trust,
-                                 grid.crl != "off")
+                                 grid.crl is not CrlMode.OFF)
     plain_context = build_context(config.server.host_cert, config.server.host_key, trust,
-                                  grid.crl != "off")
+                                  grid.crl is not CrlMode.OFF)
     plain_context.set_verify(SSL.VERIFY_NONE)
     factories = {
         "grid": TLSMemoryBIOFactory(GridServerTLS(grid_context), False,

@@ -1,30 +1,78 @@
 # -*- test-case-name: tests.test_config -*-
 """
-Load and validate C{occid.toml} into frozen dataclasses.
+Parse and validate the text of C{occid.toml} into frozen dataclasses.
 
-Every problem stops the daemon before it listens, with one message naming the
-file, the key and the problem: unknown sections or keys, wrong types,
-missing or unreadable files, a host key that does not match its certificate,
-and combinations that cannot work.  No AWS secret is ever read from here:
-credentials come from the standard AWS chain, optionally followed by an
-account's C{role_arn}.
+Pure core: this module reads no file and imports neither Twisted nor
+botocore.  L{parse} refuses unknown sections or keys, wrong types, unknown
+modes and combinations that cannot work, with one message naming the file,
+the key and the problem.  Whether the files it names exist and the AWS
+profiles are known is checked once at start by L{occid.server.preflight},
+which reads the file and calls L{parse}.  No AWS secret is ever read from
+here: credentials come from the standard AWS chain, optionally followed by
+an account's C{role_arn}.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-import botocore.session
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
 DEFAULT_PATH = "/etc/occid/occid.toml"
+
+
+class Visibility(StrEnum):
+    """
+    What a principal sees and changes inside its account.  A file sets
+    L{OWNER} or L{VO}; L{MANAGER} is granted by C{manager_fqans}.
+    """
+
+    OWNER = "owner"  # its own resources (tag occid:owner)
+    VO = "vo"  # everything its VO created (tag occid:vo)
+    MANAGER = "manager"  # every instance and volume in the account
+
+
+class ImagePolicy(StrEnum):
+    """C{[images] policy}: which AMIs are offered as os_tpl mixins."""
+
+    ALL = "all"  # every machine image the region offers
+    OWNED = "owned"  # the account's own images
+    LISTED = "listed"  # the images of C{[images] list}
+    OWNED_AND_LISTED = "owned_and_listed"
+
+    @property
+    def uses_owned(self) -> bool:
+        """Whether the account's own images are offered."""
+        return self in (ImagePolicy.OWNED, ImagePolicy.OWNED_AND_LISTED)
+
+    @property
+    def uses_list(self) -> bool:
+        """Whether the images of C{[images] list} are offered."""
+        return self in (ImagePolicy.LISTED, ImagePolicy.OWNED_AND_LISTED)
+
+    @property
+    def offers_saved(self) -> bool:
+        """Whether the images users save are offered back to them."""
+        return self in (ImagePolicy.ALL, ImagePolicy.OWNED)
+
+
+class CrlMode(StrEnum):
+    """C{[grid] crl}: how certificate revocation lists are required."""
+
+    REQUIRE = "require"  # every CA must have a current CRL
+    IF_VALID = "if-valid"  # a CRL present must be valid; a missing one is noted
+    OFF = "off"  # OpenSSL is not asked for CRLs (tests only)
+
+
+class LimitedProxies(StrEnum):
+    """C{[grid] limited_proxies}: what a limited proxy may do."""
+
+    REFUSE = "refuse"  # 403 on everything
+    READ_ONLY = "read-only"  # may read, never write
 
 
 class ConfigError(Exception):
@@ -35,6 +83,11 @@ class ConfigError(Exception):
         self.path = path
         self.key = key
         self.problem = problem
+
+
+def _coerce(instance: object, name: str, mode: type[StrEnum]) -> None:
+    """Turn the string in field C{name} of a frozen dataclass into a C{mode} member."""
+    object.__setattr__(instance, name, mode(getattr(instance, name)))
 
 
 @dataclass(frozen=True)
@@ -60,9 +113,13 @@ class GridConfig:
 
     ca_dir: str = "/etc/grid-security/certificates"
     vomsdir: str = "/etc/grid-security/vomsdir"
-    crl: str = "if-valid"
+    crl: CrlMode = CrlMode.IF_VALID
     legacy_proxies: bool = False
-    limited_proxies: str = "read-only"
+    limited_proxies: LimitedProxies = LimitedProxies.READ_ONLY
+
+    def __post_init__(self) -> None:
+        _coerce(self, "crl", CrlMode)
+        _coerce(self, "limited_proxies", LimitedProxies)
 
 
 @dataclass(frozen=True)
@@ -85,8 +142,11 @@ class AwsConfig:
 class ImagesConfig:
     """C{[images]}: which AMIs are offered as os_tpl mixins."""
 
-    policy: str = "listed"
+    policy: ImagePolicy = ImagePolicy.LISTED
     list: tuple[str, ...] = ("ami-0123456789abcdef0",)
+
+    def __post_init__(self) -> None:
+        _coerce(self, "policy", ImagePolicy)
 
 
 @dataclass(frozen=True)
@@ -97,9 +157,12 @@ class AccountConfig:
     fqans: tuple[str, ...] = ()
     profile: str = ""
     role_arn: str = ""
-    visibility: str = "owner"
+    visibility: Visibility = Visibility.OWNER
     manager_fqans: tuple[str, ...] = ()
     dns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _coerce(self, "visibility", Visibility)
 
 
 @dataclass(frozen=True)
@@ -121,11 +184,9 @@ class Config:
         raise KeyError(name)
 
 
-_CHOICES = {
-    ("grid", "crl"): ("require", "if-valid", "off"),
-    ("grid", "limited_proxies"): ("refuse", "read-only"),
-    ("images", "policy"): ("all", "owned", "listed", "owned_and_listed"),
-    ("accounts", "visibility"): ("owner", "vo"),
+#: The values a file may give a mode, where not every member of its enum.
+_CHOICES: dict[tuple[str, str], tuple[StrEnum, ...]] = {
+    ("accounts", "visibility"): (Visibility.OWNER, Visibility.VO),
 }
 
 _SECTIONS = {
@@ -140,28 +201,10 @@ _AMI = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
-def load(path: str) -> Config:
-    """
-    Read and validate the configuration file at C{path}.
-
-    @raise ConfigError: the file is missing, unreadable or invalid.
-    """
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ConfigError(path, "(file)", f"cannot read: {e.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(path, "(file)", "not UTF-8 text") from None
-    return parse(text, path)
-
-
 def parse(text: str, path: str = "<string>") -> Config:
     """
-    Validate the TOML C{text} (read from C{path}) into a L{Config}, checking
-    the files it names.
+    Validate the TOML C{text} (read from C{path}, which only names it in
+    messages) into a L{Config}.  The files it names are not looked at.
 
     @raise ConfigError: anything is wrong.
     """
@@ -205,11 +248,12 @@ def _build(path: str, section: str, cls: type, table: dict[str, Any]) -> Any:
             raise ConfigError(path, where, "unknown key")
         default = known[key].default
         values[key] = _typed(path, where, value, default)
-        choices = _CHOICES.get((section.split("[")[0], key))
-        if choices and values[key] not in choices:
-            raise ConfigError(
-                path, where, f"must be one of {', '.join(map(repr, choices))}, not {value!r}"
-            )
+        if isinstance(default, StrEnum):
+            choices = _CHOICES.get((section.split("[")[0], key), tuple(type(default)))
+            if values[key] not in choices:
+                raise ConfigError(
+                    path, where, f"must be one of {', '.join(map(repr, map(str, choices)))}, not {value!r}"
+                )
     return cls(**values)
 
 
@@ -237,9 +281,9 @@ def _typed(path: str, where: str, value: Any, default: Any) -> Any:
 
 
 def _check(config: Config) -> None:
-    """Cross-key checks and the files the configuration names."""
+    """The checks across keys, and of each value's form."""
     path = config.path
-    server, grid, aws, images = config.server, config.grid, config.aws, config.images
+    server, aws, images = config.server, config.aws, config.images
 
     def fail(key: str, problem: str) -> None:
         raise ConfigError(path, key, problem)
@@ -256,17 +300,6 @@ def _check(config: Config) -> None:
     for key in ("host_cert", "host_key"):
         if not getattr(server, key):
             fail(f"[server] {key}", "is required")
-    cert = _read_certificate(path, "[server] host_cert", server.host_cert)
-    key = _read_private_key(path, "[server] host_key", server.host_key)
-    if cert.public_key().public_numbers() != key.public_key().public_numbers():
-        fail("[server] host_key", f"does not match the certificate in {server.host_cert}")
-
-    for key_name in ("ca_dir", "vomsdir"):
-        directory = getattr(grid, key_name)
-        if not os.path.isdir(directory):
-            fail(f"[grid] {key_name}", f"{directory} is not a directory")
-        if not os.access(directory, os.R_OK | os.X_OK):
-            fail(f"[grid] {key_name}", f"{directory} is not readable")
 
     if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", aws.region):
         fail("[aws] region", f"{aws.region!r} is not an AWS region name")
@@ -293,69 +326,40 @@ def _check(config: Config) -> None:
     if aws.network_delete and not aws.network_create:
         fail("[aws] network_delete", "needs network_create = true")
 
-    if images.policy in ("listed", "owned_and_listed") and not images.list:
-        fail("[images] list", f"policy {images.policy!r} needs at least one AMI id")
+    if images.policy.uses_list and not images.list:
+        fail("[images] list", f"policy {str(images.policy)!r} needs at least one AMI id")
     for ami in images.list:
         if not _AMI.match(ami):
             fail("[images] list", f"{ami!r} is not an AMI id")
 
+    _check_accounts(config)
+
+
+def _check_accounts(config: Config) -> None:
+    """At least one account; each named once, serving someone, in valid forms."""
+    path = config.path
     if not config.accounts:
-        fail("[[accounts]]", "at least one account is required")
+        raise ConfigError(path, "[[accounts]]", "at least one account is required")
     names = set()
     for i, account in enumerate(config.accounts):
         where = f"accounts[{i}]"
+
+        def fail(key: str, problem: str, where: str = where) -> None:
+            raise ConfigError(path, f"{where}.{key}", problem)
+
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", account.name):
-            fail(f"{where}.name", "is required: letters, digits, '.', '_' or '-'")
+            fail("name", "is required: letters, digits, '.', '_' or '-'")
         if account.name in names:
-            fail(f"{where}.name", f"{account.name!r} is used twice")
+            fail("name", f"{account.name!r} is used twice")
         names.add(account.name)
         if not account.fqans and not account.dns:
-            fail(f"{where}.fqans", "an account needs fqans or dns to serve anyone")
+            fail("fqans", "an account needs fqans or dns to serve anyone")
         for key in ("fqans", "manager_fqans"):
             for pattern in getattr(account, key):
                 if not _FQAN.match(pattern):
-                    fail(f"{where}.{key}", f"{pattern!r} is not a FQAN such as /vo/group/Role=r")
+                    fail(key, f"{pattern!r} is not a FQAN such as /vo/group/Role=r")
         for dn in account.dns:
             if not dn.startswith("/") or "=" not in dn:
-                fail(f"{where}.dns", f"{dn!r} is not a DN in /DC=…/CN=… form")
+                fail("dns", f"{dn!r} is not a DN in /DC=…/CN=… form")
         if account.role_arn and not _ARN.match(account.role_arn):
-            fail(f"{where}.role_arn", f"{account.role_arn!r} is not an IAM role ARN")
-    profiles = [a.profile for a in config.accounts if a.profile]
-    if profiles:
-        known = set(botocore.session.Session().available_profiles)
-        for i, account in enumerate(config.accounts):
-            if account.profile and account.profile not in known:
-                fail(
-                    f"accounts[{i}].profile",
-                    f"no AWS profile {account.profile!r} in the shared AWS config or "
-                    "credentials files of the user running occid",
-                )
-
-
-def _read_certificate(path: str, key: str, filename: str) -> x509.Certificate:
-    """The first PEM certificate in C{filename}."""
-    data = _read_file(path, key, filename)
-    try:
-        return x509.load_pem_x509_certificate(data)
-    except ValueError:
-        raise ConfigError(path, key, f"{filename} holds no PEM certificate") from None
-
-
-def _read_private_key(path: str, key: str, filename: str):
-    """The unencrypted PEM private key in C{filename}."""
-    data = _read_file(path, key, filename)
-    try:
-        return serialization.load_pem_private_key(data, password=None)
-    except TypeError:
-        raise ConfigError(path, key, f"{filename} is encrypted; occid needs it unencrypted") from None
-    except ValueError:
-        raise ConfigError(path, key, f"{filename} holds no PEM private key") from None
-
-
-def _read_file(path: str, key: str, filename: str) -> bytes:
-    """The bytes of C{filename}, named by C{key} of the configuration at C{path}."""
-    try:
-        with open(filename, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise ConfigError(path, key, f"cannot read {filename}: {e.strerror}") from None
+            fail("role_arn", f"{account.role_arn!r} is not an IAM role ARN")

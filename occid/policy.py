@@ -8,25 +8,13 @@ Pure: no Twisted, no boto3.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from zope.interface import implementer
 
+from occid.config import AccountConfig, LimitedProxies, Visibility
 from occid.gsi.principal import Principal
 from occid.interfaces import IAccountPolicy
 from occid.occi.errors import Forbidden
-
-if TYPE_CHECKING:  # occid.config reads AWS profiles (botocore): not for the pure layer
-    from occid.config import AccountConfig
-
-#: Visibility of resources inside an account (DESIGN.md, "Decisions").
-OWNER = "owner"  # the principal's own resources (tag occid:owner)
-VO = "vo"  # everything its VO created (tag occid:vo)
-MANAGER = "manager"  # every instance and volume in the account
-
-#: The C{[grid] limited_proxies} modes.
-READ_ONLY = "read-only"  # limited proxies may read, never write
-REFUSE = "refuse"  # limited proxies get 403 on everything
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,11 +23,12 @@ class AccountBinding:
     The outcome of the policy for one principal.
 
     @ivar account: the C{name} of the C{[[accounts]]} entry that serves it.
-    @ivar visibility: L{OWNER}, L{VO} or L{MANAGER}.
+    @ivar visibility: what it sees and changes in the account (see
+        docs/state.md for the tags each visibility filters on).
     @ivar writable: whether it may create, change or delete (false for a
         limited proxy in C{read-only} mode).
-    @ivar vo: the VO written into C{occid:vo} tags and used for L{VO}
-        visibility.  A robot served through an account's C{dns} gets
+    @ivar vo: the VO written into C{occid:vo} tags and used for
+        L{Visibility.VO}.  A robot served through an account's C{dns} gets
         L{robot_vo} of the account name, C{@<account>}: VO names are
         DNS-like and never contain C{@}, so robots share resources only with
         the other robots of their account, never with a real VO that happens
@@ -47,7 +36,7 @@ class AccountBinding:
     """
 
     account: str
-    visibility: str
+    visibility: Visibility
     writable: bool
     vo: str
 
@@ -73,37 +62,26 @@ class AccountPolicy:
     tag is L{robot_vo} of the account.
     """
 
-    def __init__(self, accounts: tuple[AccountConfig, ...], limited_proxies: str):
+    def __init__(self, accounts: tuple[AccountConfig, ...], limited_proxies: LimitedProxies | str):
         """
         @param accounts: the C{[[accounts]]} entries, in file order.
-        @param limited_proxies: C{"read-only"} or C{"refuse"}.
+        @param limited_proxies: a L{LimitedProxies} mode (or its value).
+        @raise ValueError: C{limited_proxies} is no such mode.
         """
-        if limited_proxies not in (READ_ONLY, REFUSE):
-            raise ValueError(f"limited_proxies must be {READ_ONLY!r} or {REFUSE!r}")
         self._accounts = tuple(accounts)
-        self._limited_proxies = limited_proxies
+        self._limited_proxies = LimitedProxies(limited_proxies)
 
     def bind(self, principal: Principal) -> AccountBinding:
-        if principal.limited and self._limited_proxies == REFUSE:
+        if principal.limited and self._limited_proxies is LimitedProxies.REFUSE:
             raise Forbidden(
                 "limited proxies are refused on this service; "
                 "create a full proxy (without -limited)"
             )
         writable = not principal.limited
-        for fqan in principal.fqans:
-            for account in self._accounts:
-                if any(fqan_matches(pattern, fqan) for pattern in account.fqans):
-                    manager = any(
-                        fqan_matches(pattern, held)
-                        for pattern in account.manager_fqans
-                        for held in principal.fqans
-                    )
-                    return AccountBinding(
-                        account=account.name,
-                        visibility=MANAGER if manager else account.visibility,
-                        writable=writable,
-                        vo=principal.vo,
-                    )
+        if principal.vo is not None:  # FQANs come with their AC's VO
+            bound = self._by_fqans(principal, principal.vo, writable)
+            if bound is not None:
+                return bound
         for account in self._accounts:
             if principal.dn in account.dns:
                 return AccountBinding(
@@ -118,6 +96,24 @@ class AccountPolicy:
                 "voms-proxy-init --voms <your VO>"
             )
         raise Forbidden(f"VO {principal.vo} has no account on this service")
+
+    def _by_fqans(self, principal: Principal, vo: str, writable: bool) -> AccountBinding | None:
+        """The binding of the first account matching one of the FQANs, in order."""
+        for fqan in principal.fqans:
+            for account in self._accounts:
+                if any(fqan_matches(pattern, fqan) for pattern in account.fqans):
+                    manager = any(
+                        fqan_matches(pattern, held)
+                        for pattern in account.manager_fqans
+                        for held in principal.fqans
+                    )
+                    return AccountBinding(
+                        account=account.name,
+                        visibility=Visibility.MANAGER if manager else account.visibility,
+                        writable=writable,
+                        vo=vo,
+                    )
+        return None
 
 
 def robot_vo(account: str) -> str:
@@ -154,7 +150,7 @@ def _split_fqan(fqan: str) -> tuple[tuple[str, ...], dict[str, str]]:
 def owner_tags(principal: Principal, binding: AccountBinding) -> dict[str, str]:
     """
     The ownership tags set on every resource the principal creates
-    (DESIGN.md, "State"); C{Name} is the caller's.  C{occid:dn} is left out
+    (docs/state.md); C{Name} is the caller's.  C{occid:dn} is left out
     when the DN does not fit a tag value.
     """
     tags = {"occid:owner": principal.owner, "occid:vo": binding.vo}

@@ -16,12 +16,14 @@ from twisted.python import usage
 
 from occid import __version__, demo
 from occid import config as configmodule
+from occid.config import CrlMode
 from occid.ec2.backend import make_backend_service
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.proxy import ChainOptions
 from occid.gsi.trust import TrustStore, fingerprint
 from occid.gsi.voms import VomsDir
 from occid.policy import AccountPolicy
+from occid.server import preflight
 from occid.tls import GridServerTLS, authenticating, build_context, identify, log_dropped_ac
 from occid.trustwatch import TrustWatcher
 from occid.web.root import make_root, make_site
@@ -61,7 +63,7 @@ class Options(usage.Options):
         elif self["demo-dir"] != demo.DEFAULT_DIRECTORY or self["port"] != demo.DEFAULT_PORT:
             raise usage.UsageError("--demo-dir and --port go with --demo")
         try:
-            self["loaded"] = configmodule.load(self["config"])
+            self["loaded"] = preflight.load(self["config"])
         except configmodule.ConfigError as e:
             raise usage.UsageError(str(e))
 
@@ -112,7 +114,7 @@ def makeService(options, reactor=None) -> service.MultiService:
 
     def tls_context(trust):
         return build_context(
-            config.server.host_cert, config.server.host_key, trust, grid.crl != "off"
+            config.server.host_cert, config.server.host_key, trust, grid.crl is not CrlMode.OFF
         )
 
     tls = GridServerTLS(tls_context(trust))

@@ -25,13 +25,14 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 from zope.interface import implementer
 
+from occid.config import Visibility
 from occid.gsi.principal import Principal
 from occid.interfaces import IAccountPolicy, IBackend, IEntityCollection
 from occid.occi import infrastructure as infra
 from occid.occi.catalog import Catalog
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from occid.occi.model import Changes, Entity, EntityFilter, Kind, Link, Mixin, Resource
-from occid.policy import MANAGER, OWNER, VO, AccountBinding
+from occid.policy import AccountBinding
 
 #: Id prefixes of resources, by kind term, as EC2 makes them.
 ID_PREFIXES = {"compute": "i-", "storage": "vol-", "network": "vpc-"}
@@ -100,7 +101,7 @@ def make_principal(
 
 def make_binding(
     account: str = "fedcloud",
-    visibility: str = OWNER,
+    visibility: Visibility = Visibility.OWNER,
     writable: bool = True,
     vo: str = "fedcloud.egi.eu",
 ) -> AccountBinding:
@@ -233,9 +234,9 @@ class MemoryCollection:
         return (self._binding.account, self.kind.term, id)
 
     def _visible(self, stored: _Stored) -> bool:
-        if self.kind.term in SHARED_KINDS or self._binding.visibility == MANAGER:
+        if self.kind.term in SHARED_KINDS or self._binding.visibility == Visibility.MANAGER:
             return True
-        if self._binding.visibility == VO:
+        if self._binding.visibility == Visibility.VO:
             return stored.vo == self._binding.vo
         return stored.owner == self._principal.owner
 

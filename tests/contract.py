@@ -26,17 +26,17 @@ import pytest
 from twisted.python.failure import Failure
 from zope.interface.verify import verifyObject
 
+from occid.config import Visibility
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, NotFound, OCCIError
 from occid.occi.model import Changes, EntityFilter, Resource
-from occid.policy import MANAGER, OWNER
 from occid.testing import make_binding, make_principal
 
 ALICE = make_principal(dn="/DC=org/DC=example/OU=Users/CN=Alice")
 BOB = make_principal(dn="/DC=org/DC=example/OU=Users/CN=Bob")
-MEMBER = make_binding(visibility=OWNER)
-MANAGER_BINDING = make_binding(visibility=MANAGER)
+MEMBER = make_binding(visibility=Visibility.OWNER)
+MANAGER_BINDING = make_binding(visibility=Visibility.MANAGER)
 
 
 def resolve_synchronously(deferred):

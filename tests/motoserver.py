@@ -23,13 +23,13 @@ from dataclasses import replace
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 
-from occid.config import AccountConfig, AwsConfig, Config, GridConfig, ImagesConfig, ServerConfig
+from occid.config import AccountConfig, AwsConfig, Config, GridConfig, ImagesConfig, ServerConfig, Visibility
 from occid.ec2.account import Account, RecentIds, SecurityGroups
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import make_client
 from occid.ec2.scope import Scope
 from occid.gsi.principal import Principal
-from occid.policy import MANAGER, OWNER, VO, AccountBinding
+from occid.policy import AccountBinding
 from occid.testing import make_binding, make_principal
 
 AMIS_PATH = os.path.join(os.path.dirname(__file__), "data", "amis.json")
@@ -138,10 +138,10 @@ def principal(name: str = "Jane Doe", vo: str = "fedcloud.egi.eu") -> Principal:
     return make_principal(dn=f"/DC=org/DC=example/OU=Users/CN={name}", vo=vo)
 
 
-def binding(visibility: str = OWNER, account: str = "fedcloud",
+def binding(visibility: Visibility = Visibility.OWNER, account: str = "fedcloud",
             vo: str = "fedcloud.egi.eu", writable: bool = True) -> AccountBinding:
     """A binding to C{account} with C{visibility}, writable unless told."""
-    assert visibility in (OWNER, VO, MANAGER)
+    assert visibility in (Visibility.OWNER, Visibility.VO, Visibility.MANAGER)
     return make_binding(account=account, visibility=visibility, writable=writable, vo=vo)
 
 
@@ -172,7 +172,7 @@ class SyncPool:
             onResult(True, result)
 
 
-def provider(cls, account: Account, who: Principal = JANE, visibility: str = OWNER,
+def provider(cls, account: Account, who: Principal = JANE, visibility: Visibility = Visibility.OWNER,
                writable: bool = True):
     """
     The EC2 collection C{cls} over C{account} for C{who}, running its EC2

@@ -6,8 +6,6 @@ reload).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -255,13 +253,3 @@ def test_signer_chain_validated_once_until_reload(harness):
     assert harness.authenticator.authenticate(harness.voms_chain(), (), NOW).vo == "testvo"
     assert (harness.validations, harness.signer_validations) == (4, 2)
 
-
-def test_pure_layer():
-    """The authenticator and the VOMS and policy modules import neither
-    Twisted nor boto3."""
-    code = (
-        "import sys, occid.gsi.authenticator, occid.gsi.voms, occid.policy; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'twisted', 'boto3', 'botocore'}))"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"

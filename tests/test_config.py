@@ -1,76 +1,29 @@
 """
-Tests for L{occid.config}: every key's default and type, the sample file, and
-a table of bad configurations with the message each one stops the daemon with.
+Tests for L{occid.config}: every key's default and type, the modes as enums,
+and a table of bad configurations with the message each one stops the daemon
+with.  L{occid.config.parse} is pure: the files named here do not exist.  The
+checks of files and AWS profiles at start are in C{tests/test_preflight.py}.
 """
 
-import os
-from datetime import UTC, datetime, timedelta
+import dataclasses
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from occid import config
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SAMPLE = os.path.join(os.path.dirname(HERE), "etc", "occid.toml")
-
-
-def _write_host_credentials(directory):
-    """A self-signed host certificate and its key (P-256: fast to make)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path = os.path.join(directory, "hostcert.pem")
-    key_path = os.path.join(directory, "hostkey.pem")
-    with open(cert_path, "wb") as f:
-        f.write(certificate.public_bytes(serialization.Encoding.PEM))
-    with open(key_path, "wb") as f:
-        f.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    return cert_path, key_path
-
-
-@pytest.fixture(autouse=True)
-def aws_files(tmp_path, monkeypatch):
-    """Shared AWS files with one profile, "fedcloud", instead of the user's own."""
-    credentials = tmp_path / "aws-credentials"
-    credentials.write_text("[fedcloud]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+#: File names a configuration may give: parse never looks at them.
+PATHS = {
+    "cert": "/nonexistent/hostcert.pem",
+    "key": "/nonexistent/hostkey.pem",
+    "ca_dir": "/nonexistent/certificates",
+    "vomsdir": "/nonexistent/vomsdir",
+}
 
 
 @pytest.fixture
-def site(tmp_path):
-    """A directory with host credentials, a CA dir and a vomsdir."""
-    cert, key = _write_host_credentials(str(tmp_path))
-    (tmp_path / "certificates").mkdir()
-    (tmp_path / "vomsdir").mkdir()
-    return {
-        "cert": cert,
-        "key": key,
-        "ca_dir": str(tmp_path / "certificates"),
-        "vomsdir": str(tmp_path / "vomsdir"),
-        "dir": tmp_path,
-    }
+def site():
+    """The file names of L{minimal}: none of them exists."""
+    return dict(PATHS)
 
 
 def minimal(site, **sections):
@@ -94,7 +47,7 @@ fqans = ["/fedcloud.egi.eu"]
 
 
 def test_defaults(site):
-    """Every key not set takes the default DESIGN.md shows."""
+    """Every key not set takes the default the annotated etc/occid.toml shows."""
     loaded = config.parse(minimal(site), "occid.toml")
     assert loaded.server == config.ServerConfig(
         listen="tcp:11443",
@@ -221,34 +174,6 @@ fqans = ["/second.vo"]
         loaded.account("missing")
 
 
-def test_sample_file_is_valid_apart_from_its_files(site, tmp_path):
-    """
-    The annotated etc/occid.toml parses; pointing its file keys at real files
-    is all a site must change.
-    """
-    with open(SAMPLE, encoding="utf-8") as f:
-        text = f.read()
-    text = (
-        text.replace("/etc/grid-security/occid/hostcert.pem", site["cert"])
-        .replace("/etc/grid-security/occid/hostkey.pem", site["key"])
-        .replace("/etc/grid-security/certificates", site["ca_dir"])
-        .replace("/etc/grid-security/vomsdir", site["vomsdir"])
-    )
-    path = tmp_path / "occid.toml"
-    path.write_text(text)
-    loaded = config.load(str(path))
-    assert loaded.path == str(path)
-    assert loaded.accounts[0].manager_fqans == ("/fedcloud.egi.eu/Role=VMManager",)
-
-
-def test_sample_file_names_its_missing_host_certificate():
-    """Unchanged, the sample stops at the first file a site must provide."""
-    with pytest.raises(config.ConfigError) as e:
-        config.load(SAMPLE)
-    assert e.value.key == "[server] host_cert"
-    assert "cannot read /etc/grid-security/occid/hostcert.pem" in str(e.value)
-
-
 # (replace this, with this, expected key, expected problem fragment)
 BAD = [
     ("[grid]", "[grids]\n[grid]", "[grids]", "unknown section"),
@@ -266,11 +191,26 @@ BAD = [
     ("[grid]", "[grid]\nlimited_proxies = 'allow'", "[grid] limited_proxies", "must be one of"),
     ("[grid]", "[aws]\nregion = 'mars'\n[grid]", "[aws] region", "not an AWS region"),
     ("[grid]", "[aws]\nendpoint_url = 'ftp://x'\n[grid]", "[aws] endpoint_url", "http(s) URL"),
-    ("[grid]", "[aws]\navailability_zone = 'us-east-1a'\n[grid]", "[aws] availability_zone", "not a zone of region eu-west-1"),
+    (
+        "[grid]",
+        "[aws]\navailability_zone = 'us-east-1a'\n[grid]",
+        "[aws] availability_zone",
+        "not a zone of region eu-west-1",
+    ),
     ("[grid]", "[aws]\ninstance_types = []\n[grid]", "[aws] instance_types", "at least one"),
     ("[grid]", "[aws]\ninstance_types = [1]\n[grid]", "[aws] instance_types", "list of strings"),
-    ("[grid]", "[aws]\ninstance_types = ['T3 Micro']\n[grid]", "[aws] instance_types", "not an instance type"),
-    ("[grid]", "[aws]\ndefault_instance_type = 'm5.large'\n[grid]", "[aws] default_instance_type", "one of [aws] instance_types"),
+    (
+        "[grid]",
+        "[aws]\ninstance_types = ['T3 Micro']\n[grid]",
+        "[aws] instance_types",
+        "not an instance type",
+    ),
+    (
+        "[grid]",
+        "[aws]\ndefault_instance_type = 'm5.large'\n[grid]",
+        "[aws] default_instance_type",
+        "one of [aws] instance_types",
+    ),
     ("[grid]", "[aws]\nssh_cidr = '10.0.0.0/33'\n[grid]", "[aws] ssh_cidr", "not a CIDR"),
     ("[grid]", "[aws]\nthreads = 0\n[grid]", "[aws] threads", "between 1 and 200"),
     ("[grid]", "[aws]\ntimeout = 0\n[grid]", "[aws] timeout", "between 0 and 300"),
@@ -282,19 +222,43 @@ BAD = [
     ('name = "fedcloud"', 'name = ""', "accounts[0].name", "is required"),
     ('fqans = ["/fedcloud.egi.eu"]', "fqans = []", "accounts[0].fqans", "needs fqans or dns"),
     ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["fedcloud"]', "accounts[0].fqans", "is not a FQAN"),
-    ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nvisibility = "all"', "accounts[0].visibility", "must be one of"),
-    ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nmanager_fqans = ["admins"]', "accounts[0].manager_fqans", "is not a FQAN"),
-    ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nprofile = "nosuch"', "accounts[0].profile", "no AWS profile 'nosuch'"),
-    ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nrole_arn = "admin"', "accounts[0].role_arn", "not an IAM role ARN"),
+    (
+        'fqans = ["/fedcloud.egi.eu"]',
+        'fqans = ["/fc"]\nvisibility = "all"',
+        "accounts[0].visibility",
+        "must be one of",
+    ),
+    (
+        'fqans = ["/fedcloud.egi.eu"]',
+        'fqans = ["/fc"]\nmanager_fqans = ["admins"]',
+        "accounts[0].manager_fqans",
+        "is not a FQAN",
+    ),
+    (
+        'fqans = ["/fedcloud.egi.eu"]',
+        'fqans = ["/fc"]\nrole_arn = "admin"',
+        "accounts[0].role_arn",
+        "not an IAM role ARN",
+    ),
     ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\ndns = ["CN=robot"]', "accounts[0].dns", "is not a DN"),
-    ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nprofiles = "x"', "accounts[0].profiles", "unknown key"),
+    (
+        'fqans = ["/fedcloud.egi.eu"]',
+        'fqans = ["/fc"]\nprofiles = "x"',
+        "accounts[0].profiles",
+        "unknown key",
+    ),
     (
         'fqans = ["/fedcloud.egi.eu"]',
         'fqans = ["/fc"]\n[[accounts]]\nname = "fedcloud"\nfqans = ["/x"]',
         "accounts[1].name",
         "used twice",
     ),
-    ('[[accounts]]\nname = "fedcloud"\nfqans = ["/fedcloud.egi.eu"]', "", "[[accounts]]", "at least one account"),
+    (
+        '[[accounts]]\nname = "fedcloud"\nfqans = ["/fedcloud.egi.eu"]',
+        "",
+        "[[accounts]]",
+        "at least one account",
+    ),
     ("[grid]", "[grid\n", "(syntax)", ""),
 ]
 
@@ -320,20 +284,6 @@ def test_accounts_not_tables(site):
     assert (e.value.key, e.value.problem) == ("[[accounts]]", "must be an array of tables")
 
 
-def test_missing_files(site):
-    """Host credentials and trust directories must exist and be readable."""
-    for old, key in [
-        (site["cert"], "[server] host_cert"),
-        (site["key"], "[server] host_key"),
-        (site["ca_dir"], "[grid] ca_dir"),
-        (site["vomsdir"], "[grid] vomsdir"),
-    ]:
-        text = minimal(site).replace(old, old + ".missing")
-        with pytest.raises(config.ConfigError) as e:
-            config.parse(text, "occid.toml")
-        assert e.value.key == key
-
-
 def test_host_certificate_and_key_required(site):
     """A site must name its host credentials."""
     text = minimal(site).replace(f'host_cert = "{site["cert"]}"', "")
@@ -342,70 +292,88 @@ def test_host_certificate_and_key_required(site):
     assert (e.value.key, e.value.problem) == ("[server] host_cert", "is required")
 
 
-def test_key_not_matching_certificate(site, tmp_path):
-    """A host key that is not the certificate's is refused at start."""
-    other = tmp_path / "other"
-    other.mkdir()
-    _, other_key = _write_host_credentials(str(other))
-    text = minimal(site).replace(site["key"], other_key)
+def test_parse_reads_no_file(site):
+    """
+    Parsing names files and AWS profiles that do not exist and still
+    succeeds: checking them is preflight's job, at start.
+    """
+    text = minimal(site).replace('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nprofile = "nosuch"')
+    loaded = config.parse(text, "occid.toml")
+    assert loaded.server.host_cert == PATHS["cert"]
+    assert loaded.account("fedcloud").profile == "nosuch"
+
+
+@pytest.mark.parametrize(
+    "mode, values",
+    [
+        (config.Visibility, ["owner", "vo", "manager"]),
+        (config.ImagePolicy, ["all", "owned", "listed", "owned_and_listed"]),
+        (config.CrlMode, ["require", "if-valid", "off"]),
+        (config.LimitedProxies, ["refuse", "read-only"]),
+    ],
+)
+def test_mode_values(mode, values):
+    """Each mode is a string enum whose values are the words of the file."""
+    assert [str(member) for member in mode] == values
+    assert all(member == value for member, value in zip(mode, values, strict=True))
+
+
+def test_modes_parsed_as_enums(site):
+    """The modes of a parsed file are enum members, not bare strings."""
+    text = minimal(site).replace("[grid]", '[grid]\ncrl = "off"\nlimited_proxies = "refuse"')
+    text = text.replace('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nvisibility = "vo"')
+    text += '[images]\npolicy = "owned"\n'
+    loaded = config.parse(text, "occid.toml")
+    assert loaded.grid.crl is config.CrlMode.OFF
+    assert loaded.grid.limited_proxies is config.LimitedProxies.REFUSE
+    assert loaded.images.policy is config.ImagePolicy.OWNED
+    assert loaded.accounts[0].visibility is config.Visibility.VO
+
+
+def test_dataclasses_turn_strings_into_modes():
+    """
+    A section built in code from the file's words holds enum members too;
+    a word that is no mode is refused.
+    """
+    assert config.GridConfig(crl="require").crl is config.CrlMode.REQUIRE
+    assert config.GridConfig(limited_proxies="refuse").limited_proxies is config.LimitedProxies.REFUSE
+    images = dataclasses.replace(config.ImagesConfig(), policy="all")
+    assert images.policy is config.ImagePolicy.ALL
+    assert config.AccountConfig(visibility="vo").visibility is config.Visibility.VO
+    with pytest.raises(ValueError):
+        config.GridConfig(crl="maybe")
+
+
+def test_manager_visibility_not_in_the_file(site):
+    """C{manager} is granted by manager_fqans; a file cannot set it."""
+    text = minimal(site).replace('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nvisibility = "manager"')
     with pytest.raises(config.ConfigError) as e:
         config.parse(text, "occid.toml")
-    assert e.value.key == "[server] host_key"
-    assert "does not match the certificate" in e.value.problem
+    assert e.value.problem == "must be one of 'owner', 'vo', not 'manager'"
 
 
-def test_garbage_credentials(site, tmp_path):
-    """Files that hold no PEM certificate or key are named."""
-    junk = tmp_path / "junk.pem"
-    junk.write_text("not pem")
-    for old, key, problem in [
-        (site["cert"], "[server] host_cert", "holds no PEM certificate"),
-        (site["key"], "[server] host_key", "holds no PEM private key"),
-    ]:
-        with pytest.raises(config.ConfigError) as e:
-            config.parse(minimal(site).replace(old, str(junk)), "occid.toml")
-        assert (e.value.key, problem in e.value.problem) == (key, True)
+@pytest.mark.parametrize(
+    "policy, owned, listed, saved",
+    [
+        ("all", False, False, True),
+        ("owned", True, False, True),
+        ("listed", False, True, False),
+        ("owned_and_listed", True, True, False),
+    ],
+)
+def test_image_policy_parts(policy, owned, listed, saved):
+    """Which images each policy offers: the account's own, the list's, users' saved ones."""
+    mode = config.ImagePolicy(policy)
+    assert (mode.uses_owned, mode.uses_list, mode.offers_saved) == (owned, listed, saved)
 
 
-def test_encrypted_key(site, tmp_path):
-    """An encrypted host key is refused: twistd cannot prompt for it."""
-    with open(site["key"], "rb") as f:
-        key = serialization.load_pem_private_key(f.read(), None)
-    encrypted = tmp_path / "encrypted.pem"
-    encrypted.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(b"secret"),
-        )
+def test_choice_messages(site):
+    """A mode outside its enum is refused listing every value, in order."""
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(minimal(site).replace("[grid]", "[grid]\ncrl = 'maybe'"), "occid.toml")
+    assert e.value.problem == "must be one of 'require', 'if-valid', 'off', not 'maybe'"
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(minimal(site) + "[images]\npolicy = 'some'\n", "occid.toml")
+    assert e.value.problem == (
+        "must be one of 'all', 'owned', 'listed', 'owned_and_listed', not 'some'"
     )
-    with pytest.raises(config.ConfigError) as e:
-        config.parse(minimal(site).replace(site["key"], str(encrypted)), "occid.toml")
-    assert "encrypted" in e.value.problem
-
-
-def test_unreadable_file(tmp_path):
-    """A configuration file that cannot be read is named."""
-    with pytest.raises(config.ConfigError) as e:
-        config.load(str(tmp_path / "absent.toml"))
-    assert e.value.key == "(file)"
-    assert "cannot read" in e.value.problem
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
-def test_unreadable_by_permissions(site, tmp_path):
-    """A configuration file without read permission is named."""
-    path = tmp_path / "occid.toml"
-    path.write_text(minimal(site))
-    os.chmod(path, 0)
-    with pytest.raises(config.ConfigError):
-        config.load(str(path))
-
-
-def test_not_utf8(tmp_path):
-    """A configuration file in another encoding is refused."""
-    path = tmp_path / "occid.toml"
-    path.write_bytes(b"[server]\nlisten = '\xff'\n")
-    with pytest.raises(config.ConfigError) as e:
-        config.load(str(path))
-    assert e.value.problem == "not UTF-8 text"

@@ -20,12 +20,12 @@ import pytest
 from cryptography import x509
 from twisted.python import usage
 
-from occid import config as configmodule
 from occid import demo, tap
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.proxy import ChainOptions
 from occid.gsi.trust import TrustStore
 from occid.gsi.voms import VomsDir
+from occid.server import preflight
 from tests.daemon import REPO, twistd_command
 from tests.motoserver import free_port
 
@@ -158,7 +158,7 @@ def test_configuration_loads(credentials):
     path = os.path.join(credentials.directory, "check.toml")
     with open(path, "w", encoding="utf-8") as f:
         f.write(demo.config_text(setup))
-    config = configmodule.load(path)
+    config = preflight.load(path)
     assert config.server.listen == "tcp:12443:interface=127.0.0.1"
     assert config.server.public_host == "localhost"
     assert config.aws.endpoint_url == "http://127.0.0.1:15999"

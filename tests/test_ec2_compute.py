@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from twisted.logger import LogLevel, globalLogPublisher
 from zope.interface.verify import verifyObject
 
+from occid.config import Visibility
 from occid.ec2.backend import EC2Backend
 from occid.ec2.compute import (
     ComputeCollection,
@@ -29,7 +30,6 @@ from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
 from occid.occi.model import Changes, EntityFilter, Link, Resource
-from occid.policy import MANAGER, OWNER, VO
 from tests.ec2hooks import count_calls, inject, no_backoff, raise_on_send
 from tests.motoserver import (
     ALMA,
@@ -51,7 +51,7 @@ from tests.motoserver import (
 
 pytestmark = pytest.mark.moto
 
-def computes(account, who=JANE, visibility=OWNER, writable=True):
+def computes(account, who=JANE, visibility=Visibility.OWNER, writable=True):
     return provider(ComputeCollection, account, who, visibility, writable)
 
 
@@ -386,18 +386,18 @@ def test_vo_and_manager_visibility(account):
         request(os_tpl())))
     outside = account.client.run_instances(ImageId=DEBIAN, InstanceType="t3.micro",
                                            MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
-    vo_view = [e.id for e in settled(computes(account, JOHN, VO).list(EntityFilter()))]
+    vo_view = [e.id for e in settled(computes(account, JOHN, Visibility.VO).list(EntityFilter()))]
     assert vo_view == [jane.id]
-    manager_view = {e.id for e in settled(computes(account, JOHN, MANAGER).list(EntityFilter()))}
+    manager_view = {e.id for e in settled(computes(account, JOHN, Visibility.MANAGER).list(EntityFilter()))}
     assert manager_view == {jane.id, stranger.id, outside}
-    assert settled(computes(account, JOHN, MANAGER).get(outside)).id == outside
+    assert settled(computes(account, JOHN, Visibility.MANAGER).get(outside)).id == outside
 
 
 def test_list_filter_and_owned_only(account):
     """Listing applies the EntityFilter, and owned_only narrows a manager to its own."""
     settled(computes(account, JANE).create(request(os_tpl(), title="a")))
     mine = settled(computes(account, JOHN).create(request(os_tpl(ALMA), title="b")))
-    manager = computes(account, JOHN, MANAGER)
+    manager = computes(account, JOHN, Visibility.MANAGER)
     by_title = settled(manager.list(EntityFilter(attributes={"occi.core.title": "b"})))
     assert [e.id for e in by_title] == [mine.id]
     by_mixin = settled(manager.list(EntityFilter(categories=(os_tpl(ALMA).identifier,))))
@@ -580,11 +580,11 @@ def test_saved_images_are_offered_to_those_who_see_their_saver(moto):
         catalog = account.catalog
         assert catalog.catalog.lookup(mixin.identifier) is None
         assert catalog.catalog_for(Scope(JOHN, binding())) is catalog.catalog
-        assert catalog.catalog_for(Scope(stranger, binding(VO, vo=stranger.vo))) is catalog.catalog
+        assert catalog.catalog_for(Scope(stranger, binding(Visibility.VO, vo=stranger.vo))) is catalog.catalog
         janes = catalog.catalog_for(Scope(JANE, binding()))
         assert janes.lookup(mixin.identifier).title == "golden"
         assert janes.version != catalog.catalog.version
-        for seer in (Scope(JOHN, binding(VO)), Scope(JOHN, binding(MANAGER))):
+        for seer in (Scope(JOHN, binding(Visibility.VO)), Scope(JOHN, binding(Visibility.MANAGER))):
             assert catalog.catalog_for(seer).lookup(mixin.identifier) is not None
 
     offered()

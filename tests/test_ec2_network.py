@@ -7,12 +7,12 @@ delete only of a VPC occid made, by its creator or a manager.
 import pytest
 from zope.interface.verify import verifyObject
 
+from occid.config import Visibility
 from occid.ec2.network import NetworkCollection
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
 from occid.occi.model import EntityFilter, Resource
-from occid.policy import MANAGER
 from tests.ec2hooks import inject, no_backoff
 from tests.motoserver import JOHN, make_account, make_config, provider, settled
 
@@ -103,7 +103,7 @@ def test_only_the_creator_or_a_manager_deletes(moto):
     with pytest.raises(errors.Forbidden, match="creator"):
         settled(provider(NetworkCollection, account, JOHN).delete(made.id))
     assert made.id in vpc_ids(account)
-    settled(provider(NetworkCollection, account, JOHN, MANAGER).delete(made.id))
+    settled(provider(NetworkCollection, account, JOHN, Visibility.MANAGER).delete(made.id))
     assert made.id not in vpc_ids(account)
 
 

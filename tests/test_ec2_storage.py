@@ -7,12 +7,12 @@ attached.
 import pytest
 from zope.interface.verify import verifyObject
 
+from occid.config import Visibility
 from occid.ec2.storage import StorageCollection, render
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
 from occid.occi.model import Changes, EntityFilter, Resource
-from occid.policy import MANAGER, OWNER
 from tests.ec2hooks import count_calls
 from tests.motoserver import (
     DEBIAN,
@@ -27,7 +27,7 @@ from tests.motoserver import (
 
 pytestmark = pytest.mark.moto
 
-def volumes(account, who=JANE, visibility=OWNER):
+def volumes(account, who=JANE, visibility=Visibility.OWNER):
     return provider(StorageCollection, account, who, visibility)
 
 
@@ -81,7 +81,7 @@ def test_visibility(account):
     assert [v.id for v in settled(volumes(account, JANE).list(EntityFilter()))] == [jane.id]
     with pytest.raises(errors.NotFound):
         settled(volumes(account, JANE).get(john.id))
-    seen = {v.id for v in settled(volumes(account, JOHN, MANAGER).list(EntityFilter()))}
+    seen = {v.id for v in settled(volumes(account, JOHN, Visibility.MANAGER).list(EntityFilter()))}
     assert seen == {jane.id, john.id}
 
 

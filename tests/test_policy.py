@@ -8,14 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from zope.interface.verify import verifyObject
 
-from occid.config import AccountConfig
+from occid.config import AccountConfig, LimitedProxies, Visibility
 from occid.gsi.principal import Principal, owner_hash
 from occid.interfaces import IAccountPolicy
 from occid.occi.errors import Forbidden
 from occid.policy import (
-    MANAGER,
-    OWNER,
-    VO,
     AccountBinding,
     AccountPolicy,
     fqan_matches,
@@ -59,14 +56,14 @@ def principal(*fqans, vo=None, dn=DN, limited=False):
     )
 
 
-def bind(p, accounts=ACCOUNTS, limited_proxies="read-only"):
+def bind(p, accounts=ACCOUNTS, limited_proxies=LimitedProxies.READ_ONLY):
     """Bind C{p} with a policy over C{accounts}."""
     return AccountPolicy(accounts, limited_proxies).bind(p)
 
 
 def test_provides_interface():
     """AccountPolicy provides IAccountPolicy."""
-    assert verifyObject(IAccountPolicy, AccountPolicy(ACCOUNTS, "read-only"))
+    assert verifyObject(IAccountPolicy, AccountPolicy(ACCOUNTS, LimitedProxies.READ_ONLY))
 
 
 @pytest.mark.parametrize(
@@ -103,7 +100,7 @@ def test_first_account_in_file_order_wins():
     wins: /alpha/analysis is served by alpha-analysis, not alpha."""
     binding = bind(principal("/alpha/analysis"))
     assert binding == AccountBinding(
-        account="alpha-analysis", visibility=OWNER, writable=True, vo="alpha"
+        account="alpha-analysis", visibility=Visibility.OWNER, writable=True, vo="alpha"
     )
     reordered = (ACCOUNTS[2], ACCOUNTS[1])
     assert bind(principal("/alpha/analysis"), reordered).account == "alpha"
@@ -119,20 +116,20 @@ def test_role_pattern():
     """A pattern with a role serves only FQANs with that role; without the
     role the next matching account serves."""
     admin = bind(principal("/alpha/Role=admin"))
-    assert (admin.account, admin.visibility) == ("admins", VO)
+    assert (admin.account, admin.visibility) == ("admins", Visibility.VO)
     assert bind(principal("/alpha")).account == "alpha"
 
 
 def test_manager_role():
     """Holding one of the account's manager FQANs, even as a secondary FQAN,
     gives manager visibility."""
-    assert bind(principal("/alpha", "/alpha/Role=VMManager")).visibility == MANAGER
-    assert bind(principal("/alpha")).visibility == OWNER
+    assert bind(principal("/alpha", "/alpha/Role=VMManager")).visibility == Visibility.MANAGER
+    assert bind(principal("/alpha")).visibility == Visibility.OWNER
 
 
 def test_manager_role_of_another_account_does_not_count():
     """A manager FQAN only counts for the account that lists it."""
-    assert bind(principal("/beta", "/alpha/Role=VMManager", vo="beta")).visibility == VO
+    assert bind(principal("/beta", "/alpha/Role=VMManager", vo="beta")).visibility == Visibility.VO
 
 
 def test_no_match_names_the_vo():
@@ -155,7 +152,7 @@ def test_robot_dn():
     """A DN listed in an account's dns is served without VOMS attributes;
     its VO tag is the account name behind "@"."""
     binding = bind(principal(dn=ROBOT))
-    assert binding == AccountBinding(account="alpha", visibility=OWNER, writable=True, vo="@alpha")
+    assert binding == AccountBinding(account="alpha", visibility=Visibility.OWNER, writable=True, vo="@alpha")
 
 
 def test_fqans_come_before_dns():
@@ -191,15 +188,23 @@ def test_limited_refused():
     """In refuse mode a limited proxy gets 403, even a robot's."""
     for p in (principal("/alpha", limited=True), principal(dn=ROBOT, limited=True)):
         with pytest.raises(Forbidden) as raised:
-            bind(p, limited_proxies="refuse")
+            bind(p, limited_proxies=LimitedProxies.REFUSE)
         assert "limited proxies are refused" in raised.value.message
-    assert bind(principal("/alpha"), limited_proxies="refuse").writable
+    assert bind(principal("/alpha"), limited_proxies=LimitedProxies.REFUSE).writable
 
 
 def test_bad_limited_mode():
     """An unknown limited_proxies mode is a programming error."""
     with pytest.raises(ValueError):
         AccountPolicy(ACCOUNTS, "sometimes")
+
+
+def test_limited_mode_by_its_word():
+    """The file's word for a mode is taken as the mode itself."""
+    p = principal("/alpha", limited=True)
+    with pytest.raises(Forbidden):
+        bind(p, limited_proxies="refuse")
+    assert not bind(p, limited_proxies="read-only").writable
 
 
 def test_owner_tags():

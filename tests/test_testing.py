@@ -8,11 +8,11 @@ import pytest
 from twisted.internet import defer
 from zope.interface.verify import verifyObject
 
+from occid.config import Visibility
 from occid.interfaces import IAccountPolicy, IBackend, ICatalog
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from occid.occi.model import Changes, EntityFilter, Link, Mixin, Resource
-from occid.policy import VO
 from occid.testing import (
     MemoryBackend,
     StaticPolicy,
@@ -83,10 +83,10 @@ class TestMemoryBackend(BackendCollections):
 
     def test_vo_visibility(self):
         """With vo visibility members of the VO see each other's computes, others do not."""
-        vo_binding = make_binding(visibility=VO)
+        vo_binding = make_binding(visibility=Visibility.VO)
         created = self.create_compute(principal=ALICE, binding=vo_binding)
         assert self.resolve(self.compute(BOB, vo_binding).get(created.id)).id == created.id
-        other_vo = make_binding(visibility=VO, vo="other.vo")
+        other_vo = make_binding(visibility=Visibility.VO, vo="other.vo")
         self.raises(NotFound, self.compute(BOB, other_vo).get(created.id))
 
     def test_networks_shared(self):

@@ -12,9 +12,9 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import globalLogPublisher
 
 from occid import SERVER_HEADER
+from occid.config import Visibility
 from occid.occi import infrastructure as infra
 from occid.occi import rendering
-from occid.policy import MANAGER
 from occid.testing import (
     MemoryBackend,
     StaticPolicy,
@@ -225,7 +225,7 @@ def test_collection_delete_only_owned():
     backend = MemoryBackend()
     manager = make_gateway(
         principal=make_principal(dn="/CN=Manager"),
-        binding=make_binding(visibility=MANAGER), backend=backend,
+        binding=make_binding(visibility=Visibility.MANAGER), backend=backend,
     )
     member = make_gateway(backend=backend)
     mine = create(manager, "manager-vm")

@@ -42,10 +42,6 @@ PAGE_SIZE = 1000
 #: DescribeInstanceTypes accepts at most this many names per call.
 TYPES_PER_CALL = 100
 
-#: The image policies under which users' saved images are offered to them.
-SAVED_POLICIES = ("all", "owned")
-
-
 @dataclass(frozen=True)
 class SavedImage:
     """An image a user saved through occid, with the tags that say who sees it."""
@@ -85,9 +81,9 @@ def image_query(images: ImagesConfig) -> dict:
     """The DescribeImages parameters of the site's image policy."""
     query: dict = {"Filters": [{"Name": "image-type", "Values": ["machine"]},
                                {"Name": "state", "Values": ["available"]}]}
-    if images.policy in ("owned", "owned_and_listed"):
+    if images.policy.uses_owned:
         query["Owners"] = ["self"]
-    if images.policy in ("listed", "owned_and_listed"):
+    if images.policy.uses_list:
         # A filter, not ImageIds: one stale id must not fail the whole call.
         query["Filters"].append({"Name": "image-id", "Values": list(images.list)})
     return query
@@ -95,7 +91,7 @@ def image_query(images: ImagesConfig) -> dict:
 
 def _images(client, images: ImagesConfig) -> list[dict]:
     query = image_query(images)
-    if images.policy in ("listed", "owned_and_listed"):
+    if images.policy.uses_list:
         return client.describe_images(**query)["Images"]
     pages = client.get_paginator("describe_images").paginate(
         PaginationConfig={"PageSize": PAGE_SIZE}, **query
@@ -145,7 +141,7 @@ def _architecture(info: dict) -> str | None:
 @translated
 def load_templates(client, aws: AwsConfig, images: ImagesConfig, public_host: str) -> Templates:
     """Read the account's templates from EC2 (blocking; four or five calls)."""
-    with_saved = images.policy in SAVED_POLICIES
+    with_saved = images.policy.offers_saved
     os_tpls = _by_title(
         os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"], public_host)
         for image in _images(client, images)
@@ -212,7 +208,7 @@ class AccountCatalog:
         Offer C{image}, just saved by this process, without waiting for the
         next refresh (when the policy offers saved images at all).
         """
-        if self._images.policy not in SAVED_POLICIES:
+        if not self._images.policy.offers_saved:
             return
         with self._lock:
             templates, catalog, _ = self._current()

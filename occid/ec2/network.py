@@ -16,6 +16,7 @@ import ipaddress
 from twisted.internet.defer import fail
 from zope.interface import implementer
 
+from occid.config import Visibility
 from occid.ec2.account import MANAGED_TAG, Account
 from occid.ec2.collection import AccountCollection
 from occid.ec2.errors import translated
@@ -24,7 +25,6 @@ from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
 from occid.occi.model import Entity, EntityFilter, Resource
-from occid.policy import MANAGER
 
 PUBLIC = "public"
 
@@ -167,7 +167,7 @@ def check_deletable(scope: Scope, vpc: dict) -> None:
     if tags.get(MANAGED_TAG) != MANAGED_NETWORK:
         raise Forbidden(f"network {vpc['VpcId']} was not created through occid; "
                         "only the site admin may delete it")
-    if not scope.owns(tags) and scope.binding.visibility != MANAGER:
+    if not scope.owns(tags) and scope.binding.visibility != Visibility.MANAGER:
         raise Forbidden(f"only the creator of network {vpc['VpcId']} or a VO manager "
                         "may delete it")
 

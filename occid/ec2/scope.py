@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from occid.config import Visibility
 from occid.gsi.principal import Principal
 from occid.occi.errors import Forbidden
-from occid.policy import MANAGER, VO, AccountBinding, owner_tags
+from occid.policy import AccountBinding, owner_tags
 
 OWNER_TAG = "occid:owner"
 VO_TAG = "occid:vo"
@@ -64,17 +65,17 @@ class Scope:
 
     def filters(self, owned_only: bool = False) -> list[dict]:
         """The EC2 filters selecting the instances and volumes this principal sees."""
-        if owned_only or self.binding.visibility not in (VO, MANAGER):
+        if owned_only or self.binding.visibility not in (Visibility.VO, Visibility.MANAGER):
             return [{"Name": f"tag:{OWNER_TAG}", "Values": [self.principal.owner]}]
-        if self.binding.visibility == VO:
+        if self.binding.visibility == Visibility.VO:
             return [{"Name": f"tag:{VO_TAG}", "Values": [self.binding.vo]}]
         return []
 
     def sees(self, tags: dict[str, str]) -> bool:
         """Whether a resource with C{tags} is visible to this principal."""
-        if self.binding.visibility == MANAGER:
+        if self.binding.visibility == Visibility.MANAGER:
             return True
-        if self.binding.visibility == VO:
+        if self.binding.visibility == Visibility.VO:
             return tags.get(VO_TAG) == self.binding.vo
         return self.owns(tags)
 

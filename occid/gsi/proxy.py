@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from asn1crypto import core as asn1
 from cryptography import x509
@@ -32,13 +31,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.x509.oid import NameOID
 
+from occid.config import CrlMode, GridConfig
 from occid.gsi.names import ambiguous_value, rdn_sequence, slash_dn
 from occid.gsi.principal import CertificateRejected
 from occid.gsi.readable import unreadable
 from occid.gsi.trust import Authority, TrustStore, Unusable, is_ca, signed_by
-
-if TYPE_CHECKING:  # occid.config reads AWS profiles (botocore): not for the pure layer
-    from occid.config import GridConfig
 
 PCI = "1.3.6.1.5.5.7.1.14"
 DRAFT_PCI = "1.3.6.1.4.1.3536.1.222"
@@ -543,7 +540,7 @@ def _check_revocation(
     for certificate, issuer in issued:
         crl = issuer.crl
         if crl is None:
-            if options.crl == "require":
+            if options.crl == CrlMode.REQUIRE:
                 raise reject("C11", f"there is no CRL for the CA {issuer.dn}", "the site must install its CRL (fetch-crl)")
             notes.append(f"no CRL for the CA {issuer.dn}: revocation of {names(certificate)} not checked")
             continue
@@ -634,7 +631,7 @@ def _tolerable_missing_crl(
     """Error 3 at C{depth}: a legacy proxy (no CRL exists for proxies) or a certificate whose CA really has none."""
     if depth < len(proxies):
         return legacy
-    if options.crl == "require":
+    if options.crl == CrlMode.REQUIRE:
         return False
     issuers = list(path) + [path[-1]]  # the EEC's issuer is path[0]; a root issues itself
     index = depth - len(proxies)

@@ -1,0 +1,3 @@
+"""The Twisted edge."""
+
+__all__: list[str] = []

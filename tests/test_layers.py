@@ -1,0 +1,180 @@
+"""
+Tests for the layers: no module of the pure core (C{occid/occi/},
+C{occid/gsi/}, C{occid/policy.py}, C{occid/config.py},
+C{occid/interfaces.py}) imports Twisted, boto3 or botocore, directly or
+through another module, nor any occid module outside the core (the edges
+import the core, never the reverse).
+
+Each module is imported alone in a fresh interpreter whose import system
+refuses the forbidden packages and reports which chain of modules asked for
+them; the modules are found on disk, so a new module of the core is checked
+without being listed here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: The packages of the pure core, every module below them included.
+CORE_PACKAGES = ("occid/occi", "occid/gsi")
+
+#: The single modules of the pure core.
+CORE_MODULES = ("occid/policy.py", "occid/config.py", "occid/interfaces.py")
+
+#: What the pure core must never import.
+FORBIDDEN = ("twisted", "boto3", "botocore")
+
+#: Run in the child: import sys.argv[1], refusing the top-level packages of
+#: sys.argv[2] and every occid module outside the prefixes of sys.argv[3],
+#: and print, for each attempt, the chain of occid modules being imported.
+_PROBE = """
+import importlib, json, sys
+
+forbidden = set(sys.argv[2].split(","))
+core = tuple(sys.argv[3].split(","))
+
+def refused(name):
+    if name.split(".")[0] in forbidden:
+        return True
+    return name.startswith("occid.") and not any(
+        name == prefix or name.startswith(prefix + ".") for prefix in core
+    )
+
+attempts = []
+
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if not refused(name):
+            return None
+        chain, frame = [], sys._getframe(1)
+        while frame is not None:
+            module = frame.f_globals.get("__name__", "")
+            if module.startswith("occid") and (not chain or chain[-1] != module):
+                chain.append(module)
+            frame = frame.f_back
+        attempts.append({"import": name, "by": list(reversed(chain))})
+        raise ImportError(f"{name} is forbidden in the pure core")
+
+sys.meta_path.insert(0, Refuse())
+error = None
+try:
+    importlib.import_module(sys.argv[1])
+except ImportError as e:
+    error = str(e)
+loaded = sorted(m for m in sys.modules if refused(m))
+print(json.dumps({"attempts": attempts, "loaded": loaded, "error": error}))
+"""
+
+
+def core_modules() -> list[str]:
+    """The dotted names of every module of the pure core, found on disk."""
+    names = []
+    for package in CORE_PACKAGES:
+        for directory, subdirectories, files in os.walk(os.path.join(ROOT, package)):
+            subdirectories[:] = sorted(d for d in subdirectories if not d.startswith(("_", ".")))
+            for filename in sorted(files):
+                if filename.endswith(".py"):
+                    relative = os.path.relpath(os.path.join(directory, filename), ROOT)
+                    names.append(_dotted(relative))
+    names.extend(_dotted(module) for module in CORE_MODULES)
+    return names
+
+
+def _dotted(relative: str) -> str:
+    """C{occid/gsi/voms.py} -> C{occid.gsi.voms}; a package's C{__init__.py} is the package."""
+    parts = relative[: -len(".py")].split(os.sep)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def core_prefixes() -> list[str]:
+    """The dotted names under which an occid module belongs to the core."""
+    packages = [_dotted(path + "/__init__.py") for path in CORE_PACKAGES]
+    return packages + [_dotted(path) for path in CORE_MODULES]
+
+
+def probe(module: str) -> dict:
+    """Import C{module} alone in a fresh interpreter and report forbidden imports."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, module, ",".join(FORBIDDEN), ",".join(core_prefixes())],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_core_found():
+    """Discovery finds the whole core: both packages, their modules and the three single modules."""
+    modules = core_modules()
+    for expected in (
+        "occid.occi",
+        "occid.occi.model",
+        "occid.occi.rendering",
+        "occid.gsi",
+        "occid.gsi.voms",
+        "occid.gsi.authenticator",
+        "occid.policy",
+        "occid.config",
+        "occid.interfaces",
+    ):
+        assert expected in modules
+    assert len(modules) == len(set(modules))
+
+
+@pytest.mark.parametrize("module", core_modules())
+def test_core_imports_no_edge(module):
+    """
+    The module, and everything it imports, imports neither Twisted nor
+    boto3 nor botocore, nor an occid module outside the core.
+    """
+    report = probe(module)
+    assert report["attempts"] == [], "\n".join(
+        f"{attempt['import']} imported by {' -> '.join(attempt['by'])}"
+        for attempt in report["attempts"]
+    )
+    assert report["loaded"] == []
+    assert report["error"] is None
+
+
+def test_probe_catches_a_forbidden_import(tmp_path):
+    """
+    The probe itself works: a module importing Twisted through another
+    module is reported with the chain that led there.
+    """
+    package = tmp_path / "occid_probe_check"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "inner.py").write_text("import twisted.internet.defer\n")
+    (package / "outer.py").write_text("from occid_probe_check import inner\n")
+    code = [sys.executable, "-c", _PROBE, "occid_probe_check.outer", ",".join(FORBIDDEN), "occid.occi"]
+    environment = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run(
+        code, capture_output=True, text=True, cwd=str(tmp_path), env=environment, check=True
+    )
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["attempts"][0]["import"] == "twisted"
+    assert report["attempts"][0]["by"] == ["occid_probe_check.outer", "occid_probe_check.inner"]
+    assert report["error"] is not None
+
+
+def test_probe_catches_an_edge_module():
+    """The probe refuses an occid module outside the core, such as the EC2 edge."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, "occid.ec2", ",".join(FORBIDDEN), ",".join(core_prefixes())],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, check=True,
+    )
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["attempts"][0]["import"] == "occid.ec2"
+    assert report["loaded"] == []
