@@ -17,7 +17,7 @@ setup(
     # skips plugin directories that have one), so find_packages() cannot see it.
     packages=find_packages(exclude=["tests", "tests.*", "bench", "bench.*"])
     + ["twisted.plugins"],
-    package_data={"occid": ["demo_amis.json"]},
+    package_data={"occid.demo": ["demo_amis.json"]},
     install_requires=[
         "twisted[tls]>=24.7",
         "pyopenssl>=24.3",  # get_peer_cert_chain(as_cryptography=True)

@@ -12,7 +12,6 @@ real EC2 would refuse (ec2.md §1.3).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 
 from occid.config import AccountConfig, AwsConfig, Config, GridConfig, ImagesConfig, ServerConfig, Visibility
+from occid.demo.pki import free_port
 from occid.ec2.account import Account, RecentIds, SecurityGroups
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import make_client
@@ -43,13 +43,6 @@ DEBIAN, UBUNTU, ALMA = (
 
 REGION = "eu-west-1"
 PUBLIC_HOST = "occi.test"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class MotoServer:

@@ -1,51 +1,59 @@
 # -*- test-case-name: tests.test_pki -*-
 """
-A throwaway grid PKI for the tests, built with C{cryptography} alone.
+The tests' grid PKI, built on the credential factory L{occid.demo.pki}.
 
 L{PKI} creates a trusted CA with its CRL and IGTF policy files, a host
 certificate for C{localhost}, a user and a VOMS signer, and issues RFC 3820
 proxies on demand, including every hostile shape the C grid tools refuse to
-build (the knobs of L{PKI.issue_proxy}).  RSA key generation dominates test
-time, so keys come from a small pool shared by the whole test process; a CA
-never shares its key with another CA of the same PKI.
+build (the knobs of L{PKI.issue_proxy}); those shapes are made here, from
+the factory's pieces.  RSA key generation dominates test time, so keys come
+from a small pool shared by the whole test process; a CA never shares its
+key with another CA of the same PKI.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import secrets
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
-from OpenSSL import crypto
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from occid.gsi.proxy import DRAFT_PCI, INHERIT_ALL, LIMITED, PCI, ProxyCertInfo
+from occid.demo import pki as factory
+from occid.demo.pki import (
+    Credential,
+    Extension,
+    TrustDir,
+    cn,
+    extend,
+    key_usage,
+    name,
+    namespaces_text,
+    proxy_cert_info,
+    signing_policy_text,
+    subject_hash,
+)
+from occid.demo.voms import write_lsc
+from occid.gsi.proxy import DRAFT_PCI, PCI
+
+__all__ = [
+    "CA_DN", "HOST_DN", "NAMESPACE", "PKI", "USER_DN", "VOMS_DN", "Credential", "cn", "extend",
+    "key_usage", "name", "namespaces_text", "pooled_key", "proxy_cert_info", "resign",
+    "signing_policy_text", "subject_hash", "with_extension_twice",
+]
 
 CA_DN = "/DC=org/DC=example/CN=Test Grid CA"
 HOST_DN = "/DC=org/DC=example/OU=Hosts/CN=localhost"
 USER_DN = "/DC=org/DC=example/OU=Users/CN=Test User"
 VOMS_DN = "/DC=org/DC=example/OU=Services/CN=voms.example.org"
 NAMESPACE = "/DC=org/DC=example/"
-
-_SHORT_NAMES = {
-    "DC": NameOID.DOMAIN_COMPONENT,
-    "C": NameOID.COUNTRY_NAME,
-    "ST": NameOID.STATE_OR_PROVINCE_NAME,
-    "L": NameOID.LOCALITY_NAME,
-    "O": NameOID.ORGANIZATION_NAME,
-    "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
-    "CN": NameOID.COMMON_NAME,
-    "emailAddress": NameOID.EMAIL_ADDRESS,
-    "UID": NameOID.USER_ID,
-    "serialNumber": NameOID.SERIAL_NUMBER,
-}
 
 _KEY_POOL: dict[int, list[rsa.RSAPrivateKey]] = {}
 _POOL_SIZE = 12
@@ -56,56 +64,23 @@ def pooled_key(size: int, index: int) -> rsa.RSAPrivateKey:
     pool = _KEY_POOL.setdefault(size, [])
     slot = index % _POOL_SIZE
     while len(pool) <= slot:
-        pool.append(rsa.generate_private_key(public_exponent=65537, key_size=size))
+        pool.append(factory.new_key(size))
     return pool[slot]
 
 
-def name(subject: str | x509.Name) -> x509.Name:
-    """C{subject} as a Name; a string is in slash form, C{/DC=org/CN=x}."""
-    if isinstance(subject, x509.Name):
-        return subject
-    attributes = []
-    for part in subject.strip("/").split("/"):
-        key, _, value = part.partition("=")
-        attributes.append(x509.RelativeDistinguishedName([x509.NameAttribute(_SHORT_NAMES[key], value)]))
-    return x509.Name(attributes)
+def _signed(tbs: asn1_x509.TbsCertificate, key: rsa.RSAPrivateKey,
+            algorithm: hashes.HashAlgorithm, identifier: asn1_x509.SignedDigestAlgorithm) -> x509.Certificate:
+    """C{tbs} signed by C{key} with C{algorithm}, declared as C{identifier}."""
+    signed = asn1_x509.Certificate({
+        "tbs_certificate": tbs,
+        "signature_algorithm": identifier,
+        "signature_value": key.sign(tbs.dump(force=True), padding.PKCS1v15(), algorithm),
+    })
+    return x509.load_der_x509_certificate(signed.dump(force=True))
 
 
-def extend(parent: x509.Name, *rdns: x509.RelativeDistinguishedName) -> x509.Name:
-    """C{parent} with C{rdns} appended."""
-    return x509.Name(list(parent.rdns) + list(rdns))
-
-
-def cn(value: str) -> x509.RelativeDistinguishedName:
-    """A single-valued C{CN=value} RDN."""
-    return x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, value)])
-
-
-def key_usage(**granted: bool) -> x509.KeyUsage:
-    """A KeyUsage granting exactly C{granted}."""
-    flags = dict.fromkeys(
-        ["digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-         "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"],
-        False,
-    )
-    flags.update(granted)
-    return x509.KeyUsage(**flags)
-
-
-def subject_hash(certificate: x509.Certificate) -> str:
-    """OpenSSL's C{-subject_hash} of C{certificate}: the trust-dir file stem."""
-    return "%08x" % crypto.X509.from_cryptography(certificate).subject_name_hash()
-
-
-def proxy_cert_info(policy_oid: str, pathlen: int | None = None) -> bytes:
-    """DER of an RFC 3820 ProxyCertInfo with policy C{policy_oid}."""
-    value = {"proxy_policy": {"policy_language": policy_oid}}
-    if pathlen is not None:
-        value["path_len"] = pathlen
-    return ProxyCertInfo(value).dump()
-
-
-def resign(certificate: x509.Certificate, key: rsa.RSAPrivateKey, algorithm: hashes.HashAlgorithm) -> x509.Certificate:
+def resign(certificate: x509.Certificate, key: rsa.RSAPrivateKey,
+           algorithm: hashes.HashAlgorithm) -> x509.Certificate:
     """
     C{certificate} re-signed by C{key} with C{algorithm} (MD5 or SHA-1, which
     C{cryptography}'s builder refuses), both AlgorithmIdentifiers rewritten.
@@ -115,14 +90,7 @@ def resign(certificate: x509.Certificate, key: rsa.RSAPrivateKey, algorithm: has
     identifier = asn1_x509.SignedDigestAlgorithm({"algorithm": algorithm_name})
     tbs = parsed["tbs_certificate"].copy()
     tbs["signature"] = identifier
-    signed = asn1_x509.Certificate(
-        {
-            "tbs_certificate": tbs,
-            "signature_algorithm": identifier,
-            "signature_value": key.sign(tbs.dump(force=True), padding.PKCS1v15(), algorithm),
-        }
-    )
-    return x509.load_der_x509_certificate(signed.dump(force=True))
+    return _signed(tbs, key, algorithm, identifier)
 
 
 def with_extension_twice(certificate: x509.Certificate, key: rsa.RSAPrivateKey, oid: str) -> x509.Certificate:
@@ -135,72 +103,18 @@ def with_extension_twice(certificate: x509.Certificate, key: rsa.RSAPrivateKey, 
     extensions = list(tbs["extensions"])
     repeated = next(e for e in extensions if e["extn_id"].dotted == oid)
     tbs["extensions"] = asn1_x509.Extensions(extensions + [repeated.copy()])
-    signed = asn1_x509.Certificate(
-        {
-            "tbs_certificate": tbs,
-            "signature_algorithm": parsed["signature_algorithm"],
-            "signature_value": key.sign(tbs.dump(force=True), padding.PKCS1v15(), hashes.SHA256()),
-        }
-    )
-    return x509.load_der_x509_certificate(signed.dump(force=True))
+    return _signed(tbs, key, hashes.SHA256(), parsed["signature_algorithm"])
 
 
-@dataclass
-class Credential:
-    """
-    A certificate, its key and the chain above it.
-
-    @ivar chain: leaf first: this certificate and its parents up to and
-        including the EEC (never the CA).
-    @ivar issuer: the credential that signed this one (C{None} for a root CA).
-    """
-
-    certificate: x509.Certificate
-    private_key: rsa.RSAPrivateKey
-    chain: list[x509.Certificate]
-    issuer: Credential | None = field(default=None, repr=False)
-
-    def key_pem(self) -> bytes:
-        """The unencrypted private key in PEM (traditional OpenSSL layout)."""
-        return self.private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-
-    def pem_chain(self) -> bytes:
-        """The proxy-file layout: certificate, key, then the rest of the chain."""
-        rest = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain[1:])
-        return self.certificate.public_bytes(serialization.Encoding.PEM) + self.key_pem() + rest
-
-    def write(self, path: str) -> str:
-        """Write L{pem_chain} to C{path} with mode 0600; return C{path}."""
-        _write(path, self.pem_chain(), 0o600)
-        return path
-
-    def write_pair(self, cert_path: str, key_path: str) -> None:
-        """Write the certificate (PEM) and its unencrypted key (0600) apart."""
-        _write(cert_path, self.certificate.public_bytes(serialization.Encoding.PEM), 0o644)
-        _write(key_path, self.key_pem(), 0o600)
-
-
-def _write(path: str, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(path, mode)
-
-
-def _end_entity_extensions(key: rsa.RSAPrivateKey, issuer: Credential) -> dict[str, tuple]:
-    return {
-        "bc": (x509.BasicConstraints(ca=False, path_length=None), True),
-        "ku": (key_usage(digital_signature=True, key_encipherment=True), True),
-        "ski": (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
-        "aki": (
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.private_key.public_key()),
-            False,
-        ),
-    }
+def _weakened(credential: Credential, hash: hashes.HashAlgorithm | type) -> Credential:
+    """C{credential} re-signed with C{hash} by its issuer (by itself if none) when MD5 or SHA-1."""
+    algorithm = hash() if isinstance(hash, type) else hash
+    if algorithm.name not in ("md5", "sha1"):
+        return credential
+    signer = credential.issuer.private_key if credential.issuer else credential.private_key
+    certificate = resign(credential.certificate, signer, algorithm)
+    return dataclasses.replace(credential, certificate=certificate,
+                               chain=[certificate, *credential.chain[1:]])
 
 
 class PKI:
@@ -210,50 +124,30 @@ class PKI:
     C{host{cert,key}.pem}, C{user{cert,key}.pem}, C{voms{cert,key}.pem}.
     """
 
-    def __init__(self, directory: str, *, now: datetime | None = None):
+    def __init__(self, directory: str | os.PathLike[str], *, now: datetime | None = None):
         self.directory = str(directory)
         self.now = now or datetime.now(UTC)
         self.certificates_dir = os.path.join(self.directory, "certificates")
         self.vomsdir = os.path.join(self.directory, "vomsdir")
+        self.trust = TrustDir(self.certificates_dir)
         os.makedirs(self.certificates_dir, exist_ok=True)
         os.makedirs(self.vomsdir, exist_ok=True)
         self._next_key = 0
         self._ca_keys: list[rsa.RSAPrivateKey] = []
         self._revoked: dict[bytes, list[x509.Certificate]] = {}
         self.ca = self.issue_ca(CA_DN)
-        self.host = self._issue_end_entity(
-            HOST_DN,
-            self.ca,
-            extra=[
-                (x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False),
-                (
-                    x509.SubjectAlternativeName(
-                        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-                    ),
-                    False,
-                ),
-            ],
-        )
+        localhost = x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+        self.host = self.issue_user(HOST_DN, usages=[ExtendedKeyUsageOID.SERVER_AUTH],
+                                    extensions=[(localhost, False)])
         self.user = self.issue_user(USER_DN)
-        self.voms = self._issue_end_entity(
-            VOMS_DN,
-            self.ca,
-            extra=[
-                (
-                    x509.ExtendedKeyUsage(
-                        [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
-                    ),
-                    False,
-                ),
-            ],
-        )
+        self.voms = self.issue_user(
+            VOMS_DN, usages=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
         for label, credential in (("host", self.host), ("user", self.user), ("voms", self.voms)):
             credential.write_pair(
                 os.path.join(self.directory, f"{label}cert.pem"),
                 os.path.join(self.directory, f"{label}key.pem"),
             )
-
-    # keys
 
     def _key(self, size: int, *, for_ca: bool = False) -> rsa.RSAPrivateKey:
         """The next pooled key; a CA's key is never another CA's key."""
@@ -270,42 +164,6 @@ class PKI:
 
     # issuing
 
-    def _sign(
-        self,
-        *,
-        subject: x509.Name,
-        issuer: Credential | None,
-        key: rsa.RSAPrivateKey,
-        not_before: datetime,
-        not_after: datetime,
-        extensions: dict[str, tuple],
-        hash: hashes.HashAlgorithm | type,
-    ) -> x509.Certificate:
-        algorithm = hash() if isinstance(hash, type) else hash
-        signer = issuer.private_key if issuer else key
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(issuer.certificate.subject if issuer else subject)
-            .public_key(key.public_key())
-            .serial_number(secrets.randbits(63) | 1 << 62)
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-        )
-        for value, critical in extensions.values():
-            builder = builder.add_extension(value, critical=critical)
-        if algorithm.name in ("md5", "sha1"):
-            return resign(builder.sign(signer, hashes.SHA256()), signer, algorithm)
-        return builder.sign(signer, algorithm)
-
-    @staticmethod
-    def _merge(defaults: dict[str, tuple], extra: Iterable[tuple]) -> dict[str, tuple]:
-        """C{defaults} keyed by label, overridden (by OID) or extended by C{extra}."""
-        merged = {value.oid.dotted_string: (value, critical) for value, critical in defaults.values()}
-        for value, critical in extra:
-            merged[value.oid.dotted_string] = (value, critical)
-        return merged
-
     def issue_ca(
         self,
         subject: str | x509.Name,
@@ -316,7 +174,7 @@ class PKI:
         hash: hashes.HashAlgorithm | type = hashes.SHA256,
         not_before: datetime | None = None,
         not_after: datetime | None = None,
-        extensions: Sequence[tuple] = (),
+        extensions: Sequence[Extension] = (),
     ) -> Credential:
         """
         A root CA (C{parent=None}) or a sub-CA of C{parent}.  When C{trusted},
@@ -324,74 +182,37 @@ class PKI:
         permitting C{/DC=org/DC=example/*}; otherwise (a rogue CA) it is
         written nowhere.
         """
-        key = self._key(key_size, for_ca=True)
-        defaults = {
-            "bc": (x509.BasicConstraints(ca=True, path_length=None), True),
-            "ku": (key_usage(key_cert_sign=True, crl_sign=True), True),
-            "ski": (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
-        }
-        certificate = self._sign(
-            subject=name(subject),
-            issuer=parent,
-            key=key,
+        credential = _weakened(factory.issue_ca(
+            subject, self._key(key_size, for_ca=True), parent=parent,
             not_before=not_before or self.now - timedelta(days=1),
-            not_after=not_after or self.now + timedelta(days=3650),
-            extensions=self._merge(defaults, extensions),
-            hash=hash,
-        )
-        credential = Credential(certificate, key, [certificate], issuer=parent)
+            not_after=not_after or self.now + timedelta(days=3650), extensions=extensions), hash)
         if trusted:
-            stem = os.path.join(self.certificates_dir, subject_hash(certificate))
-            _write(stem + ".0", certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+            self.trust.add(credential.certificate, NAMESPACE)
             self.write_crl(ca=credential)
-            self.write_namespaces(credential, namespaces_text(credential.certificate, NAMESPACE + ".*"))
-            self.write_signing_policy(credential, signing_policy_text(credential.certificate, NAMESPACE + "*"))
         return credential
-
-    def _issue_end_entity(
-        self,
-        subject: str | x509.Name,
-        ca: Credential,
-        *,
-        key_size: int = 2048,
-        hash: hashes.HashAlgorithm | type = hashes.SHA256,
-        not_before: datetime | None = None,
-        not_after: datetime | None = None,
-        extra: Iterable[tuple] = (),
-    ) -> Credential:
-        key = self._key(key_size)
-        certificate = self._sign(
-            subject=name(subject),
-            issuer=ca,
-            key=key,
-            not_before=not_before or self.now - timedelta(days=1),
-            not_after=not_after or self.now + timedelta(days=365),
-            extensions=self._merge(_end_entity_extensions(key, ca), extra),
-            hash=hash,
-        )
-        return Credential(certificate, key, [certificate], issuer=ca)
 
     def issue_user(
         self,
         subject: str | x509.Name,
         *,
         ca: Credential | None = None,
+        usages: Sequence[x509.ObjectIdentifier] = (ExtendedKeyUsageOID.CLIENT_AUTH,),
         key_size: int = 2048,
         hash: hashes.HashAlgorithm | type = hashes.SHA256,
         not_before: datetime | None = None,
         not_after: datetime | None = None,
-        extensions: Sequence[tuple] = (),
+        extensions: Sequence[Extension] = (),
     ) -> Credential:
         """
-        A user certificate (EEC) from C{ca} (default: the test CA).
-        C{extensions} override the defaults of the same OID (basic
-        constraints, key usage, key identifiers) or add to them.
+        An end-entity certificate from C{ca} (default: the test CA), a
+        user's unless C{usages} says otherwise.  C{extensions} override the
+        defaults of the same OID (basic constraints, key usage, key
+        identifiers) or add to them.
         """
-        extra = [(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), False), *extensions]
-        return self._issue_end_entity(
-            subject, ca or self.ca, key_size=key_size, hash=hash,
-            not_before=not_before, not_after=not_after, extra=extra,
-        )
+        return _weakened(factory.issue_end_entity(
+            subject, self._key(key_size), ca or self.ca, usages=usages,
+            not_before=not_before or self.now - timedelta(days=1),
+            not_after=not_after or self.now + timedelta(days=365), extensions=extensions), hash)
 
     def issue_proxy(
         self,
@@ -403,7 +224,7 @@ class PKI:
         not_before: datetime | None = None,
         key_size: int = 2048,
         hash: hashes.HashAlgorithm | type = hashes.SHA256,
-        extensions: Sequence[tuple] = (),
+        extensions: Sequence[Extension] = (),
         policy_oid: str | None = None,
         pci_critical: bool = True,
         omit_pci: bool = False,
@@ -425,52 +246,41 @@ class PKI:
         (C{CN=proxy} or C{CN=limited proxy}, no PCI); C{draft} uses the
         GSI-3 PCI OID.  C{extensions} override or add to the defaults.
         """
-        key = self._key(key_size)
         start = not_before or self.now - timedelta(minutes=5)
-        serial_cn = str(secrets.randbits(31))
-        parent_subject = parent.certificate.subject
+        serial = factory.proxy_serial()
         if subject is not None:
             proxy_subject = name(subject)
         elif legacy:
-            proxy_subject = extend(parent_subject, cn("limited proxy" if limited else "proxy"))
+            proxy_subject = extend(parent.certificate.subject, cn("limited proxy" if limited else "proxy"))
         elif extra_cn:
-            proxy_subject = extend(parent_subject, cn(serial_cn), cn("extra"))
+            proxy_subject = extend(factory.proxy_subject(parent.certificate, serial), cn("extra"))
         else:
-            proxy_subject = extend(parent_subject, cn(serial_cn))
-        defaults: dict[str, tuple] = {
-            "ku": (
-                key_usage(digital_signature=True, key_encipherment=True, data_encipherment=True),
-                True,
-            ),
-        }
+            proxy_subject = factory.proxy_subject(parent.certificate, serial)
+        defaults: list[Extension] = []
+        for value, critical in factory.proxy_extensions(limited=limited, pathlen=pathlen, policy=policy_oid):
+            if value.oid.dotted_string == PCI:
+                if legacy or omit_pci:
+                    continue
+                if draft and isinstance(value, x509.UnrecognizedExtension):
+                    value = x509.UnrecognizedExtension(x509.ObjectIdentifier(DRAFT_PCI), value.value)
+                critical = pci_critical
+            defaults.append((value, critical))
         if ca:
-            defaults["bc"] = (x509.BasicConstraints(ca=True, path_length=None), True)
-        if not (legacy or omit_pci):
-            language = policy_oid or (LIMITED if limited else INHERIT_ALL)
-            defaults["pci"] = (
-                x509.UnrecognizedExtension(
-                    x509.ObjectIdentifier(DRAFT_PCI if draft else PCI),
-                    proxy_cert_info(language, pathlen),
-                ),
-                pci_critical,
-            )
-        certificate = self._sign(
-            subject=proxy_subject,
-            issuer=parent,
-            key=key,
-            not_before=start,
-            not_after=start + lifetime,
-            extensions=self._merge(defaults, extensions),
-            hash=hash,
-        )
-        return Credential(certificate, key, [certificate, *parent.chain], issuer=parent)
+            defaults.append((x509.BasicConstraints(ca=True, path_length=None), True))
+        key = self._key(key_size)
+        certificate = factory.certificate(
+            proxy_subject, key, parent, not_before=start, not_after=start + lifetime, serial=serial,
+            extensions=factory.merge_extensions(defaults, extensions))
+        return _weakened(Credential(certificate, key, [certificate, *parent.chain], issuer=parent), hash)
 
     # revocation and policy files
 
     def revoke(self, credential: Credential) -> None:
         """Put C{credential} on its CA's CRL and rewrite that CRL."""
         ca = credential.issuer
-        self._revoked.setdefault(ca.certificate.fingerprint(hashes.SHA256()), []).append(credential.certificate)
+        assert ca is not None, "a root CA cannot be revoked"
+        revoked = self._revoked.setdefault(ca.certificate.fingerprint(hashes.SHA256()), [])
+        revoked.append(credential.certificate)
         self.write_crl(ca=ca)
 
     def write_crl(
@@ -488,85 +298,29 @@ class PKI:
         Returns the path.
         """
         ca = ca or self.ca
-        path = os.path.join(self.certificates_dir, subject_hash(ca.certificate) + ".r0")
         if missing:
-            if os.path.exists(path):
-                os.unlink(path)
-            return path
+            return self.trust.write(ca.certificate, ".r0", None)
         if expired:
             last, next_ = self.now - timedelta(days=31), self.now - timedelta(days=1)
         else:
             last, next_ = self.now - timedelta(hours=1), self.now + timedelta(days=30)
-        builder = (
-            x509.CertificateRevocationListBuilder()
-            .issuer_name(ca.certificate.subject)
-            .last_update(last)
-            .next_update(next_)
-            .add_extension(x509.CRLNumber(secrets.randbits(32)), critical=False)
-        )
-        for revoked in self._revoked.get(ca.certificate.fingerprint(hashes.SHA256()), []):
-            builder = builder.add_revoked_certificate(
-                x509.RevokedCertificateBuilder()
-                .serial_number(revoked.serial_number)
-                .revocation_date(self.now - timedelta(hours=2))
-                .build()
-            )
-        signer = ca.private_key
+        signer = ca
         if bad_signature:
-            signer = next(k for i in range(2) if (k := pooled_key(2048, i)) is not ca.private_key)
-        crl = builder.sign(signer, hashes.SHA256())
-        _write(path, crl.public_bytes(serialization.Encoding.PEM), 0o644)
-        return path
-
-    def _policy_path(self, ca: Credential, suffix: str) -> str:
-        return os.path.join(self.certificates_dir, f"{subject_hash(ca.certificate)}.{suffix}")
+            forger = next(k for i in range(2) if (k := pooled_key(2048, i)) is not ca.private_key)
+            signer = dataclasses.replace(ca, private_key=forger)
+        revoked = [(certificate.serial_number, self.now - timedelta(hours=2))
+                   for certificate in self._revoked.get(ca.certificate.fingerprint(hashes.SHA256()), [])]
+        return self.trust.write_crl(ca.certificate, factory.crl(
+            signer, last_update=last, next_update=next_, number=secrets.randbits(32), revoked=revoked))
 
     def write_namespaces(self, ca: Credential, text: str | None) -> None:
         """Write C{ca}'s C{.namespaces} file, or delete it when C{text} is None."""
-        _write_or_delete(self._policy_path(ca, "namespaces"), text)
+        self.trust.write(ca.certificate, ".namespaces", None if text is None else text.encode())
 
     def write_signing_policy(self, ca: Credential, text: str | None) -> None:
         """Write C{ca}'s C{.signing_policy} file, or delete it when C{text} is None."""
-        _write_or_delete(self._policy_path(ca, "signing_policy"), text)
+        self.trust.write(ca.certificate, ".signing_policy", None if text is None else text.encode())
 
     def lsc(self, vo: str, host: str) -> str:
         """Write C{vomsdir/<vo>/<host>.lsc} naming the VOMS signer and its CA; return the path."""
-        directory = os.path.join(self.vomsdir, vo)
-        os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, f"{host}.lsc")
-        _write(path, f"{VOMS_DN}\n{CA_DN}\n".encode(), 0o644)
-        return path
-
-
-def _write_or_delete(path: str, text: str | None) -> None:
-    if text is None:
-        if os.path.exists(path):
-            os.unlink(path)
-    else:
-        _write(path, text.encode(), 0o644)
-
-
-def _slash(certificate: x509.Certificate) -> str:
-    """The subject of C{certificate} in slash form (test names need no escaping)."""
-    short = {oid: key for key, oid in _SHORT_NAMES.items()}
-    return "".join(
-        "/" + "+".join(f"{short[a.oid]}={a.value}" for a in rdn) for rdn in certificate.subject.rdns
-    )
-
-
-def namespaces_text(ca: x509.Certificate, *permitted: str, denied: Sequence[str] = ()) -> str:
-    """An EUGridPMA C{.namespaces} file: C{ca} may sign subjects matching C{permitted} (regexes)."""
-    issuer = _slash(ca)
-    lines = [f'TO Issuer "{issuer}" \\\n  PERMIT Subject "{p}"' for p in permitted]
-    lines += [f'TO Issuer "{issuer}" \\\n  DENY Subject "{d}"' for d in denied]
-    return "# EUGridPMA namespaces\n" + "\n".join(lines) + "\n"
-
-
-def signing_policy_text(ca: x509.Certificate, *globs: str) -> str:
-    """A Globus C{.signing_policy} file: C{ca} may sign subjects matching C{globs}."""
-    subjects = " ".join(f'"{g}"' for g in globs)
-    return (
-        f"access_id_CA   X509    '{_slash(ca)}'\n"
-        "pos_rights     globus  CA:sign\n"
-        f"cond_subjects  globus  '{subjects}'\n"
-    )
+        return write_lsc(self.vomsdir, vo, host, self.voms.certificate, self.ca.certificate)

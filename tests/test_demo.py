@@ -15,19 +15,23 @@ import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
 from twisted.python import usage
 
-from occid import demo, tap
+from occid import tap
+from occid.demo.announce import CURL_HEADING, END_HEADING, ROCCI_HEADING
+from occid.demo.credentials import CRL_LIFETIME, DemoFiles, ensure_credentials
+from occid.demo.pki import free_port, subject_hash
+from occid.demo.preparation import AMIS_PATH, Demo, config_text, demo_images
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.proxy import ChainOptions
 from occid.gsi.trust import TrustStore
 from occid.gsi.voms import VomsDir
 from occid.server import preflight
 from tests.daemon import REPO, twistd_command
-from tests.motoserver import free_port
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -43,7 +47,7 @@ def snapshot(directory) -> dict[str, bytes]:
     return found
 
 
-def authenticate(files: demo.DemoFiles, now: datetime):
+def authenticate(files: DemoFiles, now: datetime):
     """The principal occid's own validation makes of the demo proxy at C{now}."""
     with open(files.proxy, "rb") as f:
         chain = x509.load_pem_x509_certificates(f.read())
@@ -58,8 +62,8 @@ def authenticate(files: demo.DemoFiles, now: datetime):
 @pytest.fixture(scope="module")
 def credentials(tmp_path_factory):
     """A demo directory whose credentials were made at L{NOW}, and its files."""
-    files = demo.DemoFiles(str(tmp_path_factory.mktemp("demo")))
-    demo.ensure_credentials(files, NOW)
+    files = DemoFiles(str(tmp_path_factory.mktemp("demo")))
+    ensure_credentials(files, NOW)
     return files
 
 
@@ -75,8 +79,8 @@ def test_proxy_passes_occid_validation(credentials):
 
 def test_trust_dir_layout(credentials):
     """The trust dir holds the CA under its OpenSSL hash with CRL and both policy files."""
-    ca = x509.load_pem_x509_certificate(open(credentials.ca, "rb").read())
-    stem = demo.subject_hash(ca)
+    ca = x509.load_pem_x509_certificate(Path(credentials.ca).read_bytes())
+    stem = subject_hash(ca)
     assert sorted(os.listdir(credentials.certificates)) == [
         f"{stem}.0", f"{stem}.namespaces", f"{stem}.r0", f"{stem}.signing_policy"]
     store = TrustStore.load(credentials.certificates, NOW)
@@ -86,7 +90,7 @@ def test_trust_dir_layout(credentials):
 
 def test_host_certificate_names_localhost(credentials):
     """The host certificate is for DNS localhost and IP 127.0.0.1."""
-    host = x509.load_pem_x509_certificate(open(credentials.host_cert, "rb").read())
+    host = x509.load_pem_x509_certificate(Path(credentials.host_cert).read_bytes())
     names = host.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert names.get_values_for_type(x509.DNSName) == ["localhost"]
     assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
@@ -108,17 +112,17 @@ def test_ssh_key_is_ed25519(credentials):
 def test_restart_reuses_everything(credentials):
     """A second start an hour later changes no file."""
     before = snapshot(credentials.directory)
-    demo.ensure_credentials(credentials, NOW + timedelta(hours=1))
+    ensure_credentials(credentials, NOW + timedelta(hours=1))
     assert snapshot(credentials.directory) == before
 
 
 def test_proxy_renewed_within_an_hour_of_its_end(tmp_path):
     """Less than an hour before the proxy ends a new one is made; the PKI stays."""
-    files = demo.DemoFiles(str(tmp_path))
-    demo.ensure_credentials(files, NOW)
+    files = DemoFiles(str(tmp_path))
+    ensure_credentials(files, NOW)
     before = snapshot(tmp_path)
     later = NOW + timedelta(hours=11, minutes=30)
-    demo.ensure_credentials(files, later)
+    ensure_credentials(files, later)
     after = snapshot(tmp_path)
     assert after["proxy.pem"] != before["proxy.pem"]
     assert {k: v for k, v in after.items() if k != "proxy.pem"} == \
@@ -128,11 +132,11 @@ def test_proxy_renewed_within_an_hour_of_its_end(tmp_path):
 
 def test_crl_resigned_before_it_expires(tmp_path):
     """A CRL within a day of its nextUpdate is signed again by the same CA."""
-    files = demo.DemoFiles(str(tmp_path))
-    demo.ensure_credentials(files, NOW)
+    files = DemoFiles(str(tmp_path))
+    ensure_credentials(files, NOW)
     before = snapshot(tmp_path)
-    later = NOW + demo.CRL_LIFETIME - timedelta(hours=12)
-    demo.ensure_credentials(files, later)
+    later = NOW + CRL_LIFETIME - timedelta(hours=12)
+    ensure_credentials(files, later)
     after = snapshot(tmp_path)
     crl = next(name for name in after if name.endswith(".r0"))
     assert after[crl] != before[crl]
@@ -142,35 +146,35 @@ def test_crl_resigned_before_it_expires(tmp_path):
 
 def test_missing_credential_starts_a_new_pki(tmp_path):
     """A missing user certificate makes a new CA; the old CA leaves the trust dir."""
-    files = demo.DemoFiles(str(tmp_path))
-    demo.ensure_credentials(files, NOW)
-    old_ca = open(files.ca, "rb").read()
+    files = DemoFiles(str(tmp_path))
+    ensure_credentials(files, NOW)
+    old_ca = Path(files.ca).read_bytes()
     os.unlink(files.user_cert)
-    demo.ensure_credentials(files, NOW)
-    assert open(files.ca, "rb").read() != old_ca
+    ensure_credentials(files, NOW)
+    assert Path(files.ca).read_bytes() != old_ca
     assert len(os.listdir(files.certificates)) == 4
     assert authenticate(files, NOW).vo == "demo.occid.example"
 
 
 def test_configuration_loads(credentials):
     """The written occid.toml passes occid's configuration checks and points at the demo."""
-    setup = demo.Demo(files=credentials, port=12443, emulator_port=15999, images=demo.demo_images())
+    setup = Demo(files=credentials, port=12443, emulator_port=15999, images=demo_images())
     path = os.path.join(credentials.directory, "check.toml")
     with open(path, "w", encoding="utf-8") as f:
-        f.write(demo.config_text(setup))
+        f.write(config_text(setup))
     config = preflight.load(path)
     assert config.server.listen == "tcp:12443:interface=127.0.0.1"
     assert config.server.public_host == "localhost"
     assert config.aws.endpoint_url == "http://127.0.0.1:15999"
-    assert config.images.list == tuple(image.id for image in demo.demo_images())
+    assert config.images.list == tuple(image.id for image in demo_images())
     assert config.accounts[0].fqans == ("/demo.occid.example",)
 
 
 def test_demo_amis_have_no_creation_date():
     """The packaged AMI list is small and leaves creation_date to moto."""
-    images = demo.demo_images()
+    images = demo_images()
     assert 1 <= len(images) <= 5
-    assert "creation_date" not in open(demo.AMIS_PATH, encoding="utf-8").read()
+    assert "creation_date" not in Path(AMIS_PATH).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -206,7 +210,7 @@ class RunningDemo:
     def _read(self):
         for line in self.process.stdout:
             self.lines.append(line)
-            if line.strip() == demo.END_HEADING:
+            if line.strip() == END_HEADING:
                 self._printed.set()
         self._printed.set()
 
@@ -214,7 +218,7 @@ class RunningDemo:
         """Everything printed up to the end of the commands (fails if the demo did not get there)."""
         self._printed.wait(timeout)
         output = "".join(self.lines)
-        if demo.END_HEADING not in output:
+        if END_HEADING not in output:
             self.stop()
             pytest.fail(f"the demo printed no commands:\n{''.join(self.lines)}")
         return output
@@ -234,7 +238,7 @@ class RunningDemo:
 
 def curl_commands(output: str) -> list[str]:
     """The shell commands of the curl section: each follows a C{#} comment, up to a blank line."""
-    section = output.split(demo.CURL_HEADING, 1)[1].split(demo.ROCCI_HEADING, 1)[0]
+    section = output.split(CURL_HEADING, 1)[1].split(ROCCI_HEADING, 1)[0]
     blocks = [block.strip("\n") for block in re.split(r"\n\s*\n", section) if block.strip()]
     commands = []
     for block in blocks:
@@ -257,7 +261,7 @@ def run_in_one_shell(commands: list[str]) -> list[tuple[str, int, list[int], str
     parts = re.split(r"^@@begin \d+\n", result.stdout, flags=re.MULTILINE)[1:]
     assert len(parts) == len(commands), result.stdout
     outcomes = []
-    for command, part in zip(commands, parts):
+    for command, part in zip(commands, parts, strict=True):
         body, _, status = part.rpartition("@@status ")
         codes = [int(code) for code in re.findall(r"^HTTP/1\.1 (\d{3})", body, flags=re.MULTILINE)]
         outcomes.append((command, int(status.split()[0]), codes, body))
@@ -302,25 +306,25 @@ def test_restart_reuses_credentials_and_deleting_starts_clean(tmp_path):
     CA is made.
     """
     directory = str(tmp_path / "occid-demo")
-    files = demo.DemoFiles(directory)
+    files = DemoFiles(directory)
     first = RunningDemo(directory, free_port())
     first.instructions()
     # Stopped at once, while the startup catalog load may still run: the
     # emulator outlives the EC2 thread pool, so nothing fails to reach it.
     assert "cannot be reached" not in first.stop()
-    kept = {path: open(path, "rb").read() for path in (files.ca, files.proxy, files.user_cert)}
+    kept = {path: Path(path).read_bytes() for path in (files.ca, files.proxy, files.user_cert)}
 
     second = RunningDemo(directory, free_port())
     try:
         output = second.instructions()
-        [(command, status, codes, body)] = run_in_one_shell(curl_commands(output)[:1])
+        [(_, status, codes, body)] = run_in_one_shell(curl_commands(output)[:1])
     finally:
         second.stop()
     assert (status, codes) == (0, [200]), body
-    assert {path: open(path, "rb").read() for path in kept} == kept
+    assert {path: Path(path).read_bytes() for path in kept} == kept
 
     shutil.rmtree(directory)
     third = RunningDemo(directory, free_port())
     third.instructions()
     third.stop()
-    assert open(files.ca, "rb").read() != kept[files.ca]
+    assert Path(files.ca).read_bytes() != kept[files.ca]

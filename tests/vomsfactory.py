@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_gsi_voms -*-
 """
-VOMS attribute certificates built in Python, for the tests.
+VOMS attribute certificates for the tests, built on the factory's pieces
+(L{occid.demo.voms}).
 
 L{build_ac} makes an RFC 5755 AC the way a VOMS server does (by default a
 valid one for C{testvo}, signed with the test PKI's VOMS key), with a knob
@@ -13,33 +14,23 @@ extension that L{tests.pki.PKI.issue_proxy} embeds.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
 
+from occid.demo import voms as factory
+from occid.demo.pki import Credential
+from occid.demo.voms import ac_extension
 from occid.gsi import voms
+
+__all__ = ["OMIT", "ac_extension", "build_ac", "targets_value", "voms_proxy", "with_signature_of"]
 
 #: Leave an optional part out.
 OMIT = object()
-
-
-def _asn1_name(name: x509.Name) -> asn1_x509.Name:
-    return asn1_x509.Name.load(name.public_bytes())
-
-
-def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
-
-
-def _extension(oid: str, value: core.Asn1Value | bytes, critical: bool) -> dict:
-    der = value if isinstance(value, bytes) else value.dump()
-    return {"extn_id": oid, "critical": critical, "extn_value": core.ParsableOctetString(der)}
 
 
 def targets_value(hosts: Sequence[str]) -> voms.TargetsList:
@@ -55,9 +46,21 @@ def targets_value(hosts: Sequence[str]) -> voms.TargetsList:
     ])
 
 
+def _generic_attributes(vo: str, voms_host: str, attributes: Sequence[tuple[str, str, str]]) -> voms.GAValue:
+    return voms.GAValue({
+        "providers": [{
+            "grantor": [factory.policy_authority(vo, voms_host)],
+            "attributes": [
+                {"name": n.encode(), "value": v.encode(), "qualifier": q.encode()}
+                for n, v, q in attributes
+            ],
+        }]
+    })
+
+
 def build_ac(
     *,
-    signer,
+    signer: Credential,
     holder: x509.Certificate,
     now: datetime,
     vo: str = "testvo",
@@ -88,13 +91,6 @@ def build_ac(
     the extension OIDs marked critical; C{extra_extensions} adds
     C{(oid, DER value, critical)} extensions.
     """
-    not_before = not_before or now
-    not_after = not_after or now + timedelta(hours=12)
-    authority = f"{vo}://{voms_host}:15000"
-    fqan_attribute = cms.IetfAttrSyntax({
-        "policy_authority": [asn1_x509.GeneralName(name="uniform_resource_identifier", value=authority)],
-        "values": [cms.IetfAttrValue(name="octets", value=f.encode()) for f in fqans],
-    })
     if certseq is None:
         certseq = [signer.certificate]
     if authority_key_id is None:
@@ -102,66 +98,36 @@ def build_ac(
             x509.SubjectKeyIdentifier
         ).value.digest
 
-    extensions = []
+    extensions: list[tuple[str, Any]] = []
     if generic_attributes:
-        extensions.append((voms.GENERIC_ATTRIBUTES, voms.GAValue({
-            "providers": [{
-                "grantor": [asn1_x509.GeneralName(name="uniform_resource_identifier", value=authority)],
-                "attributes": [
-                    {"name": n.encode(), "value": v.encode(), "qualifier": q.encode()}
-                    for n, v, q in generic_attributes
-                ],
-            }]
-        })))
+        extensions.append((voms.GENERIC_ATTRIBUTES, _generic_attributes(vo, voms_host, generic_attributes)))
     if certseq is not OMIT:
-        extensions.append((voms.CERTSEQ, voms.CertSeq([
-            voms.SignerCertificates([_asn1_certificate(c) for c in certseq])
-        ])))
+        extensions.append((voms.CERTSEQ, factory.certseq_value(cast(Sequence[x509.Certificate], certseq))))
     if no_rev_avail:
         extensions.append((voms.NO_REV_AVAIL, core.Null()))
     if authority_key_id is not OMIT:
-        extensions.append((voms.AUTHORITY_KEY_IDENTIFIER,
-                           asn1_x509.AuthorityKeyIdentifier({"key_identifier": authority_key_id})))
+        key_id = cast(bytes, authority_key_id)
+        extensions.append((voms.AUTHORITY_KEY_IDENTIFIER, factory.key_id_value(key_id)))
     if targets is not None:
         extensions.append((voms.TARGETS, targets_value(targets)))
-    extension_list = [_extension(oid, value, oid in critical) for oid, value in extensions]
-    extension_list += [_extension(oid, der, crit) for oid, der, crit in extra_extensions]
+    extension_list = [factory.extension(oid, value, oid in critical) for oid, value in extensions]
+    extension_list += [factory.extension(oid, der, crit) for oid, der, crit in extra_extensions]
 
-    issuer_name = _asn1_name(issuer or signer.certificate.subject)
-    info = cms.AttributeCertificateInfoV2({
-        "version": version,
-        "holder": {
-            "base_certificate_id": {
-                "issuer": [asn1_x509.GeneralName(
-                    name="directory_name", value=_asn1_name(holder_name or holder.subject)
-                )],
-                "serial": holder.serial_number if holder_serial is None else holder_serial,
-            }
-        },
-        "issuer": cms.AttCertIssuer(name="v2_form", value={
-            "issuer_name": [asn1_x509.GeneralName(name="directory_name", value=issuer_name)]
-        }),
-        "signature": {"algorithm": "sha256_rsa"},
-        "serial_number": secrets.randbits(64),
-        "att_cert_validity_period": {
-            "not_before_time": core.GeneralizedTime(not_before.replace(microsecond=0)),
-            "not_after_time": core.GeneralizedTime(not_after.replace(microsecond=0)),
-        },
-        "attributes": [{
-            "type": voms.FQAN_ATTRIBUTE,
-            "values": [core.Any.load(fqan_attribute.dump())],
-        }],
-        "extensions": extension_list,
-    })
-    signature = signer.private_key.sign(info.dump(), padding.PKCS1v15(), hashes.SHA256())
-    return cms.AttributeCertificateV2({
-        "ac_info": info,
-        "signature_algorithm": {"algorithm": "sha256_rsa"},
-        "signature": signature,
-    })
+    body = factory.ac_body(
+        holder_name=holder_name or holder.subject,
+        holder_serial=holder.serial_number if holder_serial is None else holder_serial,
+        issuer=issuer or signer.certificate.subject,
+        not_before=not_before or now,
+        not_after=not_after or now + timedelta(hours=12),
+        attributes=[factory.fqan_attribute(vo, voms_host, fqans)],
+        extensions=extension_list,
+        version=version,
+    )
+    return factory.sign_ac(body, signer.private_key)
 
 
-def with_signature_of(ac: cms.AttributeCertificateV2, other: cms.AttributeCertificateV2) -> cms.AttributeCertificateV2:
+def with_signature_of(ac: cms.AttributeCertificateV2,
+                      other: cms.AttributeCertificateV2) -> cms.AttributeCertificateV2:
     """C{ac}'s contents carrying C{other}'s signature: a tampered AC."""
     return cms.AttributeCertificateV2({
         "ac_info": ac["ac_info"].copy(),
@@ -170,12 +136,6 @@ def with_signature_of(ac: cms.AttributeCertificateV2, other: cms.AttributeCertif
     })
 
 
-def ac_extension(*lists: Sequence[cms.AttributeCertificateV2]) -> tuple[x509.UnrecognizedExtension, bool]:
-    """The non-critical proxy extension holding C{lists} (one per VOMS server)."""
-    value = voms.ACLists([voms.ACList(list(acs)) for acs in lists]).dump()
-    return x509.UnrecognizedExtension(x509.ObjectIdentifier(voms.AC_EXTENSION), value), False
-
-
-def voms_proxy(pki, parent, *acs: cms.AttributeCertificateV2, **proxy_options):
+def voms_proxy(pki, parent: Credential, *acs: cms.AttributeCertificateV2, **proxy_options) -> Credential:
     """A proxy of C{parent} carrying C{acs} in one list, via C{pki.issue_proxy}."""
     return pki.issue_proxy(parent, extensions=[ac_extension(acs)], **proxy_options)
