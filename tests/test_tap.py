@@ -15,7 +15,7 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
 
 from occid import __version__, tap
-from occid.web.root import OCCISite
+from occid.server.site import OCCISite
 from tests.daemon import REPO, twistd_command
 from tests.pki import PKI
 

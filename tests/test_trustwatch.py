@@ -1,5 +1,5 @@
 """
-Tests for L{occid.trustwatch}: the trust directories are re-read when they
+Tests for L{occid.server.trustwatch}: the trust directories are re-read when they
 change, in a worker thread, and a failed reload keeps the old trust.
 """
 
@@ -7,7 +7,7 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from occid.trustwatch import TrustWatcher
+from occid.server.trustwatch import TrustWatcher
 
 
 class TrustWatcherTests(SynchronousTestCase):

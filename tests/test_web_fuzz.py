@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.logger import globalLogPublisher
 
-from occid import SERVER_HEADER
+from occid.server.respond import SERVER_HEADER
 from occid.testing import make_gateway
 
 COMPUTE = (

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from twisted.logger import globalLogPublisher
 
-from occid import SERVER_HEADER
 from occid.gsi.principal import CertificateRejected
 from occid.occi import infrastructure as infra
 from occid.occi import rendering
 from occid.occi.errors import BadGateway, GatewayTimeout, ServiceUnavailable
+from occid.server.respond import SERVER_HEADER
 from occid.testing import (
     MemoryBackend,
     StaticPolicy,
