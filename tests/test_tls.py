@@ -5,6 +5,7 @@ the context occid listens with, and the channel that authenticates its peer
 once per connection, on the reactor's clock.
 """
 
+import contextlib
 import os
 import shutil
 from datetime import UTC, datetime
@@ -83,10 +84,8 @@ def handshake(server_tls, client_ctx, session=None):
     client.set_connect_state()
     for _ in range(20):
         for connection in (client, server):
-            try:
+            with contextlib.suppress(SSL.WantReadError):
                 connection.do_handshake()
-            except SSL.WantReadError:
-                pass
         moved = False
         for source, sink in ((client, server), (server, client)):
             try:
@@ -182,7 +181,7 @@ class TestContext:
     def test_tls_1_1_refused(self, pki):
         """Clients limited to TLS 1.1 cannot connect."""
         with pytest.raises(SSL.Error):
-            server, client = handshake(
+            server, _ = handshake(
                 GridServerTLS(server_context(pki)), client_context(version=SSL.TLS1_1_VERSION)
             )
             server.do_handshake()
@@ -300,7 +299,7 @@ class ChannelTests(SynchronousTestCase):
         proxy = self.pki.issue_proxy(self.pki.issue_proxy(self.pki.user))
         principal = make_principal()
         channel, authenticator = self.channel_for(proxy, principal)
-        [(chain, errors, now)] = authenticator.calls
+        [(chain, errors, _)] = authenticator.calls
         self.assertEqual(chain, proxy.chain)
         self.assertEqual(errors, [])
         self.assertIs(identify(FakeRequest(channel)), principal)

@@ -18,7 +18,8 @@ from occid.testing import connect, http_request, make_gateway, read_response
 HEAD = b"POST /compute/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
 BODY = (
     b'Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"\n'
-    b'Category: ami-0123456789abcdef0; scheme="http://occi.occi.example.org/occi/infrastructure/os_tpl#"; class="mixin"\n'
+    b'Category: ami-0123456789abcdef0; '
+    b'scheme="http://occi.occi.example.org/occi/infrastructure/os_tpl#"; class="mixin"\n'
     b'X-OCCI-Attribute: occi.core.title="vm"\n'
 )
 

@@ -45,6 +45,8 @@ class GridHTTPChannel(HTTPChannel):
     An HTTP channel that authenticates its TLS peer once, right after the
     handshake; L{identify} reads the outcome.
 
+    @ivar authenticator: validates the chain of each connection.
+    @ivar clock: the reactor's clock, the time the chain is judged at.
     @ivar principal: the L{Principal}, when the chain was accepted.
     @ivar refusal: the L{CertificateRejected}, when it was not.
     """
@@ -53,13 +55,9 @@ class GridHTTPChannel(HTTPChannel):
     refusal: CertificateRejected | None = None
 
     def __init__(self, authenticator: IAuthenticator, clock: IReactorTime):
-        """
-        @param authenticator: validates the chain of each connection.
-        @param clock: the reactor's clock, the time the chain is judged at.
-        """
         super().__init__()
-        self._authenticator = authenticator
-        self._clock = clock
+        self.authenticator = authenticator
+        self.clock = clock
 
     def handshakeCompleted(self) -> None:
         connection = ISystemHandle(self.transport).getHandle()
@@ -71,7 +69,7 @@ class GridHTTPChannel(HTTPChannel):
             chain += connection.get_peer_cert_chain(as_cryptography=True) or []
         errors = list(verify_record(connection).errors)
         outcome = defer.maybeDeferred(
-            self._authenticator.authenticate, chain, errors, now(self._clock)
+            self.authenticator.authenticate, chain, errors, now(self.clock)
         )
         outcome.addCallbacks(self._accepted, self._refused, errbackArgs=(chain,))
 
