@@ -20,7 +20,7 @@ from twisted.web.http_headers import Headers
 
 from occid import __version__
 from occid.occi import rendering
-from occid.occi.errors import OCCIError
+from occid.occi.errors import NotAcceptable, OCCIError
 from occid.occi.negotiation import negotiate
 
 #: The C{Server} header of every response (OCCI requires the versions it speaks).
@@ -66,7 +66,7 @@ def fallback_renderer(request: Request) -> rendering.Renderer:
         media_type = negotiate(
             accept.decode("latin-1") if accept is not None else None, rendering.MEDIA_TYPES
         )
-    except OCCIError:
+    except NotAcceptable:
         media_type = "text/plain"
     return rendering.renderer(media_type)
 
