@@ -7,9 +7,9 @@ L{occid.testing} instead of EC2.
 
 It listens twice on 127.0.0.1, serving the same resource:
 
- - C{grid}: occid's listener, the context of L{occid.tls.build_context}
-   requesting a client certificate, each connection authenticated by
-   L{occid.tls.authenticating} (every proxy-chain and VOMS rule);
+ - C{grid}: occid's listener, the context of L{occid.server.tls.build_context}
+   requesting a client certificate, each connection authenticated by an
+   L{occid.server.channel.GridHTTPChannel} (every proxy-chain and VOMS rule);
  - C{plain}: the same context with the client-certificate request removed
    (C{VERIFY_NONE}) and a plain HTTP channel.  Its requests are answered as
    the principal of the warm proxy, validated once at start, so both
@@ -47,9 +47,11 @@ from occid.occi import infrastructure as infra
 from occid.occi.model import Resource
 from occid.policy import AccountPolicy
 from occid.server import preflight
+from occid.server.channel import GridHTTPChannel, identify, log_dropped_ac
+from occid.server.pipeline import make_root
+from occid.server.site import make_site
+from occid.server.tls import GridServerTLS, build_context
 from occid.testing import DEFAULT_AMIS, DEFAULT_INSTANCE_TYPES, MemoryBackend
-from occid.tls import GridHTTPChannel, GridServerTLS, authenticating, build_context, identify, log_dropped_ac
-from occid.web.root import make_root, make_site
 
 _PEM_CERTIFICATE = re.compile(
     rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL
@@ -134,8 +136,9 @@ def main(argv: list[str]) -> None:
 
     root = make_root(backend, policy, identify_either, config.server.public_url, reactor)
 
-    def site():
-        return make_site(root, config.server.max_body, config.server.request_timeout, reactor)
+    def site(authenticator=None):
+        return make_site(root, config.server.max_body, config.server.request_timeout, reactor,
+                         authenticator)
 
     grid_context = build_context(config.server.host_cert, config.server.host_key, trust,
                                  grid.crl is not CrlMode.OFF)
@@ -144,7 +147,7 @@ def main(argv: list[str]) -> None:
     plain_context.set_verify(SSL.VERIFY_NONE)
     factories = {
         "grid": TLSMemoryBIOFactory(GridServerTLS(grid_context), False,
-                                    authenticating(site(), authenticator), clock=reactor),
+                                    site(authenticator), clock=reactor),
         "plain": TLSMemoryBIOFactory(GridServerTLS(plain_context), False, site(), clock=reactor),
     }
     ports = {}

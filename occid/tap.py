@@ -7,8 +7,7 @@ service tree.  Wiring only: every piece is built elsewhere.
 from __future__ import annotations
 
 import importlib.util
-import signal
-from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 from twisted.application import service, strports
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -16,20 +15,16 @@ from twisted.python import usage
 
 from occid import __version__, demo
 from occid import config as configmodule
-from occid.config import CrlMode
 from occid.ec2.backend import make_backend_service
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.proxy import ChainOptions
-from occid.gsi.trust import TrustStore, fingerprint
-from occid.gsi.voms import VomsDir
 from occid.policy import AccountPolicy
 from occid.server import preflight
-from occid.tls import GridServerTLS, authenticating, build_context, identify, log_dropped_ac
-from occid.trustwatch import TrustWatcher
-from occid.web.root import make_root, make_site
-
-#: How often the trust dir and vomsdir are checked for changes, in seconds.
-TRUST_POLL_INTERVAL = 60
+from occid.server.channel import identify, log_dropped_ac
+from occid.server.pipeline import make_root
+from occid.server.reload import ReloadService, TrustFiles
+from occid.server.site import make_site
+from occid.server.tls import GridServerTLS
 
 
 class Options(usage.Options):
@@ -42,10 +37,10 @@ class Options(usage.Options):
         "serves https://localhost:11443 with a throwaway CA, a VOMS proxy and an "
         "embedded EC2 emulator, and prints commands to try."
     )
-    optFlags = [
+    optFlags: ClassVar[list[list[str | None]]] = [
         ["demo", None, "Run the embedded demo instead of reading --config."],
     ]
-    optParameters = [
+    optParameters: ClassVar[list[list[Any]]] = [
         ["config", "c", configmodule.DEFAULT_PATH, "The occid.toml configuration file."],
         ["demo-dir", None, demo.DEFAULT_DIRECTORY,
          "With --demo: where the demo keeps its credentials and configuration."],
@@ -65,7 +60,7 @@ class Options(usage.Options):
         try:
             self["loaded"] = preflight.load(self["config"])
         except configmodule.ConfigError as e:
-            raise usage.UsageError(str(e))
+            raise usage.UsageError(str(e)) from e
 
     def _prepare_demo(self) -> None:
         """Credentials, environment and configuration of the demo; --config names its file."""
@@ -79,10 +74,14 @@ class Options(usage.Options):
         self["config"] = self["demo_setup"].files.config
 
 
-def makeService(options, reactor=None) -> service.MultiService:
+def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     """
     The daemon: the EC2 backend (thread pool, catalogs, reconciler), the TLS
-    listener serving the OCCI resource tree, and the trust-dir watcher.
+    listener serving the OCCI resource, and the trust reload service.
+
+    @param options: the parsed L{Options}.
+    @param reactor: the reactor everything runs on (and the one clock);
+        the global reactor by default.
     """
     if reactor is None:
         from twisted.internet import reactor
@@ -95,14 +94,11 @@ def makeService(options, reactor=None) -> service.MultiService:
         emulator.setServiceParent(top)
 
     grid = config.grid
-
-    def read_trust():
-        return TrustStore.load(grid.ca_dir, datetime.now(UTC)), VomsDir.load(grid.vomsdir)
-
-    trust, vomsdir = read_trust()
+    files = TrustFiles(config.server, grid, reactor)
+    trust = files.load()
     authenticator = GridAuthenticator(
-        trust,
-        vomsdir,
+        trust.store,
+        trust.vomsdir,
         ChainOptions.from_config(grid),
         host=config.server.public_host,
         log_dropped=log_dropped_ac,
@@ -112,16 +108,10 @@ def makeService(options, reactor=None) -> service.MultiService:
     backend, backend_service = make_backend_service(config, reactor)
     backend_service.setServiceParent(top)
 
-    def tls_context(trust):
-        return build_context(
-            config.server.host_cert, config.server.host_key, trust, grid.crl is not CrlMode.OFF
-        )
-
-    tls = GridServerTLS(tls_context(trust))
+    tls = GridServerTLS(trust.context)
     root = make_root(backend, policy, identify, config.server.public_url, reactor)
-    site = authenticating(
-        make_site(root, config.server.max_body, config.server.request_timeout, reactor),
-        authenticator,
+    site = make_site(
+        root, config.server.max_body, config.server.request_timeout, reactor, authenticator
     )
     listener = strports.service(
         config.server.listen,
@@ -129,23 +119,7 @@ def makeService(options, reactor=None) -> service.MultiService:
         reactor=reactor,
     )
     listener.setServiceParent(top)
-
-    def reload_blocking():
-        trust, vomsdir = read_trust()
-        return trust, vomsdir, tls_context(trust)
-
-    def apply(result):
-        new_trust, new_vomsdir, context = result
-        tls.replace(context)
-        authenticator.reload(new_trust, new_vomsdir)
-
-    watcher = TrustWatcher(
-        lambda: (fingerprint(grid.ca_dir), fingerprint(grid.vomsdir)), reload_blocking, apply
-    )
-    watcher.service(TRUST_POLL_INTERVAL, reactor).setServiceParent(top)
-    reactor.callWhenRunning(
-        signal.signal, signal.SIGHUP, lambda *_: reactor.callFromThread(watcher.check, True)
-    )
+    ReloadService(files, tls, authenticator, reactor).setServiceParent(top)
     if demo_setup is not None:
         # Last: the listener is up when the commands are printed.
         demo.AnnounceService(demo_setup, emulator).setServiceParent(top)

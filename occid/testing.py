@@ -555,7 +555,8 @@ def make_gateway(
     """
     from twisted.internet.testing import MemoryReactorClock
 
-    from occid.web.root import make_root, make_site
+    from occid.server.pipeline import make_root
+    from occid.server.site import make_site
 
     principal = principal or make_principal()
     binding = binding or make_binding()

@@ -9,13 +9,16 @@ import sys
 
 import pytest
 from twisted.application.service import IServiceCollection, IServiceMaker
+from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import getPlugins
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
 
 from occid import __version__, tap
-from occid.web.root import OCCISite
+from occid.server.channel import GridHTTPChannel
+from occid.server.reload import ReloadService
+from occid.server.site import OCCISite
 from tests.daemon import REPO, twistd_command
 from tests.pki import PKI
 
@@ -76,7 +79,11 @@ def test_bad_configuration_is_a_usage_error(tmp_path):
 
 
 def test_make_service(config_file):
-    """makeService wires the TLS listener on the configured endpoint and the backend."""
+    """
+    makeService wires the TLS listener on the configured endpoint, whose
+    channels authenticate with the authenticator and the reactor's clock
+    they were built with, the backend and the reload service.
+    """
     options = tap.Options()
     options.parseOptions(["--config", config_file])
     reactor = MemoryReactorClock()
@@ -84,11 +91,17 @@ def test_make_service(config_file):
     assert IServiceCollection.providedBy(top)
     top.startService()
     try:
-        [(port, factory, backlog, interface)] = reactor.tcpServers
+        [(port, factory, _, interface)] = reactor.tcpServers
         assert (port, interface) == (11443, "127.0.0.1")
         assert isinstance(factory, TLSMemoryBIOFactory)
-        assert isinstance(factory.wrappedFactory, OCCISite)
-        assert factory.wrappedFactory.authenticator is not None
+        site = factory.wrappedFactory
+        assert isinstance(site, OCCISite)
+        assert site.authenticator is not None
+        channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        assert isinstance(channel, GridHTTPChannel)
+        assert channel.authenticator is site.authenticator
+        assert channel.clock is reactor
+        assert [s for s in top if isinstance(s, ReloadService)]
     finally:
         top.stopService()
         # The EC2 thread pool stops after reactor shutdown, as under twistd.
@@ -126,7 +139,8 @@ def test_installed_plugin(tmp_path):
     """
     probe = subprocess.run(
         [sys.executable, "-c", "import occid, os; print(os.path.dirname(occid.__file__))"],
-        capture_output=True, text=True, cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        capture_output=True, text=True, cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
     if probe.returncode != 0 or probe.stdout.strip() == os.path.join(REPO, "occid"):
         pytest.skip("occid is not installed outside the source tree (pip install . first)")

@@ -1,9 +1,11 @@
 """
-Tests for L{occid.tls} (rule C1 and the connection's principal): real
-pyOpenSSL handshakes over memory BIOs against the context occid listens with,
-and the channel that authenticates its peer once per connection.
+Tests for L{occid.server.tls} (rule C1) and L{occid.server.channel} (the
+connection's principal): real pyOpenSSL handshakes over memory BIOs against
+the context occid listens with, and the channel that authenticates its peer
+once per connection, on the reactor's clock.
 """
 
+import contextlib
 import os
 import shutil
 from datetime import UTC, datetime
@@ -13,23 +15,20 @@ from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 from OpenSSL.crypto import X509StoreFlags
 from twisted.internet.address import IPv4Address
+from twisted.internet.interfaces import ISystemHandle
+from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
-from occid import tls
 from occid.gsi.principal import CertificateRejected
 from occid.gsi.trust import TrustStore
 from occid.occi.errors import Unauthorized
+from occid.server import tls
+from occid.server.channel import GridHTTPChannel, identify
+from occid.server.tls import GridServerTLS, build_context, verify_record
 from occid.testing import make_principal
-from occid.tls import (
-    GridHTTPChannel,
-    GridServerTLS,
-    authenticating,
-    build_context,
-    identify,
-    verify_record,
-)
 from tests.pki import PKI
 
 # OpenSSL verification error numbers the tests expect.
@@ -85,10 +84,8 @@ def handshake(server_tls, client_ctx, session=None):
     client.set_connect_state()
     for _ in range(20):
         for connection in (client, server):
-            try:
+            with contextlib.suppress(SSL.WantReadError):
                 connection.do_handshake()
-            except SSL.WantReadError:
-                pass
         moved = False
         for source, sink in ((client, server), (server, client)):
             try:
@@ -184,7 +181,7 @@ class TestContext:
     def test_tls_1_1_refused(self, pki):
         """Clients limited to TLS 1.1 cannot connect."""
         with pytest.raises(SSL.Error):
-            server, client = handshake(
+            server, _ = handshake(
                 GridServerTLS(server_context(pki)), client_context(version=SSL.TLS1_1_VERSION)
             )
             server.do_handshake()
@@ -250,6 +247,7 @@ def _session_reused(connection) -> bool:
     return bool(lib.SSL_session_reused(connection._ssl))
 
 
+@implementer(ISystemHandle)
 class FakeTransport:
     """The parts of a TLS transport the channel uses."""
 
@@ -271,14 +269,10 @@ class FakeAuthenticator:
         self.calls = []
 
     def authenticate(self, chain, tls_errors, now):
-        self.calls.append((chain, tls_errors))
+        self.calls.append((chain, tls_errors, now))
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome
-
-
-class FakeSite:
-    pass
 
 
 class ChannelTests(SynchronousTestCase):
@@ -289,14 +283,13 @@ class ChannelTests(SynchronousTestCase):
 
         self.pki = PKI(tempfile.mkdtemp())
         self.tls = GridServerTLS(server_context(self.pki))
-        self.site = FakeSite()
+        self.clock = Clock()
+        self.clock.advance(datetime.now(UTC).timestamp())
 
     def channel_for(self, credential, outcome):
         server, _ = handshake(self.tls, client_context(credential))
         authenticator = FakeAuthenticator(outcome)
-        authenticating(self.site, authenticator)
-        channel = GridHTTPChannel()
-        channel.site = self.site
+        channel = GridHTTPChannel(authenticator, self.clock)
         channel.transport = FakeTransport(server)
         channel.handshakeCompleted()
         return channel, authenticator
@@ -306,10 +299,18 @@ class ChannelTests(SynchronousTestCase):
         proxy = self.pki.issue_proxy(self.pki.issue_proxy(self.pki.user))
         principal = make_principal()
         channel, authenticator = self.channel_for(proxy, principal)
-        [(chain, errors)] = authenticator.calls
+        [(chain, errors, _)] = authenticator.calls
         self.assertEqual(chain, proxy.chain)
         self.assertEqual(errors, [])
         self.assertIs(identify(FakeRequest(channel)), principal)
+
+    def test_judged_on_the_reactor_clock(self):
+        """The chain is judged at the time of the channel's clock, not the wall clock."""
+        self.clock = Clock()
+        self.clock.advance(86400)
+        _, authenticator = self.channel_for(self.pki.issue_proxy(self.pki.user), make_principal())
+        [(_, _, now)] = authenticator.calls
+        self.assertEqual(now, datetime.fromtimestamp(86400, UTC))
 
     def test_refused_chain(self):
         """A refused chain makes every request 401 with the reason and its fix, logged once."""
@@ -348,10 +349,12 @@ class ChannelTests(SynchronousTestCase):
     def test_never_authenticated(self):
         """A channel that never completed authentication has no principal: 401."""
         with self.assertRaises(Unauthorized) as e:
-            identify(FakeRequest(GridHTTPChannel()))
+            identify(FakeRequest(GridHTTPChannel(FakeAuthenticator(None), self.clock)))
         self.assertIn("no client certificate", e.exception.message)
 
 
 class FakeRequest:
+    """The part of a request L{identify} reads: its channel."""
+
     def __init__(self, channel):
         self.channel = channel

@@ -1,13 +1,27 @@
 """
-Tests for L{occid.trustwatch}: the trust directories are re-read when they
-change, in a worker thread, and a failed reload keeps the old trust.
+Tests for L{occid.server.trustwatch} and L{occid.server.reload}: the trust
+directories are re-read when they change (in a worker thread) or on SIGHUP,
+a failed reload keeps the old trust, and what is read reaches the listener
+and the authenticator.
 """
 
-from twisted.internet import defer
-from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
+import os
+import shutil
+import signal
+import tempfile
+from datetime import UTC, datetime
 
-from occid.trustwatch import TrustWatcher
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+
+from occid.config import GridConfig, ServerConfig
+from occid.server.reload import ReloadService, TrustFiles
+from occid.server.trustwatch import TrustWatcher
+from tests.pki import PKI
 
 
 class TrustWatcherTests(SynchronousTestCase):
@@ -78,3 +92,98 @@ class TrustWatcherTests(SynchronousTestCase):
         clock.advance(60)
         self.assertEqual(self.applied, ["trust-1"])
         timer.stopService()
+
+
+@implementer(IReactorFromThreads)
+class InlineReactor(MemoryReactorClock):
+    """A memory reactor whose C{callFromThread} calls at once."""
+
+    def callFromThread(self, f, *args, **kwargs):
+        f(*args, **kwargs)
+
+
+class FakeTLS:
+    """Records the contexts L{ReloadService} hands to the connection creator."""
+
+    def __init__(self):
+        self.contexts = []
+
+    def replace(self, context):
+        self.contexts.append(context)
+
+
+class FakeAuthenticator:
+    """Records the trust material L{ReloadService} hands to the authenticator."""
+
+    def __init__(self):
+        self.reloads = []
+
+    def reload(self, trust, vomsdir):
+        self.reloads.append((trust, vomsdir))
+
+
+class ReloadServiceTests(SynchronousTestCase):
+    """
+    L{TrustFiles} reads the trust material on the reactor's clock;
+    L{ReloadService} applies it when the directories change and on SIGHUP.
+    """
+
+    def setUp(self):
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory)
+        self.pki = PKI(directory)
+        self.reactor = InlineReactor()
+        self.reactor.advance(datetime.now(UTC).timestamp())
+        self.files = TrustFiles(
+            ServerConfig(
+                host_cert=os.path.join(directory, "hostcert.pem"),
+                host_key=os.path.join(directory, "hostkey.pem"),
+            ),
+            GridConfig(ca_dir=self.pki.certificates_dir, vomsdir=self.pki.vomsdir),
+            self.reactor,
+        )
+        self.tls = FakeTLS()
+        self.authenticator = FakeAuthenticator()
+        self.service = ReloadService(
+            self.files, self.tls, self.authenticator, self.reactor, interval=60
+        )
+        # The scan runs inline instead of in a worker thread.
+        self.service.watcher._run_in_thread = defer.maybeDeferred
+        self.previous = signal.getsignal(signal.SIGHUP)
+        self.addCleanup(signal.signal, signal.SIGHUP, self.previous)
+
+    def test_load(self):
+        """The trust store, the vomsdir and a context over them, judged at the clock's time."""
+        trust = self.files.load()
+        self.assertIn(self.pki.ca.certificate, [a.certificate for a in trust.store.authorities])
+        self.assertIsNotNone(trust.context)
+        self.reactor.advance(100 * 365 * 86400)
+        self.assertTrue(self.files.load().store.problems, "a century on, the CA has expired")
+
+    def test_change_applied(self):
+        """A change seen by the poll reaches the connection creator and the authenticator."""
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.assertEqual(self.tls.contexts, [])
+        self.pki.issue_ca("/DC=org/DC=example/CN=Second CA")
+        self.reactor.advance(60)
+        self.assertEqual(len(self.tls.contexts), 1)
+        [(store, _)] = self.authenticator.reloads
+        self.assertEqual(len(store.authorities), 2)
+
+    def test_sighup_while_running(self):
+        """
+        Once the reactor runs, SIGHUP forces a reload from the reactor thread;
+        stopping the service gives the signal back.
+        """
+        forced = []
+        self.service.watcher.check = lambda force=False: forced.append(force)
+        self.service.startService()
+        self.assertIs(signal.getsignal(signal.SIGHUP), self.previous, "not before the reactor runs")
+        for hook, args, kwargs in self.reactor.whenRunningHooks:
+            hook(*args, **kwargs)
+        handler = signal.getsignal(signal.SIGHUP)
+        handler(signal.SIGHUP, None)
+        self.assertEqual(forced, [True])
+        self.service.stopService()
+        self.assertIs(signal.getsignal(signal.SIGHUP), self.previous)

@@ -10,12 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.logger import globalLogPublisher
 
-from occid import SERVER_HEADER
+from occid.server.respond import SERVER_HEADER
 from occid.testing import make_gateway
 
 COMPUTE = (
     'Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"\n'
-    'Category: ami-0123456789abcdef0; scheme="http://occi.occi.example.org/occi/infrastructure/os_tpl#"; class="mixin"\n'
+    'Category: ami-0123456789abcdef0; '
+    'scheme="http://occi.occi.example.org/occi/infrastructure/os_tpl#"; class="mixin"\n'
     'X-OCCI-Attribute: occi.core.title="vm"\n'
 )
 PATHS = [

@@ -101,7 +101,7 @@ def test_create(form):
     location = response.header("Location")
     assert location.startswith(BASE + "/compute/i-")
     assert response.header("X-OCCI-Location") == location
-    [(operation, kind, id, entity)] = web.backend.store.operations
+    [(operation, kind, _, entity)] = web.backend.store.operations
     assert (operation, kind) == ("create", "compute")
     assert location == BASE + entity.location
     assert OS_TPL in entity.mixins and T2_MICRO in entity.mixins
@@ -138,7 +138,7 @@ def test_trigger_stop(section, content_type):
         headers, body = headers + as_headers(SECTIONS[section]), b""
     response = web.request("POST", path + "?action=stop", headers, body)
     assert response.status == 200, response
-    operation, kind, id, (action, attributes) = web.backend.store.operations[-1]
+    operation, kind, id, (action, _) = web.backend.store.operations[-1]
     assert (operation, kind, path) == ("trigger", "compute", "/compute/" + id)
     assert action == infra.COMPUTE_STOP
     assert 'occi.compute.state="inactive"' in response.body.decode()

@@ -1,6 +1,6 @@
 """
-Tests for L{occid.web.root}: the URL space and the verbs, through the real
-HTTP stack (raw HTTP/1.1 over an in-memory transport to L{make_site}, and
+Tests for L{occid.server.pipeline} and its handlers: the URL space and the
+verbs, through the real HTTP stack (raw HTTP/1.1 over an in-memory transport to L{make_site}, and
 C{treq.testing.StubTreq} over L{make_root}) with the memory fakes behind.
 """
 
@@ -11,10 +11,11 @@ from treq.testing import StubTreq
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import globalLogPublisher
 
-from occid import SERVER_HEADER
 from occid.config import Visibility
 from occid.occi import infrastructure as infra
 from occid.occi import rendering
+from occid.server.pipeline import make_root
+from occid.server.respond import SERVER_HEADER
 from occid.testing import (
     MemoryBackend,
     StaticPolicy,
@@ -23,7 +24,6 @@ from occid.testing import (
     make_gateway,
     make_principal,
 )
-from occid.web.root import make_root
 
 BASE = "https://occi.example.org:11443"
 AMI = "ami-0123456789abcdef0"

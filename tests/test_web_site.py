@@ -1,5 +1,5 @@
 """
-Tests for L{occid.web.root.make_site}: the body limit, the request timeout,
+Tests for L{occid.server.site}: the body limit, the request timeout,
 disconnects, and the C{Server} header on responses the OCCI root did not
 write.  Raw HTTP/1.1 over in-memory transports; time is a
 C{MemoryReactorClock}.
@@ -11,14 +11,15 @@ from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.web.pages import notFound
 
-from occid import SERVER_HEADER
+from occid.server.respond import SERVER_HEADER
+from occid.server.site import make_site
 from occid.testing import connect, http_request, make_gateway, read_response
-from occid.web.root import make_site
 
 HEAD = b"POST /compute/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
 BODY = (
     b'Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"\n'
-    b'Category: ami-0123456789abcdef0; scheme="http://occi.occi.example.org/occi/infrastructure/os_tpl#"; class="mixin"\n'
+    b'Category: ami-0123456789abcdef0; '
+    b'scheme="http://occi.occi.example.org/occi/infrastructure/os_tpl#"; class="mixin"\n'
     b'X-OCCI-Attribute: occi.core.title="vm"\n'
 )
 

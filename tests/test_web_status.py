@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from twisted.logger import globalLogPublisher
 
-from occid import SERVER_HEADER
 from occid.gsi.principal import CertificateRejected
 from occid.occi import infrastructure as infra
 from occid.occi import rendering
 from occid.occi.errors import BadGateway, GatewayTimeout, ServiceUnavailable
+from occid.server.respond import SERVER_HEADER
 from occid.testing import (
     MemoryBackend,
     StaticPolicy,
@@ -28,7 +28,10 @@ from occid.testing import (
 AMI = "ami-0123456789abcdef0"
 OS_TPL = infra.os_tpl_mixin(AMI, "", "occi.example.org")
 KIND = 'Category: {term}; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"\n'
-ACTION = 'Category: {term}; scheme="http://schemas.ogf.org/occi/infrastructure/compute/action#"; class="action"\n'
+ACTION = (
+    'Category: {term}; '
+    'scheme="http://schemas.ogf.org/occi/infrastructure/compute/action#"; class="action"\n'
+)
 COMPUTE = (
     KIND.format(term="compute")
     + f'Category: {AMI}; scheme="{OS_TPL.scheme}"; class="mixin"\n'
@@ -101,16 +104,20 @@ def test_401_certificate_rejected():
 
     response = check(make_gateway(identify=identify).request("GET", "/-/"), 401)
     assert b"the proxy chain is broken; create a new proxy" in response.body
+    assert response.header("WWW-Authenticate") == 'X509 realm="occid"'
 
 
 def test_401_expired_principal():
-    """A principal that expired since the handshake gets 401."""
+    """A principal that expired since the handshake (on the reactor's clock) gets 401."""
     principal = make_principal()
     gateway = make_gateway(principal=principal)
     gateway.clock.advance(
         principal.not_after.timestamp() - datetime.now(UTC).timestamp() + 1
     )
-    assert b"expired" in check(gateway.request("GET", "/-/"), 401).body
+    response = check(gateway.request("GET", "/-/"), 401)
+    assert b"expired" in response.body
+    assert response.header("WWW-Authenticate") == 'X509 realm="occid"'
+
 
 
 def test_403_no_account():

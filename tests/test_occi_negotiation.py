@@ -1,9 +1,13 @@
-"""Tests for L{occid.web.negotiation}: Accept, Content-Type and OCCI version."""
+"""
+Tests for L{occid.occi.negotiation} (Accept and OCCI version) and the
+Content-Type of request bodies, read by L{occid.occi.rendering.media_type_of}.
+"""
 
 import pytest
 
 from occid.occi.errors import NotAcceptable, Unimplemented
-from occid.web.negotiation import check_occi_version, negotiate, request_media_type
+from occid.occi.negotiation import check_occi_version, negotiate
+from occid.occi.rendering import media_type_of
 
 OFFERED = ("text/plain", "text/occi", "text/uri-list", "application/occi+json")
 
@@ -46,8 +50,7 @@ def test_negotiate_nothing_acceptable(accept):
 @pytest.mark.parametrize(
     "content_type, expected",
     [
-        (None, ""),
-        ("", ""),
+        ("", "text/plain"),
         ("text/plain,text/occi", "text/plain"),
         ("text/occi", "text/occi"),
         ("Application/OCCI+JSON; charset=utf-8", "application/occi+json"),
@@ -55,8 +58,12 @@ def test_negotiate_nothing_acceptable(accept):
     ],
 )
 def test_request_media_type(content_type, expected):
-    """The first item of a Content-Type list, without parameters, is the type."""
-    assert request_media_type(content_type) == expected
+    """
+    The first item of a Content-Type list, without parameters, is the type;
+    none means text/plain.  (The server hands the header to
+    L{occid.occi.rendering.parse} as it came, or C{""} when absent.)
+    """
+    assert media_type_of(content_type) == expected
 
 
 @pytest.mark.parametrize(

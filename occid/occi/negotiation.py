@@ -1,11 +1,12 @@
-# -*- test-case-name: tests.test_web_negotiation -*-
+# -*- test-case-name: tests.test_occi_negotiation -*-
 """
 Content negotiation for OCCI requests: which rendering to answer with
-(C{Accept}), how the request body is written (C{Content-Type}), and whether
-the client speaks an OCCI version occid serves (C{User-Agent}).
+(C{Accept}) and whether the client speaks an OCCI version occid serves
+(C{User-Agent}).  How a request body is written (C{Content-Type}) is read by
+L{occid.occi.rendering.media_type_of}.
 
-Pure functions over header values (text); the web layer raises what they
-raise (L{NotAcceptable}, L{Unimplemented}) through its single error mapping.
+Pure functions over header values (text); the server raises what they raise
+(L{NotAcceptable}, L{Unimplemented}) through its single error writer.
 """
 
 from __future__ import annotations
@@ -94,21 +95,6 @@ def negotiate(accept: str | None, offered: tuple[str, ...]) -> str:
             f"ask for one of: {', '.join(offered)}"
         )
     return best
-
-
-def request_media_type(content_type: str | None) -> str:
-    """
-    The media type a request body is written in.
-
-    rOCCI-cli sends C{text/plain,text/occi}: the first item of a comma list
-    wins, parameters (C{; charset=…}) are stripped, case is folded.
-
-    @return: the media type, or C{""} when the request names none.
-    """
-    if content_type is None:
-        return ""
-    first = content_type.split(",")[0]
-    return first.split(";")[0].strip().lower()
 
 
 def check_occi_version(user_agent: str | None) -> None:

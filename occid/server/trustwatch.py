@@ -1,23 +1,33 @@
 # -*- test-case-name: tests.test_trustwatch -*-
 """
-Keeps the running daemon's trust current: when fetch-crl (or an admin)
-rewrites the CA directory or the vomsdir, re-read them, build a new TLS
-context and drop the cache of validated principals.  No restart, and no file
-is read on the request path.
+Notices when fetch-crl (or an admin) rewrites the CA directory or the
+vomsdir: a cheap fingerprint is compared in a worker thread, and only a
+change (or a forced check) reloads.  What is reloaded and how it is applied
+is given by L{occid.server.reload}; no file is read on the request path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from twisted.application.internet import TimerService
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 log = Logger()
 
+#: What a reload reads.
+T = TypeVar("T")
 
-class TrustWatcher:
+#: C{run_in_thread(f, *args)}: a Deferred of C{f(*args)} computed in a worker thread.
+RunInThread = Callable[..., "Deferred[Any]"]
+
+
+class TrustWatcher(Generic[T]):
     """
     Scans cheap fingerprints of the trust directories and, when one
     changed, reloads them; both in a worker thread (they touch the file
@@ -33,9 +43,9 @@ class TrustWatcher:
     def __init__(
         self,
         fingerprint: Callable[[], object],
-        reload: Callable[[], object],
-        apply: Callable[[object], None],
-        run_in_thread=deferToThread,
+        reload: Callable[[], T],
+        apply: Callable[[T], None],
+        run_in_thread: RunInThread = deferToThread,
     ):
         self._fingerprint = fingerprint
         self._reload = reload
@@ -44,7 +54,7 @@ class TrustWatcher:
         self._seen = fingerprint()
         self._busy = False
 
-    def check(self, force: bool = False):
+    def check(self, force: bool = False) -> Deferred[None] | None:
         """
         Reload if the fingerprint changed since the last load (or if
         C{force}).  Returns a Deferred that fires when the check is over, or
@@ -55,31 +65,31 @@ class TrustWatcher:
         self._busy = True
         d = self._run_in_thread(self._scan, self._seen, force)
 
-        def scanned(outcome):
+        def scanned(outcome: tuple[object, bool, T]) -> None:
             current, changed, result = outcome
             if changed:
                 self._apply(result)
                 self._seen = current
                 log.info("Reloaded the trust directories")
 
-        def failed(failure):
+        def failed(failure: Failure) -> None:
             log.failure("Could not reload the trust directories; keeping the old ones", failure)
 
-        def done(_):
+        def done(_: None) -> None:
             self._busy = False
 
         d.addCallbacks(scanned, failed)
         d.addBoth(done)
         return d
 
-    def _scan(self, seen, force):
+    def _scan(self, seen: object, force: bool) -> tuple[object, bool, T | None]:
         """In a worker thread: (fingerprint, whether it changed, reload result)."""
         current = self._fingerprint()
         if current == seen and not force:
             return current, False, None
         return current, True, self._reload()
 
-    def service(self, interval: float, clock) -> TimerService:
+    def service(self, interval: float, clock: IReactorTime) -> TimerService:
         """A service calling L{check} every C{interval} seconds."""
         timer = TimerService(interval, self.check)
         timer.clock = clock

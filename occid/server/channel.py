@@ -1,0 +1,155 @@
+# -*- test-case-name: tests.test_tls -*-
+"""
+The HTTP channel that turns a TLS client's proxy chain into a principal, once
+per connection, right after the handshake; and L{identify}, which reads the
+outcome for each request.
+
+The channel hands the whole chain and OpenSSL's recorded verdicts (see
+L{occid.server.tls}) to its authenticator, on the reactor's clock.  A refused
+chain is remembered with its reason and logged once; every request on that
+connection is then answered 401 with the reason and its fix.
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+from OpenSSL import SSL
+from twisted.internet import defer
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import IAddress, IHandshakeListener, IReactorTime, ISystemHandle
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.http import HTTPChannel, Request
+from zope.interface import implementer
+
+from occid.gsi.names import slash_dn
+from occid.gsi.principal import CertificateRejected, Principal
+from occid.gsi.voms import DroppedAC
+from occid.interfaces import IAuthenticator
+from occid.server.identity import now, rejected, unauthorized
+from occid.server.tls import verify_record
+
+log = Logger()
+
+#: The refusal of a chain whose certificates cannot be parsed.
+_UNREADABLE = CertificateRejected(
+    "X509",
+    "your certificate chain could not be read (a malformed certificate or extension)",
+    "create a new proxy (voms-proxy-init or grid-proxy-init) from a valid user certificate",
+)
+
+
+@implementer(IHandshakeListener)
+class GridHTTPChannel(HTTPChannel):
+    """
+    An HTTP channel that authenticates its TLS peer once, right after the
+    handshake; L{identify} reads the outcome.
+
+    @ivar authenticator: validates the chain of each connection.
+    @ivar clock: the reactor's clock, the time the chain is judged at.
+    @ivar principal: the L{Principal}, when the chain was accepted.
+    @ivar refusal: the L{CertificateRejected}, when it was not.
+    """
+
+    principal: Principal | None = None
+    refusal: CertificateRejected | None = None
+
+    def __init__(self, authenticator: IAuthenticator, clock: IReactorTime):
+        super().__init__()
+        self.authenticator = authenticator
+        self.clock = clock
+
+    def handshakeCompleted(self) -> None:
+        connection = ISystemHandle(self.transport).getHandle()
+        if not isinstance(connection, SSL.Connection):
+            raise TypeError(f"a GridHTTPChannel runs over TLS, not {connection!r}")
+        leaf = connection.get_peer_certificate(as_cryptography=True)
+        chain = [leaf] if leaf is not None else []
+        if leaf is not None:
+            chain += connection.get_peer_cert_chain(as_cryptography=True) or []
+        errors = list(verify_record(connection).errors)
+        outcome = defer.maybeDeferred(
+            self.authenticator.authenticate, chain, errors, now(self.clock)
+        )
+        outcome.addCallbacks(self._accepted, self._refused, errbackArgs=(chain,))
+
+    def _peer(self) -> str:
+        """The client's address, for the log."""
+        return _describe(self.transport.getPeer()) if self.transport is not None else "-"
+
+    def _accepted(self, principal: Principal) -> None:
+        self.principal = principal
+        log.info(
+            "Authenticated {dn} from {peer}",
+            dn=principal.dn,
+            vo=principal.vo,
+            fqans=list(principal.fqans),
+            peer=self._peer(),
+        )
+
+    def _refused(self, failure: Failure, chain: list[x509.Certificate]) -> None:
+        """
+        Remember the refusal for every request on this connection, and log it
+        once.  Anything but a L{CertificateRejected} is a certificate the
+        validator could not even read: its parser's error must not escape
+        into the TLS protocol (the client would see a reset instead of a 401
+        saying what to do), so it is logged with its traceback and refused.
+        """
+        refusal = failure.value
+        if not isinstance(refusal, CertificateRejected):
+            log.failure("Unreadable client chain from {peer}", failure, peer=self._peer())
+            refusal = _UNREADABLE
+        self.refusal = refusal
+        log.warn(
+            "Refused client {peer}: {rule}: {reason}",
+            peer=self._peer(),
+            rule=refusal.rule,
+            reason=refusal.reason,
+            dn=_subject_hint(chain),
+        )
+
+
+def identify(request: Request) -> Principal:
+    """
+    The principal of the connection C{request} arrived on.  (Whether it has
+    expired since the handshake is the pipeline's check, on the same clock.)
+
+    @raise Unauthorized: the connection has no valid principal; the message
+        says why and what to do.
+    """
+    channel = request.channel
+    if isinstance(channel, GridHTTPChannel) and channel.refusal is not None:
+        raise rejected(channel.refusal)
+    principal = channel.principal if isinstance(channel, GridHTTPChannel) else None
+    if principal is None:
+        raise unauthorized(
+            "no client certificate was presented",
+            "connect with your proxy as client certificate (curl --cert $X509_USER_PROXY "
+            "--key $X509_USER_PROXY, or occi --auth x509 --voms --user-cred $X509_USER_PROXY)",
+        )
+    return principal
+
+
+def log_dropped_ac(dn: str, dropped: DroppedAC) -> None:
+    """Log why an attribute certificate presented by C{dn} was not trusted."""
+    log.warn(
+        "Dropped an attribute certificate of {dn}: {rule}: {reason}",
+        dn=dn, rule=dropped.rule, reason=dropped.reason,
+    )
+
+
+def _describe(peer: IAddress) -> str:
+    """C{host:port} of an IP peer, else the address as Twisted prints it."""
+    if isinstance(peer, IPv4Address | IPv6Address):
+        return f"{peer.host}:{peer.port}"
+    return str(peer)
+
+
+def _subject_hint(chain: list[x509.Certificate]) -> str:
+    """The leaf's subject (slash form) for the log, or a dash when there is none."""
+    if not chain:
+        return "-"
+    try:
+        return slash_dn(chain[0].subject)
+    except ValueError:
+        return "(unreadable subject)"

@@ -1,0 +1,135 @@
+# -*- test-case-name: tests.test_web_root,tests.test_web_status -*-
+"""
+One request's state: what the pipeline has established so far
+(L{Exchange}, for its answer and its log lines), and the authorised, routed
+request as the handlers see it (L{Context}), with the OCCI documents its
+headers, body and query carry.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from twisted.internet import defer
+from twisted.web.server import Request
+
+from occid.gsi.principal import Principal
+from occid.interfaces import IBackend, ICatalog, IEntityCollection
+from occid.occi import rendering
+from occid.occi.errors import BadRequest
+from occid.occi.model import Document
+from occid.policy import AccountBinding
+from occid.server.routes import Route
+
+_ACTION_QUERY = re.compile(r"action=([A-Za-z0-9_.-]+)")
+
+
+class LogFields(TypedDict):
+    """The fields of every log event about one request."""
+
+    method: str
+    path: str
+    request_id: str
+    dn: str | None
+    account: str | None
+
+
+def header(request: Request, name: bytes) -> str | None:
+    """The first value of request header C{name}, as text."""
+    value = request.getHeader(name)
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+@dataclass
+class Exchange:
+    """
+    What one request has established so far, for its answer and its logs.
+
+    @ivar renderer: the negotiated rendering, once known.
+    @ivar finished: its answer has been written.
+    @ivar gone: the request ended without it (a timeout answer or a
+        disconnect): nothing more is written.
+    @ivar work: the pipeline's Deferred while it runs, to cancel.
+    """
+
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    method: str = ""
+    path: str = ""
+    renderer: rendering.Renderer | None = None
+    dn: str | None = None
+    account: str | None = None
+    finished: bool = False
+    gone: bool = False
+    work: defer.Deferred[Any] | None = None
+
+    @classmethod
+    def of(cls, request: Request) -> Exchange:
+        """A new exchange for C{request}."""
+        return cls(
+            method=request.method.decode("latin-1"),
+            path=request.path.decode("utf-8", "replace"),
+        )
+
+    def log_fields(self) -> LogFields:
+        """The fields of every log event about this request."""
+        return LogFields(
+            method=self.method, path=self.path, request_id=self.request_id,
+            dn=self.dn, account=self.account,
+        )
+
+
+@dataclass
+class Context:
+    """One authorised, routed request, as the handlers see it."""
+
+    request: Request
+    exchange: Exchange
+    backend: IBackend
+    principal: Principal
+    binding: AccountBinding
+    catalog: ICatalog
+    target: Route
+    renderer: rendering.Renderer
+
+    def collection(self) -> IEntityCollection:
+        """The routed kind's collection, bound to the request's principal."""
+        return self.backend.collection(self.target.category, self.principal, self.binding)
+
+    def headers(self) -> list[tuple[str, str]]:
+        """Every request header, as text pairs in order."""
+        return [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, values in self.request.requestHeaders.getAllRawHeaders()
+            for value in values
+        ]
+
+    def filters(self) -> Document:
+        """The Category / X-OCCI-Attribute headers of a read (GFD.185 filtering)."""
+        return rendering.parse("text/occi", self.headers(), b"")
+
+    def body(self) -> Document:
+        """
+        The request's OCCI document: from its body, or from its OCCI headers
+        when the body is blank (text/occi, or no Content-Type at all).
+        """
+        content = self.request.content.read() if self.request.content else b""
+        content_type = header(self.request, b"content-type") or ""
+        return rendering.parse(content_type, self.headers(), content)
+
+    def action_term(self) -> str | None:
+        """
+        The term of C{?action=term}, or C{None} without a query.
+
+        @raise BadRequest: a query other than exactly C{action=<term>}.
+        """
+        _, question, query = self.request.uri.partition(b"?")
+        if not question:
+            return None
+        text = query.decode("latin-1")
+        match = _ACTION_QUERY.fullmatch(text)
+        if match is None:
+            raise BadRequest(f"the query must be action=<term>, not {text!r}")
+        return match.group(1)

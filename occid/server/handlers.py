@@ -1,0 +1,218 @@
+# -*- test-case-name: tests.test_web_root,tests.test_web_status -*-
+"""
+What each kind of path does with each method, once the pipeline has
+authorised and routed the request.
+
+One handler object per route target (L{handlers} builds the table); like a
+Twisted C{Resource}, a handler answers the methods it has a
+C{render_<METHOD>} for, and L{Handler.methods} (the C{Allow} list) is derived
+from them.  C{HEAD} and C{OPTIONS} are answered by the pipeline for every
+target.  Each C{render_<METHOD>} takes the request's L{Context} and returns an
+L{Answer}; errors are raised as L{OCCIError}s, for the pipeline to write.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+
+from occid.occi import infrastructure as infra
+from occid.occi import rendering, resolve
+from occid.occi.errors import Unimplemented
+from occid.occi.model import Entity, EntityFilter, Kind, Mixin
+from occid.server.context import Context
+from occid.server.respond import Answer
+from occid.server.routes import Page, page
+
+#: Methods that change nothing: allowed to read-only bindings, and answered
+#: on every path.
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+#: Methods a handler answers when it has their C{render_<METHOD>}.
+WRITE_METHODS = ("POST", "PUT", "DELETE")
+
+#: How many query-interface renderings are kept, (account, version, type).
+QUERY_CACHE_SIZE = 64
+
+
+class Handler:
+    """
+    The methods of one kind of path.
+
+    @ivar base_url: the base of absolute locations, C{https://host:port}.
+    """
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The methods this kind of path answers, in C{Allow} order."""
+        return READ_METHODS + tuple(m for m in WRITE_METHODS if hasattr(self, f"render_{m}"))
+
+    async def render(self, method: str, context: Context) -> Answer:
+        """
+        Answer C{method} (C{GET} for C{HEAD}), one of L{methods} other than
+        C{OPTIONS}, with its C{render_<METHOD>}.
+        """
+        respond: Callable[[Context], Awaitable[Answer]] = getattr(self, f"render_{method}")
+        return await respond(context)
+
+    def listing(self, context: Context, entities: Sequence[Entity], wanted: Page) -> Answer:
+        """The C{wanted} page of C{entities}, rendered as a collection."""
+        return Answer(200, context.renderer.collection(wanted.of(entities), self.base_url))
+
+
+class QueryHandler(Handler):
+    """The query interface: the account's categories, cached per catalog version."""
+
+    def __init__(self, base_url: str):
+        super().__init__(base_url)
+        self._cache: OrderedDict[tuple[str, str, str], rendering.Rendered] = OrderedDict()
+
+    async def render_GET(self, context: Context) -> Answer:
+        renderer = context.renderer
+        document = context.filters()
+        if document.categories:
+            categories = resolve.categories_filter(document, context.catalog)
+            return Answer(200, renderer.categories(categories, self.base_url))
+        key = (context.binding.account, context.catalog.version, renderer.media_type)
+        rendered = self._cache.get(key)
+        if rendered is None:
+            rendered = renderer.categories(context.catalog, self.base_url)
+            self._cache[key] = rendered
+            if len(self._cache) > QUERY_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return Answer(200, rendered)
+
+    async def render_POST(self, context: Context) -> Answer:
+        raise Unimplemented("user-defined mixins are not supported yet")
+
+    render_DELETE = render_POST
+
+
+class KindHandler(Handler):
+    """A kind's collection: list, create, trigger an action on all, delete all owned."""
+
+    async def render_GET(self, context: Context) -> Answer:
+        wanted = page(context.request.args)
+        entities = await context.collection().list(resolve.filter_from(context.filters()))
+        return self.listing(context, entities, wanted)
+
+    async def render_POST(self, context: Context) -> Answer:
+        kind = _kind(context)
+        term = context.action_term()
+        document = context.body()
+        if term is not None:
+            action, attributes = resolve.action_for_trigger(
+                document, term, kind, context.catalog
+            )
+            collection = context.collection()
+            results = []
+            for listed in await collection.list(EntityFilter()):
+                if action in listed.actions:
+                    result = await collection.trigger(listed.id, action, attributes)
+                    if isinstance(result, Entity):
+                        results.append(result)
+            return Answer(200, context.renderer.collection(results, self.base_url))
+        entity: Entity
+        if kind.is_a(infra.LINK):
+            entity = resolve.link_for_create(document, kind, context.catalog)
+        else:
+            entity = resolve.resource_for_create(document, kind, context.catalog)
+        created = await context.collection().create(entity)
+        url = self.base_url + created.location
+        return Answer(
+            201, context.renderer.created(url), (("Location", url), ("X-OCCI-Location", url))
+        )
+
+    async def render_DELETE(self, context: Context) -> Answer:
+        collection = context.collection()
+        for entity in await collection.list(EntityFilter(owned_only=True)):
+            await collection.delete(entity.id)
+        return Answer(200, context.renderer.ok())
+
+
+class EntityHandler(Handler):
+    """One entity: read, update (partial or whole), trigger an action, delete."""
+
+    async def render_GET(self, context: Context) -> Answer:
+        entity = await context.collection().get(context.target.id)
+        return Answer(200, context.renderer.entity(entity, self.base_url))
+
+    async def render_POST(self, context: Context) -> Answer:
+        term = context.action_term()
+        document = context.body()
+        kind, id = _kind(context), context.target.id
+        renderer = context.renderer
+        if term is None:
+            changes = resolve.changes_for_update(document, kind, context.catalog, False)
+            updated = await context.collection().update(id, changes)
+            return Answer(200, renderer.entity(updated, self.base_url))
+        action, attributes = resolve.action_for_trigger(document, term, kind, context.catalog)
+        result = await context.collection().trigger(id, action, attributes)
+        if isinstance(result, Entity):
+            return Answer(200, renderer.entity(result, self.base_url))
+        return Answer(200, renderer.category(result, self.base_url))
+
+    async def render_PUT(self, context: Context) -> Answer:
+        changes = resolve.changes_for_update(context.body(), _kind(context), context.catalog, True)
+        updated = await context.collection().update(context.target.id, changes)
+        return Answer(200, context.renderer.entity(updated, self.base_url))
+
+    async def render_DELETE(self, context: Context) -> Answer:
+        await context.collection().delete(context.target.id)
+        return Answer(200, context.renderer.ok())
+
+
+class MixinHandler(Handler):
+    """A mixin's collection: the entities carrying the mixin, over the kinds it applies to."""
+
+    async def render_GET(self, context: Context) -> Answer:
+        mixin = context.target.category
+        if not isinstance(mixin, Mixin):
+            raise TypeError(f"a mixin collection routed without its mixin: {context.target}")
+        wanted = page(context.request.args)
+        found = resolve.filter_from(context.filters())
+        kinds = mixin.applies or tuple(
+            k for k in context.catalog.kinds if k.location and k.is_a(infra.RESOURCE)
+        )
+        entities: list[Entity] = []
+        for kind in kinds:
+            collection = context.backend.collection(kind, context.principal, context.binding)
+            listed = await collection.list(found)
+            entities.extend(e for e in listed if _carries(e, mixin))
+        return self.listing(context, entities, wanted)
+
+    async def render_POST(self, context: Context) -> Answer:
+        raise Unimplemented(
+            "associating entities through a mixin collection is not supported yet; "
+            "update the entity (POST to its location) with the mixin instead"
+        )
+
+    render_PUT = render_DELETE = render_POST
+
+
+def handlers(base_url: str) -> dict[str, Handler]:
+    """The handler of each route target (L{occid.server.routes.Route.target})."""
+    return {
+        "query": QueryHandler(base_url),
+        "kind": KindHandler(base_url),
+        "entity": EntityHandler(base_url),
+        "mixin": MixinHandler(base_url),
+    }
+
+
+def _kind(context: Context) -> Kind:
+    """The kind of the routed collection or entity."""
+    kind = context.target.category
+    if not isinstance(kind, Kind):
+        raise TypeError(f"a kind's path routed without its kind: {context.target}")
+    return kind
+
+
+def _carries(entity: Entity, mixin: Mixin) -> bool:
+    """Whether C{entity} carries C{mixin} or a mixin depending on it."""
+    return any(m == mixin or m.depends_on(mixin) for m in entity.mixins)

@@ -1,0 +1,212 @@
+# -*- test-case-name: tests.test_web_root,tests.test_web_status -*-
+"""
+The OCCI resource: every request goes through the same steps, in order.
+
+ 1. B{negotiate} the rendering (C{Accept}); a refusal waits until the
+    client knows who it is, so that errors before then are rendered in the
+    type it accepts if any;
+ 2. B{authenticate}: the injected C{identify(request)} gives the principal
+    (401 otherwise), still valid on the reactor's clock;
+ 3. B{bind} it to an account (the policy; 403 for none), then check the
+    client's OCCI version;
+ 4. B{route} the path against that account's catalog, check the method (405)
+    and write permission (403);
+ 5. B{handle}: the route target's handler (L{occid.server.handlers}).
+
+Nothing reaches the backend before a principal and a binding exist.  An
+L{OCCIError} anywhere becomes its status and an OCCI rendering of its message
+in the negotiated type (L{occid.server.respond}); anything else becomes a 500
+carrying a request id, with the traceback in the log only.  A request that
+ends early (timeout answer, disconnect) has its work cancelled and nothing
+more written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web import server
+from twisted.web.resource import Resource
+
+from occid.gsi.principal import CertificateRejected, Principal
+from occid.interfaces import IAccountPolicy, IBackend
+from occid.occi import rendering
+from occid.occi.errors import (
+    BadRequest,
+    Forbidden,
+    InternalError,
+    MethodNotAllowed,
+    NotAcceptable,
+    OCCIError,
+)
+from occid.occi.negotiation import check_occi_version, negotiate
+from occid.server.context import Context, Exchange, header
+from occid.server.handlers import READ_METHODS, handlers
+from occid.server.identity import check_current, rejected
+from occid.server.respond import Answer, error_answer, send
+from occid.server.routes import route
+
+log = Logger()
+
+#: C{identify(request)}: the principal of a request, or a Deferred of one.
+Identify = Callable[[server.Request], "Principal | defer.Deferred[Principal]"]
+
+
+class OCCIResource(Resource):
+    """
+    The whole OCCI URL space, one resource serving every path.  Build it
+    with L{make_root}.
+    """
+
+    isLeaf = True
+
+    def __init__(
+        self, backend: IBackend, policy: IAccountPolicy, identify: Identify,
+        public_url: str, clock: IReactorTime,
+    ):
+        super().__init__()
+        self._backend = backend
+        self._policy = policy
+        self._identify = identify
+        self._clock = clock
+        self._handlers = handlers(public_url.rstrip("/"))
+
+    def render(self, request: server.Request) -> int:
+        exchange = Exchange.of(request)
+        request.notifyFinish().addBoth(self._finished_early, exchange)
+        work = defer.Deferred.fromCoroutine(self._handle(request, exchange))
+        if not work.called:
+            exchange.work = work
+        work.addErrback(self._failed, exchange)
+        work.addCallback(self._answer, request, exchange)
+        work.addErrback(self._lost, exchange)
+        return server.NOT_DONE_YET
+
+    # -- how a request ends ---------------------------------------------------------
+
+    def _finished_early(self, result: object, exchange: Exchange) -> None:
+        """The request ended (timeout answer or disconnect) while we worked."""
+        if exchange.finished:
+            return
+        exchange.gone = True
+        if exchange.work is not None and not exchange.work.called:
+            exchange.work.cancel()
+
+    def _failed(self, failure: Failure, exchange: Exchange) -> Answer | None:
+        """
+        The answer to a failed request: its L{OCCIError}, else a logged 500;
+        C{None} when the request is gone (its work was abandoned).
+        """
+        if isinstance(failure.value, OCCIError):
+            return error_answer(failure.value, exchange.renderer)
+        if exchange.gone:
+            log.info("{method} {path} abandoned", **exchange.log_fields())
+            return None
+        log.failure(
+            "{method} {path} failed: request {request_id}", failure, **exchange.log_fields()
+        )
+        return error_answer(InternalError(exchange.request_id), exchange.renderer)
+
+    def _answer(self, answer: Answer | None, request: server.Request, exchange: Exchange) -> None:
+        """Write C{answer}, unless the request is gone, and log it."""
+        if answer is None or exchange.gone:
+            return
+        exchange.finished = True
+        log.info("{method} {path} {status}", status=answer.status, **exchange.log_fields())
+        send(request, answer)
+
+    def _lost(self, failure: Failure, exchange: Exchange) -> None:
+        """Log a failure of the answer itself (the pipeline catches the rest)."""
+        if not failure.check(defer.CancelledError):
+            log.failure(
+                "request {request_id} failed after it was answered",
+                failure, request_id=exchange.request_id,
+            )
+
+    # -- the steps ----------------------------------------------------------------
+
+    async def _handle(self, request: server.Request, exchange: Exchange) -> Answer:
+        """Serve one request: the steps of this module's docstring."""
+        # Who is asking comes first (401, then 403 for no account): a client
+        # is told about its credentials before anything about its request.
+        try:
+            media_type = negotiate(header(request, b"accept"), rendering.MEDIA_TYPES)
+        except NotAcceptable as error:
+            unacceptable: NotAcceptable | None = error
+            media_type = "text/plain"
+        else:
+            unacceptable = None
+        renderer = exchange.renderer = rendering.renderer(media_type)
+        principal = await self._identified(request)
+        exchange.dn = principal.dn
+        check_current(principal, self._clock)
+        binding = self._policy.bind(principal)
+        exchange.account = binding.account
+        if unacceptable is not None:
+            raise unacceptable
+        check_occi_version(header(request, b"user-agent"))
+        catalog = await self._backend.catalog(binding, principal)
+        target = route(catalog, exchange.path)
+        handler = self._handlers[target.target]
+        method = "GET" if exchange.method == "HEAD" else exchange.method
+        if exchange.method not in handler.methods:
+            raise MethodNotAllowed(
+                f"{exchange.method} is not allowed on {exchange.path}", handler.methods
+            )
+        if method == "OPTIONS":
+            return Answer(200, None, (("Allow", ", ".join(handler.methods)),))
+        if not binding.writable and method not in READ_METHODS:
+            raise Forbidden(
+                "your proxy is limited, which allows reading only; "
+                "use a full proxy to create, change or delete"
+            )
+        if (
+            renderer.media_type == "text/uri-list"
+            and target.target in ("entity", "query")
+            and method != "DELETE"
+        ):
+            raise BadRequest(
+                "text/uri-list renders collections only; accept text/plain, "
+                "text/occi or application/occi+json here"
+            )
+        context = Context(
+            request, exchange, self._backend, principal, binding, catalog, target, renderer
+        )
+        return await handler.render(method, context)
+
+    async def _identified(self, request: server.Request) -> Principal:
+        """
+        The principal asking.
+
+        @raise Unauthorized: there is none; the message says why.
+        """
+        try:
+            identified = self._identify(request)
+            if isinstance(identified, defer.Deferred):
+                return await identified
+            return identified
+        except CertificateRejected as refusal:
+            raise rejected(refusal) from None
+
+
+def make_root(
+    backend: IBackend, policy: IAccountPolicy, identify: Identify, public_url: str,
+    clock: IReactorTime,
+) -> Resource:
+    """
+    The OCCI resource serving every path.
+
+    @param backend: the cloud behind occid.
+    @param policy: binds each principal to an account.
+    @param identify: C{identify(request) -> Principal} (or a Deferred of
+        one); raises L{occid.occi.errors.Unauthorized} (or
+        L{CertificateRejected}, answered the same way) with the reason.  In
+        the daemon, L{occid.server.channel.identify}.
+    @param public_url: the base of absolute locations, C{https://host:port}.
+    @param clock: the reactor's clock, for principal expiry.
+    """
+    return OCCIResource(backend, policy, identify, public_url, clock)

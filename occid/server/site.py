@@ -1,0 +1,186 @@
+# -*- test-case-name: tests.test_web_site,tests.test_tap -*-
+"""
+The C{Site} occid serves, and its requests, which enforce the limits.
+
+Bodies over C{max_body} are refused with 413 and the connection closed: a
+declared C{Content-Length} before any of the body is read, a chunked body as
+soon as the bytes received pass the limit.  A request still unanswered after
+C{request_timeout} gets 504, and the OCCI resource abandons its work (it
+watches C{notifyFinish}).  Every response, including those Twisted itself
+writes, carries C{Server} and C{Accept}.  With an authenticator, each
+connection is a L{GridHTTPChannel} authenticating its TLS peer once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from io import BytesIO
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web import server
+from twisted.web.http import HTTPChannel, Request
+from twisted.web.resource import IResource
+
+from occid.interfaces import IAuthenticator
+from occid.occi.errors import GatewayTimeout, OCCIError, PayloadTooLarge
+from occid.server.channel import GridHTTPChannel
+from occid.server.respond import Answer, error_answer, fallback_renderer, send, send_refusal, stamp
+
+log = Logger()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """
+    What a request may take.
+
+    @ivar max_body: the largest request body accepted, in bytes.
+    @ivar request_timeout: seconds before an unanswered request gets 504.
+    @ivar clock: the reactor's clock, for the timeout.
+    """
+
+    max_body: int
+    request_timeout: float
+    clock: IReactorTime
+
+
+class OCCIRequest(server.Request):
+    """A request that enforces its L{Limits} and carries C{Server} and C{Accept}."""
+
+    _refused = False
+    _received = 0
+    _deadline: IDelayedCall | None = None
+    _gone = False
+
+    def __init__(self, channel: HTTPChannel, *args: object, limits: Limits, **kwargs: object):
+        super().__init__(channel, *args, **kwargs)
+        self.limits = limits
+
+    # -- the body limit -------------------------------------------------------------
+
+    def gotLength(self, length: int | None) -> None:
+        if length is not None and length > self.limits.max_body:
+            self.content = BytesIO()
+            # No "100 Continue" after the refusal (the channel sends it next).
+            self.requestHeaders.removeHeader(b"expect")
+            self._refuse_body()
+        else:
+            super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self._refused:
+            return
+        self._received += len(data)
+        if self._received > self.limits.max_body:
+            self._refuse_body()
+        else:
+            super().handleContentChunk(data)
+
+    def _refuse_body(self) -> None:
+        """Answer 413 straight on the transport and close the connection."""
+        self._refused = True
+        error = PayloadTooLarge(
+            f"the request body is over {self.limits.max_body} bytes; send less"
+        )
+        log.info(
+            "request body over {max_body} bytes refused", max_body=self.limits.max_body,
+            status=error.status,
+        )
+        send_refusal(self.channel, self._error_answer(error))
+
+    # -- the timeout ----------------------------------------------------------------
+
+    def process(self) -> None:
+        if self._refused:
+            return
+        self._deadline = self.limits.clock.callLater(self.limits.request_timeout, self._time_out)
+        super().process()
+
+    def _stop_clock(self) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+    def finish(self) -> None:
+        self._stop_clock()
+        return super().finish()
+
+    def connectionLost(self, reason: Failure) -> None:
+        self._gone = True
+        self._stop_clock()
+        super().connectionLost(reason)
+
+    def _time_out(self) -> None:
+        """Answer 504 for a request that ran over its time."""
+        self._deadline = None
+        if self.finished or self._gone:
+            return
+        error = GatewayTimeout(
+            f"the request took over {self.limits.request_timeout} seconds "
+            "and was abandoned; check the resource's state before retrying"
+        )
+        log.info(
+            "{method} {path} {status}", method=self.method.decode("latin-1"),
+            path=self.path.decode("utf-8", "replace"), status=error.status,
+            timeout=self.limits.request_timeout,
+        )
+        send(self, self._error_answer(error))
+
+    # -- every response ---------------------------------------------------------------
+
+    def _error_answer(self, error: OCCIError) -> Answer:
+        """C{error} in the type this request accepts, for the limits' answers."""
+        return error_answer(error, fallback_renderer(self))
+
+    def write(self, data: bytes) -> None:
+        if not self.startedWriting:
+            stamp(self.responseHeaders)
+        super().write(data)
+
+
+class OCCISite(server.Site):
+    """
+    A C{Site} of L{OCCIRequest}s.  Its access log is off: the OCCI resource
+    logs one structured event per request instead.
+
+    @ivar authenticator: what authenticates each connection's TLS peer, or
+        C{None} for plain HTTP channels (tests, benchmarks).
+    """
+
+    displayTracebacks = False
+
+    def __init__(
+        self, root: IResource, limits: Limits, authenticator: IAuthenticator | None = None
+    ):
+        super().__init__(root, requestFactory=partial(OCCIRequest, limits=limits),
+                         reactor=limits.clock)
+        self.limits = limits
+        self.authenticator = authenticator
+        if authenticator is not None:
+            # Factory.protocol is an attribute meant to be set, but HTTPFactory
+            # defines its default as a function, which mypy takes for a method.
+            self.protocol = partial(  # type: ignore[method-assign,assignment]
+                GridHTTPChannel, authenticator, limits.clock
+            )
+
+    def log(self, request: Request) -> None:
+        """No access log line: see L{occid.server.pipeline}'s structured events."""
+
+
+def make_site(
+    root: IResource, max_body: int, request_timeout: float, clock: IReactorTime,
+    authenticator: IAuthenticator | None = None,
+) -> OCCISite:
+    """
+    The C{Site} serving C{root}.
+
+    @param max_body: the largest request body accepted, in bytes.
+    @param request_timeout: seconds before an unanswered request gets 504.
+    @param clock: the reactor (or a test clock).
+    @param authenticator: authenticates each connection's TLS peer once,
+        after the handshake; without one, channels are plain HTTP.
+    """
+    return OCCISite(root, Limits(max_body, request_timeout, clock), authenticator)

@@ -1,1 +1,0 @@
-"""The twisted.web resource tree serving OCCI."""
