@@ -37,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import crypto
 from twisted.application.service import Service
 
+from occid.ec2 import vocabulary
 from occid.gsi import proxy as gsiproxy
 from occid.gsi import voms
 from occid.gsi.names import slash_dn
@@ -594,7 +595,7 @@ def create_body(demo: Demo, vpc_id: str) -> str:
     return "\n".join([
         category(infra.COMPUTE, "kind"),
         category(os_tpl, "mixin"),
-        f'Category: {infra.resource_tpl_term("t3.micro")}; scheme="{infra.RESOURCE_TPL_SCHEME}"; class="mixin"',
+        f'Category: {vocabulary.resource_tpl_term("t3.micro")}; scheme="{vocabulary.RESOURCE_TPL_SCHEME}"; class="mixin"',
         category(infra.SSH_KEY, "mixin"),
         'X-OCCI-Attribute: occi.core.title="demo-vm"',
         f'X-OCCI-Attribute: occi.credentials.ssh.publickey="{ssh_key}"',

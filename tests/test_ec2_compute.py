@@ -17,14 +17,11 @@ from twisted.logger import LogLevel, globalLogPublisher
 from zope.interface.verify import verifyObject
 
 from occid.ec2.backend import EC2Backend
-from occid.ec2.compute import (
-    ComputeCollection,
-    check_ssh_key,
-    create_compute,
-    occi_state,
-    plan_launch,
-)
+from occid.ec2.launch import create_compute
+from occid.ec2.mapping import occi_state
+from occid.ec2.planning import check_ssh_key, plan_compute
 from occid.ec2.scope import Scope
+from occid.ec2.vocabulary import resource_tpl_mixin
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
@@ -52,7 +49,7 @@ from tests.motoserver import (
 pytestmark = pytest.mark.moto
 
 def computes(account, who=JANE, visibility=OWNER, writable=True):
-    return provider(ComputeCollection, account, who, visibility, writable)
+    return provider(infra.COMPUTE, account, who, visibility, writable)
 
 
 def os_tpl(ami=DEBIAN):
@@ -88,7 +85,7 @@ def tags_of(resource):
 
 
 def test_provides_the_interface(account):
-    """ComputeCollection provides IEntityCollection."""
+    """The compute collection provides IEntityCollection."""
     verifyObject(IEntityCollection, computes(account))
 
 
@@ -100,7 +97,7 @@ def test_create_is_one_run_instances_once_the_group_is_cached(account):
     collection = computes(account)
     settled(collection.create(request(os_tpl())))
     calls = count_calls(account.client)
-    vm = settled(collection.create(request(os_tpl(), infra.resource_tpl_mixin("t3.small", 2, 2.0, "x86_64"))))
+    vm = settled(collection.create(request(os_tpl(), resource_tpl_mixin("t3.small", 2, 2.0, "x86_64"))))
     assert dict(calls) == {"RunInstances": 1}
     instance = instance_of(account, vm.id)
     tags = tags_of(instance)
@@ -431,7 +428,7 @@ def test_create_and_list_make_no_catalogue_call(account):
     collection = computes(account)
     calls = count_calls(account.client)
     settled(collection.create(request(
-        os_tpl(ALMA), infra.resource_tpl_mixin("t3.small", 2, 2.0, "x86_64"),
+        os_tpl(ALMA), resource_tpl_mixin("t3.small", 2, 2.0, "x86_64"),
         infra.availability_zone_mixin("eu-west-1b", PUBLIC_HOST),
         links=[link_to(f"/storage/{volume}")],
         **{"occi.credentials.ssh.publickey": ssh_key()})))
@@ -611,7 +608,7 @@ def test_update_title_and_resize(account):
     untitled = settled(collection.update(vm.id, Changes(attributes={"occi.core.title": ""})))
     assert "occi.core.title" not in untitled.attributes
     assert "Name" not in tags_of(instance_of(account, vm.id))
-    bigger = Changes(mixins=[infra.resource_tpl_mixin("m5.large", 2, 8.0, "x86_64")])
+    bigger = Changes(mixins=[resource_tpl_mixin("m5.large", 2, 8.0, "x86_64")])
     with pytest.raises(errors.Conflict, match="active"):
         settled(collection.update(vm.id, bigger))
     settled(collection.trigger(vm.id, infra.COMPUTE_STOP, {}))
@@ -685,7 +682,7 @@ def test_client_token_is_stable_within_a_create_and_new_per_create(account, monk
 def test_client_token_replay_answers_the_same_instance(account):
     """Replaying one token (EC2's idempotency, stubbed: moto lacks it) yields the same instance."""
     scope = Scope(JANE, binding())
-    launch = plan_launch(request(os_tpl()), account, scope)
+    launch = plan_compute(account, scope, request(os_tpl()))
     account.groups.group_for(account.groups.default_vpc())
     answer = {"ReservationId": "r-0000000000000001", "OwnerId": "123456789012", "Instances": [{
         "InstanceId": "i-00000000000000001", "ImageId": DEBIAN, "InstanceType": "t3.micro",

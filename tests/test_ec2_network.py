@@ -7,7 +7,6 @@ delete only of a VPC occid made, by its creator or a manager.
 import pytest
 from zope.interface.verify import verifyObject
 
-from occid.ec2.network import NetworkCollection
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.moto
 
 def networks(moto, **aws):
     account = make_account(make_config(moto.endpoint, **aws))
-    return account, provider(NetworkCollection, account)
+    return account, provider(infra.NETWORK, account)
 
 
 def vpc_ids(account):
@@ -101,9 +100,9 @@ def test_only_the_creator_or_a_manager_deletes(moto):
     account, jane = networks(moto, network_create=True, network_delete=True)
     made = settled(jane.create(request()))
     with pytest.raises(errors.Forbidden, match="creator"):
-        settled(provider(NetworkCollection, account, JOHN).delete(made.id))
+        settled(provider(infra.NETWORK, account, JOHN).delete(made.id))
     assert made.id in vpc_ids(account)
-    settled(provider(NetworkCollection, account, JOHN, MANAGER).delete(made.id))
+    settled(provider(infra.NETWORK, account, JOHN, MANAGER).delete(made.id))
     assert made.id not in vpc_ids(account)
 
 

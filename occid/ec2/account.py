@@ -1,9 +1,11 @@
 # -*- test-case-name: tests.test_ec2_compute -*-
 """
 What occid keeps in memory for one AWS account, shared by every request's
-providers: the client, the catalog, the id of the C{occid-ssh} security
+collections: the client, the catalog, the id of the C{occid-ssh} security
 group of each VPC, and the ids this process created a moment ago (which EC2
-may not know yet: eventual consistency, ec2.md §3.1).
+may not know yet: its reads are eventually consistent, docs/architecture.md).
+
+Blocking: the methods that call EC2 run in the EC2 thread pool.
 """
 
 from __future__ import annotations
@@ -12,40 +14,21 @@ import ipaddress
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+from twisted.logger import Logger
 
 from occid.config import AwsConfig
 from occid.ec2.catalog import AccountCatalog
-from occid.ec2.scope import tag_list
+from occid.ec2.clients import EC2Client
+from occid.ec2.tags import MANAGED_SSH, MANAGED_TAG, NAME_TAG, tag_dict, tag_list
 from occid.occi.errors import ServiceUnavailable
+from occid.occi.model import AttributeValue
+
+log = Logger()
 
 #: The security group occid attaches at launch, one per VPC.
 SSH_GROUP = "occid-ssh"
-
-#: Tag marking what occid made for its own use (groups, key pairs, addresses).
-MANAGED_TAG = "occid:managed"
-
-#: Tag holding when occid made an address or interface (ISO 8601, UTC), so
-#: that the reconciler leaves alone what a request is still putting in place.
-CREATED_TAG = "occid:created"
-
-
-def created_tag(now: datetime | None = None) -> dict[str, str]:
-    """The L{CREATED_TAG} of a resource made at C{now} (default: now)."""
-    now = now or datetime.now(UTC)
-    return {CREATED_TAG: now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-
-
-def created_at(tags: dict[str, str]) -> datetime | None:
-    """When the resource with C{tags} was made, if its L{CREATED_TAG} says so."""
-    try:
-        return datetime.strptime(tags[CREATED_TAG], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=UTC)
-    except (KeyError, ValueError):
-        return None
-
 
 class RecentIds:
     """
@@ -116,10 +99,10 @@ class SecurityGroups:
     that no lookup finds it without its rule.
     """
 
-    def __init__(self, client, ssh_cidr: str):
+    def __init__(self, client: EC2Client, ssh_cidr: str):
         self._client = client
         self._cidr = ssh_cidr
-        self._groups: dict[str, str] = {}
+        self._groups: dict[str, str | None] = {}
         self._default_vpc: str | None = None
         self._lock = threading.Lock()
 
@@ -151,7 +134,7 @@ class SecurityGroups:
         )["SecurityGroups"]
         return groups[0]["GroupId"] if groups else None
 
-    def _find_or_create(self, vpc_id: str) -> str:
+    def _find_or_create(self, vpc_id: str) -> str | None:
         found = self._find(vpc_id)
         if found:
             return found
@@ -161,7 +144,7 @@ class SecurityGroups:
                 Description="SSH to instances launched by occid",
                 VpcId=vpc_id,
                 TagSpecifications=[{"ResourceType": "security-group",
-                                    "Tags": tag_list({MANAGED_TAG: "ssh"})}],
+                                    "Tags": tag_list({MANAGED_TAG: MANAGED_SSH})}],
             )["GroupId"]
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "InvalidGroup.Duplicate":
@@ -173,8 +156,10 @@ class SecurityGroups:
         except BaseException:
             try:
                 self._client.delete_security_group(GroupId=group_id)
-            except Exception:
-                pass  # the rule's error is the one to report
+            except (ClientError, BotoCoreError) as error:
+                # The rule's error is the one to raise; this one is only logged.
+                log.warn("could not delete security group {group} after its rule failed: "
+                         "{error}", group=group_id, error=error)
             raise
         return group_id
 
@@ -194,8 +179,24 @@ class Account:
     """Everything occid shares between the requests served by one account."""
 
     name: str
-    client: object
+    client: EC2Client
     aws: AwsConfig
     catalog: AccountCatalog
     groups: SecurityGroups
     recent: RecentIds = field(default_factory=RecentIds)
+
+    def retitle(self, resource: dict, id: str, title: AttributeValue) -> dict:
+        """
+        Set (or, for an empty title, remove) the C{Name} tag of EC2 resource
+        C{id} if C{title} differs from it; returns C{resource} (its
+        description) with the tags as they now are.  Blocking.
+        """
+        title = str(title)
+        if title == tag_dict(resource).get(NAME_TAG, ""):
+            return resource
+        if title:
+            self.client.create_tags(Resources=[id], Tags=[{"Key": NAME_TAG, "Value": title}])
+        else:
+            self.client.delete_tags(Resources=[id], Tags=[{"Key": NAME_TAG}])
+        others = [t for t in resource.get("Tags", ()) if t["Key"] != NAME_TAG]
+        return dict(resource, Tags=others + ([{"Key": NAME_TAG, "Value": title}] if title else []))

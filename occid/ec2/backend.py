@@ -24,31 +24,22 @@ from zope.interface import implementer
 
 from occid.config import Config
 from occid.ec2.account import Account, SecurityGroups
+from occid.ec2.adapter import OPERATIONS, EC2Collection
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import build_clients
-from occid.ec2.compute import ComputeCollection
-from occid.ec2.links import NetworkInterfaceCollection, StorageLinkCollection
-from occid.ec2.network import NetworkCollection
 from occid.ec2.reconciler import reconcile
 from occid.ec2.scope import Scope
-from occid.ec2.storage import StorageCollection
-from occid.interfaces import IBackend
-from occid.occi import infrastructure as infra
+from occid.gsi.principal import Principal
+from occid.interfaces import IBackend, IEntityCollection
 from occid.occi.errors import NotFound
+from occid.occi.model import Kind
+from occid.policy import AccountBinding
 
 #: Seconds between catalogue refreshes (AMIs, instance types, zones).
 CATALOG_REFRESH = 900.0
 
 #: Seconds between reconciler passes.
 RECONCILE_EVERY = 60.0
-
-_COLLECTIONS = {
-    infra.COMPUTE: ComputeCollection,
-    infra.STORAGE: StorageCollection,
-    infra.NETWORK: NetworkCollection,
-    infra.NETWORKINTERFACE: NetworkInterfaceCollection,
-    infra.STORAGELINK: StorageLinkCollection,
-}
 
 
 @implementer(IBackend)
@@ -104,13 +95,14 @@ class EC2Backend:
     def _refresh(self, account: Account) -> Deferred:
         return deferToThreadPool(self._reactor, self._pool, account.catalog.refresh)
 
-    def collection(self, kind, principal, binding):
-        """The provider for C{kind}, bound to this principal and account."""
-        provider = _COLLECTIONS.get(kind)
-        if provider is None:
+    def collection(self, kind: Kind, principal: Principal,
+                   binding: AccountBinding) -> IEntityCollection:
+        """The collection of C{kind}, bound to this principal and account."""
+        operations = OPERATIONS.get(kind)
+        if operations is None:
             raise NotFound(f"no collection of {kind.term} here")
-        return provider(self._reactor, self._pool, self._account(binding.account),
-                        Scope(principal, binding))
+        return EC2Collection(self._reactor, self._pool, self._account(binding.account),
+                             Scope(principal, binding), operations)
 
     def refresh_catalogs(self) -> Deferred:
         """Reload every account's templates; failures are logged, the old ones kept."""
