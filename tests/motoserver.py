@@ -20,6 +20,7 @@ import time
 import urllib.request
 from dataclasses import replace
 
+from twisted.internet.defer import maybeDeferred
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 
@@ -166,12 +167,8 @@ class SyncPool:
     """A thread pool stand-in that runs every call inline, in the caller's thread."""
 
     def callInThreadWithCallback(self, onResult, f, *args, **kwargs):
-        try:
-            result = f(*args, **kwargs)
-        except BaseException:
-            onResult(False, Failure())
-        else:
-            onResult(True, result)
+        maybeDeferred(f, *args, **kwargs).addCallbacks(
+            lambda result: onResult(True, result), lambda failure: onResult(False, failure))
 
 
 def provider(kind: Kind, account: Account, who: Principal = JANE, visibility: str = OWNER,

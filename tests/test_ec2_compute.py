@@ -1,5 +1,6 @@
 """
-Tests for L{occid.ec2.compute} against moto: create (one RunInstances,
+Tests for L{occid.ec2.compute}, L{occid.ec2.launch}, L{occid.ec2.planning}
+and L{occid.ec2.mapping} against moto: create (one RunInstances,
 tags, key, user data, placement, links recorded), visibility, actions,
 updates, delete, and injected EC2 failures (eventual consistency, state
 errors, undo after a failed step), with call counts.
@@ -165,7 +166,7 @@ def test_default_instance_type(account):
 
 
 def test_create_without_os_tpl_is_400(account):
-    """No os_tpl: 400 with DESIGN's message, and no EC2 call."""
+    """No os_tpl: 400 with the documented message, and no EC2 call."""
     calls = count_calls(account.client)
     failure = computes(account).create(request())
     with pytest.raises(errors.BadRequest, match="an os_tpl mixin is required"):
@@ -266,7 +267,7 @@ def test_vpc_link_picks_the_subnet_in_the_zone(account):
     first = settled(computes(account).create(request(os_tpl(),
                                                      links=[link_to(f"/network/{vpc}")])))
     assert instance_of(account, first.id)["SubnetId"] == min(a, c)
-    assert any(l.target == f"/network/{vpc}" for l in vm.links)
+    assert any(link.target == f"/network/{vpc}" for link in vm.links)
 
 
 def test_public_and_storage_links_are_recorded(account):
@@ -281,7 +282,7 @@ def test_public_and_storage_links_are_recorded(account):
     instance = instance_of(account, vm.id)
     assert tags_of(instance)["occid:links"] == f"public {volume}=/dev/sdg"
     assert instance["Placement"]["AvailabilityZone"] == "eu-west-1b"
-    links = {l.id: l for l in settled(computes(account).get(vm.id)).links}
+    links = {link.id: link for link in settled(computes(account).get(vm.id)).links}
     assert links[f"{vm.id}_public"].attributes["occi.networkinterface.state"] == "inactive"
     storage = links[f"{vm.id}_{volume}"]
     assert storage.attributes["occi.storagelink.state"] == "inactive"
@@ -733,3 +734,24 @@ def test_failed_launch_deletes_the_key_pair(account, monkeypatch):
             os_tpl(), **{"occi.credentials.ssh.publickey": ssh_key()})))
     assert account.client.describe_key_pairs()["KeyPairs"] == []
     assert account.client.describe_instances()["Reservations"] == []
+
+
+def test_failed_launch_logs_what_it_could_not_undo(account, monkeypatch):
+    """
+    RunInstances refused and the temporary key pair's deletion refused too:
+    the launch's error is the answer, and the key left is logged as a warning.
+    """
+    no_backoff(monkeypatch)
+    inject(account.client, "RunInstances", 400, "InsufficientInstanceCapacity")
+    inject(account.client, "DeleteKeyPair", 403, "UnauthorizedOperation")
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        with pytest.raises(errors.BadRequest, match="InsufficientInstanceCapacity"):
+            settled(computes(account).create(request(
+                os_tpl(), **{"occi.credentials.ssh.publickey": ssh_key()})))
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    [warning] = [e for e in events if "note" in e]
+    assert warning["log_level"] == LogLevel.warn and warning["kind"] == "compute"
+    assert "occid-launch-" in warning["note"] and "UnauthorizedOperation" in warning["note"]

@@ -87,7 +87,7 @@ def test_vpc_interface_link(account):
     eni = split_link_id(made.id)[1]
     assert eni.startswith("eni-")
     assert made.target == f"/network/{vpc}"
-    listed = [l.id for l in settled(nics.list(EntityFilter()))]
+    listed = [link.id for link in settled(nics.list(EntityFilter()))]
     assert made.id in listed
     settled(nics.delete(made.id))
     interface = client.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"]
@@ -97,7 +97,7 @@ def test_vpc_interface_link(account):
 def test_primary_interface_cannot_be_unlinked(account):
     """The primary interface of an instance is 409 to delete."""
     compute = vm(account)
-    primary = next(l for l in compute.links if l.kind == infra.NETWORKINTERFACE)
+    primary = next(link for link in compute.links if link.kind == infra.NETWORKINTERFACE)
     with pytest.raises(errors.Conflict, match="primary"):
         settled(provider(infra.NETWORKINTERFACE, account).delete(primary.id))
 
@@ -153,7 +153,7 @@ def test_cross_zone_refusal_from_ec2_is_409(account, monkeypatch):
 def test_root_volume_cannot_be_unlinked(account):
     """Detaching the root volume is 409."""
     compute = vm(account)
-    root = next(l for l in compute.links if l.kind == infra.STORAGELINK)
+    root = next(link for link in compute.links if link.kind == infra.STORAGELINK)
     with pytest.raises(errors.Conflict, match="root"):
         settled(provider(infra.STORAGELINK, account).delete(root.id))
 
@@ -161,7 +161,7 @@ def test_root_volume_cannot_be_unlinked(account):
 def test_other_users_links_are_invisible(account):
     """A link on another user's compute is 404, and linking to its volume is refused."""
     johns = vm(account, who=JOHN)
-    root = next(l for l in johns.links if l.kind == infra.STORAGELINK)
+    root = next(link for link in johns.links if link.kind == infra.STORAGELINK)
     with pytest.raises(errors.NotFound):
         settled(provider(infra.STORAGELINK, account).get(root.id))
     mine = vm(account)

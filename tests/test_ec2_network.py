@@ -5,6 +5,7 @@ delete only of a VPC occid made, by its creator or a manager.
 """
 
 import pytest
+from twisted.logger import LogLevel, globalLogPublisher
 from zope.interface.verify import verifyObject
 
 from occid.interfaces import IEntityCollection
@@ -132,3 +133,25 @@ def test_failed_undo_keeps_the_original_error(moto, monkeypatch):
     inject(account.client, "DeleteSubnet", 400, "DependencyViolation")
     with pytest.raises(errors.BadRequest, match="InternetGatewayLimitExceeded"):
         settled(collection.create(request()))
+
+
+def test_failed_undo_is_logged(moto, monkeypatch):
+    """
+    What the undo of a failed create could not delete is logged as a
+    warning (in the reactor thread, by the adapter), naming the VPC.
+    """
+    no_backoff(monkeypatch)
+    account, collection = networks(moto, network_create=True)
+    inject(account.client, "CreateInternetGateway", 400, "InternetGatewayLimitExceeded")
+    inject(account.client, "DeleteSubnet", 400, "DependencyViolation")
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        with pytest.raises(errors.BadRequest):
+            settled(collection.create(request()))
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    [warning] = [e for e in events if "note" in e]
+    assert warning["log_level"] == LogLevel.warn
+    assert warning["kind"] == "network" and warning["account"] == account.name
+    assert "DependencyViolation" in warning["note"] and "vpc-" in warning["note"]

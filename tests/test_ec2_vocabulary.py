@@ -4,7 +4,10 @@ mixins, the resource_tpl mixins of instance types, EC2 ids and the tags
 occid keeps its state in.
 """
 
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 from occid.ec2 import tags
@@ -86,3 +89,16 @@ def test_shown_states_filter():
     extra = {"Name": "vpc-id", "Values": ["vpc-1"]}
     assert tags.shown([extra]) == [
         {"Name": "instance-state-name", "Values": list(tags.SHOWN_STATES)}, extra]
+
+
+def test_pure_modules_import_neither_twisted_nor_boto():
+    """The pure layers of the EC2 edge load without Twisted, boto3 or botocore."""
+    modules = ("vocabulary", "tags", "intents", "scope", "mapping", "planning")
+    code = (
+        "import sys\n"
+        + "".join(f"import occid.ec2.{name}\n" for name in modules)
+        + "print(sorted({n.split('.')[0] for n in sys.modules} & {'twisted', 'boto3', 'botocore'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.stdout.strip() == "[]"

@@ -13,7 +13,9 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from twisted.logger import Logger
@@ -27,6 +29,8 @@ from occid.occi.model import AttributeValue
 
 log = Logger()
 
+_T = TypeVar("_T")
+
 #: The security group occid attaches at launch, one per VPC.
 SSH_GROUP = "occid-ssh"
 
@@ -37,8 +41,10 @@ class RecentIds:
     reported as 404.
     """
 
-    def __init__(self, window: float = 120.0, delays=(0.5, 1.0, 2.0, 4.0),
-                 clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, window: float = 120.0,
+                 delays: Iterable[float] = (0.5, 1.0, 2.0, 4.0),
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._window = window
         self._delays = tuple(delays)
         self._clock = clock
@@ -67,7 +73,7 @@ class RecentIds:
             when = self._created.get(id)
         return when is not None and self._clock() - when < self._window
 
-    def describe(self, id: str, call):
+    def describe(self, id: str, call: Callable[[], _T]) -> _T:
         """
         C{call()}, retried with backoff while it raises a NotFound error and
         C{id} is fresh.
@@ -99,7 +105,7 @@ class SecurityGroups:
     that no lookup finds it without its rule.
     """
 
-    def __init__(self, client: EC2Client, ssh_cidr: str):
+    def __init__(self, client: EC2Client, ssh_cidr: str) -> None:
         self._client = client
         self._cidr = ssh_cidr
         self._groups: dict[str, str | None] = {}

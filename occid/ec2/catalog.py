@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from occid.config import AwsConfig, ImagesConfig
@@ -120,7 +121,7 @@ def saved_image(image: dict, public_host: str) -> SavedImage:
                       tags.get(OWNER_TAG, ""), tags.get(VO_TAG, ""))
 
 
-def _by_title(mixins) -> tuple[Mixin, ...]:
+def _by_title(mixins: Iterable[Mixin]) -> tuple[Mixin, ...]:
     return tuple(sorted(mixins, key=lambda mixin: (mixin.title, mixin.term)))
 
 

@@ -14,6 +14,7 @@ occid's configuration.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, TypeAlias
 
 import boto3
@@ -50,7 +51,7 @@ class AssumedRole(CredentialProvider):
 
     METHOD = "sts-assume-role"
 
-    def __init__(self, refresh_using):
+    def __init__(self, refresh_using: Callable[[], dict[str, str]]) -> None:
         super().__init__()
         self._refresh_using = refresh_using
 

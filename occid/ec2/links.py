@@ -185,6 +185,12 @@ def get_link(account: Account, scope: Scope, id: str, kind: Kind) -> Entity:
     return _current(account, scope, id, kind)
 
 
+def _linked(account: Account, scope: Scope, id: str) -> tuple[str, str, dict]:
+    """The instance id, target part and instance description of link C{id}."""
+    instance_id, target = split_link_id(id)
+    return instance_id, target, describe(account, scope, instance_id)[0]
+
+
 def _source(account: Account, scope: Scope, link: Link) -> dict:
     return describe(account, scope, _path_id(link.source, "compute"))[0]
 
@@ -244,8 +250,7 @@ def _attach_interface(account: Account, scope: Scope, instance: dict, vpc_id: st
 def delete_networkinterface(account: Account, scope: Scope, id: str) -> None:
     """Remove a public address or a secondary network interface."""
     client = account.client
-    instance_id, target = split_link_id(id)
-    instance, _ = describe(account, scope, instance_id)
+    instance_id, target, instance = _linked(account, scope, id)
     if target == "public":
         if drop_intent(client, instance, intents.PUBLIC):
             return
@@ -291,8 +296,7 @@ def create_storagelink(account: Account, scope: Scope, link: Link) -> Entity:
 def delete_storagelink(account: Account, scope: Scope, id: str) -> None:
     """Detach a volume (DetachVolume with volume, instance and device)."""
     client = account.client
-    instance_id, volume_id = split_link_id(id)
-    instance, _ = describe(account, scope, instance_id)
+    instance_id, volume_id, instance = _linked(account, scope, id)
     if drop_intent(client, instance, volume_id):
         return
     for mapping in instance.get("BlockDeviceMappings", ()):
