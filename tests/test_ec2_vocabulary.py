@@ -91,14 +91,25 @@ def test_shown_states_filter():
         {"Name": "instance-state-name", "Values": list(tags.SHOWN_STATES)}, extra]
 
 
-def test_pure_modules_import_neither_twisted_nor_boto():
-    """The pure layers of the EC2 edge load without Twisted, boto3 or botocore."""
-    modules = ("vocabulary", "tags", "intents", "scope", "mapping", "planning")
+def _loaded(modules: tuple[str, ...], packages: set[str]) -> str:
+    """Which of C{packages} a fresh interpreter loads with C{occid.ec2.<modules>}."""
     code = (
         "import sys\n"
         + "".join(f"import occid.ec2.{name}\n" for name in modules)
-        + "print(sorted({n.split('.')[0] for n in sys.modules} & {'twisted', 'boto3', 'botocore'}))"
+        + f"print(sorted({{n.split('.')[0] for n in sys.modules}} & set({sorted(packages)!r})))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert result.stdout.strip() == "[]"
+    return result.stdout.strip()
+
+
+def test_pure_modules_import_neither_twisted_nor_boto():
+    """The pure layers of the EC2 edge load without Twisted, boto3 or botocore."""
+    modules = ("vocabulary", "tags", "intents", "scope", "mapping", "planning")
+    assert _loaded(modules, {"twisted", "boto3", "botocore"}) == "[]"
+
+
+def test_blocking_modules_import_no_twisted():
+    """The blocking operations only call boto3: Twisted is the adapter's business."""
+    modules = ("compute", "launch", "storage", "network", "links", "reconciler", "catalog")
+    assert _loaded(modules, {"twisted"}) == "[]"

@@ -5,7 +5,9 @@ collections: the client, the catalog, the id of the C{occid-ssh} security
 group of each VPC, and the ids this process created a moment ago (which EC2
 may not know yet: its reads are eventually consistent, docs/architecture.md).
 
-Blocking: the methods that call EC2 run in the EC2 thread pool.
+Blocking: the methods that call EC2 run in the EC2 thread pool.  What a
+cleanup could not undo is noted on the error raised (C{add_note}), which
+L{occid.ec2.adapter} logs in the reactor thread.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
-from twisted.logger import Logger
 
 from occid.config import AwsConfig
 from occid.ec2.catalog import AccountCatalog
@@ -26,8 +27,6 @@ from occid.ec2.clients import EC2Client
 from occid.ec2.tags import MANAGED_SSH, MANAGED_TAG, NAME_TAG, tag_dict, tag_list
 from occid.occi.errors import ServiceUnavailable
 from occid.occi.model import AttributeValue
-
-log = Logger()
 
 _T = TypeVar("_T")
 
@@ -159,13 +158,13 @@ class SecurityGroups:
         try:
             self._client.authorize_security_group_ingress(
                 GroupId=group_id, IpPermissions=[ssh_permission(self._cidr)])
-        except BaseException:
+        except BaseException as error:
             try:
                 self._client.delete_security_group(GroupId=group_id)
-            except (ClientError, BotoCoreError) as error:
-                # The rule's error is the one to raise; this one is only logged.
-                log.warn("could not delete security group {group} after its rule failed: "
-                         "{error}", group=group_id, error=error)
+            except (ClientError, BotoCoreError) as cleanup:
+                # The rule's error is the one to raise; this one is noted on it.
+                error.add_note(f"deleting security group {group_id} after its rule failed "
+                               f"failed: {cleanup}")
             raise
         return group_id
 

@@ -37,6 +37,8 @@ from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilt
 
 __all__ = ["OPERATIONS", "EC2Collection", "Operations"]
 
+log = Logger()
+
 
 def _unchanged(account: Account, scope: Scope, entity: Entity) -> Entity:
     """The plan of a create whose checks need EC2: the entity as asked."""
@@ -45,6 +47,20 @@ def _unchanged(account: Account, scope: Scope, entity: Entity) -> Entity:
 
 def _entity(result: Any, account: str) -> Entity:
     return result
+
+
+def _report_launch(launched: launch.Launched, account: str) -> Entity:
+    """
+    The entity of C{launched}, after logging a temporary key pair left
+    behind (L{occid.ec2.launch.create_compute}).
+    """
+    if launched.key_left:
+        log.warn(
+            "compute {vm_id} launched, but its temporary key pair {key_name} was not "
+            "deleted ({reason}); the reconciler removes it within the hour",
+            vm_id=launched.entity.id, key_name=launched.key_name,
+            reason=launched.key_left, account=account)
+    return launched.entity
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,7 @@ OPERATIONS: dict[Kind, Operations] = {ops.kind: ops for ops in (
     Operations(kind=infra.COMPUTE, list=compute.list_computes, get=compute.get_compute,
                create=launch.create_compute, delete=compute.delete_compute,
                update=compute.update_compute, trigger=compute.trigger_compute,
-               plan=planning.plan_compute, created=launch.report_launch),
+               plan=planning.plan_compute, created=_report_launch),
     Operations(kind=infra.STORAGE, list=storage.list_storage, get=storage.get_storage,
                create=storage.create_storage, delete=storage.delete_storage,
                update=storage.update_storage, trigger=storage.trigger_storage,
@@ -118,7 +134,7 @@ OPERATIONS: dict[Kind, Operations] = {ops.kind: ops for ops in (
 class EC2Collection:
     """The entities of one kind that one principal sees in one account."""
 
-    log = Logger()
+    log = log
 
     def __init__(self, reactor: IReactorFromThreads, pool: ThreadPool, account: Account,
                  scope: Scope, operations: Operations):

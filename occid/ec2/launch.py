@@ -8,7 +8,7 @@ security group, key, user data and placement go in that one call, and links
 that need a running instance are recorded in a tag for the reconciler.  Once
 the instance is launched the create succeeds: a temporary key pair that
 cannot be deleted then is left to the reconciler and reported in the
-L{Launched} result, which L{report_launch} logs in the reactor thread.
+L{Launched} result, which L{occid.ec2.adapter} logs in the reactor thread.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
-from twisted.logger import Logger
 
 from occid.ec2 import intents
 from occid.ec2.account import Account
@@ -29,8 +28,6 @@ from occid.ec2.scope import Scope
 from occid.ec2.tags import MANAGED_LAUNCH_KEY, MANAGED_TAG, OWNER_TAG, TOKEN_TAG, tag_list
 from occid.occi.errors import BadRequest, Conflict
 from occid.occi.model import Entity
-
-log = Logger()
 
 #: Prefix of the temporary key pairs occid imports for one launch.
 LAUNCH_KEY_PREFIX = "occid-launch-"
@@ -216,20 +213,6 @@ def create_compute(account: Account, scope: Scope, launch: Launch) -> Launched:
             mapped = translate(error)
             return Launched(made, key_name, getattr(mapped, "message", type(error).__name__))
     return Launched(made)
-
-
-def report_launch(launched: Launched, account: str) -> Entity:
-    """
-    The entity of C{launched}, after logging a temporary key pair left
-    behind.  Called in the reactor thread.
-    """
-    if launched.key_left:
-        log.warn(
-            "compute {vm_id} launched, but its temporary key pair {key_name} was not "
-            "deleted ({reason}); the reconciler removes it within the hour",
-            vm_id=launched.entity.id, key_name=launched.key_name,
-            reason=launched.key_left, account=account)
-    return launched.entity
 
 
 def _is_client_refusal(error: Exception) -> bool:
