@@ -32,8 +32,7 @@ import boto3
 from bench import common
 from occid.config import AwsConfig
 from occid.ec2.clients import client_config
-from occid.ec2.compute import SHOWN_STATES
-from occid.ec2.scope import OWNER_TAG, VO_TAG
+from occid.ec2.tags import OWNER_TAG, SHOWN_STATES, VO_TAG
 from occid.gsi.principal import owner_hash
 from tests.daemon import Daemon
 from tests.motoserver import DEBIAN, REGION, MotoServer

@@ -26,6 +26,7 @@ from twisted.internet.testing import StringTransport
 from zope.interface import implementer
 
 from occid.config import Visibility
+from occid.ec2.vocabulary import resource_tpl_mixin
 from occid.gsi.principal import Principal
 from occid.interfaces import IAccountPolicy, IBackend, IEntityCollection
 from occid.occi import infrastructure as infra
@@ -409,7 +410,7 @@ class MemoryBackend:
         self._public_host = public_host
         self._templates = tuple(
             [infra.os_tpl_mixin(ami, title, public_host) for ami, title in amis]
-            + [infra.resource_tpl_mixin(*spec) for spec in instance_types]
+            + [resource_tpl_mixin(*spec) for spec in instance_types]
             + [infra.availability_zone_mixin(zone, public_host) for zone in zones]
         )
         self._extra: dict[str, tuple[Mixin, ...]] = {}

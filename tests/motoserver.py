@@ -6,7 +6,7 @@ the providers' Deferreds.
 
 The moto server gets a three-image AMI catalogue (tests/data/amis.json) and
 validates AMIs, instance types and key pair names, so that tests catch what
-real EC2 would refuse (ec2.md §1.3).
+real EC2 would refuse.
 """
 
 from __future__ import annotations
@@ -19,16 +19,19 @@ import time
 import urllib.request
 from dataclasses import replace
 
+from twisted.internet.defer import maybeDeferred
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 
 from occid.config import AccountConfig, AwsConfig, Config, GridConfig, ImagesConfig, ServerConfig, Visibility
 from occid.demo.pki import free_port
 from occid.ec2.account import Account, RecentIds, SecurityGroups
+from occid.ec2.adapter import OPERATIONS, EC2Collection
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import make_client
 from occid.ec2.scope import Scope
 from occid.gsi.principal import Principal
+from occid.occi.model import Kind
 from occid.policy import AccountBinding
 from occid.testing import make_binding, make_principal
 
@@ -157,22 +160,19 @@ class SyncPool:
     """A thread pool stand-in that runs every call inline, in the caller's thread."""
 
     def callInThreadWithCallback(self, onResult, f, *args, **kwargs):
-        try:
-            result = f(*args, **kwargs)
-        except BaseException:
-            onResult(False, Failure())
-        else:
-            onResult(True, result)
+        maybeDeferred(f, *args, **kwargs).addCallbacks(
+            lambda result: onResult(True, result), lambda failure: onResult(False, failure))
 
 
-def provider(cls, account: Account, who: Principal = JANE, visibility: Visibility = Visibility.OWNER,
-               writable: bool = True):
+def provider(kind: Kind, account: Account, who: Principal = JANE, visibility: Visibility = Visibility.OWNER,
+             writable: bool = True) -> EC2Collection:
     """
-    The EC2 collection C{cls} over C{account} for C{who}, running its EC2
-    calls inline (L{SyncPool}, L{InlineReactor}).
+    The EC2 collection of C{kind} over C{account} for C{who}, running its
+    EC2 calls inline (L{SyncPool}, L{InlineReactor}).
     """
-    return cls(InlineReactor(), SyncPool(), account,
-               Scope(who, binding(visibility, vo=who.vo, writable=writable)))
+    return EC2Collection(InlineReactor(), SyncPool(), account,
+                         Scope(who, binding(visibility, vo=who.vo, writable=writable)),
+                         OPERATIONS[kind])
 
 
 def wait(deferred, timeout: float = 30.0):

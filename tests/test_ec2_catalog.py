@@ -37,7 +37,10 @@ def test_all_policy_offers_every_image(moto):
 
 
 def test_owned_policies_use_owner_self(moto):
-    """policy owned: only the account's own images (an image it made), and owned_and_listed narrows further."""
+    """
+    policy owned: only the account's own images (an image it made), and
+    owned_and_listed narrows further.
+    """
     client, templates = templates_for(moto, "owned")
     assert templates.os_tpls == ()
     instance = client.run_instances(ImageId=DEBIAN, InstanceType="t3.micro",
@@ -69,7 +72,7 @@ def test_account_catalog_serves_from_memory(moto):
     client = build_clients(config)["fedcloud"]
     cached = AccountCatalog("fedcloud", client, config.aws, config.images, PUBLIC_HOST)
     with pytest.raises(ServiceUnavailable):
-        cached.catalog
+        _ = cached.catalog
     first = cached.refresh()
     calls = count_calls(client)
     for _ in range(5):

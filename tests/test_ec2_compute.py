@@ -1,5 +1,6 @@
 """
-Tests for L{occid.ec2.compute} against moto: create (one RunInstances,
+Tests for L{occid.ec2.compute}, L{occid.ec2.launch}, L{occid.ec2.planning}
+and L{occid.ec2.mapping} against moto: create (one RunInstances,
 tags, key, user data, placement, links recorded), visibility, actions,
 updates, delete, and injected EC2 failures (eventual consistency, state
 errors, undo after a failed step), with call counts.
@@ -18,14 +19,11 @@ from zope.interface.verify import verifyObject
 
 from occid.config import Visibility
 from occid.ec2.backend import EC2Backend
-from occid.ec2.compute import (
-    ComputeCollection,
-    check_ssh_key,
-    create_compute,
-    occi_state,
-    plan_launch,
-)
+from occid.ec2.launch import create_compute
+from occid.ec2.mapping import occi_state
+from occid.ec2.planning import check_ssh_key, plan_compute
 from occid.ec2.scope import Scope
+from occid.ec2.vocabulary import resource_tpl_mixin
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
@@ -52,7 +50,7 @@ from tests.motoserver import (
 pytestmark = pytest.mark.moto
 
 def computes(account, who=JANE, visibility=Visibility.OWNER, writable=True):
-    return provider(ComputeCollection, account, who, visibility, writable)
+    return provider(infra.COMPUTE, account, who, visibility, writable)
 
 
 def os_tpl(ami=DEBIAN):
@@ -88,7 +86,7 @@ def tags_of(resource):
 
 
 def test_provides_the_interface(account):
-    """ComputeCollection provides IEntityCollection."""
+    """The compute collection provides IEntityCollection."""
     verifyObject(IEntityCollection, computes(account))
 
 
@@ -100,7 +98,7 @@ def test_create_is_one_run_instances_once_the_group_is_cached(account):
     collection = computes(account)
     settled(collection.create(request(os_tpl())))
     calls = count_calls(account.client)
-    vm = settled(collection.create(request(os_tpl(), infra.resource_tpl_mixin("t3.small", 2, 2.0, "x86_64"))))
+    vm = settled(collection.create(request(os_tpl(), resource_tpl_mixin("t3.small", 2, 2.0, "x86_64"))))
     assert dict(calls) == {"RunInstances": 1}
     instance = instance_of(account, vm.id)
     tags = tags_of(instance)
@@ -168,7 +166,7 @@ def test_default_instance_type(account):
 
 
 def test_create_without_os_tpl_is_400(account):
-    """No os_tpl: 400 with DESIGN's message, and no EC2 call."""
+    """No os_tpl: 400 with the documented message, and no EC2 call."""
     calls = count_calls(account.client)
     failure = computes(account).create(request())
     with pytest.raises(errors.BadRequest, match="an os_tpl mixin is required"):
@@ -269,7 +267,7 @@ def test_vpc_link_picks_the_subnet_in_the_zone(account):
     first = settled(computes(account).create(request(os_tpl(),
                                                      links=[link_to(f"/network/{vpc}")])))
     assert instance_of(account, first.id)["SubnetId"] == min(a, c)
-    assert any(l.target == f"/network/{vpc}" for l in vm.links)
+    assert any(link.target == f"/network/{vpc}" for link in vm.links)
 
 
 def test_public_and_storage_links_are_recorded(account):
@@ -284,7 +282,7 @@ def test_public_and_storage_links_are_recorded(account):
     instance = instance_of(account, vm.id)
     assert tags_of(instance)["occid:links"] == f"public {volume}=/dev/sdg"
     assert instance["Placement"]["AvailabilityZone"] == "eu-west-1b"
-    links = {l.id: l for l in settled(computes(account).get(vm.id)).links}
+    links = {link.id: link for link in settled(computes(account).get(vm.id)).links}
     assert links[f"{vm.id}_public"].attributes["occi.networkinterface.state"] == "inactive"
     storage = links[f"{vm.id}_{volume}"]
     assert storage.attributes["occi.storagelink.state"] == "inactive"
@@ -431,7 +429,7 @@ def test_create_and_list_make_no_catalogue_call(account):
     collection = computes(account)
     calls = count_calls(account.client)
     settled(collection.create(request(
-        os_tpl(ALMA), infra.resource_tpl_mixin("t3.small", 2, 2.0, "x86_64"),
+        os_tpl(ALMA), resource_tpl_mixin("t3.small", 2, 2.0, "x86_64"),
         infra.availability_zone_mixin("eu-west-1b", PUBLIC_HOST),
         links=[link_to(f"/storage/{volume}")],
         **{"occi.credentials.ssh.publickey": ssh_key()})))
@@ -611,7 +609,7 @@ def test_update_title_and_resize(account):
     untitled = settled(collection.update(vm.id, Changes(attributes={"occi.core.title": ""})))
     assert "occi.core.title" not in untitled.attributes
     assert "Name" not in tags_of(instance_of(account, vm.id))
-    bigger = Changes(mixins=[infra.resource_tpl_mixin("m5.large", 2, 8.0, "x86_64")])
+    bigger = Changes(mixins=[resource_tpl_mixin("m5.large", 2, 8.0, "x86_64")])
     with pytest.raises(errors.Conflict, match="active"):
         settled(collection.update(vm.id, bigger))
     settled(collection.trigger(vm.id, infra.COMPUTE_STOP, {}))
@@ -685,7 +683,7 @@ def test_client_token_is_stable_within_a_create_and_new_per_create(account, monk
 def test_client_token_replay_answers_the_same_instance(account):
     """Replaying one token (EC2's idempotency, stubbed: moto lacks it) yields the same instance."""
     scope = Scope(JANE, binding())
-    launch = plan_launch(request(os_tpl()), account, scope)
+    launch = plan_compute(account, scope, request(os_tpl()))
     account.groups.group_for(account.groups.default_vpc())
     answer = {"ReservationId": "r-0000000000000001", "OwnerId": "123456789012", "Instances": [{
         "InstanceId": "i-00000000000000001", "ImageId": DEBIAN, "InstanceType": "t3.micro",
@@ -736,3 +734,24 @@ def test_failed_launch_deletes_the_key_pair(account, monkeypatch):
             os_tpl(), **{"occi.credentials.ssh.publickey": ssh_key()})))
     assert account.client.describe_key_pairs()["KeyPairs"] == []
     assert account.client.describe_instances()["Reservations"] == []
+
+
+def test_failed_launch_logs_what_it_could_not_undo(account, monkeypatch):
+    """
+    RunInstances refused and the temporary key pair's deletion refused too:
+    the launch's error is the answer, and the key left is logged as a warning.
+    """
+    no_backoff(monkeypatch)
+    inject(account.client, "RunInstances", 400, "InsufficientInstanceCapacity")
+    inject(account.client, "DeleteKeyPair", 403, "UnauthorizedOperation")
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        with pytest.raises(errors.BadRequest, match="InsufficientInstanceCapacity"):
+            settled(computes(account).create(request(
+                os_tpl(), **{"occi.credentials.ssh.publickey": ssh_key()})))
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    [warning] = [e for e in events if "note" in e]
+    assert warning["log_level"] == LogLevel.warn and warning["kind"] == "compute"
+    assert "occid-launch-" in warning["note"] and "UnauthorizedOperation" in warning["note"]

@@ -1,7 +1,8 @@
 """
 Tests for L{occid.ec2.errors}: every kind of botocore and AWS failure maps
-to the OCCI status of DESIGN.md's table, with a useful message that never
-holds credentials; and injected failures through a real client.
+to the OCCI status of the status table (docs/status.md), with a useful
+message that never holds credentials; and injected failures through a real
+client.
 """
 
 import pytest
@@ -51,7 +52,7 @@ def client_error(code, message="it went wrong", operation="RunInstances"):
     ],
 )
 def test_client_error_codes(code, expected):
-    """Each AWS error code maps to the OCCI error of DESIGN.md's status table."""
+    """Each AWS error code maps to the OCCI error of the status table (docs/status.md)."""
     error = translate(client_error(code))
     assert type(error) is expected
     assert error.message

@@ -8,8 +8,7 @@ import pytest
 from zope.interface.verify import verifyObject
 
 from occid.ec2 import intents
-from occid.ec2.compute import ComputeCollection
-from occid.ec2.links import NetworkInterfaceCollection, StorageLinkCollection, split_link_id
+from occid.ec2.planning import split_link_id
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
@@ -20,7 +19,7 @@ from tests.motoserver import DEBIAN, JANE, JOHN, PUBLIC_HOST, provider, settled
 pytestmark = pytest.mark.moto
 
 def vm(account, zone="eu-west-1a", who=JANE):
-    return settled(provider(ComputeCollection, account, who).create(Resource(
+    return settled(provider(infra.COMPUTE, account, who).create(Resource(
         kind=infra.COMPUTE, id="", attributes={},
         mixins=[infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST),
                 infra.availability_zone_mixin(zone, PUBLIC_HOST)])))
@@ -39,8 +38,8 @@ def link(kind, source, target, **attributes):
 
 def test_providers_provide_the_interface(account):
     """Both link providers provide IEntityCollection."""
-    verifyObject(IEntityCollection, provider(NetworkInterfaceCollection, account))
-    verifyObject(IEntityCollection, provider(StorageLinkCollection, account))
+    verifyObject(IEntityCollection, provider(infra.NETWORKINTERFACE, account))
+    verifyObject(IEntityCollection, provider(infra.STORAGELINK, account))
 
 
 def test_intents_round_trip():
@@ -62,7 +61,7 @@ def test_link_ids():
 def test_public_address_link_and_unlink(account):
     """Linking /network/public allocates and associates a tagged EIP; deleting releases it."""
     compute = vm(account)
-    nics = provider(NetworkInterfaceCollection, account)
+    nics = provider(infra.NETWORKINTERFACE, account)
     made = settled(nics.create(link(infra.NETWORKINTERFACE, compute.id, "/network/public")))
     assert made.id == f"{compute.id}_public"
     assert made.attributes["occi.networkinterface.state"] == "active"
@@ -83,12 +82,12 @@ def test_vpc_interface_link(account):
     vpc = client.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
     client.create_subnet(VpcId=vpc, CidrBlock="10.7.1.0/24", AvailabilityZone="eu-west-1a")
     compute = vm(account)
-    nics = provider(NetworkInterfaceCollection, account)
+    nics = provider(infra.NETWORKINTERFACE, account)
     made = settled(nics.create(link(infra.NETWORKINTERFACE, compute.id, f"/network/{vpc}")))
     eni = split_link_id(made.id)[1]
     assert eni.startswith("eni-")
     assert made.target == f"/network/{vpc}"
-    listed = [l.id for l in settled(nics.list(EntityFilter()))]
+    listed = [link.id for link in settled(nics.list(EntityFilter()))]
     assert made.id in listed
     settled(nics.delete(made.id))
     interface = client.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"]
@@ -98,16 +97,16 @@ def test_vpc_interface_link(account):
 def test_primary_interface_cannot_be_unlinked(account):
     """The primary interface of an instance is 409 to delete."""
     compute = vm(account)
-    primary = next(l for l in compute.links if l.kind == infra.NETWORKINTERFACE)
+    primary = next(link for link in compute.links if link.kind == infra.NETWORKINTERFACE)
     with pytest.raises(errors.Conflict, match="primary"):
-        settled(provider(NetworkInterfaceCollection, account).delete(primary.id))
+        settled(provider(infra.NETWORKINTERFACE, account).delete(primary.id))
 
 
 def test_storage_link_attach_and_detach(account):
     """A storagelink attaches at the next free device; deleting detaches with all three ids."""
     compute = vm(account)
     disk = volume(account)
-    links = provider(StorageLinkCollection, account)
+    links = provider(infra.STORAGELINK, account)
     made = settled(links.create(link(infra.STORAGELINK, compute.id, f"/storage/{disk}")))
     assert made.id == f"{compute.id}_{disk}"
     assert made.attributes["occi.storagelink.deviceid"] == "/dev/sdf"
@@ -124,7 +123,7 @@ def test_storage_link_attach_and_detach(account):
 def test_storage_link_with_device(account):
     """occi.storagelink.deviceid chooses the device; a bad one is 400."""
     compute = vm(account)
-    links = provider(StorageLinkCollection, account)
+    links = provider(infra.STORAGELINK, account)
     made = settled(links.create(link(infra.STORAGELINK, compute.id, f"/storage/{volume(account)}",
                                      **{"occi.storagelink.deviceid": "/dev/sdk"})))
     assert made.attributes["occi.storagelink.deviceid"] == "/dev/sdk"
@@ -137,7 +136,7 @@ def test_cross_zone_attach_is_refused(account):
     """A volume in another zone is 409 locally (moto accepts it)."""
     compute = vm(account, "eu-west-1a")
     with pytest.raises(errors.Conflict, match="eu-west-1b"):
-        settled(provider(StorageLinkCollection, account).create(
+        settled(provider(infra.STORAGELINK, account).create(
             link(infra.STORAGELINK, compute.id, f"/storage/{volume(account, 'eu-west-1b')}")))
 
 
@@ -147,33 +146,33 @@ def test_cross_zone_refusal_from_ec2_is_409(account, monkeypatch):
     compute = vm(account)
     inject(account.client, "AttachVolume", 400, "InvalidVolume.ZoneMismatch")
     with pytest.raises(errors.Conflict):
-        settled(provider(StorageLinkCollection, account).create(
+        settled(provider(infra.STORAGELINK, account).create(
             link(infra.STORAGELINK, compute.id, f"/storage/{volume(account)}")))
 
 
 def test_root_volume_cannot_be_unlinked(account):
     """Detaching the root volume is 409."""
     compute = vm(account)
-    root = next(l for l in compute.links if l.kind == infra.STORAGELINK)
+    root = next(link for link in compute.links if link.kind == infra.STORAGELINK)
     with pytest.raises(errors.Conflict, match="root"):
-        settled(provider(StorageLinkCollection, account).delete(root.id))
+        settled(provider(infra.STORAGELINK, account).delete(root.id))
 
 
 def test_other_users_links_are_invisible(account):
     """A link on another user's compute is 404, and linking to its volume is refused."""
     johns = vm(account, who=JOHN)
-    root = next(l for l in johns.links if l.kind == infra.STORAGELINK)
+    root = next(link for link in johns.links if link.kind == infra.STORAGELINK)
     with pytest.raises(errors.NotFound):
-        settled(provider(StorageLinkCollection, account).get(root.id))
+        settled(provider(infra.STORAGELINK, account).get(root.id))
     mine = vm(account)
     with pytest.raises(errors.BadRequest):
-        settled(provider(StorageLinkCollection, account).create(
+        settled(provider(infra.STORAGELINK, account).create(
             link(infra.STORAGELINK, mine.id, f"/storage/{volume(account, who=JOHN)}")))
 
 
 def test_links_cannot_be_updated_or_triggered(account):
     """Links have no mutable attributes and no actions."""
-    links = provider(StorageLinkCollection, account)
+    links = provider(infra.STORAGELINK, account)
     with pytest.raises(errors.Forbidden):
         settled(links.update("i-0123456789abcdef0_vol-0123456789abcdef0", Changes()))
     with pytest.raises(errors.BadRequest):

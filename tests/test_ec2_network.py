@@ -5,10 +5,10 @@ delete only of a VPC occid made, by its creator or a manager.
 """
 
 import pytest
+from twisted.logger import LogLevel, globalLogPublisher
 from zope.interface.verify import verifyObject
 
 from occid.config import Visibility
-from occid.ec2.network import NetworkCollection
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.moto
 
 def networks(moto, **aws):
     account = make_account(make_config(moto.endpoint, **aws))
-    return account, provider(NetworkCollection, account)
+    return account, provider(infra.NETWORK, account)
 
 
 def vpc_ids(account):
@@ -101,9 +101,9 @@ def test_only_the_creator_or_a_manager_deletes(moto):
     account, jane = networks(moto, network_create=True, network_delete=True)
     made = settled(jane.create(request()))
     with pytest.raises(errors.Forbidden, match="creator"):
-        settled(provider(NetworkCollection, account, JOHN).delete(made.id))
+        settled(provider(infra.NETWORK, account, JOHN).delete(made.id))
     assert made.id in vpc_ids(account)
-    settled(provider(NetworkCollection, account, JOHN, Visibility.MANAGER).delete(made.id))
+    settled(provider(infra.NETWORK, account, JOHN, Visibility.MANAGER).delete(made.id))
     assert made.id not in vpc_ids(account)
 
 
@@ -133,3 +133,25 @@ def test_failed_undo_keeps_the_original_error(moto, monkeypatch):
     inject(account.client, "DeleteSubnet", 400, "DependencyViolation")
     with pytest.raises(errors.BadRequest, match="InternetGatewayLimitExceeded"):
         settled(collection.create(request()))
+
+
+def test_failed_undo_is_logged(moto, monkeypatch):
+    """
+    What the undo of a failed create could not delete is logged as a
+    warning (in the reactor thread, by the adapter), naming the VPC.
+    """
+    no_backoff(monkeypatch)
+    account, collection = networks(moto, network_create=True)
+    inject(account.client, "CreateInternetGateway", 400, "InternetGatewayLimitExceeded")
+    inject(account.client, "DeleteSubnet", 400, "DependencyViolation")
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        with pytest.raises(errors.BadRequest):
+            settled(collection.create(request()))
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    [warning] = [e for e in events if "note" in e]
+    assert warning["log_level"] == LogLevel.warn
+    assert warning["kind"] == "network" and warning["account"] == account.name
+    assert "DependencyViolation" in warning["note"] and "vpc-" in warning["note"]

@@ -8,10 +8,11 @@ import pytest
 from zope.interface.verify import verifyObject
 
 from occid.config import Visibility
-from occid.ec2.storage import StorageCollection, render
+from occid.ec2.mapping import entity_from_volume
 from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
+from occid.occi.catalog import Catalog
 from occid.occi.model import Changes, EntityFilter, Resource
 from tests.ec2hooks import count_calls
 from tests.motoserver import (
@@ -28,7 +29,7 @@ from tests.motoserver import (
 pytestmark = pytest.mark.moto
 
 def volumes(account, who=JANE, visibility=Visibility.OWNER):
-    return provider(StorageCollection, account, who, visibility)
+    return provider(infra.STORAGE, account, who, visibility)
 
 
 def request(size=1.5, *mixins, title="data"):
@@ -39,7 +40,7 @@ def request(size=1.5, *mixins, title="data"):
 
 
 def test_provides_the_interface(account):
-    """StorageCollection provides IEntityCollection."""
+    """The storage collection provides IEntityCollection."""
     verifyObject(IEntityCollection, volumes(account))
 
 
@@ -87,20 +88,10 @@ def test_visibility(account):
 
 def test_states():
     """creating is offline with a message, error is error, in-use is online."""
-    class Catalog:
-        public_host = PUBLIC_HOST
-
-        class catalog:
-            @staticmethod
-            def lookup(identifier):
-                return None
-
-    class Account:
-        catalog = Catalog
-
     def state(name):
-        return render({"VolumeId": "vol-00000001", "Size": 1, "State": name,
-                       "AvailabilityZone": "eu-west-1a"}, Account).attributes
+        return entity_from_volume({"VolumeId": "vol-00000001", "Size": 1, "State": name,
+                                   "AvailabilityZone": "eu-west-1a"},
+                                  Catalog(), PUBLIC_HOST).attributes
 
     assert state("creating")["occi.storage.state"] == "offline"
     assert state("creating")["occi.storage.state.message"]

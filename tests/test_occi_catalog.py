@@ -3,6 +3,7 @@
 import pytest
 from zope.interface.verify import verifyObject
 
+from occid.ec2.vocabulary import resource_tpl_mixin
 from occid.interfaces import ICatalog
 from occid.occi import infrastructure as infra
 from occid.occi.catalog import Catalog
@@ -11,7 +12,7 @@ from occid.occi.catalog import Catalog
 def _templates(n_images=3, n_types=2):
     images = [infra.os_tpl_mixin(f"ami-{i:08x}", f"image {i}", "example.org")
               for i in range(n_images)]
-    types = [infra.resource_tpl_mixin(f"t3.size{i}", 2, 1.0, "x86_64")
+    types = [resource_tpl_mixin(f"t3.size{i}", 2, 1.0, "x86_64")
              for i in range(n_types)]
     return images + types
 

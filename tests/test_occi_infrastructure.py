@@ -67,29 +67,6 @@ def test_os_tpl_mixin():
     assert infra.template_of([infra.SSH_KEY, mixin], infra.OS_TPL) is mixin
 
 
-def test_resource_tpl_mixin():
-    """An instance type becomes a template with default cores, memory, architecture."""
-    mixin = infra.resource_tpl_mixin("t3.micro", 2, 1, "x86_64")
-    assert mixin.term == "t3_micro"
-    assert mixin.title == "t3.micro - 2 cores, 1.0 GiB"
-    assert mixin.location == "/mixin/resource_tpl/t3_micro/"
-    assert mixin.scheme == infra.RESOURCE_TPL_SCHEME
-    defaults = {a.name: a.default for a in mixin.attributes}
-    assert defaults == {"occi.compute.architecture": "x64",
-                        "occi.compute.cores": 2, "occi.compute.memory": 1.0}
-    assert infra.instance_type_of(mixin) == "t3.micro"
-    assert infra.template_of([mixin], infra.RESOURCE_TPL) is mixin
-    assert infra.template_of([mixin], infra.OS_TPL) is None
-
-
-def test_resource_tpl_without_occi_architecture():
-    """An arm64 type has no architecture default (not in the OCCI enum)."""
-    mixin = infra.resource_tpl_mixin("t4g.nano", 1, 0.5, "arm64")
-    assert [a.name for a in mixin.attributes] == [
-        "occi.compute.cores", "occi.compute.memory"]
-    assert mixin.title == "t4g.nano - 1 core, 0.5 GiB"
-
-
 def test_availability_zone_mixin():
     """A zone becomes a mixin depending on availability_zone."""
     mixin = infra.availability_zone_mixin("eu-west-1a", "example.org")

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from occid.ec2.vocabulary import resource_tpl_mixin
 from occid.occi import infrastructure as infra
 from occid.occi.catalog import Catalog
 from occid.occi.errors import BadRequest
@@ -119,7 +120,7 @@ def test_our_resource_and_link_validate():
 def test_our_categories_validate():
     """Every static category and the templates validate; the QI validates as a model."""
     catalog = Catalog([infra.os_tpl_mixin("ami-1", "U", "example.org"),
-                       infra.resource_tpl_mixin("t3.micro", 2, 1.0, "x86_64")])
+                       resource_tpl_mixin("t3.micro", 2, 1.0, "x86_64")])
     for category in catalog.kinds + catalog.mixins + catalog.actions:
         _valid(category.category_class, category_object(category, BASE))
     model = model_object(catalog.kinds + catalog.mixins + catalog.actions, BASE)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from occid.ec2.vocabulary import resource_tpl_mixin
 from occid.occi import infrastructure as infra
 from occid.occi.catalog import Catalog
 from occid.occi.errors import (
@@ -24,7 +25,7 @@ from tests.occivectors import schema_validator
 
 BASE = "https://occi.example.org:11443"
 AMI = infra.os_tpl_mixin("ami-0123456789abcdef0", 'Ubuntu "noble"', "example.org")
-T3 = infra.resource_tpl_mixin("t3.micro", 2, 1.0, "x86_64")
+T3 = resource_tpl_mixin("t3.micro", 2, 1.0, "x86_64")
 ZONE = infra.availability_zone_mixin("eu-west-1a", "example.org")
 CATALOG = Catalog([AMI, T3, ZONE], version="v1")
 TEXT_TYPES = ("text/plain", "text/occi")

@@ -2,6 +2,7 @@
 
 import pytest
 
+from occid.ec2.vocabulary import instance_type_of, resource_tpl_mixin
 from occid.occi import infrastructure as infra
 from occid.occi.catalog import Catalog
 from occid.occi.errors import BadRequest, Forbidden
@@ -19,7 +20,7 @@ from tests.occivectors import section_headers, sections
 
 HOST = "occi.example.org"
 AMI = infra.os_tpl_mixin("ami-971238f1", "Ubuntu", HOST)
-T2_MICRO = infra.resource_tpl_mixin("t2.micro", 1, 1.0, "x86_64")
+T2_MICRO = resource_tpl_mixin("t2.micro", 1, 1.0, "x86_64")
 CATALOG = Catalog([AMI, T2_MICRO, infra.availability_zone_mixin("eu-west-1a", HOST)])
 ROCCI_OS_TPL = b"http://occi.host/occi/infrastructure/os_tpl#"
 OUR_OS_TPL = AMI.scheme.encode()
@@ -50,7 +51,7 @@ def test_rocci_create_forms(form):
     resource = resource_for_create(_create_forms()[form], infra.COMPUTE, CATALOG)
     assert resource.kind is infra.COMPUTE and resource.id == ""
     assert resource.mixins == [AMI, T2_MICRO, infra.OPENSTACK_PUBLIC_KEY]
-    assert infra.instance_type_of(infra.template_of(
+    assert instance_type_of(infra.template_of(
         resource.mixins, infra.RESOURCE_TPL)) == "t2.micro"
     assert resource.attributes == {
         "occi.core.title": "VMbyX", "occi.compute.hostname": "VMbyX",

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_story -*-
 """
-The user stories of DESIGN.md end to end (issue 5, "Done when"): the real
+The user stories of docs/architecture.md end to end (issue 5, "Done when"): the real
 daemon over TLS, curl presenting C{voms-proxy-fake} proxies, and a moto EC2
 server holding two AWS accounts that occid reaches through C{role_arn}.
 

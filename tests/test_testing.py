@@ -9,6 +9,7 @@ from twisted.internet import defer
 from zope.interface.verify import verifyObject
 
 from occid.config import Visibility
+from occid.ec2.vocabulary import resource_tpl_mixin
 from occid.interfaces import IAccountPolicy, IBackend, ICatalog
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
@@ -133,8 +134,8 @@ class TestMemoryBackend(BackendCollections):
 
     def test_resize_needs_inactive(self):
         """A resource_tpl change on an active compute conflicts; once stopped it replaces the old one."""
-        small = infra.resource_tpl_mixin("t3.small", 2, 2.0, "x86_64")
-        large = infra.resource_tpl_mixin("t3.large", 2, 8.0, "x86_64")
+        small = resource_tpl_mixin("t3.small", 2, 2.0, "x86_64")
+        large = resource_tpl_mixin("t3.large", 2, 8.0, "x86_64")
         entity = self.new_compute()
         entity.mixins.append(small)
         created = self.resolve(self.compute().create(entity))

@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from occid.ec2.vocabulary import instance_type_of, resource_tpl_mixin
 from occid.occi import infrastructure as infra
 from occid.occi.model import Link
 from occid.testing import MemoryBackend, make_gateway
@@ -26,7 +27,7 @@ PUBLIC_HOST = "occi.example.org"
 BASE = "https://occi.example.org:11443"
 AMI = "ami-971238f1"
 OS_TPL = infra.os_tpl_mixin(AMI, "ubuntu", PUBLIC_HOST)
-T2_MICRO = infra.resource_tpl_mixin("t2.micro", 1, 1.0, "x86_64")
+T2_MICRO = resource_tpl_mixin("t2.micro", 1, 1.0, "x86_64")
 CLIENT_IDS = (
     "ebad28af-0c59-43d4-897f-5156dca442bb",
     "5b10446e-f6ac-492b-b3f6-ba2a0f69c435",
@@ -106,7 +107,7 @@ def test_create(form):
     assert location == BASE + entity.location
     assert OS_TPL in entity.mixins and T2_MICRO in entity.mixins
     assert infra.OPENSTACK_PUBLIC_KEY in entity.mixins
-    assert infra.instance_type_of(infra.template_of(entity.mixins, infra.RESOURCE_TPL)) == "t2.micro"
+    assert instance_type_of(infra.template_of(entity.mixins, infra.RESOURCE_TPL)) == "t2.micro"
     assert entity.attributes["occi.core.title"] == "VMbyX"
     assert entity.attributes["org.openstack.credentials.publickey.data"] == SSH_KEY
     [link] = entity.links

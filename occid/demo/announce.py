@@ -15,6 +15,7 @@ from twisted.application.service import Service
 from occid.demo.credentials import VO
 from occid.demo.emulator import EmulatorService
 from occid.demo.preparation import Demo
+from occid.ec2 import vocabulary
 from occid.occi import infrastructure as infra
 from occid.occi.model import Category
 
@@ -58,11 +59,11 @@ def create_body(demo: Demo, vpc_id: str) -> str:
         ssh_key = f.read().strip()
     image = demo.images[0]
     os_tpl = infra.os_tpl_mixin(image.id, image.name, "localhost")
-    resource_tpl = infra.resource_tpl_term("t3.micro")
+    resource_tpl = vocabulary.resource_tpl_term("t3.micro")
     return "\n".join([
         _category(infra.COMPUTE, "kind"),
         _category(os_tpl, "mixin"),
-        f'Category: {resource_tpl}; scheme="{infra.RESOURCE_TPL_SCHEME}"; class="mixin"',
+        f'Category: {resource_tpl}; scheme="{vocabulary.RESOURCE_TPL_SCHEME}"; class="mixin"',
         _category(infra.SSH_KEY, "mixin"),
         'X-OCCI-Attribute: occi.core.title="demo-vm"',
         f'X-OCCI-Attribute: occi.credentials.ssh.publickey="{ssh_key}"',

@@ -1,1 +1,43 @@
-"""The EC2 backend: blocking boto3 code, run in a dedicated thread pool."""
+"""
+The EC2 edge: occid's OCCI entities kept as EC2 resources, one boto3 client
+per AWS account, every boto3 call in a dedicated thread pool.
+
+By layer, pure first:
+
+  - L{occid.ec2.vocabulary} and L{occid.ec2.tags}: the AWS words (EC2
+    marker mixins, the resource_tpl scheme of instance types, EC2 ids) and
+    the tags occid keeps its state in; L{occid.ec2.intents} and
+    L{occid.ec2.scope}: the links tag and a principal's view of an account.
+  - L{occid.ec2.mapping}: EC2 descriptions to OCCI entities.
+  - L{occid.ec2.planning}: requests checked and planned before any call.
+  - L{occid.ec2.compute}, L{occid.ec2.launch}, L{occid.ec2.storage},
+    L{occid.ec2.network}, L{occid.ec2.links}: the blocking operations, each
+    taking an account and a scope; L{occid.ec2.catalog} (templates),
+    L{occid.ec2.reconciler} (links made later, leftovers removed),
+    L{occid.ec2.account} (what one account shares), L{occid.ec2.clients}
+    and L{occid.ec2.errors} (botocore failures as OCCI errors).
+  - L{occid.ec2.adapter}: the one threaded adapter providing
+    L{occid.interfaces.IEntityCollection} for every kind, and
+    L{occid.ec2.backend}: the L{occid.interfaces.IBackend} and its service.
+"""
+
+__all__ = [
+    "account",
+    "adapter",
+    "backend",
+    "catalog",
+    "clients",
+    "compute",
+    "errors",
+    "intents",
+    "launch",
+    "links",
+    "mapping",
+    "network",
+    "planning",
+    "reconciler",
+    "scope",
+    "storage",
+    "tags",
+    "vocabulary",
+]

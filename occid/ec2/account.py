@@ -1,9 +1,13 @@
 # -*- test-case-name: tests.test_ec2_compute -*-
 """
 What occid keeps in memory for one AWS account, shared by every request's
-providers: the client, the catalog, the id of the C{occid-ssh} security
+collections: the client, the catalog, the id of the C{occid-ssh} security
 group of each VPC, and the ids this process created a moment ago (which EC2
-may not know yet: eventual consistency, ec2.md §3.1).
+may not know yet: its reads are eventually consistent, docs/architecture.md).
+
+Blocking: the methods that call EC2 run in the EC2 thread pool.  What a
+cleanup could not undo is noted on the error raised (C{add_note}), which
+L{occid.ec2.adapter} logs in the reactor thread.
 """
 
 from __future__ import annotations
@@ -11,41 +15,23 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from occid.config import AwsConfig
 from occid.ec2.catalog import AccountCatalog
-from occid.ec2.scope import tag_list
+from occid.ec2.clients import EC2Client
+from occid.ec2.tags import MANAGED_SSH, MANAGED_TAG, NAME_TAG, tag_dict, tag_list
 from occid.occi.errors import ServiceUnavailable
+from occid.occi.model import AttributeValue
+
+_T = TypeVar("_T")
 
 #: The security group occid attaches at launch, one per VPC.
 SSH_GROUP = "occid-ssh"
-
-#: Tag marking what occid made for its own use (groups, key pairs, addresses).
-MANAGED_TAG = "occid:managed"
-
-#: Tag holding when occid made an address or interface (ISO 8601, UTC), so
-#: that the reconciler leaves alone what a request is still putting in place.
-CREATED_TAG = "occid:created"
-
-
-def created_tag(now: datetime | None = None) -> dict[str, str]:
-    """The L{CREATED_TAG} of a resource made at C{now} (default: now)."""
-    now = now or datetime.now(UTC)
-    return {CREATED_TAG: now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-
-
-def created_at(tags: dict[str, str]) -> datetime | None:
-    """When the resource with C{tags} was made, if its L{CREATED_TAG} says so."""
-    try:
-        return datetime.strptime(tags[CREATED_TAG], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=UTC)
-    except (KeyError, ValueError):
-        return None
-
 
 class RecentIds:
     """
@@ -54,8 +40,10 @@ class RecentIds:
     reported as 404.
     """
 
-    def __init__(self, window: float = 120.0, delays=(0.5, 1.0, 2.0, 4.0),
-                 clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, window: float = 120.0,
+                 delays: Iterable[float] = (0.5, 1.0, 2.0, 4.0),
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._window = window
         self._delays = tuple(delays)
         self._clock = clock
@@ -84,7 +72,7 @@ class RecentIds:
             when = self._created.get(id)
         return when is not None and self._clock() - when < self._window
 
-    def describe(self, id: str, call):
+    def describe(self, id: str, call: Callable[[], _T]) -> _T:
         """
         C{call()}, retried with backoff while it raises a NotFound error and
         C{id} is fresh.
@@ -116,10 +104,10 @@ class SecurityGroups:
     that no lookup finds it without its rule.
     """
 
-    def __init__(self, client, ssh_cidr: str):
+    def __init__(self, client: EC2Client, ssh_cidr: str) -> None:
         self._client = client
         self._cidr = ssh_cidr
-        self._groups: dict[str, str] = {}
+        self._groups: dict[str, str | None] = {}
         self._default_vpc: str | None = None
         self._lock = threading.Lock()
 
@@ -151,7 +139,7 @@ class SecurityGroups:
         )["SecurityGroups"]
         return groups[0]["GroupId"] if groups else None
 
-    def _find_or_create(self, vpc_id: str) -> str:
+    def _find_or_create(self, vpc_id: str) -> str | None:
         found = self._find(vpc_id)
         if found:
             return found
@@ -161,7 +149,7 @@ class SecurityGroups:
                 Description="SSH to instances launched by occid",
                 VpcId=vpc_id,
                 TagSpecifications=[{"ResourceType": "security-group",
-                                    "Tags": tag_list({MANAGED_TAG: "ssh"})}],
+                                    "Tags": tag_list({MANAGED_TAG: MANAGED_SSH})}],
             )["GroupId"]
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "InvalidGroup.Duplicate":
@@ -170,11 +158,13 @@ class SecurityGroups:
         try:
             self._client.authorize_security_group_ingress(
                 GroupId=group_id, IpPermissions=[ssh_permission(self._cidr)])
-        except BaseException:
+        except BaseException as error:
             try:
                 self._client.delete_security_group(GroupId=group_id)
-            except Exception:
-                pass  # the rule's error is the one to report
+            except (ClientError, BotoCoreError) as cleanup:
+                # The rule's error is the one to raise; this one is noted on it.
+                error.add_note(f"deleting security group {group_id} after its rule failed "
+                               f"failed: {cleanup}")
             raise
         return group_id
 
@@ -194,8 +184,24 @@ class Account:
     """Everything occid shares between the requests served by one account."""
 
     name: str
-    client: object
+    client: EC2Client
     aws: AwsConfig
     catalog: AccountCatalog
     groups: SecurityGroups
     recent: RecentIds = field(default_factory=RecentIds)
+
+    def retitle(self, resource: dict, id: str, title: AttributeValue) -> dict:
+        """
+        Set (or, for an empty title, remove) the C{Name} tag of EC2 resource
+        C{id} if C{title} differs from it; returns C{resource} (its
+        description) with the tags as they now are.  Blocking.
+        """
+        title = str(title)
+        if title == tag_dict(resource).get(NAME_TAG, ""):
+            return resource
+        if title:
+            self.client.create_tags(Resources=[id], Tags=[{"Key": NAME_TAG, "Value": title}])
+        else:
+            self.client.delete_tags(Resources=[id], Tags=[{"Key": NAME_TAG}])
+        others = [t for t in resource.get("Tags", ()) if t["Key"] != NAME_TAG]
+        return dict(resource, Tags=others + ([{"Key": NAME_TAG, "Value": title}] if title else []))

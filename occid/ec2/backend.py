@@ -11,11 +11,14 @@ requests still in flight during shutdown can finish.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
+from twisted.internet.interfaces import IReactorCore, IReactorFromThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -24,31 +27,22 @@ from zope.interface import implementer
 
 from occid.config import Config
 from occid.ec2.account import Account, SecurityGroups
+from occid.ec2.adapter import OPERATIONS, EC2Collection
 from occid.ec2.catalog import AccountCatalog
-from occid.ec2.clients import build_clients
-from occid.ec2.compute import ComputeCollection
-from occid.ec2.links import NetworkInterfaceCollection, StorageLinkCollection
-from occid.ec2.network import NetworkCollection
-from occid.ec2.reconciler import reconcile
+from occid.ec2.clients import EC2Client, build_clients
+from occid.ec2.reconciler import Report, reconcile
 from occid.ec2.scope import Scope
-from occid.ec2.storage import StorageCollection
-from occid.interfaces import IBackend
-from occid.occi import infrastructure as infra
+from occid.gsi.principal import Principal
+from occid.interfaces import IBackend, ICatalog, IEntityCollection
 from occid.occi.errors import NotFound
+from occid.occi.model import Kind
+from occid.policy import AccountBinding
 
 #: Seconds between catalogue refreshes (AMIs, instance types, zones).
 CATALOG_REFRESH = 900.0
 
 #: Seconds between reconciler passes.
 RECONCILE_EVERY = 60.0
-
-_COLLECTIONS = {
-    infra.COMPUTE: ComputeCollection,
-    infra.STORAGE: StorageCollection,
-    infra.NETWORK: NetworkCollection,
-    infra.NETWORKINTERFACE: NetworkInterfaceCollection,
-    infra.STORAGELINK: StorageLinkCollection,
-}
 
 
 @implementer(IBackend)
@@ -57,13 +51,14 @@ class EC2Backend:
 
     log = Logger()
 
-    def __init__(self, reactor, threadpool, accounts: dict[str, Account],
-                 clock=lambda: datetime.now(UTC)):
+    def __init__(self, reactor: IReactorFromThreads, threadpool: ThreadPool,
+                 accounts: dict[str, Account],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self._reactor = reactor
         self._pool = threadpool
         self._accounts = dict(accounts)
         self._clock = clock
-        self._loading: dict[str, list[Deferred]] = {}
+        self._loading: dict[str, list[Deferred[Any]]] = {}
 
     def _account(self, name: str) -> Account:
         try:
@@ -71,7 +66,8 @@ class EC2Backend:
         except KeyError:
             raise NotFound(f"no account {name} in this backend") from None
 
-    def catalog(self, binding, principal=None):
+    def catalog(self, binding: AccountBinding,
+                principal: Principal | None = None) -> Deferred[ICatalog]:
         """
         The catalog of C{principal} in its account (the account's own plus
         the saved images it sees), or the account's without a principal;
@@ -81,6 +77,7 @@ class EC2Backend:
             account = self._account(binding.account)
         except NotFound:
             return fail()
+        loading: Deferred[Any]
         if account.catalog.loaded:
             loading = succeed(None)
         else:
@@ -94,27 +91,28 @@ class EC2Backend:
         scope = Scope(principal, binding)
         return loading.addCallback(lambda _: account.catalog.catalog_for(scope))
 
-    def _loaded(self, result, name):
+    def _loaded(self, result: object, name: str) -> None:
         for waiting in self._loading.pop(name, []):
             if isinstance(result, Failure):
                 waiting.errback(result)
             else:
                 waiting.callback(result)
 
-    def _refresh(self, account: Account) -> Deferred:
+    def _refresh(self, account: Account) -> Deferred[ICatalog]:
         return deferToThreadPool(self._reactor, self._pool, account.catalog.refresh)
 
-    def collection(self, kind, principal, binding):
-        """The provider for C{kind}, bound to this principal and account."""
-        provider = _COLLECTIONS.get(kind)
-        if provider is None:
+    def collection(self, kind: Kind, principal: Principal,
+                   binding: AccountBinding) -> IEntityCollection:
+        """The collection of C{kind}, bound to this principal and account."""
+        operations = OPERATIONS.get(kind)
+        if operations is None:
             raise NotFound(f"no collection of {kind.term} here")
-        return provider(self._reactor, self._pool, self._account(binding.account),
-                        Scope(principal, binding))
+        return EC2Collection(self._reactor, self._pool, self._account(binding.account),
+                             Scope(principal, binding), operations)
 
-    def refresh_catalogs(self) -> Deferred:
+    def refresh_catalogs(self) -> Deferred[Any]:
         """Reload every account's templates; failures are logged, the old ones kept."""
-        def failed(failure, name):
+        def failed(failure: Failure, name: str) -> None:
             self.log.failure("could not refresh the catalog of account {account}",
                              failure, account=name)
 
@@ -123,11 +121,11 @@ class EC2Backend:
             for account in self._accounts.values()
         ])
 
-    def reconcile(self) -> Deferred:
+    def reconcile(self) -> Deferred[Any]:
         """One reconciler pass over every account; its outcome is logged."""
         now = self._clock()
 
-        def done(report, name):
+        def done(report: Report, name: str) -> Report:
             for error in report.errors:
                 self.log.warn("reconciler in {account}: {error}", account=name, error=error)
             for link in report.links_abandoned:
@@ -143,7 +141,7 @@ class EC2Backend:
                     addresses=report.addresses_released, interfaces=report.interfaces_deleted)
             return report
 
-        def failed(failure, name):
+        def failed(failure: Failure, name: str) -> None:
             self.log.failure("reconciler pass failed in {account}", failure, account=name)
 
         return DeferredList([
@@ -156,17 +154,17 @@ class EC2Backend:
 class ThreadPoolService(Service):
     """Starts a thread pool with the service; stops it after reactor shutdown."""
 
-    def __init__(self, reactor, pool: ThreadPool):
+    def __init__(self, reactor: IReactorCore, pool: ThreadPool):
         self._reactor = reactor
         self.pool = pool
 
-    def startService(self):
+    def startService(self) -> None:
         super().startService()
         self.pool.start()
         self._reactor.addSystemEventTrigger("after", "shutdown", self.pool.stop)
 
 
-def make_accounts(config: Config, clients: dict) -> dict[str, Account]:
+def make_accounts(config: Config, clients: dict[str, EC2Client]) -> dict[str, Account]:
     """The in-memory state of every configured account (nothing loaded yet)."""
     host = config.server.public_host
     return {
@@ -179,7 +177,7 @@ def make_accounts(config: Config, clients: dict) -> dict[str, Account]:
     }
 
 
-def make_backend_service(config: Config, reactor) -> tuple[EC2Backend, MultiService]:
+def make_backend_service(config: Config, reactor: Any) -> tuple[EC2Backend, MultiService]:
     """
     The backend and the service that runs it: the C{occid-aws} thread pool,
     the catalog timer (first load at start) and the reconciler timer.

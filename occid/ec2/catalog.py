@@ -22,18 +22,18 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from occid.config import AwsConfig, ImagesConfig
+from occid.ec2.clients import EC2Client
 from occid.ec2.errors import translated
-from occid.ec2.scope import OWNER_TAG, VO_TAG, Scope, tag_dict
+from occid.ec2.scope import Scope
+from occid.ec2.tags import OWNER_TAG, VO_TAG, tag_dict
+from occid.ec2.vocabulary import MARKERS, resource_tpl_mixin
 from occid.occi.catalog import Catalog
 from occid.occi.errors import ServiceUnavailable
-from occid.occi.infrastructure import (
-    availability_zone_mixin,
-    os_tpl_mixin,
-    resource_tpl_mixin,
-)
+from occid.occi.infrastructure import availability_zone_mixin, os_tpl_mixin
 from occid.occi.model import Mixin
 
 #: Page size of the paginated Describe calls (the EC2 maximum).
@@ -67,14 +67,14 @@ class Templates:
 
     def catalog(self, private: tuple[Mixin, ...] = ()) -> Catalog:
         """
-        The static categories plus these templates: the account's catalog, or
-        with C{private} (saved images) one principal's.
+        The static categories, the EC2 marker mixins and these templates: the
+        account's catalog, or with C{private} (saved images) one principal's.
         """
         mixins = self.os_tpls + private + self.resource_tpls + self.zone_tpls
         digest = hashlib.sha256()
         for mixin in mixins:
             digest.update(f"{mixin.identifier}\0{mixin.title}\0".encode())
-        return Catalog(mixins, version=digest.hexdigest()[:16])
+        return Catalog(MARKERS + mixins, version=digest.hexdigest()[:16])
 
 
 def image_query(images: ImagesConfig) -> dict:
@@ -89,7 +89,7 @@ def image_query(images: ImagesConfig) -> dict:
     return query
 
 
-def _images(client, images: ImagesConfig) -> list[dict]:
+def _images(client: EC2Client, images: ImagesConfig) -> list[dict]:
     query = image_query(images)
     if images.policy.uses_list:
         return client.describe_images(**query)["Images"]
@@ -99,7 +99,7 @@ def _images(client, images: ImagesConfig) -> list[dict]:
     return [image for page in pages for image in page["Images"]]
 
 
-def _saved_images(client, public_host: str) -> list[SavedImage]:
+def _saved_images(client: EC2Client, public_host: str) -> list[SavedImage]:
     """The account's images saved through occid, pending ones included."""
     pages = client.get_paginator("describe_images").paginate(
         Owners=["self"], PaginationConfig={"PageSize": PAGE_SIZE},
@@ -117,11 +117,11 @@ def saved_image(image: dict, public_host: str) -> SavedImage:
                       tags.get(OWNER_TAG, ""), tags.get(VO_TAG, ""))
 
 
-def _by_title(mixins) -> tuple[Mixin, ...]:
+def _by_title(mixins: Iterable[Mixin]) -> tuple[Mixin, ...]:
     return tuple(sorted(mixins, key=lambda mixin: (mixin.title, mixin.term)))
 
 
-def _instance_types(client, names: tuple[str, ...]) -> dict[str, dict]:
+def _instance_types(client: EC2Client, names: tuple[str, ...]) -> dict[str, dict]:
     found = {}
     for start in range(0, len(names), TYPES_PER_CALL):
         chunk = list(names[start:start + TYPES_PER_CALL])
@@ -139,7 +139,7 @@ def _architecture(info: dict) -> str | None:
 
 
 @translated
-def load_templates(client, aws: AwsConfig, images: ImagesConfig, public_host: str) -> Templates:
+def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, public_host: str) -> Templates:
     """Read the account's templates from EC2 (blocking; four or five calls)."""
     with_saved = images.policy.offers_saved
     os_tpls = _by_title(
@@ -181,7 +181,7 @@ class AccountCatalog:
     state, never a mix.
     """
 
-    def __init__(self, account: str, client, aws: AwsConfig, images: ImagesConfig,
+    def __init__(self, account: str, client: EC2Client, aws: AwsConfig, images: ImagesConfig,
                  public_host: str):
         self.account = account
         self.public_host = public_host

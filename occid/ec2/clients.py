@@ -2,9 +2,9 @@
 """
 One boto3 EC2 client per account, built once in the main thread at start.
 
-boto3 sessions are not thread-safe but clients are, once made (ec2.md §2.1),
-so L{build_clients} makes every client before the thread pool starts and
-the providers share them.  Credentials come from the standard AWS chain, or
+boto3 sessions are not thread-safe but clients are, once made, so
+L{build_clients} makes every client before the thread pool starts and the
+collections share them.  Credentials come from the standard AWS chain, or
 from the account's C{profile}; when the account names a C{role_arn}, occid
 first assumes that role through STS, and botocore refreshes the temporary
 credentials by itself before they expire.  Nothing here reads a secret from
@@ -14,6 +14,8 @@ occid's configuration.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any, TypeAlias
 
 import boto3
 import botocore.session
@@ -25,6 +27,10 @@ from botocore.credentials import (
 )
 
 from occid.config import AccountConfig, AwsConfig, Config
+
+#: A boto3 EC2 client.  boto3 ships no type information, so to mypy it is
+#: C{Any}; the alias says what is meant.
+EC2Client: TypeAlias = Any
 
 #: How long assumed-role credentials last; botocore refreshes them 15
 #: minutes before they expire.
@@ -45,7 +51,7 @@ class AssumedRole(CredentialProvider):
 
     METHOD = "sts-assume-role"
 
-    def __init__(self, refresh_using):
+    def __init__(self, refresh_using: Callable[[], dict[str, str]]) -> None:
         super().__init__()
         self._refresh_using = refresh_using
 
@@ -110,7 +116,7 @@ def account_session(aws: AwsConfig, account: AccountConfig) -> boto3.session.Ses
     return boto3.session.Session(botocore_session=core, region_name=aws.region)
 
 
-def make_client(aws: AwsConfig, account: AccountConfig):
+def make_client(aws: AwsConfig, account: AccountConfig) -> EC2Client:
     """The EC2 client of C{account} in C{aws.region}."""
     session = account_session(aws, account)
     return session.client(
@@ -118,7 +124,7 @@ def make_client(aws: AwsConfig, account: AccountConfig):
     )
 
 
-def build_clients(config: Config) -> dict[str, object]:
+def build_clients(config: Config) -> dict[str, EC2Client]:
     """
     One EC2 client per configured account, by account name.  Call it from
     the main thread, before any thread uses the clients.

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_ec2_errors -*-
 """
-Every botocore or AWS failure becomes an L{OCCIError} (DESIGN.md, status
-table; occi-wire.md §6.5 for codes DESIGN does not name).
+Every botocore or AWS failure becomes an L{OCCIError} (docs/status.md, the
+status table; docs/wire.md for codes the table does not name).
 
 Decisions where the tables leave a choice:
 
@@ -27,6 +27,8 @@ them and answers 500.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -79,6 +81,10 @@ _USER_INPUT = frozenset(
      "InvalidKeyPair.Format", "InvalidBlockDeviceMapping", "InvalidInstanceType",
      "InvalidVpc.Range", "InvalidSubnet.Range", "InvalidDevice.InUse"}
 )
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def translate(error: Exception) -> Exception:
@@ -153,20 +159,22 @@ def _client_error(error: ClientError) -> OCCIError:
     return BadGateway(f"EC2 answered an error occid cannot map ({said})")
 
 
-def translated(function):
+def translated(function: Callable[_P, _R]) -> Callable[_P, _R]:
     """
     Decorate a blocking function so that botocore and AWS failures leave it
-    as L{OCCIError}s.
+    as L{OCCIError}s, keeping the notes of the original error.
     """
 
     @functools.wraps(function)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return function(*args, **kwargs)
         except Exception as error:
             mapped = translate(error)
             if mapped is error:
                 raise
+            for note in getattr(error, "__notes__", ()):
+                mapped.add_note(note)
             raise mapped from error
 
     return wrapper

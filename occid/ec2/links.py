@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_ec2_links -*-
 """
-OCCI links between computes and networks or storage, made of EC2 pieces.
+OCCI links between computes and networks or storage, made of EC2 pieces:
+the blocking operations, run in the EC2 thread pool by L{occid.ec2.adapter}.
 
 Link ids derive from EC2 ids, so any occid process can find them again:
 
@@ -23,95 +24,87 @@ create (L{occid.ec2.intents}).
 
 from __future__ import annotations
 
-from twisted.internet.defer import fail
-from zope.interface import implementer
-
 from occid.ec2 import intents
-from occid.ec2.account import MANAGED_TAG, Account, created_tag
-from occid.ec2.collection import AccountCollection
-from occid.ec2.compute import SHOWN_STATES, all_instances, describe, render
+from occid.ec2.account import Account
+from occid.ec2.clients import EC2Client
+from occid.ec2.compute import all_instances, describe, entity
 from occid.ec2.errors import translated
-from occid.ec2.scope import Scope, tag_list, valid_id
-from occid.interfaces import IEntityCollection
+from occid.ec2.planning import location_id, split_link_id
+from occid.ec2.scope import Scope
+from occid.ec2.tags import (
+    LINKS_TAG,
+    MANAGED_INTERFACE,
+    MANAGED_PUBLIC,
+    MANAGED_TAG,
+    created_tag,
+    shown,
+    tag_dict,
+    tag_list,
+)
+from occid.ec2.vocabulary import valid_id
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
-from occid.occi.model import Entity, EntityFilter, Link
+from occid.occi.errors import BadRequest, Conflict, NotFound
+from occid.occi.model import Entity, EntityFilter, Kind, Link
 
 #: The usual root device names (moto reports the root volume at /dev/sda1
 #: while naming /dev/xvda as RootDeviceName).
 ROOT_DEVICES = ("/dev/sda1", "/dev/xvda")
 
-#: Devices occid attaches volumes as, in order.
-DEVICES = tuple(f"/dev/sd{letter}" for letter in "fghijklmnop")
-
-
-def split_link_id(id: str) -> tuple[str, str]:
-    """C{(instance id, target part)} of a link id.  @raise NotFound: not a link id."""
-    instance_id, _, target = id.partition("_")
-    if not valid_id("i", instance_id) or not target:
-        raise NotFound(f"no link {id}")
-    return instance_id, target
-
 
 def _path_id(path: str, collection: str) -> str:
-    if "://" in path:
-        path = "/" + path.split("://", 1)[1].partition("/")[2]
-    prefix = f"/{collection}/"
-    if not path.startswith(prefix):
+    found = location_id(path, collection)
+    if found is None:
         raise BadRequest(f"{path} is not a /{collection}/ location")
-    return path[len(prefix):].strip("/")
+    return found
 
 
 def next_device(instance: dict) -> str:
     """The first of L{DEVICES} the instance does not use.  @raise Conflict: all used."""
     used = {m["DeviceName"].replace("/dev/xvd", "/dev/sd")
             for m in instance.get("BlockDeviceMappings", ())}
-    used |= {i.device for i in intents.decode(_tags(instance).get(intents.LINKS_TAG, ""))
-             if i.device}
-    for device in DEVICES:
+    used |= {i.device for i in intents.pending(instance) if i.device}
+    for device in intents.DEVICES:
         if device not in used:
             return device
     raise Conflict(f"compute {instance['InstanceId']} has no free device left")
 
 
-def _tags(resource: dict) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in resource.get("Tags", ())}
+def write_intents(client: EC2Client, instance_id: str, kept: tuple[intents.Intent, ...]) -> None:
+    """Set the instance's C{occid:links} tag to C{kept}, or remove it when empty."""
+    if kept:
+        client.create_tags(Resources=[instance_id],
+                           Tags=[{"Key": LINKS_TAG, "Value": intents.encode(kept)}])
+    else:
+        client.delete_tags(Resources=[instance_id], Tags=[{"Key": LINKS_TAG}])
 
 
-def record_intent(client, instance: dict, intent: intents.Intent) -> None:
+def record_intent(client: EC2Client, instance: dict, intent: intents.Intent) -> None:
     """Add C{intent} to the instance's C{occid:links} tag."""
-    pending = intents.decode(_tags(instance).get(intents.LINKS_TAG, ""))
-    value = intents.encode(pending + (intent,))
-    client.create_tags(Resources=[instance["InstanceId"]],
-                       Tags=[{"Key": intents.LINKS_TAG, "Value": value}])
+    write_intents(client, instance["InstanceId"], intents.pending(instance) + (intent,))
 
 
-def drop_intent(client, instance: dict, target: str) -> bool:
+def drop_intent(client: EC2Client, instance: dict, target: str) -> bool:
     """Remove the intents for C{target} from the instance's tag; whether there were any."""
-    pending = intents.decode(_tags(instance).get(intents.LINKS_TAG, ""))
+    pending = intents.pending(instance)
     kept = tuple(i for i in pending if i.target != target)
     if len(kept) == len(pending):
         return False
-    if kept:
-        client.create_tags(Resources=[instance["InstanceId"]],
-                           Tags=[{"Key": intents.LINKS_TAG, "Value": intents.encode(kept)}])
-    else:
-        client.delete_tags(Resources=[instance["InstanceId"]], Tags=[{"Key": intents.LINKS_TAG}])
+    write_intents(client, instance["InstanceId"], kept)
     return True
 
 
-def occid_addresses(client, instance_id: str) -> list[dict]:
+def occid_addresses(client: EC2Client, instance_id: str) -> list[dict]:
     """The elastic IPs occid made that are associated with the instance."""
     return [
         address for address in client.describe_addresses(
             Filters=[{"Name": "instance-id", "Values": [instance_id]}])["Addresses"]
-        if _tags(address).get(MANAGED_TAG) == "public"
+        if tag_dict(address).get(MANAGED_TAG) == MANAGED_PUBLIC
     ]
 
 
-def make_public(client, instance: dict, owner_tags: dict) -> None:
+def make_public(client: EC2Client, instance: dict, owner_tags: dict[str, str]) -> None:
     """Allocate a tagged elastic IP and associate it; released again if that fails."""
-    tags = dict(owner_tags, **{MANAGED_TAG: "public"}, **created_tag())
+    tags = dict(owner_tags, **{MANAGED_TAG: MANAGED_PUBLIC}, **created_tag())
     allocation = client.allocate_address(
         Domain="vpc",
         TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": tag_list(tags)}],
@@ -123,18 +116,26 @@ def make_public(client, instance: dict, owner_tags: dict) -> None:
         raise
 
 
+def zone_mismatch(instance: dict, volume: dict) -> str | None:
+    """Why C{volume} cannot be attached to C{instance}, if they are in two zones."""
+    zone = instance.get("Placement", {}).get("AvailabilityZone")
+    if zone and volume["AvailabilityZone"] != zone:
+        return (f"storage {volume['VolumeId']} is in {volume['AvailabilityZone']}, "
+                f"compute {instance['InstanceId']} in {zone}")
+    return None
+
+
 def check_attachable(instance: dict, volume: dict) -> None:
     """@raise Conflict: C{volume} is not available, or in another zone than C{instance}."""
     if volume.get("Attachments") or volume.get("State", "available") != "available":
         raise Conflict(f"storage {volume['VolumeId']} is {volume.get('State', 'in-use')}; "
                        "only an available volume can be linked")
-    zone = instance.get("Placement", {}).get("AvailabilityZone")
-    if zone and volume["AvailabilityZone"] != zone:
-        raise Conflict(f"storage {volume['VolumeId']} is in {volume['AvailabilityZone']}, "
-                       f"compute {instance['InstanceId']} in {zone}")
+    mismatch = zone_mismatch(instance, volume)
+    if mismatch:
+        raise Conflict(mismatch)
 
 
-def attach_volume(client, instance: dict, volume: dict, device: str | None) -> str:
+def attach_volume(client: EC2Client, instance: dict, volume: dict, device: str | None) -> str:
     """
     Attach C{volume} to C{instance} at C{device} or the next free one; the
     device used.  @raise Conflict: other zone, or the volume is in use.
@@ -156,46 +157,46 @@ def _visible_volume(account: Account, scope: Scope, volume_id: str) -> dict:
     return volumes[0]
 
 
-def _find(entity: Entity, kind, id: str) -> Link:
-    for link in getattr(entity, "links", ()):
+@translated
+def list_links(account: Account, scope: Scope, filter: EntityFilter, kind: Kind) -> list[Entity]:
+    """Every link of C{kind} on the principal's visible instances."""
+    filters = shown(scope.filters(owned_only=filter.owned_only))
+    links: list[Entity] = [
+        link
+        for instance, reservation in all_instances(account, filters)
+        for link in entity(account, instance, reservation).links
+        if link.kind == kind and filter.matches(link)
+    ]
+    return sorted(links, key=lambda link: link.id)
+
+
+def _current(account: Account, scope: Scope, id: str, kind: Kind) -> Link:
+    """The link C{id} of C{kind} as it is now (one DescribeInstances)."""
+    instance, reservation = describe(account, scope, split_link_id(id)[0])
+    for link in entity(account, instance, reservation).links:
         if link.id == id and link.kind == kind:
             return link
     raise NotFound(f"no {kind.term} {id}")
 
 
 @translated
-def list_links(account: Account, scope: Scope, kind, filter: EntityFilter) -> list[Entity]:
-    """Every link of C{kind} on the principal's visible instances."""
-    filters = [{"Name": "instance-state-name", "Values": list(SHOWN_STATES)},
-               *scope.filters(owned_only=filter.owned_only)]
-    links = [
-        link
-        for instance, reservation in all_instances(account, filters)
-        for link in render(instance, account, reservation).links
-        if link.kind == kind and filter.matches(link)
-    ]
-    return sorted(links, key=lambda link: link.id)
-
-
-@translated
-def get_link(account: Account, scope: Scope, kind, id: str) -> Entity:
+def get_link(account: Account, scope: Scope, id: str, kind: Kind) -> Entity:
     """The link C{id} as it is now (one DescribeInstances)."""
-    instance_id, _ = split_link_id(id)
-    instance, reservation = describe(account, scope, instance_id)
-    return _find(render(instance, account, reservation), kind, id)
+    return _current(account, scope, id, kind)
 
 
-def _source(account: Account, scope: Scope, link: Entity) -> dict:
+def _linked(account: Account, scope: Scope, id: str) -> tuple[str, str, dict]:
+    """The instance id, target part and instance description of link C{id}."""
+    instance_id, target = split_link_id(id)
+    return instance_id, target, describe(account, scope, instance_id)[0]
+
+
+def _source(account: Account, scope: Scope, link: Link) -> dict:
     return describe(account, scope, _path_id(link.source, "compute"))[0]
 
 
-def _rendered(account: Account, scope: Scope, kind, id: str) -> Entity:
-    instance, reservation = describe(account, scope, split_link_id(id)[0])
-    return _find(render(instance, account, reservation), kind, id)
-
-
 @translated
-def create_networkinterface(account: Account, scope: Scope, link: Entity) -> Entity:
+def create_networkinterface(account: Account, scope: Scope, link: Link) -> Entity:
     """Link a compute to C{/network/public} or to a VPC."""
     client = account.client
     instance = _source(account, scope, link)
@@ -203,14 +204,13 @@ def create_networkinterface(account: Account, scope: Scope, link: Entity) -> Ent
     target = _path_id(link.target, "network")
     if target == "public":
         if occid_addresses(client, id) or any(
-                i.target == intents.PUBLIC
-                for i in intents.decode(_tags(instance).get(intents.LINKS_TAG, ""))):
+                i.target == intents.PUBLIC for i in intents.pending(instance)):
             raise Conflict(f"compute {id} already has a public address from occid")
         if instance["State"]["Name"] == "pending":
             record_intent(client, instance, intents.Intent(intents.PUBLIC))
         else:
             make_public(client, instance, scope.creation_tags())
-        return _rendered(account, scope, infra.NETWORKINTERFACE, f"{id}_public")
+        return _current(account, scope, f"{id}_public", infra.NETWORKINTERFACE)
     if not valid_id("vpc", target):
         raise BadRequest(f"no network {target}")
     return _attach_interface(account, scope, instance, target)
@@ -229,9 +229,9 @@ def _attach_interface(account: Account, scope: Scope, instance: dict, vpc_id: st
     used = {n.get("Attachment", {}).get("DeviceIndex", 0)
             for n in instance.get("NetworkInterfaces", ())}
     index = next(i for i in range(1, 64) if i not in used)
-    parameters = {"SubnetId": subnets[0]["SubnetId"], "TagSpecifications": [{
+    parameters: dict = {"SubnetId": subnets[0]["SubnetId"], "TagSpecifications": [{
         "ResourceType": "network-interface",
-        "Tags": tag_list(dict(scope.creation_tags(), **{MANAGED_TAG: "interface"},
+        "Tags": tag_list(dict(scope.creation_tags(), **{MANAGED_TAG: MANAGED_INTERFACE},
                               **created_tag()))}]}
     group = account.groups.group_for(vpc_id)
     if group:
@@ -243,15 +243,14 @@ def _attach_interface(account: Account, scope: Scope, instance: dict, vpc_id: st
     except BaseException:
         client.delete_network_interface(NetworkInterfaceId=eni)
         raise
-    return _rendered(account, scope, infra.NETWORKINTERFACE, f"{id}_{eni}")
+    return _current(account, scope, f"{id}_{eni}", infra.NETWORKINTERFACE)
 
 
 @translated
 def delete_networkinterface(account: Account, scope: Scope, id: str) -> None:
     """Remove a public address or a secondary network interface."""
     client = account.client
-    instance_id, target = split_link_id(id)
-    instance, _ = describe(account, scope, instance_id)
+    instance_id, target, instance = _linked(account, scope, id)
     if target == "public":
         if drop_intent(client, instance, intents.PUBLIC):
             return
@@ -278,30 +277,26 @@ def delete_networkinterface(account: Account, scope: Scope, id: str) -> None:
 
 
 @translated
-def create_storagelink(account: Account, scope: Scope, link: Entity) -> Entity:
+def create_storagelink(account: Account, scope: Scope, link: Link) -> Entity:
     """Attach a volume to a compute (now, or once the compute runs)."""
     client = account.client
     instance = _source(account, scope, link)
     id = instance["InstanceId"]
     volume = _visible_volume(account, scope, _path_id(link.target, "storage"))
-    device = link.attributes.get("occi.storagelink.deviceid")
-    if device is not None and not intents.valid_device(str(device)):
-        raise BadRequest(f"device {device} is not one of /dev/sdf to /dev/sdp")
-    device = str(device) if device else None
+    device = intents.checked_device(link.attributes.get("occi.storagelink.deviceid"))
     if instance["State"]["Name"] == "pending":
         check_attachable(instance, volume)
         record_intent(client, instance, intents.Intent(volume["VolumeId"], device))
     else:
         attach_volume(client, instance, volume, device)
-    return _rendered(account, scope, infra.STORAGELINK, f"{id}_{volume['VolumeId']}")
+    return _current(account, scope, f"{id}_{volume['VolumeId']}", infra.STORAGELINK)
 
 
 @translated
 def delete_storagelink(account: Account, scope: Scope, id: str) -> None:
     """Detach a volume (DetachVolume with volume, instance and device)."""
     client = account.client
-    instance_id, volume_id = split_link_id(id)
-    instance, _ = describe(account, scope, instance_id)
+    instance_id, volume_id, instance = _linked(account, scope, id)
     if drop_intent(client, instance, volume_id):
         return
     for mapping in instance.get("BlockDeviceMappings", ()):
@@ -313,47 +308,3 @@ def delete_storagelink(account: Account, scope: Scope, id: str) -> None:
                              Device=mapping["DeviceName"])
         return
     raise NotFound(f"no storagelink {id}")
-
-
-class _LinkCollection(AccountCollection):
-    """What both link providers share."""
-
-    kind = None
-    _create = None
-    _delete = None
-
-    def list(self, filter):
-        return self._run(list_links, self.kind, filter)
-
-    def get(self, id):
-        return self._run(get_link, self.kind, id)
-
-    def create(self, entity):
-        return self._write(self._create, entity)
-
-    def update(self, id, changes):
-        return fail(Forbidden(f"a {self.kind.term} cannot be changed; delete it and link again"))
-
-    def delete(self, id):
-        return self._write(self._delete, id)
-
-    def trigger(self, id, action, attributes):
-        return fail(BadRequest(f"{action.identifier} is not an action of {self.kind.term}"))
-
-
-@implementer(IEntityCollection)
-class NetworkInterfaceCollection(_LinkCollection):
-    """Links from the principal's computes to networks."""
-
-    kind = infra.NETWORKINTERFACE
-    _create = staticmethod(create_networkinterface)
-    _delete = staticmethod(delete_networkinterface)
-
-
-@implementer(IEntityCollection)
-class StorageLinkCollection(_LinkCollection):
-    """Links from the principal's computes to volumes."""
-
-    kind = infra.STORAGELINK
-    _create = staticmethod(create_storagelink)
-    _delete = staticmethod(delete_storagelink)

@@ -1,64 +1,32 @@
 # -*- test-case-name: tests.test_ec2_network -*-
 """
-OCCI networks: the account's VPCs (id = VPC id, C{occi.network.address} =
+OCCI networks as the account's VPCs (id = VPC id, C{occi.network.address} =
 its CIDR block) plus the C{public} pseudo-network that elastic IPs are
-linked to.  VPCs are visible to every user of the account.  Creating a VPC
-(with one subnet and an internet gateway) and deleting one are allowed only
-when C{[aws] network_create} and C{network_delete} say so; only a VPC occid
+linked to: the blocking operations, run in the EC2 thread pool by
+L{occid.ec2.adapter}.
+
+VPCs are visible to every user of the account.  Creating a VPC (with one
+subnet and an internet gateway) and deleting one are allowed only when
+C{[aws] network_create} and C{network_delete} say so; only a VPC occid
 created (tagged C{occid:managed=network} at creation) can be deleted, and
 only by its creator or a VO manager.
 """
 
 from __future__ import annotations
 
-import ipaddress
-
-from twisted.internet.defer import fail
-from zope.interface import implementer
+from botocore.exceptions import BotoCoreError, ClientError
 
 from occid.config import Visibility
-from occid.ec2.account import MANAGED_TAG, Account
-from occid.ec2.collection import AccountCollection
-from occid.ec2.errors import translated
-from occid.ec2.scope import NAME_TAG, Scope, tag_dict, tag_list, valid_id
-from occid.interfaces import IEntityCollection
-from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
-from occid.occi.model import Entity, EntityFilter, Resource
-
-PUBLIC = "public"
-
-#: The C{occid:managed} value of the VPCs occid created.
-MANAGED_NETWORK = "network"
-
-
-def public_network() -> Resource:
-    """The pseudo-network of public (elastic) addresses."""
-    return Resource(kind=infra.NETWORK, id=PUBLIC, mixins=[infra.IPNETWORK], attributes={
-        "occi.core.title": "public addresses (elastic IPs)",
-        "occi.network.state": "active",
-        "occi.network.allocation": "dynamic",
-    })
-
-
-def render(vpc: dict) -> Resource:
-    """The OCCI network of a VPC description."""
-    tags = tag_dict(vpc)
-    attributes: dict = {
-        "occi.network.address": vpc["CidrBlock"],
-        "occi.network.state": "active" if vpc["State"] == "available" else "inactive",
-        "occi.network.allocation": "dynamic",
-        "com.amazon.aws.ec2.state": vpc["State"],
-        "com.amazon.aws.ec2.is_default": bool(vpc.get("IsDefault")),
-    }
-    if vpc["State"] != "available":
-        attributes["occi.network.state.message"] = f"the VPC is {vpc['State']}"
-    if vpc.get("InstanceTenancy"):
-        attributes["com.amazon.aws.ec2.instance_tenancy"] = vpc["InstanceTenancy"]
-    if NAME_TAG in tags:
-        attributes["occi.core.title"] = tags[NAME_TAG]
-    return Resource(kind=infra.NETWORK, id=vpc["VpcId"], mixins=[infra.IPNETWORK, infra.EC2_VPC],
-                    attributes=attributes)
+from occid.ec2.account import Account
+from occid.ec2.clients import EC2Client
+from occid.ec2.errors import translate, translated
+from occid.ec2.mapping import PUBLIC, entity_from_vpc, public_network
+from occid.ec2.planning import NetworkPlan
+from occid.ec2.scope import Scope
+from occid.ec2.tags import MANAGED_NETWORK, MANAGED_TAG, shown, tag_dict, tag_list
+from occid.ec2.vocabulary import valid_id
+from occid.occi.errors import Conflict, Forbidden, NotFound, OCCIError
+from occid.occi.model import Entity, EntityFilter
 
 
 def _vpc(account: Account, id: str) -> dict:
@@ -74,7 +42,7 @@ def list_networks(account: Account, scope: Scope, filter: EntityFilter) -> list[
     pages = account.client.get_paginator("describe_vpcs").paginate(
         PaginationConfig={"PageSize": 1000})
     networks = [public_network()] + sorted(
-        (render(vpc) for page in pages for vpc in page["Vpcs"]), key=lambda n: n.id)
+        (entity_from_vpc(vpc) for page in pages for vpc in page["Vpcs"]), key=lambda n: n.id)
     if filter.owned_only:
         return []
     return [n for n in networks if filter.matches(n)]
@@ -85,51 +53,41 @@ def get_network(account: Account, scope: Scope, id: str) -> Entity:
     """Network C{id}: C{public} or a VPC."""
     if id == PUBLIC:
         return public_network()
-    return render(_vpc(account, id))
-
-
-def plan_network(account: Account, entity: Entity) -> tuple[str, str | None]:
-    """The CIDR and title of a VPC create.  @raise Forbidden / BadRequest."""
-    if not account.aws.network_create:
-        raise Forbidden("this site does not let users create networks ([aws] network_create)")
-    address = entity.attributes.get("occi.network.address")
-    if not address:
-        raise BadRequest("occi.network.address (a CIDR block such as 10.1.0.0/16) is required")
-    try:
-        network = ipaddress.ip_network(str(address))
-    except ValueError:
-        raise BadRequest(f"occi.network.address {address!r} is not a CIDR block") from None
-    if network.version != 4 or not 16 <= network.prefixlen <= 28:
-        raise BadRequest("occi.network.address must be an IPv4 block from /16 to /28")
-    return str(network), entity.title
+    return entity_from_vpc(_vpc(account, id))
 
 
 @translated
-def create_network(account: Account, scope: Scope, cidr: str, title: str | None) -> Entity:
-    """A VPC with one subnet over its whole block and an attached internet gateway."""
+def create_network(account: Account, scope: Scope, plan: NetworkPlan) -> Entity:
+    """
+    A VPC with one subnet over its whole block and an attached internet
+    gateway.  When a part fails, what was made is deleted again; what could
+    not be is noted on the error raised.
+    """
     client = account.client
-    tags = tag_list(dict(scope.creation_tags(title), **{MANAGED_TAG: MANAGED_NETWORK}))
-    vpc = client.create_vpc(CidrBlock=cidr, TagSpecifications=[
+    tags = tag_list(dict(scope.creation_tags(plan.title), **{MANAGED_TAG: MANAGED_NETWORK}))
+    vpc = client.create_vpc(CidrBlock=plan.cidr, TagSpecifications=[
         {"ResourceType": "vpc", "Tags": tags}])["Vpc"]
     vpc_id = vpc["VpcId"]
     try:
-        client.create_subnet(VpcId=vpc_id, CidrBlock=cidr, TagSpecifications=[
+        client.create_subnet(VpcId=vpc_id, CidrBlock=plan.cidr, TagSpecifications=[
             {"ResourceType": "subnet", "Tags": tags}])
         gateway = client.create_internet_gateway(TagSpecifications=[
             {"ResourceType": "internet-gateway", "Tags": tags}])["InternetGateway"]
         client.attach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"],
                                        VpcId=vpc_id)
-    except BaseException:
+    except BaseException as error:
         try:
             _teardown(client, vpc_id)
-        except Exception:
-            pass  # the error that stopped the create is the one to report
+        except (ClientError, BotoCoreError, OCCIError) as cleanup:
+            # The error that stopped the create is the one to report.
+            error.add_note(f"deleting {vpc_id} after the failed create failed: "
+                           f"{translate(cleanup)}")
         raise
     account.recent.add(vpc_id)
-    return render(vpc)
+    return entity_from_vpc(vpc)
 
 
-def _teardown(client, vpc_id: str) -> None:
+def _teardown(client: EC2Client, vpc_id: str) -> None:
     """
     Delete a VPC occid made, with the gateways, subnets and security groups
     occid made in it.  @raise Conflict: something else lives in it (checked
@@ -183,38 +141,9 @@ def delete_network(account: Account, scope: Scope, id: str) -> None:
     if vpc.get("IsDefault"):
         raise Forbidden("the default VPC cannot be deleted through occid")
     check_deletable(scope, vpc)
-    running = account.client.describe_instances(Filters=[
-        {"Name": "vpc-id", "Values": [id]},
-        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
-    ])["Reservations"]
+    running = account.client.describe_instances(
+        Filters=shown([{"Name": "vpc-id", "Values": [id]}]))["Reservations"]
     if running:
         raise Conflict(f"network {id} still has computes in it")
     _teardown(account.client, id)
     account.recent.forget(id)
-
-
-@implementer(IEntityCollection)
-class NetworkCollection(AccountCollection):
-    """The account's VPCs and the public network."""
-
-    kind = infra.NETWORK
-
-    def list(self, filter):
-        return self._run(list_networks, filter)
-
-    def get(self, id):
-        return self._run(get_network, id)
-
-    def create(self, entity):
-        return self._planned_write(create_network, lambda: plan_network(self._account, entity))
-
-    def update(self, id, changes):
-        return fail(Forbidden("networks cannot be changed through occid"))
-
-    def delete(self, id):
-        return self._write(delete_network, id)
-
-    def trigger(self, id, action, attributes):
-        if action in infra.NETWORK.actions:
-            return fail(Conflict(f"{action.term} is not possible on a VPC; it is always up"))
-        return fail(BadRequest(f"{action.identifier} is not an action of network"))

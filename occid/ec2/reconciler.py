@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_ec2_reconciler -*-
 """
 The reconciler: one blocking pass over one account, run by a timer in the
-daemon (DESIGN.md, "Links that need a running instance").
+daemon (docs/state.md, links that need a running instance).
 
 It makes the links recorded in C{occid:links} tags once their instance
 runs, and drops from the tag a link that can never be made (its volume is
@@ -17,17 +17,33 @@ report; the caller logs it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from occid.ec2 import intents
-from occid.ec2.account import MANAGED_TAG, Account, created_at
-from occid.ec2.compute import LAUNCH_KEY_PREFIX, all_instances
+from occid.ec2.account import Account
+from occid.ec2.compute import all_instances
 from occid.ec2.errors import translate
-from occid.ec2.links import attach_volume, make_public, occid_addresses
-from occid.ec2.scope import OWNER_TAG, VO_TAG, tag_dict
+from occid.ec2.launch import LAUNCH_KEY_PREFIX
+from occid.ec2.links import (
+    attach_volume,
+    make_public,
+    occid_addresses,
+    write_intents,
+    zone_mismatch,
+)
+from occid.ec2.tags import (
+    LINKS_TAG,
+    MANAGED_INTERFACE,
+    MANAGED_PUBLIC,
+    MANAGED_TAG,
+    created_at,
+    ownership,
+    tag_dict,
+)
 from occid.occi.errors import OCCIError
 
 #: Age after which a launch key pair is certainly left over from a crash.
@@ -69,9 +85,7 @@ def _make(account: Account, instance: dict, intent: intents.Intent) -> None:
     id = instance["InstanceId"]
     if intent.target == intents.PUBLIC:
         if not occid_addresses(client, id):
-            tags = tag_dict(instance)
-            make_public(client, instance, {k: tags[k] for k in (OWNER_TAG, VO_TAG, "occid:dn")
-                                           if k in tags})
+            make_public(client, instance, ownership(tag_dict(instance)))
         return
     volumes = client.describe_volumes(
         Filters=[{"Name": "volume-id", "Values": [intent.target]}])["Volumes"]
@@ -83,10 +97,9 @@ def _make(account: Account, instance: dict, intent: intents.Intent) -> None:
         return
     if holders:
         raise Abandoned(f"storage {intent.target} is attached to {', '.join(sorted(holders))}")
-    zone = instance.get("Placement", {}).get("AvailabilityZone")
-    if zone and volume["AvailabilityZone"] != zone:
-        raise Abandoned(f"storage {intent.target} is in {volume['AvailabilityZone']}, "
-                        f"compute {id} in {zone}")
+    mismatch = zone_mismatch(instance, volume)
+    if mismatch:
+        raise Abandoned(mismatch)
     attach_volume(client, instance, volume, intent.device)
 
 
@@ -94,13 +107,12 @@ def complete_links(account: Account, report: Report) -> None:
     """Make the recorded links of every running instance, and clear what is done or hopeless."""
     client = account.client
     running = all_instances(account, [
-        {"Name": "tag-key", "Values": [intents.LINKS_TAG]},
+        {"Name": "tag-key", "Values": [LINKS_TAG]},
         {"Name": "instance-state-name", "Values": ["running"]}])
     for instance, _ in running:
         id = instance["InstanceId"]
-        pending = intents.decode(tag_dict(instance).get(intents.LINKS_TAG, ""))
-        left = []
-        for intent in pending:
+        left: list[intents.Intent] = []
+        for intent in intents.pending(instance):
             try:
                 _make(account, instance, intent)
             except Abandoned as reason:
@@ -111,11 +123,7 @@ def complete_links(account: Account, report: Report) -> None:
             else:
                 report.links_made.append(f"{id}_{intent.target}")
         try:
-            if left:
-                client.create_tags(Resources=[id], Tags=[
-                    {"Key": intents.LINKS_TAG, "Value": intents.encode(left)}])
-            else:
-                client.delete_tags(Resources=[id], Tags=[{"Key": intents.LINKS_TAG}])
+            write_intents(client, id, tuple(left))
         except (ClientError, BotoCoreError) as error:
             _failed(report, f"{id} links tag", error)
 
@@ -140,12 +148,12 @@ def collect_leftovers(account: Account, now: datetime, report: Report) -> None:
             client.delete_key_pair(KeyName=key["KeyName"])
             report.key_pairs_deleted.append(key["KeyName"])
     for address in client.describe_addresses(
-            Filters=[{"Name": f"tag:{MANAGED_TAG}", "Values": ["public"]}])["Addresses"]:
+            Filters=[{"Name": f"tag:{MANAGED_TAG}", "Values": [MANAGED_PUBLIC]}])["Addresses"]:
         if not address.get("AssociationId") and _old(address, now):
             client.release_address(AllocationId=address["AllocationId"])
             report.addresses_released.append(address["AllocationId"])
     for interface in client.describe_network_interfaces(Filters=[
-            {"Name": f"tag:{MANAGED_TAG}", "Values": ["interface"]},
+            {"Name": f"tag:{MANAGED_TAG}", "Values": [MANAGED_INTERFACE]},
             {"Name": "status", "Values": ["available"]}])["NetworkInterfaces"]:
         if not _old(interface, now):
             continue
@@ -156,9 +164,13 @@ def collect_leftovers(account: Account, now: datetime, report: Report) -> None:
 def reconcile(account: Account, now: datetime) -> Report:
     """One pass over C{account} (blocking); failures are reported, never raised."""
     report = Report()
-    for step, args in ((complete_links, ()), (collect_leftovers, (now,))):
+    steps: tuple[tuple[str, Callable[[], None]], ...] = (
+        ("complete_links", lambda: complete_links(account, report)),
+        ("collect_leftovers", lambda: collect_leftovers(account, now, report)),
+    )
+    for name, step in steps:
         try:
-            step(account, *args, report)
+            step()
         except (ClientError, BotoCoreError, OCCIError) as error:
-            _failed(report, step.__name__, error)
+            _failed(report, name, error)
     return report

@@ -1,59 +1,21 @@
 # -*- test-case-name: tests.test_ec2_compute -*-
 """
 What one principal may see in its account, as EC2 tag filters and checks
-(DESIGN.md, "Visibility inside an account"), and the tags it writes on what
-it creates.
+(docs/state.md, visibility inside an account), and the tags it writes on
+what it creates.
+
+Pure: no boto3 and no Twisted.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from occid.config import Visibility
+from occid.ec2.tags import NAME_TAG, OWNER_TAG, VO_TAG
 from occid.gsi.principal import Principal
 from occid.occi.errors import Forbidden
 from occid.policy import AccountBinding, owner_tags
-
-OWNER_TAG = "occid:owner"
-VO_TAG = "occid:vo"
-NAME_TAG = "Name"
-
-
-def tag_dict(resource: dict) -> dict[str, str]:
-    """
-    The tags of an EC2 resource description, as a dict (network interfaces
-    hold them in C{TagSet}, everything else in C{Tags}).
-    """
-    tags = resource.get("Tags") or resource.get("TagSet") or ()
-    return {tag["Key"]: tag["Value"] for tag in tags}
-
-
-def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    """C{tags} in the Key/Value shape of EC2 requests."""
-    return [{"Key": key, "Value": value} for key, value in tags.items()]
-
-
-def retitle(client, resource: dict, id: str, title) -> dict:
-    """
-    Set (or, for an empty title, remove) the C{Name} tag of EC2 resource
-    C{id} if C{title} differs from it; returns C{resource} (its description)
-    with the tags as they now are.  Blocking: call it in the thread pool.
-    """
-    title = str(title)
-    if title == tag_dict(resource).get(NAME_TAG, ""):
-        return resource
-    if title:
-        client.create_tags(Resources=[id], Tags=[{"Key": NAME_TAG, "Value": title}])
-    else:
-        client.delete_tags(Resources=[id], Tags=[{"Key": NAME_TAG}])
-    others = [t for t in resource.get("Tags", ()) if t["Key"] != NAME_TAG]
-    return dict(resource, Tags=others + ([{"Key": NAME_TAG, "Value": title}] if title else []))
-
-
-def valid_id(prefix: str, id: str) -> bool:
-    """Whether C{id} looks like an EC2 id with C{prefix} (C{i}, C{vol}, C{vpc}...)."""
-    return re.fullmatch(rf"{prefix}-[0-9a-f]{{8,17}}", id) is not None
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 """
 The OCCI categories occid offers: the core kinds (GFD.221), the
 infrastructure kinds, actions and mixins (GFD.184 / GFD.224), the
-contextualization mixins (OGF 1.2 and the OpenStack ones rOCCI-cli sends), the
-EC2 marker mixins that carry C{com.amazon.aws.ec2.*} attributes, and the
-constructors of the per-account template mixins (os_tpl, resource_tpl,
-availability_zone).
+contextualization mixins (OGF 1.2 and the OpenStack ones rOCCI-cli sends), and
+the constructors of the per-account os_tpl and availability_zone mixins.  The
+EC2 marker mixins and the resource_tpl mixins of instance types, whose
+schemes are EC2 ones, are in L{occid.ec2.vocabulary}.
 
 Attributes are the union of OCCI 1.1 and 1.2 (C{occi.compute.speed} from 1.1,
 C{occi.compute.share} and the C{*.state.message} attributes from 1.2), so that
@@ -20,11 +20,6 @@ from occid.occi.model import Action, Attribute, Kind, Mixin
 
 CORE = "http://schemas.ogf.org/occi/core#"
 INFRASTRUCTURE = "http://schemas.ogf.org/occi/infrastructure#"
-EC2_SCHEME_BASE = "http://schemas.ec2.aws.amazon.com/occi/infrastructure/"
-RESOURCE_TPL_SCHEME = EC2_SCHEME_BASE + "resource_tpl#"
-
-#: OCCI compute architectures, by EC2 architecture name.
-OCCI_ARCHITECTURES = {"x86_64": "x64", "x86_64_mac": "x64", "i386": "x86"}
 
 
 def _action_scheme(kind_term: str) -> str:
@@ -88,71 +83,35 @@ LINK = Kind(
 
 # -- actions ---------------------------------------------------------------
 
-COMPUTE_START = Action(
-    term="start", scheme=_action_scheme("compute"), title="start compute instance"
-)
-COMPUTE_STOP = Action(
-    term="stop",
-    scheme=_action_scheme("compute"),
-    title="stop compute instance",
-    attributes=(
-        _method("how to stop: graceful, acpioff or poweroff",
-                "graceful", "acpioff", "poweroff"),
-    ),
-)
-COMPUTE_RESTART = Action(
-    term="restart",
-    scheme=_action_scheme("compute"),
-    title="restart compute instance",
-    attributes=(
-        _method("how to restart: graceful, warm or cold", "graceful", "warm", "cold"),
-    ),
-)
-COMPUTE_SUSPEND = Action(
-    term="suspend",
-    scheme=_action_scheme("compute"),
-    title="suspend compute instance",
-    attributes=(
-        _method("how to suspend: hibernate or suspend", "hibernate", "suspend"),
-    ),
-)
-COMPUTE_SAVE = Action(
-    term="save",
-    scheme=_action_scheme("compute"),
-    title="save compute instance as a new os_tpl",
-    attributes=(
-        _method("hot: save the running instance; deferred: when it stops",
-                "hot", "deferred"),
-        Attribute(name="name", description="the name of the new image"),
-    ),
-)
+def _action(kind_term: str, term: str, title: str, *attributes: Attribute) -> Action:
+    return Action(term=term, scheme=_action_scheme(kind_term), title=title,
+                  attributes=attributes)
 
-STORAGE_ONLINE = Action(
-    term="online", scheme=_action_scheme("storage"), title="activate storage"
-)
-STORAGE_OFFLINE = Action(
-    term="offline", scheme=_action_scheme("storage"), title="deactivate storage"
-)
-STORAGE_SNAPSHOT = Action(
-    term="snapshot", scheme=_action_scheme("storage"), title="snapshot storage"
-)
-STORAGE_RESIZE = Action(
-    term="resize",
-    scheme=_action_scheme("storage"),
-    title="resize storage",
-    attributes=(
-        Attribute(
-            name="size", type="number", required=True, description="new size in GiB"
-        ),
-    ),
-)
 
-NETWORK_UP = Action(
-    term="up", scheme=_action_scheme("network"), title="activate network"
-)
-NETWORK_DOWN = Action(
-    term="down", scheme=_action_scheme("network"), title="deactivate network"
-)
+COMPUTE_START = _action("compute", "start", "start compute instance")
+COMPUTE_STOP = _action(
+    "compute", "stop", "stop compute instance",
+    _method("how to stop: graceful, acpioff or poweroff", "graceful", "acpioff", "poweroff"))
+COMPUTE_RESTART = _action(
+    "compute", "restart", "restart compute instance",
+    _method("how to restart: graceful, warm or cold", "graceful", "warm", "cold"))
+COMPUTE_SUSPEND = _action(
+    "compute", "suspend", "suspend compute instance",
+    _method("how to suspend: hibernate or suspend", "hibernate", "suspend"))
+COMPUTE_SAVE = _action(
+    "compute", "save", "save compute instance as a new os_tpl",
+    _method("hot: save the running instance; deferred: when it stops", "hot", "deferred"),
+    Attribute(name="name", description="the name of the new image"))
+
+STORAGE_ONLINE = _action("storage", "online", "activate storage")
+STORAGE_OFFLINE = _action("storage", "offline", "deactivate storage")
+STORAGE_SNAPSHOT = _action("storage", "snapshot", "snapshot storage")
+STORAGE_RESIZE = _action(
+    "storage", "resize", "resize storage",
+    Attribute(name="size", type="number", required=True, description="new size in GiB"))
+
+NETWORK_UP = _action("network", "up", "activate network")
+NETWORK_DOWN = _action("network", "down", "deactivate network")
 
 # -- infrastructure kinds --------------------------------------------------
 
@@ -380,71 +339,12 @@ OPENSTACK_USER_DATA = Mixin(
     ),
 )
 
-# -- EC2 marker mixins -----------------------------------------------------
-
-EC2_INSTANCE = Mixin(
-    term="aws_ec2_instance",
-    scheme=EC2_SCHEME_BASE + "compute#",
-    title="Amazon EC2 instance",
-    location="/mixin/aws_ec2_instance/",
-    applies=(COMPUTE,),
-    attributes=(
-        _immutable("com.amazon.aws.ec2.instance_type", "the EC2 instance type"),
-        _immutable("com.amazon.aws.ec2.availability_zone", "the availability zone"),
-        _immutable("com.amazon.aws.ec2.state", "the EC2 instance state"),
-        _immutable("com.amazon.aws.ec2.private_ip", "the primary private address"),
-        _immutable("com.amazon.aws.ec2.public_ip", "the public address, if any"),
-        _immutable("com.amazon.aws.ec2.private_dns", "the private DNS name"),
-        _immutable("com.amazon.aws.ec2.public_dns", "the public DNS name, if any"),
-        _immutable("com.amazon.aws.ec2.key_name", "the key pair launched with"),
-        _immutable("com.amazon.aws.ec2.launch_time", "launch time, ISO 8601"),
-        _immutable("com.amazon.aws.ec2.vpc_id", "the VPC of the instance"),
-        _immutable("com.amazon.aws.ec2.subnet_id", "the subnet of the instance"),
-        _immutable("com.amazon.aws.ec2.reservation_id", "the reservation"),
-        _immutable("com.amazon.aws.ec2.hypervisor", "the hypervisor"),
-        _immutable("com.amazon.aws.ec2.virtualization_type",
-                   "hvm or paravirtual"),
-    ),
-)
-
-EC2_VOLUME = Mixin(
-    term="aws_ec2_ebs_volume",
-    scheme=EC2_SCHEME_BASE + "storage#",
-    title="Amazon EBS volume",
-    location="/mixin/aws_ec2_ebs_volume/",
-    applies=(STORAGE,),
-    attributes=(
-        _immutable("com.amazon.aws.ec2.availability_zone", "the availability zone"),
-        _immutable("com.amazon.aws.ec2.state", "the EBS volume state"),
-        _immutable("com.amazon.aws.ec2.volume_type", "gp3, gp2, io1, standard, ..."),
-        _immutable("com.amazon.aws.ec2.iops", "provisioned IOPS", type="integer"),
-        _immutable("com.amazon.aws.ec2.encrypted", "whether it is encrypted",
-                   type="boolean"),
-        _immutable("com.amazon.aws.ec2.snapshot_id", "the snapshot it was made from"),
-    ),
-)
-
-EC2_VPC = Mixin(
-    term="aws_ec2_vpc",
-    scheme=EC2_SCHEME_BASE + "network#",
-    title="Amazon VPC",
-    location="/mixin/aws_ec2_vpc/",
-    applies=(NETWORK,),
-    attributes=(
-        _immutable("com.amazon.aws.ec2.state", "the VPC state"),
-        _immutable("com.amazon.aws.ec2.instance_tenancy", "default or dedicated"),
-        _immutable("com.amazon.aws.ec2.is_default", "whether it is the default VPC",
-                   type="boolean"),
-    ),
-)
-
 # -- everything ------------------------------------------------------------
 
 KINDS = (ENTITY, RESOURCE, LINK, COMPUTE, STORAGE, NETWORK, NETWORKINTERFACE,
          STORAGELINK)
 MIXINS = (IPNETWORK, IPNETWORKINTERFACE, OS_TPL, RESOURCE_TPL, AVAILABILITY_ZONE,
-          SSH_KEY, USER_DATA, OPENSTACK_PUBLIC_KEY, OPENSTACK_USER_DATA,
-          EC2_INSTANCE, EC2_VOLUME, EC2_VPC)
+          SSH_KEY, USER_DATA, OPENSTACK_PUBLIC_KEY, OPENSTACK_USER_DATA)
 ACTIONS = (COMPUTE_START, COMPUTE_STOP, COMPUTE_RESTART, COMPUTE_SUSPEND,
            COMPUTE_SAVE, STORAGE_ONLINE, STORAGE_OFFLINE, STORAGE_SNAPSHOT,
            STORAGE_RESIZE, NETWORK_UP, NETWORK_DOWN)
@@ -468,46 +368,6 @@ def os_tpl_mixin(ami_id: str, title: str, public_host: str) -> Mixin:
     )
 
 
-def resource_tpl_term(instance_type: str) -> str:
-    """The resource_tpl term of an EC2 instance type: C{t3.micro} -> C{t3_micro}."""
-    return instance_type.replace(".", "_")
-
-
-def resource_tpl_mixin(
-    instance_type: str, cores: int, memory_gib: float, architecture: str | None
-) -> Mixin:
-    """
-    The resource_tpl mixin of one EC2 instance type, whose attributes carry
-    the type's cores, memory (GiB) and, when it has an OCCI name (x86 or
-    x64; EC2 names such as C{x86_64} are translated), its architecture as
-    defaults.
-    """
-    term = resource_tpl_term(instance_type)
-    memory = float(memory_gib)
-    attributes = [
-        Attribute(name="occi.compute.cores", type="integer", mutable=False,
-                  default=cores, description="number of virtual cores"),
-        Attribute(name="occi.compute.memory", type="number", mutable=False,
-                  default=memory, description="RAM in GiB"),
-    ]
-    occi_architecture = OCCI_ARCHITECTURES.get(architecture or "", architecture)
-    if occi_architecture in ("x86", "x64"):
-        attributes.insert(0, Attribute(
-            name="occi.compute.architecture", mutable=False, enum=("x86", "x64"),
-            default=occi_architecture, description="CPU architecture",
-        ))
-    plural = "core" if cores == 1 else "cores"
-    return Mixin(
-        term=term,
-        scheme=RESOURCE_TPL_SCHEME,
-        title=f"{instance_type} - {cores} {plural}, {memory} GiB",
-        location=f"/mixin/resource_tpl/{term}/",
-        depends=(RESOURCE_TPL,),
-        applies=(COMPUTE,),
-        attributes=tuple(attributes),
-    )
-
-
 def availability_zone_mixin(zone: str, public_host: str) -> Mixin:
     """The availability_zone mixin of one EC2 zone (term = the zone name)."""
     return Mixin(
@@ -526,8 +386,3 @@ def template_of(mixins, parent: Mixin) -> Mixin | None:
         if mixin.depends_on(parent):
             return mixin
     return None
-
-
-def instance_type_of(mixin: Mixin) -> str:
-    """The EC2 instance type a resource_tpl mixin stands for: C{t3_micro} -> C{t3.micro}."""
-    return mixin.term.replace("_", ".")

@@ -1,0 +1,270 @@
+# -*- test-case-name: tests.test_ec2_compute -*-
+"""
+Requests checked and planned before any EC2 call: what a create asks for,
+in the shape the blocking operations take, and the requests EC2 refuses.
+
+Pure: nothing here calls EC2 or Twisted; the planners read the account's
+configuration and cached catalog only.  Every planner takes C{(account,
+scope, entity)} and raises L{occid.occi.errors.OCCIError}s, so that a bad
+request fails in the calling thread, before the thread pool is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import math
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+
+from occid.ec2 import intents
+from occid.ec2.scope import Scope
+from occid.ec2.tags import LINKS_TAG, TOKEN_TAG, tag_list
+from occid.ec2.vocabulary import instance_type_of, valid_id
+from occid.occi import infrastructure as infra
+from occid.occi.errors import BadRequest, Forbidden, NotFound
+from occid.occi.model import AttributeValue, Entity
+from occid.occi.resolve import path_of
+
+if TYPE_CHECKING:
+    from occid.ec2.account import Account
+
+__all__ = [
+    "MAX_SIZE",
+    "MIN_SIZE",
+    "USER_DATA_LIMIT",
+    "Launch",
+    "NetworkPlan",
+    "check_ssh_key",
+    "decode_user_data",
+    "location_id",
+    "plan_compute",
+    "plan_network",
+    "plan_storage",
+    "size_of",
+    "split_link_id",
+]
+
+#: EC2's limit on user data, in raw bytes before base64.
+USER_DATA_LIMIT = 16384
+
+#: EBS limits for gp3 volumes, in GiB.
+MIN_SIZE, MAX_SIZE = 1, 16384
+
+_SSH_KEY_ATTRIBUTES = ("occi.credentials.ssh.publickey", "org.openstack.credentials.publickey.data")
+_USER_DATA_ATTRIBUTES = ("org.openstack.compute.user_data", "occi.compute.userdata")
+
+
+def location_id(location: str, collection: str) -> str | None:
+    """
+    The id in C{location} (a path or an absolute URL, parsed by
+    L{occid.occi.resolve.path_of}) when it lies in C{/<collection>/}, else
+    C{None}.
+    """
+    try:
+        path = path_of(location)
+    except BadRequest:
+        return None
+    prefix = f"/{collection}/"
+    return path[len(prefix):].strip("/") if path.startswith(prefix) else None
+
+
+def split_link_id(id: str) -> tuple[str, str]:
+    """C{(instance id, target part)} of a link id.  @raise NotFound: not a link id."""
+    instance_id, _, target = id.partition("_")
+    if not valid_id("i", instance_id) or not target:
+        raise NotFound(f"no link {id}")
+    return instance_id, target
+
+
+# -- computes ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything a create asks for, checked before any EC2 call."""
+
+    image_id: str
+    instance_type: str
+    zone: str | None
+    vpc_id: str | None
+    ssh_key: bytes | None
+    user_data: bytes | None
+    tags: dict[str, str]
+    pending: tuple[intents.Intent, ...]
+    client_token: str
+
+    def tag_specifications(self) -> list[dict]:
+        """The RunInstances C{TagSpecifications}: the volumes do not get the links tag."""
+        return [
+            {"ResourceType": "instance", "Tags": tag_list(self.tags)},
+            {"ResourceType": "volume", "Tags": tag_list(
+                {k: v for k, v in self.tags.items() if k != LINKS_TAG})},
+        ]
+
+
+def check_ssh_key(text: str) -> bytes:
+    """
+    The OpenSSH public key C{text}, if EC2 can import it (RSA of 2048 bits
+    or more, or ed25519).  @raise BadRequest: otherwise.
+    """
+    data = text.strip().encode("utf-8", "replace")
+    try:
+        key = load_ssh_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        raise BadRequest(f"the SSH public key cannot be read ({error})") from None
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < 2048:
+            raise BadRequest(f"the SSH key is RSA of {key.key_size} bits; EC2 needs 2048 or more")
+    elif not isinstance(key, ed25519.Ed25519PublicKey):
+        raise BadRequest("the SSH key must be RSA (2048 bits or more) or ed25519")
+    return data
+
+
+def decode_user_data(text: str) -> bytes:
+    """User data as sent (base64), decoded.  @raise BadRequest: not base64, or over 16 KiB."""
+    try:
+        raw = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("user data must be base64-encoded") from None
+    if len(raw) > USER_DATA_LIMIT:
+        raise BadRequest(f"user data is {len(raw)} bytes; EC2 accepts {USER_DATA_LIMIT} at most")
+    return raw
+
+
+def _first(attributes: dict[str, AttributeValue], names: tuple[str, ...]) -> AttributeValue | None:
+    return next((attributes[name] for name in names if attributes.get(name)), None)
+
+
+def plan_compute(account: Account, scope: Scope, entity: Entity) -> Launch:
+    """
+    Check a create request against the account's catalog and occid's rules.
+
+    @raise BadRequest: no os_tpl, a template not offered here (to this
+        principal: saved images are private), a bad SSH key or user data, a
+        link occid cannot make.
+    """
+    catalog = account.catalog.catalog_for(scope)
+    os_tpl = infra.template_of(entity.mixins, infra.OS_TPL)
+    if os_tpl is None:
+        raise BadRequest("an os_tpl mixin is required")
+    if catalog.lookup(os_tpl.identifier) is None:
+        raise BadRequest(f"os_tpl {os_tpl.identifier} is not offered here")
+    resource_tpl = infra.template_of(entity.mixins, infra.RESOURCE_TPL)
+    if resource_tpl is not None and catalog.lookup(resource_tpl.identifier) is None:
+        raise BadRequest(f"resource_tpl {resource_tpl.identifier} is not offered here")
+    zone_tpl = infra.template_of(entity.mixins, infra.AVAILABILITY_ZONE)
+    if zone_tpl is not None and catalog.lookup(zone_tpl.identifier) is None:
+        raise BadRequest(f"availability zone {zone_tpl.identifier} is not offered here")
+
+    ssh_key = _first(entity.attributes, _SSH_KEY_ATTRIBUTES)
+    user_data = _first(entity.attributes, _USER_DATA_ATTRIBUTES)
+
+    vpc_id = None
+    pending = []
+    for link in getattr(entity, "links", ()):
+        network = location_id(link.target, "network")
+        volume = location_id(link.target, "storage")
+        if network == "public":
+            pending.append(intents.Intent(intents.PUBLIC))
+        elif network is not None and valid_id("vpc", network):
+            if vpc_id not in (None, network):
+                raise BadRequest("a compute can be created in one VPC only")
+            vpc_id = network
+        elif volume is not None and valid_id("vol", volume):
+            device = intents.checked_device(link.attributes.get("occi.storagelink.deviceid"))
+            pending.append(intents.Intent(volume, device))
+        else:
+            raise BadRequest(f"cannot link a new compute to {link.target}")
+
+    token = str(uuid.uuid4())
+    tags = scope.creation_tags(entity.title)
+    tags[TOKEN_TAG] = token
+    if pending:
+        tags[LINKS_TAG] = intents.encode(pending)
+    return Launch(
+        image_id=os_tpl.term,
+        instance_type=(instance_type_of(resource_tpl) if resource_tpl
+                       else account.aws.default_instance_type),
+        zone=zone_tpl.term if zone_tpl else (account.aws.availability_zone or None),
+        vpc_id=vpc_id,
+        ssh_key=check_ssh_key(str(ssh_key)) if ssh_key else None,
+        user_data=decode_user_data(str(user_data)) if user_data else None,
+        tags=tags,
+        pending=tuple(pending),
+        client_token=token,
+    )
+
+
+# -- storage -----------------------------------------------------------------
+
+
+def size_of(value: AttributeValue) -> int:
+    """A requested size in GiB, rounded up.  @raise BadRequest: not a size EBS offers."""
+    try:
+        size = math.ceil(float(value))
+    except (TypeError, ValueError):
+        raise BadRequest(f"occi.storage.size must be a number of GiB, not {value!r}") from None
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise BadRequest(f"occi.storage.size must be between {MIN_SIZE} and {MAX_SIZE} GiB")
+    return size
+
+
+def _zone(account: Account, entity: Entity) -> str:
+    chosen = infra.template_of(entity.mixins, infra.AVAILABILITY_ZONE)
+    zones = account.catalog.templates.zones
+    if chosen is not None:
+        if chosen.term not in zones:
+            raise BadRequest(f"availability zone {chosen.term} is not offered here")
+        return chosen.term
+    if account.aws.availability_zone:
+        return account.aws.availability_zone
+    if not zones:
+        raise BadRequest("the region offers no availability zone")
+    return zones[0]
+
+
+def plan_storage(account: Account, scope: Scope, entity: Entity) -> dict:
+    """The CreateVolume parameters of a create request.  @raise BadRequest: bad request."""
+    if "occi.storage.size" not in entity.attributes:
+        raise BadRequest("occi.storage.size is required")
+    return {
+        "Size": size_of(entity.attributes["occi.storage.size"]),
+        "AvailabilityZone": _zone(account, entity),
+        "VolumeType": "gp3",
+        "TagSpecifications": [{"ResourceType": "volume",
+                               "Tags": tag_list(scope.creation_tags(entity.title))}],
+    }
+
+
+# -- networks ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """A VPC to create: its CIDR block and title."""
+
+    cidr: str
+    title: str | None
+
+
+def plan_network(account: Account, scope: Scope, entity: Entity) -> NetworkPlan:
+    """The CIDR and title of a VPC create.  @raise Forbidden / BadRequest."""
+    if not account.aws.network_create:
+        raise Forbidden("this site does not let users create networks ([aws] network_create)")
+    address = entity.attributes.get("occi.network.address")
+    if not address:
+        raise BadRequest("occi.network.address (a CIDR block such as 10.1.0.0/16) is required")
+    try:
+        network = ipaddress.ip_network(str(address))
+    except ValueError:
+        raise BadRequest(f"occi.network.address {address!r} is not a CIDR block") from None
+    if network.version != 4 or not 16 <= network.prefixlen <= 28:
+        raise BadRequest("occi.network.address must be an IPv4 block from /16 to /28")
+    return NetworkPlan(str(network), entity.title)

@@ -1,0 +1,115 @@
+# -*- test-case-name: tests.test_ec2_vocabulary -*-
+"""
+The EC2 tags occid reads and writes: their names, the values of
+C{occid:managed}, the instance states occid shows, and the conversions
+between EC2's Key/Value lists and dicts (docs/state.md: occid keeps its
+state in EC2 tags).
+
+Pure: no boto3 and no Twisted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from occid.policy import TAG_VALUE_LIMIT
+
+__all__ = [
+    "CREATED_TAG",
+    "DN_TAG",
+    "LINKS_TAG",
+    "MANAGED_INTERFACE",
+    "MANAGED_LAUNCH_KEY",
+    "MANAGED_NETWORK",
+    "MANAGED_PUBLIC",
+    "MANAGED_SSH",
+    "MANAGED_TAG",
+    "NAME_TAG",
+    "OWNER_TAG",
+    "SHOWN_STATES",
+    "TAG_VALUE_LIMIT",
+    "TOKEN_TAG",
+    "VO_TAG",
+    "created_at",
+    "created_tag",
+    "ownership",
+    "shown",
+    "tag_dict",
+    "tag_list",
+]
+
+#: The display name of a resource (EC2's own convention).
+NAME_TAG = "Name"
+
+#: The owner hash of the principal that created a resource.
+OWNER_TAG = "occid:owner"
+
+#: The VO of the principal that created a resource.
+VO_TAG = "occid:vo"
+
+#: The DN of the principal that created a resource, when it fits a tag value.
+DN_TAG = "occid:dn"
+
+#: Links still to be made once an instance runs (L{occid.ec2.intents}).
+LINKS_TAG = "occid:links"
+
+#: The client token of a launch, to find an instance after a timeout.
+TOKEN_TAG = "occid:token"
+
+#: What occid made for its own use; the value says what (below).
+MANAGED_TAG = "occid:managed"
+
+#: When occid made an address or interface (ISO 8601, UTC), so that the
+#: reconciler leaves alone what a request is still putting in place.
+CREATED_TAG = "occid:created"
+
+#: L{MANAGED_TAG} values: a VPC, an elastic IP, a network interface, the
+#: C{occid-ssh} security group and a temporary launch key pair.
+MANAGED_NETWORK = "network"
+MANAGED_PUBLIC = "public"
+MANAGED_INTERFACE = "interface"
+MANAGED_SSH = "ssh"
+MANAGED_LAUNCH_KEY = "launch-key"
+
+#: Instance states occid shows; shutting-down and terminated ones are gone.
+SHOWN_STATES = ("pending", "running", "stopping", "stopped")
+
+_CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def shown(extra: list[dict] | tuple[dict, ...] = ()) -> list[dict]:
+    """The DescribeInstances filters selecting the L{SHOWN_STATES}, then C{extra}."""
+    return [{"Name": "instance-state-name", "Values": list(SHOWN_STATES)}, *extra]
+
+
+def tag_dict(resource: dict) -> dict[str, str]:
+    """
+    The tags of an EC2 resource description, as a dict (network interfaces
+    hold them in C{TagSet}, everything else in C{Tags}).
+    """
+    tags = resource.get("Tags") or resource.get("TagSet") or ()
+    return {tag["Key"]: tag["Value"] for tag in tags}
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """C{tags} in the Key/Value shape of EC2 requests."""
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def ownership(tags: dict[str, str]) -> dict[str, str]:
+    """The owner, VO and DN tags among C{tags}, to give what a resource's owner made."""
+    return {key: tags[key] for key in (OWNER_TAG, VO_TAG, DN_TAG) if key in tags}
+
+
+def created_tag(now: datetime | None = None) -> dict[str, str]:
+    """The L{CREATED_TAG} of a resource made at C{now} (default: now)."""
+    now = now or datetime.now(UTC)
+    return {CREATED_TAG: now.astimezone(UTC).strftime(_CREATED_FORMAT)}
+
+
+def created_at(tags: dict[str, str]) -> datetime | None:
+    """When the resource with C{tags} was made, if its L{CREATED_TAG} says so."""
+    try:
+        return datetime.strptime(tags[CREATED_TAG], _CREATED_FORMAT).replace(tzinfo=UTC)
+    except (KeyError, ValueError):
+        return None
