@@ -37,8 +37,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import crypto
 from twisted.application.service import Service
 
-from occid.gsi import proxy as gsiproxy
-from occid.gsi import voms
+from occid.gsi import proxycert as gsiproxy
+from occid.gsi import vomsasn1 as voms
 from occid.gsi.names import slash_dn
 from occid.occi import infrastructure as infra
 

@@ -18,9 +18,9 @@ from occid import __version__, demo
 from occid import config as configmodule
 from occid.ec2.backend import make_backend_service
 from occid.gsi.authenticator import GridAuthenticator
-from occid.gsi.proxy import ChainOptions
+from occid.gsi.chain import ChainOptions
 from occid.gsi.trust import TrustStore, fingerprint
-from occid.gsi.voms import VomsDir
+from occid.gsi.vomsdir import VomsDir
 from occid.policy import AccountPolicy
 from occid.tls import GridServerTLS, authenticating, build_context, identify, log_dropped_ac
 from occid.trustwatch import TrustWatcher

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from OpenSSL import crypto
 
-from occid.gsi.proxy import DRAFT_PCI, INHERIT_ALL, LIMITED, PCI, ProxyCertInfo
+from occid.gsi.proxycert import DRAFT_PCI, INHERIT_ALL, LIMITED, PCI, ProxyCertInfo
 
 CA_DN = "/DC=org/DC=example/CN=Test Grid CA"
 HOST_DN = "/DC=org/DC=example/OU=Hosts/CN=localhost"

@@ -23,9 +23,9 @@ from twisted.python import usage
 from occid import config as configmodule
 from occid import demo, tap
 from occid.gsi.authenticator import GridAuthenticator
-from occid.gsi.proxy import ChainOptions
+from occid.gsi.chain import ChainOptions
 from occid.gsi.trust import TrustStore
-from occid.gsi.voms import VomsDir
+from occid.gsi.vomsdir import VomsDir
 from tests.daemon import REPO, twistd_command
 from tests.motoserver import free_port
 

@@ -107,7 +107,9 @@ def test_unreadable_ca_is_reported(pki):
         f.write(twice.public_bytes(serialization.Encoding.PEM))
     store = TrustStore.load(pki.certificates_dir, pki.now)
     assert [a.certificate for a in store.authorities] == [pki.ca.certificate]
-    assert store.problems == (f"{stem}: unreadable CA certificate (the extension 2.5.29.19 appears twice); ignored",)
+    assert store.problems == (
+        f"{stem}: unreadable CA certificate (the extension 2.5.29.19 appears twice); ignored",
+    )
 
 
 def test_no_policy_files(pki):

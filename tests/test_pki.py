@@ -12,7 +12,7 @@ import stat
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from occid.gsi.proxy import PCI
+from occid.gsi.proxycert import PCI
 from tests.pki import CA_DN, PKI, USER_DN, name, pooled_key, subject_hash
 
 

@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from occid.gsi import voms
+from occid.gsi import vomsasn1 as voms
 
 #: Leave an optional part out.
 OMIT = object()

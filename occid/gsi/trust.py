@@ -15,12 +15,18 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeGuard, TypeVar, get_args
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPublicKeyTypes,
+    CertificatePublicKeyTypes,
+)
 
 from occid.gsi.names import rdn_sequence, slash_dn
 from occid.gsi.readable import unreadable
@@ -29,6 +35,10 @@ _CA_FILE = re.compile(r"^([0-9a-f]{8})\.\d+$")
 _CRL_FILE = re.compile(r"^([0-9a-f]{8})\.r\d+$")
 _POLICY_FILE = re.compile(r"^([0-9a-f]{8})\.(signing_policy|namespaces)$")
 _MAX_CA_DEPTH = 10
+_T = TypeVar("_T")
+#: A name as compared: L{rdn_sequence}'s result.
+_RdnKey = tuple[tuple[tuple[str, str], ...], ...]
+_ISSUER_KEY_TYPES = get_args(CertificateIssuerPublicKeyTypes)
 
 
 def fingerprint(ca_dir: str) -> str:
@@ -68,7 +78,9 @@ class NamespacePolicy:
 
     def for_ca(self, dn: str) -> NamespacePolicy:
         """These rules read in the file of the CA C{dn}: C{Issuer SELF} becomes C{dn}."""
-        rules = tuple((dn if issuer.upper() == "SELF" else issuer, permit, p) for issuer, permit, p in self.rules)
+        rules = tuple(
+            (dn if issuer.upper() == "SELF" else issuer, permit, p) for issuer, permit, p in self.rules
+        )
         return NamespacePolicy(rules=rules, error=self.error)
 
     def verdict(self, issuer_dn: str, subject_dn: str) -> str | None:
@@ -151,8 +163,8 @@ class TrustStore:
 
     authorities: tuple[Authority, ...]
     problems: tuple[str, ...]
-    _by_subject: dict = field(repr=False)
-    _paths: dict = field(repr=False)
+    _by_subject: dict[_RdnKey, list[Authority]] = field(repr=False)
+    _paths: dict[int, tuple[Authority, ...] | Unusable] = field(repr=False)
 
     @classmethod
     def load(cls, ca_dir: str, now: datetime) -> TrustStore:
@@ -207,15 +219,15 @@ class TrustStore:
                 )
             )
 
-        by_subject: dict = {}
+        by_subject: dict[_RdnKey, list[Authority]] = {}
         for authority in authorities:
             by_subject.setdefault(rdn_sequence(authority.certificate.subject), []).append(authority)
         paths = {}
         for authority in authorities:
-            path = _build_path(authority, by_subject)
-            if isinstance(path, Unusable):
-                problems.append(f"{authority.stem}: {path.reason}")
-            paths[id(authority)] = path
+            built = _build_path(authority, by_subject)
+            if isinstance(built, Unusable):
+                problems.append(f"{authority.stem}: {built.reason}")
+            paths[id(authority)] = built
         return cls(tuple(authorities), tuple(problems), by_subject, paths)
 
     def issuers_of(self, certificate: x509.Certificate) -> list[Authority]:
@@ -231,7 +243,9 @@ class TrustStore:
 
 
 
-def _build_path(authority: Authority, by_subject: dict) -> tuple[Authority, ...] | Unusable:
+def _build_path(
+    authority: Authority, by_subject: dict[_RdnKey, list[Authority]]
+) -> tuple[Authority, ...] | Unusable:
     """C{authority} up to a self-issued trust anchor (whose self-signature, like OpenSSL, is not checked)."""
     path = [authority]
     while True:
@@ -245,7 +259,9 @@ def _build_path(authority: Authority, by_subject: dict) -> tuple[Authority, ...]
         except UnsupportedAlgorithm:
             return Unusable("C13", f"the CA {path[-1].dn} is signed with an unsupported algorithm")
         if isinstance(algorithm, (hashes.MD5, hashes.SHA1)):
-            return Unusable("C13", f"the CA {path[-1].dn} is signed with {algorithm.name.upper()}, a broken digest")
+            return Unusable(
+                "C13", f"the CA {path[-1].dn} is signed with {algorithm.name.upper()}, a broken digest"
+            )
         parents = [
             a
             for a in by_subject.get(rdn_sequence(current.issuer), [])
@@ -278,13 +294,19 @@ def _crl_of(
 ) -> tuple[x509.CertificateRevocationList | None, bool]:
     """The newest CRL naming C{ca} as issuer and signed by its key, else any naming it (invalid)."""
     naming = [c for c in crls if c.issuer == ca.subject]
-    valid = [c for c in naming if c.is_signature_valid(ca.public_key())]
+    key = ca.public_key()
+    valid = [c for c in naming if _can_sign(key) and c.is_signature_valid(key)]
     if valid:
         return max(valid, key=lambda c: c.last_update_utc), True
     return (naming[0] if naming else None), False
 
 
-def _read(path: str, parse, problems: list[str]) -> list:
+def _can_sign(key: CertificatePublicKeyTypes) -> TypeGuard[CertificateIssuerPublicKeyTypes]:
+    """Whether C{key} is of a kind that signs (a key agreement key verifies no CRL)."""
+    return isinstance(key, _ISSUER_KEY_TYPES)
+
+
+def _read(path: str, parse: Callable[[bytes], list[_T]], problems: list[str]) -> list[_T]:
     try:
         with open(path, "rb") as f:
             return parse(f.read())
