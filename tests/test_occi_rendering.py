@@ -20,7 +20,7 @@ from occid.occi.errors import (
 from occid.occi.model import Document, Link, Resource
 from occid.occi.rendering import MEDIA_TYPES, media_type_of, parse, renderer
 from occid.occi.resolve import path_of
-from occid.occi.text import attribute_definitions, rel_of
+from occid.occi.textrender import attribute_definitions, rel_of
 from tests.occivectors import schema_validator
 
 BASE = "https://occi.example.org:11443"

@@ -26,6 +26,7 @@ import json
 from collections.abc import Iterable
 
 from occid.occi.errors import BadRequest
+from occid.occi.grammar import absolute
 from occid.occi.model import (
     Attribute,
     AttributeValue,
@@ -39,7 +40,6 @@ from occid.occi.model import (
     Mixin,
     Resource,
 )
-from occid.occi.text import absolute
 
 _ENTITY_MEMBERS = {"id": "occi.core.id", "title": "occi.core.title",
                    "summary": "occi.core.summary"}

@@ -29,8 +29,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from occid.occi import json as occi_json
-from occid.occi import text
+from occid.occi import textparse, textrender
 from occid.occi.errors import BadRequest, OCCIError, UnsupportedMediaType
+from occid.occi.grammar import absolute
 from occid.occi.model import Category, Document, Entity, Link
 
 #: Output media types, in the server's order of preference.
@@ -74,10 +75,10 @@ def parse(content_type: str, headers: list[tuple[str, str]], body: bytes) -> Doc
     media_type = media_type_of(content_type)
     if media_type == "text/plain":
         if body.strip():
-            return text.parse_plain(body)
-        return text.parse_headers(headers)
+            return textparse.parse_plain(body)
+        return textparse.parse_headers(headers)
     if media_type == "text/occi":
-        return text.parse_headers(headers)
+        return textparse.parse_headers(headers)
     if media_type in ("application/occi+json", "application/json"):
         return occi_json.parse_json(body) if body.strip() else Document()
     raise UnsupportedMediaType(
@@ -148,19 +149,19 @@ class TextPlainRenderer(Renderer):
     media_type = "text/plain"
 
     def entity(self, entity, base_url):
-        return self._rendered(text.plain_lines(text.entity_fields(entity, base_url)))
+        return self._rendered(textrender.plain_lines(textrender.entity_fields(entity, base_url)))
 
     def collection(self, entities, base_url):
-        return self._rendered(text.plain_lines(
-            ("X-OCCI-Location", text.absolute(base_url, e.location)) for e in entities))
+        return self._rendered(textrender.plain_lines(
+            ("X-OCCI-Location", absolute(base_url, e.location)) for e in entities))
 
     def categories(self, catalog_or_categories, base_url):
-        return self._rendered(text.plain_lines(
-            ("Category", text.category_value(c, base_url, True))
+        return self._rendered(textrender.plain_lines(
+            ("Category", textrender.category_value(c, base_url, True))
             for c in _all_categories(catalog_or_categories)))
 
     def created(self, location_url):
-        return self._rendered(text.plain_lines([("X-OCCI-Location", location_url)]),
+        return self._rendered(textrender.plain_lines([("X-OCCI-Location", location_url)]),
                               self._locations(location_url))
 
 
@@ -170,19 +171,19 @@ class TextOcciRenderer(Renderer):
     media_type = "text/occi"
 
     def _headers(self, fields, extra=()):
-        return self._rendered(b"OK", text.header_fields(fields) + tuple(extra))
+        return self._rendered(b"OK", textrender.header_fields(fields) + tuple(extra))
 
     def entity(self, entity, base_url):
-        return self._headers(text.entity_fields(entity, base_url))
+        return self._headers(textrender.entity_fields(entity, base_url))
 
     def collection(self, entities, base_url):
-        urls = [text.absolute(base_url, e.location) for e in entities]
+        urls = [absolute(base_url, e.location) for e in entities]
         return self._headers([("X-OCCI-Location", u) for u in urls]
                              + [("Location", u) for u in urls])
 
     def categories(self, catalog_or_categories, base_url):
         return self._headers(
-            ("Category", text.category_value(c, base_url, True))
+            ("Category", textrender.category_value(c, base_url, True))
             for c in _all_categories(catalog_or_categories))
 
     def created(self, location_url):
@@ -209,7 +210,7 @@ class UriListRenderer(Renderer):
 
     def collection(self, entities, base_url):
         return self._rendered("".join(
-            text.absolute(base_url, e.location) + "\n" for e in entities
+            absolute(base_url, e.location) + "\n" for e in entities
         ).encode("utf-8"))
 
     def categories(self, catalog_or_categories, base_url):
