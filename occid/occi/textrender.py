@@ -40,10 +40,8 @@ def rel_of(category: Category) -> str | None:
 
 def attribute_definitions(category: Category) -> tuple[str, ...]:
     """The attribute list of a category, inherited kind attributes first."""
-    attributes = (category.all_attributes() if isinstance(category, Kind)
-                  else category.attributes)
     definitions = []
-    for attribute in attributes:
+    for attribute in category.all_attributes():
         properties = [name for name, on in (("immutable", not attribute.mutable),
                                             ("required", attribute.required)) if on]
         definitions.append(attribute.name + (
