@@ -1,8 +1,9 @@
 # -*- test-case-name: tests.test_testing,tests.test_ec2_contract -*-
 """
-The contracts between occid's layers; no implementation lives here.
+The contracts between occid's layers; no implementation lives here.  Part
+of the pure core: no Twisted, no boto3, no botocore.
 
-The web layer knows only these interfaces.  For one request it asks the
+The Twisted edge knows only these interfaces.  For one request it asks the
 L{IAuthenticator}'s principal (made once per TLS connection) for an account
 binding from the L{IAccountPolicy}, then asks the L{IBackend} for the
 L{ICatalog} and the L{IEntityCollection} of each kind, bound to that

@@ -3,9 +3,10 @@
 Interpret a parsed L{Document} against a catalog: build the entity a create
 asks for, the changes of an update, the action of a trigger, or a filter.
 
-Statuses follow the status table of docs/status.md: an unknown category, a missing required
-attribute or a bad value is a L{BadRequest} (400); a mixin not applicable to
-the kind, or a write to an immutable attribute, is L{Forbidden} (403).
+Statuses follow the status table of docs/status.md: an unknown category, a
+missing required attribute or a bad value is a L{BadRequest} (400); a mixin
+not applicable to the kind, or a write to an immutable attribute, is
+L{Forbidden} (403).
 Client-supplied C{occi.core.id}, an inline link's C{self}, id and source
 are ignored: the provider names entities.  Locations may be written as
 paths or as absolute URLs; only the path is kept.
