@@ -11,7 +11,8 @@ import os
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from occid.gsi.trust import TrustStore, fingerprint, parse_namespaces, parse_signing_policy
+from occid.gsi.capolicy import parse_namespaces, parse_signing_policy
+from occid.gsi.trust import TrustStore, fingerprint
 from tests.pki import CA_DN, PKI, namespaces_text, signing_policy_text, subject_hash, with_extension_twice
 
 USER = "/DC=org/DC=example/OU=Users/CN=Test User"

@@ -14,13 +14,15 @@ Modules, one job each:
   - L{occid.gsi.voms}: attribute-certificate rules (V1-V7, M1), with
     L{occid.gsi.vomssigner} (V4, the signer), L{occid.gsi.vomsdir} (the
     vomsdir) and L{occid.gsi.vomsasn1} (the ASN.1);
-  - L{occid.gsi.trust}: the IGTF trust directory;
+  - L{occid.gsi.trust}: the IGTF trust directory, with
+    L{occid.gsi.capolicy} (the CAs' namespaces and signing policies);
   - L{occid.gsi.names}: distinguished names in slash form;
   - L{occid.gsi.readable}: certificates that cannot be read.
 """
 
 __all__ = [
     "authenticator",
+    "capolicy",
     "chain",
     "chainrules",
     "names",
