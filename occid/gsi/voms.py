@@ -47,6 +47,18 @@ from occid.gsi.vomsasn1 import (
 from occid.gsi.vomsdir import VomsDir
 from occid.gsi.vomssigner import SignerCache, SignerLookup, SignerRefused, check_authority_key, find_signer
 
+__all__ = [
+    "SKEW",
+    "DroppedAC",
+    "SignerCache",
+    "VomsAttributes",
+    "VomsDir",
+    "VomsVerdict",
+    "find_acs",
+    "normalise_fqan",
+    "verify_acs",
+]
+
 #: The clock skew tolerated on AC validity (VOMS C and voms-api-java: 300 s).
 SKEW = timedelta(minutes=5)
 
