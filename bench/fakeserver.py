@@ -40,9 +40,9 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from occid.config import CrlMode
 from occid.gsi.authenticator import GridAuthenticator
-from occid.gsi.proxy import ChainOptions
+from occid.gsi.chain import ChainOptions
 from occid.gsi.trust import TrustStore
-from occid.gsi.voms import VomsDir
+from occid.gsi.vomsdir import VomsDir
 from occid.occi import infrastructure as infra
 from occid.occi.model import Resource
 from occid.policy import AccountPolicy

@@ -1,8 +1,9 @@
 # -*- test-case-name: tests.test_testing,tests.test_ec2_contract -*-
 """
-The contracts between occid's layers; no implementation lives here.
+The contracts between occid's layers; no implementation lives here.  Part
+of the pure core: no Twisted, no boto3, no botocore.
 
-The web layer knows only these interfaces.  For one request it asks the
+The Twisted edge knows only these interfaces.  For one request it asks the
 L{IAuthenticator}'s principal (made once per TLS connection) for an account
 binding from the L{IAccountPolicy}, then asks the L{IBackend} for the
 L{ICatalog} and the L{IEntityCollection} of each kind, bound to that
@@ -11,7 +12,14 @@ tests, and the in-memory fakes in L{occid.testing} pass the same contract
 tests as the EC2 providers.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:
+    from occid.occi.model import Category, Kind, Mixin
 
 
 class IAuthenticator(Interface):
@@ -66,20 +74,20 @@ class ICatalog(Interface):
     mixins = Attribute("The mixins, a tuple of L{occid.occi.model.Mixin}.")
     actions = Attribute("The actions, a tuple of L{occid.occi.model.Action}.")
 
-    def lookup(identifier):
+    def lookup(identifier: str) -> Category | None:
         """
         @param identifier: C{scheme + term} of a category.
         @return: the L{occid.occi.model.Category} with that identifier, or
             C{None}.
         """
 
-    def kind_at(location):
+    def kind_at(location: str) -> Kind | None:
         """
         @param location: a collection path such as C{/compute/}.
         @return: the L{occid.occi.model.Kind} bound to it, or C{None}.
         """
 
-    def mixin_at(location):
+    def mixin_at(location: str) -> Mixin | None:
         """
         @param location: a collection path such as C{/mixin/os_tpl/ami-1/}.
         @return: the L{occid.occi.model.Mixin} bound to it, or C{None}.

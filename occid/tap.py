@@ -17,7 +17,7 @@ from occid import __version__, demo
 from occid import config as configmodule
 from occid.ec2.backend import make_backend_service
 from occid.gsi.authenticator import GridAuthenticator
-from occid.gsi.proxy import ChainOptions
+from occid.gsi.chain import ChainOptions
 from occid.policy import AccountPolicy
 from occid.server import preflight
 from occid.server.channel import identify, log_dropped_ac

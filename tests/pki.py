@@ -41,7 +41,7 @@ from occid.demo.pki import (
     subject_hash,
 )
 from occid.demo.voms import write_lsc
-from occid.gsi.proxy import DRAFT_PCI, PCI
+from occid.gsi.proxycert import DRAFT_PCI, PCI
 
 __all__ = [
     "CA_DN", "HOST_DN", "NAMESPACE", "PKI", "USER_DN", "VOMS_DN", "Credential", "cn", "extend",

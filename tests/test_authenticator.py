@@ -13,12 +13,13 @@ from cryptography import x509
 from zope.interface.verify import verifyObject
 
 from occid.gsi import authenticator as authenticator_module
-from occid.gsi import voms as voms_module
+from occid.gsi import vomssigner as vomssigner_module
 from occid.gsi.authenticator import GridAuthenticator, chain_key
+from occid.gsi.chain import ChainOptions
 from occid.gsi.principal import CertificateRejected
-from occid.gsi.proxy import PCI, ChainOptions
+from occid.gsi.proxycert import PCI
 from occid.gsi.trust import TrustStore
-from occid.gsi.voms import VomsDir
+from occid.gsi.vomsdir import VomsDir
 from occid.interfaces import IAuthenticator
 from tests.pki import CA_DN, PKI, USER_DN, with_extension_twice
 from tests.vomsfactory import build_ac, voms_proxy
@@ -61,7 +62,7 @@ class Harness:
             return real(*args)
 
         monkeypatch.setattr(authenticator_module, "validate_chain", counting)
-        monkeypatch.setattr(voms_module, "validate_chain", counting_signers)
+        monkeypatch.setattr(vomssigner_module, "validate_chain", counting_signers)
 
     def voms_chain(self, **ac_options):
         """A proxy chain of the test user with a testvo AC."""

@@ -27,9 +27,9 @@ from occid.demo.credentials import CRL_LIFETIME, DemoFiles, ensure_credentials
 from occid.demo.pki import free_port, subject_hash
 from occid.demo.preparation import AMIS_PATH, Demo, config_text, demo_images
 from occid.gsi.authenticator import GridAuthenticator
-from occid.gsi.proxy import ChainOptions
+from occid.gsi.chain import ChainOptions
 from occid.gsi.trust import TrustStore
-from occid.gsi.voms import VomsDir
+from occid.gsi.vomsdir import VomsDir
 from occid.server import preflight
 from tests.daemon import REPO, twistd_command
 

@@ -11,7 +11,8 @@ import os
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from occid.gsi.trust import TrustStore, fingerprint, parse_namespaces, parse_signing_policy
+from occid.gsi.capolicy import parse_namespaces, parse_signing_policy
+from occid.gsi.trust import TrustStore, fingerprint
 from tests.pki import CA_DN, PKI, namespaces_text, signing_policy_text, subject_hash, with_extension_twice
 
 USER = "/DC=org/DC=example/OU=Users/CN=Test User"
@@ -107,7 +108,9 @@ def test_unreadable_ca_is_reported(pki):
         f.write(twice.public_bytes(serialization.Encoding.PEM))
     store = TrustStore.load(pki.certificates_dir, pki.now)
     assert [a.certificate for a in store.authorities] == [pki.ca.certificate]
-    assert store.problems == (f"{stem}: unreadable CA certificate (the extension 2.5.29.19 appears twice); ignored",)
+    assert store.problems == (
+        f"{stem}: unreadable CA certificate (the extension 2.5.29.19 appears twice); ignored",
+    )
 
 
 def test_no_policy_files(pki):

@@ -17,23 +17,15 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from occid.gsi import voms as voms_module
+from occid.gsi import vomssigner as vomssigner_module
+from occid.gsi.chain import ChainOptions
 from occid.gsi.principal import GenericAttribute
-from occid.gsi.proxy import ChainOptions, validate_chain
+from occid.gsi.proxy import validate_chain
 from occid.gsi.trust import TrustStore
-from occid.gsi.voms import (
-    AC_EXTENSION,
-    CERTSEQ,
-    NO_REV_AVAIL,
-    TARGETS,
-    CertSeq,
-    SignerCache,
-    SignerCertificates,
-    VomsDir,
-    find_acs,
-    normalise_fqan,
-    verify_acs,
-)
+from occid.gsi.voms import find_acs, normalise_fqan, verify_acs
+from occid.gsi.vomsasn1 import AC_EXTENSION, CERTSEQ, NO_REV_AVAIL, TARGETS, CertSeq, SignerCertificates
+from occid.gsi.vomsdir import VomsDir
+from occid.gsi.vomssigner import SignerCache
 from tests import gridtools
 from tests.pki import CA_DN, PKI, VOMS_DN, with_extension_twice
 from tests.vomsfactory import OMIT, ac_extension, build_ac, voms_proxy, with_signature_of
@@ -144,7 +136,8 @@ def test_vomsdir_pem_certificates(tmp_path, pki):
     (tmp_path / "vo1").mkdir()
     with open(os.path.join(pki.directory, "vomscert.pem"), "rb") as f:
         (tmp_path / "vo1" / "voms.pem").write_bytes(f.read())
-    (tmp_path / "vo1" / "junk.pem").write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
+    junk = "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"
+    (tmp_path / "vo1" / "junk.pem").write_text(junk)
     (tmp_path / "README").write_text("not a VO")
     loaded = VomsDir.load(str(tmp_path))
     assert list(loaded.vos) == ["vo1"]
@@ -445,7 +438,8 @@ def test_garbage_in_the_ac_extension(pki, trust, vomsdir, full_ac_extension, pos
     index = position % len(good)
     mutated = good[:index] + bytes([byte]) + good[index + 1:]
     extension = x509.UnrecognizedExtension(x509.ObjectIdentifier(AC_EXTENSION), mutated)
-    verdict = verdict_for(pki.issue_proxy(pki.user, extensions=[(extension, False)]).chain, pki, trust, vomsdir)
+    chain = pki.issue_proxy(pki.user, extensions=[(extension, False)]).chain
+    verdict = verdict_for(chain, pki, trust, vomsdir)
     assert verdict.attributes is not None or verdict.dropped or mutated == good
 
 
@@ -457,21 +451,22 @@ class CountingValidations:
 
     def __init__(self, monkeypatch):
         self.count = 0
-        real = voms_module.validate_chain
+        real = vomssigner_module.validate_chain
 
         def counting(*args):
             self.count += 1
             return real(*args)
 
-        monkeypatch.setattr(voms_module, "validate_chain", counting)
+        monkeypatch.setattr(vomssigner_module, "validate_chain", counting)
 
 
 def test_signer_chain_validated_once(pki, trust, vomsdir, monkeypatch):
     """With a SignerCache, the signer chain embedded in the ACs of two users
     is validated once; both ACs are accepted."""
-    facts = [validate_chain(voms_proxy(pki, user, build_ac(signer=pki.voms, holder=user.certificate, now=NOW)).chain,
-                            (), trust, ChainOptions(), NOW)
-             for user in (pki.user, pki.issue_user("/DC=org/DC=example/OU=Users/CN=Second User"))]
+    users = (pki.user, pki.issue_user("/DC=org/DC=example/OU=Users/CN=Second User"))
+    chains = [voms_proxy(pki, user, build_ac(signer=pki.voms, holder=user.certificate, now=NOW)).chain
+              for user in users]
+    facts = [validate_chain(chain, (), trust, ChainOptions(), NOW) for chain in chains]
     validations = CountingValidations(monkeypatch)
     signers = SignerCache()
     for each in facts:
@@ -507,7 +502,8 @@ def test_signer_cache_is_bounded(pki, trust, vomsdir):
         facts = validate_chain(chain, (), trust, ChainOptions(), NOW)
         assert verify_acs(facts, vomsdir, trust, ChainOptions(), HOST, NOW, signers).attributes is not None
         [found] = find_acs(facts.proxies)[0]
-        ders += [e["extn_value"].contents for e in found["ac_info"]["extensions"] if e["extn_id"].dotted == CERTSEQ]
+        ders += [e["extn_value"].contents for e in found["ac_info"]["extensions"]
+                 if e["extn_id"].dotted == CERTSEQ]
     assert signers.get(ders[0], NOW) is None
     assert signers.get(ders[1], NOW).certificates[0].subject == pki.voms.certificate.subject
 
@@ -597,7 +593,8 @@ def test_vo_mismatch(tmp_path, pki, trust):
     (tmp_path / "testvo").mkdir()
     (tmp_path / "othervo").mkdir()
     (tmp_path / "testvo" / f"{VOMS_HOST}.lsc").write_text(f"{VOMS_DN}\n{CA_DN}\n")
-    (tmp_path / "othervo" / f"{VOMS_HOST}.lsc").write_text(f"/DC=org/DC=example/OU=Services/CN=voms2\n{CA_DN}\n")
+    other_lsc = f"/DC=org/DC=example/OU=Services/CN=voms2\n{CA_DN}\n"
+    (tmp_path / "othervo" / f"{VOMS_HOST}.lsc").write_text(other_lsc)
     loaded = VomsDir.load(str(tmp_path))
     assert check(pki, trust, loaded, ac(pki)).attributes.vo == "testvo"
     crossed = ac(pki, vo="othervo", fqans=("/othervo",))
@@ -719,7 +716,7 @@ class TestVomsProxyFake:
 
     def test_target_option_writes_empty_targets(self, tmp_path, pki, trust, vomsdir):
         """V5: voms-proxy-fake -target writes an empty critical targets
-        list, which we refuse (grid-security.md, pitfall 8)."""
+        list, which we refuse (docs/security.md)."""
         path = gridtools.voms_proxy_fake(pki, str(tmp_path / "p.pem"), vo="testvo", fqans=["/testvo"],
                                          extra_args=["-target", HOST])
         assert dropped_rule(tool_verdict(pki, trust, vomsdir, path)) == "V5"

@@ -1,9 +1,12 @@
-"""Tests for L{occid.occi.text}: parsing and rendering text/plain, text/occi, uri-list."""
+"""Tests for the OCCI text renderings (L{occid.occi.grammar}, L{occid.occi.textparse},
+L{occid.occi.textrender}): parsing and rendering text/plain, text/occi, uri-list."""
 
 import pytest
 
-from occid.occi import text
 from occid.occi.errors import BadRequest
+from occid.occi.grammar import render_value, split_outside_quotes
+from occid.occi.textparse import parse_headers, parse_plain, parse_uri_list
+from occid.occi.textrender import join_header_values
 from tests.occivectors import header_lines, vector
 
 POCCI_TEXT_OK = [
@@ -58,14 +61,14 @@ POCCI_TEXT_BAD = {
 @pytest.mark.parametrize("name", POCCI_TEXT_OK)
 def test_pocci_text_ok_parses(name):
     """Every pOCCI text/plain 'ok' fixture parses."""
-    document = text.parse_plain(vector("pocci/" + name))
+    document = parse_plain(vector("pocci/" + name))
     assert document.categories or document.locations
 
 
 @pytest.mark.parametrize("name", POCCI_HTTP_OK)
 def test_pocci_http_ok_parses(name):
     """Every pOCCI text/occi 'ok' fixture parses, foreign headers ignored."""
-    document = text.parse_headers(header_lines("pocci/" + name))
+    document = parse_headers(header_lines("pocci/" + name))
     assert document.categories or document.locations
 
 
@@ -73,37 +76,37 @@ def test_pocci_http_ok_parses(name):
 def test_pocci_bad_rejected_naming_the_line(name, line):
     """Every bad pOCCI fixture is a BadRequest naming its offending line."""
     with pytest.raises(BadRequest) as raised:
-        text.parse_plain(vector("pocci/" + name))
+        parse_plain(vector("pocci/" + name))
     assert raised.value.message.startswith(f"line {line}")
 
 
 def test_http_bad_attr_rejected_naming_the_header():
     """A bad header is a BadRequest naming the header."""
     with pytest.raises(BadRequest) as raised:
-        text.parse_headers(header_lines("pocci/resource/http-bad-attr.txt"))
+        parse_headers(header_lines("pocci/resource/http-bad-attr.txt"))
     assert raised.value.message.startswith("header ")
 
 
 def test_attribute_without_value():
     """An attribute without '=value' is rejected with pOCCI's wording."""
     with pytest.raises(BadRequest, match=r"Attribute invalid syntax \(occi.core.title\)"):
-        text.parse_plain(b"X-OCCI-Attribute: occi.core.title\n")
+        parse_plain(b"X-OCCI-Attribute: occi.core.title\n")
 
 
 def test_qi_counts_and_order():
     """The QIs have the expected number of categories and last term."""
-    assert len(text.parse_plain(vector(
+    assert len(parse_plain(vector(
         "pocci/category-collection/text-ok-ec2.txt")).categories) == 56
-    assert len(text.parse_plain(vector(
+    assert len(parse_plain(vector(
         "pocci/category-collection/text-ok-opennebula.txt")).categories) == 43
-    dummy = text.parse_plain(vector("pocci/category-collection/text-ok-dummy.txt"))
+    dummy = parse_plain(vector("pocci/category-collection/text-ok-dummy.txt"))
     assert len(dummy.categories) == 35
     assert dummy.categories[-1].term == "offline"
 
 
 def test_ec2_qi_template_details():
     """The EC2 QI's templates carry rel, location and attribute definitions."""
-    document = text.parse_plain(vector("pocci/category-collection/text-ok-ec2.txt"))
+    document = parse_plain(vector("pocci/category-collection/text-ok-ec2.txt"))
     by_term = {c.term: c for c in document.categories}
     t1 = by_term["t1_micro"]
     assert t1.rel == ("http://schemas.ogf.org/occi/infrastructure#resource_tpl",)
@@ -117,8 +120,8 @@ def test_ec2_qi_template_details():
 
 def test_http_qi_equals_text_qi():
     """The comma-joined text/occi QI holds the same categories as the text/plain one."""
-    plain = text.parse_plain(vector("pocci/category-collection/text-ok-opennebula.txt"))
-    headers = text.parse_headers(header_lines(
+    plain = parse_plain(vector("pocci/category-collection/text-ok-opennebula.txt"))
+    headers = parse_headers(header_lines(
         "pocci/category-collection/http-ok-opennebula.txt"))
     assert [c.identifier for c in plain.categories] == [
         c.identifier for c in headers.categories]
@@ -126,7 +129,7 @@ def test_http_qi_equals_text_qi():
 
 def test_folded_scheme_repaired():
     """A scheme broken by a folded header line ('http: //') is read whole."""
-    document = text.parse_headers(header_lines("pocci/category-collection/http-ok-ec2.txt"))
+    document = parse_headers(header_lines("pocci/category-collection/http-ok-ec2.txt"))
     assert len(document.categories) == 56
     assert all(" " not in c.scheme for c in document.categories)
 
@@ -135,13 +138,13 @@ def test_rerendering_comma_joined_reproduces_header():
     """Joining the parsed values with commas gives back the captured header."""
     (value,) = [v for n, v in header_lines(
         "pocci/category-collection/http-ok-dummy.txt") if n == "Category"]
-    pieces = text.split_outside_quotes(value, ",")
-    assert text.join_header_values(pieces, limit=None) == [value]
+    pieces = split_outside_quotes(value, ",")
+    assert join_header_values(pieces, limit=None) == [value]
 
 
 def test_ec2_compute_attributes_in_order():
     """The EC2 compute's attributes come in capture order with their types."""
-    document = text.parse_plain(vector("pocci/resource/text-ok-ec2-compute.txt"))
+    document = parse_plain(vector("pocci/resource/text-ok-ec2-compute.txt"))
     assert document.categories[0].term == "compute"
     assert list(document.attributes.items())[:4] == [
         ("occi.core.id", "i-375ab99b"), ("occi.compute.architecture", "x64"),
@@ -150,33 +153,33 @@ def test_ec2_compute_attributes_in_order():
 
 def test_http_ec2_compute_first_link():
     """The text/occi EC2 compute's first link is its first volume."""
-    document = text.parse_headers(header_lines("pocci/resource/http-ok-ec2-compute.txt"))
+    document = parse_headers(header_lines("pocci/resource/http-ok-ec2-compute.txt"))
     assert document.links[0].target == "/storage/vol-2cc1133a"
 
 
 def test_opennebula_compute_and_unknown_headers():
     """Foreign headers between OCCI ones change nothing."""
-    clean = text.parse_headers(header_lines(
+    clean = parse_headers(header_lines(
         "pocci/resource/http-ok-opennebula-compute.txt"))
-    noisy = text.parse_headers(header_lines("pocci/resource/http-ok-ignore-unknown.txt"))
+    noisy = parse_headers(header_lines("pocci/resource/http-ok-ignore-unknown.txt"))
     assert clean == noisy
     assert clean.attributes["occi.core.id"] == "103"
     assert clean.attributes["occi.core.title"] == "one-103"
     assert clean.attributes["occi.compute.cores"] == 1
     assert clean.links[0].target == "/storage/0"
-    plain = text.parse_plain(vector("pocci/resource/text-ok-opennebula-compute.txt"))
+    plain = parse_plain(vector("pocci/resource/text-ok-opennebula-compute.txt"))
     assert plain.attributes["occi.core.id"] == "103"
 
 
 def test_locations():
     """Collections: text/plain, comma-joined, Location mixed, uri-list."""
-    assert len(text.parse_plain(vector(
+    assert len(parse_plain(vector(
         "pocci/entity-collection/text-ok-entities.txt")).locations) == 20
     for name in ("http-ok-entities.txt", "http-ok-entities2.txt",
                  "http-test-capitalization1.txt", "http-test-capitalization2.txt"):
-        document = text.parse_headers(header_lines("pocci/entity-collection/" + name))
+        document = parse_headers(header_lines("pocci/entity-collection/" + name))
         assert len(document.locations) == 5, name
-    uris = text.parse_uri_list(vector("pocci/entity-collection/uri-ok-entities.txt"))
+    uris = parse_uri_list(vector("pocci/entity-collection/uri-ok-entities.txt"))
     assert uris.locations == [f"https://example.com:11443/compute/{n}"
                               for n in range(88, 93)]
 
@@ -184,18 +187,18 @@ def test_locations():
 def test_uri_list_rejects_relative():
     """A relative URI in a uri-list is rejected, naming the line."""
     with pytest.raises(BadRequest, match="^line 2"):
-        text.parse_uri_list(vector("pocci/entity-collection/uri-invalid-uri.txt"))
+        parse_uri_list(vector("pocci/entity-collection/uri-invalid-uri.txt"))
 
 
 def test_invalid_format_ignored_as_header():
     """Read as headers, a bare URI line is a foreign header."""
-    document = text.parse_headers(header_lines("pocci/entity-collection/invalid-format.txt"))
+    document = parse_headers(header_lines("pocci/entity-collection/invalid-format.txt"))
     assert document.locations == []
 
 
 def test_escaped_quotes_do_not_split():
     """The WG test: an escaped quote and a comma inside a title set nothing else."""
-    document = text.parse_plain(
+    document = parse_plain(
         b'X-OCCI-Attribute: occi.core.title="How\'s your quotes escaping? '
         b'\\", occi.compute.memory=1.0"\n')
     assert document.attributes == {
@@ -208,12 +211,12 @@ def test_tolerances():
             b'class=kind;\r\n'
             b'x-occi-attribute: occi.compute.cores=2, occi.compute.memory=2.5,'
             b' occi.compute.hostname="a,b", com.example.flag=true\r\n')
-    document = text.parse_plain(body)
+    document = parse_plain(body)
     assert document.categories[0].cls == "kind"
     assert document.attributes == {
         "occi.compute.cores": 2, "occi.compute.memory": 2.5,
         "occi.compute.hostname": "a,b", "com.example.flag": True}
-    headers = text.parse_headers([
+    headers = parse_headers([
         ("X-OCCI-Category", 'a1.b;scheme="http://e.org/s#";class="mixin"'),
         ("X-Occi-Link", '</network/x>;rel="http://e.org/s#k"'),
     ])
@@ -237,25 +240,25 @@ def test_tolerances():
 def test_invalid_lines(line):
     """Grammar violations are rejected with the line number."""
     with pytest.raises(BadRequest, match="^line 1"):
-        text.parse_plain(line.encode() + b"\n")
+        parse_plain(line.encode() + b"\n")
 
 
 def test_not_utf8():
     """A body that is not UTF-8 is a BadRequest, not a crash."""
     with pytest.raises(BadRequest):
-        text.parse_plain(b"Category: \xff\n")
+        parse_plain(b"Category: \xff\n")
 
 
 def test_render_values():
     """Strings quoted and escaped, numbers and booleans bare, control chars blanked."""
-    assert text.render_value('a "b" \\c') == '"a \\"b\\" \\\\c"'
-    assert text.render_value(True) == "true"
-    assert text.render_value(2) == "2"
-    assert text.render_value(1.0) == "1.0"
-    assert text.render_value("x\r\ny") == '"x  y"'
+    assert render_value('a "b" \\c') == '"a \\"b\\" \\\\c"'
+    assert render_value(True) == "true"
+    assert render_value(2) == "2"
+    assert render_value(1.0) == "1.0"
+    assert render_value("x\r\ny") == '"x  y"'
 
 
 def test_header_joining_limit():
     """Values are comma-joined up to the limit, then the header repeats."""
-    assert text.join_header_values(["aaa", "bbb", "ccc"], limit=7) == ["aaa,bbb", "ccc"]
-    assert text.join_header_values(["a" * 10], limit=5) == ["a" * 10]
+    assert join_header_values(["aaa", "bbb", "ccc"], limit=7) == ["aaa,bbb", "ccc"]
+    assert join_header_values(["a" * 10], limit=5) == ["a" * 10]

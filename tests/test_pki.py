@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from occid.demo import pki as factory
 from occid.demo import voms as vomsfactory
-from occid.gsi import voms
-from occid.gsi.proxy import PCI
+from occid.gsi import vomsasn1 as voms
+from occid.gsi.proxycert import PCI
 from tests.pki import CA_DN, PKI, USER_DN, name, pooled_key, subject_hash
 
 

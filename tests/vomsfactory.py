@@ -25,7 +25,7 @@ from cryptography import x509
 from occid.demo import voms as factory
 from occid.demo.pki import Credential
 from occid.demo.voms import ac_extension
-from occid.gsi import voms
+from occid.gsi import vomsasn1 as voms
 
 __all__ = ["OMIT", "ac_extension", "build_ac", "targets_value", "voms_proxy", "with_signature_of"]
 

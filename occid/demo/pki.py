@@ -28,7 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import crypto
 
 from occid.gsi.names import SHORT_NAMES, slash_dn
-from occid.gsi.proxy import INHERIT_ALL, LIMITED, PCI, ProxyCertInfo
+from occid.gsi.proxycert import INHERIT_ALL, LIMITED, PCI, ProxyCertInfo
 
 __all__ = [
     "Credential", "Extension", "TrustDir", "certificate", "cn", "crl", "extend", "free_port",

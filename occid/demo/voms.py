@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from occid.demo.pki import Credential, write_file
-from occid.gsi import voms
+from occid.gsi import vomsasn1 as voms
 from occid.gsi.names import slash_dn
 
 __all__ = [

@@ -24,10 +24,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from zope.interface import implementer
 
+from occid.gsi.chain import ChainOptions
 from occid.gsi.principal import Principal
-from occid.gsi.proxy import ChainOptions, validate_chain
+from occid.gsi.proxy import validate_chain
 from occid.gsi.trust import TrustStore
-from occid.gsi.voms import DroppedAC, SignerCache, VomsDir, verify_acs
+from occid.gsi.voms import DroppedAC, verify_acs
+from occid.gsi.vomsdir import VomsDir
+from occid.gsi.vomssigner import SignerCache
 from occid.interfaces import IAuthenticator
 
 #: How many validated principals are remembered.

@@ -51,7 +51,9 @@ SHORT_NAMES = {
 # a value holding this reads like the start of another attribute.
 _ATTRIBUTE_START = re.compile(
     r"[/+](?:"
-    + "|".join(re.escape(n) for n in sorted({*SHORT_NAMES.values(), "Email", "E", "USERID"}, key=len, reverse=True))
+    + "|".join(
+        re.escape(n) for n in sorted({*SHORT_NAMES.values(), "Email", "E", "USERID"}, key=len, reverse=True)
+    )
     + r"|\d+(?:\.\d+)+)=",
     re.IGNORECASE,
 )

@@ -13,10 +13,10 @@ from datetime import datetime
 
 class CertificateRejected(Exception):
     """
-    A client chain failed a grid-security rule.
+    A client chain failed a rule of docs/security.md.
 
     @ivar rule: the rule identifier (C{"C3"}, C{"C11"}, …) of
-        reference/grid-security.md, or C{"TLS"} for an OpenSSL verdict.
+        docs/security.md, or C{"TLS"} for an OpenSSL verdict.
     @ivar reason: what is wrong, for the client and the log.
     @ivar fix: what the user should do about it.
     """

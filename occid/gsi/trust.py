@@ -3,9 +3,9 @@
 The IGTF trust directory (C{/etc/grid-security/certificates}), read once.
 
 L{TrustStore.load} parses the hashed CA certificates (C{<hash>.N}), their
-CRLs (C{<hash>.rN}), Globus C{.signing_policy} files (globs) and EUGridPMA
-C{.namespaces} files (regular expressions), checks every CRL signature and
-every CA-to-CA signature once, and answers lookups by name.  Nothing here
+CRLs (C{<hash>.rN}) and the CAs' policy files (read by
+L{occid.gsi.capolicy}), checks every CRL signature and every CA-to-CA
+signature once, and answers lookups by name.  Nothing here
 touches the disk after loading: the daemon polls L{fingerprint} and loads a
 new store when fetch-crl or an IGTF update rewrote the directory.
 """
@@ -15,13 +15,20 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeGuard, TypeVar, get_args
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPublicKeyTypes,
+    CertificatePublicKeyTypes,
+)
 
+from occid.gsi.capolicy import NamespacePolicy, SigningPolicy, parse_namespaces, parse_signing_policy
 from occid.gsi.names import rdn_sequence, slash_dn
 from occid.gsi.readable import unreadable
 
@@ -29,6 +36,10 @@ _CA_FILE = re.compile(r"^([0-9a-f]{8})\.\d+$")
 _CRL_FILE = re.compile(r"^([0-9a-f]{8})\.r\d+$")
 _POLICY_FILE = re.compile(r"^([0-9a-f]{8})\.(signing_policy|namespaces)$")
 _MAX_CA_DEPTH = 10
+_T = TypeVar("_T")
+#: A name as compared: L{rdn_sequence}'s result.
+_RdnKey = tuple[tuple[tuple[str, str], ...], ...]
+_ISSUER_KEY_TYPES = get_args(CertificateIssuerPublicKeyTypes)
 
 
 def fingerprint(ca_dir: str) -> str:
@@ -53,58 +64,6 @@ class Unusable:
 
     rule: str
     reason: str
-
-
-@dataclass(frozen=True)
-class NamespacePolicy:
-    """
-    The rules of a C{.namespaces} file: (issuer DN, PERMIT/DENY, subject
-    regex); C{error} is set when the file could not be parsed, and then the
-    policy permits nothing.
-    """
-
-    rules: tuple[tuple[str, bool, re.Pattern[str]], ...] = ()
-    error: str | None = None
-
-    def for_ca(self, dn: str) -> NamespacePolicy:
-        """These rules read in the file of the CA C{dn}: C{Issuer SELF} becomes C{dn}."""
-        rules = tuple((dn if issuer.upper() == "SELF" else issuer, permit, p) for issuer, permit, p in self.rules)
-        return NamespacePolicy(rules=rules, error=self.error)
-
-    def verdict(self, issuer_dn: str, subject_dn: str) -> str | None:
-        """C{None} if C{issuer_dn} may sign C{subject_dn}, else why not."""
-        if self.error:
-            return f"the namespaces file is unusable ({self.error})"
-        permitted = False
-        for issuer, permit, pattern in self.rules:
-            if issuer.lower() != issuer_dn.lower() or not pattern.fullmatch(subject_dn):
-                continue
-            if not permit:
-                return f"the namespaces policy of {issuer_dn} denies {subject_dn}"
-            permitted = True
-        if permitted:
-            return None
-        return f"the namespaces policy of {issuer_dn} does not permit {subject_dn}"
-
-
-@dataclass(frozen=True)
-class SigningPolicy:
-    """
-    The grants of a C{.signing_policy} file: (CA DN, subject glob regexes);
-    C{error} as for L{NamespacePolicy}.
-    """
-
-    grants: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...] = ()
-    error: str | None = None
-
-    def verdict(self, issuer_dn: str, subject_dn: str) -> str | None:
-        """C{None} if C{issuer_dn} may sign C{subject_dn}, else why not."""
-        if self.error:
-            return f"the signing_policy file is unusable ({self.error})"
-        for ca, patterns in self.grants:
-            if ca.lower() == issuer_dn.lower() and any(p.fullmatch(subject_dn) for p in patterns):
-                return None
-        return f"the signing_policy of {issuer_dn} does not permit {subject_dn}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,8 +110,8 @@ class TrustStore:
 
     authorities: tuple[Authority, ...]
     problems: tuple[str, ...]
-    _by_subject: dict = field(repr=False)
-    _paths: dict = field(repr=False)
+    _by_subject: dict[_RdnKey, list[Authority]] = field(repr=False)
+    _paths: dict[int, tuple[Authority, ...] | Unusable] = field(repr=False)
 
     @classmethod
     def load(cls, ca_dir: str, now: datetime) -> TrustStore:
@@ -207,15 +166,15 @@ class TrustStore:
                 )
             )
 
-        by_subject: dict = {}
+        by_subject: dict[_RdnKey, list[Authority]] = {}
         for authority in authorities:
             by_subject.setdefault(rdn_sequence(authority.certificate.subject), []).append(authority)
         paths = {}
         for authority in authorities:
-            path = _build_path(authority, by_subject)
-            if isinstance(path, Unusable):
-                problems.append(f"{authority.stem}: {path.reason}")
-            paths[id(authority)] = path
+            built = _build_path(authority, by_subject)
+            if isinstance(built, Unusable):
+                problems.append(f"{authority.stem}: {built.reason}")
+            paths[id(authority)] = built
         return cls(tuple(authorities), tuple(problems), by_subject, paths)
 
     def issuers_of(self, certificate: x509.Certificate) -> list[Authority]:
@@ -231,7 +190,9 @@ class TrustStore:
 
 
 
-def _build_path(authority: Authority, by_subject: dict) -> tuple[Authority, ...] | Unusable:
+def _build_path(
+    authority: Authority, by_subject: dict[_RdnKey, list[Authority]]
+) -> tuple[Authority, ...] | Unusable:
     """C{authority} up to a self-issued trust anchor (whose self-signature, like OpenSSL, is not checked)."""
     path = [authority]
     while True:
@@ -245,7 +206,9 @@ def _build_path(authority: Authority, by_subject: dict) -> tuple[Authority, ...]
         except UnsupportedAlgorithm:
             return Unusable("C13", f"the CA {path[-1].dn} is signed with an unsupported algorithm")
         if isinstance(algorithm, (hashes.MD5, hashes.SHA1)):
-            return Unusable("C13", f"the CA {path[-1].dn} is signed with {algorithm.name.upper()}, a broken digest")
+            return Unusable(
+                "C13", f"the CA {path[-1].dn} is signed with {algorithm.name.upper()}, a broken digest"
+            )
         parents = [
             a
             for a in by_subject.get(rdn_sequence(current.issuer), [])
@@ -278,13 +241,19 @@ def _crl_of(
 ) -> tuple[x509.CertificateRevocationList | None, bool]:
     """The newest CRL naming C{ca} as issuer and signed by its key, else any naming it (invalid)."""
     naming = [c for c in crls if c.issuer == ca.subject]
-    valid = [c for c in naming if c.is_signature_valid(ca.public_key())]
+    key = ca.public_key()
+    valid = [c for c in naming if _can_sign(key) and c.is_signature_valid(key)]
     if valid:
         return max(valid, key=lambda c: c.last_update_utc), True
     return (naming[0] if naming else None), False
 
 
-def _read(path: str, parse, problems: list[str]) -> list:
+def _can_sign(key: CertificatePublicKeyTypes) -> TypeGuard[CertificateIssuerPublicKeyTypes]:
+    """Whether C{key} is of a kind that signs (a key agreement key verifies no CRL)."""
+    return isinstance(key, _ISSUER_KEY_TYPES)
+
+
+def _read(path: str, parse: Callable[[bytes], list[_T]], problems: list[str]) -> list[_T]:
     try:
         with open(path, "rb") as f:
             return parse(f.read())
@@ -300,92 +269,3 @@ def _read_text(path: str, problems: list[str]) -> str | None:
     except OSError as e:
         problems.append(f"{os.path.basename(path)}: unreadable ({e.strerror})")
         return None
-
-
-_TOKEN = re.compile(r"""\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))""")
-
-
-def _tokens(text: str) -> list[tuple[str, bool]]:
-    """(token, quoted) pairs; C{#} comments and backslash-newline continuations removed."""
-    lines = []
-    for line in text.replace("\\\n", " ").splitlines():
-        if not line.lstrip().startswith("#"):
-            lines.append(line)
-    tokens = []
-    for match in _TOKEN.finditer("\n".join(lines)):
-        if match[1] is not None:
-            tokens.append((match[1], True))
-        elif match[2] is not None:
-            tokens.append((match[2], True))
-        elif match[3] is not None:
-            tokens.append((match[3], False))
-    return tokens
-
-
-def parse_namespaces(text: str) -> NamespacePolicy:
-    """
-    Parse an EUGridPMA namespaces file: statements
-    C{TO Issuer "<dn>"|SELF PERMIT|DENY Subject "<regex>"}; keywords are
-    case-insensitive, regexes match the whole slash DN, ignoring case.
-    C{Issuer SELF} stays literal until L{NamespacePolicy.for_ca}.
-    """
-    tokens = _tokens(text)
-    rules = []
-    i = 0
-    try:
-        while i < len(tokens):
-            words = tokens[i : i + 6]
-            if len(words) < 6:
-                raise ValueError("truncated statement")
-            (to, _), (issuer_kw, _), (issuer, quoted), (action, _), (subject_kw, _), (pattern, _) = words
-            if to.upper() != "TO" or issuer_kw.upper() != "ISSUER" or subject_kw.upper() != "SUBJECT":
-                raise ValueError(f"unexpected {to!r} {issuer_kw!r} … {subject_kw!r}")
-            if not quoted and issuer.upper() != "SELF":
-                raise ValueError(f"issuer {issuer!r} is neither quoted nor SELF")
-            if action.upper() not in ("PERMIT", "DENY"):
-                raise ValueError(f"unknown action {action!r}")
-            rules.append((issuer, action.upper() == "PERMIT", re.compile(pattern, re.IGNORECASE)))
-            i += 6
-    except (ValueError, re.error) as e:
-        return NamespacePolicy(error=f"namespaces: {e}")
-    return NamespacePolicy(rules=tuple(rules))
-
-
-def parse_signing_policy(text: str) -> SigningPolicy:
-    """
-    Parse a Globus signing_policy file: blocks of C{access_id_CA X509 '<dn>'},
-    C{pos_rights globus CA:sign} and C{cond_subjects globus '"<glob>" ...'}.
-    Only blocks granting CA:sign count; globs (C{*}, C{?}) match the whole
-    slash DN, ignoring case.
-    """
-    grants = []
-    ca: str | None = None
-    can_sign = False
-    try:
-        tokens = _tokens(text)
-        for i in range(0, len(tokens), 3):
-            statement = tokens[i : i + 3]
-            if len(statement) < 3:
-                raise ValueError("truncated statement")
-            (keyword, _), (_, _), (value, _) = statement
-            keyword = keyword.lower()
-            if keyword == "access_id_ca":
-                ca, can_sign = value, False
-            elif keyword == "pos_rights":
-                can_sign = can_sign or value.lower() == "ca:sign"
-            elif keyword == "cond_subjects":
-                if ca is None:
-                    raise ValueError("cond_subjects before access_id_CA")
-                if can_sign:
-                    globs = re.findall(r'"([^"]*)"', value) or value.split()
-                    grants.append((ca, tuple(_glob(g) for g in globs)))
-            elif keyword != "neg_rights":
-                raise ValueError(f"unknown keyword {keyword!r}")
-    except ValueError as e:
-        return SigningPolicy(error=f"signing_policy: {e}")
-    return SigningPolicy(grants=tuple(grants))
-
-
-def _glob(pattern: str) -> re.Pattern[str]:
-    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
-    return re.compile("".join(parts), re.IGNORECASE)

@@ -13,7 +13,7 @@ from zope.interface import implementer
 
 from occid.interfaces import ICatalog
 from occid.occi import infrastructure
-from occid.occi.model import Category, Kind, Mixin
+from occid.occi.model import Action, Category, Kind, Mixin
 
 
 @implementer(ICatalog)
@@ -36,6 +36,14 @@ class Catalog:
         "version",
     )
 
+    version: str
+    kinds: tuple[Kind, ...]
+    mixins: tuple[Mixin, ...]
+    actions: tuple[Action, ...]
+    _by_identifier: dict[str, Category]
+    _kinds_at: dict[str, Kind]
+    _mixins_at: dict[str, Mixin]
+
     def __init__(self, templates: Iterable[Mixin] = (), version: str = "static"):
         """
         @param templates: extra mixins, after the static ones, in the order
@@ -55,15 +63,19 @@ class Catalog:
                 raise ValueError(f"two categories are {category.identifier}")
             if category.location is None:
                 continue
-            table = kinds_at if isinstance(category, Kind) else mixins_at
             if category.location in kinds_at or category.location in mixins_at:
                 raise ValueError(f"two categories live at {category.location}")
-            table[category.location] = category
+            if isinstance(category, Kind):
+                kinds_at[category.location] = category
+            elif isinstance(category, Mixin):
+                mixins_at[category.location] = category
+            else:
+                raise ValueError(f"the action {category.identifier} has a location")
         set_(self, "_by_identifier", by_identifier)
         set_(self, "_kinds_at", kinds_at)
         set_(self, "_mixins_at", mixins_at)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"a Catalog is immutable; cannot set {name}")
 
     def __repr__(self) -> str:

@@ -2,8 +2,8 @@
 """
 The OCCI error hierarchy: each error carries the HTTP status it is answered with.
 
-This is the only mapping from situations to statuses (DESIGN.md, "Decisions",
-status table).  Every layer raises these; the web layer renders them in the
+This is the only mapping from situations to statuses (the status table of
+docs/status.md).  Every layer raises these; the web layer renders them in the
 negotiated media type.  The message is shown to the client, so it must say what
 went wrong and, where it helps, what to do; it never holds secrets.
 """

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from occid.occi.errors import BadRequest
+from occid.occi.grammar import absolute
 from occid.occi.model import (
     Attribute,
     AttributeValue,
@@ -39,7 +41,9 @@ from occid.occi.model import (
     Mixin,
     Resource,
 )
-from occid.occi.text import absolute
+
+#: A JSON object as json.loads reads it or json.dumps writes it.
+JsonObject = dict[str, Any]
 
 _ENTITY_MEMBERS = {"id": "occi.core.id", "title": "occi.core.title",
                    "summary": "occi.core.summary"}
@@ -97,7 +101,7 @@ def _location(end: object, what: str) -> str:
     return end
 
 
-def _entity_attributes(entity: dict) -> dict[str, AttributeValue]:
+def _entity_attributes(entity: JsonObject) -> dict[str, AttributeValue]:
     attributes = _flatten(entity.get("attributes") or {})
     for member, name in _ENTITY_MEMBERS.items():
         if member in entity and entity[member] is not None:
@@ -107,7 +111,7 @@ def _entity_attributes(entity: dict) -> dict[str, AttributeValue]:
     return attributes
 
 
-def _entity_categories(entity: dict) -> list[CategoryRef]:
+def _entity_categories(entity: JsonObject) -> list[CategoryRef]:
     if "kind" not in entity:
         raise BadRequest("an entity needs a kind")
     return [_reference(entity["kind"], "kind")] + [
@@ -134,7 +138,7 @@ def _link_ref(link: object) -> LinkRef:
     )
 
 
-def _resource(document: Document, resource: dict) -> None:
+def _resource(document: Document, resource: JsonObject) -> None:
     document.categories += _entity_categories(resource)
     document.attributes.update(_entity_attributes(resource))
     links = resource.get("links") or []
@@ -143,14 +147,14 @@ def _resource(document: Document, resource: dict) -> None:
     document.links += [_link_ref(link) for link in links]
 
 
-def _link(document: Document, link: dict) -> None:
+def _link(document: Document, link: JsonObject) -> None:
     document.categories += _entity_categories(link)
     document.attributes.update(_entity_attributes(link))
     document.attributes["occi.core.source"] = _location(link.get("source"), "source")
     document.attributes["occi.core.target"] = _location(link.get("target"), "target")
 
 
-def _single(value: object, what: str) -> dict:
+def _single(value: object, what: str) -> JsonObject:
     if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
         raise BadRequest(f"{what} must hold exactly one object")
     return value[0]
@@ -192,7 +196,7 @@ def parse_json(body: bytes) -> Document:
         raise BadRequest("the JSON body is nested too deeply") from None
 
 
-def _document(data: dict) -> Document:
+def _document(data: JsonObject) -> Document:
     document = Document()
     if "action" in data:
         document.categories.append(_reference(data["action"], "action"))
@@ -220,8 +224,8 @@ def _document(data: dict) -> Document:
 # -- rendering --------------------------------------------------------------
 
 
-def _attribute_description(attribute: Attribute) -> dict:
-    description: dict = {
+def _attribute_description(attribute: Attribute) -> JsonObject:
+    description: JsonObject = {
         "mutable": attribute.mutable,
         "required": attribute.required,
         "type": "number" if attribute.type == "integer" else attribute.type,
@@ -239,13 +243,12 @@ def _attribute_description(attribute: Attribute) -> dict:
     return description
 
 
-def category_object(category: Category, base_url: str) -> dict:
+def category_object(category: Category, base_url: str) -> JsonObject:
     """A kind, mixin or action as GFD.225 renders it."""
-    rendered: dict = {"term": category.term, "scheme": category.scheme}
+    rendered: JsonObject = {"term": category.term, "scheme": category.scheme}
     if category.title:
         rendered["title"] = category.title
-    attributes = (category.all_attributes() if isinstance(category, Kind)
-                  else category.attributes)
+    attributes = category.all_attributes()
     if attributes:
         rendered["attributes"] = {a.name: _attribute_description(a)
                                   for a in attributes}
@@ -264,16 +267,16 @@ def category_object(category: Category, base_url: str) -> dict:
     return rendered
 
 
-def model_object(categories: Iterable[Category], base_url: str) -> dict:
+def model_object(categories: Iterable[Category], base_url: str) -> JsonObject:
     """The query interface: C{{"kinds": [...], "mixins": [...], "actions": [...]}}."""
-    model: dict = {"kinds": [], "mixins": [], "actions": []}
+    model: JsonObject = {"kinds": [], "mixins": [], "actions": []}
     for category in categories:
         model[category.category_class + "s"].append(category_object(category, base_url))
     return model
 
 
-def _common(entity: Entity) -> dict:
-    rendered: dict = {"kind": entity.kind.identifier, "id": entity.id}
+def _common(entity: Entity) -> JsonObject:
+    rendered: JsonObject = {"kind": entity.kind.identifier, "id": entity.id}
     if entity.mixins:
         rendered["mixins"] = [m.identifier for m in entity.mixins]
     attributes = {}
@@ -293,14 +296,14 @@ def _common(entity: Entity) -> dict:
     return rendered
 
 
-def _end(location: str, kind: Kind | None, base_url: str) -> dict:
+def _end(location: str, kind: Kind | None, base_url: str) -> JsonObject:
     end = {"location": absolute(base_url, location)}
     if kind is not None:
         end["kind"] = kind.identifier
     return end
 
 
-def link_object(link: Link, base_url: str) -> dict:
+def link_object(link: Link, base_url: str) -> JsonObject:
     """A link as GFD.225 renders it."""
     rendered = _common(link)
     rendered["source"] = _end(link.source, link.source_kind, base_url)
@@ -308,7 +311,7 @@ def link_object(link: Link, base_url: str) -> dict:
     return rendered
 
 
-def entity_object(entity: Entity, base_url: str) -> dict:
+def entity_object(entity: Entity, base_url: str) -> JsonObject:
     """A resource (with its links) or a link as GFD.225 renders it."""
     if isinstance(entity, Link):
         return link_object(entity, base_url)

@@ -68,6 +68,10 @@ class Category:
         """The category's identity: scheme followed by term."""
         return self.scheme + self.term
 
+    def all_attributes(self) -> tuple[Attribute, ...]:
+        """The attributes this category defines; a kind adds its ancestors' first."""
+        return self.attributes
+
     def attribute(self, name: str) -> Attribute | None:
         """The definition of attribute C{name} on this category, if any."""
         for attribute in self.attributes:

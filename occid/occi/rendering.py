@@ -28,9 +28,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from occid.interfaces import ICatalog
 from occid.occi import json as occi_json
-from occid.occi import text
+from occid.occi import textparse, textrender
 from occid.occi.errors import BadRequest, OCCIError, UnsupportedMediaType
+from occid.occi.grammar import absolute
 from occid.occi.model import Category, Document, Entity, Link
 
 #: Output media types, in the server's order of preference.
@@ -74,21 +76,21 @@ def parse(content_type: str, headers: list[tuple[str, str]], body: bytes) -> Doc
     media_type = media_type_of(content_type)
     if media_type == "text/plain":
         if body.strip():
-            return text.parse_plain(body)
-        return text.parse_headers(headers)
+            return textparse.parse_plain(body)
+        return textparse.parse_headers(headers)
     if media_type == "text/occi":
-        return text.parse_headers(headers)
+        return textparse.parse_headers(headers)
     if media_type in ("application/occi+json", "application/json"):
         return occi_json.parse_json(body) if body.strip() else Document()
     raise UnsupportedMediaType(
         f"cannot read a {media_type} body; send one of {', '.join(INPUT_TYPES)}")
 
 
-def _all_categories(catalog_or_categories) -> Sequence[Category]:
-    if hasattr(catalog_or_categories, "kinds"):
-        catalog = catalog_or_categories
-        return catalog.kinds + catalog.mixins + catalog.actions
-    return tuple(catalog_or_categories)
+def _all_categories(catalog_or_categories: ICatalog | Iterable[Category]) -> Sequence[Category]:
+    if isinstance(catalog_or_categories, Iterable):
+        return tuple(catalog_or_categories)
+    catalog = catalog_or_categories
+    return catalog.kinds + catalog.mixins + catalog.actions
 
 
 def _one_line(message: str) -> str:
@@ -116,7 +118,7 @@ class Renderer(ABC):
         """A listing; text renderings hold locations only."""
 
     @abstractmethod
-    def categories(self, catalog_or_categories, base_url: str) -> Rendered:
+    def categories(self, catalog_or_categories: ICatalog | Iterable[Category], base_url: str) -> Rendered:
         """The query interface, of an L{ICatalog} or some categories."""
 
     def category(self, category: Category, base_url: str) -> Rendered:
@@ -147,20 +149,20 @@ class TextPlainRenderer(Renderer):
 
     media_type = "text/plain"
 
-    def entity(self, entity, base_url):
-        return self._rendered(text.plain_lines(text.entity_fields(entity, base_url)))
+    def entity(self, entity: Entity, base_url: str) -> Rendered:
+        return self._rendered(textrender.plain_lines(textrender.entity_fields(entity, base_url)))
 
-    def collection(self, entities, base_url):
-        return self._rendered(text.plain_lines(
-            ("X-OCCI-Location", text.absolute(base_url, e.location)) for e in entities))
+    def collection(self, entities: Iterable[Entity], base_url: str) -> Rendered:
+        return self._rendered(textrender.plain_lines(
+            ("X-OCCI-Location", absolute(base_url, e.location)) for e in entities))
 
-    def categories(self, catalog_or_categories, base_url):
-        return self._rendered(text.plain_lines(
-            ("Category", text.category_value(c, base_url, True))
+    def categories(self, catalog_or_categories: ICatalog | Iterable[Category], base_url: str) -> Rendered:
+        return self._rendered(textrender.plain_lines(
+            ("Category", textrender.category_value(c, base_url, True))
             for c in _all_categories(catalog_or_categories)))
 
-    def created(self, location_url):
-        return self._rendered(text.plain_lines([("X-OCCI-Location", location_url)]),
+    def created(self, location_url: str) -> Rendered:
+        return self._rendered(textrender.plain_lines([("X-OCCI-Location", location_url)]),
                               self._locations(location_url))
 
 
@@ -169,29 +171,29 @@ class TextOcciRenderer(Renderer):
 
     media_type = "text/occi"
 
-    def _headers(self, fields, extra=()):
-        return self._rendered(b"OK", text.header_fields(fields) + tuple(extra))
+    def _headers(self, fields: Iterable[tuple[str, str]], extra: Iterable[tuple[str, str]] = ()) -> Rendered:
+        return self._rendered(b"OK", textrender.header_fields(fields) + tuple(extra))
 
-    def entity(self, entity, base_url):
-        return self._headers(text.entity_fields(entity, base_url))
+    def entity(self, entity: Entity, base_url: str) -> Rendered:
+        return self._headers(textrender.entity_fields(entity, base_url))
 
-    def collection(self, entities, base_url):
-        urls = [text.absolute(base_url, e.location) for e in entities]
+    def collection(self, entities: Iterable[Entity], base_url: str) -> Rendered:
+        urls = [absolute(base_url, e.location) for e in entities]
         return self._headers([("X-OCCI-Location", u) for u in urls]
                              + [("Location", u) for u in urls])
 
-    def categories(self, catalog_or_categories, base_url):
+    def categories(self, catalog_or_categories: ICatalog | Iterable[Category], base_url: str) -> Rendered:
         return self._headers(
-            ("Category", text.category_value(c, base_url, True))
+            ("Category", textrender.category_value(c, base_url, True))
             for c in _all_categories(catalog_or_categories))
 
-    def created(self, location_url):
+    def created(self, location_url: str) -> Rendered:
         return self._rendered(b"OK", self._locations(location_url))
 
-    def ok(self):
+    def ok(self) -> Rendered:
         return self._rendered(b"OK")
 
-    def error(self, error):
+    def error(self, error: OCCIError) -> Rendered:
         rendered = super().error(error)
         return Rendered(
             headers=rendered.headers + (("X-OCCI-Error", _one_line(error.message)),),
@@ -203,20 +205,20 @@ class UriListRenderer(Renderer):
 
     media_type = "text/uri-list"
 
-    def entity(self, entity, base_url):
+    def entity(self, entity: Entity, base_url: str) -> Rendered:
         raise BadRequest("text/uri-list renders collections only; "
                          "ask for text/plain or text/occi")
 
-    def collection(self, entities, base_url):
+    def collection(self, entities: Iterable[Entity], base_url: str) -> Rendered:
         return self._rendered("".join(
-            text.absolute(base_url, e.location) + "\n" for e in entities
+            absolute(base_url, e.location) + "\n" for e in entities
         ).encode("utf-8"))
 
-    def categories(self, catalog_or_categories, base_url):
+    def categories(self, catalog_or_categories: ICatalog | Iterable[Category], base_url: str) -> Rendered:
         raise BadRequest("text/uri-list cannot render categories; "
                          "ask for text/plain or text/occi")
 
-    def created(self, location_url):
+    def created(self, location_url: str) -> Rendered:
         return self._rendered((location_url + "\n").encode("utf-8"),
                               self._locations(location_url))
 
@@ -226,29 +228,29 @@ class JsonRenderer(Renderer):
 
     media_type = "application/occi+json"
 
-    def entity(self, entity, base_url):
+    def entity(self, entity: Entity, base_url: str) -> Rendered:
         return self._rendered(occi_json.dumps(occi_json.entity_object(entity, base_url)))
 
-    def collection(self, entities, base_url):
+    def collection(self, entities: Iterable[Entity], base_url: str) -> Rendered:
         entities = list(entities)
         links = [e for e in entities if isinstance(e, Link)]
         key = "links" if entities and len(links) == len(entities) else "resources"
         return self._rendered(occi_json.dumps(
             {key: [occi_json.entity_object(e, base_url) for e in entities]}))
 
-    def categories(self, catalog_or_categories, base_url):
+    def categories(self, catalog_or_categories: ICatalog | Iterable[Category], base_url: str) -> Rendered:
         return self._rendered(occi_json.dumps(occi_json.model_object(
             _all_categories(catalog_or_categories), base_url)))
 
-    def category(self, category, base_url):
+    def category(self, category: Category, base_url: str) -> Rendered:
         return self._rendered(occi_json.dumps(
             occi_json.category_object(category, base_url)))
 
-    def created(self, location_url):
+    def created(self, location_url: str) -> Rendered:
         return self._rendered(occi_json.dumps({"location": location_url}),
                               self._locations(location_url))
 
-    def error(self, error):
+    def error(self, error: OCCIError) -> Rendered:
         return Rendered(headers=error.headers, body=occi_json.dumps(
             {"error": {"status": error.status, "message": error.message}}),
             content_type=self.media_type)

@@ -3,9 +3,10 @@
 Interpret a parsed L{Document} against a catalog: build the entity a create
 asks for, the changes of an update, the action of a trigger, or a filter.
 
-Statuses follow DESIGN.md: an unknown category, a missing required
-attribute or a bad value is a L{BadRequest} (400); a mixin not applicable to
-the kind, or a write to an immutable attribute, is L{Forbidden} (403).
+Statuses follow the status table of docs/status.md: an unknown category, a
+missing required attribute or a bad value is a L{BadRequest} (400); a mixin
+not applicable to the kind, or a write to an immutable attribute, is
+L{Forbidden} (403).
 Client-supplied C{occi.core.id}, an inline link's C{self}, id and source
 are ignored: the provider names entities.  Locations may be written as
 paths or as absolute URLs; only the path is kept.
@@ -20,8 +21,10 @@ sends C{--attribute occi.compute.memory=2.0} quoted).
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 from urllib.parse import urlsplit
 
+from occid.interfaces import ICatalog
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Forbidden
 from occid.occi.model import (
@@ -39,6 +42,8 @@ from occid.occi.model import (
     Mixin,
     Resource,
 )
+
+_C = TypeVar("_C", bound=Category)
 
 #: Misspellings some clients send (OOI 1.2.0), to the attribute meant.
 ATTRIBUTE_ALIASES = {
@@ -70,17 +75,21 @@ def _collection_of(path: str) -> str:
     return path.rsplit("/", 1)[0] + "/"
 
 
-def _resolve(ref: CategoryRef, catalog) -> Category:
+def _resolve(ref: CategoryRef, catalog: ICatalog, cls: type[_C]) -> _C:
+    """
+    The catalog's category C{ref} names; C{cls} is the class C{ref.cls}
+    (kind, mixin or action) stands for.
+    """
     category = catalog.lookup(ref.identifier)
-    if category is None or category.category_class != ref.cls:
+    if not isinstance(category, cls) or category.category_class != ref.cls:
         raise BadRequest(f"unknown {ref.cls} {ref.identifier}")
     return category
 
 
-def _mixins(refs, kind: Kind, catalog) -> list[Mixin]:
+def _mixins(refs: list[CategoryRef], kind: Kind, catalog: ICatalog) -> list[Mixin]:
     mixins: list[Mixin] = []
     for ref in refs:
-        mixin = _resolve(ref, catalog)
+        mixin = _resolve(ref, catalog, Mixin)
         if not mixin.applies_to(kind):
             raise Forbidden(f"mixin {mixin.identifier} cannot be applied to a {kind.term}")
         if mixin not in mixins:
@@ -188,13 +197,13 @@ def _check_required(values: dict, kind: Kind, mixins: list[Mixin],
             raise BadRequest(f"attribute {name} is required to create a {kind.term}")
 
 
-def _the_kind(kinds: list[CategoryRef], kind: Kind, catalog) -> None:
-    if len(kinds) != 1 or _resolve(kinds[0], catalog) != kind:
+def _the_kind(kinds: list[CategoryRef], kind: Kind, catalog: ICatalog) -> None:
+    if len(kinds) != 1 or _resolve(kinds[0], catalog, Kind) != kind:
         raise BadRequest(f"a {kind.term} is created with exactly one kind, "
                          f"{kind.identifier}")
 
 
-def _inline_link(ref: LinkRef, source_kind: Kind, catalog) -> Link:
+def _inline_link(ref: LinkRef, source_kind: Kind, catalog: ICatalog) -> Link:
     if "?action=" in ref.target:
         raise BadRequest(f"an action link ({ref.target}) cannot be created")
     target = path_of(ref.target)
@@ -229,7 +238,7 @@ def _inline_link(ref: LinkRef, source_kind: Kind, catalog) -> Link:
                 target_kind=target_kind)
 
 
-def resource_for_create(document: Document, kind: Kind, catalog) -> Resource:
+def resource_for_create(document: Document, kind: Kind, catalog: ICatalog) -> Resource:
     """
     The resource a create on C{kind}'s collection asks for, with its inline
     links (their source is left empty: the resource has no id yet).
@@ -246,7 +255,7 @@ def resource_for_create(document: Document, kind: Kind, catalog) -> Resource:
                     links=links)
 
 
-def link_for_create(document: Document, kind: Kind, catalog) -> Link:
+def link_for_create(document: Document, kind: Kind, catalog: ICatalog) -> Link:
     """The link a create on C{kind}'s collection (a link kind) asks for."""
     kinds, mixin_refs, actions = _split(document)
     _the_kind(kinds, kind, catalog)
@@ -269,7 +278,7 @@ def link_for_create(document: Document, kind: Kind, catalog) -> Link:
                 target_kind=catalog.kind_at(_collection_of(target)))
 
 
-def changes_for_update(document: Document, entity_kind: Kind, catalog,
+def changes_for_update(document: Document, entity_kind: Kind, catalog: ICatalog,
                        replace: bool) -> Changes:
     """
     The changes a partial update (POST, C{replace} false) or a full update
@@ -283,7 +292,7 @@ def changes_for_update(document: Document, entity_kind: Kind, catalog,
     if actions:
         raise BadRequest("an update cannot name an action; use ?action=")
     for ref in kinds:
-        if _resolve(ref, catalog) != entity_kind:
+        if _resolve(ref, catalog, Kind) != entity_kind:
             raise BadRequest("the kind of an entity cannot be changed")
     mixins = _mixins(mixin_refs, entity_kind, catalog)
     skip = ("occi.core.source", "occi.core.target") if entity_kind.is_a(infra.LINK) \
@@ -292,7 +301,7 @@ def changes_for_update(document: Document, entity_kind: Kind, catalog,
     return Changes(mixins=mixins, attributes=attributes, replace=replace)
 
 
-def action_for_trigger(document: Document, query_term: str, kind: Kind, catalog
+def action_for_trigger(document: Document, query_term: str, kind: Kind, catalog: ICatalog
                        ) -> tuple[Action, dict[str, AttributeValue]]:
     """
     The action C{POST …?action=<query_term>} asks for, with its parameters.
@@ -307,7 +316,7 @@ def action_for_trigger(document: Document, query_term: str, kind: Kind, catalog
         if actions[0].term != query_term:
             raise BadRequest(f"?action={query_term} does not match the body's "
                              f"action {actions[0].identifier}")
-        action = _resolve(actions[0], catalog)
+        action: Action | None = _resolve(actions[0], catalog, Action)
     else:
         action = next((a for a in kind.actions if a.term == query_term), None)
     if action is None or action not in kind.actions:
@@ -330,7 +339,7 @@ def filter_from(document: Document) -> EntityFilter:
                         attributes=dict(document.attributes))
 
 
-def categories_filter(document: Document, catalog) -> tuple[Category, ...]:
+def categories_filter(document: Document, catalog: ICatalog) -> tuple[Category, ...]:
     """
     The query interface restricted to the categories C{document} names, or
     all of them when it names none.  Unknown categories match nothing.

@@ -22,7 +22,7 @@ from twisted.internet.interfaces import IReactorCore, IReactorFromThreads, IReac
 from occid.config import CrlMode, GridConfig, ServerConfig
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.trust import TrustStore, fingerprint
-from occid.gsi.voms import VomsDir
+from occid.gsi.vomsdir import VomsDir
 from occid.server.identity import now
 from occid.server.tls import GridServerTLS, build_context
 from occid.server.trustwatch import TrustWatcher

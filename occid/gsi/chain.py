@@ -1,0 +1,83 @@
+# -*- test-case-name: tests.test_gsi_proxy -*-
+"""
+What a proxy-chain validation takes and gives: the site's L{ChainOptions}
+and the L{ChainFacts} a valid chain establishes.
+
+Pure data; the validation itself is L{occid.gsi.proxy.validate_chain}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+
+from occid.config import CrlMode, GridConfig
+
+
+@dataclass(frozen=True)
+class ChainOptions:
+    """
+    The site's proxy rules.
+
+    @ivar crl: C{REQUIRE}: every CA-issued certificate needs its CA's CRL;
+        C{IF_VALID}: a missing CRL is tolerated (and noted); C{OFF}: the
+        same in this module, the TLS layer may stop asking OpenSSL for CRLs.
+        In every mode a CRL that is present must be correctly signed and
+        current, and a listed serial is refused.
+    @ivar legacy_proxies: accept pre-RFC Globus proxies (never mixed, never
+        draft GSI-3 ones).
+    @ivar namespaces: C{"if-present"}: C{.namespaces} / C{.signing_policy}
+        are enforced when the CA has them; C{"require"}: a CA without either
+        signs nobody.
+    """
+
+    crl: CrlMode = CrlMode.IF_VALID
+    legacy_proxies: bool = False
+    namespaces: str = "if-present"
+
+    @classmethod
+    def from_config(cls, grid: GridConfig) -> ChainOptions:
+        """The options of the C{[grid]} section."""
+        return cls(crl=grid.crl, legacy_proxies=grid.legacy_proxies)
+
+
+@dataclass(frozen=True)
+class ChainFacts:
+    """
+    What a valid chain establishes.
+
+    @ivar proxies: the proxy certificates, leaf first.
+    @ivar ca_path: the trust-dir CAs above the EEC, issuer first.
+    @ivar limited: some proxy is limited (a full proxy below a limited one
+        counts as limited too).
+    @ivar not_after: the earliest notAfter of the proxies, EEC and CAs.
+    @ivar valid_from: the earliest moment the time-dependent checks (C9
+        validity, C11 CRL currency) pass: the latest notBefore (less the
+        grace, for proxies) and thisUpdate of the CRLs consulted.
+    @ivar valid_until: the last moment they pass: C{not_after}, or the
+        earliest nextUpdate of the CRLs consulted if that comes first.
+        Validating the same chain at any moment from C{valid_from} to
+        C{valid_until} gives the same facts.
+    @ivar notes: what was tolerated (missing CRLs, inherited limitation,
+        OpenSSL errors accepted for legacy proxies), for the log.
+    """
+
+    eec: x509.Certificate
+    eec_dn: str
+    issuer_dn: str
+    proxies: tuple[x509.Certificate, ...]
+    proxy_depth: int
+    limited: bool
+    legacy: bool
+    not_after: datetime
+    ca_path: tuple[x509.Certificate, ...]
+    notes: tuple[str, ...]
+    valid_from: datetime
+    valid_until: datetime
+
+    @property
+    def ac_carriers(self) -> tuple[x509.Certificate, ...]:
+        """The certificates VOMS attribute certificates may be read from: the proxies, leaf first."""
+        return self.proxies

@@ -1,0 +1,247 @@
+# -*- test-case-name: tests.test_gsi_voms -*-
+"""
+Rule V4 of docs/security.md: who signed a VOMS attribute certificate.
+
+The signer is found through the VO's LSC file (the signer chain the AC
+embeds must be one the file lists, and must itself pass the chain rules
+against the trust store) or among the PEM certificates of the VO's
+directory; its key must verify the AC's signature and match the AC's
+authorityKeyIdentifier.  A L{SignerCache} lets the chain a VOMS server
+embeds in all its ACs be validated once rather than on every
+authentication.
+
+Pure: asn1crypto and cryptography; nothing here touches Twisted or the
+network.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from occid.gsi.names import slash_dn
+from occid.gsi.principal import CertificateRejected
+from occid.gsi.proxy import ChainFacts, ChainOptions, validate_chain
+from occid.gsi.readable import PARSE_ERRORS
+from occid.gsi.trust import TrustStore
+from occid.gsi.vomsasn1 import CertSeq, PrintedName, asn1_name_key, name_key
+from occid.gsi.vomsdir import LscChains, VoDirectory, normalise_dn
+
+#: How many verified signer chains a L{SignerCache} remembers.
+SIGNER_CACHE_SIZE = 64
+
+_WEAK_HASHES = frozenset({"md2", "md5", "sha1"})
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
+class SignerRefused(Exception):
+    """An AC has no trusted signer (rule V4); the message says why."""
+
+
+@dataclass(frozen=True)
+class SignerLookup:
+    """
+    Where to look for the signer of one AC, and what to check it against.
+
+    @ivar directory: the vomsdir entry of the AC's VO.
+    @ivar trust: the trust store signer chains are validated against.
+    @ivar options: the chain options for validating signer chains.
+    @ivar now: an aware UTC datetime.
+    @ivar signers: the L{SignerCache} for C{trust} and C{options}, if any.
+    """
+
+    directory: VoDirectory
+    trust: TrustStore
+    options: ChainOptions
+    now: datetime
+    signers: SignerCache | None
+
+
+@dataclass(frozen=True)
+class VerifiedChain:
+    """An embedded signer chain, parsed, whose signer passed the chain rules (C2-C13)."""
+
+    certificates: tuple[x509.Certificate, ...]
+    presented: tuple[tuple[str, str], ...]  # normalised (subject, issuer) slash DNs, for the LSC
+    facts: ChainFacts  # of the signer's validation
+
+
+class SignerCache:
+    """
+    The VOMS signer chains already validated (V4), so that the chain a VOMS
+    server embeds in every AC it signs is checked against the trust store
+    once, not on every authentication.
+
+    Keyed by the DER of the embedded chain.  An entry stands from the
+    validation's C{valid_from} to its C{valid_until} (the validity of the
+    signer and its CAs, and of their CRLs); outside that span the chain is
+    validated again.  The least recently used entry goes first.  A cache
+    belongs to one trust store and one set of chain options: make a new
+    one whenever the trust material is reloaded.
+    """
+
+    def __init__(self, size: int = SIGNER_CACHE_SIZE):
+        self._size = size
+        self._entries: OrderedDict[bytes, VerifiedChain] = OrderedDict()
+
+    def get(self, der: bytes, now: datetime) -> VerifiedChain | None:
+        """The verified chain embedded as C{der}, if its validation holds at C{now}."""
+        entry = self._entries.get(der)
+        if entry is None or not entry.facts.valid_from <= now <= entry.facts.valid_until:
+            return None
+        self._entries.move_to_end(der)
+        return entry
+
+    def add(self, der: bytes, entry: VerifiedChain) -> None:
+        """Remember C{entry}, a chain embedded as C{der} that passed the chain rules."""
+        self._entries[der] = entry
+        self._entries.move_to_end(der)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+def find_signer(
+    ac: cms.AttributeCertificateV2,
+    issuer_name: asn1_x509.Name,
+    issuer_dn: PrintedName,
+    vo: str,
+    voms_host: str,
+    certseq: bytes | None,
+    lookup: SignerLookup,
+) -> x509.Certificate:
+    """
+    V4: the signer certificate, through the LSC or a PEM of the VO directory.
+
+    @param certseq: the value of the AC's signer-chain extension, if any.
+    @raise SignerRefused: no certificate found this way verifies the AC.
+    """
+    reasons: list[str] = []
+    chains = lookup.directory.lsc.get(voms_host)
+    if chains is not None:
+        if certseq is None:
+            reasons.append(f"{voms_host}.lsc exists but the AC embeds no signer chain")
+        else:
+            signer = _signer_from_lsc(ac, issuer_name, certseq, chains, voms_host, lookup, reasons)
+            if signer is not None:
+                return signer
+    expected = asn1_name_key(issuer_name)
+    candidates = [c for c in lookup.directory.certificates if name_key(c.subject) == expected]
+    for certificate in candidates:
+        if not certificate.not_valid_before_utc <= lookup.now <= certificate.not_valid_after_utc:
+            reasons.append(f"vomsdir certificate of {issuer_dn} is outside its validity")
+        elif _signature_problem(ac, certificate) is None:
+            return certificate
+    if not candidates:
+        reasons.append(f"no certificate of {issuer_dn} in vomsdir/{vo}")
+    elif not reasons:
+        reasons.append(f"no vomsdir certificate of {issuer_dn} verifies the signature")
+    raise SignerRefused(f"AC for VO {vo!r} from {issuer_dn} has no trusted signer: " + "; ".join(reasons))
+
+
+def _signer_from_lsc(
+    ac: cms.AttributeCertificateV2,
+    issuer_name: asn1_x509.Name,
+    value: bytes,
+    chains: LscChains,
+    voms_host: str,
+    lookup: SignerLookup,
+    reasons: list[str],
+) -> x509.Certificate | None:
+    signers = lookup.signers
+    verified = signers.get(value, lookup.now) if signers is not None else None
+    if verified is not None:
+        certificates, presented = verified.certificates, verified.presented
+    else:
+        try:
+            certificates = tuple(
+                x509.load_der_x509_certificate(c.dump())
+                for inner in CertSeq.load(value, strict=True)
+                for c in inner
+            )
+            presented = tuple((normalise_dn(slash_dn(c.subject)), normalise_dn(slash_dn(c.issuer)))
+                              for c in certificates)
+        except PARSE_ERRORS as e:
+            reasons.append(f"unreadable embedded signer chain: {e}")
+            return None
+    if presented not in chains:
+        shown = " -> ".join(f"{s} (issuer {i})" for s, i in presented) or "nothing"
+        reasons.append(f"the embedded signer chain {shown} matches no chain of {voms_host}.lsc")
+        return None
+    signer = certificates[0]
+    if name_key(signer.subject) != asn1_name_key(issuer_name):
+        reasons.append("the embedded signer is not the AC issuer")
+        return None
+    if verified is None:
+        try:
+            # The CA part comes from the trust store only, as for client chains.
+            facts = validate_chain([signer], (), lookup.trust, lookup.options, lookup.now)
+        except CertificateRejected as e:
+            reasons.append(f"the signer chain is not trusted ({e.rule}: {e.reason})")
+            return None
+        if signers is not None:
+            signers.add(value, VerifiedChain(certificates=certificates, presented=presented, facts=facts))
+    problem = _signature_problem(ac, signer)
+    if problem:
+        reasons.append(problem)
+        return None
+    return signer
+
+
+def _signature_problem(ac: cms.AttributeCertificateV2, signer: x509.Certificate) -> str | None:
+    """Why C{signer}'s key does not verify C{ac}, or C{None} if it does."""
+    algorithm = ac["signature_algorithm"]
+    try:
+        algo, hash_name = algorithm.signature_algo, algorithm.hash_algo
+    except ValueError:
+        return f"unsupported signature algorithm {algorithm['algorithm'].dotted}"
+    if hash_name in _WEAK_HASHES:
+        return f"the AC is signed with {hash_name}, which is too weak"
+    if hash_name not in _HASHES:
+        return f"unsupported signature hash {hash_name}"
+    digest = _HASHES[hash_name]()
+    key = signer.public_key()
+    tbs = ac["ac_info"].dump()
+    signature = ac["signature"].native
+    try:
+        if algo == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, tbs, padding.PKCS1v15(), digest)
+        elif algo == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, tbs, ec.ECDSA(digest))
+        else:
+            return f"signature algorithm {algo} does not fit the signer's key"
+    except InvalidSignature:
+        return f"the signature does not verify with the key of {slash_dn(signer.subject)}"
+    return None
+
+
+def check_authority_key(value: bytes, signer: x509.Certificate, issuer_dn: PrintedName) -> None:
+    """
+    V4: the AC's authorityKeyIdentifier (the DER C{value}) names the key of
+    C{signer}.
+
+    @raise SignerRefused: it is unreadable or names another key.
+    """
+    try:
+        key_id = asn1_x509.AuthorityKeyIdentifier.load(value, strict=True)["key_identifier"].native
+    except ValueError as e:
+        raise SignerRefused(f"AC from {issuer_dn} has an unreadable authorityKeyIdentifier: {e}") from None
+    try:
+        ski = signer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        ski = x509.SubjectKeyIdentifier.from_public_key(signer.public_key()).digest
+    if key_id != ski:
+        raise SignerRefused(f"AC from {issuer_dn}: authorityKeyIdentifier does not name the signer's key")

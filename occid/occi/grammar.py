@@ -1,0 +1,167 @@
+# -*- test-case-name: tests.test_occi_text -*-
+"""
+The value grammar of the OCCI text renderings (GFD.185 / GFD.229), for
+reading and writing alike: which header or line names carry OCCI fields,
+the shapes of terms, schemes, attribute names, numbers and URIs, quoted
+strings (C{\\"} and C{\\\\} escaped), attribute values, and absolute URLs.
+
+On input every syntax problem in one value is a L{SyntaxProblem}; the
+parser adds where it was.  On output control characters in strings are
+written as spaces, so no value can break a line or inject a header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from occid.occi.model import AttributeValue
+
+#: Field names, lowercased, to the structure they carry.
+FIELDS = {
+    "category": "category",
+    "x-occi-category": "category",
+    "link": "link",
+    "x-occi-link": "link",
+    "x-occi-attribute": "attribute",
+    "x-occi-location": "location",
+    "location": "location",
+}
+
+TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\"<>]*#\Z")
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\"<>]*#[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z][A-Za-z0-9_-]*)*\Z")
+URI = re.compile(r"[^\s\"<>]+\Z")
+#: The start of an absolute URI: a scheme and C{://}.
+ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+#: The category classes, and the attribute properties in ABNF order.
+CLASSES = ("kind", "mixin", "action")
+PROPERTIES = ("immutable", "required")
+
+_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+_INTEGER = re.compile(r"-?\d+")
+_TOKEN = re.compile(r"[^\s\";,=<>]+\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class SyntaxProblem(Exception):
+    """A syntax problem in one value; the caller adds where it was."""
+
+
+def split_outside_quotes(text: str, separator: str) -> list[str]:
+    """
+    Split C{text} on C{separator} where it is not inside a quoted string
+    (in which C{\\} escapes the next character).
+
+    @raise SyntaxProblem: a quoted string is not terminated.
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    quoted, escaped = False, False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    if quoted:
+        raise SyntaxProblem("unterminated quoted string")
+    parts.append("".join(current))
+    return parts
+
+
+def unquote(text: str) -> str:
+    """
+    The content of a complete quoted string, escapes resolved.
+
+    @raise SyntaxProblem: C{text} is not one quoted string.
+    """
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        raise SyntaxProblem(f"expected a quoted string, not {text}")
+    out, escaped = [], False
+    for char in text[1:-1]:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            raise SyntaxProblem(f"stray quote in {text}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def parse_value(text: str) -> AttributeValue:
+    """
+    An attribute value: a quoted string, a number (int or float), C{true} /
+    C{false}, or a bare token (read as a string).
+
+    @raise SyntaxProblem: none of these.
+    """
+    text = text.strip()
+    if text.startswith('"'):
+        return unquote(text)
+    if text in ("true", "false"):
+        return text == "true"
+    if _NUMBER.match(text):
+        if _INTEGER.fullmatch(text):
+            return int(text)
+        return float(text)
+    if _TOKEN.match(text):
+        return text
+    raise SyntaxProblem(f"invalid attribute value {text!r}")
+
+
+def parameters(parts: Iterable[str]) -> list[tuple[str, str]]:
+    """
+    C{name=value} pairs of a Category or Link value, raw values kept.
+
+    @raise SyntaxProblem: a parameter has no value.
+    """
+    pairs = []
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        name, equals, value = part.partition("=")
+        if not equals:
+            raise SyntaxProblem(f"parameter without a value: {part}")
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def string_parameter(value: str) -> str:
+    """A parameter's value as a string: quoted or bare."""
+    return unquote(value) if value.startswith('"') else value
+
+
+def quote(text: str) -> str:
+    """A quoted string; control characters become spaces."""
+    text = _CONTROL.sub(" ", text)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_value(value: AttributeValue) -> str:
+    """An attribute value: strings quoted, numbers and booleans bare."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return quote(str(value))
+
+
+def absolute(base_url: str, location: str) -> str:
+    """C{location} (a path) made absolute against C{base_url}."""
+    if ABSOLUTE_URI.match(location):
+        return location
+    return base_url + location

@@ -1,0 +1,154 @@
+# -*- test-case-name: tests.test_occi_text,tests.test_occi_rendering -*-
+"""
+Writing the OCCI text renderings: the (field name, value) pairs of an
+entity or a category, as text/plain lines or as text/occi headers.
+
+Category parameters are written in ABNF order with C{; } separators,
+numbers and booleans bare, strings quoted (L{occid.occi.grammar.quote}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from occid.occi.grammar import absolute, quote, render_value
+from occid.occi.model import (
+    Action,
+    AttributeValue,
+    Category,
+    Entity,
+    Kind,
+    Link,
+    Mixin,
+    Resource,
+)
+
+#: Header values are joined with commas up to about this many characters;
+#: longer renderings (a big query interface) repeat the header instead, as
+#: many HTTP clients limit the length of one header line.
+HEADER_VALUE_LIMIT = 8000
+
+
+def rel_of(category: Category) -> str | None:
+    """The C{rel} of a category: a kind's parent, a mixin's first depends."""
+    if isinstance(category, Kind) and category.parent is not None:
+        return category.parent.identifier
+    if isinstance(category, Mixin) and category.depends:
+        return category.depends[0].identifier
+    return None
+
+
+def attribute_definitions(category: Category) -> tuple[str, ...]:
+    """The attribute list of a category, inherited kind attributes first."""
+    definitions = []
+    for attribute in category.all_attributes():
+        properties = [name for name, on in (("immutable", not attribute.mutable),
+                                            ("required", attribute.required)) if on]
+        definitions.append(attribute.name + (
+            "{" + " ".join(properties) + "}" if properties else ""))
+    return tuple(definitions)
+
+
+def category_value(category: Category, base_url: str, full: bool) -> str:
+    """
+    One Category value.  C{full} (the query interface) adds the
+    C{attributes} and C{actions} parameters.
+    """
+    parts = [category.term, f"scheme={quote(category.scheme)}",
+             f'class="{category.category_class}"']
+    if category.title:
+        parts.append(f"title={quote(category.title)}")
+    rel = rel_of(category)
+    if rel:
+        parts.append(f"rel={quote(rel)}")
+    if category.location:
+        parts.append(f"location={quote(absolute(base_url, category.location))}")
+    if full:
+        definitions = attribute_definitions(category)
+        if definitions:
+            parts.append(f"attributes={quote(' '.join(definitions))}")
+        actions = getattr(category, "actions", ())
+        if actions:
+            parts.append(f"actions={quote(' '.join(a.identifier for a in actions))}")
+    return "; ".join(parts)
+
+
+def _attribute_value(name: str, value: AttributeValue) -> str:
+    return f"{name}={render_value(value)}"
+
+
+def _link_attributes(link: Link, base_url: str) -> list[tuple[str, AttributeValue]]:
+    pairs: list[tuple[str, AttributeValue]] = [
+        ("occi.core.id", link.id),
+        ("occi.core.source", absolute(base_url, link.source)),
+        ("occi.core.target", absolute(base_url, link.target)),
+    ]
+    return pairs + [(k, v) for k, v in link.attributes.items() if v is not None]
+
+
+def inline_link_value(link: Link, base_url: str) -> str:
+    """A resource's link to another resource, as a Link value."""
+    target_kind = link.target_kind.identifier if link.target_kind else (
+        "http://schemas.ogf.org/occi/core#resource")
+    categories = " ".join([link.kind.identifier] + [m.identifier for m in link.mixins])
+    parts = [f"<{absolute(base_url, link.target)}>", f"rel={quote(target_kind)}",
+             f"self={quote(absolute(base_url, link.location))}",
+             f"category={quote(categories)}"]
+    parts += [_attribute_value(k, v) for k, v in _link_attributes(link, base_url)]
+    return "; ".join(parts)
+
+
+def action_link_value(entity: Entity, action: Action, base_url: str) -> str:
+    """An applicable action of an entity, as a Link value."""
+    url = absolute(base_url, entity.location)
+    return f"<{url}?action={action.term}>; rel={quote(action.identifier)}"
+
+
+def entity_fields(entity: Entity, base_url: str) -> list[tuple[str, str]]:
+    """
+    The (field name, value) pairs of an entity rendering in order:
+    categories, action links, resource links, attributes (C{occi.core.id}
+    first).
+    """
+    fields = [("Category", category_value(entity.kind, base_url, False))]
+    fields += [("Category", category_value(m, base_url, False)) for m in entity.mixins]
+    fields += [("Link", action_link_value(entity, a, base_url)) for a in entity.actions]
+    if isinstance(entity, Resource):
+        fields += [("Link", inline_link_value(link, base_url)) for link in entity.links]
+    if isinstance(entity, Link):
+        pairs = _link_attributes(entity, base_url)
+    else:
+        pairs = [("occi.core.id", entity.id)] + [
+            (k, v) for k, v in entity.attributes.items() if v is not None]
+    fields += [("X-OCCI-Attribute", _attribute_value(k, v)) for k, v in pairs]
+    return fields
+
+
+def plain_lines(fields: Iterable[tuple[str, str]]) -> bytes:
+    """Fields as a text/plain body, one per line."""
+    return "".join(f"{name}: {value}\n" for name, value in fields).encode("utf-8")
+
+
+def join_header_values(values: list[str], limit: int | None = HEADER_VALUE_LIMIT
+                       ) -> list[str]:
+    """
+    Comma-join C{values} into as few header values as fit C{limit}
+    characters each (one value longer than the limit stands alone);
+    C{limit=None} joins everything.
+    """
+    joined: list[str] = []
+    for value in values:
+        if joined and (limit is None or len(joined[-1]) + 1 + len(value) <= limit):
+            joined[-1] += "," + value
+        else:
+            joined.append(value)
+    return joined
+
+
+def header_fields(fields: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Fields as text/occi headers: the values of each name comma-joined."""
+    by_name: dict[str, list[str]] = {}
+    for name, value in fields:
+        by_name.setdefault(name, []).append(value)
+    return tuple((name, joined) for name, values in by_name.items()
+                 for joined in join_header_values(values))
