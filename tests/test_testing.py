@@ -19,7 +19,6 @@ from occid.testing import (
     identify_as,
     make_binding,
     make_principal,
-    read_response,
     refuse_identity,
 )
 from tests.contract import (
@@ -30,6 +29,7 @@ from tests.contract import (
     EntityCollectionContract,
     resolve_synchronously,
 )
+from tests.rawhttp import read_response
 
 
 class TestMemoryCollectionContract(BackendCollections, EntityCollectionContract):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from twisted.logger import globalLogPublisher
 
 from occid import SERVER_HEADER
-from occid.testing import make_gateway
+from tests.gateway import make_gateway
 
 COMPUTE = (
     'Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"\n'

@@ -20,10 +20,10 @@ from occid.testing import (
     StaticPolicy,
     identify_as,
     make_binding,
-    make_gateway,
     make_principal,
 )
 from occid.web.root import make_root
+from tests.gateway import make_gateway
 
 BASE = "https://occi.example.org:11443"
 AMI = "ami-0123456789abcdef0"

@@ -12,8 +12,9 @@ from twisted.python.failure import Failure
 from twisted.web.pages import notFound
 
 from occid import SERVER_HEADER
-from occid.testing import connect, http_request, make_gateway, read_response
 from occid.web.root import make_site
+from tests.gateway import make_gateway
+from tests.rawhttp import connect, http_request, read_response
 
 HEAD = b"POST /compute/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
 BODY = (

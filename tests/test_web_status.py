@@ -20,10 +20,10 @@ from occid.testing import (
     MemoryBackend,
     StaticPolicy,
     make_binding,
-    make_gateway,
     make_principal,
     refuse_identity,
 )
+from tests.gateway import make_gateway
 
 AMI = "ami-0123456789abcdef0"
 OS_TPL = infra.os_tpl_mixin(AMI, "", "occi.example.org")
