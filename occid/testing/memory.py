@@ -2,7 +2,9 @@
 """
 Entity collections kept in memory, with the semantics of the EC2 providers:
 EC2-like ids, the compute state machine, the visibility rules of an account
-binding, C{NotFound} for another user's entity.  The contract tests
+binding, C{NotFound} for another user's entity, and the same refusals (no
+storage online/offline/resize, no network up/down, networks and links
+unchangeable, no writes from a read-only binding).  The contract tests
 (C{tests/contract.py}) run against these collections and against the EC2
 providers, which keeps the fake honest.
 """
@@ -22,7 +24,7 @@ from zope.interface import implementer
 from occid.gsi.principal import Principal
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
+from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
 from occid.occi.model import (
     Action,
     Attribute,
@@ -50,20 +52,32 @@ INITIAL_STATES = {
 }
 
 #: (kind term, action term) -> (states the action needs, state after it;
-#: None keeps the state).
+#: None keeps the state): the actions EC2 can do.
 TRANSITIONS: dict[tuple[str, str], tuple[set[str], str | None]] = {
     ("compute", "start"): ({"inactive", "suspended"}, "active"),
     ("compute", "stop"): ({"active"}, "inactive"),
     ("compute", "restart"): ({"active"}, "active"),
     ("compute", "suspend"): ({"active"}, "suspended"),
     ("compute", "save"): ({"active", "inactive"}, None),
-    ("storage", "online"): ({"offline"}, "online"),
-    ("storage", "offline"): ({"online"}, "offline"),
     ("storage", "snapshot"): ({"online", "offline"}, None),
-    ("storage", "resize"): ({"online", "offline"}, None),
-    ("network", "up"): ({"inactive"}, "active"),
-    ("network", "down"): ({"active"}, "inactive"),
 }
+
+#: The Conflict EC2 answers for the other actions of these kinds (links have
+#: no action EC2 can do: theirs are BadRequest, like another kind's).
+UNSUPPORTED_ACTIONS = {
+    "storage": "{action} is not possible on EBS volumes; resize by updating occi.storage.size",
+    "network": "{action} is not possible on a VPC; it is always up",
+}
+
+#: Why EC2 refuses every update of these kinds (Forbidden).
+UNCHANGEABLE = {
+    "network": "networks cannot be changed through occid",
+    "networkinterface": "a networkinterface cannot be changed; delete it and link again",
+    "storagelink": "a storagelink cannot be changed; delete it and link again",
+}
+
+#: What EC2 answers a read-only binding (a limited proxy) that writes.
+READ_ONLY = "a limited proxy may only read; use a full proxy to change anything"
 
 #: Kinds every user of an account sees, whatever the visibility (VPCs).
 SHARED_KINDS = ("network",)
@@ -129,6 +143,16 @@ def _applicable_actions(entity: Entity) -> list[Action]:
     ]
 
 
+def _refusal(kind: Kind, action: Action) -> OCCIError | None:
+    """What EC2 answers C{action} on an entity of C{kind}, if it cannot do it at all."""
+    if action in kind.actions and (kind.term, action.term) in TRANSITIONS:
+        return None
+    message = UNSUPPORTED_ACTIONS.get(kind.term)
+    if message is None or action not in kind.actions:
+        return BadRequest(f"{action.identifier} is not an action of {kind.term}")
+    return Conflict(message.format(action=action.term))
+
+
 @implementer(IEntityCollection)
 class MemoryCollection:
     """
@@ -155,6 +179,10 @@ class MemoryCollection:
             self._store.stalled.append(pending)
             return pending
         return defer.maybeDeferred(function, *args)
+
+    def _check_writable(self) -> None:
+        if not self._binding.writable:
+            raise Forbidden(READ_ONLY)
 
     def _key(self, id: str) -> tuple[str, str, str]:
         return (self._binding.account, self.kind.term, id)
@@ -226,6 +254,7 @@ class MemoryCollection:
         return self._call(self._create, entity)
 
     def _create(self, entity: Entity) -> Entity:
+        self._check_writable()
         if self.kind == infra.COMPUTE and infra.template_of(entity.mixins, infra.OS_TPL) is None:
             raise BadRequest("an os_tpl mixin is required")
         new = copy.deepcopy(entity)
@@ -251,13 +280,16 @@ class MemoryCollection:
 
     def update(self, id: str, changes: Changes) -> defer.Deferred[Entity]:
         """
-        Apply C{changes} (a template replaces its sibling); immutable
-        attributes cannot be changed, and a resource_tpl only while the
-        compute is not active.
+        Apply C{changes} (a template replaces its sibling); networks and
+        links cannot be changed, immutable attributes neither, and a
+        resource_tpl only while the compute is not active.
         """
         return self._call(self._update, id, changes)
 
     def _update(self, id: str, changes: Changes) -> Entity:
+        if self.kind.term in UNCHANGEABLE:
+            raise Forbidden(UNCHANGEABLE[self.kind.term])
+        self._check_writable()
         stored = self._stored(id)
         entity = stored.entity
         for name in changes.attributes:
@@ -291,6 +323,7 @@ class MemoryCollection:
         return self._call(self._delete, id)
 
     def _delete(self, id: str) -> None:
+        self._check_writable()
         self._stored(id)
         del self._store.entities[self._key(id)]
         self._record("delete", id, None)
@@ -307,10 +340,12 @@ class MemoryCollection:
     def _trigger(
         self, id: str, action: Action, attributes: dict[str, AttributeValue]
     ) -> Entity | Category:
+        refusal = _refusal(self.kind, action)
+        if refusal is not None:
+            raise refusal
+        self._check_writable()
         stored = self._stored(id)
         entity = stored.entity
-        if action not in self.kind.actions:
-            raise BadRequest(f"{action.identifier} is not an action of {self.kind.term}")
         needs, after = TRANSITIONS[(self.kind.term, action.term)]
         name, state = _state_of(entity) or ("", "")
         if state not in needs:
@@ -325,6 +360,4 @@ class MemoryCollection:
             image = self._store.new_id("ami-")
             title = str(attributes.get("name") or f"saved from {id}")
             return infra.os_tpl_mixin(image, title, self._store.public_host)
-        if action == infra.STORAGE_RESIZE:
-            entity.attributes["occi.storage.size"] = attributes["size"]
         return self._render(stored)
