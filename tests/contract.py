@@ -104,6 +104,11 @@ class ContractHelpers(_Case):
         """A C{kind} link create request from C{source} to the path C{target}."""
         return Link(kind=kind, id="", source=source.location, target=target)
 
+    def assert_gone(self, kind: Kind, id: str) -> None:
+        """Entity C{id} of C{kind} is NotFound and not listed."""
+        self.refused(NotFound, self.collection(kind).get(id))
+        assert id not in self.ids(kind)
+
     def ids(self, kind: Kind, principal: Principal = ALICE,
             filter: EntityFilter | None = None) -> list[str]:
         """The ids C{principal} lists in the collection of C{kind}, in order."""
@@ -225,8 +230,7 @@ class ComputeContract(ContractHelpers):
         created = self.create_compute()
         compute = self.collection(infra.COMPUTE)
         assert self.successResultOf(compute.delete(created.id)) is None
-        self.refused(NotFound, compute.get(created.id))
-        assert created.id not in self.ids(infra.COMPUTE)
+        self.assert_gone(infra.COMPUTE, created.id)
 
     def test_unknown_id(self) -> None:
         """get, update, delete and trigger of an unknown id are NotFound."""
@@ -296,8 +300,7 @@ class StorageContract(ContractHelpers):
         assert fetched.title == "disk"
         assert created.id in self.ids(infra.STORAGE)
         assert self.successResultOf(storage.delete(created.id)) is None
-        self.refused(NotFound, storage.get(created.id))
-        assert created.id not in self.ids(infra.STORAGE)
+        self.assert_gone(infra.STORAGE, created.id)
 
     def test_other_principal_sees_not_found(self) -> None:
         """With owner visibility another member's storage is NotFound, never listed."""
@@ -357,8 +360,7 @@ class NetworkContract(ContractHelpers):
         assert fetched.attributes["occi.network.address"] == "10.1.0.0/16"
         assert fetched.attributes["occi.network.state"] == "active"
         assert self.successResultOf(network.delete(created.id)) is None
-        self.refused(NotFound, network.get(created.id))
-        assert created.id not in self.ids(infra.NETWORK)
+        self.assert_gone(infra.NETWORK, created.id)
 
     def test_shared_by_the_account(self) -> None:
         """Another member of the account sees the network and lists it, in id order."""
@@ -477,7 +479,5 @@ class StorageLinkContract(_LinkContract):
     def test_gone_after_delete(self) -> None:
         """A deleted storagelink is gone from get and from the listing."""
         _, made, _ = self.link()
-        links = self.collection(self.kind)
-        self.successResultOf(links.delete(made.id))
-        self.refused(NotFound, links.get(made.id))
-        assert made.id not in self.ids(self.kind)
+        self.successResultOf(self.collection(self.kind).delete(made.id))
+        self.assert_gone(self.kind, made.id)

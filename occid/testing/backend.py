@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_testing,tests.test_ec2_contract -*-
+# -*- test-case-name: tests.test_testing -*-
 """
 A cloud in a dict: L{MemoryBackend} hands out one catalog per account and
 L{occid.testing.memory.MemoryCollection}s over one shared store.

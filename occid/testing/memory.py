@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_testing,tests.test_ec2_contract -*-
+# -*- test-case-name: tests.test_testing -*-
 """
 Entity collections kept in memory, with the semantics of the EC2 providers:
 EC2-like ids, the compute state machine, the visibility rules of an account
