@@ -102,53 +102,60 @@ list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
         self._process: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
+        """The twistd command line that runs this daemon in the foreground."""
         return [*twistd_command(), "--nodaemon", "--pidfile=", f"--logfile={self.log_path}",
                 "occid", "--config", self.config_path]
 
     def environment(self) -> dict[str, str]:
+        """The daemon's environment: fake AWS credentials, the repository on the path."""
         env = aws_environment(self.directory)
         env["PYTHONPATH"] = REPO
         return env
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the daemon and wait until its port accepts connections."""
-        self._process = subprocess.Popen(
+        process = self._process = subprocess.Popen(
             self.command(), cwd=self.directory, env=self.environment(),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while True:
-            if self._process.poll() is not None:
-                output = self._process.stdout.read().decode(errors="replace")
-                raise RuntimeError(f"occid exited {self._process.returncode}: {output}\n{self.log()}")
+            if process.poll() is not None:
+                assert process.stdout is not None
+                output = process.stdout.read().decode(errors="replace")
+                raise RuntimeError(f"occid exited {process.returncode}: {output}\n{self.log()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"occid did not listen in time:\n{self.log()}")
+                    raise RuntimeError(f"occid did not listen in time:\n{self.log()}") from None
                 time.sleep(0.1)
 
     def stop(self) -> bool:
         """
         Stop the daemon with SIGTERM; whether it shut down cleanly (twistd
-        re-raises the signal after a clean shutdown, so the status is -15).
+        re-raises the signal after a clean shutdown, so the status is -15),
+        false if it was not running.
         """
-        if self._process is None:
-            return None
-        self._process.terminate()
+        process = self._process
+        if process is None:
+            return False
+        process.terminate()
         try:
-            status = self._process.wait(timeout=30)
+            status = process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            self._process.kill()
-            status = self._process.wait()
-        self._process.stdout.close()
+            process.kill()
+            status = process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
         self._process = None
         return status in (0, -15) and "Server Shut Down." in self.log()
 
     def signal(self, number: int) -> None:
-        """Send signal C{number} to the daemon."""
+        """Send signal C{number} to the daemon (which must be running)."""
+        assert self._process is not None, "the daemon is not running"
         self._process.send_signal(number)
 
     def log_mark(self) -> int:
@@ -166,6 +173,8 @@ list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
 
 @dataclass
 class CurlResult:
+    """What curl got: the status, the raw header lines, the body, its exit code."""
+
     status: int
     headers: str
     body: str
@@ -178,6 +187,14 @@ class CurlResult:
             if colon and field.strip().lower() == name.lower():
                 return value.strip()
         return None
+
+
+def _read(path: str) -> str:
+    """The text of the file C{path}, or nothing if curl did not write it."""
+    if not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
 
 
 def curl(daemon: Daemon, proxy: str | None, path: str = "/-/", *args: str) -> CurlResult:
@@ -194,9 +211,9 @@ def curl(daemon: Daemon, proxy: str | None, path: str = "/-/", *args: str) -> Cu
     argv += [*args, daemon.url + path]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=90,
                             stdin=subprocess.DEVNULL, env={**os.environ, "OPENSSL_CONF": "/dev/null"})
-    read = lambda p: open(p, encoding="utf-8", errors="replace").read() if os.path.exists(p) else ""
-    return CurlResult(int(result.stdout or 0), read(headers), read(body), result.returncode)
+    return CurlResult(int(result.stdout or 0), _read(headers), _read(body), result.returncode)
 
 
 def have_curl() -> bool:
+    """Whether curl is installed."""
     return shutil.which("curl") is not None

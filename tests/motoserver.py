@@ -22,6 +22,7 @@ from dataclasses import replace
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
 
 from occid.config import AccountConfig, AwsConfig, Config, GridConfig, ImagesConfig, ServerConfig, Visibility
 from occid.demo.pki import free_port
@@ -196,17 +197,14 @@ def wait(deferred, timeout: float = 30.0):
     return result
 
 
-def settled(deferred):
-    """
-    The result of a Deferred that has already fired (providers run on a
-    L{SyncPool} with an L{InlineReactor}); its failure is raised.
-    """
-    outcome = []
-    deferred.addBoth(outcome.append)
-    assert outcome, "the Deferred has not fired"
-    if isinstance(outcome[0], Failure):
-        outcome[0].raiseException()
-    return outcome[0]
+#: trial's assertions on Deferreds, for the EC2 tests written as plain
+#: pytest functions: the providers run on a L{SyncPool} with an
+#: L{InlineReactor}, so their Deferreds have fired when a test looks at them.
+#: C{successResultOf(d)} is the result (the test fails on a failure or if
+#: C{d} has not fired); C{failureResultOf(d, *types)} is the L{Failure}.
+_assertions = SynchronousTestCase()
+successResultOf = _assertions.successResultOf
+failureResultOf = _assertions.failureResultOf
 
 
 def make_account(config: Config, name: str = "fedcloud", client=None, recent=None):

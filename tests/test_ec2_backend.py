@@ -22,9 +22,10 @@ from tests.motoserver import (
     InlineReactor,
     SyncPool,
     binding,
+    failureResultOf,
     make_account,
     make_config,
-    settled,
+    successResultOf,
     wait,
 )
 
@@ -62,8 +63,7 @@ def test_unknown_kind_and_account(moto):
     backend = EC2Backend(InlineReactor(), SyncPool(), {})
     with pytest.raises(errors.NotFound):
         backend.collection(infra.RESOURCE, JANE, binding())
-    with pytest.raises(errors.NotFound):
-        settled(backend.catalog(binding()))
+    failureResultOf(backend.catalog(binding()), errors.NotFound)
 
 
 def test_catalog_first_load_is_shared(moto):
@@ -74,9 +74,9 @@ def test_catalog_first_load_is_shared(moto):
     assert not account.catalog.loaded
     backend = EC2Backend(InlineReactor(), SyncPool(), accounts)
     calls = count_calls(account.client)
-    first = settled(backend.catalog(binding()))
+    first = successResultOf(backend.catalog(binding()))
     loaded = sum(calls.values())
-    assert settled(backend.catalog(binding())) is first
+    assert successResultOf(backend.catalog(binding())) is first
     assert sum(calls.values()) == loaded
 
 
@@ -93,20 +93,19 @@ def two_role_accounts(moto):
 def test_reconcile_and_refresh_cover_every_account(moto):
     """The timers' callables run over every account and never fail."""
     backend = two_role_accounts(moto)
-    results = settled(backend.reconcile())
+    results = successResultOf(backend.reconcile())
     assert [ok for ok, _ in results] == [True, True]
     assert all(report.errors == [] for _, report in results)
-    assert [ok for ok, _ in settled(backend.refresh_catalogs())] == [True, True]
+    assert [ok for ok, _ in successResultOf(backend.refresh_catalogs())] == [True, True]
 
 
 def test_two_role_accounts_see_only_their_own(moto):
     """Computes created through account a are invisible through account b, even to a manager."""
     backend = two_role_accounts(moto)
     in_a = backend.collection(infra.COMPUTE, JANE, binding(account="a"))
-    made = settled(in_a.create(Resource(kind=infra.COMPUTE, id="", mixins=[
+    made = successResultOf(in_a.create(Resource(kind=infra.COMPUTE, id="", mixins=[
         infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)])))
     manager_b = backend.collection(infra.COMPUTE, JANE, binding("manager", account="b"))
-    assert settled(manager_b.list(EntityFilter())) == []
-    with pytest.raises(errors.NotFound):
-        settled(manager_b.get(made.id))
-    assert [e.id for e in settled(in_a.list(EntityFilter()))] == [made.id]
+    assert successResultOf(manager_b.list(EntityFilter())) == []
+    failureResultOf(manager_b.get(made.id), errors.NotFound)
+    assert [e.id for e in successResultOf(in_a.list(EntityFilter()))] == [made.id]

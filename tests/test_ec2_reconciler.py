@@ -13,7 +13,7 @@ from occid.ec2.reconciler import reconcile
 from occid.ec2.tags import CREATED_TAG, MANAGED_TAG, created_tag
 from occid.occi import infrastructure as infra
 from occid.occi.model import Link, Resource
-from tests.motoserver import DEBIAN, JANE, PUBLIC_HOST, provider, settled
+from tests.motoserver import DEBIAN, JANE, PUBLIC_HOST, provider, successResultOf
 from tests.test_ec2_compute import ssh_key
 
 pytestmark = pytest.mark.moto
@@ -28,7 +28,7 @@ def test_recorded_links_are_made_then_cleared(account):
     disk = client.create_volume(Size=1, AvailabilityZone="eu-west-1a", TagSpecifications=[
         {"ResourceType": "volume", "Tags": [{"Key": "occid:owner", "Value": JANE.owner}]}])
     computes = provider(infra.COMPUTE, account)
-    vm = settled(computes.create(Resource(
+    vm = successResultOf(computes.create(Resource(
         kind=infra.COMPUTE, id="", mixins=[infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)],
         links=[Link(kind=infra.NETWORKINTERFACE, id="", source="", target="/network/public"),
                Link(kind=infra.STORAGELINK, id="", source="", target=f"/storage/{disk['VolumeId']}")])))
@@ -43,7 +43,7 @@ def test_recorded_links_are_made_then_cleared(account):
     assert CREATED_TAG in tags_of(address)
     attached = client.describe_volumes(VolumeIds=[disk["VolumeId"]])["Volumes"][0]
     assert attached["Attachments"][0]["Device"] == "/dev/sdf"
-    links = {link.id: link for link in settled(computes.get(vm.id)).links}
+    links = {l.id: l for link in successResultOf(computes.get(vm.id)).links}
     assert links[f"{vm.id}_public"].attributes["occi.networkinterface.state"] == "active"
     assert links[f"{vm.id}_{disk['VolumeId']}"].attributes["occi.storagelink.state"] == "active"
     again = reconcile(account, datetime.now(UTC))
@@ -85,7 +85,7 @@ def test_links_that_can_never_be_made_are_dropped(account):
         {"ResourceType": "volume", "Tags": [{"Key": "occid:owner", "Value": JANE.owner}]}]
     )["VolumeId"] for _ in range(2)]
     gone, taken = volumes
-    vm = settled(provider(infra.COMPUTE, account).create(Resource(
+    vm = successResultOf(provider(infra.COMPUTE, account).create(Resource(
         kind=infra.COMPUTE, id="", mixins=[infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)],
         links=[Link(kind=infra.STORAGELINK, id="", source="", target=f"/storage/{v}")
                for v in volumes])))

@@ -20,10 +20,11 @@ from tests.motoserver import (
     JANE,
     JOHN,
     PUBLIC_HOST,
+    failureResultOf,
     make_account,
     make_config,
     provider,
-    settled,
+    successResultOf,
 )
 
 pytestmark = pytest.mark.moto
@@ -47,7 +48,7 @@ def test_provides_the_interface(account):
 def test_create_rounds_up_and_tags(account):
     """A create is one CreateVolume, size rounded up to whole GiB, tagged, in the first zone."""
     calls = count_calls(account.client)
-    volume = settled(volumes(account).create(request(1.5)))
+    volume = successResultOf(volumes(account).create(request(1.5)))
     assert dict(calls) == {"CreateVolume": 1}
     described = account.client.describe_volumes(VolumeIds=[volume.id])["Volumes"][0]
     assert described["Size"] == 2
@@ -61,9 +62,9 @@ def test_create_rounds_up_and_tags(account):
 def test_zone_from_mixin_or_config(moto):
     """A zone mixin wins; else [aws] availability_zone."""
     account = make_account(make_config(moto.endpoint, availability_zone="eu-west-1c"))
-    placed = settled(volumes(account).create(request(
+    placed = successResultOf(volumes(account).create(request(
         1, infra.availability_zone_mixin("eu-west-1b", PUBLIC_HOST))))
-    default = settled(volumes(account).create(request(1)))
+    default = successResultOf(volumes(account).create(request(1)))
     assert placed.attributes["com.amazon.aws.ec2.availability_zone"] == "eu-west-1b"
     assert default.attributes["com.amazon.aws.ec2.availability_zone"] == "eu-west-1c"
 
@@ -71,18 +72,16 @@ def test_zone_from_mixin_or_config(moto):
 @pytest.mark.parametrize("size", [None, 0, "big", 20000])
 def test_bad_sizes_are_400(account, size):
     """A missing, zero, non-numeric or oversized size is refused before any call."""
-    with pytest.raises(errors.BadRequest):
-        settled(volumes(account).create(request(size)))
+    failureResultOf(volumes(account).create(request(size)), errors.BadRequest)
 
 
 def test_visibility(account):
     """Each owner sees only its volumes; a manager sees all; another's is 404."""
-    jane = settled(volumes(account, JANE).create(request()))
-    john = settled(volumes(account, JOHN).create(request()))
-    assert [v.id for v in settled(volumes(account, JANE).list(EntityFilter()))] == [jane.id]
-    with pytest.raises(errors.NotFound):
-        settled(volumes(account, JANE).get(john.id))
-    seen = {v.id for v in settled(volumes(account, JOHN, Visibility.MANAGER).list(EntityFilter()))}
+    jane = successResultOf(volumes(account, JANE).create(request()))
+    john = successResultOf(volumes(account, JOHN).create(request()))
+    assert [v.id for v in successResultOf(volumes(account, JANE).list(EntityFilter()))] == [jane.id]
+    failureResultOf(volumes(account, JANE).get(john.id), errors.NotFound)
+    seen = {v.id for v in successResultOf(volumes(account, JOHN, Visibility.MANAGER).list(EntityFilter()))}
     assert seen == {jane.id, john.id}
 
 
@@ -102,41 +101,41 @@ def test_states():
 def test_resize_and_rename(account):
     """Updating the size grows the volume (ModifyVolume); shrinking is 400; title renames."""
     collection = volumes(account)
-    volume = settled(collection.create(request(1)))
-    grown = settled(collection.update(volume.id, Changes(
+    volume = successResultOf(collection.create(request(1)))
+    grown = successResultOf(collection.update(volume.id, Changes(
         attributes={"occi.storage.size": 5, "occi.core.title": "bigger"})))
     assert grown.attributes["occi.storage.size"] == 5.0
     assert account.client.describe_volumes(VolumeIds=[volume.id])["Volumes"][0]["Size"] == 5
-    assert settled(collection.get(volume.id)).attributes["occi.core.title"] == "bigger"
-    with pytest.raises(errors.BadRequest):
-        settled(collection.update(volume.id, Changes(attributes={"occi.storage.size": 2})))
-    with pytest.raises(errors.Forbidden):
-        settled(collection.update(volume.id, Changes(attributes={"occi.storage.state": "offline"})))
+    assert successResultOf(collection.get(volume.id)).attributes["occi.core.title"] == "bigger"
+    failureResultOf(
+        collection.update(volume.id, Changes(attributes={"occi.storage.size": 2})),
+        errors.BadRequest)
+    failureResultOf(
+        collection.update(volume.id, Changes(attributes={"occi.storage.state": "offline"})),
+        errors.Forbidden)
 
 
 def test_snapshot_action(account):
     """snapshot makes a tagged EBS snapshot; other storage actions are 409."""
     collection = volumes(account)
-    volume = settled(collection.create(request(1)))
-    settled(collection.trigger(volume.id, infra.STORAGE_SNAPSHOT, {}))
+    volume = successResultOf(collection.create(request(1)))
+    successResultOf(collection.trigger(volume.id, infra.STORAGE_SNAPSHOT, {}))
     snapshots = account.client.describe_snapshots(
         Filters=[{"Name": "volume-id", "Values": [volume.id]}])["Snapshots"]
     assert len(snapshots) == 1
-    with pytest.raises(errors.Conflict):
-        settled(collection.trigger(volume.id, infra.STORAGE_OFFLINE, {}))
+    failureResultOf(collection.trigger(volume.id, infra.STORAGE_OFFLINE, {}), errors.Conflict)
 
 
 def test_delete_refused_while_attached(account):
     """An attached volume cannot be deleted (409 naming the state); a free one can."""
     collection = volumes(account)
-    volume = settled(collection.create(request(1)))
+    volume = successResultOf(collection.create(request(1)))
     instance = account.client.run_instances(
         ImageId=DEBIAN, InstanceType="t3.micro", MinCount=1, MaxCount=1,
         Placement={"AvailabilityZone": "eu-west-1a"})["Instances"][0]["InstanceId"]
     account.client.attach_volume(VolumeId=volume.id, InstanceId=instance, Device="/dev/sdf")
-    with pytest.raises(errors.Conflict, match="in-use"):
-        settled(collection.delete(volume.id))
+    failure = failureResultOf(collection.delete(volume.id), errors.Conflict)
+    assert "in-use" in str(failure.value)
     account.client.detach_volume(VolumeId=volume.id, InstanceId=instance, Device="/dev/sdf")
-    settled(collection.delete(volume.id))
-    with pytest.raises(errors.NotFound):
-        settled(collection.get(volume.id))
+    successResultOf(collection.delete(volume.id))
+    failureResultOf(collection.get(volume.id), errors.NotFound)

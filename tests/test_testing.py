@@ -1,18 +1,22 @@
 """
-Tests for L{occid.testing}: the memory fakes pass the IEntityCollection
-contract, and their extra behaviour (visibility, templates, state machine,
-test controls, raw HTTP helpers) is what the web tests rely on.
+Tests for L{occid.testing}: the memory fakes keep the backend contracts
+(tests/contract.py) for the catalog and every kind, and their extra
+behaviour (visibility, templates, state machine, test controls) is what the
+web tests rely on; and for the raw HTTP client of L{tests.rawhttp}.
 """
 
+from typing import cast
+
 import pytest
-from twisted.internet import defer
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.iweb import IRequest
 from zope.interface.verify import verifyObject
 
 from occid.config import Visibility
 from occid.ec2.vocabulary import resource_tpl_mixin
 from occid.interfaces import IAccountPolicy, IBackend, ICatalog
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from occid.occi.errors import Conflict, Forbidden, NotFound, Unauthorized
 from occid.occi.model import Changes, EntityFilter, Link, Mixin, Resource
 from occid.testing import (
     MemoryBackend,
@@ -20,41 +24,67 @@ from occid.testing import (
     identify_as,
     make_binding,
     make_principal,
-    read_response,
     refuse_identity,
 )
 from tests.contract import (
     ALICE,
     BOB,
     MEMBER,
-    BackendCollections,
-    EntityCollectionContract,
-    resolve_synchronously,
+    CatalogContract,
+    ComputeContract,
+    ContractHelpers,
+    NetworkContract,
+    NetworkInterfaceContract,
+    StorageContract,
+    StorageLinkContract,
 )
+from tests.rawhttp import read_response
 
 
-class TestMemoryCollectionContract(BackendCollections, EntityCollectionContract):
-    """The memory fake passes the contract every IEntityCollection must pass."""
+class MemoryProvider:
+    """A fresh L{MemoryBackend} with its default templates."""
 
-    def setup_method(self):
-        self.backend = MemoryBackend()
+    os_tpl = infra.os_tpl_mixin("ami-0123456789abcdef0", "ubuntu-24.04-amd64-server",
+                                "occi.example.org")
+    zone = infra.availability_zone_mixin("eu-west-1a", "occi.example.org")
+    backend: IBackend
+    memory: MemoryBackend
+
+    def setUp(self):
+        self.memory = MemoryBackend()
+        self.backend = self.memory
 
 
-class TestMemoryBackend(BackendCollections):
-    """Behaviour of the fakes beyond the contract."""
+class MemoryCatalogTests(MemoryProvider, CatalogContract, SynchronousTestCase):
+    """The memory backend's catalog keeps the catalog contract."""
 
-    def setup_method(self):
-        self.backend = MemoryBackend()
 
-    def test_provides_interfaces(self):
-        """The backend, its catalogs and the policy provide their interfaces."""
-        assert verifyObject(IBackend, self.backend)
-        assert verifyObject(ICatalog, self.resolve(self.backend.catalog(MEMBER)))
-        assert verifyObject(IAccountPolicy, StaticPolicy({}))
+class MemoryComputeTests(MemoryProvider, ComputeContract, SynchronousTestCase):
+    """Memory computes keep the compute contract."""
+
+
+class MemoryStorageTests(MemoryProvider, StorageContract, SynchronousTestCase):
+    """Memory storages keep the storage contract."""
+
+
+class MemoryNetworkTests(MemoryProvider, NetworkContract, SynchronousTestCase):
+    """Memory networks keep the network contract."""
+
+
+class MemoryNetworkInterfaceTests(MemoryProvider, NetworkInterfaceContract, SynchronousTestCase):
+    """Memory networkinterface links keep the networkinterface contract."""
+
+
+class MemoryStorageLinkTests(MemoryProvider, StorageLinkContract, SynchronousTestCase):
+    """Memory storagelinks keep the storagelink contract."""
+
+
+class MemoryBackendTests(MemoryProvider, ContractHelpers, SynchronousTestCase):
+    """Behaviour of the fakes beyond the contracts."""
 
     def test_catalog_templates(self):
         """The catalog offers the configured os_tpl, resource_tpl and zones."""
-        catalog = self.resolve(self.backend.catalog(MEMBER))
+        catalog = self.successResultOf(self.backend.catalog(MEMBER))
         assert catalog.mixin_at("/mixin/os_tpl/ami-0123456789abcdef0/") is not None
         assert catalog.mixin_at("/mixin/resource_tpl/t3_micro/") is not None
         assert catalog.mixin_at("/mixin/availability_zone/eu-west-1a/") is not None
@@ -63,60 +93,42 @@ class TestMemoryBackend(BackendCollections):
     def test_offer_is_per_account(self):
         """offer() adds an os_tpl to one account only, under a new version."""
         other = make_binding(account="other")
-        before = self.resolve(self.backend.catalog(MEMBER))
-        self.backend.offer("fedcloud", "ami-00000000000000001", "extra")
-        after = self.resolve(self.backend.catalog(MEMBER))
+        before = self.successResultOf(self.backend.catalog(MEMBER))
+        self.memory.offer("fedcloud", "ami-00000000000000001", "extra")
+        after = self.successResultOf(self.backend.catalog(MEMBER))
         assert after.version != before.version
         assert after.mixin_at("/mixin/os_tpl/ami-00000000000000001/") is not None
-        elsewhere = self.resolve(self.backend.catalog(other))
+        elsewhere = self.successResultOf(self.backend.catalog(other))
         assert elsewhere.mixin_at("/mixin/os_tpl/ami-00000000000000001/") is None
-
-    def test_collection_for_core_kind_is_not_found(self):
-        """There is no collection for the abstract core kinds."""
-        with pytest.raises(NotFound):
-            self.backend.collection(infra.RESOURCE, ALICE, MEMBER)
 
     def test_accounts_are_separate(self):
         """An entity of one account is NotFound from another account."""
         created = self.create_compute()
-        other = self.compute(ALICE, make_binding(account="other"))
-        self.raises(NotFound, other.get(created.id))
+        other = self.collection(infra.COMPUTE, ALICE, make_binding(account="other"))
+        self.refused(NotFound, other.get(created.id))
 
     def test_vo_visibility(self):
         """With vo visibility members of the VO see each other's computes, others do not."""
         vo_binding = make_binding(visibility=Visibility.VO)
         created = self.create_compute(principal=ALICE, binding=vo_binding)
-        assert self.resolve(self.compute(BOB, vo_binding).get(created.id)).id == created.id
+        bob = self.collection(infra.COMPUTE, BOB, vo_binding)
+        assert self.successResultOf(bob.get(created.id)).id == created.id
         other_vo = make_binding(visibility=Visibility.VO, vo="other.vo")
-        self.raises(NotFound, self.compute(BOB, other_vo).get(created.id))
-
-    def test_networks_shared(self):
-        """Networks (VPCs) are visible to every user of the account."""
-        network = self.make_collection(infra.NETWORK, ALICE, MEMBER)
-        created = self.resolve(network.create(Resource(kind=infra.NETWORK, id="")))
-        assert created.id.startswith("vpc-")
-        bob = self.make_collection(infra.NETWORK, BOB, MEMBER)
-        assert self.resolve(bob.get(created.id)).id == created.id
+        self.refused(NotFound, self.collection(infra.COMPUTE, BOB, other_vo).get(created.id))
 
     def test_restart_needs_active(self):
         """restart on an inactive compute is a Conflict naming the state."""
         created = self.create_compute()
-        self.resolve(self.compute().trigger(created.id, infra.COMPUTE_STOP, {}))
-        error = self.raises(
-            Conflict, self.compute().trigger(created.id, infra.COMPUTE_RESTART, {})
-        )
+        compute = self.collection(infra.COMPUTE)
+        self.successResultOf(compute.trigger(created.id, infra.COMPUTE_STOP, {}))
+        error = self.refused(Conflict, compute.trigger(created.id, infra.COMPUTE_RESTART, {}))
         assert "inactive" in error.message
-
-    def test_action_of_other_kind(self):
-        """An action of another kind is a BadRequest."""
-        created = self.create_compute()
-        self.raises(BadRequest, self.compute().trigger(created.id, infra.NETWORK_UP, {}))
 
     def test_save_returns_os_tpl(self):
         """save fires with a new os_tpl mixin named after the name parameter."""
         created = self.create_compute()
-        saved = self.resolve(
-            self.compute().trigger(created.id, infra.COMPUTE_SAVE, {"name": "golden"})
+        saved = self.successResultOf(
+            self.collection(infra.COMPUTE).trigger(created.id, infra.COMPUTE_SAVE, {"name": "golden"})
         )
         assert isinstance(saved, Mixin)
         assert saved.depends_on(infra.OS_TPL)
@@ -125,9 +137,9 @@ class TestMemoryBackend(BackendCollections):
     def test_immutable_attribute_forbidden(self):
         """Changing an immutable attribute (the state) is Forbidden."""
         created = self.create_compute()
-        self.raises(
+        self.refused(
             Forbidden,
-            self.compute().update(
+            self.collection(infra.COMPUTE).update(
                 created.id, Changes(attributes={"occi.compute.state": "inactive"})
             ),
         )
@@ -138,10 +150,11 @@ class TestMemoryBackend(BackendCollections):
         large = resource_tpl_mixin("t3.large", 2, 8.0, "x86_64")
         entity = self.new_compute()
         entity.mixins.append(small)
-        created = self.resolve(self.compute().create(entity))
-        self.raises(Conflict, self.compute().update(created.id, Changes(mixins=[large])))
-        self.resolve(self.compute().trigger(created.id, infra.COMPUTE_STOP, {}))
-        updated = self.resolve(self.compute().update(created.id, Changes(mixins=[large])))
+        created = self.create(entity)
+        compute = self.collection(infra.COMPUTE)
+        self.refused(Conflict, compute.update(created.id, Changes(mixins=[large])))
+        self.successResultOf(compute.trigger(created.id, infra.COMPUTE_STOP, {}))
+        updated = self.successResultOf(compute.update(created.id, Changes(mixins=[large])))
         assert large in updated.mixins and small not in updated.mixins
         assert self.os_tpl in updated.mixins
 
@@ -151,20 +164,18 @@ class TestMemoryBackend(BackendCollections):
         entity.links.append(
             Link(kind=infra.NETWORKINTERFACE, id="", source="/compute/x", target="/network/public")
         )
-        created = self.resolve(self.compute().create(entity))
+        created = self.create(entity)
+        assert isinstance(created, Resource)
         assert created.links[0].source == created.location
         assert created.links[0].id == f"{created.id}_public"
-        links = self.make_collection(infra.NETWORKINTERFACE, ALICE, MEMBER)
-        link = self.resolve(
-            links.create(
-                Link(kind=infra.NETWORKINTERFACE, id="", source=created.location,
-                     target="/network/public")
-            )
+        link = self.create(
+            Link(kind=infra.NETWORKINTERFACE, id="", source=created.location,
+                 target="/network/public")
         )
         assert link.id == f"{created.id}_public"
-        self.raises(
+        self.refused(
             Conflict,
-            links.create(
+            self.collection(infra.NETWORKINTERFACE).create(
                 Link(kind=infra.NETWORKINTERFACE, id="", source=created.location,
                      target="/network/public")
             ),
@@ -173,34 +184,35 @@ class TestMemoryBackend(BackendCollections):
     def test_operations_recorded(self):
         """Every change is recorded for tests to inspect."""
         created = self.create_compute()
-        self.resolve(self.compute().trigger(created.id, infra.COMPUTE_STOP, {"method": "poweroff"}))
-        self.resolve(self.compute().delete(created.id))
-        operations = [(op, term, id) for op, term, id, _ in self.backend.store.operations]
+        compute = self.collection(infra.COMPUTE)
+        self.successResultOf(compute.trigger(created.id, infra.COMPUTE_STOP, {"method": "poweroff"}))
+        self.successResultOf(compute.delete(created.id))
+        operations = [(op, term, id) for op, term, id, _ in self.memory.store.operations]
         assert operations == [
             ("create", "compute", created.id),
             ("trigger", "compute", created.id),
             ("delete", "compute", created.id),
         ]
-        assert self.backend.store.operations[1][3] == (infra.COMPUTE_STOP, {"method": "poweroff"})
+        assert self.memory.store.operations[1][3] == (infra.COMPUTE_STOP, {"method": "poweroff"})
 
     def test_failure_injection(self):
         """A store failure makes every call fail with it."""
-        self.backend.store.failure = RuntimeError("boom")
-        with pytest.raises(RuntimeError):
-            self.resolve(self.compute().list(EntityFilter()))
+        self.memory.store.failure = RuntimeError("boom")
+        self.failureResultOf(self.collection(infra.COMPUTE).list(EntityFilter()), RuntimeError)
 
     def test_stall(self):
         """A stalled store hands out Deferreds that never fire, and keeps them."""
-        self.backend.store.stall = True
-        pending = self.compute().get("i-1")
-        assert not pending.called
-        assert self.backend.store.stalled == [pending]
+        self.memory.store.stall = True
+        pending = self.collection(infra.COMPUTE).get("i-1")
+        self.assertNoResult(pending)
+        assert self.memory.store.stalled == [pending]
 
 
 def test_static_policy():
-    """StaticPolicy binds known DNs and refuses others naming the VO."""
+    """StaticPolicy provides IAccountPolicy, binds known DNs and refuses others naming the VO."""
     binding = make_binding()
     policy = StaticPolicy({ALICE.dn: binding})
+    assert verifyObject(IAccountPolicy, policy)
     assert policy.bind(ALICE) is binding
     with pytest.raises(Forbidden) as raised:
         policy.bind(BOB)
@@ -212,19 +224,11 @@ def test_static_policy():
 
 def test_identify_fakes():
     """identify_as answers its principal; refuse_identity raises Unauthorized with the reason."""
-    assert identify_as(ALICE)(object()) is ALICE
+    request = cast(IRequest, object())  # the fakes never look at the request
+    assert identify_as(ALICE)(request) is ALICE
     with pytest.raises(Unauthorized) as raised:
-        refuse_identity("no client certificate")(object())
+        refuse_identity("no client certificate")(request)
     assert raised.value.message == "no client certificate"
-
-
-def test_resolve_synchronously():
-    """resolve_synchronously returns results, raises failures, and refuses pending Deferreds."""
-    assert resolve_synchronously(defer.succeed(3)) == 3
-    with pytest.raises(KeyError):
-        resolve_synchronously(defer.fail(KeyError("x")))
-    with pytest.raises(AssertionError):
-        resolve_synchronously(defer.Deferred())
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,12 @@ import string
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
 
 from occid.server.respond import SERVER_HEADER
-from occid.testing import make_gateway
+from tests.gateway import make_gateway
 
 COMPUTE = (
     'Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"\n'
@@ -47,28 +49,27 @@ BODIES = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    method=st.sampled_from(["GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH", "FOO"]),
-    path=st.sampled_from(PATHS),
-    suffix=st.text(SAFE, max_size=20),
-    headers=st.lists(st.tuples(st.sampled_from(HEADER_NAMES), HEADER_VALUES), max_size=5),
-    body=BODIES,
-)
-def test_no_request_makes_a_500(method, path, suffix, headers, body):
-    """Arbitrary requests get a framed response with Server, not a 500, and log no failure."""
-    gateway = make_gateway()
-    created = gateway.request(
-        "POST", "/compute/", [("Content-Type", "text/plain")], COMPUTE.encode()
+class NoRequestMakesA500Tests(SynchronousTestCase):
+    """The whole web stack under arbitrary requests."""
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        method=st.sampled_from(["GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH", "FOO"]),
+        path=st.sampled_from(PATHS),
+        suffix=st.text(SAFE, max_size=20),
+        headers=st.lists(st.tuples(st.sampled_from(HEADER_NAMES), HEADER_VALUES), max_size=5),
+        body=BODIES,
     )
-    vm = created.header("Location").rsplit("/", 1)[1]
-    events = []
-    globalLogPublisher.addObserver(events.append)
-    try:
+    def test_no_request_makes_a_500(self, method, path, suffix, headers, body):
+        """Arbitrary requests get a framed response with Server, not a 500, and log no failure."""
+        gateway = make_gateway()
+        created = gateway.request(
+            "POST", "/compute/", [("Content-Type", "text/plain")], COMPUTE.encode()
+        )
+        vm = created.header("Location").rsplit("/", 1)[1]
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
         response = gateway.request(method, path.format(vm=vm) + suffix, headers, body)
-    finally:
-        globalLogPublisher.removeObserver(events.append)
-    assert 200 <= response.status < 600
-    assert response.status != 500, response
-    assert response.header("Server") == SERVER_HEADER
-    assert not [e for e in events if "log_failure" in e]
+        assert 200 <= response.status < 600
+        assert response.status != 500, response
+        assert response.header("Server") == SERVER_HEADER
+        assert not [e for e in events if "log_failure" in e]

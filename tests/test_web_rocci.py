@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from occid.ec2.vocabulary import instance_type_of, resource_tpl_mixin
 from occid.occi import infrastructure as infra
 from occid.occi.model import Link
-from occid.testing import MemoryBackend, make_gateway
+from occid.testing import MemoryBackend
+from tests.gateway import make_gateway
 
 VECTORS = Path(__file__).parent / "vectors" / "rocci-cli-4.3-requests.txt"
 PUBLIC_HOST = "occi.example.org"

@@ -8,8 +8,9 @@ import json
 
 import pytest
 from treq.testing import StubTreq
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
 from twisted.logger import globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
 
 from occid.config import Visibility
 from occid.occi import infrastructure as infra
@@ -21,9 +22,9 @@ from occid.testing import (
     StaticPolicy,
     identify_as,
     make_binding,
-    make_gateway,
     make_principal,
 )
+from tests.gateway import make_gateway
 
 BASE = "https://occi.example.org:11443"
 AMI = "ami-0123456789abcdef0"
@@ -302,18 +303,18 @@ def test_links(gateway):
     assert gateway.request("GET", link).status == 200
 
 
-def test_structured_log(gateway):
-    """Each request logs one event with method, path, status, dn, account and request id."""
-    events = []
-    globalLogPublisher.addObserver(events.append)
-    try:
+class StructuredLogTests(SynchronousTestCase):
+    """The request log."""
+
+    def test_structured_log(self):
+        """Each request logs one event with method, path, status, dn, account and request id."""
+        gateway = make_gateway()
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
         gateway.request("GET", "/compute/")
-    finally:
-        globalLogPublisher.removeObserver(events.append)
-    [event] = [e for e in events if e.get("status") == 200]
-    assert event["method"] == "GET" and event["path"] == "/compute/"
-    assert event["dn"] == make_principal().dn and event["account"] == "fedcloud"
-    assert len(event["request_id"]) == 32
+        [event] = [e for e in events if e.get("status") == 200]
+        assert event["method"] == "GET" and event["path"] == "/compute/"
+        assert event["dn"] == make_principal().dn and event["account"] == "fedcloud"
+        assert len(event["request_id"]) == 32
 
 
 def test_root_through_stubtreq():

@@ -6,14 +6,16 @@ C{MemoryReactorClock}.
 """
 
 from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
 from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.pages import notFound
 
 from occid.server.respond import SERVER_HEADER
 from occid.server.site import make_site
-from occid.testing import connect, http_request, make_gateway, read_response
+from tests.gateway import make_gateway
+from tests.rawhttp import connect, http_request, read_response
 
 HEAD = b"POST /compute/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
 BODY = (
@@ -103,25 +105,27 @@ def test_no_timeout_after_answer():
     assert timers == []
 
 
-def test_disconnect_cancels_work():
-    """A client that goes away gets nothing written; its backend call is cancelled and logged as abandoned."""
-    gateway = make_gateway()
-    gateway.backend.store.stall = True
-    channel, transport = connect(gateway.site)
-    channel.dataReceived(b"GET /compute/ HTTP/1.1\r\nHost: x\r\n\r\n")
-    events = []
-    globalLogPublisher.addObserver(events.append)
-    try:
+class DisconnectTests(SynchronousTestCase):
+    """A client that goes away."""
+
+    def test_disconnect_cancels_work(self):
+        """
+        A client that goes away gets nothing written; its backend call is
+        cancelled and logged as abandoned.
+        """
+        gateway = make_gateway()
+        gateway.backend.store.stall = True
+        channel, transport = connect(gateway.site)
+        channel.dataReceived(b"GET /compute/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
         channel.connectionLost(Failure(ConnectionDone()))
-    finally:
-        globalLogPublisher.removeObserver(events.append)
-    assert [e["path"] for e in events if "abandoned" in e["log_format"]] == ["/compute/"]
-    assert not [e for e in events if "log_failure" in e]
-    [pending] = gateway.backend.store.stalled
-    assert pending.called
-    assert transport.value() == b""
-    gateway.clock.advance(3600)
-    assert transport.value() == b""
+        assert [e["path"] for e in events if "abandoned" in e["log_format"]] == ["/compute/"]
+        assert not [e for e in events if "log_failure" in e]
+        [pending] = gateway.backend.store.stalled
+        assert pending.called
+        assert transport.value() == b""
+        gateway.clock.advance(3600)
+        assert transport.value() == b""
 
 
 def test_server_header_on_foreign_responses():

@@ -9,7 +9,9 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
 
 from occid.gsi.principal import CertificateRejected
 from occid.occi import infrastructure as infra
@@ -20,10 +22,10 @@ from occid.testing import (
     MemoryBackend,
     StaticPolicy,
     make_binding,
-    make_gateway,
     make_principal,
     refuse_identity,
 )
+from tests.gateway import make_gateway
 
 AMI = "ami-0123456789abcdef0"
 OS_TPL = infra.os_tpl_mixin(AMI, "", "occi.example.org")
@@ -261,18 +263,19 @@ def test_backend_errors(gateway, error, status, header):
         assert response.header(header[0]) == header[1]
 
 
-def test_500_request_id_no_traceback(gateway):
-    """An unexpected exception is 500 with a request id; the traceback is logged, not sent."""
-    gateway.backend.store.failure = RuntimeError("secret internals")
-    events = []
-    globalLogPublisher.addObserver(events.append)
-    try:
+class UnexpectedErrorTests(SynchronousTestCase):
+    """What an unexpected exception answers and logs."""
+
+    def test_500_request_id_no_traceback(self):
+        """An unexpected exception is 500 with a request id; the traceback is logged, not sent."""
+        gateway = make_gateway()
+        gateway.backend.store.failure = RuntimeError("secret internals")
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
         response = check(gateway.request("GET", "/compute/", [("Accept", "application/occi+json")]), 500)
-    finally:
-        globalLogPublisher.removeObserver(events.append)
-    message = json.loads(response.body)["error"]["message"]
-    [request_id] = re.findall(r"[0-9a-f]{32}", message)
-    assert b"secret" not in response.body and b"Traceback" not in response.body
-    [failure_event] = [e for e in events if "log_failure" in e]
-    assert failure_event["request_id"] == request_id
-    assert failure_event["log_failure"].check(RuntimeError)
+        message = json.loads(response.body)["error"]["message"]
+        [request_id] = re.findall(r"[0-9a-f]{32}", message)
+        assert b"secret" not in response.body and b"Traceback" not in response.body
+        [failure_event] = [e for e in events if "log_failure" in e]
+        assert failure_event["request_id"] == request_id
+        assert failure_event["log_failure"].check(RuntimeError)
+        self.flushLoggedErrors(RuntimeError)

@@ -1,0 +1,101 @@
+# -*- test-case-name: tests.test_testing -*-
+"""
+A cloud in a dict: L{MemoryBackend} hands out one catalog per account and
+L{occid.testing.memory.MemoryCollection}s over one shared store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from twisted.internet import defer
+from zope.interface import implementer
+
+from occid.ec2.vocabulary import resource_tpl_mixin
+from occid.gsi.principal import Principal
+from occid.interfaces import IBackend, ICatalog, IEntityCollection
+from occid.occi import infrastructure as infra
+from occid.occi.catalog import Catalog
+from occid.occi.errors import NotFound
+from occid.occi.model import Kind, Mixin
+from occid.policy import AccountBinding
+from occid.testing.memory import MemoryCollection, MemoryStore
+
+#: The templates a L{MemoryBackend} offers unless told otherwise: images as
+#: C{(AMI id, title)}, instance types as C{(name, cores, memory in GiB,
+#: architecture)}, and availability zones.
+DEFAULT_AMIS = (
+    ("ami-0123456789abcdef0", "ubuntu-24.04-amd64-server"),
+    ("ami-0fedcba9876543210", "debian-12-amd64"),
+)
+DEFAULT_INSTANCE_TYPES = (
+    ("t3.micro", 2, 1.0, "x86_64"),
+    ("t3.small", 2, 2.0, "x86_64"),
+    ("t3.large", 2, 8.0, "x86_64"),
+)
+DEFAULT_ZONES = ("eu-west-1a", "eu-west-1b")
+
+#: The kinds a L{MemoryBackend} has collections for.
+COLLECTION_KINDS = (
+    infra.COMPUTE, infra.STORAGE, infra.NETWORK, infra.NETWORKINTERFACE,
+    infra.STORAGELINK,
+)
+
+
+@implementer(IBackend)
+class MemoryBackend:
+    """
+    A cloud in a dict: one L{Catalog} per account (built from C{amis},
+    C{instance_types} and C{zones}; L{offer} adds an os_tpl to one account)
+    and L{MemoryCollection}s over one L{MemoryStore}.
+    """
+
+    def __init__(
+        self,
+        public_host: str = "occi.example.org",
+        amis: Sequence[tuple[str, str]] = DEFAULT_AMIS,
+        instance_types: Sequence[tuple[str, int, float, str]] = DEFAULT_INSTANCE_TYPES,
+        zones: Sequence[str] = DEFAULT_ZONES,
+    ) -> None:
+        self.store = MemoryStore(public_host=public_host)
+        self._public_host = public_host
+        self._templates = tuple(
+            [infra.os_tpl_mixin(ami, title, public_host) for ami, title in amis]
+            + [resource_tpl_mixin(*spec) for spec in instance_types]
+            + [infra.availability_zone_mixin(zone, public_host) for zone in zones]
+        )
+        self._extra: dict[str, tuple[Mixin, ...]] = {}
+        self._catalogs: dict[str, Catalog] = {}
+        self.catalog_calls = 0
+
+    def offer(self, account: str, ami_id: str, title: str) -> None:
+        """Add an os_tpl to C{account}'s catalog (a new catalog version)."""
+        mixin = infra.os_tpl_mixin(ami_id, title, self._public_host)
+        self._extra[account] = self._extra.get(account, ()) + (mixin,)
+        self._catalogs.pop(account, None)
+
+    def catalog(
+        self, binding: AccountBinding, principal: Principal | None = None
+    ) -> defer.Deferred[ICatalog]:
+        """The account's catalog: the fake keeps no private templates."""
+        self.catalog_calls += 1
+        account = binding.account
+        if account not in self._catalogs:
+            extra = self._extra.get(account, ())
+            self._catalogs[account] = Catalog(
+                self._templates + extra, version=f"{account}-{len(extra)}"
+            )
+        return defer.succeed(self._catalogs[account])
+
+    def collection(
+        self, kind: Kind, principal: Principal, binding: AccountBinding
+    ) -> IEntityCollection:
+        """
+        The L{MemoryCollection} of C{kind} for C{principal} in C{binding}'s
+        account.
+
+        @raise NotFound: no collection for that kind (the core kinds).
+        """
+        if kind not in COLLECTION_KINDS:
+            raise NotFound(f"no collection for {kind.identifier}")
+        return MemoryCollection(kind, principal, binding, self.store)

@@ -1,0 +1,364 @@
+# -*- test-case-name: tests.test_testing -*-
+"""
+Entity collections kept in memory, with the semantics of the EC2 providers:
+EC2-like ids, the compute state machine, the visibility rules of an account
+binding, C{NotFound} for another user's entity, and the same refusals (no
+storage online/offline/resize, no network up/down, networks and links
+unchangeable, no writes from a read-only binding).  The contract tests
+(C{tests/contract.py}) run against these collections and against the EC2
+providers, which keeps the fake honest.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet import defer
+from zope.interface import implementer
+
+from occid.config import Visibility
+from occid.gsi.principal import Principal
+from occid.interfaces import IEntityCollection
+from occid.occi import infrastructure as infra
+from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
+from occid.occi.model import (
+    Action,
+    Attribute,
+    AttributeValue,
+    Category,
+    Changes,
+    Entity,
+    EntityFilter,
+    Kind,
+    Link,
+    Resource,
+)
+from occid.policy import AccountBinding
+
+#: Id prefixes of resources, by kind term, as EC2 makes them.
+ID_PREFIXES = {"compute": "i-", "storage": "vol-", "network": "vpc-"}
+
+#: The state attribute and the state of a new entity, by kind term.
+INITIAL_STATES = {
+    "compute": ("occi.compute.state", "active"),
+    "storage": ("occi.storage.state", "online"),
+    "network": ("occi.network.state", "active"),
+    "networkinterface": ("occi.networkinterface.state", "active"),
+    "storagelink": ("occi.storagelink.state", "active"),
+}
+
+#: (kind term, action term) -> (states the action needs, state after it;
+#: None keeps the state): the actions EC2 can do.
+TRANSITIONS: dict[tuple[str, str], tuple[set[str], str | None]] = {
+    ("compute", "start"): ({"inactive", "suspended"}, "active"),
+    ("compute", "stop"): ({"active"}, "inactive"),
+    ("compute", "restart"): ({"active"}, "active"),
+    ("compute", "suspend"): ({"active"}, "suspended"),
+    ("compute", "save"): ({"active", "inactive"}, None),
+    ("storage", "snapshot"): ({"online", "offline"}, None),
+}
+
+#: The Conflict EC2 answers for the other actions of these kinds (links have
+#: no action EC2 can do: theirs are BadRequest, like another kind's).
+UNSUPPORTED_ACTIONS = {
+    "storage": "{action} is not possible on EBS volumes; resize by updating occi.storage.size",
+    "network": "{action} is not possible on a VPC; it is always up",
+}
+
+#: Why EC2 refuses every update of these kinds (Forbidden).
+UNCHANGEABLE = {
+    "network": "networks cannot be changed through occid",
+    "networkinterface": "a networkinterface cannot be changed; delete it and link again",
+    "storagelink": "a storagelink cannot be changed; delete it and link again",
+}
+
+#: What EC2 answers a read-only binding (a limited proxy) that writes.
+READ_ONLY = "a limited proxy may only read; use a full proxy to change anything"
+
+#: Kinds every user of an account sees, whatever the visibility (VPCs).
+SHARED_KINDS = ("network",)
+
+#: The template parents: a mixin depending on one replaces its sibling.
+TEMPLATE_PARENTS = (infra.OS_TPL, infra.RESOURCE_TPL, infra.AVAILABILITY_ZONE)
+
+
+@dataclass
+class _Stored:
+    """One entity and the tags the EC2 provider would keep on it."""
+
+    entity: Entity
+    owner: str
+    vo: str
+
+
+@dataclass
+class MemoryStore:
+    """
+    Everything a L{occid.testing.backend.MemoryBackend} holds, shared by the
+    collections it hands out: entities per (account, kind term, id), and the
+    test controls.
+
+    @ivar failure: when set, every collection call fails with it.
+    @ivar stall: when true, every collection call returns a Deferred that
+        never fires; they are kept in C{stalled}.
+    @ivar operations: what the collections did, as C{(operation, kind term,
+        id, detail)}; C{detail} is the created entity, the C{Changes}, the
+        C{(action, attributes)} pair, or C{None}.
+    """
+
+    public_host: str
+    entities: dict[tuple[str, str, str], _Stored] = field(default_factory=dict)
+    failure: Exception | None = None
+    stall: bool = False
+    stalled: list[defer.Deferred[Any]] = field(default_factory=list)
+    operations: list[tuple[str, str, str, Any]] = field(default_factory=list)
+    serial: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh EC2-like id: C{prefix} and 17 hex digits, increasing."""
+        return f"{prefix}{next(self.serial):017x}"
+
+
+def _state_of(entity: Entity) -> tuple[str, str] | None:
+    """The name and value of the entity's state attribute, if its kind has one."""
+    known = INITIAL_STATES.get(entity.kind.term)
+    if known is None:
+        return None
+    name = known[0]
+    return name, str(entity.attributes.get(name, ""))
+
+
+def _applicable_actions(entity: Entity) -> list[Action]:
+    """The kind's actions that the entity's current state allows."""
+    state = _state_of(entity)
+    current = state[1] if state else ""
+    return [
+        action
+        for action in entity.kind.actions
+        if current in TRANSITIONS.get((entity.kind.term, action.term), (set(), None))[0]
+    ]
+
+
+def _refusal(kind: Kind, action: Action) -> OCCIError | None:
+    """What EC2 answers C{action} on an entity of C{kind}, if it cannot do it at all."""
+    if action in kind.actions and (kind.term, action.term) in TRANSITIONS:
+        return None
+    message = UNSUPPORTED_ACTIONS.get(kind.term)
+    if message is None or action not in kind.actions:
+        return BadRequest(f"{action.identifier} is not an action of {kind.term}")
+    return Conflict(message.format(action=action.term))
+
+
+@implementer(IEntityCollection)
+class MemoryCollection:
+    """
+    The entities of one kind in one account that one principal may see,
+    kept in a L{MemoryStore}.  Every method returns an already-fired
+    Deferred (unless the store is told to stall or fail).
+    """
+
+    def __init__(
+        self, kind: Kind, principal: Principal, binding: AccountBinding, store: MemoryStore
+    ) -> None:
+        self.kind = kind
+        self._principal = principal
+        self._binding = binding
+        self._store = store
+
+    # -- helpers ------------------------------------------------------------
+
+    def _call(self, function: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
+        if self._store.failure is not None:
+            return defer.fail(self._store.failure)
+        if self._store.stall:
+            pending: defer.Deferred[Any] = defer.Deferred()
+            self._store.stalled.append(pending)
+            return pending
+        return defer.maybeDeferred(function, *args)
+
+    def _check_writable(self) -> None:
+        if not self._binding.writable:
+            raise Forbidden(READ_ONLY)
+
+    def _key(self, id: str) -> tuple[str, str, str]:
+        return (self._binding.account, self.kind.term, id)
+
+    def _visible(self, stored: _Stored) -> bool:
+        if self.kind.term in SHARED_KINDS or self._binding.visibility == Visibility.MANAGER:
+            return True
+        if self._binding.visibility == Visibility.VO:
+            return stored.vo == self._binding.vo
+        return stored.owner == self._principal.owner
+
+    def _stored(self, id: str) -> _Stored:
+        stored = self._store.entities.get(self._key(id))
+        if stored is None or not self._visible(stored):
+            raise NotFound(f"no {self.kind.term} {id} here")
+        return stored
+
+    def _render(self, stored: _Stored) -> Entity:
+        entity = copy.deepcopy(stored.entity)
+        entity.actions = _applicable_actions(entity)
+        return entity
+
+    def _record(self, operation: str, id: str, detail: Any) -> None:
+        self._store.operations.append((operation, self.kind.term, id, detail))
+
+    def _definition(self, entity: Entity, name: str) -> Attribute | None:
+        categories: list[Category] = [entity.kind, *self._ancestors(entity.kind), *entity.mixins]
+        for category in categories:
+            definition = category.attribute(name)
+            if definition is not None:
+                return definition
+        return None
+
+    @staticmethod
+    def _ancestors(kind: Kind) -> Iterator[Kind]:
+        while kind.parent is not None:
+            kind = kind.parent
+            yield kind
+
+    # -- IEntityCollection --------------------------------------------------
+
+    def list(self, filter: EntityFilter) -> defer.Deferred[builtins.list[Entity]]:
+        """The visible entities of this kind passing C{filter}, ordered by id."""
+        return self._call(self._list, filter)
+
+    def _list(self, filter: EntityFilter) -> builtins.list[Entity]:
+        found = []
+        for (account, term, _id), stored in sorted(self._store.entities.items()):
+            if account != self._binding.account or term != self.kind.term:
+                continue
+            if not self._visible(stored):
+                continue
+            if filter.owned_only and stored.owner != self._principal.owner:
+                continue
+            entity = self._render(stored)
+            if filter.matches(entity):
+                found.append(entity)
+        return found
+
+    def get(self, id: str) -> defer.Deferred[Entity]:
+        """Entity C{id}, or C{NotFound} when it is not visible here."""
+        return self._call(lambda: self._render(self._stored(id)))
+
+    def create(self, entity: Entity) -> defer.Deferred[Entity]:
+        """
+        Store a copy of C{entity} under a new EC2-like id (a link's id joins
+        its source's and target's), in its kind's initial state.
+        """
+        return self._call(self._create, entity)
+
+    def _create(self, entity: Entity) -> Entity:
+        self._check_writable()
+        if self.kind == infra.COMPUTE and infra.template_of(entity.mixins, infra.OS_TPL) is None:
+            raise BadRequest("an os_tpl mixin is required")
+        new = copy.deepcopy(entity)
+        new.attributes.pop("occi.core.id", None)
+        if isinstance(new, Link):
+            new.id = f"{new.source.rsplit('/', 1)[-1]}_{new.target.rsplit('/', 1)[-1]}"
+        else:
+            new.id = self._store.new_id(ID_PREFIXES.get(self.kind.term, "x-"))
+        if self._store.entities.get(self._key(new.id)) is not None:
+            raise Conflict(f"{self.kind.term} {new.id} exists already")
+        state = INITIAL_STATES.get(self.kind.term)
+        if state is not None:
+            new.attributes[state[0]] = state[1]
+        if isinstance(new, Resource):
+            for link in new.links:
+                link.source = new.location
+                link.id = f"{new.id}_{link.target.rsplit('/', 1)[-1]}"
+        self._store.entities[self._key(new.id)] = _Stored(
+            entity=new, owner=self._principal.owner, vo=self._binding.vo
+        )
+        self._record("create", new.id, copy.deepcopy(new))
+        return self._render(self._store.entities[self._key(new.id)])
+
+    def update(self, id: str, changes: Changes) -> defer.Deferred[Entity]:
+        """
+        Apply C{changes} (a template replaces its sibling); networks and
+        links cannot be changed, immutable attributes neither, and a
+        resource_tpl only while the compute is not active.
+        """
+        return self._call(self._update, id, changes)
+
+    def _update(self, id: str, changes: Changes) -> Entity:
+        if self.kind.term in UNCHANGEABLE:
+            raise Forbidden(UNCHANGEABLE[self.kind.term])
+        self._check_writable()
+        stored = self._stored(id)
+        entity = stored.entity
+        for name in changes.attributes:
+            definition = self._definition(entity, name)
+            if definition is not None and not definition.mutable:
+                raise Forbidden(f"{name} cannot be changed")
+        resize = infra.template_of(changes.mixins, infra.RESOURCE_TPL)
+        state = _state_of(entity)
+        if resize is not None and state is not None and state[1] == "active":
+            raise Conflict(
+                f"{self.kind.term} {id} is active; stop it before changing its "
+                "resource_tpl"
+            )
+        mixins = list(entity.mixins)
+        if changes.replace:
+            mixins = [m for m in mixins if any(m.depends_on(p) for p in TEMPLATE_PARENTS)]
+        for mixin in changes.mixins:
+            parents = [p for p in TEMPLATE_PARENTS if mixin.depends_on(p)]
+            mixins = [
+                m for m in mixins
+                if m != mixin and not any(m.depends_on(p) for p in parents)
+            ]
+            mixins.append(mixin)
+        entity.mixins = mixins
+        entity.attributes.update(changes.attributes)
+        self._record("update", id, changes)
+        return self._render(stored)
+
+    def delete(self, id: str) -> defer.Deferred[None]:
+        """Forget entity C{id}."""
+        return self._call(self._delete, id)
+
+    def _delete(self, id: str) -> None:
+        self._check_writable()
+        self._stored(id)
+        del self._store.entities[self._key(id)]
+        self._record("delete", id, None)
+
+    def trigger(
+        self, id: str, action: Action, attributes: dict[str, AttributeValue]
+    ) -> defer.Deferred[Entity | Category]:
+        """
+        Run C{action} on entity C{id} through the state machine; C{save}
+        answers a new os_tpl mixin, the others the entity after the action.
+        """
+        return self._call(self._trigger, id, action, attributes)
+
+    def _trigger(
+        self, id: str, action: Action, attributes: dict[str, AttributeValue]
+    ) -> Entity | Category:
+        refusal = _refusal(self.kind, action)
+        if refusal is not None:
+            raise refusal
+        self._check_writable()
+        stored = self._stored(id)
+        entity = stored.entity
+        needs, after = TRANSITIONS[(self.kind.term, action.term)]
+        name, state = _state_of(entity) or ("", "")
+        if state not in needs:
+            raise Conflict(
+                f"cannot {action.term} {self.kind.term} {id}: it is {state}; "
+                f"{action.term} needs it {' or '.join(sorted(needs))}"
+            )
+        self._record("trigger", id, (action, dict(attributes)))
+        if after is not None:
+            entity.attributes[name] = after
+        if action == infra.COMPUTE_SAVE:
+            image = self._store.new_id("ami-")
+            title = str(attributes.get("name") or f"saved from {id}")
+            return infra.os_tpl_mixin(image, title, self._store.public_host)
+        return self._render(stored)
