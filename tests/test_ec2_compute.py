@@ -283,7 +283,7 @@ def test_public_and_storage_links_are_recorded(account):
     instance = instance_of(account, vm.id)
     assert tags_of(instance)["occid:links"] == f"public {volume}=/dev/sdg"
     assert instance["Placement"]["AvailabilityZone"] == "eu-west-1b"
-    links = {l.id: l for link in successResultOf(computes(account).get(vm.id)).links}
+    links = {link.id: link for link in successResultOf(computes(account).get(vm.id)).links}
     assert links[f"{vm.id}_public"].attributes["occi.networkinterface.state"] == "inactive"
     storage = links[f"{vm.id}_{volume}"]
     assert storage.attributes["occi.storagelink.state"] == "inactive"
@@ -728,6 +728,22 @@ class KeyPairLeftTests(SynchronousTestCase):
         assert (warning["vm_id"], warning["key_name"]) == (vm.id, key["KeyName"])
         assert "UnauthorizedOperation" in warning["reason"]
 
+    def test_failed_launch_logs_what_it_could_not_undo(self):
+        """
+        RunInstances refused and the temporary key pair's deletion refused too:
+        the launch's error is the answer, and the key left is logged as a warning.
+        """
+        account = self.account
+        inject(account.client, "RunInstances", 400, "InsufficientInstanceCapacity")
+        inject(account.client, "DeleteKeyPair", 403, "UnauthorizedOperation")
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        failure = self.failureResultOf(computes(account).create(request(
+            os_tpl(), **{"occi.credentials.ssh.publickey": ssh_key()})), errors.BadRequest)
+        assert "InsufficientInstanceCapacity" in str(failure.value)
+        [warning] = [e for e in events if "note" in e]
+        assert warning["log_level"] == LogLevel.warn and warning["kind"] == "compute"
+        assert "occid-launch-" in warning["note"] and "UnauthorizedOperation" in warning["note"]
+
 
 def test_failed_launch_deletes_the_key_pair(account, monkeypatch):
     """RunInstances refused after the key was imported: the key pair is deleted, nothing runs."""
@@ -737,24 +753,3 @@ def test_failed_launch_deletes_the_key_pair(account, monkeypatch):
         os_tpl(), **{"occi.credentials.ssh.publickey": ssh_key()})), errors.BadRequest)
     assert account.client.describe_key_pairs()["KeyPairs"] == []
     assert account.client.describe_instances()["Reservations"] == []
-
-
-def test_failed_launch_logs_what_it_could_not_undo(account, monkeypatch):
-    """
-    RunInstances refused and the temporary key pair's deletion refused too:
-    the launch's error is the answer, and the key left is logged as a warning.
-    """
-    no_backoff(monkeypatch)
-    inject(account.client, "RunInstances", 400, "InsufficientInstanceCapacity")
-    inject(account.client, "DeleteKeyPair", 403, "UnauthorizedOperation")
-    events = []
-    globalLogPublisher.addObserver(events.append)
-    try:
-        with pytest.raises(errors.BadRequest, match="InsufficientInstanceCapacity"):
-            settled(computes(account).create(request(
-                os_tpl(), **{"occi.credentials.ssh.publickey": ssh_key()})))
-    finally:
-        globalLogPublisher.removeObserver(events.append)
-    [warning] = [e for e in events if "note" in e]
-    assert warning["log_level"] == LogLevel.warn and warning["kind"] == "compute"
-    assert "occid-launch-" in warning["note"] and "UnauthorizedOperation" in warning["note"]

@@ -86,7 +86,7 @@ def test_vpc_interface_link(account):
     eni = split_link_id(made.id)[1]
     assert eni.startswith("eni-")
     assert made.target == f"/network/{vpc}"
-    listed = [l.id for link in successResultOf(nics.list(EntityFilter()))]
+    listed = [link.id for link in successResultOf(nics.list(EntityFilter()))]
     assert made.id in listed
     successResultOf(nics.delete(made.id))
     interface = client.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"]
@@ -96,7 +96,7 @@ def test_vpc_interface_link(account):
 def test_primary_interface_cannot_be_unlinked(account):
     """The primary interface of an instance is 409 to delete."""
     compute = vm(account)
-    primary = next(l for link in compute.links if l.kind == infra.NETWORKINTERFACE)
+    primary = next(link for link in compute.links if link.kind == infra.NETWORKINTERFACE)
     failure = failureResultOf(
         provider(infra.NETWORKINTERFACE, account).delete(primary.id), errors.Conflict)
     assert "primary" in str(failure.value)
@@ -151,7 +151,7 @@ def test_cross_zone_refusal_from_ec2_is_409(account, monkeypatch):
 def test_root_volume_cannot_be_unlinked(account):
     """Detaching the root volume is 409."""
     compute = vm(account)
-    root = next(l for link in compute.links if l.kind == infra.STORAGELINK)
+    root = next(link for link in compute.links if link.kind == infra.STORAGELINK)
     failure = failureResultOf(provider(infra.STORAGELINK, account).delete(root.id), errors.Conflict)
     assert "root" in str(failure.value)
 
@@ -159,7 +159,7 @@ def test_root_volume_cannot_be_unlinked(account):
 def test_other_users_links_are_invisible(account):
     """A link on another user's compute is 404, and linking to its volume is refused."""
     johns = vm(account, who=JOHN)
-    root = next(l for link in johns.links if l.kind == infra.STORAGELINK)
+    root = next(link for link in johns.links if link.kind == infra.STORAGELINK)
     failureResultOf(provider(infra.STORAGELINK, account).get(root.id), errors.NotFound)
     mine = vm(account)
     failureResultOf(provider(infra.STORAGELINK, account).create(

@@ -5,7 +5,9 @@ delete only of a VPC occid made, by its creator or a manager.
 """
 
 import pytest
+from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import LogLevel, globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from occid.config import Visibility
@@ -128,3 +130,27 @@ def test_failed_undo_keeps_the_original_error(moto, monkeypatch):
     inject(account.client, "DeleteSubnet", 400, "DependencyViolation")
     failure = failureResultOf(collection.create(request()), errors.BadRequest)
     assert "InternetGatewayLimitExceeded" in str(failure.value)
+
+
+class FailedUndoLogTests(SynchronousTestCase):
+    """What a failed create could not undo reaches the log."""
+
+    @pytest.fixture(autouse=True)
+    def _moto(self, moto, monkeypatch):
+        self.moto = moto
+        no_backoff(monkeypatch)
+
+    def test_failed_undo_is_logged(self):
+        """
+        What the undo of a failed create could not delete is logged as a
+        warning (in the reactor thread, by the adapter), naming the VPC.
+        """
+        account, collection = networks(self.moto, network_create=True)
+        inject(account.client, "CreateInternetGateway", 400, "InternetGatewayLimitExceeded")
+        inject(account.client, "DeleteSubnet", 400, "DependencyViolation")
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        self.failureResultOf(collection.create(request()), errors.BadRequest)
+        [warning] = [e for e in events if "note" in e]
+        assert warning["log_level"] == LogLevel.warn
+        assert warning["kind"] == "network" and warning["account"] == account.name
+        assert "DependencyViolation" in warning["note"] and "vpc-" in warning["note"]

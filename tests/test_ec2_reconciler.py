@@ -43,7 +43,7 @@ def test_recorded_links_are_made_then_cleared(account):
     assert CREATED_TAG in tags_of(address)
     attached = client.describe_volumes(VolumeIds=[disk["VolumeId"]])["Volumes"][0]
     assert attached["Attachments"][0]["Device"] == "/dev/sdf"
-    links = {l.id: l for link in successResultOf(computes.get(vm.id)).links}
+    links = {link.id: link for link in successResultOf(computes.get(vm.id)).links}
     assert links[f"{vm.id}_public"].attributes["occi.networkinterface.state"] == "active"
     assert links[f"{vm.id}_{disk['VolumeId']}"].attributes["occi.storagelink.state"] == "active"
     again = reconcile(account, datetime.now(UTC))

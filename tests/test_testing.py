@@ -14,7 +14,7 @@ from zope.interface.verify import verifyObject
 
 from occid.config import Visibility
 from occid.ec2.vocabulary import resource_tpl_mixin
-from occid.interfaces import IAccountPolicy, IBackend, ICatalog
+from occid.interfaces import IAccountPolicy, IBackend
 from occid.occi import infrastructure as infra
 from occid.occi.errors import Conflict, Forbidden, NotFound, Unauthorized
 from occid.occi.model import Changes, EntityFilter, Link, Mixin, Resource
