@@ -12,6 +12,7 @@ every process started here is stopped here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -266,7 +267,7 @@ def _worker(make, index, barrier, queue, duration):
     """
     try:
         run = make(index)
-    except BaseException as e:
+    except BaseException as e:  # noqa: BLE001 - whatever failed is the worker's report
         barrier.abort()
         queue.put((0, 1, [], 0.0, f"prepare: {e!r}"))
         return
@@ -296,10 +297,8 @@ def run_workers(variant: str, make, workers: int, duration: float,
     ]
     for process in processes:
         process.start()
-    try:
+    with contextlib.suppress(threading.BrokenBarrierError):
         barrier.wait(timeout=300)
-    except threading.BrokenBarrierError:
-        pass
     cpu_before = cpu_seconds(server_pid) if server_pid else None
     result = RunResult(variant)
     for _ in processes:

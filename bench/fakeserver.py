@@ -100,7 +100,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--lifetime", type=float, default=1800.0)
     args = parser.parse_args(argv)
 
-    log_file = open(args.log, "a", encoding="utf-8")
+    # Open for the process's lifetime: the log observer writes to it until exit.
+    log_file = open(args.log, "a", encoding="utf-8")  # noqa: SIM115
     globalLogBeginner.beginLoggingTo([textFileLogObserver(log_file)], redirectStandardIO=False)
 
     config = preflight.load(args.config)

@@ -44,8 +44,6 @@ class AccountBinding:
 #: What precedes the account name in a robot's VO tag (never part of a VO name).
 ROBOT_VO_PREFIX = "@"
 
-#: The longest value an EC2 tag may hold, in characters.
-TAG_VALUE_LIMIT = 256
 
 
 @implementer(IAccountPolicy)
@@ -145,15 +143,3 @@ def _split_fqan(fqan: str) -> tuple[tuple[str, ...], dict[str, str]]:
         else:
             groups.append(part)
     return tuple(groups), qualifiers
-
-
-def owner_tags(principal: Principal, binding: AccountBinding) -> dict[str, str]:
-    """
-    The ownership tags set on every resource the principal creates
-    (docs/state.md); C{Name} is the caller's.  C{occid:dn} is left out
-    when the DN does not fit a tag value.
-    """
-    tags = {"occid:owner": principal.owner, "occid:vo": binding.vo}
-    if len(principal.dn) <= TAG_VALUE_LIMIT:
-        tags["occid:dn"] = principal.dn
-    return tags

@@ -26,7 +26,8 @@ pytestmark = [
 
 CREATE_COMPUTE = (
     'Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"\n'
-    'Category: ami-0a1b2c3d4e5f60001; scheme="http://occi.localhost/occi/infrastructure/os_tpl#"; class="mixin"\n'
+    'Category: ami-0a1b2c3d4e5f60001; '
+    'scheme="http://occi.localhost/occi/infrastructure/os_tpl#"; class="mixin"\n'
     'X-OCCI-Attribute: occi.core.title="not allowed"\n'
 )
 
@@ -69,10 +70,15 @@ def daemon(pki, moto_server, tmp_path_factory):
 def proxies(pki, tmp_path_factory):
     """Proxy files, made once: name -> path."""
     out = tmp_path_factory.mktemp("proxies")
-    path = lambda name: str(out / f"{name}.pem")
+
+    def path(name):
+        return str(out / f"{name}.pem")
+
     made = {}
-    made["voms"] = gridtools.voms_proxy_fake(pki, path("voms"), vo="testvo", fqans=["/testvo", "/testvo/Role=NULL"])
-    made["delegated"] = gridtools.grid_proxy_init(pki, path("delegated"), cert=made["voms"], key=made["voms"])
+    made["voms"] = gridtools.voms_proxy_fake(
+        pki, path("voms"), vo="testvo", fqans=["/testvo", "/testvo/Role=NULL"])
+    made["delegated"] = gridtools.grid_proxy_init(
+        pki, path("delegated"), cert=made["voms"], key=made["voms"])
     made["othervo"] = gridtools.voms_proxy_fake(pki, path("othervo"), vo="othervo", fqans=["/othervo"])
     made["unmapped"] = gridtools.voms_proxy_fake(pki, path("unmapped"), vo="unmapped", fqans=["/unmapped"])
     made["rfc"] = gridtools.grid_proxy_init(pki, path("rfc"))
@@ -80,7 +86,8 @@ def proxies(pki, tmp_path_factory):
         pki, path("expired"), vo="testvo", fqans=["/testvo"], pastproxy="48:00", hours=1,
         extra_args=["-vomslife", "100"],
     )
-    made["limited"] = gridtools.voms_proxy_fake(pki, path("limited"), vo="testvo", fqans=["/testvo"], limited=True)
+    made["limited"] = gridtools.voms_proxy_fake(
+        pki, path("limited"), vo="testvo", fqans=["/testvo"], limited=True)
     rogue_voms = pki.issue_user("/DC=org/DC=example/OU=Services/CN=voms.example.org", ca=pki.rogue_ca)
     rogue_voms.write_pair(path("rogue-vomscert"), path("rogue-vomskey"))
     made["forged-ac"] = gridtools.voms_proxy_fake(
@@ -90,18 +97,23 @@ def proxies(pki, tmp_path_factory):
     revoked = pki.revoked_user
     revoked.write_pair(path("revoked-cert"), path("revoked-key"))
     made["revoked"] = gridtools.voms_proxy_fake(
-        pki, path("revoked"), vo="testvo", fqans=["/testvo"], cert=path("revoked-cert"), key=path("revoked-key"),
+        pki, path("revoked"), vo="testvo", fqans=["/testvo"],
+        cert=path("revoked-cert"), key=path("revoked-key"),
     )
     wrong = pki.issue_user("/DC=org/DC=example/OU=Users/CN=Test User", ca=pki.rogue_ca)
     wrong.write_pair(path("wrong-cert"), path("wrong-key"))
     made["wrong-ca"] = gridtools.voms_proxy_fake(
-        pki, path("wrong-ca"), vo="testvo", fqans=["/testvo"], cert=path("wrong-cert"), key=path("wrong-key"),
+        pki, path("wrong-ca"), vo="testvo", fqans=["/testvo"],
+        cert=path("wrong-cert"), key=path("wrong-key"),
     )
     # Shapes the C tools refuse to build.
-    made["independent"] = pki.issue_proxy(pki.user, policy_oid="1.3.6.1.5.5.7.21.2").write(path("independent"))
+    made["independent"] = pki.issue_proxy(
+        pki.user, policy_oid="1.3.6.1.5.5.7.21.2").write(path("independent"))
     made["two-cns"] = pki.issue_proxy(pki.user, extra_cn=True).write(path("two-cns"))
-    limited_ac = build_ac(signer=pki.voms, holder=pki.user.certificate, now=pki.now, vo="testvo", fqans=["/testvo"])
-    made["full-under-limited"] = pki.issue_proxy(voms_proxy(pki, pki.user, limited_ac, limited=True)).write(path("ful"))
+    limited_ac = build_ac(
+        signer=pki.voms, holder=pki.user.certificate, now=pki.now, vo="testvo", fqans=["/testvo"])
+    made["full-under-limited"] = pki.issue_proxy(
+        voms_proxy(pki, pki.user, limited_ac, limited=True)).write(path("ful"))
     # Another user's AC in my proxy.
     other = pki.issue_user("/DC=org/DC=example/OU=Users/CN=Other User")
     stolen = build_ac(signer=pki.voms, holder=other.certificate, now=pki.now, vo="testvo", fqans=["/testvo"])
@@ -172,12 +184,14 @@ def test_weak_key_through_python_ssl(daemon, proxies, pki):
     context.set_ciphers("DEFAULT:@SECLEVEL=0")
     context.load_verify_locations(daemon.cacert)
     context.load_cert_chain(proxies["weak"])
-    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as raw:
-        with context.wrap_socket(raw, server_hostname="localhost") as tls:
-            tls.sendall(b"GET /-/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            answer = b""
-            while chunk := tls.recv(65536):
-                answer += chunk
+    with (
+        socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(b"GET /-/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 401")
     assert b"1024" in body or b"key" in body.lower()

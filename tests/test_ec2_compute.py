@@ -390,7 +390,8 @@ def test_vo_and_manager_visibility(account):
                                            MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     vo_view = [e.id for e in successResultOf(computes(account, JOHN, Visibility.VO).list(EntityFilter()))]
     assert vo_view == [jane.id]
-    manager_view = {e.id for e in successResultOf(computes(account, JOHN, Visibility.MANAGER).list(EntityFilter()))}
+    manager = computes(account, JOHN, Visibility.MANAGER)
+    manager_view = {e.id for e in successResultOf(manager.list(EntityFilter()))}
     assert manager_view == {jane.id, stranger.id, outside}
     assert successResultOf(computes(account, JOHN, Visibility.MANAGER).get(outside)).id == outside
 

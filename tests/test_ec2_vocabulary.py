@@ -18,8 +18,10 @@ from occid.ec2.vocabulary import (
     resource_tpl_mixin,
     valid_id,
 )
+from occid.gsi.principal import owner_hash
 from occid.occi import infrastructure as infra
 from occid.occi.catalog import Catalog
+from occid.testing import make_binding, make_principal
 
 TERM_11 = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -113,3 +115,22 @@ def test_blocking_modules_import_no_twisted():
     """The blocking operations only call boto3: Twisted is the adapter's business."""
     modules = ("compute", "launch", "storage", "network", "links", "reconciler", "catalog")
     assert _loaded(modules, {"twisted"}) == "[]"
+
+
+def test_owner_tags():
+    """The ownership tags: owner hash of the DN, the DN itself and the binding's VO."""
+    dn = "/DC=org/DC=example/OU=Users/CN=Test User"
+    assert tags.owner_tags(make_principal(dn=dn), make_binding(vo="alpha")) == {
+        tags.OWNER_TAG: owner_hash(dn), tags.DN_TAG: dn, tags.VO_TAG: "alpha"}
+
+
+def test_owner_tags_long_dn():
+    """
+    A DN longer than a tag value (256 characters) is left out; a DN of
+    exactly 256 characters is kept.
+    """
+    for length, kept in ((257, False), (256, True)):
+        dn = "/DC=org/CN=" + "x" * (length - len("/DC=org/CN="))
+        made = tags.owner_tags(make_principal(dn=dn), make_binding())
+        assert (tags.DN_TAG in made) is kept
+        assert made[tags.OWNER_TAG] == owner_hash(dn)

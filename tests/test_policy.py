@@ -9,14 +9,13 @@ import pytest
 from zope.interface.verify import verifyObject
 
 from occid.config import AccountConfig, LimitedProxies, Visibility
-from occid.gsi.principal import Principal, owner_hash
+from occid.gsi.principal import Principal
 from occid.interfaces import IAccountPolicy
 from occid.occi.errors import Forbidden
 from occid.policy import (
     AccountBinding,
     AccountPolicy,
     fqan_matches,
-    owner_tags,
     robot_vo,
 )
 
@@ -205,22 +204,3 @@ def test_limited_mode_by_its_word():
     with pytest.raises(Forbidden):
         bind(p, limited_proxies="refuse")
     assert not bind(p, limited_proxies="read-only").writable
-
-
-def test_owner_tags():
-    """The ownership tags: owner hash of the DN, the DN itself and the
-    binding's VO."""
-    p = principal("/alpha")
-    tags = owner_tags(p, bind(p))
-    assert tags == {"occid:owner": owner_hash(DN), "occid:dn": DN, "occid:vo": "alpha"}
-
-
-def test_owner_tags_long_dn():
-    """A DN longer than a tag value (256 characters) is left out; a DN of
-    exactly 256 characters is kept."""
-    for length, kept in ((257, False), (256, True)):
-        dn = "/DC=org/CN=" + "x" * (length - len("/DC=org/CN="))
-        p = principal("/alpha", dn=dn)
-        tags = owner_tags(p, bind(p))
-        assert ("occid:dn" in tags) is kept
-        assert tags["occid:owner"] == owner_hash(dn)

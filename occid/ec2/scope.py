@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from occid.config import Visibility
-from occid.ec2.tags import NAME_TAG, OWNER_TAG, VO_TAG
+from occid.ec2.tags import NAME_TAG, OWNER_TAG, VO_TAG, owner_tags
 from occid.gsi.principal import Principal
 from occid.occi.errors import Forbidden
-from occid.policy import AccountBinding, owner_tags
+from occid.policy import AccountBinding
 
 
 @dataclass(frozen=True)

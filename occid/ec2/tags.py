@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from occid.policy import TAG_VALUE_LIMIT
+from occid.gsi.principal import Principal
+from occid.policy import AccountBinding
 
 __all__ = [
     "CREATED_TAG",
@@ -32,11 +33,15 @@ __all__ = [
     "VO_TAG",
     "created_at",
     "created_tag",
+    "owner_tags",
     "ownership",
     "shown",
     "tag_dict",
     "tag_list",
 ]
+
+#: The longest value an EC2 tag may hold, in characters.
+TAG_VALUE_LIMIT = 256
 
 #: The display name of a resource (EC2's own convention).
 NAME_TAG = "Name"
@@ -94,6 +99,18 @@ def tag_dict(resource: dict) -> dict[str, str]:
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     """C{tags} in the Key/Value shape of EC2 requests."""
     return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def owner_tags(principal: Principal, binding: AccountBinding) -> dict[str, str]:
+    """
+    The ownership tags set on every resource the principal creates
+    (docs/state.md); C{Name} is the caller's.  L{DN_TAG} is left out when
+    the DN does not fit a tag value.
+    """
+    tags = {OWNER_TAG: principal.owner, VO_TAG: binding.vo}
+    if len(principal.dn) <= TAG_VALUE_LIMIT:
+        tags[DN_TAG] = principal.dn
+    return tags
 
 
 def ownership(tags: dict[str, str]) -> dict[str, str]:
