@@ -16,6 +16,7 @@ from twisted.python import usage
 from occid import __version__, demo
 from occid import config as configmodule
 from occid.ec2.backend import make_backend_service
+from occid.ec2.profiles import check_profiles
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.chain import ChainOptions
 from occid.policy import AccountPolicy
@@ -59,6 +60,7 @@ class Options(usage.Options):
             raise usage.UsageError("--demo-dir and --port go with --demo")
         try:
             self["loaded"] = preflight.load(self["config"])
+            check_profiles(self["loaded"])
         except configmodule.ConfigError as e:
             raise usage.UsageError(str(e)) from e
 

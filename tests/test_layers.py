@@ -3,7 +3,8 @@ Tests for the layers: no module of the pure core (C{occid/occi/},
 C{occid/gsi/}, C{occid/policy.py}, C{occid/config.py},
 C{occid/interfaces.py}) imports Twisted, boto3 or botocore, directly or
 through another module, nor any occid module outside the core (the edges
-import the core, never the reverse).
+import the core, never the reverse); and neither edge (C{occid/server/},
+C{occid/ec2/}) imports the other, the demo, the fakes or the twistd wiring.
 
 Each module is imported alone in a fresh interpreter whose import system
 refuses the forbidden packages and reports which chain of modules asked for
@@ -73,18 +74,23 @@ print(json.dumps({"attempts": attempts, "loaded": loaded, "error": error}))
 """
 
 
-def core_modules() -> list[str]:
-    """The dotted names of every module of the pure core, found on disk."""
+def modules_of(packages: tuple[str, ...], single: tuple[str, ...] = ()) -> list[str]:
+    """The dotted names of every module below C{packages}, plus C{single}, found on disk."""
     names = []
-    for package in CORE_PACKAGES:
+    for package in packages:
         for directory, subdirectories, files in os.walk(os.path.join(ROOT, package)):
             subdirectories[:] = sorted(d for d in subdirectories if not d.startswith(("_", ".")))
             for filename in sorted(files):
                 if filename.endswith(".py"):
                     relative = os.path.relpath(os.path.join(directory, filename), ROOT)
                     names.append(_dotted(relative))
-    names.extend(_dotted(module) for module in CORE_MODULES)
+    names.extend(_dotted(module) for module in single)
     return names
+
+
+def core_modules() -> list[str]:
+    """The dotted names of every module of the pure core, found on disk."""
+    return modules_of(CORE_PACKAGES, CORE_MODULES)
 
 
 def _dotted(relative: str) -> str:
@@ -101,10 +107,15 @@ def core_prefixes() -> list[str]:
     return packages + [_dotted(path) for path in CORE_MODULES]
 
 
-def probe(module: str) -> dict:
-    """Import C{module} alone in a fresh interpreter and report forbidden imports."""
+def probe(module: str, forbidden: tuple[str, ...] = FORBIDDEN, allowed: tuple[str, ...] = ()) -> dict:
+    """
+    Import C{module} alone in a fresh interpreter and report imports of
+    C{forbidden} packages and of occid modules outside the core and
+    C{allowed}.
+    """
+    prefixes = [*core_prefixes(), *allowed]
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, module, ",".join(FORBIDDEN), ",".join(core_prefixes())],
+        [sys.executable, "-c", _PROBE, module, ",".join(forbidden), ",".join(prefixes)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -145,6 +156,28 @@ def test_core_imports_no_edge(module):
         for attempt in report["attempts"]
     )
     assert report["loaded"] == []
+    assert report["error"] is None
+
+
+#: The two edges: each stands on the core and on itself, never on the other
+#: edge nor on what sits on top (the demo, the fakes, the twistd wiring).
+EDGES = ("occid.server", "occid.ec2")
+
+
+@pytest.mark.parametrize(
+    "module", [m for edge in EDGES for m in modules_of((edge.replace(".", "/"),))]
+)
+def test_edge_imports_only_the_core(module):
+    """
+    A module of the Twisted edge or of the EC2 edge imports, directly or
+    through others, no occid module but the core's and its own edge's.
+    """
+    edge = next(e for e in EDGES if module == e or module.startswith(e + "."))
+    report = probe(module, forbidden=(), allowed=(edge,))
+    assert report["attempts"] == [], "\n".join(
+        f"{attempt['import']} imported by {' -> '.join(attempt['by'])}"
+        for attempt in report["attempts"]
+    )
     assert report["error"] is None
 
 

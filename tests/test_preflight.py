@@ -183,7 +183,7 @@ def test_unknown_profile(site, tmp_path):
     """An account naming an AWS profile the user running occid lacks is refused."""
     text = minimal(site).replace('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["/fc"]\nprofile = "nosuch"')
     with pytest.raises(ConfigError) as e:
-        load_text(tmp_path, text)
+        check_profiles(load_text(tmp_path, text))
     assert e.value.key == "accounts[0].profile"
     assert e.value.problem == (
         "no AWS profile 'nosuch' in the shared AWS config or credentials files "

@@ -60,6 +60,18 @@ def test_options_load_the_configuration(config_file):
     assert options["loaded"].server.public_host == "localhost"
 
 
+def test_unknown_aws_profile_is_a_usage_error(config_file, tmp_path, monkeypatch):
+    """An account naming an AWS profile nobody configured stops twistd before it listens."""
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    path = tmp_path / "occid.toml"
+    with open(config_file, encoding="utf-8") as f:
+        path.write_text(f.read().replace('fqans = ["/testvo"]', 'fqans = ["/testvo"]\nprofile = "nosuch"'))
+    with pytest.raises(usage.UsageError) as e:
+        tap.Options().parseOptions(["--config", str(path)])
+    assert str(e.value).startswith(f"{path}: accounts[0].profile: no AWS profile 'nosuch'")
+
+
 def test_default_configuration_path():
     """Without --config, occid reads /etc/occid/occid.toml."""
     options = tap.Options()

@@ -3,8 +3,9 @@
 The checks run once at start, before the reactor: read C{occid.toml}, parse
 it with the pure L{occid.config.parse}, then look at what it names on this
 machine: the host certificate and its key (readable, PEM, unencrypted,
-matching), the trust dir and vomsdir (readable directories) and the AWS
-profiles (L{occid.ec2.profiles}).  Every problem is a
+matching) and the trust dir and vomsdir (readable directories).  The AWS
+profiles are the EC2 edge's to check (L{occid.ec2.profiles}); C{tap.py}
+runs both.  Every problem is a
 L{occid.config.ConfigError} with one message naming the file, the key and
 the problem, which twistd prints before it listens.
 """
@@ -18,7 +19,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from occid.config import Config, ConfigError, parse
-from occid.ec2.profiles import check_profiles
 
 __all__ = ["check", "load"]
 
@@ -28,7 +28,7 @@ def load(path: str) -> Config:
     Read, parse and check the configuration file at C{path}.
 
     @raise ConfigError: the file is missing, unreadable or invalid, or names
-        files or AWS profiles that cannot be used.
+        files that cannot be used.
     """
     try:
         with open(path, "rb") as f:
@@ -46,7 +46,7 @@ def load(path: str) -> Config:
 
 def check(config: Config) -> None:
     """
-    Check the files and AWS profiles that the parsed C{config} names.
+    Check the files that the parsed C{config} names.
 
     @raise ConfigError: the first one that cannot be used.
     """
@@ -63,7 +63,6 @@ def check(config: Config) -> None:
             raise ConfigError(config.path, f"[grid] {name}", f"{directory} is not a directory")
         if not os.access(directory, os.R_OK | os.X_OK):
             raise ConfigError(config.path, f"[grid] {name}", f"{directory} is not readable")
-    check_profiles(config)
 
 
 def _public_der(key: PublicKeyTypes) -> bytes:
