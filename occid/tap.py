@@ -7,14 +7,20 @@ service tree.  Wiring only: every piece is built elsewhere.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from twisted.application import service, strports
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThreadPool
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
 
-from occid import __version__, demo
+from occid import __version__
 from occid import config as configmodule
+from occid.demo import preparation
+from occid.demo.announce import AnnounceService
+from occid.demo.emulator import EmulatorService
 from occid.ec2.backend import make_backend_service
 from occid.ec2.profiles import check_profiles
 from occid.gsi.authenticator import GridAuthenticator
@@ -43,9 +49,9 @@ class Options(usage.Options):
     ]
     optParameters: ClassVar[list[list[Any]]] = [
         ["config", "c", configmodule.DEFAULT_PATH, "The occid.toml configuration file."],
-        ["demo-dir", None, demo.DEFAULT_DIRECTORY,
+        ["demo-dir", None, preparation.DEFAULT_DIRECTORY,
          "With --demo: where the demo keeps its credentials and configuration."],
-        ["port", None, demo.DEFAULT_PORT, "With --demo: the port on 127.0.0.1 to serve.", int],
+        ["port", None, preparation.DEFAULT_PORT, "With --demo: the port on 127.0.0.1 to serve.", int],
     ]
 
     def opt_version(self):
@@ -56,7 +62,7 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if self["demo"]:
             self._prepare_demo()
-        elif self["demo-dir"] != demo.DEFAULT_DIRECTORY or self["port"] != demo.DEFAULT_PORT:
+        elif self["demo-dir"] != preparation.DEFAULT_DIRECTORY or self["port"] != preparation.DEFAULT_PORT:
             raise usage.UsageError("--demo-dir and --port go with --demo")
         try:
             self["loaded"] = preflight.load(self["config"])
@@ -72,7 +78,7 @@ class Options(usage.Options):
             raise usage.UsageError(f"--port {self['port']} is not a TCP port")
         if importlib.util.find_spec("moto") is None:
             raise usage.UsageError("the demo needs moto: pip install 'occid[demo]'")
-        self["demo_setup"] = demo.prepare(self["demo-dir"], self["port"])
+        self["demo_setup"] = preparation.prepare(self["demo-dir"], self["port"])
         self["config"] = self["demo_setup"].files.config
 
 
@@ -92,7 +98,7 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     demo_setup = options.get("demo_setup")
     if demo_setup is not None:
         # First, so that EC2 answers before the backend loads its catalogs.
-        emulator = demo.EmulatorService(demo_setup, reactor)
+        emulator = EmulatorService(demo_setup, reactor)
         emulator.setServiceParent(top)
 
     grid = config.grid
@@ -121,8 +127,12 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
         reactor=reactor,
     )
     listener.setServiceParent(top)
-    ReloadService(files, tls, authenticator, reactor).setServiceParent(top)
+    def in_reactor_pool(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        # The injected reactor's pool, asked for when a reload runs.
+        return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
+
+    ReloadService(files, tls, authenticator, reactor, in_reactor_pool).setServiceParent(top)
     if demo_setup is not None:
         # Last: the listener is up when the commands are printed.
-        demo.AnnounceService(demo_setup, emulator).setServiceParent(top)
+        AnnounceService(demo_setup, emulator).setServiceParent(top)
     return top

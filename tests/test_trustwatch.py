@@ -145,10 +145,10 @@ class ReloadServiceTests(SynchronousTestCase):
         self.tls = FakeTLS()
         self.authenticator = FakeAuthenticator()
         self.service = ReloadService(
-            self.files, self.tls, self.authenticator, self.reactor, interval=60
+            # The scan runs inline instead of in a worker thread.
+            self.files, self.tls, self.authenticator, self.reactor, defer.maybeDeferred,
+            interval=60,
         )
-        # The scan runs inline instead of in a worker thread.
-        self.service.watcher._run_in_thread = defer.maybeDeferred
         self.previous = signal.getsignal(signal.SIGHUP)
         self.addCleanup(signal.signal, signal.SIGHUP, self.previous)
 

@@ -1,5 +1,5 @@
 """
-Every row of DESIGN.md's status table that the web layer produces, through
+Every row of the status table (docs/status.md) that the web layer produces, through
 the real HTTP stack: the status, the OCCI error body, and the C{Server} and
 C{Accept} headers on each.
 """

@@ -15,8 +15,4 @@ serves it.  L{EmulatorService} runs moto's EC2 in this process on
 try once occid listens (L{occid.demo.announce}).
 """
 
-from occid.demo.announce import AnnounceService
-from occid.demo.emulator import EmulatorService
-from occid.demo.preparation import DEFAULT_DIRECTORY, DEFAULT_PORT, prepare
-
-__all__ = ["DEFAULT_DIRECTORY", "DEFAULT_PORT", "AnnounceService", "EmulatorService", "prepare"]
+__all__ = ["announce", "credentials", "emulator", "pki", "preparation", "voms"]

@@ -3,7 +3,7 @@
 What occid keeps in memory for one AWS account, shared by every request's
 collections: the client, the catalog, the id of the C{occid-ssh} security
 group of each VPC, and the ids this process created a moment ago (which EC2
-may not know yet: its reads are eventually consistent, docs/architecture.md).
+may not know yet: its reads are eventually consistent, docs/status.md).
 
 Blocking: the methods that call EC2 run in the EC2 thread pool.  What a
 cleanup could not undo is noted on the error raised (C{add_note}), which

@@ -184,7 +184,10 @@ def make_backend_service(config: Config, reactor: Any) -> tuple[EC2Backend, Mult
     Clients are built here, in the main thread, before any thread runs.
     """
     pool = ThreadPool(0, config.aws.threads, "occid-aws")
-    backend = EC2Backend(reactor, pool, make_accounts(config, build_clients(config)))
+    backend = EC2Backend(
+        reactor, pool, make_accounts(config, build_clients(config)),
+        clock=lambda: datetime.fromtimestamp(reactor.seconds(), UTC),
+    )
     service = MultiService()
     ThreadPoolService(reactor, pool).setServiceParent(service)
     for step, call in ((CATALOG_REFRESH, backend.refresh_catalogs),

@@ -3,7 +3,7 @@
 The AWS words occid adds to the OCCI categories: the EC2 marker mixins that
 carry the C{com.amazon.aws.ec2.*} attributes of instances, volumes and
 VPCs, and the resource_tpl mixins of EC2 instance types, whose scheme is an
-EC2 one (docs/architecture.md).
+EC2 one (docs/wire.md).
 
 Pure: no boto3 and no Twisted; the core's categories are in
 L{occid.occi.infrastructure}.

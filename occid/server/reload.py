@@ -25,7 +25,7 @@ from occid.gsi.trust import TrustStore, fingerprint
 from occid.gsi.vomsdir import VomsDir
 from occid.server.identity import now
 from occid.server.tls import GridServerTLS, build_context
-from occid.server.trustwatch import TrustWatcher
+from occid.server.trustwatch import RunInThread, TrustWatcher
 
 #: How often the trust dir and vomsdir are checked for changes, in seconds.
 TRUST_POLL_INTERVAL = 60
@@ -92,7 +92,7 @@ class ReloadService(MultiService):
 
     def __init__(
         self, files: TrustFiles, tls: GridServerTLS, authenticator: GridAuthenticator,
-        reactor: IReactorTime, interval: float = TRUST_POLL_INTERVAL,
+        reactor: IReactorTime, run_in_thread: RunInThread, interval: float = TRUST_POLL_INTERVAL,
     ):
         """
         @param files: the trust material, read in a worker thread.
@@ -101,13 +101,18 @@ class ReloadService(MultiService):
         @param reactor: the reactor: the poll's clock, and what runs the
             signal's reload (it must also provide C{IReactorCore} and
             C{IReactorFromThreads}).
+        @param run_in_thread: runs a function in a worker thread and gives
+            a Deferred of its result (the reactor's pool, in the daemon).
         @param interval: seconds between polls.
         """
         super().__init__()
         self._tls = tls
         self._authenticator = authenticator
         self._reactor = reactor
-        self.watcher = TrustWatcher(files.fingerprint, files.load, self._apply)
+        self.watcher = TrustWatcher(
+            files.fingerprint, files.load, self._apply,
+            run_in_thread,
+        )
         self.watcher.service(interval, reactor).setServiceParent(self)
 
     def _apply(self, trust: Trust) -> None:

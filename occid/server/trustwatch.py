@@ -14,7 +14,6 @@ from typing import Any, Generic, TypeVar
 from twisted.application.internet import TimerService
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -45,7 +44,7 @@ class TrustWatcher(Generic[T]):
         fingerprint: Callable[[], object],
         reload: Callable[[], T],
         apply: Callable[[T], None],
-        run_in_thread: RunInThread = deferToThread,
+        run_in_thread: RunInThread,
     ):
         self._fingerprint = fingerprint
         self._reload = reload

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from twisted.internet import defer
 from zope.interface import implementer
 
-from occid.ec2.vocabulary import resource_tpl_mixin
+from occid.ec2.vocabulary import MARKERS, resource_tpl_mixin
 from occid.gsi.principal import Principal
 from occid.interfaces import IBackend, ICatalog, IEntityCollection
 from occid.occi import infrastructure as infra
@@ -83,7 +83,7 @@ class MemoryBackend:
         if account not in self._catalogs:
             extra = self._extra.get(account, ())
             self._catalogs[account] = Catalog(
-                self._templates + extra, version=f"{account}-{len(extra)}"
+                MARKERS + self._templates + extra, version=f"{account}-{len(extra)}"
             )
         return defer.succeed(self._catalogs[account])
 
