@@ -13,7 +13,7 @@ from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
 from occid.occi.model import Changes, EntityFilter, Link, Resource
-from tests.ec2hooks import inject, no_backoff
+from tests.ec2hooks import count_calls, inject, no_backoff
 from tests.motoserver import DEBIAN, JANE, JOHN, PUBLIC_HOST, failureResultOf, provider, successResultOf
 
 pytestmark = pytest.mark.moto
@@ -172,3 +172,23 @@ def test_links_cannot_be_updated_or_triggered(account):
     failureResultOf(links.update("i-0123456789abcdef0_vol-0123456789abcdef0", Changes()), errors.Forbidden)
     failureResultOf(links.trigger("i-0123456789abcdef0_vol-0123456789abcdef0",
                           infra.COMPUTE_START, {}), errors.BadRequest)
+
+
+@pytest.mark.parametrize(("kind", "target", "attributes", "message"), [
+    (infra.NETWORKINTERFACE, "/storage/vol-0123456789abcdef0", {}, "not a /network/ location"),
+    (infra.NETWORKINTERFACE, "/network/not-a-vpc", {}, "no network not-a-vpc"),
+    (infra.STORAGELINK, "/network/public", {}, "not a /storage/ location"),
+    (infra.STORAGELINK, "/storage/vol-0123456789abcdef0",
+     {"occi.storagelink.deviceid": "/dev/sdz9"}, "/dev/sdz9"),
+])
+def test_bad_link_creates_make_no_ec2_call(account, kind, target, attributes, message):
+    """
+    A link create with a target of the wrong collection, a malformed VPC id
+    or a device out of range is 400 from the planner, before any EC2 call.
+    """
+    counts = count_calls(account.client)
+    failure = failureResultOf(
+        provider(kind, account).create(link(kind, "i-0123456789abcdef0", target, **attributes)),
+        errors.BadRequest)
+    assert message in str(failure.value)
+    assert sum(counts.values()) == 0

@@ -108,7 +108,8 @@ def trigger_refused(kind: Kind, action: Action) -> OCCIError:
 def _link_operations(kind: Kind, create: Callable[..., Entity],
                      delete: Callable[..., None]) -> Operations:
     return Operations(kind=kind, list=partial(links.list_links, kind=kind),
-                      get=partial(links.get_link, kind=kind), create=create, delete=delete)
+                      get=partial(links.get_link, kind=kind), create=create, delete=delete,
+                      plan=planning.plan_link)
 
 
 #: The operations of every kind the EC2 backend serves.

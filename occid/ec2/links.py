@@ -29,7 +29,7 @@ from occid.ec2.account import Account
 from occid.ec2.clients import EC2Client
 from occid.ec2.compute import all_instances, describe, entity
 from occid.ec2.errors import translated
-from occid.ec2.planning import location_id, split_link_id
+from occid.ec2.planning import LinkPlan, split_link_id
 from occid.ec2.scope import Scope
 from occid.ec2.tags import (
     LINKS_TAG,
@@ -49,13 +49,6 @@ from occid.occi.model import Entity, EntityFilter, Kind, Link
 #: The usual root device names (moto reports the root volume at /dev/sda1
 #: while naming /dev/xvda as RootDeviceName).
 ROOT_DEVICES = ("/dev/sda1", "/dev/xvda")
-
-
-def _path_id(path: str, collection: str) -> str:
-    found = location_id(path, collection)
-    if found is None:
-        raise BadRequest(f"{path} is not a /{collection}/ location")
-    return found
 
 
 def next_device(instance: dict) -> str:
@@ -191,17 +184,13 @@ def _linked(account: Account, scope: Scope, id: str) -> tuple[str, str, dict]:
     return instance_id, target, describe(account, scope, instance_id)[0]
 
 
-def _source(account: Account, scope: Scope, link: Link) -> dict:
-    return describe(account, scope, _path_id(link.source, "compute"))[0]
-
-
 @translated
-def create_networkinterface(account: Account, scope: Scope, link: Link) -> Entity:
-    """Link a compute to C{/network/public} or to a VPC."""
+def create_networkinterface(account: Account, scope: Scope, plan: LinkPlan) -> Entity:
+    """Link a compute to C{/network/public} or to a VPC (L{plan_link} checked both)."""
     client = account.client
-    instance = _source(account, scope, link)
+    instance = describe(account, scope, plan.source)[0]
     id = instance["InstanceId"]
-    target = _path_id(link.target, "network")
+    target = plan.target
     if target == "public":
         if occid_addresses(client, id) or any(
                 i.target == intents.PUBLIC for i in intents.pending(instance)):
@@ -211,8 +200,6 @@ def create_networkinterface(account: Account, scope: Scope, link: Link) -> Entit
         else:
             make_public(client, instance, scope.creation_tags())
         return _current(account, scope, f"{id}_public", infra.NETWORKINTERFACE)
-    if not valid_id("vpc", target):
-        raise BadRequest(f"no network {target}")
     return _attach_interface(account, scope, instance, target)
 
 
@@ -277,13 +264,13 @@ def delete_networkinterface(account: Account, scope: Scope, id: str) -> None:
 
 
 @translated
-def create_storagelink(account: Account, scope: Scope, link: Link) -> Entity:
+def create_storagelink(account: Account, scope: Scope, plan: LinkPlan) -> Entity:
     """Attach a volume to a compute (now, or once the compute runs)."""
     client = account.client
-    instance = _source(account, scope, link)
+    instance = describe(account, scope, plan.source)[0]
     id = instance["InstanceId"]
-    volume = _visible_volume(account, scope, _path_id(link.target, "storage"))
-    device = intents.checked_device(link.attributes.get("occi.storagelink.deviceid"))
+    volume = _visible_volume(account, scope, plan.target)
+    device = plan.device
     if instance["State"]["Name"] == "pending":
         check_attachable(instance, volume)
         record_intent(client, instance, intents.Intent(volume["VolumeId"], device))

@@ -29,8 +29,8 @@ from occid.ec2.tags import LINKS_TAG, TOKEN_TAG, tag_list
 from occid.ec2.vocabulary import instance_type_of, valid_id
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Forbidden, NotFound
-from occid.occi.model import AttributeValue, Entity
-from occid.occi.resolve import path_of
+from occid.occi.model import AttributeValue, Entity, Kind, Link
+from occid.occi.resolve import location_id
 
 if TYPE_CHECKING:
     from occid.ec2.account import Account
@@ -40,11 +40,12 @@ __all__ = [
     "MIN_SIZE",
     "USER_DATA_LIMIT",
     "Launch",
+    "LinkPlan",
     "NetworkPlan",
     "check_ssh_key",
     "decode_user_data",
-    "location_id",
     "plan_compute",
+    "plan_link",
     "plan_network",
     "plan_storage",
     "size_of",
@@ -59,20 +60,6 @@ MIN_SIZE, MAX_SIZE = 1, 16384
 
 _SSH_KEY_ATTRIBUTES = ("occi.credentials.ssh.publickey", "org.openstack.credentials.publickey.data")
 _USER_DATA_ATTRIBUTES = ("org.openstack.compute.user_data", "occi.compute.userdata")
-
-
-def location_id(location: str, collection: str) -> str | None:
-    """
-    The id in C{location} (a path or an absolute URL, parsed by
-    L{occid.occi.resolve.path_of}) when it lies in C{/<collection>/}, else
-    C{None}.
-    """
-    try:
-        path = path_of(location)
-    except BadRequest:
-        return None
-    prefix = f"/{collection}/"
-    return path[len(prefix):].strip("/") if path.startswith(prefix) else None
 
 
 def split_link_id(id: str) -> tuple[str, str]:
@@ -268,3 +255,43 @@ def plan_network(account: Account, scope: Scope, entity: Entity) -> NetworkPlan:
     if network.version != 4 or not 16 <= network.prefixlen <= 28:
         raise BadRequest("occi.network.address must be an IPv4 block from /16 to /28")
     return NetworkPlan(str(network), entity.title)
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """
+    A link to make: from instance C{source} to C{target} (C{"public"}, a
+    VPC id or a volume id), on C{device} for a volume when one was asked.
+    """
+
+    kind: Kind
+    source: str
+    target: str
+    device: str | None = None
+
+
+def plan_link(account: Account, scope: Scope, link: Entity) -> LinkPlan:
+    """
+    Check a networkinterface or storagelink create: a compute as source, a
+    network (C{public} or a VPC) or a volume as target, a device in range.
+
+    @raise BadRequest: a location of the wrong collection, a malformed id or
+        device.
+    """
+    if not isinstance(link, Link):
+        raise BadRequest(f"a {link.kind.term} is not a link")
+    source = location_id(link.source, "compute")
+    if not source:
+        raise BadRequest(f"{link.source} is not a /compute/ location")
+    if link.kind == infra.NETWORKINTERFACE:
+        network = location_id(link.target, "network")
+        if network is None:
+            raise BadRequest(f"{link.target} is not a /network/ location")
+        if network != "public" and not valid_id("vpc", network):
+            raise BadRequest(f"no network {network}")
+        return LinkPlan(link.kind, source, network)
+    volume = location_id(link.target, "storage")
+    if volume is None:
+        raise BadRequest(f"{link.target} is not a /storage/ location")
+    device = intents.checked_device(link.attributes.get("occi.storagelink.deviceid"))
+    return LinkPlan(link.kind, source, volume, device)

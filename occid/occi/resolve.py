@@ -71,6 +71,20 @@ def path_of(location: str) -> str:
     return path
 
 
+def location_id(location: str, collection: str) -> str | None:
+    """
+    The id in C{location} (a path or an absolute URL, parsed by
+    L{occid.occi.resolve.path_of}) when it lies in C{/<collection>/}, else
+    C{None}.
+    """
+    try:
+        path = path_of(location)
+    except BadRequest:
+        return None
+    prefix = f"/{collection}/"
+    return path[len(prefix):].strip("/") if path.startswith(prefix) else None
+
+
 def _collection_of(path: str) -> str:
     return path.rsplit("/", 1)[0] + "/"
 
