@@ -18,7 +18,7 @@ from twisted.python import usage
 from occid import __version__, tap
 from occid.server.channel import GridHTTPChannel
 from occid.server.reload import ReloadService
-from occid.server.site import OCCISite
+from occid.server.site import Limits, OCCISite
 from tests.daemon import REPO, twistd_command
 from tests.pki import PKI
 
@@ -109,6 +109,7 @@ def test_make_service(config_file):
         site = factory.wrappedFactory
         assert isinstance(site, OCCISite)
         assert site.authenticator is not None
+        assert site.limits == Limits(max_body=1048576, request_timeout=60.0, clock=reactor)
         channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
         assert isinstance(channel, GridHTTPChannel)
         assert channel.authenticator is site.authenticator
