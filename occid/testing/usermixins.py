@@ -177,6 +177,11 @@ class MemberCollection:
         return self._inner.get(id).addCallback(self._add)
 
     def create(self, entity: Entity) -> defer.Deferred[Entity]:
+        users = usermixins.user_mixins_of(entity.mixins)
+        if users:
+            return defer.fail(BadRequest(
+                f"associate {users[0].identifier} once the entity exists: POST its location "
+                f"to {users[0].location}"))
         return self._inner.create(entity).addCallback(self._add)
 
     def update(self, id: str, changes: Changes) -> defer.Deferred[Entity]:
@@ -191,12 +196,14 @@ class MemberCollection:
             deferred = self._inner.get(id)
         return deferred.addCallback(self._associated, id, users)
 
-    def _associated(self, entity: Entity, id: str, users: list[Mixin]) -> Any:
-        deferred: defer.Deferred[Any] = defer.succeed(None)
+    def _associated(self, entity: Entity, id: str, users: builtins.list[Mixin]) -> Any:
+        done: defer.Deferred[Any] = defer.succeed(None)
         for mixin in users:
-            deferred.addCallback(lambda _, m=mixin: self._mixins.associate(
-                m, [(self.kind, id)], False))
-        return deferred.addCallback(lambda _: self._add(entity))
+            done.addCallback(self._associate_one, mixin, id)
+        return done.addCallback(lambda _: self._add(entity))
+
+    def _associate_one(self, _: object, mixin: Mixin, id: str) -> defer.Deferred[None]:
+        return self._mixins.associate(mixin, [(self.kind, id)], False)
 
     def delete(self, id: str) -> defer.Deferred[None]:
         return self._inner.delete(id)
