@@ -7,9 +7,10 @@ The Twisted edge knows only these interfaces.  For one request it asks the
 L{IAuthenticator}'s principal (made once per TLS connection) for an account
 binding from the L{IAccountPolicy}, then asks the L{IBackend} for the
 L{ICatalog} and the L{IEntityCollection} of each kind, bound to that
-principal and account.  Every provider is checked with C{verifyObject} in the
-tests, and the in-memory fakes in L{occid.testing} pass the same contract
-tests as the EC2 providers.
+principal and account, and for user-defined mixins the L{IMixinStore}.
+Every provider is checked with C{verifyObject} in the tests, and the
+in-memory fakes in L{occid.testing} pass the same contract tests as the EC2
+providers.
 """
 
 from __future__ import annotations
@@ -222,8 +223,9 @@ class IBackend(Interface):
         """
         @param binding: an L{occid.policy.AccountBinding}.
         @param principal: the L{occid.gsi.principal.Principal} asking, whose
-            private templates (images saved by those it may see) are added;
-            C{None} for the account's shared catalog.
+            private templates (images saved by those it may see) and the
+            user mixins it sees (L{IMixinStore}) are added; C{None} for the
+            account's shared catalog.
         @return: a C{Deferred} firing with the L{ICatalog}, from memory once
             the account's catalog has been loaded.  Principals without
             private templates get the account's catalog, with its version.

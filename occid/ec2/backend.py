@@ -101,8 +101,9 @@ class EC2Backend:
             lambda _: definitions.catalog_for(account.catalog.catalog_for(scope), scope))
 
     def _load_definitions(self, definitions: Definitions) -> Deferred[Any]:
-        """Read the user mixins again; on failure keep the last ones and log."""
+        """Read the user mixins again; on failure keep the last ones for a TTL, and log."""
         def failed(failure: Failure) -> None:
+            definitions.hold()
             self.log.failure("could not read the user mixins of account {account}",
                              failure, account=definitions.account)
 

@@ -99,6 +99,11 @@ class Definitions:
         self._read = (self._clock(), ordered)
         return ordered
 
+    def hold(self) -> None:
+        """Use the definitions last read for another TTL (SSM failed just now)."""
+        with self._lock:
+            self._publish(self.cached())
+
     @translated
     def load(self) -> tuple[Definition, ...]:
         """Read every definition from SSM (blocking) and publish them."""
