@@ -7,9 +7,10 @@ The Twisted edge knows only these interfaces.  For one request it asks the
 L{IAuthenticator}'s principal (made once per TLS connection) for an account
 binding from the L{IAccountPolicy}, then asks the L{IBackend} for the
 L{ICatalog} and the L{IEntityCollection} of each kind, bound to that
-principal and account.  Every provider is checked with C{verifyObject} in the
-tests, and the in-memory fakes in L{occid.testing} pass the same contract
-tests as the EC2 providers.
+principal and account, and for user-defined mixins the L{IMixinStore}.
+Every provider is checked with C{verifyObject} in the tests, and the
+in-memory fakes in L{occid.testing} pass the same contract tests as the EC2
+providers.
 """
 
 from __future__ import annotations
@@ -155,6 +156,63 @@ class IEntityCollection(Interface):
         """
 
 
+class IMixinStore(Interface):
+    """
+    The user-defined mixins of one account, as one principal may use them
+    (GFD.185: defined through C{POST /-/}, associated through their
+    location).  Definitions are seen under the binding's visibility, like
+    entities; memberships are kept on the entities.  Every method returns a
+    C{Deferred}; failures are L{occid.occi.errors.OCCIError}s, and a
+    read-only binding's writes fail with
+    L{occid.occi.errors.Forbidden}.  L{IBackend.catalog} lists the
+    definitions the principal sees (L{occid.occi.usermixins}), and entities
+    render the user mixins they carry.
+    """
+
+    def define(mixin):
+        """
+        Keep a new definition, owned by the principal, in its VO.
+
+        @param mixin: a L{occid.occi.model.Mixin} from
+            L{occid.occi.usermixins.definition_request}, already checked
+            against the principal's catalog.
+        @return: a C{Deferred} firing with the defined mixin.
+        @raise occid.occi.errors.Conflict: a definition of the account
+            (whatever its VO) has its identifier or location.
+        """
+
+    def remove(mixin):
+        """
+        Remove a definition and its memberships.
+
+        @param mixin: a user mixin of the principal's catalog.
+        @return: a C{Deferred} firing with C{None}.
+        @raise occid.occi.errors.Forbidden: neither its creator nor a manager.
+        @raise occid.occi.errors.NotFound: no such definition (any more).
+        """
+
+    def associate(mixin, targets, replace):
+        """
+        Tag entities with C{mixin}.  Every target is checked (visible,
+        taggable) before anything is tagged.
+
+        @param targets: C{(kind, id)} pairs from
+            L{occid.occi.usermixins.targets}.
+        @param replace: when true the targets become the members: the other
+            entities the principal sees that carry C{mixin} lose it (PUT).
+        @return: a C{Deferred} firing with C{None}.
+        @raise occid.occi.errors.NotFound: a target is not visible here.
+        """
+
+    def dissociate(mixin, targets):
+        """
+        Untag entities; one that does not carry C{mixin} is left alone.
+
+        @return: a C{Deferred} firing with C{None}.
+        @raise occid.occi.errors.NotFound: a target is not visible here.
+        """
+
+
 class IBackend(Interface):
     """
     The cloud behind occid: hands out catalogs and entity collections bound
@@ -165,8 +223,9 @@ class IBackend(Interface):
         """
         @param binding: an L{occid.policy.AccountBinding}.
         @param principal: the L{occid.gsi.principal.Principal} asking, whose
-            private templates (images saved by those it may see) are added;
-            C{None} for the account's shared catalog.
+            private templates (images saved by those it may see) and the
+            user mixins it sees (L{IMixinStore}) are added; C{None} for the
+            account's shared catalog.
         @return: a C{Deferred} firing with the L{ICatalog}, from memory once
             the account's catalog has been loaded.  Principals without
             private templates get the account's catalog, with its version.
@@ -180,4 +239,11 @@ class IBackend(Interface):
         @param binding: its L{occid.policy.AccountBinding}.
         @return: the L{IEntityCollection} for C{kind}.
         @raise occid.occi.errors.NotFound: no collection for that kind.
+        """
+
+    def mixins(principal, binding):
+        """
+        @param principal: the L{occid.gsi.principal.Principal} of the request.
+        @param binding: its L{occid.policy.AccountBinding}.
+        @return: the L{IMixinStore} of the account, bound to the principal.
         """

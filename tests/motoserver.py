@@ -29,7 +29,7 @@ from occid.demo.pki import free_port
 from occid.ec2.account import Account, RecentIds, SecurityGroups
 from occid.ec2.adapter import OPERATIONS, EC2Collection
 from occid.ec2.catalog import AccountCatalog
-from occid.ec2.clients import make_client
+from occid.ec2.clients import make_client, make_ssm_client
 from occid.ec2.scope import Scope
 from occid.gsi.principal import Principal
 from occid.occi.model import Kind
@@ -218,4 +218,5 @@ def make_account(config: Config, name: str = "fedcloud", client=None, recent=Non
     catalog.refresh()
     return Account(name=name, client=client, aws=config.aws, catalog=catalog,
                    groups=SecurityGroups(client, config.aws.ssh_cidr),
-                   recent=recent or RecentIds(sleep=lambda seconds: None))
+                   recent=recent or RecentIds(sleep=lambda seconds: None),
+                   ssm=make_ssm_client(config.aws, config.account(name)))

@@ -19,6 +19,7 @@ from tests.contract import (
     StorageContract,
     StorageLinkContract,
 )
+from tests.contract_usermixins import UserMixinContract
 from tests.motoserver import DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, make_account, make_config
 
 pytestmark = pytest.mark.moto
@@ -62,3 +63,7 @@ class EC2NetworkInterfaceTests(EC2Provider, NetworkInterfaceContract, Synchronou
 
 class EC2StorageLinkTests(EC2Provider, StorageLinkContract, SynchronousTestCase):
     """Volume attachments keep the storagelink contract."""
+
+
+class EC2UserMixinTests(EC2Provider, UserMixinContract, SynchronousTestCase):
+    """SSM definitions and EC2 membership tags keep the user-mixin contract."""

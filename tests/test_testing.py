@@ -38,6 +38,7 @@ from tests.contract import (
     StorageContract,
     StorageLinkContract,
 )
+from tests.contract_usermixins import UserMixinContract
 from tests.rawhttp import read_response
 
 
@@ -77,6 +78,10 @@ class MemoryNetworkInterfaceTests(MemoryProvider, NetworkInterfaceContract, Sync
 
 class MemoryStorageLinkTests(MemoryProvider, StorageLinkContract, SynchronousTestCase):
     """Memory storagelinks keep the storagelink contract."""
+
+
+class MemoryUserMixinTests(MemoryProvider, UserMixinContract, SynchronousTestCase):
+    """Memory user mixins keep the user-mixin contract."""
 
 
 class MemoryBackendTests(MemoryProvider, ContractHelpers, SynchronousTestCase):

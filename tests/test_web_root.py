@@ -285,7 +285,7 @@ def test_mixin_collections(gateway):
     assert locations(gateway.request("GET", f"/mixin/os_tpl/{AMI}/")) == [path]
     assert locations(gateway.request("GET", "/mixin/os_tpl/")) == [path]
     assert locations(gateway.request("GET", "/mixin/resource_tpl/t3_micro/")) == []
-    assert gateway.request("POST", f"/mixin/os_tpl/{AMI}/").status == 501
+    assert gateway.request("POST", f"/mixin/os_tpl/{AMI}/").status == 403
 
 
 def test_links(gateway):

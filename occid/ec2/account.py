@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -189,6 +189,9 @@ class Account:
     catalog: AccountCatalog
     groups: SecurityGroups
     recent: RecentIds = field(default_factory=RecentIds)
+    #: The account's SSM client in the same region, where its user mixins
+    #: are defined (L{occid.ec2.usermixins}); C{None}: no user mixins.
+    ssm: Any = None
 
     def retitle(self, resource: dict, id: str, title: AttributeValue) -> dict:
         """

@@ -29,11 +29,13 @@ from occid.config import Config
 from occid.ec2.account import Account, SecurityGroups
 from occid.ec2.adapter import OPERATIONS, EC2Collection
 from occid.ec2.catalog import AccountCatalog
-from occid.ec2.clients import EC2Client, build_clients
+from occid.ec2.clients import EC2Client, build_clients, build_ssm_clients
 from occid.ec2.reconciler import Report, reconcile
 from occid.ec2.scope import Scope
+from occid.ec2.usermixins import Definitions, EC2MixinStore, TaggedCollection
 from occid.gsi.principal import Principal
-from occid.interfaces import IBackend, ICatalog, IEntityCollection
+from occid.interfaces import IBackend, ICatalog, IEntityCollection, IMixinStore
+from occid.occi import usermixins
 from occid.occi.errors import NotFound
 from occid.occi.model import Kind
 from occid.policy import AccountBinding
@@ -59,6 +61,8 @@ class EC2Backend:
         self._accounts = dict(accounts)
         self._clock = clock
         self._loading: dict[str, list[Deferred[Any]]] = {}
+        self._definitions = {name: Definitions(name, account.ssm)
+                             for name, account in self._accounts.items()}
 
     def _account(self, name: str) -> Account:
         try:
@@ -70,8 +74,9 @@ class EC2Backend:
                 principal: Principal | None = None) -> Deferred[ICatalog]:
         """
         The catalog of C{principal} in its account (the account's own plus
-        the saved images it sees), or the account's without a principal;
-        from memory once loaded (a first load is shared).
+        the saved images and user mixins it sees), or the account's without
+        a principal; from memory once loaded (a first load is shared; the
+        user mixins are read from SSM again once their cache is stale).
         """
         try:
             account = self._account(binding.account)
@@ -89,7 +94,20 @@ class EC2Backend:
         if principal is None:
             return loading.addCallback(lambda _: account.catalog.catalog)
         scope = Scope(principal, binding)
-        return loading.addCallback(lambda _: account.catalog.catalog_for(scope))
+        definitions = self._definitions[account.name]
+        if not definitions.fresh:
+            loading.addCallback(lambda _: self._load_definitions(definitions))
+        return loading.addCallback(
+            lambda _: definitions.catalog_for(account.catalog.catalog_for(scope), scope))
+
+    def _load_definitions(self, definitions: Definitions) -> Deferred[Any]:
+        """Read the user mixins again; on failure keep the last ones for a TTL, and log."""
+        def failed(failure: Failure) -> None:
+            definitions.hold()
+            self.log.failure("could not read the user mixins of account {account}",
+                             failure, account=definitions.account)
+
+        return deferToThreadPool(self._reactor, self._pool, definitions.load).addErrback(failed)
 
     def _loaded(self, result: object, name: str) -> None:
         for waiting in self._loading.pop(name, []):
@@ -107,8 +125,22 @@ class EC2Backend:
         operations = OPERATIONS.get(kind)
         if operations is None:
             raise NotFound(f"no collection of {kind.term} here")
-        return EC2Collection(self._reactor, self._pool, self._account(binding.account),
-                             Scope(principal, binding), operations)
+        account = self._account(binding.account)
+        collection = EC2Collection(self._reactor, self._pool, account,
+                                   Scope(principal, binding), operations)
+        if kind not in usermixins.APPLIES:
+            return collection
+        return TaggedCollection(collection, self._store(account, principal, binding),
+                                self._reactor, self._pool)
+
+    def mixins(self, principal: Principal, binding: AccountBinding) -> IMixinStore:
+        """The user mixins of C{binding}'s account, bound to C{principal}."""
+        return self._store(self._account(binding.account), principal, binding)
+
+    def _store(self, account: Account, principal: Principal,
+               binding: AccountBinding) -> EC2MixinStore:
+        return EC2MixinStore(self._reactor, self._pool, account,
+                             self._definitions[account.name], Scope(principal, binding))
 
     def refresh_catalogs(self) -> Deferred[Any]:
         """Reload every account's templates; failures are logged, the old ones kept."""
@@ -164,14 +196,19 @@ class ThreadPoolService(Service):
         self._reactor.addSystemEventTrigger("after", "shutdown", self.pool.stop)
 
 
-def make_accounts(config: Config, clients: dict[str, EC2Client]) -> dict[str, Account]:
-    """The in-memory state of every configured account (nothing loaded yet)."""
+def make_accounts(config: Config, clients: dict[str, EC2Client],
+                  ssm: dict[str, Any] | None = None) -> dict[str, Account]:
+    """
+    The in-memory state of every configured account (nothing loaded yet);
+    C{ssm}: their SSM clients, for user mixins.
+    """
     host = config.server.public_host
     return {
         name: Account(
             name=name, client=client, aws=config.aws,
             catalog=AccountCatalog(name, client, config.aws, config.images, host),
             groups=SecurityGroups(client, config.aws.ssh_cidr),
+            ssm=(ssm or {}).get(name),
         )
         for name, client in clients.items()
     }
@@ -185,7 +222,8 @@ def make_backend_service(config: Config, reactor: Any) -> tuple[EC2Backend, Mult
     """
     pool = ThreadPool(0, config.aws.threads, "occid-aws")
     backend = EC2Backend(
-        reactor, pool, make_accounts(config, build_clients(config)),
+        reactor, pool,
+        make_accounts(config, build_clients(config), build_ssm_clients(config)),
         clock=lambda: datetime.fromtimestamp(reactor.seconds(), UTC),
     )
     service = MultiService()

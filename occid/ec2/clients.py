@@ -124,6 +124,22 @@ def make_client(aws: AwsConfig, account: AccountConfig) -> EC2Client:
     )
 
 
+def make_ssm_client(aws: AwsConfig, account: AccountConfig) -> Any:
+    """
+    The SSM client of C{account} in C{aws.region}, its home region, where
+    its user-defined mixins are kept (L{occid.ec2.usermixins}).
+    """
+    session = account_session(aws, account)
+    return session.client(
+        "ssm", endpoint_url=aws.endpoint_url or None, config=client_config(aws)
+    )
+
+
+def build_ssm_clients(config: Config) -> dict[str, Any]:
+    """One SSM client per configured account; from the main thread, like L{build_clients}."""
+    return {account.name: make_ssm_client(config.aws, account) for account in config.accounts}
+
+
 def build_clients(config: Config) -> dict[str, EC2Client]:
     """
     One EC2 client per configured account, by account name.  Call it from

@@ -2,7 +2,9 @@
 """
 The categories one account offers, indexed for the web layer and the
 resolver: the static OCCI categories of L{occid.occi.infrastructure} plus
-that account's template mixins (os_tpl, resource_tpl, availability_zone).
+that account's template mixins (os_tpl, resource_tpl, availability_zone),
+and for one principal the user-defined mixins it sees (L{Catalog.extended},
+L{occid.occi.usermixins.with_user_mixins}).
 """
 
 from __future__ import annotations
@@ -80,6 +82,17 @@ class Catalog:
 
     def __repr__(self) -> str:
         return f"<Catalog {self.version} with {len(self.mixins)} mixins>"
+
+    def extended(self, mixins: Iterable[Mixin], version: str) -> Catalog:
+        """
+        This catalog plus C{mixins} after its own (user-defined mixins),
+        as a new catalog with C{version}.
+
+        @raise ValueError: one of C{mixins} shares an identifier or a
+            location with a category here.
+        """
+        own = self.mixins[len(infrastructure.MIXINS):]
+        return Catalog(own + tuple(mixins), version=version)
 
     def lookup(self, identifier: str) -> Category | None:
         """The category whose C{scheme + term} is C{identifier}, if any."""

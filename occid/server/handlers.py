@@ -17,10 +17,10 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 
 from occid.occi import infrastructure as infra
-from occid.occi import rendering, resolve
-from occid.occi.errors import Unimplemented
-from occid.occi.model import Entity, EntityFilter, Kind, Mixin
-from occid.server.context import Context
+from occid.occi import rendering, resolve, textparse, usermixins
+from occid.occi.errors import Forbidden
+from occid.occi.model import Document, Entity, EntityFilter, Kind, Mixin
+from occid.server.context import Context, header
 from occid.server.respond import Answer
 from occid.server.routes import Page, page
 
@@ -88,9 +88,20 @@ class QueryHandler(Handler):
         return Answer(200, rendered)
 
     async def render_POST(self, context: Context) -> Answer:
-        raise Unimplemented("user-defined mixins are not supported yet")
+        """Define a user mixin (GFD.185); 201 with the mixin's location."""
+        _check_writable(context)
+        mixin = usermixins.definition_request(context.body())
+        usermixins.check_clash(mixin, context.catalog)
+        defined = await context.backend.mixins(context.principal, context.binding).define(mixin)
+        url = self.base_url + (defined.location or "")
+        return Answer(201, context.renderer.created(url), (("Location", url), ("X-OCCI-Location", url)))
 
-    render_DELETE = render_POST
+    async def render_DELETE(self, context: Context) -> Answer:
+        """Remove a user mixin: its definition and its memberships."""
+        _check_writable(context)
+        mixin = usermixins.removal_request(context.body(), context.catalog)
+        await context.backend.mixins(context.principal, context.binding).remove(mixin)
+        return Answer(200, context.renderer.ok())
 
 
 class KindHandler(Handler):
@@ -171,9 +182,7 @@ class MixinHandler(Handler):
     """A mixin's collection: the entities carrying the mixin, over the kinds it applies to."""
 
     async def render_GET(self, context: Context) -> Answer:
-        mixin = context.target.category
-        if not isinstance(mixin, Mixin):
-            raise TypeError(f"a mixin collection routed without its mixin: {context.target}")
+        mixin = _mixin(context)
         wanted = page(context.request.args)
         found = resolve.filter_from(context.filters())
         kinds = mixin.applies or tuple(
@@ -187,12 +196,34 @@ class MixinHandler(Handler):
         return self.listing(context, entities, wanted)
 
     async def render_POST(self, context: Context) -> Answer:
-        raise Unimplemented(
-            "associating entities through a mixin collection is not supported yet; "
-            "update the entity (POST to its location) with the mixin instead"
-        )
+        """Associate the named entities with a user mixin (GFD.185)."""
+        await self._tag(context, "associate")
+        return Answer(200, context.renderer.ok())
 
-    render_PUT = render_DELETE = render_POST
+    async def render_PUT(self, context: Context) -> Answer:
+        """Make the named entities the user mixin's members (GFD.185)."""
+        await self._tag(context, "replace")
+        return Answer(200, context.renderer.ok())
+
+    async def render_DELETE(self, context: Context) -> Answer:
+        """Dissociate the named entities from a user mixin (GFD.185)."""
+        await self._tag(context, "dissociate")
+        return Answer(200, context.renderer.ok())
+
+    async def _tag(self, context: Context, how: str) -> None:
+        mixin = _mixin(context)
+        if not usermixins.is_user_location(mixin.location):
+            raise Forbidden(
+                f"{mixin.identifier} is a mixin of occid's: its members cannot be changed "
+                "through its location; update the entity (POST to its location) instead")
+        _check_writable(context)
+        targets = usermixins.targets(_locations(context), context.catalog, mixin,
+                                     allow_empty=how == "replace")
+        store = context.backend.mixins(context.principal, context.binding)
+        if how == "dissociate":
+            await store.dissociate(mixin, targets)
+        else:
+            await store.associate(mixin, targets, how == "replace")
 
 
 def handlers(base_url: str) -> dict[str, Handler]:
@@ -211,6 +242,29 @@ def _kind(context: Context) -> Kind:
     if not isinstance(kind, Kind):
         raise TypeError(f"a kind's path routed without its kind: {context.target}")
     return kind
+
+
+def _mixin(context: Context) -> Mixin:
+    """The mixin of the routed mixin collection."""
+    mixin = context.target.category
+    if not isinstance(mixin, Mixin):
+        raise TypeError(f"a mixin collection routed without its mixin: {context.target}")
+    return mixin
+
+
+def _locations(context: Context) -> Document:
+    """The body of a request naming entities: text/uri-list too (GFD.185)."""
+    content_type = rendering.media_type_of(header(context.request, b"content-type") or "")
+    if content_type == "text/uri-list":
+        content = context.request.content.read() if context.request.content else b""
+        return textparse.parse_uri_list(content)
+    return context.body()
+
+
+def _check_writable(context: Context) -> None:
+    """@raise Forbidden: the binding may only read (a limited proxy)."""
+    if not context.binding.writable:
+        raise Forbidden("a limited proxy may only read; use a full proxy to change anything")
 
 
 def _carries(entity: Entity, mixin: Mixin) -> bool:

@@ -15,11 +15,13 @@ from occid.ec2.vocabulary import MARKERS, resource_tpl_mixin
 from occid.gsi.principal import Principal
 from occid.interfaces import IBackend, ICatalog, IEntityCollection
 from occid.occi import infrastructure as infra
+from occid.occi import usermixins
 from occid.occi.catalog import Catalog
 from occid.occi.errors import NotFound
 from occid.occi.model import Kind, Mixin
 from occid.policy import AccountBinding
 from occid.testing.memory import MemoryCollection, MemoryStore
+from occid.testing.usermixins import MemberCollection, MemoryMixins, MemoryMixinStore, sees_for
 
 #: The templates a L{MemoryBackend} offers unless told otherwise: images as
 #: C{(AMI id, title)}, instance types as C{(name, cores, memory in GiB,
@@ -58,6 +60,7 @@ class MemoryBackend:
         zones: Sequence[str] = DEFAULT_ZONES,
     ) -> None:
         self.store = MemoryStore(public_host=public_host)
+        self.user_mixins = MemoryMixins()
         self._public_host = public_host
         self._templates = tuple(
             [infra.os_tpl_mixin(ami, title, public_host) for ami, title in amis]
@@ -77,7 +80,10 @@ class MemoryBackend:
     def catalog(
         self, binding: AccountBinding, principal: Principal | None = None
     ) -> defer.Deferred[ICatalog]:
-        """The account's catalog: the fake keeps no private templates."""
+        """
+        The account's catalog, plus for C{principal} the user mixins it
+        sees: the fake keeps no private templates.
+        """
         self.catalog_calls += 1
         account = binding.account
         if account not in self._catalogs:
@@ -85,7 +91,11 @@ class MemoryBackend:
             self._catalogs[account] = Catalog(
                 MARKERS + self._templates + extra, version=f"{account}-{len(extra)}"
             )
-        return defer.succeed(self._catalogs[account])
+        catalog = self._catalogs[account]
+        if principal is not None:
+            seen = usermixins.visible(self.user_mixins.of(account), sees_for(principal, binding))
+            catalog = usermixins.with_user_mixins(catalog, seen)
+        return defer.succeed(catalog)
 
     def collection(
         self, kind: Kind, principal: Principal, binding: AccountBinding
@@ -98,4 +108,9 @@ class MemoryBackend:
         """
         if kind not in COLLECTION_KINDS:
             raise NotFound(f"no collection for {kind.identifier}")
-        return MemoryCollection(kind, principal, binding, self.store)
+        return MemberCollection(MemoryCollection(kind, principal, binding, self.store),
+                                self.mixins(principal, binding))
+
+    def mixins(self, principal: Principal, binding: AccountBinding) -> MemoryMixinStore:
+        """The user mixins of C{binding}'s account, for C{principal}."""
+        return MemoryMixinStore(principal, binding, self.user_mixins, self.store)

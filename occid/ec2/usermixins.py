@@ -1,0 +1,269 @@
+# -*- test-case-name: tests.test_ec2_usermixins,tests.test_ec2_contract -*-
+"""
+User-defined mixins of an AWS account (docs/state.md, "User mixins").
+
+  - A definition is one SSM parameter, C{/occid/mixins/<name>}, in the
+    account's region (C{[aws] region}): a JSON object with the scheme,
+    term, title, location, owner hash, VO and creation time.  SSM refuses a
+    second parameter of the same name (C{Overwrite=False}), so two occid
+    processes cannot both take one location.
+  - Membership is one tag per mixin on the EC2 resource,
+    C{occid:mixin:<name>}, whose value is the mixin's C{scheme + term}: a
+    tag whose value is not the current definition's identifier (a stale one
+    from a removed definition) counts for nothing.
+
+L{occid.ec2.definitions.Definitions} keeps the account's definitions read
+from SSM, cached; L{EC2MixinStore} provides L{IMixinStore}; L{TaggedCollection}
+makes any collection's entities render the user mixins they carry.  The
+blocking calls run in the EC2 thread pool.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from occid.config import Visibility
+from occid.ec2.account import Account
+from occid.ec2.adapter import OPERATIONS
+from occid.ec2.definitions import Definition, Definitions
+from occid.ec2.errors import translated
+from occid.ec2.scope import Scope
+from occid.ec2.tags import OWNER_TAG
+from occid.interfaces import IEntityCollection, IMixinStore
+from occid.occi import usermixins
+from occid.occi.errors import BadRequest, Forbidden, NotFound, OCCIError
+from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilter, Kind, Mixin
+
+log = Logger()
+
+#: The membership tag of mixin C{<name>} is this prefix and the name.
+MEMBER_TAG_PREFIX = "occid:mixin:"
+
+#: EC2 resources per CreateTags/DeleteTags call.
+TAG_CHUNK = 500
+
+
+def member_tag(mixin: Mixin) -> str:
+    """The tag key marking members of C{mixin}."""
+    return MEMBER_TAG_PREFIX + usermixins.name_of(mixin)
+
+
+def _chunks(ids: Sequence[str]) -> list[list[str]]:
+    return [list(ids[i:i + TAG_CHUNK]) for i in range(0, len(ids), TAG_CHUNK)]
+
+
+def tagged(client: Any, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Resource id to C{{key: value}} of the resources carrying one of C{keys} (blocking)."""
+    found: dict[str, dict[str, str]] = {}
+    if not keys:
+        return found
+    pages = client.get_paginator("describe_tags").paginate(
+        Filters=[{"Name": "key", "Values": list(keys)}])
+    for page in pages:
+        for tag in page["Tags"]:
+            found.setdefault(tag["ResourceId"], {})[tag["Key"]] = tag.get("Value", "")
+    return found
+
+
+@implementer(IMixinStore)
+class EC2MixinStore:
+    """The user mixins of one account for one principal, over SSM and EC2 tags."""
+
+    def __init__(self, reactor: Any, pool: Any, account: Account, definitions: Definitions,
+                 scope: Scope) -> None:
+        self._reactor = reactor
+        self._pool = pool
+        self._account = account
+        self._definitions = definitions
+        self._scope = scope
+
+    def _write(self, function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        try:
+            self._scope.check_writable()
+        except OCCIError:
+            return fail()
+        return deferToThreadPool(self._reactor, self._pool, function, *args)
+
+    def define(self, mixin: Mixin) -> Deferred[Mixin]:
+        return self._write(self._define, mixin)
+
+    def _define(self, mixin: Mixin) -> Mixin:
+        usermixins.check_unique(mixin, self._definitions.load())
+        created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        principal, binding = self._scope.principal, self._scope.binding
+        self._definitions.put(Definition(mixin, principal.owner, binding.vo, created))
+        return mixin
+
+    def _known(self, mixin: Mixin) -> Definition:
+        for definition in self._definitions.visible(self._scope):
+            if definition.mixin == mixin and definition.mixin.location == mixin.location:
+                return definition
+        raise NotFound(f"no user mixin {mixin.identifier} here")
+
+    def remove(self, mixin: Mixin) -> Deferred[None]:
+        return self._write(self._remove, mixin)
+
+    def _remove(self, mixin: Mixin) -> None:
+        self._definitions.load()
+        known = self._known(mixin)
+        if (self._scope.binding.visibility != Visibility.MANAGER
+                and not self._scope.owns({OWNER_TAG: known.owner})):
+            raise Forbidden(f"only the creator of {mixin.identifier} or a manager may remove it")
+        self._definitions.delete(known)
+        key = member_tag(mixin)
+        try:  # the tags left behind no longer count (their definition is gone)
+            for chunk in _chunks(sorted(tagged(self._account.client, [key]))):
+                self._account.client.delete_tags(Resources=chunk, Tags=[{"Key": key}])
+        except (ClientError, BotoCoreError) as error:
+            log.warn("user mixin {mixin} removed from account {account}, but not from every "
+                     "resource: {error}", mixin=mixin.identifier, account=self._account.name,
+                     error=error)
+
+    def _checked(self, mixin: Mixin, targets: Sequence[tuple[Kind, str]]) -> list[str]:
+        """The EC2 ids of C{targets}, each visible to the principal (blocking)."""
+        self._definitions.current()
+        self._known(mixin)
+        ids = []
+        for kind, id in targets:
+            if kind not in usermixins.APPLIES or not id.startswith(("i-", "vol-", "vpc-")):
+                raise BadRequest(f"{kind.location}{id} cannot carry a user mixin")
+            OPERATIONS[kind].get(self._account, self._scope, id)
+            ids.append(id)
+        return ids
+
+    def associate(self, mixin: Mixin, targets: Sequence[tuple[Kind, str]],
+                  replace: bool) -> Deferred[None]:
+        return self._write(translated(self._associate), mixin, targets, replace)
+
+    def _associate(self, mixin: Mixin, targets: Sequence[tuple[Kind, str]],
+                   replace: bool) -> None:
+        ids = self._checked(mixin, targets)
+        key, client = member_tag(mixin), self._account.client
+        if replace:
+            kinds = {"i-": usermixins.APPLIES[0], "vol-": usermixins.APPLIES[1],
+                     "vpc-": usermixins.APPLIES[2]}
+            leaving = []
+            for id in sorted(set(tagged(client, [key])) - set(ids)):
+                kind = next((k for p, k in kinds.items() if id.startswith(p)), None)
+                if kind is None:
+                    continue
+                try:
+                    OPERATIONS[kind].get(self._account, self._scope, id)
+                except NotFound:
+                    continue  # not the principal's to untag
+                leaving.append(id)
+            for chunk in _chunks(leaving):
+                client.delete_tags(Resources=chunk, Tags=[{"Key": key}])
+        for chunk in _chunks(ids):
+            client.create_tags(Resources=chunk, Tags=[{"Key": key, "Value": mixin.identifier}])
+
+    def dissociate(self, mixin: Mixin, targets: Sequence[tuple[Kind, str]]) -> Deferred[None]:
+        return self._write(translated(self._dissociate), mixin, targets)
+
+    def _dissociate(self, mixin: Mixin, targets: Sequence[tuple[Kind, str]]) -> None:
+        ids = self._checked(mixin, targets)
+        for chunk in _chunks(ids):
+            self._account.client.delete_tags(Resources=chunk, Tags=[{"Key": member_tag(mixin)}])
+
+    def carried(self, entities: builtins.list[Any]) -> builtins.list[Any]:
+        """
+        C{entities} (and other results, left alone) with the user mixins
+        they carry that the principal sees added (blocking: one
+        DescribeTags, none when it sees no user mixin).
+        """
+        seen = {member_tag(d.mixin): d.mixin for d in self._definitions.visible(self._scope)}
+        resources = [e for e in entities if isinstance(e, Entity)
+                     and e.kind in usermixins.APPLIES]
+        if not seen or not resources:
+            return entities
+        tags = translated(tagged)(self._account.client, sorted(seen))
+        result = []
+        for entity in entities:
+            carried = tags.get(entity.id, {}) if isinstance(entity, Entity) else {}
+            extra = [m for key, m in seen.items() if carried.get(key) == m.identifier]
+            if extra:
+                entity = copy.copy(entity)
+                entity.mixins = list(entity.mixins) + extra
+            result.append(entity)
+        return result
+
+
+@implementer(IEntityCollection)
+class TaggedCollection:
+    """
+    An EC2 collection whose entities render the user mixins they carry, and
+    whose updates associate the user mixins they name.
+    """
+
+    def __init__(self, inner: IEntityCollection, store: EC2MixinStore,
+                 reactor: Any, pool: Any) -> None:
+        self.kind = inner.kind
+        self._inner = inner
+        self._store = store
+        self._reactor = reactor
+        self._pool = pool
+
+    def _add(self, result: Any) -> Deferred[Any]:
+        many = isinstance(result, list)
+        d = deferToThreadPool(self._reactor, self._pool, self._store.carried,
+                              result if many else [result])
+        return d.addCallback(lambda found: found if many else found[0])
+
+    def list(self, filter: EntityFilter) -> Deferred[builtins.list[Entity]]:
+        plain = EntityFilter(attributes=filter.attributes, owned_only=filter.owned_only)
+        inner = self._inner.list(plain if filter.categories else filter)
+        return inner.addCallback(self._add).addCallback(
+            lambda found: [e for e in found if filter.matches(e)])
+
+    def get(self, id: str) -> Deferred[Entity]:
+        return self._inner.get(id).addCallback(self._add)
+
+    def create(self, entity: Entity) -> Deferred[Entity]:
+        users = usermixins.user_mixins_of(entity.mixins)
+        if users:
+            return fail(BadRequest(
+                f"associate {users[0].identifier} once the entity exists: POST its location "
+                f"to {users[0].location}"))
+        return self._inner.create(entity)
+
+    def update(self, id: str, changes: Changes) -> Deferred[Entity]:
+        users = usermixins.user_mixins_of(changes.mixins)
+        if not users:
+            return self._inner.update(id, changes).addCallback(self._add)
+        rest = Changes(attributes=changes.attributes, replace=changes.replace,
+                       mixins=[m for m in changes.mixins if m not in users])
+        if rest.attributes or rest.mixins or rest.replace:
+            done = self._inner.update(id, rest)
+        else:
+            done = self._inner.get(id)
+
+        return done.addCallback(self._associated, id, users)
+
+    def _associated(self, entity: Entity, id: str, users: builtins.list[Mixin]) -> Deferred[Any]:
+        done: Deferred[Any] = succeed(None)
+        for mixin in users:
+            done.addCallback(self._associate_one, mixin, id)
+        return done.addCallback(lambda _: self._add(entity))
+
+    def _associate_one(self, _: object, mixin: Mixin, id: str) -> Deferred[None]:
+        return self._store.associate(mixin, [(self.kind, id)], False)
+
+    def delete(self, id: str) -> Deferred[None]:
+        return self._inner.delete(id)
+
+    def trigger(self, id: str, action: Action,
+                attributes: dict[str, AttributeValue]) -> Deferred[Any]:
+        return self._inner.trigger(id, action, attributes).addCallback(self._add)
+
+
+__all__ = ["Definitions", "EC2MixinStore", "TaggedCollection", "member_tag"]
