@@ -291,6 +291,7 @@ class ComputeContract(ContractHelpers):
         created = self.create(entity)
         fetched = self.successResultOf(self.collection(infra.COMPUTE).get(created.id))
         assert infra.template_of(fetched.mixins, infra.RESOURCE_TPL) == self.template("t3_small")
+        assert float(fetched.attributes["occi.compute.memory"]) == 2.0
 
     def test_sizes_no_type_has(self) -> None:
         """Cores or memory no offered type has are a BadRequest naming them; nothing is made."""

@@ -270,6 +270,7 @@ class MemoryCollection:
         if self.kind == infra.COMPUTE:
             new.mixins = plans.compute_mixins(entity, self._store.templates,
                                               self._store.default_image)
+            new.attributes.update(plans.template_attributes(new.mixins))
         if self.kind == infra.NETWORK:
             address = plans.network_address(entity, self._list(EntityFilter()),
                                             self._store.network_pool)
@@ -336,6 +337,8 @@ class MemoryCollection:
                 if m != mixin and not any(m.depends_on(p) for p in parents)
             ]
             mixins.append(mixin)
+        if resize is not None:
+            attributes.update(plans.template_attributes(mixins))
         entity.mixins = mixins
         entity.attributes = attributes
         self._record("update", id, changes)

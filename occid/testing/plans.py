@@ -25,7 +25,7 @@ from occid.occi.errors import BadRequest
 from occid.occi.model import AttributeValue, Changes, Entity, Mixin
 
 __all__ = ["SETTABLE", "check_image_name", "compute_mixins", "grown", "network_address",
-           "replaced"]
+           "replaced", "template_attributes"]
 
 
 def compute_mixins(entity: Entity, templates: Sequence[Mixin], default_image: str) -> list[Mixin]:
@@ -49,8 +49,17 @@ def compute_mixins(entity: Entity, templates: Sequence[Mixin], default_image: st
     if template is not None:
         check_template_sizes(template, cores, memory)
     elif cores is not None or memory is not None:
-        mixins.append(smallest_type(templates, cores, memory))
+        template = smallest_type(templates, cores, memory)
+        mixins.append(template)
     return mixins
+
+
+def template_attributes(mixins: Sequence[Mixin]) -> dict[str, AttributeValue]:
+    """What the resource_tpl among C{mixins} fixes (cores, memory, architecture), as EC2 shows it."""
+    template = infra.template_of(mixins, infra.RESOURCE_TPL)
+    if template is None:
+        return {}
+    return {a.name: a.default for a in template.attributes if a.default is not None}
 
 
 def network_address(entity: Entity, others: Sequence[Entity], pool: str) -> str | None:
