@@ -15,6 +15,8 @@ presenting a C{voms-proxy-fake} proxy.
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 
@@ -156,3 +158,16 @@ def test_save_with_a_short_name_is_400(daemon, proxy, ec2):
     result = post(daemon, proxy, path + "?action=save", 'X-OCCI-Attribute: name="ab"\n')
     assert result.status == 400 and "'ab'" in result.body, result.body
     assert ec2.describe_images(Owners=["self"])["Images"] == before
+
+
+def test_put_of_a_json_get_minus_links(daemon, proxy, ec2):
+    """The same in application/occi+json: a GET's rendering without its links, PUT back, is 200."""
+    path = create(daemon, proxy, "/compute/", KIND_ONLY + 'X-OCCI-Attribute: occi.core.title="json"\n')
+    got = curl(daemon, proxy, path, "-H", "Accept: application/occi+json")
+    assert got.status == 200, got.body
+    rendering = json.loads(got.body)
+    rendering.pop("links", None)
+    put = curl(daemon, proxy, path, "-X", "PUT", "-H", "Content-Type: application/occi+json",
+               "-H", "Accept: application/occi+json", "--data-binary", json.dumps(rendering))
+    assert put.status == 200, put.body
+    assert {"Key": "Name", "Value": "json"} in instance(ec2, path)["Tags"]
