@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
@@ -134,6 +135,7 @@ class AwsConfig:
     ssh_cidr: str = "0.0.0.0/0"
     network_create: bool = False
     network_delete: bool = False
+    network_pool: str = "10.0.0.0/8"
     threads: int = 10
     timeout: float = 20.0
 
@@ -144,6 +146,7 @@ class ImagesConfig:
 
     policy: ImagePolicy = ImagePolicy.LISTED
     list: tuple[str, ...] = ("ami-0123456789abcdef0",)
+    default: str = ""
 
     def __post_init__(self) -> None:
         _coerce(self, "policy", ImagePolicy)
@@ -325,14 +328,29 @@ def _check(config: Config) -> None:
         fail("[aws] timeout", "must be between 0 and 300 seconds")
     if aws.network_delete and not aws.network_create:
         fail("[aws] network_delete", "needs network_create = true")
+    _check_pool(aws.network_pool, fail)
 
     if images.policy.uses_list and not images.list:
         fail("[images] list", f"policy {str(images.policy)!r} needs at least one AMI id")
     for ami in images.list:
         if not _AMI.match(ami):
             fail("[images] list", f"{ami!r} is not an AMI id")
+    if images.default and not _AMI.match(images.default):
+        fail("[images] default", f"{images.default!r} is not an AMI id")
 
     _check_accounts(config)
+
+
+def _check_pool(pool: str, fail: Callable[[str, str], None]) -> None:
+    """C{[aws] network_pool}: an IPv4 block holding at least one /16."""
+    try:
+        network = ipaddress.ip_network(pool)
+    except ValueError:
+        fail("[aws] network_pool", f"{pool!r} is not a CIDR block such as 10.0.0.0/8")
+        return
+    if network.version != 4 or network.prefixlen > 16:
+        fail("[aws] network_pool", f"{pool!r} must be an IPv4 block of /16 or larger "
+             "(prefix 16 or less): new networks take a /16 of it")
 
 
 def _check_accounts(config: Config) -> None:

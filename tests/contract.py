@@ -277,6 +277,83 @@ class ComputeContract(ContractHelpers):
         self.refused(
             BadRequest, self.collection(infra.COMPUTE).trigger(created.id, infra.NETWORK_UP, {}))
 
+    def template(self, term: str) -> Mixin:
+        """The resource_tpl of the catalog called C{term}."""
+        catalog = self.successResultOf(self.backend.catalog(MEMBER))
+        [found] = [m for m in catalog.mixins
+                   if m.term == term and m.depends_on(infra.RESOURCE_TPL)]
+        return found
+
+    def test_cores_and_memory_choose_the_type(self) -> None:
+        """Without resource_tpl, cores and memory choose the smallest type holding them."""
+        entity = self.new_compute("sized")
+        entity.attributes.update({"occi.compute.cores": 2, "occi.compute.memory": 1.5})
+        created = self.create(entity)
+        fetched = self.successResultOf(self.collection(infra.COMPUTE).get(created.id))
+        assert infra.template_of(fetched.mixins, infra.RESOURCE_TPL) == self.template("t3_small")
+        assert float(fetched.attributes["occi.compute.memory"]) == 2.0
+
+    def test_sizes_no_type_has(self) -> None:
+        """Cores or memory no offered type has are a BadRequest naming them; nothing is made."""
+        entity = self.new_compute("huge")
+        entity.attributes["occi.compute.memory"] = 4096.0
+        error = self.refused(BadRequest, self.collection(infra.COMPUTE).create(entity))
+        assert "occi.compute.memory=4096" in error.message
+        assert self.ids(infra.COMPUTE) == []
+
+    def test_sizes_contradicting_the_template(self) -> None:
+        """Cores or memory that differ from the named resource_tpl are a BadRequest."""
+        entity = self.new_compute("contradiction")
+        entity.mixins.append(self.template("t3_micro"))
+        entity.attributes["occi.compute.memory"] = 2.0
+        error = self.refused(BadRequest, self.collection(infra.COMPUTE).create(entity))
+        assert "t3_micro" in error.message
+        assert self.ids(infra.COMPUTE) == []
+
+    def test_full_update_of_what_get_answered(self) -> None:
+        """
+        A full update restating the entity as read (immutable attributes
+        included) minus its title succeeds and removes the title.
+        """
+        created = self.create_compute("titled")
+        compute = self.collection(infra.COMPUTE)
+        fetched = self.successResultOf(compute.get(created.id))
+        attributes = {k: v for k, v in fetched.attributes.items() if k != "occi.core.title"}
+        self.successResultOf(compute.update(created.id, Changes(
+            mixins=list(fetched.mixins), attributes=attributes, replace=True)))
+        assert self.successResultOf(compute.get(created.id)).title in (None, "")
+
+    def test_full_update_changing_what_cannot_change(self) -> None:
+        """
+        A full update changing an immutable attribute is Forbidden; one
+        dropping the os_tpl, or changing what EC2 derives (cores), a Conflict
+        naming it.
+        """
+        created = self.create_compute("fixed")
+        compute = self.collection(infra.COMPUTE)
+        fetched = self.successResultOf(compute.get(created.id))
+
+        def full(mixins, **changed) -> Changes:
+            return Changes(mixins=list(mixins), replace=True,
+                           attributes=dict(fetched.attributes, **changed))
+
+        self.refused(Forbidden, compute.update(
+            created.id, full(fetched.mixins, **{"occi.compute.state": "inactive"})))
+        others = [m for m in fetched.mixins if not m.depends_on(infra.OS_TPL)]
+        error = self.refused(Conflict, compute.update(created.id, full(others)))
+        assert self.os_tpl.term in error.message
+        error = self.refused(Conflict, compute.update(
+            created.id, full(fetched.mixins, **{"occi.compute.cores": 64})))
+        assert "occi.compute.cores" in error.message
+        assert self.successResultOf(compute.get(created.id)).title == "fixed"
+
+    def test_save_name_too_short(self) -> None:
+        """save with a name EC2 refuses (under 3 characters) is a BadRequest."""
+        created = self.create_compute()
+        error = self.refused(BadRequest, self.collection(infra.COMPUTE).trigger(
+            created.id, infra.COMPUTE_SAVE, {"name": "ab"}))
+        assert "'ab'" in error.message
+
     def test_stop_then_start(self) -> None:
         """stop makes a compute inactive, start makes it active again."""
         created = self.create_compute()
@@ -333,13 +410,51 @@ class StorageContract(ContractHelpers):
         snapshot = self.collection(infra.STORAGE).trigger(created.id, infra.STORAGE_SNAPSHOT, {})
         assert self.successResultOf(snapshot).id == created.id
 
-    def test_online_offline_resize_conflict(self) -> None:
-        """EBS has no online, offline or resize action: each is a Conflict naming it."""
+    def test_backup(self) -> None:
+        """backup (OCCI 1.1) is a snapshot: it answers the storage it was taken of."""
+        created = self.create(self.new_storage())
+        backup = self.collection(infra.STORAGE).trigger(created.id, infra.STORAGE_BACKUP, {})
+        assert self.successResultOf(backup).id == created.id
+
+    def test_resize_action(self) -> None:
+        """resize with a size grows the volume as the size update does; shrinking is refused."""
+        created = self.create(self.new_storage("grow", 1))
+        storage = self.collection(infra.STORAGE)
+        resized = self.successResultOf(
+            storage.trigger(created.id, infra.STORAGE_RESIZE, {"size": 3}))
+        assert float(resized.attributes["occi.storage.size"]) == 3.0
+        fetched = self.successResultOf(storage.get(created.id))
+        assert float(fetched.attributes["occi.storage.size"]) == 3.0
+        self.refused(BadRequest, storage.trigger(created.id, infra.STORAGE_RESIZE, {"size": 2}))
+        self.refused(BadRequest, storage.trigger(created.id, infra.STORAGE_RESIZE, {}))
+
+    def test_online_offline_conflict(self) -> None:
+        """EBS has no online or offline action: each is a Conflict naming it."""
         created = self.create(self.new_storage())
         storage = self.collection(infra.STORAGE)
-        for action in (infra.STORAGE_ONLINE, infra.STORAGE_OFFLINE, infra.STORAGE_RESIZE):
-            error = self.refused(Conflict, storage.trigger(created.id, action, {"size": 2}))
+        for action in (infra.STORAGE_ONLINE, infra.STORAGE_OFFLINE):
+            error = self.refused(Conflict, storage.trigger(created.id, action, {}))
             assert action.term in error.message
+
+    def test_full_update(self) -> None:
+        """
+        A full update restating the storage as read with a larger size and
+        no title grows it and removes the title; changing its state is
+        Forbidden.
+        """
+        created = self.create(self.new_storage("full", 1))
+        storage = self.collection(infra.STORAGE)
+        fetched = self.successResultOf(storage.get(created.id))
+        attributes = {k: v for k, v in fetched.attributes.items() if k != "occi.core.title"}
+        attributes["occi.storage.size"] = 2
+        self.successResultOf(storage.update(created.id, Changes(
+            mixins=list(fetched.mixins), attributes=attributes, replace=True)))
+        after = self.successResultOf(storage.get(created.id))
+        assert after.title in (None, "")
+        assert float(after.attributes["occi.storage.size"]) == 2.0
+        attributes["occi.storage.state"] = "offline"
+        self.refused(Forbidden, storage.update(created.id, Changes(
+            mixins=list(fetched.mixins), attributes=attributes, replace=True)))
 
     def test_unknown_id(self) -> None:
         """get and delete of an unknown volume are NotFound."""
@@ -391,10 +506,32 @@ class NetworkContract(ContractHelpers):
         assert self.successResultOf(network.get(created.id)).title == "lab"
 
     def test_unknown_id(self) -> None:
-        """get and delete of an unknown network are NotFound."""
+        """get, delete and an action of an unknown network are NotFound."""
         network = self.collection(infra.NETWORK)
         self.refused(NotFound, network.get("vpc-0000000000000dead"))
         self.refused(NotFound, network.delete("vpc-0000000000000dead"))
+        self.refused(NotFound, network.trigger("vpc-0000000000000dead", infra.NETWORK_UP, {}))
+
+    def test_action_on_deleted_network(self) -> None:
+        """An action on a network deleted a moment ago is NotFound, not Conflict."""
+        created = self.create(self.new_network())
+        network = self.collection(infra.NETWORK)
+        self.successResultOf(network.delete(created.id))
+        self.refused(NotFound, network.trigger(created.id, infra.NETWORK_DOWN, {}))
+
+    def test_create_without_address(self) -> None:
+        """
+        A network create without occi.network.address takes the first /16 of
+        the pool (10.0.0.0/8) that no network of the account uses.
+        """
+        taken = self.create(self.new_network("taken", "10.0.0.0/16"))
+        entity = self.new_network("pooled")
+        del entity.attributes["occi.network.address"]
+        first = self.create(entity)
+        second = self.create(entity)
+        addresses = [self.successResultOf(self.collection(infra.NETWORK).get(made.id))
+                     .attributes["occi.network.address"] for made in (taken, first, second)]
+        assert addresses == ["10.0.0.0/16", "10.1.0.0/16", "10.2.0.0/16"]
 
 
 class _LinkContract(ContractHelpers):

@@ -57,13 +57,13 @@ def aws_environment(directory: str) -> dict[str, str]:
 
 class Daemon:
     """
-    One occid process.  C{grid} and C{aws} are extra lines of those sections,
-    C{accounts} the C{[[accounts]]} tables, C{instance_types} the
+    One occid process.  C{grid}, C{aws} and C{images} are extra lines of
+    those sections, C{accounts} the C{[[accounts]]} tables, C{instance_types} the
     resource_tpl offered.
     """
 
     def __init__(self, directory: str, pki, moto_endpoint: str, *, grid: str = "",
-                 aws: str = "", accounts: str = ACCOUNTS,
+                 aws: str = "", images: str = "", accounts: str = ACCOUNTS,
                  instance_types: tuple[str, ...] = ("t3.micro", "t3.small")):
         self.directory = directory
         self.pki = pki
@@ -96,6 +96,7 @@ instance_types = [{", ".join(f'"{t}"' for t in instance_types)}]
 [images]
 policy = "listed"
 list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
+{images}
 {accounts}
 """
             )

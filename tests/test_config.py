@@ -120,12 +120,14 @@ instance_types = ["m5.large"]
 ssh_cidr = "192.0.2.0/24"
 network_create = true
 network_delete = true
+network_pool = "172.16.0.0/12"
 threads = 4
 timeout = 7.5
 
 [images]
 policy = "owned_and_listed"
 list = ["ami-12345678", "ami-0123456789abcdef0"]
+default = "ami-12345678"
 
 [[accounts]]
 name = "fedcloud"
@@ -160,10 +162,12 @@ fqans = ["/second.vo"]
         ssh_cidr="192.0.2.0/24",
         network_create=True,
         network_delete=True,
+        network_pool="172.16.0.0/12",
         threads=4,
         timeout=7.5,
     )
     assert loaded.images.list == ("ami-12345678", "ami-0123456789abcdef0")
+    assert loaded.images.default == "ami-12345678"
     assert [a.name for a in loaded.accounts] == ["fedcloud", "second"]
     first = loaded.account("fedcloud")
     assert first.profile == "fedcloud"
@@ -218,6 +222,10 @@ BAD = [
     ("[grid]", "[images]\npolicy = 'listed'\nlist = []\n[grid]", "[images] list", "needs at least one AMI"),
     ("[grid]", "[images]\npolicy = 'some'\n[grid]", "[images] policy", "must be one of"),
     ("[grid]", "[images]\nlist = ['debian']\n[grid]", "[images] list", "not an AMI id"),
+    ("[grid]", "[images]\ndefault = 'debian'\n[grid]", "[images] default", "not an AMI id"),
+    ("[grid]", "[aws]\nnetwork_pool = '10.0.0.0/17'\n[grid]", "[aws] network_pool", "/16 or larger"),
+    ("[grid]", "[aws]\nnetwork_pool = 'fd00::/8'\n[grid]", "[aws] network_pool", "IPv4"),
+    ("[grid]", "[aws]\nnetwork_pool = '10.0.0.1/8'\n[grid]", "[aws] network_pool", "not a CIDR"),
     ("[grid]", "server = 1\n[grid]", "[server] server", "unknown key"),
     ('name = "fedcloud"', 'name = ""', "accounts[0].name", "is required"),
     ('fqans = ["/fedcloud.egi.eu"]', "fqans = []", "accounts[0].fqans", "needs fqans or dns"),

@@ -11,6 +11,7 @@ from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
+    ParamValidationError,
     ReadTimeoutError,
 )
 from botocore.parsers import ResponseParserError
@@ -89,6 +90,14 @@ def test_transport_failures(exception, status):
     assert error.status == status
     if status == 503:
         assert dict(error.headers)["Retry-After"]
+
+
+def test_parameter_validation_is_400():
+    """botocore's ParamValidationError is the user's value breaking EC2's rules: 400 naming it."""
+    error = translate(ParamValidationError(
+        report="Invalid length for parameter Name, value: 2, valid min length: 3"))
+    assert isinstance(error, occi.BadRequest)
+    assert "parameter Name" in error.message
 
 
 def test_foreign_exceptions_pass_through():

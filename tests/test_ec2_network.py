@@ -74,11 +74,27 @@ def test_create_and_delete_when_allowed(moto):
     assert made.id not in [v["VpcId"] for v in client.describe_vpcs()["Vpcs"]]
 
 
-@pytest.mark.parametrize("address", [None, "nonsense", "10.0.0.0/8", "fd00::/64"])
+@pytest.mark.parametrize("address", ["nonsense", "10.0.0.0/8", "fd00::/64"])
 def test_bad_addresses_are_400(moto, address):
     """The address must be an IPv4 CIDR block from /16 to /28."""
     _, collection = networks(moto, network_create=True)
     failureResultOf(collection.create(request(address)), errors.BadRequest)
+
+
+def test_no_address_takes_a_free_block_of_the_pool(moto):
+    """
+    Without an address the VPC gets the first /16 of [aws] network_pool
+    that no VPC of the account overlaps; when none is left, 409 naming the
+    pool, and nothing is made.
+    """
+    account, collection = networks(moto, network_create=True, network_pool="10.40.0.0/15")
+    account.client.create_vpc(CidrBlock="10.40.128.0/17")
+    made = successResultOf(collection.create(request(None)))
+    assert made.attributes["occi.network.address"] == "10.41.0.0/16"
+    before = vpc_ids(account)
+    failure = failureResultOf(collection.create(request(None)), errors.Conflict)
+    assert "10.40.0.0/15" in str(failure.value)
+    assert vpc_ids(account) == before
 
 
 def test_delete_refuses_a_vpc_occid_did_not_create(moto):

@@ -205,6 +205,19 @@ def test_update():
                            infra.COMPUTE, CATALOG, replace=False)
 
 
+def test_full_update_keeps_restated_immutables():
+    """A PUT may restate immutable attributes (the provider compares them); a POST may not."""
+    document = Document(categories=[_ref(infra.COMPUTE)],
+                        attributes={"occi.compute.state": "active", "occi.core.title": "t"})
+    changes = changes_for_update(document, infra.COMPUTE, CATALOG, replace=True)
+    assert changes.attributes == {"occi.compute.state": "active", "occi.core.title": "t"}
+    with pytest.raises(Forbidden):
+        changes_for_update(document, infra.COMPUTE, CATALOG, replace=False)
+    with pytest.raises(BadRequest, match="must be one of"):
+        changes_for_update(Document(attributes={"occi.compute.state": "gone"}),
+                           infra.COMPUTE, CATALOG, replace=True)
+
+
 def test_trigger_rules():
     """The ?action= term must match; the action must belong to the kind; typed params."""
     empty = Document()

@@ -124,7 +124,7 @@ OPERATIONS: dict[Kind, Operations] = {ops.kind: ops for ops in (
                plan=planning.plan_storage),
     Operations(kind=infra.NETWORK, list=network.list_networks, get=network.get_network,
                create=network.create_network, delete=network.delete_network,
-               plan=planning.plan_network),
+               trigger=network.trigger_network, plan=planning.plan_network),
     _link_operations(infra.NETWORKINTERFACE, links.create_networkinterface,
                      links.delete_networkinterface),
     _link_operations(infra.STORAGELINK, links.create_storagelink, links.delete_storagelink),

@@ -192,6 +192,11 @@ class AccountCatalog:
         self._lock = threading.Lock()
 
     @property
+    def default_image(self) -> str:
+        """C{[images] default}: the AMI of a create naming no os_tpl, or C{""}."""
+        return self._images.default
+
+    @property
     def loaded(self) -> bool:
         """Whether the templates have been read at least once."""
         return self._state is not None

@@ -17,7 +17,9 @@ from collections.abc import Iterator
 
 from occid.ec2.account import Account
 from occid.ec2.catalog import SavedImage
+from occid.ec2.defaults import check_template_sizes, requested_sizes
 from occid.ec2.errors import translated
+from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
 from occid.ec2.mapping import (
     applicable_actions,
     ec2_state,
@@ -25,6 +27,7 @@ from occid.ec2.mapping import (
     hibernation_configured,
     occi_state,
 )
+from occid.ec2.planning import check_image_name
 from occid.ec2.scope import Scope
 from occid.ec2.tags import (
     NAME_TAG,
@@ -114,6 +117,8 @@ def trigger_compute(account: Account, scope: Scope, id: str, action: Action,
     client = account.client
     if action not in infra.COMPUTE.actions:
         raise BadRequest(f"{action.identifier} is not an action of compute")
+    if action == infra.COMPUTE_SAVE:
+        check_image_name(attributes.get("name"))
     instance, reservation = describe(account, scope, id)
     if action == infra.COMPUTE_SUSPEND and not hibernation_configured(instance):
         raise Conflict(f"cannot suspend compute {id}: it was not launched with hibernation "
@@ -156,10 +161,17 @@ def _save(account: Account, scope: Scope, instance: dict,
 
 @translated
 def update_compute(account: Account, scope: Scope, id: str, changes: Changes) -> Entity:
-    """Rename (Name tag) or resize (instance type, while stopped) instance C{id}."""
+    """
+    Rename (Name tag) or resize (instance type, while stopped) instance
+    C{id}.  A full update (C{changes.replace}) follows
+    L{occid.ec2.fullupdate}: the title it omits is removed, restated
+    values are compared, and no mixin can be removed.
+    """
     client = account.client
     instance, reservation = describe(account, scope, id)
     current = entity(account, instance, reservation)
+    if changes.replace:
+        changes = _full(current, changes)
     for name, value in changes.attributes.items():
         if name == "occi.core.title" or str(current.attributes.get(name)) == str(value):
             continue
@@ -183,6 +195,19 @@ def update_compute(account: Account, scope: Scope, id: str, changes: Changes) ->
     if title is not None:
         instance = account.retitle(instance, id, title)
     return entity(account, instance, reservation)
+
+
+def _full(current: Entity, changes: Changes) -> Changes:
+    """
+    The partial update doing what the full update C{changes} asks of
+    C{current}.  @raise Forbidden / Conflict / BadRequest: it cannot be done.
+    """
+    title = replaced_attributes(current, changes, ("occi.core.title",))
+    dropped_mixins(current, changes)
+    template = infra.template_of(changes.mixins, infra.RESOURCE_TPL)
+    if template is not None and template not in current.mixins:
+        check_template_sizes(template, *requested_sizes(changes.attributes))
+    return Changes(mixins=changes.mixins, attributes=title)
 
 
 @translated

@@ -14,7 +14,9 @@ Decisions where the tables leave a choice:
     misconfigured; the message is for the admin and never holds the keys.
   - C{InvalidParameterValue} and friends are 400 (the value came from the
     user's request: a zone, a size, a device name); C{*.Malformed} ids are
-    404, as an id that cannot exist.
+    404, as an id that cannot exist.  botocore's own
+    C{ParamValidationError} (a value breaking EC2's parameter rules, caught
+    before the call) is 400 for the same reason.
   - C{*LimitExceeded} quotas and C{Insufficient*Capacity} are 400, as in
     the reference table, and the message says which limit; the throttling
     code C{RequestLimitExceeded} is matched first and answers 503.
@@ -36,6 +38,7 @@ from botocore.exceptions import (
     ConnectTimeoutError,
     HTTPClientError,
     NoCredentialsError,
+    ParamValidationError,
     PartialCredentialsError,
     ReadTimeoutError,
 )
@@ -110,9 +113,17 @@ def translate(error: Exception) -> Exception:
             "occid has no usable AWS credentials for this account; "
             "the site admin must fix its credential chain"
         )
+    if isinstance(error, ParamValidationError):
+        return BadRequest(f"EC2 would refuse a value of the request ({_report(error)})")
     if isinstance(error, BotoCoreError):
         return BadGateway(f"the EC2 call failed in botocore ({type(error).__name__})")
     return error
+
+
+def _report(error: ParamValidationError) -> str:
+    """botocore's report of the parameters it refused, on one line."""
+    lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+    return "; ".join(lines) or type(error).__name__
 
 
 def _client_error(error: ClientError) -> OCCIError:

@@ -269,7 +269,8 @@ def entity_from_volume(volume: dict, catalog: ICatalog, public_host: str) -> Res
                        if v is not None and v != ""})
     zone = infra.availability_zone_mixin(volume["AvailabilityZone"], public_host)
     mixins = [_offered(catalog, zone), EC2_VOLUME]
-    actions = [infra.STORAGE_SNAPSHOT] if volume["State"] in ("available", "in-use") else []
+    actions = ([infra.STORAGE_BACKUP, infra.STORAGE_SNAPSHOT, infra.STORAGE_RESIZE]
+               if volume["State"] in ("available", "in-use") else [])
     return Resource(kind=infra.STORAGE, id=volume["VolumeId"], mixins=mixins,
                     attributes=attributes, actions=actions)
 

@@ -19,14 +19,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from occid.config import Visibility
 from occid.ec2.account import Account
 from occid.ec2.clients import EC2Client
+from occid.ec2.defaults import free_block
 from occid.ec2.errors import translate, translated
 from occid.ec2.mapping import PUBLIC, entity_from_vpc, public_network
 from occid.ec2.planning import NetworkPlan
 from occid.ec2.scope import Scope
 from occid.ec2.tags import MANAGED_NETWORK, MANAGED_TAG, shown, tag_dict, tag_list
 from occid.ec2.vocabulary import valid_id
-from occid.occi.errors import Conflict, Forbidden, NotFound, OCCIError
-from occid.occi.model import Entity, EntityFilter
+from occid.occi import infrastructure as infra
+from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
+from occid.occi.model import Action, AttributeValue, Entity, EntityFilter
 
 
 def _vpc(account: Account, id: str) -> dict:
@@ -57,19 +59,35 @@ def get_network(account: Account, scope: Scope, id: str) -> Entity:
 
 
 @translated
+def trigger_network(account: Account, scope: Scope, id: str, action: Action,
+                    attributes: dict[str, AttributeValue]) -> Entity:
+    """
+    No action runs on a VPC: C{up} and C{down} of a network that exists are
+    409; of one that does not (never was, or deleted) 404.
+    """
+    if action not in infra.NETWORK.actions:
+        raise BadRequest(f"{action.identifier} is not an action of network")
+    if id != PUBLIC:
+        _vpc(account, id)
+    raise Conflict(f"{action.term} is not possible on a VPC; it is always up")
+
+
+@translated
 def create_network(account: Account, scope: Scope, plan: NetworkPlan) -> Entity:
     """
     A VPC with one subnet over its whole block and an attached internet
-    gateway.  When a part fails, what was made is deleted again; what could
+    gateway; a plan without a block takes the first /16 of its pool that no
+    VPC of the account uses (one DescribeVpcs).  When a part fails, what was made is deleted again; what could
     not be is noted on the error raised.
     """
     client = account.client
+    cidr = plan.cidr or free_block(plan.pool, used_blocks(client))
     tags = tag_list(dict(scope.creation_tags(plan.title), **{MANAGED_TAG: MANAGED_NETWORK}))
-    vpc = client.create_vpc(CidrBlock=plan.cidr, TagSpecifications=[
+    vpc = client.create_vpc(CidrBlock=cidr, TagSpecifications=[
         {"ResourceType": "vpc", "Tags": tags}])["Vpc"]
     vpc_id = vpc["VpcId"]
     try:
-        client.create_subnet(VpcId=vpc_id, CidrBlock=plan.cidr, TagSpecifications=[
+        client.create_subnet(VpcId=vpc_id, CidrBlock=cidr, TagSpecifications=[
             {"ResourceType": "subnet", "Tags": tags}])
         gateway = client.create_internet_gateway(TagSpecifications=[
             {"ResourceType": "internet-gateway", "Tags": tags}])["InternetGateway"]
@@ -85,6 +103,19 @@ def create_network(account: Account, scope: Scope, plan: NetworkPlan) -> Entity:
         raise
     account.recent.add(vpc_id)
     return entity_from_vpc(vpc)
+
+
+def used_blocks(client: EC2Client) -> list[str]:
+    """Every IPv4 CIDR block of every VPC of the account."""
+    pages = client.get_paginator("describe_vpcs").paginate(PaginationConfig={"PageSize": 1000})
+    blocks = []
+    for page in pages:
+        for vpc in page["Vpcs"]:
+            blocks.append(vpc["CidrBlock"])
+            blocks.extend(association["CidrBlock"]
+                          for association in vpc.get("CidrBlockAssociationSet", ())
+                          if association.get("CidrBlock"))
+    return blocks
 
 
 def _teardown(client: EC2Client, vpc_id: str) -> None:

@@ -15,6 +15,7 @@ import base64
 import binascii
 import ipaddress
 import math
+import re
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,17 +24,18 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
-from occid.ec2 import intents
+from occid.ec2 import defaults, intents
 from occid.ec2.scope import Scope
 from occid.ec2.tags import LINKS_TAG, TOKEN_TAG, tag_list
 from occid.ec2.vocabulary import instance_type_of, valid_id
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Forbidden, NotFound
-from occid.occi.model import AttributeValue, Entity, Kind, Link
+from occid.occi.model import AttributeValue, Entity, Kind, Link, Mixin
 from occid.occi.resolve import location_id
 
 if TYPE_CHECKING:
     from occid.ec2.account import Account
+    from occid.interfaces import ICatalog
 
 __all__ = [
     "MAX_SIZE",
@@ -42,6 +44,7 @@ __all__ = [
     "Launch",
     "LinkPlan",
     "NetworkPlan",
+    "check_image_name",
     "check_ssh_key",
     "decode_user_data",
     "plan_compute",
@@ -129,23 +132,50 @@ def _first(attributes: dict[str, AttributeValue], names: tuple[str, ...]) -> Att
     return next((attributes[name] for name in names if attributes.get(name)), None)
 
 
+def _default_image(account: Account, catalog: ICatalog) -> Mixin:
+    """
+    The os_tpl of C{[images] default}, for a create that names none.
+
+    @raise BadRequest: no default is set, or the catalogue does not offer it.
+    """
+    default = account.catalog.default_image
+    if not default:
+        raise BadRequest("an os_tpl mixin is required (this site sets no default image)")
+    found = next((m for m in catalog.mixins
+                  if m.term == default and m.depends_on(infra.OS_TPL)), None)
+    if found is None:
+        raise BadRequest(f"the site's default image {default} ([images] default) is not "
+                         "offered here; name an os_tpl mixin")
+    return found
+
+
 def plan_compute(account: Account, scope: Scope, entity: Entity) -> Launch:
     """
     Check a create request against the account's catalog and occid's rules.
 
-    @raise BadRequest: no os_tpl, a template not offered here (to this
-        principal: saved images are private), a bad SSH key or user data, a
-        link occid cannot make.
+    Without an os_tpl the site's C{[images] default} is used; without a
+    resource_tpl, cores and memory (when given) choose the smallest offered
+    instance type holding them, else C{[aws] default_instance_type}.
+
+    @raise BadRequest: no os_tpl and no default image, a template not
+        offered here (to this principal: saved images are private), cores or
+        memory no offered type has or that contradict the resource_tpl, a bad
+        SSH key or user data, a link occid cannot make.
     """
     catalog = account.catalog.catalog_for(scope)
     os_tpl = infra.template_of(entity.mixins, infra.OS_TPL)
     if os_tpl is None:
-        raise BadRequest("an os_tpl mixin is required")
-    if catalog.lookup(os_tpl.identifier) is None:
+        os_tpl = _default_image(account, catalog)
+    elif catalog.lookup(os_tpl.identifier) is None:
         raise BadRequest(f"os_tpl {os_tpl.identifier} is not offered here")
     resource_tpl = infra.template_of(entity.mixins, infra.RESOURCE_TPL)
     if resource_tpl is not None and catalog.lookup(resource_tpl.identifier) is None:
         raise BadRequest(f"resource_tpl {resource_tpl.identifier} is not offered here")
+    cores, memory = defaults.requested_sizes(entity.attributes)
+    if resource_tpl is not None:
+        defaults.check_template_sizes(resource_tpl, cores, memory)
+    elif cores is not None or memory is not None:
+        resource_tpl = defaults.smallest_type(catalog.mixins, cores, memory)
     zone_tpl = infra.template_of(entity.mixins, infra.AVAILABILITY_ZONE)
     if zone_tpl is not None and catalog.lookup(zone_tpl.identifier) is None:
         raise BadRequest(f"availability zone {zone_tpl.identifier} is not offered here")
@@ -187,6 +217,22 @@ def plan_compute(account: Account, scope: Scope, entity: Entity) -> Launch:
         pending=tuple(pending),
         client_token=token,
     )
+
+
+#: What EC2 accepts as an image name (CreateImage): 3 to 128 of these.
+_IMAGE_NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
+
+
+def check_image_name(name: AttributeValue | None) -> None:
+    """
+    @raise BadRequest: C{name} (the C{name} of a C{save}, when given) is not
+        an image name EC2 accepts.
+    """
+    if name is None or name == "":
+        return
+    if not _IMAGE_NAME.fullmatch(str(name)):
+        raise BadRequest(f"the image name {str(name)!r} must be 3 to 128 letters, digits, "
+                         "spaces or ( ) [ ] . / - ' @ _")
 
 
 # -- storage -----------------------------------------------------------------
@@ -235,26 +281,34 @@ def plan_storage(account: Account, scope: Scope, entity: Entity) -> dict:
 
 @dataclass(frozen=True)
 class NetworkPlan:
-    """A VPC to create: its CIDR block and title."""
+    """
+    A VPC to create: its CIDR block (C{None}: a free /16 of C{pool}, chosen
+    with the account's VPCs in view) and title.
+    """
 
-    cidr: str
+    cidr: str | None
     title: str | None
+    pool: str = "10.0.0.0/8"
 
 
 def plan_network(account: Account, scope: Scope, entity: Entity) -> NetworkPlan:
-    """The CIDR and title of a VPC create.  @raise Forbidden / BadRequest."""
+    """
+    The CIDR and title of a VPC create; without C{occi.network.address} the
+    block is left for L{occid.ec2.network.create_network} to choose from
+    C{[aws] network_pool}.  @raise Forbidden / BadRequest.
+    """
     if not account.aws.network_create:
         raise Forbidden("this site does not let users create networks ([aws] network_create)")
     address = entity.attributes.get("occi.network.address")
     if not address:
-        raise BadRequest("occi.network.address (a CIDR block such as 10.1.0.0/16) is required")
+        return NetworkPlan(None, entity.title, account.aws.network_pool)
     try:
         network = ipaddress.ip_network(str(address))
     except ValueError:
         raise BadRequest(f"occi.network.address {address!r} is not a CIDR block") from None
     if network.version != 4 or not 16 <= network.prefixlen <= 28:
         raise BadRequest("occi.network.address must be an IPv4 block from /16 to /28")
-    return NetworkPlan(str(network), entity.title)
+    return NetworkPlan(str(network), entity.title, account.aws.network_pool)
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,17 @@ operations, run in the EC2 thread pool by L{occid.ec2.adapter}.
 Sizes are whole GiB (a fractional request is rounded up); the zone comes
 from an availability_zone mixin, else C{[aws] availability_zone}, else the
 region's first zone in name order (L{occid.ec2.planning.plan_storage}).
-Resizing is an update of C{occi.storage.size} (ModifyVolume, growing only);
-the C{snapshot} action makes an EBS snapshot; a volume still attached
-cannot be deleted (409).
+Resizing is an update of C{occi.storage.size} or the C{resize} action with
+its C{size} (ModifyVolume, growing only); the C{snapshot} action and OCCI
+1.1's C{backup} make an EBS snapshot; C{online} and C{offline} are 409; a
+volume still attached cannot be deleted (409).
 """
 
 from __future__ import annotations
 
 from occid.ec2.account import Account
 from occid.ec2.errors import translated
+from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
 from occid.ec2.mapping import entity_from_volume
 from occid.ec2.planning import size_of
 from occid.ec2.scope import Scope
@@ -67,10 +69,20 @@ def create_storage(account: Account, scope: Scope, parameters: dict) -> Entity:
 
 @translated
 def update_storage(account: Account, scope: Scope, id: str, changes: Changes) -> Entity:
-    """Rename (Name tag) or grow (ModifyVolume) volume C{id}."""
-    client = account.client
+    """
+    Rename (Name tag) or grow (ModifyVolume) volume C{id}.  A full update
+    (C{changes.replace}) follows L{occid.ec2.fullupdate}: the title it
+    omits is removed, an omitted size is kept, restated values are
+    compared, and no mixin can be removed.
+    """
     volume = describe(account, scope, id)
     current = entity(account, volume)
+    if changes.replace:
+        settable = replaced_attributes(current, changes, ("occi.core.title", "occi.storage.size"))
+        dropped_mixins(current, changes)
+        changes = Changes(mixins=changes.mixins,
+                          attributes={k: v for k, v in settable.items()
+                                      if v != "" or k == "occi.core.title"})
     for mixin in changes.mixins:
         if mixin not in current.mixins:
             raise Forbidden(f"mixin {mixin.identifier} cannot be added to an existing storage")
@@ -80,28 +92,49 @@ def update_storage(account: Account, scope: Scope, id: str, changes: Changes) ->
         if str(current.attributes.get(name)) != str(value):
             raise Forbidden(f"{name} of a storage cannot be changed")
     if "occi.storage.size" in changes.attributes:
-        size = size_of(changes.attributes["occi.storage.size"])
-        if size < volume["Size"]:
-            raise BadRequest(f"EBS volumes can only grow; {id} has {volume['Size']} GiB")
-        if size > volume["Size"]:
-            client.modify_volume(VolumeId=id, Size=size)
-            volume = dict(volume, Size=size)
+        volume = _grow(account, volume, changes.attributes["occi.storage.size"])
     title = changes.attributes.get("occi.core.title")
     if title is not None:
         volume = account.retitle(volume, id, title)
     return entity(account, volume)
 
 
+def _grow(account: Account, volume: dict, requested: AttributeValue) -> dict:
+    """
+    C{volume} grown to C{requested} GiB (ModifyVolume when it is larger),
+    as it is then.  @raise BadRequest: not a size, or smaller than now.
+    """
+    size = size_of(requested)
+    if size < volume["Size"]:
+        raise BadRequest(f"EBS volumes can only grow; {volume['VolumeId']} has "
+                         f"{volume['Size']} GiB")
+    if size > volume["Size"]:
+        account.client.modify_volume(VolumeId=volume["VolumeId"], Size=size)
+        volume = dict(volume, Size=size)
+    return volume
+
+
+#: The actions EBS does: a snapshot (OCCI 1.1 calls it backup) and resize.
+_DONE = (infra.STORAGE_SNAPSHOT, infra.STORAGE_BACKUP, infra.STORAGE_RESIZE)
+
+
 @translated
 def trigger_storage(account: Account, scope: Scope, id: str, action: Action,
                     attributes: dict[str, AttributeValue]) -> Entity:
-    """C{snapshot}: an EBS snapshot of volume C{id}, tagged like the volume's owner."""
-    if action != infra.STORAGE_SNAPSHOT:
-        if action in infra.STORAGE.actions:
-            raise Conflict(f"{action.term} is not possible on EBS volumes; "
-                           "resize by updating occi.storage.size")
+    """
+    C{snapshot} or C{backup}: an EBS snapshot of volume C{id}, tagged like
+    the volume's owner; C{resize}: what an update of C{occi.storage.size}
+    does.
+    """
+    if action not in infra.STORAGE.actions:
         raise BadRequest(f"{action.identifier} is not an action of storage")
+    if action == infra.STORAGE_RESIZE and "size" not in attributes:
+        raise BadRequest("action resize needs the parameter size (GiB)")
     volume = describe(account, scope, id)
+    if action not in _DONE:
+        raise Conflict(f"{action.term} is not possible on EBS volumes")
+    if action == infra.STORAGE_RESIZE:
+        return entity(account, _grow(account, volume, attributes["size"]))
     account.client.create_snapshot(
         VolumeId=id, Description=f"occid snapshot of {id}",
         TagSpecifications=[{"ResourceType": "snapshot",

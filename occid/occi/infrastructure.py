@@ -106,6 +106,7 @@ COMPUTE_SAVE = _action(
 STORAGE_ONLINE = _action("storage", "online", "activate storage")
 STORAGE_OFFLINE = _action("storage", "offline", "deactivate storage")
 STORAGE_SNAPSHOT = _action("storage", "snapshot", "snapshot storage")
+STORAGE_BACKUP = _action("storage", "backup", "backup storage (OCCI 1.1)")
 STORAGE_RESIZE = _action(
     "storage", "resize", "resize storage",
     Attribute(name="size", type="number", required=True, description="new size in GiB"))
@@ -166,7 +167,8 @@ STORAGE = Kind(
         ),
         _immutable("occi.storage.state.message", "why the storage is in its state"),
     ),
-    actions=(STORAGE_ONLINE, STORAGE_OFFLINE, STORAGE_SNAPSHOT, STORAGE_RESIZE),
+    actions=(STORAGE_ONLINE, STORAGE_OFFLINE, STORAGE_BACKUP, STORAGE_SNAPSHOT,
+             STORAGE_RESIZE),
 )
 
 NETWORK = Kind(
@@ -346,8 +348,8 @@ KINDS = (ENTITY, RESOURCE, LINK, COMPUTE, STORAGE, NETWORK, NETWORKINTERFACE,
 MIXINS = (IPNETWORK, IPNETWORKINTERFACE, OS_TPL, RESOURCE_TPL, AVAILABILITY_ZONE,
           SSH_KEY, USER_DATA, OPENSTACK_PUBLIC_KEY, OPENSTACK_USER_DATA)
 ACTIONS = (COMPUTE_START, COMPUTE_STOP, COMPUTE_RESTART, COMPUTE_SUSPEND,
-           COMPUTE_SAVE, STORAGE_ONLINE, STORAGE_OFFLINE, STORAGE_SNAPSHOT,
-           STORAGE_RESIZE, NETWORK_UP, NETWORK_DOWN)
+           COMPUTE_SAVE, STORAGE_ONLINE, STORAGE_OFFLINE, STORAGE_BACKUP,
+           STORAGE_SNAPSHOT, STORAGE_RESIZE, NETWORK_UP, NETWORK_DOWN)
 
 
 # -- template constructors -------------------------------------------------

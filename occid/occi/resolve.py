@@ -185,8 +185,13 @@ def _definitions(kind: Kind, mixins: list[Mixin]) -> dict[str, Attribute]:
 
 
 def _attributes(given: dict[str, AttributeValue], kind: Kind, mixins: list[Mixin],
-                skip: tuple[str, ...] = ()) -> dict[str, AttributeValue]:
-    """The client's attribute values, typed; unknown names are 400, immutable 403."""
+                skip: tuple[str, ...] = (), restating: bool = False
+                ) -> dict[str, AttributeValue]:
+    """
+    The client's attribute values, typed; unknown names are 400, immutable
+    ones 403 unless C{restating} (a full update restates them: the provider
+    compares them with the entity's).
+    """
     definitions = _definitions(kind, mixins)
     values: dict[str, AttributeValue] = {}
     for name, value in given.items():
@@ -197,7 +202,7 @@ def _attributes(given: dict[str, AttributeValue], kind: Kind, mixins: list[Mixin
         if attribute is None:
             raise BadRequest(f"attribute {name} is not defined for a {kind.term} "
                              "with these mixins")
-        if not attribute.mutable:
+        if not attribute.mutable and not restating:
             raise Forbidden(f"attribute {name} cannot be set by a client")
         values[name] = coerce(attribute, value)
     return values
@@ -297,7 +302,10 @@ def changes_for_update(document: Document, entity_kind: Kind, catalog: ICatalog,
     """
     The changes a partial update (POST, C{replace} false) or a full update
     (PUT) asks for.  The kind may be restated but not changed; links are
-    changed through the link collections, never by an update.
+    changed through the link collections, never by an update.  A full
+    update states the whole entity, immutable attributes included: those
+    are kept in the changes for the provider to compare with the entity
+    (403 only when they differ; L{occid.ec2.fullupdate}).
     """
     kinds, mixin_refs, actions = _split(document)
     if document.links:
@@ -311,7 +319,8 @@ def changes_for_update(document: Document, entity_kind: Kind, catalog: ICatalog,
     mixins = _mixins(mixin_refs, entity_kind, catalog)
     skip = ("occi.core.source", "occi.core.target") if entity_kind.is_a(infra.LINK) \
         else ()
-    attributes = _attributes(document.attributes, entity_kind, mixins, skip)
+    attributes = _attributes(document.attributes, entity_kind, mixins, skip,
+                             restating=replace)
     return Changes(mixins=mixins, attributes=attributes, replace=replace)
 
 

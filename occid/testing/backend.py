@@ -49,7 +49,8 @@ class MemoryBackend:
     """
     A cloud in a dict: one L{Catalog} per account (built from C{amis},
     C{instance_types} and C{zones}; L{offer} adds an os_tpl to one account)
-    and L{MemoryCollection}s over one L{MemoryStore}.
+    and L{MemoryCollection}s over one L{MemoryStore}.  C{default_image} and
+    C{network_pool} stand for C{[images] default} and C{[aws] network_pool}.
     """
 
     def __init__(
@@ -58,8 +59,9 @@ class MemoryBackend:
         amis: Sequence[tuple[str, str]] = DEFAULT_AMIS,
         instance_types: Sequence[tuple[str, int, float, str]] = DEFAULT_INSTANCE_TYPES,
         zones: Sequence[str] = DEFAULT_ZONES,
+        default_image: str = "",
+        network_pool: str = "10.0.0.0/8",
     ) -> None:
-        self.store = MemoryStore(public_host=public_host)
         self.user_mixins = MemoryMixins()
         self._public_host = public_host
         self._templates = tuple(
@@ -67,6 +69,8 @@ class MemoryBackend:
             + [resource_tpl_mixin(*spec) for spec in instance_types]
             + [infra.availability_zone_mixin(zone, public_host) for zone in zones]
         )
+        self.store = MemoryStore(public_host=public_host, templates=self._templates,
+                                 default_image=default_image, network_pool=network_pool)
         self._extra: dict[str, tuple[Mixin, ...]] = {}
         self._catalogs: dict[str, Catalog] = {}
         self.catalog_calls = 0

@@ -36,9 +36,11 @@ from occid.occi.model import (
     EntityFilter,
     Kind,
     Link,
+    Mixin,
     Resource,
 )
 from occid.policy import AccountBinding
+from occid.testing import plans
 
 #: Id prefixes of resources, by kind term, as EC2 makes them.
 ID_PREFIXES = {"compute": "i-", "storage": "vol-", "network": "vpc-"}
@@ -61,12 +63,14 @@ TRANSITIONS: dict[tuple[str, str], tuple[set[str], str | None]] = {
     ("compute", "suspend"): ({"active"}, "suspended"),
     ("compute", "save"): ({"active", "inactive"}, None),
     ("storage", "snapshot"): ({"online", "offline"}, None),
+    ("storage", "backup"): ({"online", "offline"}, None),
+    ("storage", "resize"): ({"online", "offline"}, None),
 }
 
 #: The Conflict EC2 answers for the other actions of these kinds (links have
 #: no action EC2 can do: theirs are BadRequest, like another kind's).
 UNSUPPORTED_ACTIONS = {
-    "storage": "{action} is not possible on EBS volumes; resize by updating occi.storage.size",
+    "storage": "{action} is not possible on EBS volumes",
     "network": "{action} is not possible on a VPC; it is always up",
 }
 
@@ -109,9 +113,15 @@ class MemoryStore:
     @ivar operations: what the collections did, as C{(operation, kind term,
         id, detail)}; C{detail} is the created entity, the C{Changes}, the
         C{(action, attributes)} pair, or C{None}.
+    @ivar templates: the templates offered, for the choices of a create.
+    @ivar default_image: C{[images] default}; C{network_pool}: C{[aws]
+        network_pool}.
     """
 
     public_host: str
+    templates: tuple[Mixin, ...] = ()
+    default_image: str = ""
+    network_pool: str = "10.0.0.0/8"
     entities: dict[tuple[str, str, str], _Stored] = field(default_factory=dict)
     failure: Exception | None = None
     stall: bool = False
@@ -256,9 +266,16 @@ class MemoryCollection:
 
     def _create(self, entity: Entity) -> Entity:
         self._check_writable()
-        if self.kind == infra.COMPUTE and infra.template_of(entity.mixins, infra.OS_TPL) is None:
-            raise BadRequest("an os_tpl mixin is required")
         new = copy.deepcopy(entity)
+        if self.kind == infra.COMPUTE:
+            new.mixins = plans.compute_mixins(entity, self._store.templates,
+                                              self._store.default_image)
+            new.attributes.update(plans.template_attributes(new.mixins))
+        if self.kind == infra.NETWORK:
+            address = plans.network_address(entity, self._list(EntityFilter()),
+                                            self._store.network_pool)
+            if address is not None:
+                new.attributes["occi.network.address"] = address
         new.attributes.pop("occi.core.id", None)
         if isinstance(new, Link):
             new.id = f"{new.source.rsplit('/', 1)[-1]}_{new.target.rsplit('/', 1)[-1]}"
@@ -293,20 +310,26 @@ class MemoryCollection:
         self._check_writable()
         stored = self._stored(id)
         entity = stored.entity
-        for name in changes.attributes:
-            definition = self._definition(entity, name)
-            if definition is not None and not definition.mutable:
-                raise Forbidden(f"{name} cannot be changed")
+        if changes.replace:
+            attributes = plans.replaced(entity, changes)
+        else:
+            for name in changes.attributes:
+                definition = self._definition(entity, name)
+                if definition is not None and not definition.mutable:
+                    raise Forbidden(f"{name} cannot be changed")
+            attributes = dict(entity.attributes, **changes.attributes)
+        if "occi.storage.size" in changes.attributes:
+            attributes["occi.storage.size"] = plans.grown(
+                entity, changes.attributes["occi.storage.size"])
         resize = infra.template_of(changes.mixins, infra.RESOURCE_TPL)
         state = _state_of(entity)
-        if resize is not None and state is not None and state[1] == "active":
+        if (resize is not None and resize not in entity.mixins
+                and state is not None and state[1] == "active"):
             raise Conflict(
                 f"{self.kind.term} {id} is active; stop it before changing its "
                 "resource_tpl"
             )
         mixins = list(entity.mixins)
-        if changes.replace:
-            mixins = [m for m in mixins if any(m.depends_on(p) for p in TEMPLATE_PARENTS)]
         for mixin in changes.mixins:
             parents = [p for p in TEMPLATE_PARENTS if mixin.depends_on(p)]
             mixins = [
@@ -314,8 +337,10 @@ class MemoryCollection:
                 if m != mixin and not any(m.depends_on(p) for p in parents)
             ]
             mixins.append(mixin)
+        if resize is not None:
+            attributes.update(plans.template_attributes(mixins))
         entity.mixins = mixins
-        entity.attributes.update(changes.attributes)
+        entity.attributes = attributes
         self._record("update", id, changes)
         return self._render(stored)
 
@@ -342,8 +367,14 @@ class MemoryCollection:
         self, id: str, action: Action, attributes: dict[str, AttributeValue]
     ) -> Entity | Category:
         refusal = _refusal(self.kind, action)
+        if isinstance(refusal, Conflict):
+            self._stored(id)  # EC2 looks the VPC up first: an unknown one is 404
         if refusal is not None:
             raise refusal
+        if action == infra.COMPUTE_SAVE:
+            plans.check_image_name(attributes.get("name"))
+        if action == infra.STORAGE_RESIZE and "size" not in attributes:
+            raise BadRequest("action resize needs the parameter size (GiB)")
         self._check_writable()
         stored = self._stored(id)
         entity = stored.entity
@@ -357,6 +388,8 @@ class MemoryCollection:
         self._record("trigger", id, (action, dict(attributes)))
         if after is not None:
             entity.attributes[name] = after
+        if action == infra.STORAGE_RESIZE:
+            entity.attributes["occi.storage.size"] = plans.grown(entity, attributes["size"])
         if action == infra.COMPUTE_SAVE:
             image = self._store.new_id("ami-")
             title = str(attributes.get("name") or f"saved from {id}")
