@@ -33,7 +33,7 @@ from occid.occi.negotiation import OCCIVersion, speaks
 #: text/occi writes all the values of one field name comma-joined on one
 #: header line, because rOCCI-core 4 reads only the first line of a repeated
 #: header.  Only a value longer than this (1 MiB; the query interface of an
-#: EC2 region offering every instance type is about 0.3 MB) is continued on
+#: EC2 region offering every instance type is about 0.35 MB) is continued on
 #: a repeated header line, so that no rendering grows without bound.
 HEADER_VALUE_LIMIT = 1 << 20
 
