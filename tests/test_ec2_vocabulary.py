@@ -41,7 +41,7 @@ def test_resource_tpl_mixin():
     """An instance type becomes a template with default cores, memory, architecture."""
     mixin = resource_tpl_mixin("t3.micro", 2, 1, "x86_64")
     assert mixin.term == "t3_micro"
-    assert mixin.title == "t3.micro - 2 cores, 1.0 GiB"
+    assert mixin.title == "t3.micro - 2 cores and 1.0 GiB RAM"
     assert mixin.location == "/mixin/resource_tpl/t3_micro/"
     assert mixin.scheme == RESOURCE_TPL_SCHEME
     defaults = {a.name: a.default for a in mixin.attributes}
@@ -57,7 +57,7 @@ def test_resource_tpl_without_occi_architecture():
     mixin = resource_tpl_mixin("t4g.nano", 1, 0.5, "arm64")
     assert [a.name for a in mixin.attributes] == [
         "occi.compute.cores", "occi.compute.memory"]
-    assert mixin.title == "t4g.nano - 1 core, 0.5 GiB"
+    assert mixin.title == "t4g.nano - 1 core and 0.5 GiB RAM"
 
 
 def test_valid_id():

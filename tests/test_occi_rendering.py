@@ -156,14 +156,18 @@ def test_link_entity_round_trip():
 
 
 def test_collections():
-    """Collections are absolute locations in every text form; JSON nests entities."""
+    """
+    Collections are absolute locations in every text form (text/occi: one
+    X-OCCI-Location header and no Location, which is for a 201); JSON nests
+    entities.
+    """
     entities = [_compute(), Resource(kind=infra.COMPUTE, id="i-2")]
     urls = [BASE + "/compute/i-1", BASE + "/compute/i-2"]
     plain = renderer("text/plain").collection(entities, BASE)
     assert parse("text/plain", [], plain.body).locations == urls
     occi = renderer("text/occi").collection(entities, BASE)
-    assert dict(occi.headers)["Location"] == ",".join(urls)
-    assert parse("text/occi", list(occi.headers), b"OK").locations == urls * 2
+    assert occi.headers == (("X-OCCI-Location", ",".join(urls)),)
+    assert parse("text/occi", list(occi.headers), b"OK").locations == urls
     assert renderer("text/uri-list").collection(entities, BASE).body == (
         "\n".join(urls) + "\n").encode()
     data = json.loads(renderer("application/occi+json").collection(entities, BASE).body)
@@ -193,14 +197,14 @@ def test_qi_round_trip(media_type):
         assert ref.cls == category.category_class
         assert ref.title == category.title
         assert ref.rel == ((rel_of(category),) if rel_of(category) else ())
-        assert ref.location == (BASE + category.location if category.location else None)
+        assert ref.location == (category.location or None)
         assert ref.attributes == attribute_definitions(category)
         assert ref.actions == tuple(a.identifier for a in getattr(category, "actions", ()))
 
 
 _QI_LINE = re.compile(
     r'Category: [a-z0-9][a-z0-9_-]*; scheme="[^"]+#"; class="(kind|mixin|action)"'
-    r'(; title="([^"\\]|\\.)*")?(; rel="[^"]+")?(; location="https://[^"]+/")?'
+    r'(; title="([^"\\]|\\.)*")?(; rel="[^"]+")?(; location="/[^"]*/")?'
     r'(; attributes="[^"]+")?(; actions="[^"]+")?\Z')
 
 
@@ -214,7 +218,7 @@ def test_qi_golden_shape():
             in os_tpl_line)
     t3_line = next(line for line in lines if line.startswith("Category: t3_micro;"))
     assert ('rel="http://schemas.ogf.org/occi/infrastructure#resource_tpl"; '
-            'location="https://occi.example.org:11443/mixin/resource_tpl/t3_micro/"; '
+            'location="/mixin/resource_tpl/t3_micro/"; '
             'attributes="occi.compute.architecture{immutable} '
             'occi.compute.cores{immutable} occi.compute.memory{immutable}"') in t3_line
     assert sum(line.startswith("Category: os_tpl;") for line in lines) == 1
@@ -230,13 +234,16 @@ def test_qi_is_pure_and_json_valid():
     schema_validator("model").validate(model)
 
 
-def test_qi_large_catalog_headers_split():
-    """A big text/occi QI repeats the Category header instead of one huge line."""
+def test_qi_large_catalog_one_header_line():
+    """
+    A big text/occi QI (1000 images, over 100 KB) is one Category header
+    line: rOCCI-core 4 reads only the first line of a repeated header.
+    """
     catalog = Catalog([infra.os_tpl_mixin(f"ami-{i:08x}", "img", "example.org")
                        for i in range(1000)])
     rendered = renderer("text/occi").categories(catalog, BASE)
-    assert len(rendered.headers) > 1
-    assert all(len(value) <= 8000 for _, value in rendered.headers)
+    [(name, value)] = rendered.headers
+    assert name == "Category" and len(value) > 100_000
     assert len(parse("text/occi", list(rendered.headers), b"").categories) == (
         len(catalog.kinds) + len(catalog.mixins) + len(catalog.actions))
 

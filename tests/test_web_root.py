@@ -237,14 +237,19 @@ def test_collection_delete_only_owned():
 
 
 def test_entity_actions(gateway):
-    """?action=stop answers the stopped entity; save answers the new os_tpl category."""
+    """
+    ?action=stop answers 200 with no rendering (issue 10, point 12: rOCCI-cli
+    reads a trigger's answer as the categories of a save), and the entity is
+    stopped; save answers the new os_tpl category.
+    """
     path = create(gateway)
     stopped = gateway.request(
         "POST", path + "?action=stop", TEXT,
         f'Category: stop; scheme="{ACTION}"; class="action"\n'.encode(),
     )
     assert stopped.status == 200
-    assert 'occi.compute.state="inactive"' in stopped.body.decode()
+    assert stopped.body == b""
+    assert 'occi.compute.state="inactive"' in gateway.request("GET", path).body.decode()
     saved = gateway.request(
         "POST", path + "?action=save", TEXT,
         f'Category: save; scheme="{ACTION}"; class="action"\n'
@@ -256,12 +261,17 @@ def test_entity_actions(gateway):
 
 
 def test_collection_action(gateway):
-    """?action=stop on a collection stops every member it applies to."""
+    """
+    ?action=stop on a collection stops every member it applies to, and
+    answers 200 without renderings, like a trigger on one entity.
+    """
     first, second = create(gateway), create(gateway)
     gateway.request("POST", first + "?action=stop")
     response = gateway.request("POST", "/compute/?action=stop")
     assert response.status == 200
-    assert locations(response) == [second]
+    assert response.body == b""
+    assert [op[2] for op in gateway.backend.store.operations if op[0] == "trigger"] == [
+        first.rsplit("/", 1)[1], second.rsplit("/", 1)[1]]
     for path in (first, second):
         assert 'state="inactive"' in gateway.request("GET", path).body.decode()
 

@@ -160,7 +160,7 @@ def test_403_immutable_attribute(gateway):
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/nowhere/", "/compute", "/compute/i-404", "/mixin/os_tpl/ami-unknown/", "/-"]
+    "path", ["/nowhere/", "/compute", "/compute/i-404", "/mixin/os_tpl/ami-unknown/", "/-"]
 )
 def test_404(gateway, path):
     """Unknown paths and entities are 404."""

@@ -119,7 +119,9 @@ def resource_tpl_mixin(
     The resource_tpl mixin of one EC2 instance type, whose attributes carry
     the type's cores, memory (GiB) and, when it has an OCCI name (x86 or
     x64; EC2 names such as C{x86_64} are translated), its architecture as
-    defaults.
+    defaults.  Its title (C{t3.micro - 2 cores and 1.0 GiB RAM}) holds no
+    comma: rOCCI-core 4 splits a comma-joined text/occi header on every
+    comma, even inside a quoted title.
     """
     term = resource_tpl_term(instance_type)
     memory = float(memory_gib)
@@ -139,7 +141,7 @@ def resource_tpl_mixin(
     return Mixin(
         term=term,
         scheme=RESOURCE_TPL_SCHEME,
-        title=f"{instance_type} - {cores} {plural}, {memory} GiB",
+        title=f"{instance_type} - {cores} {plural} and {memory} GiB RAM",
         location=f"/mixin/resource_tpl/{term}/",
         depends=(RESOURCE_TPL,),
         applies=(COMPUTE,),

@@ -17,7 +17,8 @@ arrays and other non-scalar values are refused.
 
 Output follows GFD.225: attribute names flat, C{id}, C{title} and
 C{summary} as members of their own, link C{source} / C{target} as
-C{{"location", "kind"}} objects with absolute locations.
+C{{"location", "kind"}} objects with absolute locations; a category's
+C{location} is a path (C{/compute/}), as in the text renderings.
 """
 
 from __future__ import annotations
@@ -244,7 +245,10 @@ def _attribute_description(attribute: Attribute) -> JsonObject:
 
 
 def category_object(category: Category, base_url: str) -> JsonObject:
-    """A kind, mixin or action as GFD.225 renders it."""
+    """
+    A kind, mixin or action as GFD.225 renders it, its location a path
+    (C{base_url} is kept for callers, and unused).
+    """
     rendered: JsonObject = {"term": category.term, "scheme": category.scheme}
     if category.title:
         rendered["title"] = category.title
@@ -263,7 +267,7 @@ def category_object(category: Category, base_url: str) -> JsonObject:
         if category.applies:
             rendered["applies"] = [k.identifier for k in category.applies]
     if category.location:
-        rendered["location"] = absolute(base_url, category.location)
+        rendered["location"] = category.location
     return rendered
 
 

@@ -1,8 +1,9 @@
 # -*- test-case-name: tests.test_occi_negotiation -*-
 """
 Content negotiation for OCCI requests: which rendering to answer with
-(C{Accept}) and whether the client speaks an OCCI version occid serves
-(C{User-Agent}).  How a request body is written (C{Content-Type}) is read by
+(C{Accept}), whether the client speaks an OCCI version occid serves and
+which version its answers are rendered in (C{User-Agent}).  How a request
+body is written (C{Content-Type}) is read by
 L{occid.occi.rendering.media_type_of}.
 
 Pure functions over header values (text); the server raises what they raise
@@ -12,6 +13,7 @@ Pure functions over header values (text); the server raises what they raise
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 
 from occid.occi.errors import NotAcceptable, Unimplemented
 
@@ -22,6 +24,54 @@ DEFAULT_MEDIA_TYPE = "text/plain"
 HIGHEST_OCCI_VERSION = (1, 2)
 
 _OCCI_VERSION = re.compile(r"\bOCCI/(\d+)\.(\d+)\b")
+
+
+class OCCIVersion(StrEnum):
+    """The OCCI versions occid renders for."""
+
+    V1_1 = "1.1"
+    V1_2 = "1.2"
+
+
+#: Attributes OCCI 1.2 added (GFD.221, GFD.224): left out of 1.1 renderings.
+#: The C{.state.message}, C{.source.kind} and C{.target.kind} names extend an
+#: attribute 1.1 already has, and a 1.1 client that nests attribute names
+#: (rOCCI-core 4) would let them overwrite their parent's value.
+ONLY_IN_1_2 = frozenset({
+    "occi.core.source.kind",
+    "occi.core.target.kind",
+    "occi.compute.share",
+    "occi.compute.state.message",
+    "occi.storage.state.message",
+    "occi.storagelink.state.message",
+    "occi.network.state.message",
+    "occi.networkinterface.state.message",
+})
+
+
+def speaks(version: OCCIVersion | str, attribute: str) -> bool:
+    """Whether the OCCI C{version} knows the attribute named C{attribute}."""
+    return version != OCCIVersion.V1_1 or attribute not in ONLY_IN_1_2
+
+
+def _versions(user_agent: str | None) -> list[tuple[int, int]]:
+    """The C{OCCI/x.y} versions a C{User-Agent} names, in order."""
+    return [(int(major), int(minor))
+            for major, minor in _OCCI_VERSION.findall(user_agent or "")]
+
+
+def client_version(user_agent: str | None) -> OCCIVersion:
+    """
+    The OCCI version to render answers in: 1.1 when the newest version the
+    client names at or below 1.2 is older than 1.2 (rOCCI-cli 4 and jOCCI
+    send C{OCCI/1.1}), else 1.2; a client naming no version (or only
+    versions above 1.2, which L{check_occi_version} refuses) gets 1.2.
+    Never raises: the pipeline asks this before it knows who is asking.
+    """
+    served = [v for v in _versions(user_agent) if v <= HIGHEST_OCCI_VERSION]
+    if served and max(served) < HIGHEST_OCCI_VERSION:
+        return OCCIVersion.V1_1
+    return OCCIVersion.V1_2
 
 
 def _media_ranges(accept: str) -> list[tuple[str, float]]:
@@ -105,12 +155,7 @@ def check_occi_version(user_agent: str | None) -> None:
 
     @raise Unimplemented: every C{OCCI/x.y} in C{user_agent} is above 1.2.
     """
-    if not user_agent:
-        return
-    versions = [
-        (int(major), int(minor))
-        for major, minor in _OCCI_VERSION.findall(user_agent)
-    ]
+    versions = _versions(user_agent)
     if versions and min(versions) > HIGHEST_OCCI_VERSION:
         spoken = ", ".join(f"OCCI/{major}.{minor}" for major, minor in versions)
         raise Unimplemented(

@@ -5,8 +5,13 @@ L{Document}, and a L{Renderer} per output media type.
 
 Renderers are pure: the same input gives the same bytes, so the web layer
 can cache query-interface renderings by (account, catalog version, media
-type), and C{/-/} and C{/.well-known/org/ogf/occi/-/} are byte-identical.
-Every location they write is absolute (C{base_url} + path).
+type, OCCI version), and C{/-/} and C{/.well-known/org/ogf/occi/-/} are
+byte-identical.  Entity locations they write are absolute (C{base_url} +
+path); category locations are paths (C{/compute/}), since clients of the
+OCCI 1.1 era prefix them with their endpoint.
+
+Each renderer renders for one OCCI version (L{renderer}): the text
+renderings for 1.1 leave out the attributes 1.2 added.
 
 Answers to a create (201), as rOCCI-api 4 reads them (Location header, then
 X-OCCI-Location headers, then X-OCCI-Location body lines, a body of C{OK}
@@ -15,6 +20,11 @@ headers; the text/plain body is C{X-OCCI-Location: <url>}, the text/occi
 body C{OK}, the uri-list body the URL, and the JSON body
 C{{"location": "<url>"}} (GFD.225 defines no rendering for it; an object
 keeps the body valid JSON).
+
+An answer without entity content (a delete, a trigger of stop, start or
+restart) is L{Renderer.ok}: an empty body, C{OK} in text/occi.  A listing
+of locations that are not entities (C{GET /}: the kind collections) is
+L{Renderer.locations}.
 
 Errors: text/plain carries the message as its body; text/occi also in an
 C{X-OCCI-Error} header (as OOI does); JSON as
@@ -31,9 +41,10 @@ from dataclasses import dataclass
 from occid.interfaces import ICatalog
 from occid.occi import json as occi_json
 from occid.occi import textparse, textrender
-from occid.occi.errors import BadRequest, OCCIError, UnsupportedMediaType
+from occid.occi.errors import BadRequest, NotAcceptable, OCCIError, UnsupportedMediaType
 from occid.occi.grammar import absolute
 from occid.occi.model import Category, Document, Entity, Link
+from occid.occi.negotiation import OCCIVersion
 
 #: Output media types, in the server's order of preference.
 MEDIA_TYPES = ("text/plain", "text/occi", "text/uri-list", "application/occi+json")
@@ -99,11 +110,16 @@ def _one_line(message: str) -> str:
 
 class Renderer(ABC):
     """
-    Renders responses in one media type.  Subclasses exist per type; use
-    L{renderer} to get one.
+    Renders responses in one media type, for one OCCI version.  Subclasses
+    exist per type; use L{renderer} to get one.
+
+    @ivar version: the OCCI version of the renderings.
     """
 
     media_type = ""
+
+    def __init__(self, version: OCCIVersion = OCCIVersion.V1_2):
+        self.version = OCCIVersion(version)
 
     def _rendered(self, body: bytes, headers: tuple[tuple[str, str], ...] = ()
                   ) -> Rendered:
@@ -133,6 +149,17 @@ class Renderer(ABC):
         """A success without content (delete, an action without result)."""
         return self._rendered(b"")
 
+    def locations(self, urls: Iterable[str]) -> Rendered:
+        """
+        A listing of absolute locations that are not entities (the kind
+        collections C{GET /} answers).
+
+        @raise NotAcceptable: this rendering has no form for it (the
+            renderers here all have one).
+        """
+        raise NotAcceptable(f"{self.media_type} cannot list locations; "
+                            "ask for text/plain or text/uri-list")
+
     def error(self, error: OCCIError) -> Rendered:
         """An error's message, with its headers."""
         return Rendered(headers=error.headers,
@@ -150,15 +177,18 @@ class TextPlainRenderer(Renderer):
     media_type = "text/plain"
 
     def entity(self, entity: Entity, base_url: str) -> Rendered:
-        return self._rendered(textrender.plain_lines(textrender.entity_fields(entity, base_url)))
+        return self._rendered(textrender.plain_lines(
+            textrender.entity_fields(entity, base_url, self.version)))
 
     def collection(self, entities: Iterable[Entity], base_url: str) -> Rendered:
-        return self._rendered(textrender.plain_lines(
-            ("X-OCCI-Location", absolute(base_url, e.location)) for e in entities))
+        return self.locations(absolute(base_url, e.location) for e in entities)
+
+    def locations(self, urls: Iterable[str]) -> Rendered:
+        return self._rendered(textrender.plain_lines(("X-OCCI-Location", u) for u in urls))
 
     def categories(self, catalog_or_categories: ICatalog | Iterable[Category], base_url: str) -> Rendered:
         return self._rendered(textrender.plain_lines(
-            ("Category", textrender.category_value(c, base_url, True))
+            ("Category", textrender.category_value(c, True, self.version))
             for c in _all_categories(catalog_or_categories)))
 
     def created(self, location_url: str) -> Rendered:
@@ -167,7 +197,11 @@ class TextPlainRenderer(Renderer):
 
 
 class TextOcciRenderer(Renderer):
-    """text/occi: the structures in headers, comma-joined; the body is C{OK}."""
+    """
+    text/occi: the structures in headers, the values of each field name
+    comma-joined on one header line; the body is C{OK}.  Collections are
+    C{X-OCCI-Location} only: C{Location} is for a 201.
+    """
 
     media_type = "text/occi"
 
@@ -175,16 +209,17 @@ class TextOcciRenderer(Renderer):
         return self._rendered(b"OK", textrender.header_fields(fields) + tuple(extra))
 
     def entity(self, entity: Entity, base_url: str) -> Rendered:
-        return self._headers(textrender.entity_fields(entity, base_url))
+        return self._headers(textrender.entity_fields(entity, base_url, self.version))
 
     def collection(self, entities: Iterable[Entity], base_url: str) -> Rendered:
-        urls = [absolute(base_url, e.location) for e in entities]
-        return self._headers([("X-OCCI-Location", u) for u in urls]
-                             + [("Location", u) for u in urls])
+        return self.locations(absolute(base_url, e.location) for e in entities)
+
+    def locations(self, urls: Iterable[str]) -> Rendered:
+        return self._headers(("X-OCCI-Location", u) for u in urls)
 
     def categories(self, catalog_or_categories: ICatalog | Iterable[Category], base_url: str) -> Rendered:
         return self._headers(
-            ("Category", textrender.category_value(c, base_url, True))
+            ("Category", textrender.category_value(c, True, self.version))
             for c in _all_categories(catalog_or_categories))
 
     def created(self, location_url: str) -> Rendered:
@@ -210,9 +245,10 @@ class UriListRenderer(Renderer):
                          "ask for text/plain or text/occi")
 
     def collection(self, entities: Iterable[Entity], base_url: str) -> Rendered:
-        return self._rendered("".join(
-            absolute(base_url, e.location) + "\n" for e in entities
-        ).encode("utf-8"))
+        return self.locations(absolute(base_url, e.location) for e in entities)
+
+    def locations(self, urls: Iterable[str]) -> Rendered:
+        return self._rendered("".join(u + "\n" for u in urls).encode("utf-8"))
 
     def categories(self, catalog_or_categories: ICatalog | Iterable[Category], base_url: str) -> Rendered:
         raise BadRequest("text/uri-list cannot render categories; "
@@ -246,6 +282,9 @@ class JsonRenderer(Renderer):
         return self._rendered(occi_json.dumps(
             occi_json.category_object(category, base_url)))
 
+    def locations(self, urls: Iterable[str]) -> Rendered:
+        return self._rendered(occi_json.dumps({"locations": list(urls)}))
+
     def created(self, location_url: str) -> Rendered:
         return self._rendered(occi_json.dumps({"location": location_url}),
                               self._locations(location_url))
@@ -256,14 +295,23 @@ class JsonRenderer(Renderer):
             content_type=self.media_type)
 
 
-_RENDERERS = {r.media_type: r() for r in (
-    TextPlainRenderer, TextOcciRenderer, UriListRenderer, JsonRenderer)}
+_RENDERERS: dict[tuple[str, OCCIVersion], Renderer] = {
+    (r.media_type, version): r(version)
+    for r in (TextPlainRenderer, TextOcciRenderer, UriListRenderer)
+    for version in OCCIVersion
+}
+_RENDERERS[JsonRenderer.media_type, OCCIVersion.V1_2] = JsonRenderer(OCCIVersion.V1_2)
+# OCCI 1.1 clients reading application/occi+json (rOCCI-cli 4) want rOCCI's
+# legacy JSON; until that renderer is hooked in here they get GFD.225's.
+_RENDERERS[JsonRenderer.media_type, OCCIVersion.V1_1] = JsonRenderer(OCCIVersion.V1_1)
 
 
-def renderer(media_type: str) -> Renderer:
+def renderer(media_type: str, version: OCCIVersion | str = OCCIVersion.V1_2) -> Renderer:
     """
-    The renderer of one of L{MEDIA_TYPES}.
+    The renderer of one of L{MEDIA_TYPES} for OCCI C{version} (C{"1.1"} or
+    C{"1.2"}, L{occid.occi.negotiation.client_version}).
 
     @raise KeyError: another media type (the web layer negotiates first).
+    @raise ValueError: another version.
     """
-    return _RENDERERS[media_type]
+    return _RENDERERS[media_type, OCCIVersion(version)]

@@ -88,6 +88,9 @@ def parse_category(text: str) -> CategoryRef:
     if not SCHEME.match(scheme):
         raise SyntaxProblem(f"scheme {scheme!r} is not an absolute URI ending with '#'")
     cls = params.get("class")
+    if cls is None:
+        raise SyntaxProblem(f'category {term} has no class; add class="kind", '
+                            'class="mixin" or class="action"')
     if cls not in CLASSES:
         raise SyntaxProblem(f"category {term} has class {cls!r}, not kind, mixin or action")
     actions = tuple(params.get("actions", "").split())

@@ -5,6 +5,12 @@ entity or a category, as text/plain lines or as text/occi headers.
 
 Category parameters are written in ABNF order with C{; } separators,
 numbers and booleans bare, strings quoted (L{occid.occi.grammar.quote}).
+A category's C{location} is a path (C{/compute/}), as OCCI 1.1 servers
+wrote it and as clients that prefix it with their endpoint need; entity
+locations are absolute URLs.  Every function takes the OCCI version of the
+answer: a 1.1 rendering leaves out the attributes 1.2 added
+(L{occid.occi.negotiation.ONLY_IN_1_2}), in entities and in the attribute
+lists of categories alike.
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ from occid.occi.model import (
     Mixin,
     Resource,
 )
+from occid.occi.negotiation import OCCIVersion, speaks
 
-#: Header values are joined with commas up to about this many characters;
-#: longer renderings (a big query interface) repeat the header instead, as
-#: many HTTP clients limit the length of one header line.
-HEADER_VALUE_LIMIT = 8000
+#: text/occi writes all the values of one field name comma-joined on one
+#: header line, because rOCCI-core 4 reads only the first line of a repeated
+#: header.  Only a value longer than this (1 MiB; the query interface of an
+#: EC2 region offering every instance type is about 0.35 MB) is continued on
+#: a repeated header line, so that no rendering grows without bound.
+HEADER_VALUE_LIMIT = 1 << 20
 
 
 def rel_of(category: Category) -> str | None:
@@ -38,10 +47,16 @@ def rel_of(category: Category) -> str | None:
     return None
 
 
-def attribute_definitions(category: Category) -> tuple[str, ...]:
-    """The attribute list of a category, inherited kind attributes first."""
+def attribute_definitions(category: Category, version: OCCIVersion = OCCIVersion.V1_2
+                          ) -> tuple[str, ...]:
+    """
+    The attribute list of a category, inherited kind attributes first, of
+    the attributes OCCI C{version} knows.
+    """
     definitions = []
     for attribute in category.all_attributes():
+        if not speaks(version, attribute.name):
+            continue
         properties = [name for name, on in (("immutable", not attribute.mutable),
                                             ("required", attribute.required)) if on]
         definitions.append(attribute.name + (
@@ -49,10 +64,11 @@ def attribute_definitions(category: Category) -> tuple[str, ...]:
     return tuple(definitions)
 
 
-def category_value(category: Category, base_url: str, full: bool) -> str:
+def category_value(category: Category, full: bool,
+                   version: OCCIVersion = OCCIVersion.V1_2) -> str:
     """
-    One Category value.  C{full} (the query interface) adds the
-    C{attributes} and C{actions} parameters.
+    One Category value, its C{location} a path.  C{full} (the query
+    interface) adds the C{attributes} and C{actions} parameters.
     """
     parts = [category.term, f"scheme={quote(category.scheme)}",
              f'class="{category.category_class}"']
@@ -62,9 +78,9 @@ def category_value(category: Category, base_url: str, full: bool) -> str:
     if rel:
         parts.append(f"rel={quote(rel)}")
     if category.location:
-        parts.append(f"location={quote(absolute(base_url, category.location))}")
+        parts.append(f"location={quote(category.location)}")
     if full:
-        definitions = attribute_definitions(category)
+        definitions = attribute_definitions(category, version)
         if definitions:
             parts.append(f"attributes={quote(' '.join(definitions))}")
         actions = getattr(category, "actions", ())
@@ -77,16 +93,24 @@ def _attribute_value(name: str, value: AttributeValue) -> str:
     return f"{name}={render_value(value)}"
 
 
-def _link_attributes(link: Link, base_url: str) -> list[tuple[str, AttributeValue]]:
+def _attributes(entity: Entity, version: OCCIVersion) -> list[tuple[str, AttributeValue]]:
+    """The set attributes of C{entity} that OCCI C{version} knows."""
+    return [(k, v) for k, v in entity.attributes.items()
+            if v is not None and speaks(version, k)]
+
+
+def _link_attributes(link: Link, base_url: str, version: OCCIVersion
+                     ) -> list[tuple[str, AttributeValue]]:
     pairs: list[tuple[str, AttributeValue]] = [
         ("occi.core.id", link.id),
         ("occi.core.source", absolute(base_url, link.source)),
         ("occi.core.target", absolute(base_url, link.target)),
     ]
-    return pairs + [(k, v) for k, v in link.attributes.items() if v is not None]
+    return pairs + _attributes(link, version)
 
 
-def inline_link_value(link: Link, base_url: str) -> str:
+def inline_link_value(link: Link, base_url: str,
+                      version: OCCIVersion = OCCIVersion.V1_2) -> str:
     """A resource's link to another resource, as a Link value."""
     target_kind = link.target_kind.identifier if link.target_kind else (
         "http://schemas.ogf.org/occi/core#resource")
@@ -94,7 +118,7 @@ def inline_link_value(link: Link, base_url: str) -> str:
     parts = [f"<{absolute(base_url, link.target)}>", f"rel={quote(target_kind)}",
              f"self={quote(absolute(base_url, link.location))}",
              f"category={quote(categories)}"]
-    parts += [_attribute_value(k, v) for k, v in _link_attributes(link, base_url)]
+    parts += [_attribute_value(k, v) for k, v in _link_attributes(link, base_url, version)]
     return "; ".join(parts)
 
 
@@ -104,22 +128,23 @@ def action_link_value(entity: Entity, action: Action, base_url: str) -> str:
     return f"<{url}?action={action.term}>; rel={quote(action.identifier)}"
 
 
-def entity_fields(entity: Entity, base_url: str) -> list[tuple[str, str]]:
+def entity_fields(entity: Entity, base_url: str, version: OCCIVersion = OCCIVersion.V1_2
+                  ) -> list[tuple[str, str]]:
     """
     The (field name, value) pairs of an entity rendering in order:
     categories, action links, resource links, attributes (C{occi.core.id}
     first).
     """
-    fields = [("Category", category_value(entity.kind, base_url, False))]
-    fields += [("Category", category_value(m, base_url, False)) for m in entity.mixins]
+    fields = [("Category", category_value(entity.kind, False, version))]
+    fields += [("Category", category_value(m, False, version)) for m in entity.mixins]
     fields += [("Link", action_link_value(entity, a, base_url)) for a in entity.actions]
     if isinstance(entity, Resource):
-        fields += [("Link", inline_link_value(link, base_url)) for link in entity.links]
+        fields += [("Link", inline_link_value(link, base_url, version))
+                   for link in entity.links]
     if isinstance(entity, Link):
-        pairs = _link_attributes(entity, base_url)
+        pairs = _link_attributes(entity, base_url, version)
     else:
-        pairs = [("occi.core.id", entity.id)] + [
-            (k, v) for k, v in entity.attributes.items() if v is not None]
+        pairs = [("occi.core.id", entity.id)] + _attributes(entity, version)
     fields += [("X-OCCI-Attribute", _attribute_value(k, v)) for k, v in pairs]
     return fields
 
@@ -146,7 +171,10 @@ def join_header_values(values: list[str], limit: int | None = HEADER_VALUE_LIMIT
 
 
 def header_fields(fields: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """Fields as text/occi headers: the values of each name comma-joined."""
+    """
+    Fields as text/occi headers: the values of each name comma-joined on
+    one header line (up to L{HEADER_VALUE_LIMIT}).
+    """
     by_name: dict[str, list[str]] = {}
     for name, value in fields:
         by_name.setdefault(name, []).append(value)

@@ -21,6 +21,7 @@ from occid.interfaces import IBackend, ICatalog, IEntityCollection
 from occid.occi import rendering
 from occid.occi.errors import BadRequest
 from occid.occi.model import Document
+from occid.occi.negotiation import OCCIVersion
 from occid.policy import AccountBinding
 from occid.server.routes import Route
 
@@ -32,6 +33,7 @@ class LogFields(TypedDict):
 
     method: str
     path: str
+    query: str
     request_id: str
     dn: str | None
     account: str | None
@@ -48,6 +50,11 @@ class Exchange:
     """
     What one request has established so far, for its answer and its logs.
 
+    @ivar path: the request's path, which is routed.
+    @ivar query: its query string with the C{?} (C{?action=stop}), or
+        empty: logged after the path, so that an action is not taken for
+        an update.
+    @ivar occi_version: the OCCI version answers are rendered in.
     @ivar renderer: the negotiated rendering, once known.
     @ivar finished: its answer has been written.
     @ivar gone: the request ended without it (a timeout answer or a
@@ -58,6 +65,8 @@ class Exchange:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     method: str = ""
     path: str = ""
+    query: str = ""
+    occi_version: OCCIVersion = OCCIVersion.V1_2
     renderer: rendering.Renderer | None = None
     dn: str | None = None
     account: str | None = None
@@ -68,15 +77,18 @@ class Exchange:
     @classmethod
     def of(cls, request: Request) -> Exchange:
         """A new exchange for C{request}."""
+        _, question, query = request.uri.partition(b"?")
         return cls(
             method=request.method.decode("latin-1"),
             path=request.path.decode("utf-8", "replace"),
+            query=(question + query).decode("utf-8", "replace"),
         )
 
     def log_fields(self) -> LogFields:
         """The fields of every log event about this request."""
         return LogFields(
-            method=self.method, path=self.path, request_id=self.request_id,
+            method=self.method, path=self.path, query=self.query,
+            request_id=self.request_id,
             dn=self.dn, account=self.account,
         )
 

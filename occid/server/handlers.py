@@ -31,7 +31,8 @@ READ_METHODS = ("GET", "HEAD", "OPTIONS")
 #: Methods a handler answers when it has their C{render_<METHOD>}.
 WRITE_METHODS = ("POST", "PUT", "DELETE")
 
-#: How many query-interface renderings are kept, (account, version, type).
+#: How many query-interface renderings are kept, by (account, catalog
+#: version, media type, OCCI version).
 QUERY_CACHE_SIZE = 64
 
 
@@ -68,7 +69,7 @@ class QueryHandler(Handler):
 
     def __init__(self, base_url: str):
         super().__init__(base_url)
-        self._cache: OrderedDict[tuple[str, str, str], rendering.Rendered] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, str, str], rendering.Rendered] = OrderedDict()
 
     async def render_GET(self, context: Context) -> Answer:
         renderer = context.renderer
@@ -76,7 +77,8 @@ class QueryHandler(Handler):
         if document.categories:
             categories = resolve.categories_filter(document, context.catalog)
             return Answer(200, renderer.categories(categories, self.base_url))
-        key = (context.binding.account, context.catalog.version, renderer.media_type)
+        key = (context.binding.account, context.catalog.version, renderer.media_type,
+               context.exchange.occi_version)
         rendered = self._cache.get(key)
         if rendered is None:
             rendered = renderer.categories(context.catalog, self.base_url)
@@ -104,8 +106,23 @@ class QueryHandler(Handler):
         return Answer(200, context.renderer.ok())
 
 
+class RootHandler(Handler):
+    """
+    C{/}, the root of the name-space: its hierarchy, the locations of the
+    kind collections (absolute), in the negotiated type.
+    """
+
+    async def render_GET(self, context: Context) -> Answer:
+        urls = [self.base_url + kind.location for kind in context.catalog.kinds
+                if kind.location]
+        return Answer(200, context.renderer.locations(urls))
+
+
 class KindHandler(Handler):
-    """A kind's collection: list, create, trigger an action on all, delete all owned."""
+    """
+    A kind's collection: list, create, trigger an action on all (answered
+    like a trigger on one entity, without renderings), delete all owned.
+    """
 
     async def render_GET(self, context: Context) -> Answer:
         wanted = page(context.request.args)
@@ -121,13 +138,10 @@ class KindHandler(Handler):
                 document, term, kind, context.catalog
             )
             collection = context.collection()
-            results = []
             for listed in await collection.list(EntityFilter()):
                 if action in listed.actions:
-                    result = await collection.trigger(listed.id, action, attributes)
-                    if isinstance(result, Entity):
-                        results.append(result)
-            return Answer(200, context.renderer.collection(results, self.base_url))
+                    await collection.trigger(listed.id, action, attributes)
+            return Answer(200, context.renderer.ok())
         entity: Entity
         if kind.is_a(infra.LINK):
             entity = resolve.link_for_create(document, kind, context.catalog)
@@ -147,7 +161,13 @@ class KindHandler(Handler):
 
 
 class EntityHandler(Handler):
-    """One entity: read, update (partial or whole), trigger an action, delete."""
+    """
+    One entity: read, update (partial or whole), trigger an action, delete.
+
+    A trigger answers 200 without a rendering of the entity (as rOCCI-server
+    did: rOCCI-cli reads a trigger's answer as the categories a C{save}
+    made), except C{save}, which answers the new os_tpl category.
+    """
 
     async def render_GET(self, context: Context) -> Answer:
         entity = await context.collection().get(context.target.id)
@@ -165,7 +185,7 @@ class EntityHandler(Handler):
         action, attributes = resolve.action_for_trigger(document, term, kind, context.catalog)
         result = await context.collection().trigger(id, action, attributes)
         if isinstance(result, Entity):
-            return Answer(200, renderer.entity(result, self.base_url))
+            return Answer(200, renderer.ok())
         return Answer(200, renderer.category(result, self.base_url))
 
     async def render_PUT(self, context: Context) -> Answer:
@@ -229,6 +249,7 @@ class MixinHandler(Handler):
 def handlers(base_url: str) -> dict[str, Handler]:
     """The handler of each route target (L{occid.server.routes.Route.target})."""
     return {
+        "root": RootHandler(base_url),
         "query": QueryHandler(base_url),
         "kind": KindHandler(base_url),
         "entity": EntityHandler(base_url),

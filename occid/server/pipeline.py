@@ -2,9 +2,10 @@
 """
 The OCCI resource: every request goes through the same steps, in order.
 
- 1. B{negotiate} the rendering (C{Accept}); a refusal waits until the
-    client knows who it is, so that errors before then are rendered in the
-    type it accepts if any;
+ 1. B{negotiate} the rendering (C{Accept}) and the OCCI version of the
+    answers (the C{OCCI/x.y} of C{User-Agent}: 1.1 clients get 1.1
+    renderings); a refusal waits until the client knows who it is, so that
+    errors before then are rendered in the type it accepts if any;
  2. B{authenticate}: the injected C{identify(request)} gives the principal
     (401 otherwise), still valid on the reactor's clock;
  3. B{bind} it to an account (the policy; 403 for none), then check the
@@ -43,7 +44,7 @@ from occid.occi.errors import (
     NotAcceptable,
     OCCIError,
 )
-from occid.occi.negotiation import check_occi_version, negotiate
+from occid.occi.negotiation import check_occi_version, client_version, negotiate
 from occid.server.context import Context, Exchange, header
 from occid.server.handlers import READ_METHODS, handlers
 from occid.server.identity import check_current, rejected
@@ -104,10 +105,11 @@ class OCCIResource(Resource):
         if isinstance(failure.value, OCCIError):
             return error_answer(failure.value, exchange.renderer)
         if exchange.gone:
-            log.info("{method} {path} abandoned", **exchange.log_fields())
+            log.info("{method} {path}{query} abandoned", **exchange.log_fields())
             return None
         log.failure(
-            "{method} {path} failed: request {request_id}", failure, **exchange.log_fields()
+            "{method} {path}{query} failed: request {request_id}", failure,
+            **exchange.log_fields(),
         )
         return error_answer(InternalError(exchange.request_id), exchange.renderer)
 
@@ -116,7 +118,8 @@ class OCCIResource(Resource):
         if answer is None or exchange.gone:
             return
         exchange.finished = True
-        log.info("{method} {path} {status}", status=answer.status, **exchange.log_fields())
+        log.info("{method} {path}{query} {status}", status=answer.status,
+                 **exchange.log_fields())
         send(request, answer)
 
     def _lost(self, failure: Failure, exchange: Exchange) -> None:
@@ -140,7 +143,9 @@ class OCCIResource(Resource):
             media_type = "text/plain"
         else:
             unacceptable = None
-        renderer = exchange.renderer = rendering.renderer(media_type)
+        user_agent = header(request, b"user-agent")
+        version = exchange.occi_version = client_version(user_agent)
+        renderer = exchange.renderer = rendering.renderer(media_type, version)
         principal = await self._identified(request)
         exchange.dn = principal.dn
         check_current(principal, self._clock)
@@ -148,7 +153,7 @@ class OCCIResource(Resource):
         exchange.account = binding.account
         if unacceptable is not None:
             raise unacceptable
-        check_occi_version(header(request, b"user-agent"))
+        check_occi_version(user_agent)
         catalog = await self._backend.catalog(binding, principal)
         target = route(catalog, exchange.path)
         handler = self._handlers[target.target]

@@ -5,10 +5,12 @@ The one place where an answer becomes HTTP: status, headers and body.
 Every response occid writes goes through L{send} (or, for a body refused
 before it was read, L{send_refusal}); both fill their headers with L{_fill},
 which stamps C{Server} and C{Accept} through L{stamp}, the only code that sets
-them.  An error becomes an answer in L{error_answer}: its status, its
-headers, and its message rendered in the negotiated type (text/plain when
-nothing was negotiated, or when the client asked for text/uri-list, which
-cannot carry a message).
+them, and drops a C{Location} header from any answer but a 201 (C{Location}
+names what a create made; collections list theirs in C{X-OCCI-Location}).
+An error becomes an answer in L{error_answer}: its status, its headers, and
+its message rendered in the negotiated type (text/plain when nothing was
+negotiated, or when the client asked for text/uri-list, which cannot carry
+a message).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from twisted.web.http_headers import Headers
 from occid import __version__
 from occid.occi import rendering
 from occid.occi.errors import NotAcceptable, OCCIError
-from occid.occi.negotiation import negotiate
+from occid.occi.negotiation import OCCIVersion, client_version, negotiate
 
 #: The C{Server} header of every response (OCCI requires the versions it speaks).
 SERVER_HEADER = f"occid/{__version__} OCCI/1.1 OCCI/1.2"
@@ -52,15 +54,19 @@ def error_answer(error: OCCIError, renderer: rendering.Renderer | None) -> Answe
     as text/plain when there is none or it renders URI lists only.
     """
     if renderer is None or renderer.media_type == "text/uri-list":
-        renderer = rendering.renderer("text/plain")
+        version = renderer.version if renderer is not None else OCCIVersion.V1_2
+        renderer = rendering.renderer("text/plain", version)
     return Answer(error.status, renderer.error(error), error.headers)
 
 
 def fallback_renderer(request: Request) -> rendering.Renderer:
     """
     The renderer for an answer made outside the pipeline (a refused body, a
-    timeout): the type the request's C{Accept} asks for, else text/plain.
+    timeout): the type the request's C{Accept} asks for, else text/plain,
+    for the OCCI version its C{User-Agent} names.
     """
+    user_agent = request.getHeader(b"user-agent")
+    version = client_version(user_agent.decode("latin-1") if user_agent is not None else None)
     accept = request.getHeader(b"accept")
     try:
         media_type = negotiate(
@@ -68,7 +74,7 @@ def fallback_renderer(request: Request) -> rendering.Renderer:
         )
     except NotAcceptable:
         media_type = "text/plain"
-    return rendering.renderer(media_type)
+    return rendering.renderer(media_type, version)
 
 
 def stamp(headers: Headers) -> None:
@@ -79,7 +85,7 @@ def stamp(headers: Headers) -> None:
 
 
 def _fill(headers: Headers, answer: Answer) -> bytes:
-    """Fill C{headers} for C{answer}; return its body."""
+    """Fill C{headers} for C{answer} (C{Location} on a 201 only); return its body."""
     body = b""
     if answer.rendered is not None:
         for name, value in answer.rendered.headers:
@@ -88,6 +94,8 @@ def _fill(headers: Headers, answer: Answer) -> bytes:
         body = answer.rendered.body
     for name, value in answer.headers:
         headers.setRawHeaders(name, [value])
+    if answer.status != 201:
+        headers.removeHeader(b"Location")
     stamp(headers)
     headers.setRawHeaders(b"Content-Length", [b"%d" % len(body)])
     return body

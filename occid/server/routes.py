@@ -17,6 +17,9 @@ from occid.interfaces import ICatalog
 from occid.occi.errors import BadRequest, NotFound, PayloadTooLarge
 from occid.occi.model import Kind, Mixin
 
+#: The root of the name-space: its hierarchy, the kind collections.
+ROOT_PATH = "/"
+
 #: The two paths of the query interface (GFD.185: byte-identical).
 QUERY_PATHS = ("/-/", "/.well-known/org/ogf/occi/-/")
 
@@ -31,8 +34,9 @@ class Route:
     """
     Where a path leads in one account's URL space.
 
-    @ivar target: C{"query"}, C{"kind"} (a kind collection), C{"entity"} or
-        C{"mixin"} (a mixin collection).
+    @ivar target: C{"root"} (the name-space hierarchy), C{"query"},
+        C{"kind"} (a kind collection), C{"entity"} or C{"mixin"} (a mixin
+        collection).
     @ivar category: the kind or mixin of the collection or entity.
     @ivar id: the entity id, for C{"entity"}.
     """
@@ -48,6 +52,8 @@ def route(catalog: ICatalog, path: str) -> Route:
 
     @raise NotFound: nothing lives there.
     """
+    if path == ROOT_PATH:
+        return Route("root")
     if path in QUERY_PATHS:
         return Route("query")
     kind = catalog.kind_at(path)

@@ -123,8 +123,8 @@ class OCCIRequest(server.Request):
             "and was abandoned; check the resource's state before retrying"
         )
         log.info(
-            "{method} {path} {status}", method=self.method.decode("latin-1"),
-            path=self.path.decode("utf-8", "replace"), status=error.status,
+            "{method} {uri} {status}", method=self.method.decode("latin-1"),
+            uri=self.uri.decode("utf-8", "replace"), status=error.status,
             timeout=self.limits.request_timeout,
         )
         send(self, self._error_answer(error))
