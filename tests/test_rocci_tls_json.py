@@ -2,12 +2,8 @@
 rOCCI-cli 4.3 with C{--media-type application/occi+json} against the real
 daemon over TLS (issue 10, point 3): its session (model, create, describe,
 list, trigger, link) replayed with curl and rOCCI-cli's headers, every
-answer read by L{tests.rocci43json} the way rOCCI-core 4.3 reads it.
-
-It needs L{LegacyJsonRenderer} hooked into C{occid.occi.rendering.renderer}
-for OCCI 1.1 clients, which happens when r10-legacyjson and r10-wire are
-merged; until then the module is skipped (the same session runs over the
-gateway in C{tests/test_web_legacyjson.py}).  Remove the skip at the merge.
+answer read by L{tests.rocci43json} the way rOCCI-core 4.3 reads it.  The same session runs over the
+gateway in C{tests/test_web_legacyjson.py}.
 """
 
 from __future__ import annotations
@@ -15,8 +11,6 @@ from __future__ import annotations
 import pytest
 
 from occid.occi import infrastructure as infra
-from occid.occi import rendering
-from occid.occi.legacyjson import LegacyJsonRenderer
 from tests import gridtools, rocci43json
 from tests.daemon import Daemon, curl, have_curl
 from tests.motoserver import DEBIAN
@@ -29,19 +23,9 @@ ROCCI_JSON = ("-H", f"Accept: {JSON}", "-H", f"Content-Type: {JSON}",
               "-H", f"User-Agent: {USER_AGENT}")
 
 
-def hooked() -> bool:
-    """Whether C{rendering.renderer} gives OCCI 1.1 JSON clients the legacy JSON."""
-    try:
-        chosen = rendering.renderer(JSON, "1.1")
-    except TypeError:
-        return False
-    return isinstance(chosen, LegacyJsonRenderer)
-
-
 pytestmark = [
     *gridtools.grid_tools,
     pytest.mark.skipif(not have_curl(), reason="curl absent: apt-get install curl"),
-    pytest.mark.skipif(not hooked(), reason="LegacyJsonRenderer is hooked in at the merge"),
 ]
 
 

@@ -4,11 +4,7 @@ stack over the memory fakes: it announces C{OCCI/1.1}, so occid answers in
 rOCCI-core 4's JSON, and every answer of its session (model, create,
 describe, list, trigger, link) reads with L{tests.rocci43json}.
 
-Until the lead hooks L{LegacyJsonRenderer} into
-C{occid.occi.rendering.renderer} (JSON types and OCCI version 1.1), the
-fixture C{legacy_hook} puts it there for these tests; remove the fixture at
-that merge.  The control tests, which announce 1.2 or nothing, run without
-it: they must keep today's GFD.225 JSON before and after the hook.
+The control tests, which announce 1.2 or nothing, keep GFD.225's JSON.
 """
 
 import json
@@ -17,30 +13,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from occid.occi import infrastructure as infra
-from occid.occi import rendering
-from occid.occi.legacyjson import MEDIA_TYPES, LegacyJsonRenderer
 from tests import rocci43json
 from tests.test_web_rocci import AMI, BASE, OS_TPL, SECTIONS, gateway
 
 USER_AGENT = "rOCCI-cli/4.3.10 OCCI/1.1"
 JSON = "application/occi+json"
 ROCCI_JSON = [("Accept", JSON), ("Content-Type", JSON), ("User-Agent", USER_AGENT)]
-
-
-@pytest.fixture
-def legacy_hook(monkeypatch):
-    """
-    C{rendering.renderer} choosing the legacy JSON as the merged hook will
-    for a 1.1 client (these requests all come from one).
-    """
-    original = rendering.renderer
-
-    def renderer(media_type, version="1.1"):
-        if media_type in MEDIA_TYPES and version == "1.1":
-            return LegacyJsonRenderer(media_type)
-        return original(media_type)
-
-    monkeypatch.setattr(rendering, "renderer", renderer)
 
 
 def create(web):
@@ -53,7 +31,7 @@ def create(web):
     return urlsplit(response.header("Location")).path
 
 
-def test_model(legacy_hook):
+def test_model():
     """GET /-/ reads as rOCCI's model, and os_tpl#<ami> resolves in it."""
     response = gateway().request("GET", "/-/", ROCCI_JSON)
     assert response.status == 200, response
@@ -67,7 +45,7 @@ def test_model(legacy_hook):
         model.category(action)
 
 
-def test_describe_pending_compute(legacy_hook):
+def test_describe_pending_compute():
     """A compute EC2 calls pending shows its state, and its link, in rOCCI's reading."""
     web = gateway()
     path = create(web)
@@ -89,7 +67,7 @@ def test_describe_pending_compute(legacy_hook):
     assert "occi.core.target.kind" not in link.attributes
 
 
-def test_list(legacy_hook):
+def test_list():
     """GET /compute/ in JSON is a resources collection rOCCI reads in full."""
     web = gateway()
     paths = {create(web), create(web)}
@@ -99,7 +77,7 @@ def test_list(legacy_hook):
     assert {"/compute/" + r.id for r in resources} == paths
 
 
-def test_trigger(legacy_hook):
+def test_trigger():
     """rOCCI-cli's JSON stop answers 200 with a body rOCCI reads."""
     web = gateway()
     path = create(web)
@@ -110,7 +88,7 @@ def test_trigger(legacy_hook):
     assert web.backend.store.operations[-1][3][0] == infra.COMPUTE_STOP
 
 
-def test_link(legacy_hook):
+def test_link():
     """--action link in JSON: 201, and the link then describes with rel, source and target."""
     web = gateway()
     response = web.request("POST", "/link/networkinterface/", ROCCI_JSON,
@@ -126,7 +104,7 @@ def test_link(legacy_hook):
     assert link.rel == infra.NETWORK.identifier
 
 
-def test_error_is_json(legacy_hook):
+def test_error_is_json():
     """An unknown compute is a 404 in JSON."""
     response = gateway().request("GET", "/compute/i-00000000000000000", ROCCI_JSON)
     assert response.status == 404

@@ -54,6 +54,7 @@ from occid.occi.model import (
     Mixin,
     Resource,
 )
+from occid.occi.negotiation import OCCIVersion
 from occid.occi.rendering import Rendered, Renderer
 
 #: A JSON object as json.dumps writes it.
@@ -290,6 +291,7 @@ class LegacyJsonRenderer(Renderer):
     def __init__(self, media_type: str = "application/occi+json") -> None:
         if media_type not in MEDIA_TYPES:
             raise ValueError(f"{media_type} is not a JSON media type")
+        super().__init__(OCCIVersion.V1_1)
         self.media_type = media_type
 
     def _json(self, data: object, headers: tuple[tuple[str, str], ...] = ()) -> Rendered:
@@ -318,6 +320,9 @@ class LegacyJsonRenderer(Renderer):
 
     def ok(self) -> Rendered:
         return self._json({})
+
+    def locations(self, urls: Iterable[str]) -> Rendered:
+        return self._json({"locations": list(urls)})
 
     def error(self, error: OCCIError) -> Rendered:
         return Rendered(headers=error.headers, body=occi_json.dumps(

@@ -301,9 +301,6 @@ _RENDERERS: dict[tuple[str, OCCIVersion], Renderer] = {
     for version in OCCIVersion
 }
 _RENDERERS[JsonRenderer.media_type, OCCIVersion.V1_2] = JsonRenderer(OCCIVersion.V1_2)
-# OCCI 1.1 clients reading application/occi+json (rOCCI-cli 4) want rOCCI's
-# legacy JSON; until that renderer is hooked in here they get GFD.225's.
-_RENDERERS[JsonRenderer.media_type, OCCIVersion.V1_1] = JsonRenderer(OCCIVersion.V1_1)
 
 
 def renderer(media_type: str, version: OCCIVersion | str = OCCIVersion.V1_2) -> Renderer:
@@ -311,7 +308,16 @@ def renderer(media_type: str, version: OCCIVersion | str = OCCIVersion.V1_2) -> 
     The renderer of one of L{MEDIA_TYPES} for OCCI C{version} (C{"1.1"} or
     C{"1.2"}, L{occid.occi.negotiation.client_version}).
 
+    OCCI 1.1 clients reading JSON (rOCCI-cli 4) get rOCCI's legacy JSON
+    (L{occid.occi.legacyjson}), which no 1.2 client reads.
+
     @raise KeyError: another media type (the web layer negotiates first).
     @raise ValueError: another version.
     """
-    return _RENDERERS[media_type, OCCIVersion(version)]
+    version = OCCIVersion(version)
+    if version is OCCIVersion.V1_1 and media_type == JsonRenderer.media_type:
+        # Imported here: the legacy renderer builds on this module's Renderer.
+        from occid.occi.legacyjson import LegacyJsonRenderer
+
+        return LegacyJsonRenderer(media_type)
+    return _RENDERERS[media_type, version]
