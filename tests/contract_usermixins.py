@@ -165,3 +165,23 @@ class UserMixinContract(ContractHelpers):
         assert self.carried(infra.COMPUTE, compute.id) == [mixin]
         request = Resource(kind=infra.COMPUTE, id="", mixins=[self.os_tpl, self.zone, mixin])
         self.refused(BadRequest, self.collection(infra.COMPUTE).create(request))
+
+    def test_full_update_keeps_or_drops_user_mixins(self) -> None:
+        """
+        A full update (PUT) restating an entity keeps the user mixins it
+        names and dissociates one it leaves out.
+        """
+        mixin = self.define()
+        compute = self.create_compute()
+        computes = self.collection(infra.COMPUTE)
+        self.successResultOf(computes.update(compute.id, Changes(mixins=[mixin])))
+        current = self.successResultOf(computes.get(compute.id))
+        restated = Changes(mixins=list(current.mixins), attributes=dict(current.attributes),
+                           replace=True)
+        self.successResultOf(computes.update(compute.id, restated))
+        assert self.carried(infra.COMPUTE, compute.id) == [mixin]
+        without = Changes(mixins=[m for m in current.mixins if m != mixin],
+                          attributes=dict(current.attributes), replace=True)
+        updated = self.successResultOf(computes.update(compute.id, without))
+        assert mixin not in updated.mixins
+        assert self.carried(infra.COMPUTE, compute.id) == []

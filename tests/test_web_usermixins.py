@@ -14,6 +14,7 @@ from occid.occi import infrastructure as infra
 from occid.testing import MemoryBackend, make_binding, make_principal
 from tests.gateway import make_gateway
 from tests.test_web_root import BASE, TEXT, create, locations
+from tests.test_web_semantics import without_links
 
 SCHEME = "https://tags.example.org/occi#"
 DEFINE = (f'Category: analysis; scheme="{SCHEME}"; class="mixin"; title="my analysis VMs"; '
@@ -205,3 +206,25 @@ def test_provider_mixins_are_not_removable(alice):
     assert alice.request("DELETE", "/-/", TEXT, body.encode()).status == 403
     unknown = f'Category: nope; scheme="{SCHEME}"; class="mixin"\n'
     assert alice.request("DELETE", "/-/", TEXT, unknown.encode()).status == 404
+
+
+def test_put_keeps_or_drops_user_mixins(alice):
+    """
+    A PUT of an entity's rendering (minus its links) keeps the user mixins
+    it restates, and dissociates one it leaves out, as a full update removes
+    every removable mixin it omits.
+    """
+    assert alice.request("POST", "/-/", TEXT, DEFINE.encode()).status == 201
+    one = create(alice, "one")
+    headers, body = uri_list(one)
+    assert alice.request("POST", "/mixin/user/analysis/", headers, body).status == 200
+    text = without_links(alice.request("GET", one, [("Accept", "text/plain")]).body.decode())
+    assert f'analysis; scheme="{SCHEME}"' in text
+    kept = alice.request("PUT", one, TEXT, text.encode())
+    assert kept.status == 200, kept
+    assert locations(alice.request("GET", "/mixin/user/analysis/")) == [one]
+    untagged = "".join(line + "\n" for line in text.splitlines() if SCHEME not in line)
+    dropped = alice.request("PUT", one, TEXT, untagged.encode())
+    assert dropped.status == 200, dropped
+    assert locations(alice.request("GET", "/mixin/user/analysis/")) == []
+    assert SCHEME not in alice.request("GET", one).body.decode()

@@ -30,9 +30,10 @@ from occid.ec2.account import Account, SecurityGroups
 from occid.ec2.adapter import OPERATIONS, EC2Collection
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import EC2Client, build_clients, build_ssm_clients
+from occid.ec2.members import MemberCollection
 from occid.ec2.reconciler import Report, reconcile
 from occid.ec2.scope import Scope
-from occid.ec2.usermixins import Definitions, EC2MixinStore, TaggedCollection
+from occid.ec2.usermixins import Definitions, EC2MixinStore
 from occid.gsi.principal import Principal
 from occid.interfaces import IBackend, ICatalog, IEntityCollection, IMixinStore
 from occid.occi import usermixins
@@ -130,8 +131,12 @@ class EC2Backend:
                                    Scope(principal, binding), operations)
         if kind not in usermixins.APPLIES:
             return collection
-        return TaggedCollection(collection, self._store(account, principal, binding),
-                                self._reactor, self._pool)
+        store = self._store(account, principal, binding)
+
+        def carried(entities: list[Any]) -> Deferred[list[Any]]:
+            return deferToThreadPool(self._reactor, self._pool, store.carried, entities)
+
+        return MemberCollection(collection, store, carried)
 
     def mixins(self, principal: Principal, binding: AccountBinding) -> IMixinStore:
         """The user mixins of C{binding}'s account, bound to C{principal}."""

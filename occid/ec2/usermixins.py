@@ -13,8 +13,8 @@ User-defined mixins of an AWS account (docs/state.md, "User mixins").
     from a removed definition) counts for nothing.
 
 L{occid.ec2.definitions.Definitions} keeps the account's definitions read
-from SSM, cached; L{EC2MixinStore} provides L{IMixinStore}; L{TaggedCollection}
-makes any collection's entities render the user mixins they carry.  The
+from SSM, cached; L{EC2MixinStore} provides L{IMixinStore} and says which user mixins
+entities carry (L{occid.ec2.members} renders them).  The
 blocking calls run in the EC2 thread pool.
 """
 
@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -39,10 +39,10 @@ from occid.ec2.definitions import Definition, Definitions
 from occid.ec2.errors import translated
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG
-from occid.interfaces import IEntityCollection, IMixinStore
+from occid.interfaces import IMixinStore
 from occid.occi import usermixins
 from occid.occi.errors import BadRequest, Forbidden, NotFound, OCCIError
-from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilter, Kind, Mixin
+from occid.occi.model import Entity, Kind, Mixin
 
 log = Logger()
 
@@ -198,72 +198,4 @@ class EC2MixinStore:
         return result
 
 
-@implementer(IEntityCollection)
-class TaggedCollection:
-    """
-    An EC2 collection whose entities render the user mixins they carry, and
-    whose updates associate the user mixins they name.
-    """
-
-    def __init__(self, inner: IEntityCollection, store: EC2MixinStore,
-                 reactor: Any, pool: Any) -> None:
-        self.kind = inner.kind
-        self._inner = inner
-        self._store = store
-        self._reactor = reactor
-        self._pool = pool
-
-    def _add(self, result: Any) -> Deferred[Any]:
-        many = isinstance(result, list)
-        d = deferToThreadPool(self._reactor, self._pool, self._store.carried,
-                              result if many else [result])
-        return d.addCallback(lambda found: found if many else found[0])
-
-    def list(self, filter: EntityFilter) -> Deferred[builtins.list[Entity]]:
-        plain = EntityFilter(attributes=filter.attributes, owned_only=filter.owned_only)
-        inner = self._inner.list(plain if filter.categories else filter)
-        return inner.addCallback(self._add).addCallback(
-            lambda found: [e for e in found if filter.matches(e)])
-
-    def get(self, id: str) -> Deferred[Entity]:
-        return self._inner.get(id).addCallback(self._add)
-
-    def create(self, entity: Entity) -> Deferred[Entity]:
-        users = usermixins.user_mixins_of(entity.mixins)
-        if users:
-            return fail(BadRequest(
-                f"associate {users[0].identifier} once the entity exists: POST its location "
-                f"to {users[0].location}"))
-        return self._inner.create(entity)
-
-    def update(self, id: str, changes: Changes) -> Deferred[Entity]:
-        users = usermixins.user_mixins_of(changes.mixins)
-        if not users:
-            return self._inner.update(id, changes).addCallback(self._add)
-        rest = Changes(attributes=changes.attributes, replace=changes.replace,
-                       mixins=[m for m in changes.mixins if m not in users])
-        if rest.attributes or rest.mixins or rest.replace:
-            done = self._inner.update(id, rest)
-        else:
-            done = self._inner.get(id)
-
-        return done.addCallback(self._associated, id, users)
-
-    def _associated(self, entity: Entity, id: str, users: builtins.list[Mixin]) -> Deferred[Any]:
-        done: Deferred[Any] = succeed(None)
-        for mixin in users:
-            done.addCallback(self._associate_one, mixin, id)
-        return done.addCallback(lambda _: self._add(entity))
-
-    def _associate_one(self, _: object, mixin: Mixin, id: str) -> Deferred[None]:
-        return self._store.associate(mixin, [(self.kind, id)], False)
-
-    def delete(self, id: str) -> Deferred[None]:
-        return self._inner.delete(id)
-
-    def trigger(self, id: str, action: Action,
-                attributes: dict[str, AttributeValue]) -> Deferred[Any]:
-        return self._inner.trigger(id, action, attributes).addCallback(self._add)
-
-
-__all__ = ["Definitions", "EC2MixinStore", "TaggedCollection", "member_tag"]
+__all__ = ["Definitions", "EC2MixinStore", "member_tag"]

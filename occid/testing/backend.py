@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from twisted.internet import defer
 from zope.interface import implementer
 
+from occid.ec2.members import MemberCollection
 from occid.ec2.vocabulary import MARKERS, resource_tpl_mixin
 from occid.gsi.principal import Principal
 from occid.interfaces import IBackend, ICatalog, IEntityCollection
@@ -21,7 +22,7 @@ from occid.occi.errors import NotFound
 from occid.occi.model import Kind, Mixin
 from occid.policy import AccountBinding
 from occid.testing.memory import MemoryCollection, MemoryStore
-from occid.testing.usermixins import MemberCollection, MemoryMixins, MemoryMixinStore, sees_for
+from occid.testing.usermixins import MemoryMixins, MemoryMixinStore, sees_for
 
 #: The templates a L{MemoryBackend} offers unless told otherwise: images as
 #: C{(AMI id, title)}, instance types as C{(name, cores, memory in GiB,
@@ -112,8 +113,9 @@ class MemoryBackend:
         """
         if kind not in COLLECTION_KINDS:
             raise NotFound(f"no collection for {kind.identifier}")
-        return MemberCollection(MemoryCollection(kind, principal, binding, self.store),
-                                self.mixins(principal, binding))
+        store = self.mixins(principal, binding)
+        return MemberCollection(MemoryCollection(kind, principal, binding, self.store), store,
+                                lambda entities: defer.succeed(store.carried(entities)))
 
     def mixins(self, principal: Principal, binding: AccountBinding) -> MemoryMixinStore:
         """The user mixins of C{binding}'s account, for C{principal}."""

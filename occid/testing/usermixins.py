@@ -2,7 +2,7 @@
 """
 User-defined mixins in memory, with the EC2 store's rules: definitions per
 account, seen under the binding's visibility; memberships per entity, which
-entities render (L{MemberCollection}); writes refused to a read-only
+entities render (through L{occid.ec2.members.MemberCollection}); writes refused to a read-only
 binding; removal by the creator or a manager only.
 """
 
@@ -19,10 +19,10 @@ from zope.interface import implementer
 
 from occid.config import Visibility
 from occid.gsi.principal import Principal
-from occid.interfaces import IEntityCollection, IMixinStore
+from occid.interfaces import IMixinStore
 from occid.occi import usermixins
 from occid.occi.errors import BadRequest, Forbidden, NotFound
-from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilter, Kind, Mixin
+from occid.occi.model import Entity, EntityFilter, Kind, Mixin
 from occid.policy import AccountBinding
 from occid.testing.memory import READ_ONLY, MemoryCollection, MemoryStore
 
@@ -140,74 +140,21 @@ class MemoryMixinStore:
         for key in self._checked(mixin, targets):
             self._state.members.get(key, set()).discard(name)
 
-    def carried(self, kind: Kind, entity: Entity) -> list[Mixin]:
-        """The user mixins C{entity} carries that this principal sees."""
-        names = self._state.members.get((self._binding.account, kind.term, entity.id), set())
+    def carried(self, entities: builtins.list[Any]) -> builtins.list[Any]:
+        """
+        C{entities} (and other results, left alone) with the user mixins
+        they carry that this principal sees added.
+        """
         sees = sees_for(self._principal, self._binding)
-        return [d.mixin for d in self._state.of(self._binding.account)
-                if d.name in names and sees(d.owner, d.vo)]
-
-
-@implementer(IEntityCollection)
-class MemberCollection:
-    """
-    A collection whose entities render the user mixins they carry, and
-    whose updates associate the user mixins they name.
-    """
-
-    def __init__(self, inner: IEntityCollection, mixins: MemoryMixinStore) -> None:
-        self.kind = inner.kind
-        self._inner = inner
-        self._mixins = mixins
-
-    def _add(self, entity: Any) -> Any:
-        if isinstance(entity, Entity):
-            entity = copy.copy(entity)
-            entity.mixins = list(entity.mixins) + self._mixins.carried(self.kind, entity)
-        return entity
-
-    def list(self, filter: EntityFilter) -> defer.Deferred[builtins.list[Entity]]:
-        wanted = list(filter.categories)
-        plain = EntityFilter(attributes=filter.attributes, owned_only=filter.owned_only)
-        inner = self._inner.list(plain if wanted else filter)
-        return inner.addCallback(
-            lambda found: [e for e in map(self._add, found) if filter.matches(e)])
-
-    def get(self, id: str) -> defer.Deferred[Entity]:
-        return self._inner.get(id).addCallback(self._add)
-
-    def create(self, entity: Entity) -> defer.Deferred[Entity]:
-        users = usermixins.user_mixins_of(entity.mixins)
-        if users:
-            return defer.fail(BadRequest(
-                f"associate {users[0].identifier} once the entity exists: POST its location "
-                f"to {users[0].location}"))
-        return self._inner.create(entity).addCallback(self._add)
-
-    def update(self, id: str, changes: Changes) -> defer.Deferred[Entity]:
-        users = usermixins.user_mixins_of(changes.mixins)
-        if not users:
-            return self._inner.update(id, changes).addCallback(self._add)
-        rest = Changes(attributes=changes.attributes, replace=changes.replace,
-                       mixins=[m for m in changes.mixins if m not in users])
-        if rest.attributes or rest.mixins or rest.replace:
-            deferred = self._inner.update(id, rest)
-        else:
-            deferred = self._inner.get(id)
-        return deferred.addCallback(self._associated, id, users)
-
-    def _associated(self, entity: Entity, id: str, users: builtins.list[Mixin]) -> Any:
-        done: defer.Deferred[Any] = defer.succeed(None)
-        for mixin in users:
-            done.addCallback(self._associate_one, mixin, id)
-        return done.addCallback(lambda _: self._add(entity))
-
-    def _associate_one(self, _: object, mixin: Mixin, id: str) -> defer.Deferred[None]:
-        return self._mixins.associate(mixin, [(self.kind, id)], False)
-
-    def delete(self, id: str) -> defer.Deferred[None]:
-        return self._inner.delete(id)
-
-    def trigger(self, id: str, action: Action,
-                attributes: dict[str, AttributeValue]) -> defer.Deferred[Any]:
-        return self._inner.trigger(id, action, attributes).addCallback(self._add)
+        result = []
+        for entity in entities:
+            if isinstance(entity, Entity):
+                names = self._state.members.get(
+                    (self._binding.account, entity.kind.term, entity.id), set())
+                extra = [d.mixin for d in self._state.of(self._binding.account)
+                         if d.name in names and sees(d.owner, d.vo)]
+                if extra:
+                    entity = copy.copy(entity)
+                    entity.mixins = list(entity.mixins) + extra
+            result.append(entity)
+        return result
