@@ -54,7 +54,7 @@ from occid.occi.model import (
     Mixin,
     Resource,
 )
-from occid.occi.negotiation import OCCIVersion
+from occid.occi.negotiation import OCCIVersion, speaks
 from occid.occi.rendering import Rendered, Renderer
 
 #: A JSON object as json.dumps writes it.
@@ -66,9 +66,6 @@ MEDIA_TYPES = ("application/occi+json", "application/json")
 #: The kind a link's C{rel} names when its target's kind is unknown.
 RESOURCE_KIND = "http://schemas.ogf.org/occi/core#resource"
 
-#: OCCI 1.2 attribute names that extend an OCCI 1.1 one (dropped, see above).
-OCCI_12_EXTENSIONS = re.compile(r".*\.state\.message\Z|occi\.core\.(source|target)\.kind\Z")
-
 #: rOCCI-core 4's attribute types, from occid's.
 _TYPES = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean"}
 
@@ -79,10 +76,10 @@ _TYPES = {"string": "string", "number": "number", "integer": "number", "boolean"
 def legacy_names(names: Iterable[str]) -> list[str]:
     """
     The attribute names of C{names} a nested rendering can hold, in their
-    order: without the OCCI 1.2 extensions and without any name that extends
+    order: without what OCCI 1.2 added (L{speaks}) and without any name that extends
     another name present (C{a.b.c} when C{a.b} is there).
     """
-    kept = [n for n in names if not OCCI_12_EXTENSIONS.match(n)]
+    kept = [n for n in names if speaks(OCCIVersion.V1_1, n)]
     present = set(kept)
     return [
         name for name in kept
