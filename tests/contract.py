@@ -195,6 +195,18 @@ class ComputeContract(ContractHelpers):
         self.refused(Forbidden, compute.create(self.new_compute("read-only")))
         assert self.ids(infra.COMPUTE) == []
 
+    def test_read_only_binding_cannot_change_or_delete(self) -> None:
+        """A read-only binding's update, action and delete of a compute are Forbidden."""
+        created = self.create_compute()
+        compute = self.collection(infra.COMPUTE, ALICE, READ_ONLY)
+        self.refused(Forbidden, compute.update(
+            created.id, Changes(attributes={"occi.core.title": "renamed"})))
+        self.refused(Forbidden, compute.trigger(created.id, infra.COMPUTE_STOP, {}))
+        self.refused(Forbidden, compute.delete(created.id))
+        fetched = self.successResultOf(self.collection(infra.COMPUTE).get(created.id))
+        assert fetched.title == created.title
+        assert fetched.attributes["occi.compute.state"] == "active"
+
     def test_created_compute_is_active(self) -> None:
         """A new compute is active and offers stop but not start."""
         created = self.create_compute()
@@ -394,6 +406,16 @@ class StorageContract(ContractHelpers):
         self.refused(Forbidden, storage.create(self.new_storage()))
         assert self.ids(infra.STORAGE) == []
 
+    def test_read_only_binding_cannot_change_or_delete(self) -> None:
+        """A read-only binding's update, action and delete of a storage are Forbidden."""
+        created = self.create(self.new_storage("kept", 1))
+        storage = self.collection(infra.STORAGE, ALICE, READ_ONLY)
+        self.refused(Forbidden, storage.update(
+            created.id, Changes(attributes={"occi.core.title": "renamed"})))
+        self.refused(Forbidden, storage.trigger(created.id, infra.STORAGE_SNAPSHOT, {}))
+        self.refused(Forbidden, storage.delete(created.id))
+        assert self.successResultOf(self.collection(infra.STORAGE).get(created.id)).title == "kept"
+
     def test_rename_and_grow(self) -> None:
         """An update sets the title and grows the size."""
         created = self.create(self.new_storage("small", 1))
@@ -564,6 +586,14 @@ class _LinkContract(ContractHelpers):
         """Deleting a link fires with None."""
         _, made, _ = self.link()
         assert self.successResultOf(self.collection(self.kind).delete(made.id)) is None
+
+    def test_read_only_binding_cannot_link_or_unlink(self) -> None:
+        """A read-only binding's link create and delete are Forbidden."""
+        compute, made, target = self.link()
+        links = self.collection(self.kind, ALICE, READ_ONLY)
+        self.refused(Forbidden, links.create(self.new_link(self.kind, compute, target)))
+        self.refused(Forbidden, links.delete(made.id))
+        assert made.id in self.ids(self.kind)
 
     def test_other_principal_sees_not_found(self) -> None:
         """Another member's link is NotFound, never listed."""
