@@ -27,12 +27,12 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
-from occid.ec2 import compute, launch, links, network, planning, storage
+from occid.ec2 import compute, launch, links, network, planning, refusals, storage
 from occid.ec2.account import Account
 from occid.ec2.scope import Scope
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, OCCIError
+from occid.occi.errors import OCCIError
 from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilter, Kind
 
 __all__ = ["OPERATIONS", "EC2Collection", "Operations"]
@@ -75,9 +75,9 @@ class Operations:
     @ivar created: C{(result of create, account name)} to the entity;
         runs in the reactor thread.
     @ivar update: C{None} when the kind cannot be changed:
-        C{update_refused(kind)} is then the error.
+        C{refusals.update_refused(kind)} is then the error.
     @ivar trigger: C{None} when the kind has no action occid runs:
-        C{trigger_refused(kind, action)} is then the error.
+        C{refusals.action_impossible(kind, action)} is then the error.
     """
 
     kind: Kind
@@ -89,20 +89,6 @@ class Operations:
     trigger: Callable[..., Any] | None = None
     plan: Callable[[Account, Scope, Entity], Any] = _unchanged
     created: Callable[[Any, str], Entity] = _entity
-
-
-def update_refused(kind: Kind) -> OCCIError:
-    """The error of an update of a kind that cannot be changed."""
-    if kind == infra.NETWORK:
-        return Forbidden("networks cannot be changed through occid")
-    return Forbidden(f"a {kind.term} cannot be changed; delete it and link again")
-
-
-def trigger_refused(kind: Kind, action: Action) -> OCCIError:
-    """The error of an action on a kind that has none occid runs."""
-    if action in kind.actions:
-        return Conflict(f"{action.term} is not possible on a VPC; it is always up")
-    return BadRequest(f"{action.identifier} is not an action of {kind.term}")
 
 
 def _link_operations(kind: Kind, create: Callable[..., Entity],
@@ -188,7 +174,7 @@ class EC2Collection:
 
     def update(self, id: str, changes: Changes) -> Deferred[Entity]:
         if self._operations.update is None:
-            return fail(update_refused(self.kind))
+            return fail(refusals.update_refused(self.kind))
         return self._write(self._operations.update, lambda: (id, changes))
 
     def delete(self, id: str) -> Deferred[None]:
@@ -197,5 +183,5 @@ class EC2Collection:
     def trigger(self, id: str, action: Action,
                 attributes: dict[str, AttributeValue]) -> Deferred[Any]:
         if self._operations.trigger is None:
-            return fail(trigger_refused(self.kind, action))
+            return fail(refusals.action_impossible(self.kind, action))
         return self._write(self._operations.trigger, lambda: (id, action, dict(attributes)))

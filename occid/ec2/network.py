@@ -17,6 +17,7 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError
 
 from occid.config import Visibility
+from occid.ec2 import refusals
 from occid.ec2.account import Account
 from occid.ec2.clients import EC2Client
 from occid.ec2.defaults import free_block
@@ -27,7 +28,7 @@ from occid.ec2.scope import Scope
 from occid.ec2.tags import MANAGED_NETWORK, MANAGED_TAG, shown, tag_dict, tag_list
 from occid.ec2.vocabulary import valid_id
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
+from occid.occi.errors import Conflict, Forbidden, NotFound, OCCIError
 from occid.occi.model import Action, AttributeValue, Entity, EntityFilter
 
 
@@ -66,10 +67,10 @@ def trigger_network(account: Account, scope: Scope, id: str, action: Action,
     409; of one that does not (never was, or deleted) 404.
     """
     if action not in infra.NETWORK.actions:
-        raise BadRequest(f"{action.identifier} is not an action of network")
+        raise refusals.not_an_action(infra.NETWORK, action)
     if id != PUBLIC:
         _vpc(account, id)
-    raise Conflict(f"{action.term} is not possible on a VPC; it is always up")
+    raise refusals.action_impossible(infra.NETWORK, action)
 
 
 @translated

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from occid.config import Visibility
+from occid.ec2 import refusals
 from occid.ec2.tags import NAME_TAG, OWNER_TAG, VO_TAG, owner_tags
 from occid.gsi.principal import Principal
 from occid.occi.errors import Forbidden
@@ -54,4 +55,4 @@ class Scope:
     def check_writable(self) -> None:
         """@raise Forbidden: this principal may only read (a limited proxy)."""
         if not self.binding.writable:
-            raise Forbidden("a limited proxy may only read; use a full proxy to change anything")
+            raise Forbidden(refusals.READ_ONLY)

@@ -14,6 +14,7 @@ volume still attached cannot be deleted (409).
 
 from __future__ import annotations
 
+from occid.ec2 import refusals
 from occid.ec2.account import Account
 from occid.ec2.errors import translated
 from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
@@ -127,12 +128,12 @@ def trigger_storage(account: Account, scope: Scope, id: str, action: Action,
     does.
     """
     if action not in infra.STORAGE.actions:
-        raise BadRequest(f"{action.identifier} is not an action of storage")
+        raise refusals.not_an_action(infra.STORAGE, action)
     if action == infra.STORAGE_RESIZE and "size" not in attributes:
         raise BadRequest("action resize needs the parameter size (GiB)")
     volume = describe(account, scope, id)
     if action not in _DONE:
-        raise Conflict(f"{action.term} is not possible on EBS volumes")
+        raise refusals.action_impossible(infra.STORAGE, action)
     if action == infra.STORAGE_RESIZE:
         return entity(account, _grow(account, volume, attributes["size"]))
     account.client.create_snapshot(

@@ -22,6 +22,7 @@ from twisted.internet import defer
 from zope.interface import implementer
 
 from occid.config import Visibility
+from occid.ec2 import refusals
 from occid.gsi.principal import Principal
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
@@ -67,22 +68,8 @@ TRANSITIONS: dict[tuple[str, str], tuple[set[str], str | None]] = {
     ("storage", "resize"): ({"online", "offline"}, None),
 }
 
-#: The Conflict EC2 answers for the other actions of these kinds (links have
-#: no action EC2 can do: theirs are BadRequest, like another kind's).
-UNSUPPORTED_ACTIONS = {
-    "storage": "{action} is not possible on EBS volumes",
-    "network": "{action} is not possible on a VPC; it is always up",
-}
-
-#: Why EC2 refuses every update of these kinds (Forbidden).
-UNCHANGEABLE = {
-    "network": "networks cannot be changed through occid",
-    "networkinterface": "a networkinterface cannot be changed; delete it and link again",
-    "storagelink": "a storagelink cannot be changed; delete it and link again",
-}
-
-#: What EC2 answers a read-only binding (a limited proxy) that writes.
-READ_ONLY = "a limited proxy may only read; use a full proxy to change anything"
+#: The kinds EC2 refuses every update of (L{refusals.update_refused}).
+UNCHANGEABLE = ("network", "networkinterface", "storagelink")
 
 #: Kinds every user of an account sees, whatever the visibility (VPCs).
 SHARED_KINDS = ("network",)
@@ -158,10 +145,7 @@ def _refusal(kind: Kind, action: Action) -> OCCIError | None:
     """What EC2 answers C{action} on an entity of C{kind}, if it cannot do it at all."""
     if action in kind.actions and (kind.term, action.term) in TRANSITIONS:
         return None
-    message = UNSUPPORTED_ACTIONS.get(kind.term)
-    if message is None or action not in kind.actions:
-        return BadRequest(f"{action.identifier} is not an action of {kind.term}")
-    return Conflict(message.format(action=action.term))
+    return refusals.action_impossible(kind, action)
 
 
 @implementer(IEntityCollection)
@@ -193,7 +177,7 @@ class MemoryCollection:
 
     def _check_writable(self) -> None:
         if not self._binding.writable:
-            raise Forbidden(READ_ONLY)
+            raise Forbidden(refusals.READ_ONLY)
 
     def _key(self, id: str) -> tuple[str, str, str]:
         return (self._binding.account, self.kind.term, id)
@@ -306,7 +290,7 @@ class MemoryCollection:
 
     def _update(self, id: str, changes: Changes) -> Entity:
         if self.kind.term in UNCHANGEABLE:
-            raise Forbidden(UNCHANGEABLE[self.kind.term])
+            raise refusals.update_refused(self.kind)
         self._check_writable()
         stored = self._stored(id)
         entity = stored.entity

@@ -18,13 +18,14 @@ from twisted.internet import defer
 from zope.interface import implementer
 
 from occid.config import Visibility
+from occid.ec2.refusals import READ_ONLY
 from occid.gsi.principal import Principal
 from occid.interfaces import IMixinStore
 from occid.occi import usermixins
 from occid.occi.errors import BadRequest, Forbidden, NotFound
 from occid.occi.model import Entity, EntityFilter, Kind, Mixin
 from occid.policy import AccountBinding
-from occid.testing.memory import READ_ONLY, MemoryCollection, MemoryStore
+from occid.testing.memory import MemoryCollection, MemoryStore
 
 #: The pseudo-network no tag can be put on (as in EC2).
 UNTAGGABLE = ("public",)

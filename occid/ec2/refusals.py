@@ -1,0 +1,48 @@
+# -*- test-case-name: tests.test_ec2_contract,tests.test_testing -*-
+"""
+What EC2 cannot do, as the errors occid answers: the one place these
+refusals are worded, for the EC2 edge and for the memory fakes that must
+refuse alike (tests/contract.py).
+
+Pure: no boto3 and no Twisted.
+"""
+
+from __future__ import annotations
+
+from occid.occi import infrastructure as infra
+from occid.occi.errors import BadRequest, Conflict, Forbidden, OCCIError
+from occid.occi.model import Action, Kind
+
+__all__ = ["READ_ONLY", "action_impossible", "not_an_action", "update_refused"]
+
+#: What a read-only binding (a limited proxy) that writes is told.
+READ_ONLY = "a limited proxy may only read; use a full proxy to change anything"
+
+#: Why the actions of these kinds that EC2 has no call for are impossible.
+_IMPOSSIBLE = {
+    infra.STORAGE.term: "{action} is not possible on EBS volumes",
+    infra.NETWORK.term: "{action} is not possible on a VPC; it is always up",
+}
+
+
+def not_an_action(kind: Kind, action: Action) -> BadRequest:
+    """The error of an action that C{kind} does not declare."""
+    return BadRequest(f"{action.identifier} is not an action of {kind.term}")
+
+
+def action_impossible(kind: Kind, action: Action) -> OCCIError:
+    """
+    The error of C{action} on an entity of C{kind} that EC2 cannot run: a
+    Conflict for a declared action (C{online} of a volume, C{up} of a VPC),
+    else L{not_an_action}.
+    """
+    if action in kind.actions and kind.term in _IMPOSSIBLE:
+        return Conflict(_IMPOSSIBLE[kind.term].format(action=action.term))
+    return not_an_action(kind, action)
+
+
+def update_refused(kind: Kind) -> Forbidden:
+    """The error of an update of a kind that cannot be changed (networks, links)."""
+    if kind == infra.NETWORK:
+        return Forbidden("networks cannot be changed through occid")
+    return Forbidden(f"a {kind.term} cannot be changed; delete it and link again")
