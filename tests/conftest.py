@@ -3,12 +3,16 @@
 Shared pytest fixtures: one moto EC2 server on 127.0.0.1 for the session,
 wiped before every test that uses it, with fake AWS credentials in the
 environment and no shared AWS configuration files; and the account
-C{fedcloud} on it.
+C{fedcloud} on it.  For the modules that drive the real daemon over TLS:
+a PKI trusting testvo's VOMS signer, a voms-proxy-fake proxy of testvo and
+boto3 on a freshly reset moto (a module defining its own wins).
 """
 
 import pytest
 
-from tests.motoserver import MotoServer, make_account, make_config
+from tests import gridtools
+from tests.motoserver import MotoServer, ec2_client, make_account, make_config
+from tests.pki import PKI
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +48,25 @@ def moto(moto_server, aws_environment):
 def account(moto):
     """The account fedcloud on the fresh moto server, catalog loaded."""
     return make_account(make_config(moto.endpoint))
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """The module's PKI, with a vomsdir entry for testvo."""
+    pki = PKI(str(tmp_path_factory.mktemp("pki")))
+    pki.lsc("testvo", "voms.example.org")
+    return pki
+
+
+@pytest.fixture(scope="module")
+def proxy(pki, tmp_path_factory):
+    """A voms-proxy-fake proxy of testvo."""
+    return gridtools.voms_proxy_fake(
+        pki, str(tmp_path_factory.mktemp("proxy") / "proxy.pem"), vo="testvo", fqans=["/testvo"])
+
+
+@pytest.fixture(scope="module")
+def ec2(moto_server):
+    """boto3 on a freshly reset moto, in the account the daemon's testvo uses."""
+    moto_server.reset()
+    return ec2_client(moto_server.endpoint)

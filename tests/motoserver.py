@@ -19,6 +19,7 @@ import time
 import urllib.request
 from dataclasses import replace
 
+import boto3
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
@@ -220,3 +221,9 @@ def make_account(config: Config, name: str = "fedcloud", client=None, recent=Non
                    groups=SecurityGroups(client, config.aws.ssh_cidr),
                    recent=recent or RecentIds(sleep=lambda seconds: None),
                    ssm=make_ssm_client(config.aws, config.account(name)))
+
+
+def ec2_client(endpoint: str):
+    """A boto3 client of moto's default account, the one the daemon's testvo account uses."""
+    return boto3.client("ec2", region_name=REGION, endpoint_url=endpoint,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")

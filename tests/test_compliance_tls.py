@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
 from tests import gridtools
 from tests.daemon import Daemon, curl, have_curl
-from tests.motoserver import DEBIAN, REGION
-from tests.pki import PKI
+from tests.motoserver import DEBIAN
 
 pytestmark = [
     *gridtools.grid_tools,
@@ -33,29 +31,6 @@ pytestmark = [
 INFRA = "http://schemas.ogf.org/occi/infrastructure#"
 TEXT = ("-H", "Content-Type: text/plain", "-H", "Accept: text/plain")
 KIND_ONLY = f'Category: compute; scheme="{INFRA}"; class="kind"\n'
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """The module's PKI, with a vomsdir entry for testvo."""
-    pki = PKI(str(tmp_path_factory.mktemp("pki")))
-    pki.lsc("testvo", "voms.example.org")
-    return pki
-
-
-@pytest.fixture(scope="module")
-def proxy(pki, tmp_path_factory):
-    """A voms-proxy-fake proxy of testvo."""
-    return gridtools.voms_proxy_fake(
-        pki, str(tmp_path_factory.mktemp("proxy") / "proxy.pem"), vo="testvo", fqans=["/testvo"])
-
-
-@pytest.fixture(scope="module")
-def ec2(moto_server):
-    """boto3 on a freshly reset moto, in the account the daemon's testvo uses."""
-    moto_server.reset()
-    return boto3.client("ec2", region_name=REGION, endpoint_url=moto_server.endpoint,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,7 @@ from occid.occi import infrastructure as infra
 from tests import gridtools, rocci43
 from tests.daemon import Daemon, curl, have_curl
 from tests.motoserver import DEBIAN
-from tests.pki import PKI
-from tests.test_rocci_tls import OS_TPL_SCHEME, ec2_client, instance, sections
+from tests.test_rocci_tls import OS_TPL_SCHEME, instance, sections
 from tests.test_web_rocci import USER_AGENT
 
 pytestmark = [
@@ -36,28 +35,6 @@ FORMS = {
 }
 LINK_SECTION = "link (--action link) text/plain body"
 INSTANCE_TYPES = ("t2.micro", "t3.micro")
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """The module's PKI, with a vomsdir entry for testvo."""
-    pki = PKI(str(tmp_path_factory.mktemp("pki")))
-    pki.lsc("testvo", "voms.example.org")
-    return pki
-
-
-@pytest.fixture(scope="module")
-def proxy(pki, tmp_path_factory):
-    """A voms-proxy-fake proxy of testvo."""
-    return gridtools.voms_proxy_fake(
-        pki, str(tmp_path_factory.mktemp("proxy") / "proxy.pem"), vo="testvo", fqans=["/testvo"])
-
-
-@pytest.fixture(scope="module")
-def ec2(moto_server):
-    """boto3 on a freshly reset moto."""
-    moto_server.reset()
-    return ec2_client(moto_server.endpoint)
 
 
 @pytest.fixture(scope="module")

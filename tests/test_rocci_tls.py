@@ -14,7 +14,6 @@ daemon offers t2.micro.
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -22,7 +21,6 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from tests import gridtools
 from tests.daemon import Daemon, curl, have_curl
 from tests.motoserver import DEBIAN, REGION
-from tests.pki import PKI
 from tests.test_web_rocci import (
     CLIENT_IDS,
     TRUNCATED_KEY,
@@ -99,37 +97,9 @@ def replay(daemon, proxy, path, section: str, content_type: str, as_header_lines
     return curl(daemon, proxy, path, *arguments)
 
 
-def ec2_client(endpoint: str):
-    """A boto3 client of moto's default account, the one the daemon's testvo account uses."""
-    return boto3.client("ec2", region_name=REGION, endpoint_url=endpoint,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
 def instance(ec2, instance_id: str) -> dict:
     [found] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"]
     return found
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """The module's PKI, with a vomsdir entry for testvo."""
-    pki = PKI(str(tmp_path_factory.mktemp("pki")))
-    pki.lsc("testvo", "voms.example.org")
-    return pki
-
-
-@pytest.fixture(scope="module")
-def proxy(pki, tmp_path_factory):
-    """A voms-proxy-fake proxy of testvo."""
-    return gridtools.voms_proxy_fake(
-        pki, str(tmp_path_factory.mktemp("proxy") / "proxy.pem"), vo="testvo", fqans=["/testvo"])
-
-
-@pytest.fixture(scope="module")
-def ec2(moto_server):
-    """boto3 on a freshly reset moto."""
-    moto_server.reset()
-    return ec2_client(moto_server.endpoint)
 
 
 @pytest.fixture(scope="module")

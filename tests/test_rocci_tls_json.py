@@ -13,9 +13,8 @@ import pytest
 from occid.occi import infrastructure as infra
 from tests import gridtools, rocci43json
 from tests.daemon import Daemon, curl, have_curl
-from tests.motoserver import DEBIAN
-from tests.pki import PKI
-from tests.test_rocci_tls import OS_TPL_SCHEME, ec2_client, sections
+from tests.motoserver import DEBIAN, ec2_client
+from tests.test_rocci_tls import OS_TPL_SCHEME, sections
 
 JSON = "application/occi+json"
 USER_AGENT = "rOCCI-cli/4.3.10 OCCI/1.1"
@@ -27,21 +26,6 @@ pytestmark = [
     *gridtools.grid_tools,
     pytest.mark.skipif(not have_curl(), reason="curl absent: apt-get install curl"),
 ]
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """The module's PKI, with a vomsdir entry for testvo."""
-    pki = PKI(str(tmp_path_factory.mktemp("pki")))
-    pki.lsc("testvo", "voms.example.org")
-    return pki
-
-
-@pytest.fixture(scope="module")
-def proxy(pki, tmp_path_factory):
-    """A voms-proxy-fake proxy of testvo."""
-    return gridtools.voms_proxy_fake(
-        pki, str(tmp_path_factory.mktemp("proxy") / "proxy.pem"), vo="testvo", fqans=["/testvo"])
 
 
 @pytest.fixture(scope="module")
