@@ -135,6 +135,7 @@ class AwsConfig:
     ssh_cidr: str = "0.0.0.0/0"
     network_create: bool = False
     network_delete: bool = False
+    public_ip_on_launch: bool = True
     network_pool: str = "10.0.0.0/8"
     threads: int = 10
     timeout: float = 20.0

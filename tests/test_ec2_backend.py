@@ -8,12 +8,19 @@ import pytest
 from zope.interface.verify import verifyObject
 
 from occid.config import AccountConfig
-from occid.ec2.backend import EC2Backend, make_accounts, make_backend_service
+from occid.ec2 import backend as backend_module
+from occid.ec2.backend import (
+    RECONCILE_EVERY,
+    WATCH_FIRST,
+    EC2Backend,
+    make_accounts,
+    make_backend_service,
+)
 from occid.ec2.clients import build_clients
 from occid.interfaces import IBackend
 from occid.occi import errors
 from occid.occi import infrastructure as infra
-from occid.occi.model import EntityFilter, Resource
+from occid.occi.model import EntityFilter, Link, Resource
 from tests.ec2hooks import count_calls
 from tests.motoserver import (
     DEBIAN,
@@ -109,3 +116,52 @@ def test_two_role_accounts_see_only_their_own(moto):
     assert successResultOf(manager_b.list(EntityFilter())) == []
     failureResultOf(manager_b.get(made.id), errors.NotFound)
     assert [e.id for e in successResultOf(in_a.list(EntityFilter()))] == [made.id]
+
+
+def watched_backend(account):
+    """A backend over C{account} on a memory clock, its EC2 calls run inline; (backend, clock)."""
+    reactor = InlineReactor()
+    return EC2Backend(reactor, SyncPool(), {"fedcloud": account}), reactor
+
+
+def test_new_compute_with_inline_links_is_watched(moto):
+    """
+    A create with an inline public link schedules a look 2 s later, which
+    finds the instance running and makes the link, with no reconciler pass;
+    nothing is left scheduled.  A create without links schedules nothing.
+    """
+    account = make_account(make_config(moto.endpoint))
+    backend, clock = watched_backend(account)
+    computes = backend.collection(infra.COMPUTE, JANE, binding())
+    plain = successResultOf(computes.create(Resource(
+        kind=infra.COMPUTE, id="", mixins=[infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)])))
+    assert clock.getDelayedCalls() == []
+    vm = successResultOf(computes.create(Resource(
+        kind=infra.COMPUTE, id="", mixins=[infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)],
+        links=[Link(kind=infra.NETWORKINTERFACE, id="", source="", target="/network/public")])))
+    assert [call.getTime() for call in clock.getDelayedCalls()] == [WATCH_FIRST]
+    assert account.client.describe_addresses()["Addresses"] == []
+    clock.advance(WATCH_FIRST)
+    [address] = account.client.describe_addresses()["Addresses"]
+    assert address["InstanceId"] == vm.id != plain.id
+    assert clock.getDelayedCalls() == []
+
+
+def test_watch_backs_off_then_leaves_it_to_the_reconciler(moto, monkeypatch):
+    """
+    While the instance stays pending the watcher looks after 2, 4, 8, 16
+    and 32 s, then stops: the next wait would exceed the reconciler's
+    period (L{RECONCILE_EVERY}).
+    """
+    looks = []
+
+    def pending(account, id):
+        looks.append(clock.seconds())
+
+    monkeypatch.setattr(backend_module, "complete_instance", pending)
+    backend, clock = watched_backend(make_account(make_config(moto.endpoint)))
+    backend.watch(backend._accounts["fedcloud"], "i-0123456789abcdef0")
+    clock.pump([1.0] * 200)
+    assert looks == [2.0, 6.0, 14.0, 30.0, 62.0]
+    assert RECONCILE_EVERY < 64.0
+    assert clock.getDelayedCalls() == []

@@ -170,3 +170,21 @@ class FailedUndoLogTests(SynchronousTestCase):
         assert warning["log_level"] == LogLevel.warn
         assert warning["kind"] == "network" and warning["account"] == account.name
         assert "DependencyViolation" in warning["note"] and "vpc-" in warning["note"]
+
+
+def test_public_ip_on_launch_off(moto):
+    """
+    With C{[aws] public_ip_on_launch = false} the subnet of a new VPC does
+    not map public IPs at launch, and the route to the gateway is still made.
+    """
+    account, collection = networks(moto, network_create=True, public_ip_on_launch=False)
+    made = successResultOf(collection.create(request("10.21.0.0/16")))
+    client = account.client
+    [subnet] = client.describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [made.id]}])["Subnets"]
+    assert subnet["MapPublicIpOnLaunch"] is False
+    routes = [route for table in client.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [made.id]}])["RouteTables"]
+        for route in table["Routes"]]
+    assert any(r.get("DestinationCidrBlock") == "0.0.0.0/0" and r.get("GatewayId", "").startswith(
+        "igw-") for r in routes)

@@ -125,3 +125,32 @@ def test_young_free_addresses_and_interfaces_are_kept(account):
     later = reconcile(account, now + timedelta(minutes=11))
     assert later.addresses_released == [address["AllocationId"]]
     assert later.interfaces_deleted == [eni["NetworkInterfaceId"]]
+
+
+def test_addresses_of_terminated_instances_are_released(account):
+    """
+    An occid address still associated with an instance terminated behind
+    occid's back is disassociated and released at once (no grace); one on a
+    running instance, and a foreign one on a terminated instance, are kept.
+    """
+    client = account.client
+    computes = provider(infra.COMPUTE, account)
+    gone, alive = (successResultOf(computes.create(Resource(
+        kind=infra.COMPUTE, id="", mixins=[infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)])))
+        for _ in range(2))
+    managed = [{"ResourceType": "elastic-ip", "Tags": [
+        {"Key": MANAGED_TAG, "Value": "public"}, *created_tag_list()]}]
+    orphan = client.allocate_address(Domain="vpc", TagSpecifications=managed)["AllocationId"]
+    kept = client.allocate_address(Domain="vpc", TagSpecifications=managed)["AllocationId"]
+    client.associate_address(AllocationId=orphan, InstanceId=gone.id)
+    client.associate_address(AllocationId=kept, InstanceId=alive.id)
+    client.terminate_instances(InstanceIds=[gone.id])
+    report = reconcile(account, datetime.now(UTC))
+    assert report.errors == []
+    assert report.addresses_released == [orphan]
+    assert [a["AllocationId"] for a in client.describe_addresses()["Addresses"]] == [kept]
+
+
+def created_tag_list():
+    """The C{occid:created} tag of now, as boto3 tags."""
+    return [{"Key": k, "Value": v} for k, v in created_tag().items()]

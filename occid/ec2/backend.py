@@ -2,7 +2,9 @@
 """
 The EC2 backend as a Twisted service: one client and catalog per account,
 a dedicated thread pool for every boto3 call, a timer refreshing the
-catalogs and a timer running the reconciler over every account.
+catalogs, a timer running the reconciler over every account, and short
+back-off timers watching each new compute whose inline links wait for it to
+run (so they are made within seconds, not at the next reconciler pass).
 
 The pool starts in C{startService} and stops after the reactor has shut
 down (joining its threads waits for at most one EC2 call's timeout), so
@@ -13,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
-from twisted.internet.interfaces import IReactorCore, IReactorFromThreads
+from twisted.internet.interfaces import IReactorCore, IReactorFromThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -30,15 +32,17 @@ from occid.ec2.account import Account, SecurityGroups
 from occid.ec2.adapter import OPERATIONS, EC2Collection
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import EC2Client, build_clients, build_ssm_clients
+from occid.ec2.mapping import PUBLIC
 from occid.ec2.members import MemberCollection
-from occid.ec2.reconciler import Report, reconcile
+from occid.ec2.reconciler import Report, complete_instance, reconcile
 from occid.ec2.scope import Scope
 from occid.ec2.usermixins import Definitions, EC2MixinStore
 from occid.gsi.principal import Principal
 from occid.interfaces import IBackend, ICatalog, IEntityCollection, IMixinStore
+from occid.occi import infrastructure as infra
 from occid.occi import usermixins
 from occid.occi.errors import NotFound
-from occid.occi.model import Kind
+from occid.occi.model import Entity, Kind, Resource
 from occid.policy import AccountBinding
 
 #: Seconds between catalogue refreshes (AMIs, instance types, zones).
@@ -46,6 +50,40 @@ CATALOG_REFRESH = 900.0
 
 #: Seconds between reconciler passes.
 RECONCILE_EVERY = 60.0
+
+#: Seconds before the first look at a new compute whose inline links wait for
+#: it to run; each next look waits twice as long, up to L{RECONCILE_EVERY}.
+WATCH_FIRST = 2.0
+
+
+def awaits_links(entity: Entity) -> bool:
+    """
+    Whether a created compute has inline links (public address, storage)
+    still waiting for it to run.
+    """
+    return isinstance(entity, Resource) and any(
+        link.attributes.get(f"occi.{link.kind.term}.state") == "inactive"
+        and (link.kind == infra.STORAGELINK or link.target == f"/network/{PUBLIC}")
+        for link in entity.links)
+
+
+class WatchedComputes(EC2Collection):
+    """
+    The computes of a principal, whose creates hand a compute with pending
+    inline links to C{watch} (L{EC2Backend.watch}).
+    """
+
+    def __init__(self, *args: Any, watch: Callable[[Account, str], None]) -> None:
+        super().__init__(*args)
+        self._watch = watch
+
+    def create(self, entity: Entity) -> Deferred[Entity]:
+        def watched(created: Entity) -> Entity:
+            if awaits_links(created):
+                self._watch(self._account, created.id)
+            return created
+
+        return super().create(entity).addCallback(watched)
 
 
 @implementer(IBackend)
@@ -127,8 +165,9 @@ class EC2Backend:
         if operations is None:
             raise NotFound(f"no collection of {kind.term} here")
         account = self._account(binding.account)
-        collection = EC2Collection(self._reactor, self._pool, account,
-                                   Scope(principal, binding), operations)
+        arguments = (self._reactor, self._pool, account, Scope(principal, binding), operations)
+        collection = (WatchedComputes(*arguments, watch=self.watch) if kind == infra.COMPUTE
+                      else EC2Collection(*arguments))
         if kind not in usermixins.APPLIES:
             return collection
         store = self._store(account, principal, binding)
@@ -158,32 +197,59 @@ class EC2Backend:
             for account in self._accounts.values()
         ])
 
+    def watch(self, account: Account, id: str, delay: float = WATCH_FIRST) -> None:
+        """
+        Look at instance C{id} in C{delay} seconds, and make its recorded
+        links (L{complete_instance}) once it runs; while it is pending, look
+        again after twice the delay, until that exceeds L{RECONCILE_EVERY}:
+        the reconciler's timer then takes over.  The watch lives only in
+        this process: the intent is the instance's tag, so losing it (a
+        restart) only delays the links until the next reconciler pass.
+        """
+        timers = cast(IReactorTime, self._reactor)
+        timers.callLater(delay, self._look, account, id, delay)
+
+    def _look(self, account: Account, id: str, delay: float) -> Deferred[Any]:
+        def done(report: Report | None) -> None:
+            if report is not None:
+                self._logged(report, account.name)
+            elif delay * 2 <= RECONCILE_EVERY:
+                self.watch(account, id, delay * 2)
+
+        def failed(failure: Failure) -> None:
+            self.log.failure("watching the links of {vm_id} in {account} failed", failure,
+                             vm_id=id, account=account.name)
+
+        return deferToThreadPool(self._reactor, self._pool, complete_instance, account, id
+                                 ).addCallback(done).addErrback(failed)
+
+    def _logged(self, report: Report, name: str) -> Report:
+        """Log what a reconciler pass (or a watcher's look) did in account C{name}."""
+        for error in report.errors:
+            self.log.warn("reconciler in {account}: {error}", account=name, error=error)
+        for link in report.links_abandoned:
+            self.log.warn("reconciler in {account} gave up the link {link}",
+                          account=name, link=link)
+        changes = (report.links_made, report.key_pairs_deleted,
+                   report.addresses_released, report.interfaces_deleted)
+        if any(changes):
+            self.log.info(
+                "reconciler in {account}: links made {links}, key pairs deleted {keys}, "
+                "addresses released {addresses}, interfaces deleted {interfaces}",
+                account=name, links=report.links_made, keys=report.key_pairs_deleted,
+                addresses=report.addresses_released, interfaces=report.interfaces_deleted)
+        return report
+
     def reconcile(self) -> Deferred[Any]:
         """One reconciler pass over every account; its outcome is logged."""
         now = self._clock()
-
-        def done(report: Report, name: str) -> Report:
-            for error in report.errors:
-                self.log.warn("reconciler in {account}: {error}", account=name, error=error)
-            for link in report.links_abandoned:
-                self.log.warn("reconciler in {account} gave up the link {link}",
-                              account=name, link=link)
-            changes = (report.links_made, report.key_pairs_deleted,
-                       report.addresses_released, report.interfaces_deleted)
-            if any(changes):
-                self.log.info(
-                    "reconciler in {account}: links made {links}, key pairs deleted {keys}, "
-                    "addresses released {addresses}, interfaces deleted {interfaces}",
-                    account=name, links=report.links_made, keys=report.key_pairs_deleted,
-                    addresses=report.addresses_released, interfaces=report.interfaces_deleted)
-            return report
 
         def failed(failure: Failure, name: str) -> None:
             self.log.failure("reconciler pass failed in {account}", failure, account=name)
 
         return DeferredList([
             deferToThreadPool(self._reactor, self._pool, reconcile, account, now)
-            .addCallback(done, account.name).addErrback(failed, account.name)
+            .addCallback(self._logged, account.name).addErrback(failed, account.name)
             for account in self._accounts.values()
         ])
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from occid.ec2.account import Account
+from occid.ec2.addresses import occid_addresses, release
 from occid.ec2.catalog import SavedImage
 from occid.ec2.defaults import check_template_sizes, requested_sizes
 from occid.ec2.errors import translated
@@ -212,7 +215,20 @@ def _full(current: Entity, changes: Changes) -> Changes:
 
 @translated
 def delete_compute(account: Account, scope: Scope, id: str) -> None:
-    """Terminate instance C{id}."""
+    """
+    Terminate instance C{id}, then disassociate and release the elastic IPs
+    occid allocated for it (L{occid.ec2.addresses.release}: DisassociateAddress
+    works in any instance state, so no wait for the termination is needed;
+    a release EC2 still refuses after a few seconds is left to the
+    reconciler, which frees occid addresses of terminated instances).
+    """
     describe(account, scope, id)
-    account.client.terminate_instances(InstanceIds=[id])
+    client = account.client
+    addresses = occid_addresses(client, id)
+    client.terminate_instances(InstanceIds=[id])
     account.recent.forget(id)
+    for address in addresses:
+        try:
+            release(client, address)
+        except (ClientError, BotoCoreError):
+            continue

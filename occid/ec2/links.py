@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from occid.ec2 import intents
 from occid.ec2.account import Account
+from occid.ec2.addresses import occid_addresses
 from occid.ec2.clients import EC2Client
 from occid.ec2.compute import all_instances, describe, entity
 from occid.ec2.errors import translated
@@ -38,7 +39,6 @@ from occid.ec2.tags import (
     MANAGED_TAG,
     created_tag,
     shown,
-    tag_dict,
     tag_list,
 )
 from occid.ec2.vocabulary import valid_id
@@ -84,15 +84,6 @@ def drop_intent(client: EC2Client, instance: dict, target: str) -> bool:
         return False
     write_intents(client, instance["InstanceId"], kept)
     return True
-
-
-def occid_addresses(client: EC2Client, instance_id: str) -> list[dict]:
-    """The elastic IPs occid made that are associated with the instance."""
-    return [
-        address for address in client.describe_addresses(
-            Filters=[{"Name": "instance-id", "Values": [instance_id]}])["Addresses"]
-        if tag_dict(address).get(MANAGED_TAG) == MANAGED_PUBLIC
-    ]
 
 
 def make_public(client: EC2Client, instance: dict, owner_tags: dict[str, str]) -> None:

@@ -163,8 +163,9 @@ def _links(instance: dict, source: str) -> list[Link]:
         ))
     public_ip = instance.get("PublicIpAddress")
     if any(i.target == intents.PUBLIC for i in pending):
+        # No address yet: one EC2 assigned at launch is replaced by the elastic IP.
         links.append(networkinterface_link(
-            f"{id}_public", source, "/network/public", public_ip or "", "public", False,
+            f"{id}_public", source, "/network/public", "", "public", False,
             message="waiting for the instance to run"))
     elif public_ip:
         links.append(networkinterface_link(

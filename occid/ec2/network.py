@@ -6,7 +6,9 @@ linked to: the blocking operations, run in the EC2 thread pool by
 L{occid.ec2.adapter}.
 
 VPCs are visible to every user of the account.  Creating a VPC (with one
-subnet and an internet gateway) and deleting one are allowed only when
+subnet, an internet gateway and a route table sending C{0.0.0.0/0} to it;
+the subnet maps public IPs at launch per C{[aws] public_ip_on_launch}) and
+deleting one are allowed only when
 C{[aws] network_create} and C{network_delete} say so; only a VPC occid
 created (tagged C{occid:managed=network} at creation) can be deleted, and
 only by its creator or a VO manager.
@@ -30,6 +32,9 @@ from occid.ec2.vocabulary import valid_id
 from occid.occi import infrastructure as infra
 from occid.occi.errors import Conflict, Forbidden, NotFound, OCCIError
 from occid.occi.model import Action, AttributeValue, Entity, EntityFilter
+
+#: The destination of the route to the internet gateway.
+DEFAULT_ROUTE = "0.0.0.0/0"
 
 
 def _vpc(account: Account, id: str) -> dict:
@@ -88,12 +93,7 @@ def create_network(account: Account, scope: Scope, plan: NetworkPlan) -> Entity:
         {"ResourceType": "vpc", "Tags": tags}])["Vpc"]
     vpc_id = vpc["VpcId"]
     try:
-        client.create_subnet(VpcId=vpc_id, CidrBlock=cidr, TagSpecifications=[
-            {"ResourceType": "subnet", "Tags": tags}])
-        gateway = client.create_internet_gateway(TagSpecifications=[
-            {"ResourceType": "internet-gateway", "Tags": tags}])["InternetGateway"]
-        client.attach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"],
-                                       VpcId=vpc_id)
+        _build(client, vpc_id, cidr, tags, account.aws.public_ip_on_launch)
     except BaseException as error:
         try:
             _teardown(client, vpc_id)
@@ -104,6 +104,29 @@ def create_network(account: Account, scope: Scope, plan: NetworkPlan) -> Entity:
         raise
     account.recent.add(vpc_id)
     return entity_from_vpc(vpc)
+
+
+def _build(client: EC2Client, vpc_id: str, cidr: str, tags: list[dict],
+           public_ip_on_launch: bool) -> None:
+    """
+    The pieces of a new VPC, all tagged with C{tags}: one subnet over its
+    whole block (mapping public IPs at launch when C{public_ip_on_launch}),
+    an attached internet gateway, and a route table routing C{0.0.0.0/0}
+    to it, associated with the subnet.
+    """
+    subnet = client.create_subnet(VpcId=vpc_id, CidrBlock=cidr, TagSpecifications=[
+        {"ResourceType": "subnet", "Tags": tags}])["Subnet"]["SubnetId"]
+    gateway = client.create_internet_gateway(TagSpecifications=[
+        {"ResourceType": "internet-gateway", "Tags": tags}])["InternetGateway"]
+    gateway_id = gateway["InternetGatewayId"]
+    client.attach_internet_gateway(InternetGatewayId=gateway_id, VpcId=vpc_id)
+    table = client.create_route_table(VpcId=vpc_id, TagSpecifications=[
+        {"ResourceType": "route-table", "Tags": tags}])["RouteTable"]["RouteTableId"]
+    client.create_route(RouteTableId=table, DestinationCidrBlock=DEFAULT_ROUTE,
+                        GatewayId=gateway_id)
+    client.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    if public_ip_on_launch:
+        client.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
 
 
 def used_blocks(client: EC2Client) -> list[str]:
@@ -121,8 +144,9 @@ def used_blocks(client: EC2Client) -> list[str]:
 
 def _teardown(client: EC2Client, vpc_id: str) -> None:
     """
-    Delete a VPC occid made, with the gateways, subnets and security groups
-    occid made in it.  @raise Conflict: something else lives in it (checked
+    Delete a VPC occid made, with the route tables (and so their routes and
+    associations), gateways, subnets and security groups occid made in it,
+    in that order.  @raise Conflict: something else lives in it (checked
     before anything is deleted).
     """
     filters = [{"Name": "vpc-id", "Values": [vpc_id]}]
@@ -131,12 +155,20 @@ def _teardown(client: EC2Client, vpc_id: str) -> None:
     subnets = client.describe_subnets(Filters=filters)["Subnets"]
     groups = [group for group in client.describe_security_groups(Filters=filters)["SecurityGroups"]
               if group["GroupName"] != "default"]
-    foreign = [piece.get("InternetGatewayId") or piece.get("SubnetId") or piece["GroupId"]
-               for piece in (*gateways, *subnets, *groups)
+    tables = [table for table in client.describe_route_tables(Filters=filters)["RouteTables"]
+              if not any(a.get("Main") for a in table.get("Associations", ()))]
+    foreign = [piece.get("InternetGatewayId") or piece.get("SubnetId")
+               or piece.get("RouteTableId") or piece["GroupId"]
+               for piece in (*gateways, *subnets, *tables, *groups)
                if MANAGED_TAG not in tag_dict(piece)]
     if foreign:
         raise Conflict(f"network {vpc_id} holds {', '.join(foreign)}, which occid did not "
                        "create; remove them first")
+    for table in tables:
+        for association in table.get("Associations", ()):
+            client.disassociate_route_table(
+                AssociationId=association["RouteTableAssociationId"])
+        client.delete_route_table(RouteTableId=table["RouteTableId"])
     for gateway in gateways:
         client.detach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"],
                                        VpcId=vpc_id)

@@ -10,7 +10,8 @@ left behind: its temporary launch key pairs older than an hour, and elastic
 IPs it allocated that are not associated and network interfaces it made
 that are not attached, once they are older than L{GRACE} (a request, in
 this or another occid process, may be between allocating and associating,
-or creating and attaching).  Because every intent lives in EC2 tags, any
+or creating and attaching); and, at once, its elastic IPs still associated
+with a terminated or vanished instance.  Because every intent lives in EC2 tags, any
 occid process (or a restarted one) finishes the work.  It returns a plain
 report; the caller logs it.
 """
@@ -25,13 +26,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from occid.ec2 import intents
 from occid.ec2.account import Account
+from occid.ec2.addresses import occid_addresses, release
 from occid.ec2.compute import all_instances
 from occid.ec2.errors import translate
 from occid.ec2.launch import LAUNCH_KEY_PREFIX
 from occid.ec2.links import (
     attach_volume,
     make_public,
-    occid_addresses,
     write_intents,
     zone_mismatch,
 )
@@ -105,27 +106,52 @@ def _make(account: Account, instance: dict, intent: intents.Intent) -> None:
 
 def complete_links(account: Account, report: Report) -> None:
     """Make the recorded links of every running instance, and clear what is done or hopeless."""
-    client = account.client
     running = all_instances(account, [
         {"Name": "tag-key", "Values": [LINKS_TAG]},
         {"Name": "instance-state-name", "Values": ["running"]}])
     for instance, _ in running:
-        id = instance["InstanceId"]
-        left: list[intents.Intent] = []
-        for intent in intents.pending(instance):
-            try:
-                _make(account, instance, intent)
-            except Abandoned as reason:
-                report.links_abandoned.append(f"{id}_{intent.target}: {reason}")
-            except (ClientError, BotoCoreError, OCCIError) as error:
-                _failed(report, f"{id} link to {intent.target}", error)
-                left.append(intent)
-            else:
-                report.links_made.append(f"{id}_{intent.target}")
+        _complete(account, instance, report)
+
+
+def _complete(account: Account, instance: dict, report: Report) -> None:
+    """Make the recorded links of one running instance; keep in its tag those that failed."""
+    id = instance["InstanceId"]
+    left: list[intents.Intent] = []
+    for intent in intents.pending(instance):
         try:
-            write_intents(client, id, tuple(left))
-        except (ClientError, BotoCoreError) as error:
-            _failed(report, f"{id} links tag", error)
+            _make(account, instance, intent)
+        except Abandoned as reason:
+            report.links_abandoned.append(f"{id}_{intent.target}: {reason}")
+        except (ClientError, BotoCoreError, OCCIError) as error:
+            _failed(report, f"{id} link to {intent.target}", error)
+            left.append(intent)
+        else:
+            report.links_made.append(f"{id}_{intent.target}")
+    try:
+        write_intents(account.client, id, tuple(left))
+    except (ClientError, BotoCoreError) as error:
+        _failed(report, f"{id} links tag", error)
+
+
+def complete_instance(account: Account, id: str) -> Report | None:
+    """
+    The pass of L{complete_links} over one instance, for the daemon's
+    watcher of a new compute (blocking; one DescribeInstances when there is
+    nothing to do): C{None} while the instance is pending (look again
+    later), else the report (empty when it is gone, stopped or has no
+    recorded link left).
+    """
+    report = Report()
+    for instance, _ in all_instances(account, [{"Name": "instance-id", "Values": [id]}]):
+        state = instance["State"]["Name"]
+        if state == "pending":
+            return None
+        if state == "running" and intents.pending(instance):
+            try:
+                _complete(account, instance, report)
+            except (ClientError, BotoCoreError, OCCIError) as error:
+                _failed(report, f"{id} links", error)
+    return report
 
 
 def _old(resource: dict, now: datetime) -> bool:
@@ -147,11 +173,13 @@ def collect_leftovers(account: Account, now: datetime, report: Report) -> None:
         if created is not None and now - created > KEY_PAIR_AGE:
             client.delete_key_pair(KeyName=key["KeyName"])
             report.key_pairs_deleted.append(key["KeyName"])
-    for address in client.describe_addresses(
-            Filters=[{"Name": f"tag:{MANAGED_TAG}", "Values": [MANAGED_PUBLIC]}])["Addresses"]:
+    addresses = client.describe_addresses(
+        Filters=[{"Name": f"tag:{MANAGED_TAG}", "Values": [MANAGED_PUBLIC]}])["Addresses"]
+    for address in addresses:
         if not address.get("AssociationId") and _old(address, now):
             client.release_address(AllocationId=address["AllocationId"])
             report.addresses_released.append(address["AllocationId"])
+    _free_orphans(account, addresses, report)
     for interface in client.describe_network_interfaces(Filters=[
             {"Name": f"tag:{MANAGED_TAG}", "Values": [MANAGED_INTERFACE]},
             {"Name": "status", "Values": ["available"]}])["NetworkInterfaces"]:
@@ -159,6 +187,31 @@ def collect_leftovers(account: Account, now: datetime, report: Report) -> None:
             continue
         client.delete_network_interface(NetworkInterfaceId=interface["NetworkInterfaceId"])
         report.interfaces_deleted.append(interface["NetworkInterfaceId"])
+
+
+def _free_orphans(account: Account, addresses: list[dict], report: Report) -> None:
+    """
+    Disassociate and release the occid addresses of C{addresses} still
+    associated with an instance that is terminated or no longer exists (a
+    compute deleted while a release failed, or by another tool).
+    """
+    holders = {a["InstanceId"]: a for a in addresses if a.get("AssociationId")
+               and a.get("InstanceId")}
+    if not holders:
+        return
+    alive = {instance["InstanceId"] for instance, _ in all_instances(account, [
+        {"Name": "instance-id", "Values": sorted(holders)},
+        {"Name": "instance-state-name",
+         "Values": ["pending", "running", "shutting-down", "stopping", "stopped"]}])}
+    for id, address in sorted(holders.items()):
+        if id in alive:
+            continue
+        try:
+            release(account.client, address, pauses=())
+        except (ClientError, BotoCoreError) as error:
+            _failed(report, f"releasing {address['AllocationId']} of {id}", error)
+        else:
+            report.addresses_released.append(address["AllocationId"])
 
 
 def reconcile(account: Account, now: datetime) -> Report:

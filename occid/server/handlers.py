@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from occid.occi import infrastructure as infra
 from occid.occi import rendering, resolve, textparse, usermixins
-from occid.occi.errors import Forbidden
+from occid.occi.errors import Conflict, Forbidden, OCCIError
 from occid.occi.model import Document, Entity, EntityFilter, Kind, Mixin
 from occid.server.context import Context, header
 from occid.server.respond import Answer
@@ -154,10 +154,32 @@ class KindHandler(Handler):
         )
 
     async def render_DELETE(self, context: Context) -> Answer:
+        """
+        Delete every owned entity of the collection, each one tried even
+        when another fails; 409 listing those that could not be deleted
+        (L{undeleted}), after the others are gone.
+        """
         collection = context.collection()
+        refused: list[tuple[str, OCCIError]] = []
         for entity in await collection.list(EntityFilter(owned_only=True)):
-            await collection.delete(entity.id)
+            try:
+                await collection.delete(entity.id)
+            except OCCIError as error:
+                refused.append((self.base_url + entity.location, error))
+        if refused:
+            raise undeleted(_kind(context), refused)
         return Answer(200, context.renderer.ok())
+
+
+def undeleted(kind: Kind, refused: Sequence[tuple[str, OCCIError]]) -> Conflict:
+    """
+    The 409 of a collection delete that left C{refused} (location, error)
+    behind: each location with the status and message of its refusal.
+    """
+    reasons = "; ".join(f"{url}: {error.status} {error.message.rstrip('.')}"
+                        for url, error in refused)
+    return Conflict(f"{len(refused)} {kind.term} could not be deleted (the others were): "
+                    f"{reasons}")
 
 
 class EntityHandler(Handler):
