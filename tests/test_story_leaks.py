@@ -19,14 +19,13 @@ from __future__ import annotations
 import re
 import time
 
-import boto3
 import pytest
 
 from occid.gsi.principal import owner_hash
 from tests import gridtools
 from tests.daemon import Daemon, curl, have_curl
-from tests.motoserver import DEBIAN, REGION
-from tests.pki import PKI, USER_DN
+from tests.motoserver import DEBIAN
+from tests.pki import USER_DN
 from tests.test_story import INFRA, OS_TPL_SCHEME, TEXT, created, links, ours, post_text
 
 pytestmark = [
@@ -36,30 +35,6 @@ pytestmark = [
 
 OWNER = owner_hash(USER_DN)
 IPNETWORK_SCHEME = "http://schemas.ogf.org/occi/infrastructure/network#"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """The module's PKI, with a vomsdir entry for testvo."""
-    pki = PKI(str(tmp_path_factory.mktemp("pki")))
-    pki.lsc("testvo", "voms.example.org")
-    return pki
-
-
-@pytest.fixture(scope="module")
-def proxy(pki, tmp_path_factory):
-    """A voms-proxy-fake proxy of the PKI's user in testvo."""
-    out = tmp_path_factory.mktemp("proxies")
-    return gridtools.voms_proxy_fake(pki, str(out / "member.pem"), vo="testvo",
-                                     fqans=["/testvo"])
-
-
-@pytest.fixture(scope="module")
-def ec2(moto_server):
-    """A boto3 client of moto's default account (the daemon's), on a freshly reset moto."""
-    moto_server.reset()
-    return boto3.client("ec2", region_name=REGION, endpoint_url=moto_server.endpoint,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 @pytest.fixture(scope="module")
