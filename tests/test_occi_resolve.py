@@ -143,6 +143,26 @@ def test_create_errors():
         resource_for_create(storage, infra.STORAGE, CATALOG)
 
 
+@pytest.mark.parametrize(("mixin", "name"), [
+    (infra.SSH_KEY, "occi.credentials.ssh.publickey"),
+    (infra.USER_DATA, "occi.compute.userdata"),
+    (infra.OPENSTACK_PUBLIC_KEY, "org.openstack.credentials.publickey.data"),
+    (infra.OPENSTACK_USER_DATA, "org.openstack.compute.user_data"),
+])
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_blank_key_or_user_data_is_refused(mixin, name, blank):
+    """An empty SSH key or user data is 400 naming it, not a VM one cannot log into."""
+    document = _compute_doc(_ref(mixin), **{name: blank})
+    with pytest.raises(BadRequest, match=f"attribute {name} is empty"):
+        resource_for_create(document, infra.COMPUTE, CATALOG)
+
+
+def test_blank_optional_attribute_is_kept():
+    """A blank title is a title: only required and contextualization attributes must be set."""
+    entity = resource_for_create(_compute_doc(**{"occi.core.title": " "}), infra.COMPUTE, CATALOG)
+    assert entity.attributes["occi.core.title"] == " "
+
+
 def test_create_coercion_and_aliases():
     """Numbers coerce per definition; OOI's misspelt key names are accepted."""
     resource = resource_for_create(_compute_doc(

@@ -12,6 +12,7 @@ over TLS, curl presenting a C{voms-proxy-fake} proxy, a moto EC2 server.
     could not delete, after deleting the others.
   - An inline public link is made within seconds of the instance running,
     and shows no address before.
+  - An empty SSH key or user data is refused, not dropped.
 """
 
 from __future__ import annotations
@@ -73,6 +74,39 @@ def public_link(daemon, proxy, compute) -> dict[str, str]:
     answer = curl(daemon, proxy, compute, "-H", "Accept: text/plain")
     assert answer.status == 200, answer.body
     return links(answer.body)["/network/public"]
+
+
+# -- point 1: an empty SSH key or user data is refused, not dropped -------------
+
+
+@pytest.mark.parametrize(("mixin", "attribute"), [
+    ('ssh_key; scheme="http://schemas.ogf.org/occi/infrastructure/credentials#"',
+     "occi.credentials.ssh.publickey"),
+    ('user_data; scheme="http://schemas.openstack.org/compute/instance#"',
+     "org.openstack.compute.user_data"),
+])
+def test_empty_key_or_user_data_is_refused(daemon, proxy, ec2, mixin, attribute):
+    """
+    A create whose SSH key or user data is empty answers 400 naming the
+    attribute, and launches nothing (before: 201, and a VM without them).
+    """
+    before = live_instances(ec2)
+    answer = post_text(daemon, proxy, "/compute/", "\n".join([
+        f'Category: compute; scheme="{INFRA}"; class="kind"',
+        f'Category: {DEBIAN}; scheme="{OS_TPL_SCHEME}"; class="mixin"',
+        f'Category: {mixin}; class="mixin"',
+        f'X-OCCI-Attribute: {attribute}=""',
+    ]))
+    assert answer.status == 400, answer.body
+    assert f"attribute {attribute} is empty" in answer.body
+    assert live_instances(ec2) == before
+
+
+def live_instances(ec2) -> list[str]:
+    """The ids of our instances not terminated."""
+    instances = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
+                 if i["State"]["Name"] != "terminated"]
+    return sorted(i["InstanceId"] for i in ours(instances, OWNER))
 
 
 # -- point 5: a deleted compute's elastic IPs are released ----------------------

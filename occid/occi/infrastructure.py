@@ -341,6 +341,12 @@ OPENSTACK_USER_DATA = Mixin(
     ),
 )
 
+#: What makes a new compute reachable (an SSH key) or configures it (user
+#: data): given blank, it would be dropped and the VM launched without it.
+CONTEXTUALIZATION = ("occi.credentials.ssh.publickey", "occi.compute.userdata",
+                     "org.openstack.credentials.publickey.data",
+                     "org.openstack.compute.user_data")
+
 # -- everything ------------------------------------------------------------
 
 KINDS = (ENTITY, RESOURCE, LINK, COMPUTE, STORAGE, NETWORK, NETWORKINTERFACE,

@@ -6,7 +6,9 @@ asks for, the changes of an update, the action of a trigger, or a filter.
 Statuses follow the status table of docs/status.md: an unknown category, a
 missing required attribute or a bad value is a L{BadRequest} (400); a mixin
 not applicable to the kind, or a write to an immutable attribute, is
-L{Forbidden} (403).
+L{Forbidden} (403).  A required attribute, or an SSH key or user data
+(L{infra.CONTEXTUALIZATION}), given empty or blank is a L{BadRequest}: left
+out silently it would make a VM its user cannot log into.
 Client-supplied C{occi.core.id}, an inline link's C{self}, id and source
 are ignored: the provider names entities.  Locations may be written as
 paths or as absolute URLs; only the path is kept.
@@ -205,7 +207,13 @@ def _attributes(given: dict[str, AttributeValue], kind: Kind, mixins: list[Mixin
         if not attribute.mutable and not restating:
             raise Forbidden(f"attribute {name} cannot be set by a client")
         values[name] = coerce(attribute, value)
+        if _blank(values[name]) and (attribute.required or name in infra.CONTEXTUALIZATION):
+            raise BadRequest(f"attribute {name} is empty; give it a value or leave it out")
     return values
+
+
+def _blank(value: AttributeValue) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 def _check_required(values: dict, kind: Kind, mixins: list[Mixin],
