@@ -120,14 +120,24 @@ class IEntityCollection(Interface):
         @raise occid.occi.errors.NotFound: no such entity visible here.
         """
 
-    def create(entity):
+    def create(entity, idempotency_key=None):
         """
         @param entity: a L{occid.occi.model.Entity} resolved against the
             catalog; its C{id} is empty and ignored.  Inline links of a
             resource are made with it.
+        @param idempotency_key: the request's C{Idempotency-Key}
+            (L{occid.occi.idempotency.check_key}), or C{None}.  While the
+            entity an earlier create of this principal with the same key
+            made exists, a create with the same key and an equal C{entity}
+            (L{occid.occi.idempotency.request_digest}) makes nothing and
+            fires with that entity.
         @return: a C{Deferred} firing with the created entity, C{id} set.
             If any step fails, what was made is undone before the failure is
             reported.
+        @raise occid.occi.errors.Conflict: the key was used for an earlier
+            create with another entity.
+        @raise occid.occi.errors.BadRequest: this kind does not honour an
+            idempotency key (only compute does).
         """
 
     def update(id, changes):

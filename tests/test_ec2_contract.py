@@ -19,6 +19,7 @@ from tests.contract import (
     StorageContract,
     StorageLinkContract,
 )
+from tests.contract_idempotency import IdempotencyContract
 from tests.contract_usermixins import UserMixinContract
 from tests.motoserver import DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, make_account, make_config
 
@@ -47,6 +48,10 @@ class EC2CatalogTests(EC2Provider, CatalogContract, SynchronousTestCase):
 
 class EC2ComputeTests(EC2Provider, ComputeContract, SynchronousTestCase):
     """EC2 instances keep the compute contract."""
+
+
+class EC2IdempotencyTests(EC2Provider, IdempotencyContract, SynchronousTestCase):
+    """EC2 instances keep the idempotency contract."""
 
 
 class EC2StorageTests(EC2Provider, StorageContract, SynchronousTestCase):

@@ -38,6 +38,7 @@ from tests.contract import (
     StorageContract,
     StorageLinkContract,
 )
+from tests.contract_idempotency import IdempotencyContract
 from tests.contract_usermixins import UserMixinContract
 from tests.rawhttp import read_response
 
@@ -62,6 +63,10 @@ class MemoryCatalogTests(MemoryProvider, CatalogContract, SynchronousTestCase):
 
 class MemoryComputeTests(MemoryProvider, ComputeContract, SynchronousTestCase):
     """Memory computes keep the compute contract."""
+
+
+class MemoryIdempotencyTests(MemoryProvider, IdempotencyContract, SynchronousTestCase):
+    """Memory computes keep the idempotency contract."""
 
 
 class MemoryStorageTests(MemoryProvider, StorageContract, SynchronousTestCase):

@@ -78,6 +78,9 @@ class Operations:
         C{refusals.update_refused(kind)} is then the error.
     @ivar trigger: C{None} when the kind has no action occid runs:
         C{refusals.action_impossible(kind, action)} is then the error.
+
+    The C{plan} of a kind in L{refusals.IDEMPOTENT_KINDS} takes the
+    create's idempotency key as a fourth argument.
     """
 
     kind: Kind
@@ -87,7 +90,7 @@ class Operations:
     delete: Callable[..., None]
     update: Callable[..., Entity] | None = None
     trigger: Callable[..., Any] | None = None
-    plan: Callable[[Account, Scope, Entity], Any] = _unchanged
+    plan: Callable[..., Any] = _unchanged
     created: Callable[[Any, str], Entity] = _entity
 
 
@@ -165,11 +168,16 @@ class EC2Collection:
     def get(self, id: str) -> Deferred[Entity]:
         return self._run(self._operations.get, id)
 
-    def create(self, entity: Entity) -> Deferred[Entity]:
+    def create(self, entity: Entity, idempotency_key: str | None = None) -> Deferred[Entity]:
         operations = self._operations
+        keyed: tuple[str, ...] = ()
+        if idempotency_key is not None:
+            if self.kind not in refusals.IDEMPOTENT_KINDS:
+                return fail(refusals.not_idempotent(self.kind))
+            keyed = (idempotency_key,)
         return self._write(
             operations.create,
-            lambda: (operations.plan(self._account, self._scope, entity),),
+            lambda: (operations.plan(self._account, self._scope, entity, *keyed),),
         ).addCallback(operations.created, self._account.name)
 
     def update(self, id: str, changes: Changes) -> Deferred[Entity]:

@@ -77,13 +77,13 @@ class WatchedComputes(EC2Collection):
         super().__init__(*args)
         self._watch = watch
 
-    def create(self, entity: Entity) -> Deferred[Entity]:
+    def create(self, entity: Entity, idempotency_key: str | None = None) -> Deferred[Entity]:
         def watched(created: Entity) -> Entity:
             if awaits_links(created):
                 self._watch(self._account, created.id)
             return created
 
-        return super().create(entity).addCallback(watched)
+        return super().create(entity, idempotency_key).addCallback(watched)
 
 
 @implementer(IBackend)

@@ -9,6 +9,10 @@ that need a running instance are recorded in a tag for the reconciler.  Once
 the instance is launched the create succeeds: a temporary key pair that
 cannot be deleted then is left to the reconciler and reported in the
 L{Launched} result, which L{occid.ec2.adapter} logs in the reactor thread.
+
+A create with an idempotency key first looks for the instance an earlier
+create with the same key launched (by its client token, derived from the
+key): EC2 de-duplicates the token too, but not every emulator does.
 """
 
 from __future__ import annotations
@@ -25,7 +29,16 @@ from occid.ec2.compute import all_instances, entity
 from occid.ec2.errors import translate, translated
 from occid.ec2.planning import Launch
 from occid.ec2.scope import Scope
-from occid.ec2.tags import MANAGED_LAUNCH_KEY, MANAGED_TAG, OWNER_TAG, TOKEN_TAG, tag_list
+from occid.ec2.tags import (
+    MANAGED_LAUNCH_KEY,
+    MANAGED_TAG,
+    OWNER_TAG,
+    REQUEST_TAG,
+    TOKEN_TAG,
+    shown,
+    tag_dict,
+    tag_list,
+)
 from occid.occi.errors import BadRequest, Conflict
 from occid.occi.model import Entity
 
@@ -151,6 +164,23 @@ def _launched_by_token(account: Account, token: str) -> str | None:
     return None
 
 
+def _retried(account: Account, launch: Launch) -> Entity | None:
+    """
+    The compute a create with the idempotency key of C{launch} made
+    earlier, while it exists, if it asked for the same (its
+    L{REQUEST_TAG}); C{None} when there is none.
+
+    @raise Conflict: it asked for something else.
+    """
+    token = [{"Name": f"tag:{TOKEN_TAG}", "Values": [launch.client_token]}]
+    for instance, reservation in all_instances(account, shown(token)):
+        if tag_dict(instance).get(REQUEST_TAG) != launch.tags[REQUEST_TAG]:
+            raise Conflict(f"the Idempotency-Key was used for another create (compute "
+                           f"{instance['InstanceId']}); use a new key for a new request")
+        return entity(account, instance, reservation)
+    return None
+
+
 @dataclass(frozen=True)
 class Launched:
     """
@@ -174,6 +204,10 @@ def create_compute(account: Account, scope: Scope, launch: Launch) -> Launched:
     to delete the temporary key pair after the launch is only reported in
     the result.
     """
+    if REQUEST_TAG in launch.tags:
+        earlier = _retried(account, launch)
+        if earlier is not None:
+            return Launched(earlier)
     client = account.client
     parameters = run_parameters(account, scope, launch)
     key_name = None

@@ -62,13 +62,13 @@ class MemberCollection:
     def get(self, id: str) -> Deferred[Entity]:
         return self._inner.get(id).addCallback(self._one)
 
-    def create(self, entity: Entity) -> Deferred[Entity]:
+    def create(self, entity: Entity, idempotency_key: str | None = None) -> Deferred[Entity]:
         named = usermixins.user_mixins_of(entity.mixins)
         if named:
             return fail(BadRequest(
                 f"associate {named[0].identifier} once the entity exists: POST its location "
                 f"to {named[0].location}"))
-        return self._inner.create(entity)
+        return self._inner.create(entity, idempotency_key)
 
     def update(self, id: str, changes: Changes) -> Deferred[Entity]:
         named = usermixins.user_mixins_of(changes.mixins)

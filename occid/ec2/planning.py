@@ -26,8 +26,9 @@ from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
 from occid.ec2 import defaults, intents
 from occid.ec2.scope import Scope
-from occid.ec2.tags import LINKS_TAG, TOKEN_TAG, tag_list
+from occid.ec2.tags import LINKS_TAG, REQUEST_TAG, TOKEN_TAG, tag_list
 from occid.ec2.vocabulary import instance_type_of, valid_id
+from occid.occi import idempotency
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Forbidden, NotFound
 from occid.occi.model import AttributeValue, Entity, Kind, Link, Mixin
@@ -149,9 +150,14 @@ def _default_image(account: Account, catalog: ICatalog) -> Mixin:
     return found
 
 
-def plan_compute(account: Account, scope: Scope, entity: Entity) -> Launch:
+def plan_compute(account: Account, scope: Scope, entity: Entity,
+                 idempotency_key: str | None = None) -> Launch:
     """
     Check a create request against the account's catalog and occid's rules.
+
+    With an C{idempotency_key} the client token is derived from the owner
+    and the key, and the L{REQUEST_TAG} holds the digest of the key and
+    C{entity}, for L{occid.ec2.launch} to find a retried launch.
 
     Without an os_tpl the site's C{[images] default} is used; without a
     resource_tpl, cores and memory (when given) choose the smallest offered
@@ -200,8 +206,12 @@ def plan_compute(account: Account, scope: Scope, entity: Entity) -> Launch:
         else:
             raise BadRequest(f"cannot link a new compute to {link.target}")
 
-    token = str(uuid.uuid4())
     tags = scope.creation_tags(entity.title)
+    if idempotency_key is None:
+        token = str(uuid.uuid4())
+    else:
+        token = idempotency.client_token(scope.principal.owner, idempotency_key)
+        tags[REQUEST_TAG] = idempotency.request_digest(idempotency_key, entity)
     tags[TOKEN_TAG] = token
     if pending:
         tags[LINKS_TAG] = intents.encode(pending)

@@ -13,7 +13,10 @@ from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, OCCIError
 from occid.occi.model import Action, Kind
 
-__all__ = ["READ_ONLY", "action_impossible", "not_an_action", "update_refused"]
+__all__ = [
+    "IDEMPOTENT_KINDS", "READ_ONLY", "action_impossible", "not_an_action", "not_idempotent",
+    "update_refused",
+]
 
 #: What a read-only binding (a limited proxy) that writes is told.
 READ_ONLY = "a limited proxy may only read; use a full proxy to change anything"
@@ -23,6 +26,16 @@ _IMPOSSIBLE = {
     infra.STORAGE.term: "{action} is not possible on EBS volumes",
     infra.NETWORK.term: "{action} is not possible on a VPC; it is always up",
 }
+
+
+#: The kinds whose creates honour an C{Idempotency-Key} (docs/wire.md).
+IDEMPOTENT_KINDS = (infra.COMPUTE,)
+
+
+def not_idempotent(kind: Kind) -> BadRequest:
+    """The error of a create of C{kind}, not in L{IDEMPOTENT_KINDS}, with an idempotency key."""
+    return BadRequest(f"the Idempotency-Key is not supported for {kind.term}; "
+                      f"only a compute create honours it")
 
 
 def not_an_action(kind: Kind, action: Action) -> BadRequest:

@@ -27,6 +27,7 @@ __all__ = [
     "MANAGED_TAG",
     "NAME_TAG",
     "OWNER_TAG",
+    "REQUEST_TAG",
     "SHOWN_STATES",
     "TAG_VALUE_LIMIT",
     "TOKEN_TAG",
@@ -60,6 +61,10 @@ LINKS_TAG = "occid:links"
 
 #: The client token of a launch, to find an instance after a timeout.
 TOKEN_TAG = "occid:token"
+
+#: The digest of a create's idempotency key and request
+#: (L{occid.occi.idempotency.request_digest}): a retry finds its compute.
+REQUEST_TAG = "occid:request"
 
 #: What occid made for its own use; the value says what (below).
 MANAGED_TAG = "occid:managed"

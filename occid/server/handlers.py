@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 
+from occid.occi import idempotency, rendering, resolve, textparse, usermixins
 from occid.occi import infrastructure as infra
-from occid.occi import rendering, resolve, textparse, usermixins
 from occid.occi.errors import Conflict, Forbidden, OCCIError
 from occid.occi.model import Document, Entity, EntityFilter, Kind, Mixin
 from occid.server.context import Context, header
@@ -147,7 +147,9 @@ class KindHandler(Handler):
             entity = resolve.link_for_create(document, kind, context.catalog)
         else:
             entity = resolve.resource_for_create(document, kind, context.catalog)
-        created = await context.collection().create(entity)
+        key = header(context.request, idempotency.HEADER.encode())
+        created = await context.collection().create(
+            entity, None if key is None else idempotency.check_key(key))
         url = self.base_url + created.location
         return Answer(
             201, context.renderer.created(url), (("Location", url), ("X-OCCI-Location", url))

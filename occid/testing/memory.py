@@ -41,7 +41,7 @@ from occid.occi.model import (
     Resource,
 )
 from occid.policy import AccountBinding
-from occid.testing import plans
+from occid.testing import idempotent, plans
 
 #: Id prefixes of resources, by kind term, as EC2 makes them.
 ID_PREFIXES = {"compute": "i-", "storage": "vol-", "network": "vpc-"}
@@ -85,6 +85,7 @@ class _Stored:
     entity: Entity
     owner: str
     vo: str
+    request: tuple[str, str] | None = None  # idempotent.keyed_request
 
 
 @dataclass
@@ -241,15 +242,20 @@ class MemoryCollection:
         """Entity C{id}, or C{NotFound} when it is not visible here."""
         return self._call(lambda: self._render(self._stored(id)))
 
-    def create(self, entity: Entity) -> defer.Deferred[Entity]:
+    def create(self, entity: Entity, idempotency_key: str | None = None) -> defer.Deferred[Entity]:
         """
         Store a copy of C{entity} under a new EC2-like id (a link's id joins
-        its source's and target's), in its kind's initial state.
+        its source's and target's), in its kind's initial state; a retry
+        with an C{idempotency_key} answers the earlier entity (L{idempotent}).
         """
-        return self._call(self._create, entity)
+        return self._call(self._create, entity, idempotency_key)
 
-    def _create(self, entity: Entity) -> Entity:
+    def _create(self, entity: Entity, idempotency_key: str | None) -> Entity:
         self._check_writable()
+        request = idempotent.keyed_request(self.kind, self._principal.owner, idempotency_key, entity)
+        earlier = idempotent.retried(self._store.entities, self._binding.account, self.kind, request)
+        if earlier is not None:
+            return self._render(earlier)
         new = copy.deepcopy(entity)
         if self.kind == infra.COMPUTE:
             new.mixins = plans.compute_mixins(entity, self._store.templates,
@@ -275,7 +281,7 @@ class MemoryCollection:
                 link.source = new.location
                 link.id = f"{new.id}_{link.target.rsplit('/', 1)[-1]}"
         self._store.entities[self._key(new.id)] = _Stored(
-            entity=new, owner=self._principal.owner, vo=self._binding.vo
+            entity=new, owner=self._principal.owner, vo=self._binding.vo, request=request
         )
         self._record("create", new.id, copy.deepcopy(new))
         return self._render(self._store.entities[self._key(new.id)])
