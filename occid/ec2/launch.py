@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from occid.ec2 import intents
+from occid.ec2 import intents, quotas
 from occid.ec2.account import Account
 from occid.ec2.compute import all_instances, entity
 from occid.ec2.errors import translate, translated
@@ -176,6 +176,7 @@ def create_compute(account: Account, scope: Scope, launch: Launch) -> Launched:
     """
     client = account.client
     parameters = run_parameters(account, scope, launch)
+    quotas.check_launch(account, scope, launch.instance_type)
     key_name = None
     instance_id = None
     try:
