@@ -20,9 +20,6 @@ from typing import Any, Protocol
 #: C{fail(key, problem)}: raises the error naming the file, C{key} and C{problem}.
 Fail = Callable[[str, str], None]
 
-#: The keys of an account table that are its own templates.
-TEMPLATE_KEYS = ("images", "instance_types", "default_instance_type")
-
 _AMI = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
 _INSTANCE_TYPE = re.compile(r"[a-z0-9-]+\.[a-z0-9-]+")
 

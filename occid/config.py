@@ -290,6 +290,8 @@ def _build_account(path: str, index: int, table: dict[str, Any]) -> AccountConfi
         fail(f"{where}.images", "must be a table like [images]")
     if "limits" in table:
         fail(f"{where}.limits", "unknown key")
+    if table.get("instance_types") == []:
+        fail(f"{where}.instance_types", "must offer at least one instance type (or be left out)")
     account = _build(path, where, AccountConfig, table)
     if images is None:
         return replace(account, limits=limits)
