@@ -1,16 +1,13 @@
 """
 Tests for L{occid.accountconfig} through L{occid.config.parse}: an account's
 own images and instance types, its limits, and the message each bad value
-stops the daemon with; and for L{occid.ec2.usage.check}, the pure
-comparison of a request with the limits.
+stops the daemon with.
 """
 
 import pytest
 
 from occid import config
 from occid.accountconfig import LIMIT_KEYS, Limits
-from occid.ec2.usage import Usage, check
-from occid.occi.errors import Forbidden
 from tests.test_config import PATHS, minimal
 
 ACCOUNT = 'fqans = ["/fedcloud.egi.eu"]\n'
@@ -93,46 +90,3 @@ def test_bad_account_keys(extra, key, problem):
     assert (e.value.key, e.value.path) == (key, "/etc/occid.toml")
     assert problem in e.value.problem
     assert "\n" not in str(e.value)
-
-
-# -- the comparison ------------------------------------------------------------
-
-
-def refusal(limits: Limits, account: Usage, user: Usage, asked: Usage,
-            request: str = "create") -> str:
-    """The message of the 403 L{check} raises."""
-    with pytest.raises(Forbidden) as e:
-        check(limits, "fedcloud", account, user, asked, request)
-    assert e.value.status == 403
-    return e.value.message
-
-
-def test_no_limits_allow_everything():
-    """Unset limits refuse nothing."""
-    check(Limits(), "fedcloud", Usage(99, 999, 9999), Usage(9, 99, 999), Usage(1, 64, 16384))
-
-
-def test_account_limit():
-    """A max_* limit counts the whole account; reaching it exactly is allowed."""
-    limits = Limits(max_vcpus=8)
-    check(limits, "fedcloud", Usage(3, 6, 0), Usage(), Usage(1, 2, 0))
-    assert refusal(limits, Usage(3, 6, 0), Usage(), Usage(1, 4, 0)) == (
-        "max_vcpus of account fedcloud is 8: 6 in use, this create asks for 4")
-
-
-def test_user_limit():
-    """A user_max_* limit counts the user's own use only."""
-    limits = Limits(user_max_volume_gib=10)
-    check(limits, "fedcloud", Usage(volume_gib=500), Usage(volume_gib=4), Usage(volume_gib=6))
-    assert refusal(limits, Usage(volume_gib=500), Usage(volume_gib=8), Usage(volume_gib=4),
-                   "resize") == (
-        "user_max_volume_gib of account fedcloud is 10: 8 in use by you, "
-        "this resize asks for 4")
-
-
-def test_unasked_measures_not_checked():
-    """An account over its instance limit may still create volumes."""
-    check(Limits(max_instances=1, max_volume_gib=10), "fedcloud", Usage(5, 10, 2), Usage(),
-          Usage(volume_gib=3))
-    assert refusal(Limits(max_instances=0), Usage(), Usage(), Usage(instances=1)) == (
-        "max_instances of account fedcloud is 0: 0 in use, this create asks for 1")
