@@ -175,8 +175,8 @@ def create_compute(account: Account, scope: Scope, launch: Launch) -> Launched:
     the result.
     """
     client = account.client
-    parameters = run_parameters(account, scope, launch)
     quotas.check_launch(account, scope, launch.instance_type)
+    parameters = run_parameters(account, scope, launch)
     key_name = None
     instance_id = None
     try:
