@@ -50,20 +50,20 @@ def check_launch(account: Account, scope: Scope, instance_type: str) -> None:
     if all(limit is None for limit in (limits.max_instances, limits.max_vcpus,
                                        limits.user_max_instances, limits.user_max_vcpus)):
         return
-    instances = [(instance["InstanceType"], tag_dict(instance).get(OWNER_TAG))
-                 for instance, _ in all_instances(account, [
-                     _OURS, {"Name": "instance-state-name", "Values": list(COUNTED_STATES)}])]
+    owners_and_types = [(tag_dict(instance).get(OWNER_TAG), instance["InstanceType"])
+                        for instance, _ in all_instances(account, [
+                            _OURS, {"Name": "instance-state-name",
+                                    "Values": list(COUNTED_STATES)}])]
     counting_vcpus = limits.max_vcpus is not None or limits.user_max_vcpus is not None
-    vcpus = (_vcpus(account, {t for t, _ in instances} | {instance_type})
+    vcpus = (_vcpus(account, {t for _, t in owners_and_types} | {instance_type})
              if counting_vcpus else {})
     owner = scope.principal.owner
 
-    def use(selected: list[tuple[str, str | None]]) -> Usage:
-        return Usage(instances=len(selected),
-                     vcpus=sum(vcpus.get(t, 0) for t, _ in selected))
+    def use(of_user: bool) -> Usage:
+        types = [t for who, t in owners_and_types if who == owner or not of_user]
+        return Usage(instances=len(types), vcpus=sum(vcpus.get(t, 0) for t in types))
 
-    check(limits, account.name, use(instances),
-          use([i for i in instances if i[1] == owner]),
+    check(limits, account.name, use(of_user=False), use(of_user=True),
           Usage(instances=1, vcpus=vcpus.get(instance_type, 0)))
 
 
