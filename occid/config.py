@@ -23,7 +23,13 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from occid.accountconfig import Limits, check_images, check_instance_types, take_limits
+from occid.accountconfig import (
+    Fail,
+    Limits,
+    check_images,
+    check_instance_types,
+    take_limits,
+)
 
 DEFAULT_PATH = "/etc/occid/occid.toml"
 
@@ -276,13 +282,18 @@ def _build(path: str, section: str, cls: type, table: dict[str, Any]) -> Any:
     return cls(**values)
 
 
-def _build_account(path: str, index: int, table: dict[str, Any]) -> AccountConfig:
-    """Account C{table}, with its own C{images} table and its limits."""
-    where = f"accounts[{index}]"
-
+def _failing(path: str) -> Fail:
+    """C{fail(key, problem)}: raise the L{ConfigError} naming C{path}, C{key} and C{problem}."""
     def fail(key: str, problem: str) -> None:
         raise ConfigError(path, key, problem)
 
+    return fail
+
+
+def _build_account(path: str, index: int, table: dict[str, Any]) -> AccountConfig:
+    """Account C{table}, with its own C{images} table and its limits."""
+    where = f"accounts[{index}]"
+    fail = _failing(path)
     table = dict(table)
     limits = take_limits(table, where, fail)
     images = table.pop("images", None)
@@ -326,9 +337,7 @@ def _check(config: Config) -> None:
     """The checks across keys, and of each value's form."""
     path = config.path
     server, aws, images = config.server, config.aws, config.images
-
-    def fail(key: str, problem: str) -> None:
-        raise ConfigError(path, key, problem)
+    fail = _failing(path)
 
     url = urlsplit(server.public_url)
     if url.scheme != "https" or not url.hostname or url.path not in ("", "/"):
@@ -386,10 +395,7 @@ def _check_accounts(config: Config) -> None:
     if not config.accounts:
         raise ConfigError(path, "[[accounts]]", "at least one account is required")
     names = set()
-
-    def raise_error(key: str, problem: str) -> None:
-        raise ConfigError(path, key, problem)
-
+    raise_error = _failing(path)
     for i, account in enumerate(config.accounts):
         where = f"accounts[{i}]"
 
