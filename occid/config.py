@@ -18,10 +18,18 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
+
+from occid.accountconfig import (
+    Fail,
+    Limits,
+    check_images,
+    check_instance_types,
+    take_limits,
+)
 
 DEFAULT_PATH = "/etc/occid/occid.toml"
 
@@ -164,6 +172,11 @@ class AccountConfig:
     visibility: Visibility = Visibility.OWNER
     manager_fqans: tuple[str, ...] = ()
     dns: tuple[str, ...] = ()
+    #: The account's own templates (L{occid.accountconfig}); unset: the global ones.
+    images: ImagesConfig | None = None
+    instance_types: tuple[str, ...] = ()
+    default_instance_type: str = ""
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         _coerce(self, "visibility", Visibility)
@@ -187,6 +200,18 @@ class Config:
                 return account
         raise KeyError(name)
 
+    def aws_for(self, name: str) -> AwsConfig:
+        """C{[aws]} with the instance types of account C{name} where it sets its own."""
+        account = self.account(name)
+        return replace(
+            self.aws,
+            instance_types=account.instance_types or self.aws.instance_types,
+            default_instance_type=account.default_instance_type or self.aws.default_instance_type)
+
+    def images_for(self, name: str) -> ImagesConfig:
+        """The C{images} of account C{name}, else C{[images]}."""
+        return self.account(name).images or self.images
+
 
 #: The values a file may give a mode, where not every member of its enum.
 _CHOICES: dict[tuple[str, str], tuple[StrEnum, ...]] = {
@@ -201,7 +226,6 @@ _SECTIONS = {
 }
 
 _FQAN = re.compile(r"^(/[A-Za-z0-9._-]+)+(/Role=[A-Za-z0-9._-]+)?(/Capability=[A-Za-z0-9._-]+)?$")
-_AMI = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
@@ -233,10 +257,7 @@ def parse(text: str, path: str = "<string>") -> Config:
         isinstance(a, dict) for a in raw_accounts
     ):
         raise ConfigError(path, "[[accounts]]", "must be an array of tables")
-    accounts = tuple(
-        _build(path, f"accounts[{i}]", AccountConfig, table)
-        for i, table in enumerate(raw_accounts)
-    )
+    accounts = tuple(_build_account(path, i, table) for i, table in enumerate(raw_accounts))
     config = Config(path=path, accounts=accounts, **sections)
     _check(config)
     return config
@@ -259,6 +280,34 @@ def _build(path: str, section: str, cls: type, table: dict[str, Any]) -> Any:
                     path, where, f"must be one of {', '.join(map(repr, map(str, choices)))}, not {value!r}"
                 )
     return cls(**values)
+
+
+def _failing(path: str) -> Fail:
+    """C{fail(key, problem)}: raise the L{ConfigError} naming C{path}, C{key} and C{problem}."""
+    def fail(key: str, problem: str) -> None:
+        raise ConfigError(path, key, problem)
+
+    return fail
+
+
+def _build_account(path: str, index: int, table: dict[str, Any]) -> AccountConfig:
+    """Account C{table}, with its own C{images} table and its limits."""
+    where = f"accounts[{index}]"
+    fail = _failing(path)
+    table = dict(table)
+    limits = take_limits(table, where, fail)
+    images = table.pop("images", None)
+    if images is not None and not isinstance(images, dict):
+        fail(f"{where}.images", "must be a table like [images]")
+    if "limits" in table:
+        fail(f"{where}.limits", "unknown key")
+    if table.get("instance_types") == []:
+        fail(f"{where}.instance_types", "must offer at least one instance type (or be left out)")
+    account = _build(path, where, AccountConfig, table)
+    if images is None:
+        return replace(account, limits=limits)
+    return replace(account, limits=limits,
+                   images=_build(path, f"{where}.images", ImagesConfig, images))
 
 
 def _typed(path: str, where: str, value: Any, default: Any) -> Any:
@@ -288,9 +337,7 @@ def _check(config: Config) -> None:
     """The checks across keys, and of each value's form."""
     path = config.path
     server, aws, images = config.server, config.aws, config.images
-
-    def fail(key: str, problem: str) -> None:
-        raise ConfigError(path, key, problem)
+    fail = _failing(path)
 
     url = urlsplit(server.public_url)
     if url.scheme != "https" or not url.hostname or url.path not in ("", "/"):
@@ -311,13 +358,7 @@ def _check(config: Config) -> None:
         fail("[aws] endpoint_url", "must be empty or an http(s) URL")
     if aws.availability_zone and not aws.availability_zone.startswith(aws.region):
         fail("[aws] availability_zone", f"is not a zone of region {aws.region}")
-    if not aws.instance_types:
-        fail("[aws] instance_types", "must offer at least one instance type")
-    for instance_type in aws.instance_types:
-        if not re.fullmatch(r"[a-z0-9-]+\.[a-z0-9-]+", instance_type):
-            fail("[aws] instance_types", f"{instance_type!r} is not an instance type name")
-    if aws.default_instance_type not in aws.instance_types:
-        fail("[aws] default_instance_type", "must be one of [aws] instance_types")
+    check_instance_types(aws.instance_types, aws.default_instance_type, "[aws] ", fail)
     if aws.ssh_cidr:
         try:
             ipaddress.ip_network(aws.ssh_cidr)
@@ -331,13 +372,7 @@ def _check(config: Config) -> None:
         fail("[aws] network_delete", "needs network_create = true")
     _check_pool(aws.network_pool, fail)
 
-    if images.policy.uses_list and not images.list:
-        fail("[images] list", f"policy {str(images.policy)!r} needs at least one AMI id")
-    for ami in images.list:
-        if not _AMI.match(ami):
-            fail("[images] list", f"{ami!r} is not an AMI id")
-    if images.default and not _AMI.match(images.default):
-        fail("[images] default", f"{images.default!r} is not an AMI id")
+    check_images(images, "[images] ", fail)
 
     _check_accounts(config)
 
@@ -360,6 +395,7 @@ def _check_accounts(config: Config) -> None:
     if not config.accounts:
         raise ConfigError(path, "[[accounts]]", "at least one account is required")
     names = set()
+    raise_error = _failing(path)
     for i, account in enumerate(config.accounts):
         where = f"accounts[{i}]"
 
@@ -382,3 +418,9 @@ def _check_accounts(config: Config) -> None:
                 fail("dns", f"{dn!r} is not a DN in /DC=…/CN=… form")
         if account.role_arn and not _ARN.match(account.role_arn):
             fail("role_arn", f"{account.role_arn!r} is not an IAM role ARN")
+        if account.images is not None:
+            check_images(account.images, f"{where}.images.", raise_error)
+        if account.instance_types or account.default_instance_type:
+            aws = config.aws_for(account.name)
+            check_instance_types(aws.instance_types, aws.default_instance_type, f"{where}.",
+                                 raise_error)

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from occid.accountconfig import Limits
 from occid.config import AwsConfig
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import EC2Client
@@ -192,6 +193,8 @@ class Account:
     #: The account's SSM client in the same region, where its user mixins
     #: are defined (L{occid.ec2.usermixins}); C{None}: no user mixins.
     ssm: Any = None
+    #: What occid may make in the account (L{occid.ec2.quotas}).
+    limits: Limits = field(default_factory=Limits)
 
     def retitle(self, resource: dict, id: str, title: AttributeValue) -> dict:
         """

@@ -276,10 +276,12 @@ def make_accounts(config: Config, clients: dict[str, EC2Client],
     host = config.server.public_host
     return {
         name: Account(
-            name=name, client=client, aws=config.aws,
-            catalog=AccountCatalog(name, client, config.aws, config.images, host),
+            name=name, client=client, aws=config.aws_for(name),
+            catalog=AccountCatalog(name, client, config.aws_for(name), config.images_for(name),
+                                   host),
             groups=SecurityGroups(client, config.aws.ssh_cidr),
             ssm=(ssm or {}).get(name),
+            limits=config.account(name).limits,
         )
         for name, client in clients.items()
     }

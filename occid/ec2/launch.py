@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from occid.ec2 import intents
+from occid.ec2 import intents, quotas
 from occid.ec2.account import Account
 from occid.ec2.compute import all_instances, entity
 from occid.ec2.errors import translate, translated
@@ -209,6 +209,7 @@ def create_compute(account: Account, scope: Scope, launch: Launch) -> Launched:
         if earlier is not None:
             return Launched(earlier)
     client = account.client
+    quotas.check_launch(account, scope, launch.instance_type)
     parameters = run_parameters(account, scope, launch)
     key_name = None
     instance_id = None

@@ -14,7 +14,7 @@ volume still attached cannot be deleted (409).
 
 from __future__ import annotations
 
-from occid.ec2 import refusals
+from occid.ec2 import quotas, refusals
 from occid.ec2.account import Account
 from occid.ec2.errors import translated
 from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
@@ -63,6 +63,7 @@ def get_storage(account: Account, scope: Scope, id: str) -> Entity:
 @translated
 def create_storage(account: Account, scope: Scope, parameters: dict) -> Entity:
     """Create one volume (one CreateVolume with the planned C{parameters})."""
+    quotas.check_volume(account, scope, parameters["Size"])
     volume = account.client.create_volume(**parameters)
     account.recent.add(volume["VolumeId"])
     return entity(account, volume)
@@ -93,23 +94,25 @@ def update_storage(account: Account, scope: Scope, id: str, changes: Changes) ->
         if str(current.attributes.get(name)) != str(value):
             raise Forbidden(f"{name} of a storage cannot be changed")
     if "occi.storage.size" in changes.attributes:
-        volume = _grow(account, volume, changes.attributes["occi.storage.size"])
+        volume = _grow(account, scope, volume, changes.attributes["occi.storage.size"])
     title = changes.attributes.get("occi.core.title")
     if title is not None:
         volume = account.retitle(volume, id, title)
     return entity(account, volume)
 
 
-def _grow(account: Account, volume: dict, requested: AttributeValue) -> dict:
+def _grow(account: Account, scope: Scope, volume: dict, requested: AttributeValue) -> dict:
     """
     C{volume} grown to C{requested} GiB (ModifyVolume when it is larger),
     as it is then.  @raise BadRequest: not a size, or smaller than now.
+    @raise Forbidden: the growth would exceed a limit on volume GiB.
     """
     size = size_of(requested)
     if size < volume["Size"]:
         raise BadRequest(f"EBS volumes can only grow; {volume['VolumeId']} has "
                          f"{volume['Size']} GiB")
     if size > volume["Size"]:
+        quotas.check_volume(account, scope, size - volume["Size"], "resize")
         account.client.modify_volume(VolumeId=volume["VolumeId"], Size=size)
         volume = dict(volume, Size=size)
     return volume
@@ -135,7 +138,7 @@ def trigger_storage(account: Account, scope: Scope, id: str, action: Action,
     if action not in _DONE:
         raise refusals.action_impossible(infra.STORAGE, action)
     if action == infra.STORAGE_RESIZE:
-        return entity(account, _grow(account, volume, attributes["size"]))
+        return entity(account, _grow(account, scope, volume, attributes["size"]))
     account.client.create_snapshot(
         VolumeId=id, Description=f"occid snapshot of {id}",
         TagSpecifications=[{"ResourceType": "snapshot",

@@ -1,0 +1,105 @@
+# -*- test-case-name: tests.test_accountconfig -*-
+"""
+What an C{[[accounts]]} entry may set beyond who it serves: its own
+templates (C{images}, C{instance_types}, C{default_instance_type}, which
+override the global ones for that account) and its limits.
+
+Pure core, below L{occid.config}: the checks shared by the global keys and
+an account's own (instance type names, image lists) live here, and report
+through the C{fail(key, problem)} callable their caller gives, which raises
+the L{occid.config.ConfigError} naming the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
+
+#: C{fail(key, problem)}: raises the error naming the file, C{key} and C{problem}.
+Fail = Callable[[str, str], None]
+
+_AMI = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
+_INSTANCE_TYPE = re.compile(r"[a-z0-9-]+\.[a-z0-9-]+")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """
+    The limits of one account: C{max_*} for everything occid made in the
+    account, C{user_max_*} for what one user (one C{occid:owner}) made;
+    C{None} is no limit.  Instances count while not terminated or
+    shutting down, vCPUs are their types' default vCPUs, volume GiB the
+    sizes of occid's volumes not being deleted (root volumes included).
+    """
+
+    max_instances: int | None = None
+    max_vcpus: int | None = None
+    max_volume_gib: int | None = None
+    user_max_instances: int | None = None
+    user_max_vcpus: int | None = None
+    user_max_volume_gib: int | None = None
+
+
+#: The limit keys an account table may hold.
+LIMIT_KEYS = tuple(f.name for f in fields(Limits))
+
+
+def take_limits(table: dict[str, Any], where: str, fail: Fail) -> Limits:
+    """
+    The limits in account C{table}, removed from it.
+
+    @param where: the account's name in messages, such as C{accounts[0]}.
+    """
+    values = {}
+    for key in LIMIT_KEYS:
+        if key not in table:
+            continue
+        value = table.pop(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            fail(f"{where}.{key}", f"must be a whole number, 0 or more, not {value!r}")
+        values[key] = value
+    return Limits(**values)
+
+
+class ImagesLike(Protocol):
+    """An C{[images]} table: the global one or an account's own."""
+
+    @property
+    def policy(self) -> Any: ...
+
+    @property
+    def list(self) -> tuple[str, ...]: ...
+
+    @property
+    def default(self) -> str: ...
+
+
+def check_images(images: ImagesLike, prefix: str, fail: Fail) -> None:
+    """
+    Check an C{[images]} table whose keys are named C{prefix + key} in
+    messages (C{prefix}: C{"[images] "} or C{"accounts[0].images."}).
+    """
+    if images.policy.uses_list and not images.list:
+        fail(f"{prefix}list", f"policy {str(images.policy)!r} needs at least one AMI id")
+    for ami in images.list:
+        if not _AMI.match(ami):
+            fail(f"{prefix}list", f"{ami!r} is not an AMI id")
+    if images.default and not _AMI.match(images.default):
+        fail(f"{prefix}default", f"{images.default!r} is not an AMI id")
+
+
+def check_instance_types(types: tuple[str, ...], default: str, prefix: str,
+                         fail: Fail) -> None:
+    """
+    Check the instance types offered and the default one, whose keys are
+    named C{prefix + key} in messages (C{"[aws] "} or C{"accounts[0]."}).
+    """
+    if not types:
+        fail(f"{prefix}instance_types", "must offer at least one instance type")
+    for instance_type in types:
+        if not _INSTANCE_TYPE.fullmatch(instance_type):
+            fail(f"{prefix}instance_types", f"{instance_type!r} is not an instance type name")
+    if default not in types:
+        fail(f"{prefix}default_instance_type", f"must be one of {prefix}instance_types")

@@ -1,0 +1,85 @@
+# -*- test-case-name: tests.test_quotas -*-
+"""
+The account's limits checked before a create or a resize (blocking: runs in
+the EC2 thread pool, inside the operation it guards).
+
+The use is counted from occid's tags in EC2 at that moment, never kept in
+memory, so every occid process serving the account counts the same: the
+instances tagged C{occid:owner} that are not shutting down or terminated
+(their vCPUs from DescribeInstanceTypes' C{DefaultVCpus}), and the volumes
+tagged C{occid:owner} not being deleted (their size, root volumes
+included).  A user's use is what carries its own C{occid:owner}.  Creates
+running at the same moment do not see each other, so together they may
+overshoot a limit by at most their number.  The comparison is
+L{occid.ec2.usage.check}.
+"""
+
+from __future__ import annotations
+
+from occid.ec2.account import Account
+from occid.ec2.compute import all_instances
+from occid.ec2.scope import Scope
+from occid.ec2.tags import OWNER_TAG, tag_dict
+from occid.ec2.usage import Usage, check
+
+#: The instance states that count against the limits.
+COUNTED_STATES = ("pending", "running", "stopping", "stopped")
+
+#: The volume states that count against the limits.
+COUNTED_VOLUMES = ("creating", "available", "in-use", "error")
+
+_OURS = {"Name": "tag-key", "Values": [OWNER_TAG]}
+
+
+def _vcpus(account: Account, types: set[str]) -> dict[str, int]:
+    """The default vCPUs of each instance type in C{types}."""
+    if not types:
+        return {}
+    pages = account.client.get_paginator("describe_instance_types").paginate(
+        InstanceTypes=sorted(types))
+    return {info["InstanceType"]: info["VCpuInfo"]["DefaultVCpus"]
+            for page in pages for info in page["InstanceTypes"]}
+
+
+def check_launch(account: Account, scope: Scope, instance_type: str) -> None:
+    """
+    @raise Forbidden: one more instance of C{instance_type} would exceed a
+        limit on instances or vCPUs.
+    """
+    limits = account.limits
+    if all(limit is None for limit in (limits.max_instances, limits.max_vcpus,
+                                       limits.user_max_instances, limits.user_max_vcpus)):
+        return
+    owners_and_types = [(tag_dict(instance).get(OWNER_TAG), instance["InstanceType"])
+                        for instance, _ in all_instances(account, [
+                            _OURS, {"Name": "instance-state-name",
+                                    "Values": list(COUNTED_STATES)}])]
+    counting_vcpus = limits.max_vcpus is not None or limits.user_max_vcpus is not None
+    vcpus = (_vcpus(account, {t for _, t in owners_and_types} | {instance_type})
+             if counting_vcpus else {})
+    owner = scope.principal.owner
+
+    def use(of_user: bool) -> Usage:
+        types = [t for who, t in owners_and_types if who == owner or not of_user]
+        return Usage(instances=len(types), vcpus=sum(vcpus.get(t, 0) for t in types))
+
+    check(limits, account.name, use(of_user=False), use(of_user=True),
+          Usage(instances=1, vcpus=vcpus.get(instance_type, 0)))
+
+
+def check_volume(account: Account, scope: Scope, gib: int, request: str = "create") -> None:
+    """
+    @raise Forbidden: C{gib} more GiB of volumes (a C{request}: C{"create"}
+        or C{"resize"}) would exceed a limit on volume GiB.
+    """
+    limits = account.limits
+    if gib <= 0 or (limits.max_volume_gib is None and limits.user_max_volume_gib is None):
+        return
+    pages = account.client.get_paginator("describe_volumes").paginate(
+        Filters=[_OURS, {"Name": "status", "Values": list(COUNTED_VOLUMES)}])
+    volumes = [(volume["Size"], tag_dict(volume).get(OWNER_TAG))
+               for page in pages for volume in page["Volumes"]]
+    owner = scope.principal.owner
+    check(limits, account.name, Usage(volume_gib=sum(size for size, _ in volumes)),
+          Usage(volume_gib=sum(size for size, who in volumes if who == owner)),
+          Usage(volume_gib=gib), request)
