@@ -30,58 +30,13 @@ from occid.accountconfig import (
     check_instance_types,
     take_limits,
 )
+from occid.modes import CrlMode, ImagePolicy, LimitedProxies, Visibility
+
+__all__ = ["DEFAULT_PATH", "AccountConfig", "AwsConfig", "Config", "ConfigError", "CrlMode",
+           "GridConfig", "ImagePolicy", "ImagesConfig", "LimitedProxies", "ServerConfig",
+           "Visibility", "parse"]
 
 DEFAULT_PATH = "/etc/occid/occid.toml"
-
-
-class Visibility(StrEnum):
-    """
-    What a principal sees and changes inside its account.  A file sets
-    L{OWNER} or L{VO}; L{MANAGER} is granted by C{manager_fqans}.
-    """
-
-    OWNER = "owner"  # its own resources (tag occid:owner)
-    VO = "vo"  # everything its VO created (tag occid:vo)
-    MANAGER = "manager"  # every instance and volume in the account
-
-
-class ImagePolicy(StrEnum):
-    """C{[images] policy}: which AMIs are offered as os_tpl mixins."""
-
-    ALL = "all"  # every machine image the region offers
-    OWNED = "owned"  # the account's own images
-    LISTED = "listed"  # the images of C{[images] list}
-    OWNED_AND_LISTED = "owned_and_listed"
-
-    @property
-    def uses_owned(self) -> bool:
-        """Whether the account's own images are offered."""
-        return self in (ImagePolicy.OWNED, ImagePolicy.OWNED_AND_LISTED)
-
-    @property
-    def uses_list(self) -> bool:
-        """Whether the images of C{[images] list} are offered."""
-        return self in (ImagePolicy.LISTED, ImagePolicy.OWNED_AND_LISTED)
-
-    @property
-    def offers_saved(self) -> bool:
-        """Whether the images users save are offered back to them."""
-        return self in (ImagePolicy.ALL, ImagePolicy.OWNED)
-
-
-class CrlMode(StrEnum):
-    """C{[grid] crl}: how certificate revocation lists are required."""
-
-    REQUIRE = "require"  # every CA must have a current CRL
-    IF_VALID = "if-valid"  # a CRL present must be valid; a missing one is noted
-    OFF = "off"  # OpenSSL is not asked for CRLs (tests only)
-
-
-class LimitedProxies(StrEnum):
-    """C{[grid] limited_proxies}: what a limited proxy may do."""
-
-    REFUSE = "refuse"  # 403 on everything
-    READ_ONLY = "read-only"  # may read, never write
 
 
 class ConfigError(Exception):

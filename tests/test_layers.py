@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE_PACKAGES = ("occid/occi", "occid/gsi")
 
 #: The single modules of the pure core.
-CORE_MODULES = ("occid/policy.py", "occid/config.py", "occid/accountconfig.py",
+CORE_MODULES = ("occid/policy.py", "occid/config.py", "occid/modes.py", "occid/accountconfig.py",
                 "occid/interfaces.py")
 
 #: What the pure core must never import.
