@@ -52,9 +52,10 @@ def daemon(pki, moto_server, ec2, tmp_path_factory):
 
 
 def warnings(daemon) -> list[str]:
-    """The log lines warning about a configured value left out of the catalogue."""
+    """The log lines warning about a value left out of the catalogue of testvo."""
     return [line for line in daemon.log().splitlines()
-            if f"{daemon.config_path}: " in line and "left out" in line]
+            if f"{daemon.config_path}: " in line and "left out of the catalogue of account "
+            "testvo" in line]
 
 
 def wait_for_warnings(daemon, count: int, timeout: float = 30.0) -> list[str]:

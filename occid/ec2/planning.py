@@ -149,6 +149,21 @@ def _default_image(account: Account, catalog: ICatalog) -> Mixin:
     return found
 
 
+def _default_type(account: Account, catalog: ICatalog) -> str:
+    """
+    C{[aws] default_instance_type}, for a create that names no resource_tpl.
+
+    @raise BadRequest: EC2 does not know it, so the catalogue left it out.
+    """
+    default = account.aws.default_instance_type
+    if not any(m.depends_on(infra.RESOURCE_TPL) and instance_type_of(m) == default
+               for m in catalog.mixins):
+        raise BadRequest(f"the site's default instance type {default} "
+                         "([aws] default_instance_type) is not offered here; name a "
+                         "resource_tpl mixin")
+    return default
+
+
 def plan_compute(account: Account, scope: Scope, entity: Entity) -> Launch:
     """
     Check a create request against the account's catalog and occid's rules.
@@ -208,8 +223,8 @@ def plan_compute(account: Account, scope: Scope, entity: Entity) -> Launch:
     return Launch(
         image_id=os_tpl.term,
         instance_type=(instance_type_of(resource_tpl) if resource_tpl
-                       else account.aws.default_instance_type),
-        zone=zone_tpl.term if zone_tpl else (account.aws.availability_zone or None),
+                       else _default_type(account, catalog)),
+        zone=zone_tpl.term if zone_tpl else account.catalog.default_zone,
         vpc_id=vpc_id,
         ssh_key=check_ssh_key(str(ssh_key)) if ssh_key else None,
         user_data=decode_user_data(str(user_data)) if user_data else None,
@@ -256,8 +271,8 @@ def _zone(account: Account, entity: Entity) -> str:
         if chosen.term not in zones:
             raise BadRequest(f"availability zone {chosen.term} is not offered here")
         return chosen.term
-    if account.aws.availability_zone:
-        return account.aws.availability_zone
+    if account.catalog.default_zone:
+        return account.catalog.default_zone
     if not zones:
         raise BadRequest("the region offers no availability zone")
     return zones[0]
