@@ -44,7 +44,7 @@ from occid.occi.model import Mixin
 #: Page size of the paginated Describe calls (the EC2 maximum).
 PAGE_SIZE = 1000
 
-#: DescribeInstanceTypes accepts at most this many names per call.
+#: The instance type names asked for in one DescribeInstanceTypes call.
 TYPES_PER_CALL = 100
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ class Templates:
     What EC2 offers one account, in query-interface order.
 
     @ivar zones: the available zone names, in name order.
+    @ivar dropped: the configured values EC2 does not know, left out.
     """
 
     os_tpls: tuple[Mixin, ...]
@@ -171,7 +172,7 @@ def _unknown(aws: AwsConfig, images: ImagesConfig, templates: Templates,
     types = {instance_type_of(mixin) for mixin in templates.resource_tpls}
     images_offered = ({mixin.term for mixin in templates.os_tpls}
                       | {saved.mixin.term for saved in templates.saved})
-    where = f"EC2 shows no available image of that id under [images] policy {str(images.policy)!r}"
+    unseen = f"EC2 shows no available image of that id under [images] policy {str(images.policy)!r}"
     dropped = [Dropped("[aws] instance_types", name,
                        "EC2 does not know that instance type in the region; not offered")
                for name in aws.instance_types if name not in types]
@@ -180,11 +181,11 @@ def _unknown(aws: AwsConfig, images: ImagesConfig, templates: Templates,
                                "not offered; a compute create naming no resource_tpl, cores "
                                "or memory is refused with 400"))
     if images.policy.uses_list:
-        dropped += [Dropped("[images] list", ami, f"{where}; not offered")
+        dropped += [Dropped("[images] list", ami, f"{unseen}; not offered")
                     for ami in images.list if ami not in listed]
     if images.default and images.default not in images_offered:
         dropped.append(Dropped("[images] default", images.default,
-                               f"{where}; a compute create naming no os_tpl is refused with 400"))
+                               f"{unseen}; a compute create naming no os_tpl is refused with 400"))
     if aws.availability_zone and aws.availability_zone not in templates.zones:
         dropped.append(Dropped("[aws] availability_zone", aws.availability_zone,
                                "EC2 shows no available zone of that name; computes go where "

@@ -172,7 +172,8 @@ def plan_compute(account: Account, scope: Scope, entity: Entity) -> Launch:
     resource_tpl, cores and memory (when given) choose the smallest offered
     instance type holding them, else C{[aws] default_instance_type}.
 
-    @raise BadRequest: no os_tpl and no default image, a template not
+    @raise BadRequest: no os_tpl and no default image (or a default image or
+        instance type the catalogue left out: EC2 does not know it), a template not
         offered here (to this principal: saved images are private), cores or
         memory no offered type has or that contradict the resource_tpl, a bad
         SSH key or user data, a link occid cannot make.
@@ -271,8 +272,9 @@ def _zone(account: Account, entity: Entity) -> str:
         if chosen.term not in zones:
             raise BadRequest(f"availability zone {chosen.term} is not offered here")
         return chosen.term
-    if account.catalog.default_zone:
-        return account.catalog.default_zone
+    default = account.catalog.default_zone
+    if default:
+        return default
     if not zones:
         raise BadRequest("the region offers no availability zone")
     return zones[0]
