@@ -172,7 +172,8 @@ def _unknown(aws: AwsConfig, images: ImagesConfig, templates: Templates,
     types = {instance_type_of(mixin) for mixin in templates.resource_tpls}
     images_offered = ({mixin.term for mixin in templates.os_tpls}
                       | {saved.mixin.term for saved in templates.saved})
-    unseen = f"EC2 shows no available image of that id under [images] policy {str(images.policy)!r}"
+    unseen = ("not among the available images EC2 shows the account under [images] policy "
+              f"{str(images.policy)!r}")
     dropped = [Dropped("[aws] instance_types", name,
                        "EC2 does not know that instance type in the region; not offered")
                for name in aws.instance_types if name not in types]
