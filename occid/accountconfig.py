@@ -42,6 +42,24 @@ class Limits:
     user_max_volume_gib: int | None = None
 
 
+@dataclass(frozen=True)
+class TemplateKeys:
+    """
+    The names, as messages give them, of the keys that set one account's
+    templates: the global C{[aws]} and C{[images]} keys, or the account's
+    own where it overrides them (C{accounts[1].instance_types}).
+    """
+
+    instance_types: str = "[aws] instance_types"
+    default_instance_type: str = "[aws] default_instance_type"
+    images_policy: str = "[images] policy"
+    images_list: str = "[images] list"
+    images_default: str = "[images] default"
+
+
+#: The keys of an account that sets no templates of its own.
+GLOBAL_TEMPLATE_KEYS = TemplateKeys()
+
 #: The limit keys an account table may hold.
 LIMIT_KEYS = tuple(f.name for f in fields(Limits))
 

@@ -24,8 +24,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from occid.accountconfig import (
+    GLOBAL_TEMPLATE_KEYS,
     Fail,
     Limits,
+    TemplateKeys,
     check_images,
     check_instance_types,
     take_limits,
@@ -166,6 +168,23 @@ class Config:
     def images_for(self, name: str) -> ImagesConfig:
         """The C{images} of account C{name}, else C{[images]}."""
         return self.account(name).images or self.images
+
+    def template_keys(self, name: str) -> TemplateKeys:
+        """Which keys set the templates of account C{name} (see L{aws_for}, L{images_for})."""
+        index = [account.name for account in self.accounts].index(name)
+        account, where = self.accounts[index], f"accounts[{index}]"
+        images = f"{where}.images." if account.images else "[images] "
+        default = GLOBAL_TEMPLATE_KEYS
+        return TemplateKeys(
+            instance_types=(f"{where}.instance_types" if account.instance_types
+                            else default.instance_types),
+            default_instance_type=(f"{where}.default_instance_type"
+                                   if account.default_instance_type
+                                   else default.default_instance_type),
+            images_policy=f"{images}policy",
+            images_list=f"{images}list",
+            images_default=f"{images}default",
+        )
 
 
 #: The values a file may give a mode, where not every member of its enum.

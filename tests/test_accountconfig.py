@@ -7,7 +7,7 @@ stops the daemon with.
 import pytest
 
 from occid import config
-from occid.accountconfig import LIMIT_KEYS, Limits
+from occid.accountconfig import LIMIT_KEYS, Limits, TemplateKeys
 from tests.test_config import PATHS, minimal
 
 ACCOUNT = 'fqans = ["/fedcloud.egi.eu"]\n'
@@ -49,6 +49,23 @@ def test_own_types_keep_global_default():
     aws = parse('instance_types = ["t3.micro", "m5.large"]\n').aws_for("fedcloud")
     assert (aws.instance_types, aws.default_instance_type) == (
         ("t3.micro", "m5.large"), "t3.micro")
+
+
+def test_template_keys_name_where_each_template_is_set():
+    """Warnings about an account's templates name its own keys where it sets them."""
+    assert parse("").template_keys("fedcloud") == TemplateKeys()
+    own = parse('instance_types = ["m5.large"]\ndefault_instance_type = "m5.large"\n'
+                '[accounts.images]\npolicy = "all"\n').template_keys("fedcloud")
+    assert own == TemplateKeys(
+        instance_types="accounts[0].instance_types",
+        default_instance_type="accounts[0].default_instance_type",
+        images_policy="accounts[0].images.policy",
+        images_list="accounts[0].images.list",
+        images_default="accounts[0].images.default")
+    types_only = parse('instance_types = ["t3.micro", "m5.large"]\n').template_keys("fedcloud")
+    assert (types_only.instance_types, types_only.default_instance_type,
+            types_only.images_list) == (
+        "accounts[0].instance_types", "[aws] default_instance_type", "[images] list")
 
 
 def test_limits():

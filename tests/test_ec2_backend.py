@@ -5,6 +5,7 @@ memory, reconciler timer), and two accounts reached through roles.
 """
 
 import pytest
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from zope.interface.verify import verifyObject
 
 from occid.config import AccountConfig
@@ -165,3 +166,52 @@ def test_watch_backs_off_then_leaves_it_to_the_reconciler(moto, monkeypatch):
     assert looks == [2.0, 6.0, 14.0, 30.0, 62.0]
     assert RECONCILE_EVERY < 64.0
     assert clock.getDelayedCalls() == []
+
+
+def test_each_refresh_warns_once_per_dropped_value(moto):
+    """
+    A type EC2 does not know is warned about at each load, once, naming the
+    configuration file, the key and the value; the account keeps working.
+    """
+    config = make_config(moto.endpoint, instance_types=("t3.micro", "t9.nano"))
+    backend = EC2Backend(InlineReactor(), SyncPool(), make_accounts(config, build_clients(config)))
+    for _ in range(2):
+        with capturedLogs() as events:
+            assert [ok for ok, _ in successResultOf(backend.refresh_catalogs())] == [True]
+        [warning] = [formatEvent(event) for event in events
+                     if event["log_level"] == LogLevel.warn]
+        assert warning.startswith("<test>: [aws] instance_types: 't9.nano' left out of the "
+                                  "catalogue of account fedcloud: ")
+    catalog = successResultOf(backend.catalog(binding()))
+    assert [m.term for m in catalog.mixins if m.depends_on(infra.RESOURCE_TPL)] == ["t3_micro"]
+
+
+class QueuedPool(SyncPool):
+    """A thread pool stand-in that holds every call until L{run_all}."""
+
+    def __init__(self):
+        self.calls = []
+
+    def callInThreadWithCallback(self, onResult, f, *args, **kwargs):
+        self.calls.append((onResult, f, args, kwargs))
+
+    def run_all(self):
+        """Run the calls held, in order, inline."""
+        calls, self.calls = self.calls, []
+        for onResult, f, args, kwargs in calls:
+            super().callInThreadWithCallback(onResult, f, *args, **kwargs)
+
+
+def test_first_load_at_start_is_shared_with_requests(moto):
+    """A request arriving while the start's load runs waits for it: one load, one warning."""
+    config = make_config(moto.endpoint, instance_types=("t3.micro", "t9.nano"))
+    pool = QueuedPool()
+    backend = EC2Backend(InlineReactor(), pool, make_accounts(config, build_clients(config)))
+    with capturedLogs() as events:
+        refreshed = backend.refresh_catalogs()
+        requested = backend.catalog(binding())
+        assert len(pool.calls) == 1
+        pool.run_all()
+    assert successResultOf(requested) is not None
+    assert [ok for ok, _ in successResultOf(refreshed)] == [True]
+    assert len([e for e in events if e["log_level"] == LogLevel.warn]) == 1

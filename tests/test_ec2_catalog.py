@@ -3,8 +3,13 @@ Tests for L{occid.ec2.catalog}: os_tpl under each image policy, resource_tpl
 from instance types, zones, and the cached account catalog.
 """
 
-import pytest
+from dataclasses import replace
 
+import pytest
+from botocore.exceptions import ClientError
+
+from occid.accountconfig import TemplateKeys
+from occid.config import ImagesConfig
 from occid.ec2.catalog import AccountCatalog, image_query, load_templates
 from occid.ec2.clients import build_clients
 from occid.occi.errors import ServiceUnavailable
@@ -80,3 +85,71 @@ def test_account_catalog_serves_from_memory(moto):
         assert cached.catalog.lookup(first.mixins[-1].identifier) is not None
     assert sum(calls.values()) == 0
     assert cached.refresh().version == first.version
+
+
+def test_unknown_instance_type_fails_describe_by_name(moto):
+    """
+    Why the types are read through a filter: DescribeInstanceTypes naming one
+    unknown type fails the whole call (what made every request of the
+    account fail before issue 11 point 8).
+    """
+    client = build_clients(make_config(moto.endpoint))["fedcloud"]
+    with pytest.raises(ClientError) as raised:
+        client.describe_instance_types(InstanceTypes=["t3.micro", "t9.nano"])
+    assert raised.value.response["Error"]["Code"] == "InvalidInstanceType"
+
+
+def test_values_ec2_does_not_know_are_dropped(moto):
+    """
+    An unknown instance type (here also the default), listed AMI, default
+    AMI and zone are left out, each noted once with its key; the rest is
+    offered.
+    """
+    config = replace(
+        make_config(moto.endpoint, instance_types=("t3.micro", "t9.nano"),
+                    default_instance_type="t9.nano", availability_zone="eu-west-1z"),
+        images=ImagesConfig(policy="listed", list=(DEBIAN, "ami-0000000000000dead"),
+                            default=ALMA))
+    client = build_clients(config)["fedcloud"]
+    templates = load_templates(client, config.aws, config.images, PUBLIC_HOST)
+    assert [m.term for m in templates.resource_tpls] == ["t3_micro"]
+    assert [m.term for m in templates.os_tpls] == [DEBIAN]
+    assert templates.zones == ("eu-west-1a", "eu-west-1b", "eu-west-1c")
+    assert [(d.key, d.value) for d in templates.dropped] == [
+        ("[aws] instance_types", "t9.nano"),
+        ("[aws] default_instance_type", "t9.nano"),
+        ("[images] list", "ami-0000000000000dead"),
+        ("[images] default", ALMA),
+        ("[aws] availability_zone", "eu-west-1z"),
+    ]
+    cached = AccountCatalog("fedcloud", client, config.aws, config.images, PUBLIC_HOST)
+    cached.refresh()
+    assert cached.default_zone is None
+
+
+def test_an_accounts_own_keys_are_named(moto):
+    """An account's own instance types and images: the noted keys are the account's."""
+    config = replace(
+        make_config(moto.endpoint, instance_types=("t3.micro", "t9.nano")),
+        images=ImagesConfig(policy="listed", list=("ami-0000000000000dead",)))
+    keys = TemplateKeys(instance_types="accounts[1].instance_types",
+                        images_list="accounts[1].images.list")
+    client = build_clients(config)["fedcloud"]
+    cached = AccountCatalog("fedcloud", client, config.aws, config.images, PUBLIC_HOST,
+                            keys=keys)
+    cached.refresh()
+    assert [(d.key, d.value) for d in cached.templates.dropped] == [
+        ("accounts[1].instance_types", "t9.nano"),
+        ("accounts[1].images.list", "ami-0000000000000dead"),
+    ]
+
+
+def test_known_values_drop_nothing(moto):
+    """A configuration EC2 fully knows: nothing dropped, the default zone kept."""
+    config = replace(make_config(moto.endpoint, availability_zone="eu-west-1b"),
+                     images=ImagesConfig(policy="listed", list=(DEBIAN,), default=DEBIAN))
+    client = build_clients(config)["fedcloud"]
+    cached = AccountCatalog("fedcloud", client, config.aws, config.images, PUBLIC_HOST)
+    cached.refresh()
+    assert cached.templates.dropped == ()
+    assert cached.default_zone == "eu-west-1b"

@@ -121,15 +121,7 @@ class EC2Backend:
             account = self._account(binding.account)
         except NotFound:
             return fail()
-        loading: Deferred[Any]
-        if account.catalog.loaded:
-            loading = succeed(None)
-        else:
-            loading = Deferred()
-            first = account.name not in self._loading
-            self._loading.setdefault(account.name, []).append(loading)
-            if first:
-                self._refresh(account).addBoth(self._loaded, account.name)
+        loading = succeed(None) if account.catalog.loaded else self._shared_refresh(account)
         if principal is None:
             return loading.addCallback(lambda _: account.catalog.catalog)
         scope = Scope(principal, binding)
@@ -148,6 +140,18 @@ class EC2Backend:
 
         return deferToThreadPool(self._reactor, self._pool, definitions.load).addErrback(failed)
 
+    def _shared_refresh(self, account: Account) -> Deferred[Any]:
+        """
+        Fires when the account's load in progress (the timer's or a
+        request's), or else a new one, ends: never two loads at once.
+        """
+        waiting: Deferred[Any] = Deferred()
+        first = account.name not in self._loading
+        self._loading.setdefault(account.name, []).append(waiting)
+        if first:
+            self._refresh(account).addBoth(self._loaded, account.name)
+        return waiting
+
     def _loaded(self, result: object, name: str) -> None:
         for waiting in self._loading.pop(name, []):
             if isinstance(result, Failure):
@@ -156,7 +160,17 @@ class EC2Backend:
                 waiting.callback(result)
 
     def _refresh(self, account: Account) -> Deferred[ICatalog]:
-        return deferToThreadPool(self._reactor, self._pool, account.catalog.refresh)
+        def warn(catalog: ICatalog) -> ICatalog:
+            cached = account.catalog
+            for dropped in cached.templates.dropped:
+                self.log.warn("{path}: {key}: {value!r} left out of the catalogue of account "
+                              "{account}: {consequence}", path=cached.config_path,
+                              key=dropped.key, value=dropped.value, account=account.name,
+                              consequence=dropped.consequence)
+            return catalog
+
+        return deferToThreadPool(self._reactor, self._pool, account.catalog.refresh
+                                 ).addCallback(warn)
 
     def collection(self, kind: Kind, principal: Principal,
                    binding: AccountBinding) -> IEntityCollection:
@@ -193,7 +207,7 @@ class EC2Backend:
                              failure, account=name)
 
         return DeferredList([
-            self._refresh(account).addErrback(failed, account.name)
+            self._shared_refresh(account).addErrback(failed, account.name)
             for account in self._accounts.values()
         ])
 
@@ -278,7 +292,7 @@ def make_accounts(config: Config, clients: dict[str, EC2Client],
         name: Account(
             name=name, client=client, aws=config.aws_for(name),
             catalog=AccountCatalog(name, client, config.aws_for(name), config.images_for(name),
-                                   host),
+                                   host, config.path, config.template_keys(name)),
             groups=SecurityGroups(client, config.aws.ssh_cidr),
             ssm=(ssm or {}).get(name),
             limits=config.account(name).limits,

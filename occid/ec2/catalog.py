@@ -5,6 +5,11 @@ DescribeImages under the site's C{[images]} policy, resource_tpl mixins for
 C{[aws] instance_types} from DescribeInstanceTypes, availability_zone mixins
 from DescribeAvailabilityZones.
 
+A configured value EC2 does not know (an instance type, a listed or default
+AMI, the default zone) is left out of that account's templates and noted as
+L{Dropped}, which the backend logs at each load: one bad value never makes
+the whole account unusable.
+
 L{load_templates} is the blocking read (run in the EC2 thread pool, at
 start and by a timer); L{AccountCatalog} holds the latest result, so that a
 request never waits for EC2 to learn the templates once they are loaded.
@@ -25,12 +30,13 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from occid.config import AwsConfig, ImagesConfig
+from occid.accountconfig import GLOBAL_TEMPLATE_KEYS, TemplateKeys
+from occid.config import DEFAULT_PATH, AwsConfig, ImagesConfig
 from occid.ec2.clients import EC2Client
 from occid.ec2.errors import translated
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG, VO_TAG, tag_dict
-from occid.ec2.vocabulary import MARKERS, resource_tpl_mixin
+from occid.ec2.vocabulary import MARKERS, instance_type_of, resource_tpl_mixin
 from occid.occi.catalog import Catalog
 from occid.occi.errors import ServiceUnavailable
 from occid.occi.infrastructure import availability_zone_mixin, os_tpl_mixin
@@ -39,8 +45,23 @@ from occid.occi.model import Mixin
 #: Page size of the paginated Describe calls (the EC2 maximum).
 PAGE_SIZE = 1000
 
-#: DescribeInstanceTypes accepts at most this many names per call.
+#: The instance type names asked for in one DescribeInstanceTypes call.
 TYPES_PER_CALL = 100
+
+@dataclass(frozen=True)
+class Dropped:
+    """
+    A value of the configuration that EC2 does not know, left out.
+
+    @ivar key: where it is set, e.g. C{[aws] instance_types}.
+    @ivar value: the value itself.
+    @ivar consequence: what its absence means for the account's users.
+    """
+
+    key: str
+    value: str
+    consequence: str
+
 
 @dataclass(frozen=True)
 class SavedImage:
@@ -57,6 +78,7 @@ class Templates:
     What EC2 offers one account, in query-interface order.
 
     @ivar zones: the available zone names, in name order.
+    @ivar dropped: the configured values EC2 does not know, left out.
     """
 
     os_tpls: tuple[Mixin, ...]
@@ -64,6 +86,7 @@ class Templates:
     zone_tpls: tuple[Mixin, ...]
     zones: tuple[str, ...]
     saved: tuple[SavedImage, ...] = ()
+    dropped: tuple[Dropped, ...] = ()
 
     def catalog(self, private: tuple[Mixin, ...] = ()) -> Catalog:
         """
@@ -122,11 +145,14 @@ def _by_title(mixins: Iterable[Mixin]) -> tuple[Mixin, ...]:
 
 
 def _instance_types(client: EC2Client, names: tuple[str, ...]) -> dict[str, dict]:
+    # A filter, not InstanceTypes: one unknown name must not fail the whole call.
     found = {}
+    paginator = client.get_paginator("describe_instance_types")
     for start in range(0, len(names), TYPES_PER_CALL):
         chunk = list(names[start:start + TYPES_PER_CALL])
-        for info in client.describe_instance_types(InstanceTypes=chunk)["InstanceTypes"]:
-            found[info["InstanceType"]] = info
+        for page in paginator.paginate(Filters=[{"Name": "instance-type", "Values": chunk}]):
+            for info in page["InstanceTypes"]:
+                found[info["InstanceType"]] = info
     return found
 
 
@@ -138,13 +164,49 @@ def _architecture(info: dict) -> str | None:
     return supported[0] if supported else None
 
 
+def _unknown(aws: AwsConfig, images: ImagesConfig, keys: TemplateKeys, templates: Templates,
+             listed: set[str]) -> tuple[Dropped, ...]:
+    """
+    The configured values missing from C{templates}, named by C{keys};
+    C{listed}: the AMIs of the image list that DescribeImages returned.
+    """
+    types = {instance_type_of(mixin) for mixin in templates.resource_tpls}
+    images_offered = ({mixin.term for mixin in templates.os_tpls}
+                      | {saved.mixin.term for saved in templates.saved})
+    unseen = ("not among the available images EC2 shows the account under "
+              f"{keys.images_policy} {str(images.policy)!r}")
+    dropped = [Dropped(keys.instance_types, name,
+                       "EC2 does not know that instance type in the region; not offered")
+               for name in aws.instance_types if name not in types]
+    if aws.default_instance_type not in types:
+        dropped.append(Dropped(keys.default_instance_type, aws.default_instance_type,
+                               "not offered; a compute create naming no resource_tpl, cores "
+                               "or memory is refused with 400"))
+    if images.policy.uses_list:
+        dropped += [Dropped(keys.images_list, ami, f"{unseen}; not offered")
+                    for ami in images.list if ami not in listed]
+    if images.default and images.default not in images_offered:
+        dropped.append(Dropped(keys.images_default, images.default,
+                               f"{unseen}; a compute create naming no os_tpl is refused with 400"))
+    if aws.availability_zone and aws.availability_zone not in templates.zones:
+        dropped.append(Dropped("[aws] availability_zone", aws.availability_zone,
+                               "EC2 shows no available zone of that name; computes go where "
+                               "EC2 places them, volumes to the first zone"))
+    return tuple(dropped)
+
+
 @translated
-def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, public_host: str) -> Templates:
-    """Read the account's templates from EC2 (blocking; four or five calls)."""
+def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, public_host: str,
+                   keys: TemplateKeys = GLOBAL_TEMPLATE_KEYS) -> Templates:
+    """
+    Read the account's templates from EC2 (blocking; four or five calls);
+    C{keys} name where C{aws} and C{images} were set, for L{Dropped}.
+    """
     with_saved = images.policy.offers_saved
+    found = _images(client, images)
     os_tpls = _by_title(
         os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"], public_host)
-        for image in _images(client, images)
+        for image in found
         if not (with_saved and OWNER_TAG in tag_dict(image))
     )
     infos = _instance_types(client, aws.instance_types)
@@ -164,13 +226,15 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
             Filters=[{"Name": "state", "Values": ["available"]}]
         )["AvailabilityZones"]
     )
-    return Templates(
+    templates = Templates(
         os_tpls=os_tpls,
         resource_tpls=tuple(resource_tpls),
         zone_tpls=tuple(availability_zone_mixin(zone, public_host) for zone in zones),
         zones=tuple(zones),
         saved=tuple(_saved_images(client, public_host)) if with_saved else (),
     )
+    listed = {image["ImageId"] for image in found}
+    return replace(templates, dropped=_unknown(aws, images, keys, templates, listed))
 
 
 class AccountCatalog:
@@ -182,8 +246,13 @@ class AccountCatalog:
     """
 
     def __init__(self, account: str, client: EC2Client, aws: AwsConfig, images: ImagesConfig,
-                 public_host: str):
+                 public_host: str, config_path: str = DEFAULT_PATH,
+                 keys: TemplateKeys = GLOBAL_TEMPLATE_KEYS):
         self.account = account
+        #: The configuration file, named by the warnings about L{Dropped} values.
+        self.config_path = config_path
+        #: Where the account's templates are set, named by the same warnings.
+        self.keys = keys
         self.public_host = public_host
         self._client = client
         self._aws = aws
@@ -197,6 +266,15 @@ class AccountCatalog:
         return self._images.default
 
     @property
+    def default_zone(self) -> str | None:
+        """
+        C{[aws] availability_zone} when EC2 offers it, else C{None}.
+        @raise ServiceUnavailable: no templates loaded yet.
+        """
+        zone = self._aws.availability_zone
+        return zone if zone in self.templates.zones else None
+
+    @property
     def loaded(self) -> bool:
         """Whether the templates have been read at least once."""
         return self._state is not None
@@ -204,7 +282,8 @@ class AccountCatalog:
     def refresh(self) -> Catalog:
         """Read the templates again (blocking) and publish them."""
         with self._lock:
-            templates = load_templates(self._client, self._aws, self._images, self.public_host)
+            templates = load_templates(self._client, self._aws, self._images, self.public_host,
+                                       self.keys)
             self._state = (templates, templates.catalog(), {})
             return self._state[1]
 

@@ -150,6 +150,21 @@ def _default_image(account: Account, catalog: ICatalog) -> Mixin:
     return found
 
 
+def _default_type(account: Account, catalog: ICatalog) -> str:
+    """
+    The account's default instance type, for a create that names no resource_tpl.
+
+    @raise BadRequest: EC2 does not know it, so the catalogue left it out.
+    """
+    default, key = account.aws.default_instance_type, account.catalog.keys.default_instance_type
+    if not any(m.depends_on(infra.RESOURCE_TPL) and instance_type_of(m) == default
+               for m in catalog.mixins):
+        raise BadRequest(f"the site's default instance type {default} "
+                         f"({key}) is not offered here; name a "
+                         "resource_tpl mixin")
+    return default
+
+
 def plan_compute(account: Account, scope: Scope, entity: Entity,
                  idempotency_key: str | None = None) -> Launch:
     """
@@ -163,7 +178,8 @@ def plan_compute(account: Account, scope: Scope, entity: Entity,
     resource_tpl, cores and memory (when given) choose the smallest offered
     instance type holding them, else C{[aws] default_instance_type}.
 
-    @raise BadRequest: no os_tpl and no default image, a template not
+    @raise BadRequest: no os_tpl and no default image (or a default image or
+        instance type the catalogue left out: EC2 does not know it), a template not
         offered here (to this principal: saved images are private), cores or
         memory no offered type has or that contradict the resource_tpl, a bad
         SSH key or user data, a link occid cannot make.
@@ -218,8 +234,8 @@ def plan_compute(account: Account, scope: Scope, entity: Entity,
     return Launch(
         image_id=os_tpl.term,
         instance_type=(instance_type_of(resource_tpl) if resource_tpl
-                       else account.aws.default_instance_type),
-        zone=zone_tpl.term if zone_tpl else (account.aws.availability_zone or None),
+                       else _default_type(account, catalog)),
+        zone=zone_tpl.term if zone_tpl else account.catalog.default_zone,
         vpc_id=vpc_id,
         ssh_key=check_ssh_key(str(ssh_key)) if ssh_key else None,
         user_data=decode_user_data(str(user_data)) if user_data else None,
@@ -266,8 +282,9 @@ def _zone(account: Account, entity: Entity) -> str:
         if chosen.term not in zones:
             raise BadRequest(f"availability zone {chosen.term} is not offered here")
         return chosen.term
-    if account.aws.availability_zone:
-        return account.aws.availability_zone
+    default = account.catalog.default_zone
+    if default:
+        return default
     if not zones:
         raise BadRequest("the region offers no availability zone")
     return zones[0]
