@@ -38,6 +38,7 @@ from tests.contract import (
     StorageContract,
     StorageLinkContract,
 )
+from tests.contract_snapshots import SnapshotContract
 from tests.contract_usermixins import UserMixinContract
 from tests.rawhttp import read_response
 
@@ -78,6 +79,10 @@ class MemoryNetworkInterfaceTests(MemoryProvider, NetworkInterfaceContract, Sync
 
 class MemoryStorageLinkTests(MemoryProvider, StorageLinkContract, SynchronousTestCase):
     """Memory storagelinks keep the storagelink contract."""
+
+
+class MemorySnapshotTests(MemoryProvider, SnapshotContract, SynchronousTestCase):
+    """Memory snapshots keep the snapshot contract."""
 
 
 class MemoryUserMixinTests(MemoryProvider, UserMixinContract, SynchronousTestCase):

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_ec2_snapshots -*-
+# -*- test-case-name: tests.test_ec2_contract,tests.test_story_snapshots -*-
 """
 EBS snapshots as the C{snapshot} kind at C{/snapshot/} (entity id =
 snapshot id): the blocking operations, run in the EC2 thread pool by
