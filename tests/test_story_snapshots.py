@@ -21,10 +21,10 @@ import pytest
 
 from occid.gsi.principal import owner_hash
 from tests import gridtools
-from tests.daemon import curl, have_curl
+from tests.daemon import Daemon, curl, have_curl
 from tests.pki import USER_DN
-from tests.test_story import INFRA, TEXT, created, ours, post_text
-from tests.test_story_leaks import daemon, delete, new_compute  # noqa: F401 (fixture)
+from tests.test_story import INFRA, created, ours, post_text
+from tests.test_story_leaks import delete, new_compute
 
 pytestmark = [
     *gridtools.grid_tools,
@@ -35,6 +35,15 @@ OWNER = owner_hash(USER_DN)
 SNAPSHOT_SCHEME = "http://schemas.ec2.aws.amazon.com/occi/infrastructure#"
 VOLUME_SCHEME = "http://schemas.ec2.aws.amazon.com/occi/infrastructure/storage#"
 STORAGE_ACTION = "http://schemas.ogf.org/occi/infrastructure/storage/action#"
+
+
+@pytest.fixture(scope="module")
+def daemon(pki, moto_server, ec2, tmp_path_factory):
+    """One daemon for the module."""
+    daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint)
+    daemon.start()
+    yield daemon
+    assert daemon.stop()
 
 
 def new_storage(daemon, proxy, size: int, *lines: str):
