@@ -71,12 +71,17 @@ class SnapshotContract(ContractHelpers):
             snapshot.id, Changes(attributes={"occi.core.title": "x"})))
 
     def test_restore(self) -> None:
-        """A storage create naming a snapshot (id or location) makes the volume from it."""
-        snapshot = self.take(size=2)
+        """
+        A storage create naming a snapshot (id or location) makes the volume
+        from it; which snapshot cannot be changed afterwards.
+        """
+        snapshot, other = self.take(size=2), self.take(size=2)
         for named in (snapshot.id, f"https://occi.example.org{snapshot.location}"):
             volume = self.create(self.restore(named, size=3))
             assert volume.attributes[SNAPSHOT_ID.name] == snapshot.id
             assert float(volume.attributes["occi.storage.size"]) == 3.0
+        self.refused(Forbidden, self.collection(infra.STORAGE).update(
+            volume.id, Changes(attributes={SNAPSHOT_ID.name: other.id})))
 
     def test_restore_refusals_make_no_volume(self) -> None:
         """

@@ -9,13 +9,15 @@ and deletes them under the visibility rules but creates and changes none.
 
 from __future__ import annotations
 
+import copy
+
 from twisted.internet import defer
 
 from occid.ec2 import refusals
 from occid.ec2.planning import snapshot_id
 from occid.ec2.vocabulary import SNAPSHOT, SNAPSHOT_ID
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest
+from occid.occi.errors import BadRequest, Forbidden
 from occid.occi.model import Action, AttributeValue, Category, Changes, Entity, Resource
 from occid.testing.memory import MemoryCollection, _Stored
 
@@ -43,6 +45,7 @@ class MemoryStorage(MemoryCollection):
         restored = entity.attributes.get(SNAPSHOT_ID.name)
         if restored:
             self._check_writable()
+            entity = copy.deepcopy(entity)
             id = snapshot_id(restored)
             snapshot = self._snapshots()._stored(id).entity
             size = int(snapshot.attributes["com.amazon.aws.ec2.volume_size"])
@@ -50,6 +53,13 @@ class MemoryStorage(MemoryCollection):
                 raise BadRequest(f"occi.storage.size is smaller than snapshot {id} ({size} GiB)")
             entity.attributes[SNAPSHOT_ID.name] = id
         return super()._create(entity)
+
+    def _update(self, id: str, changes: Changes) -> Entity:
+        """As L{MemoryCollection}'s, but the snapshot restored is set at create only."""
+        named = changes.attributes.get(SNAPSHOT_ID.name)
+        if named is not None and named != self._stored(id).entity.attributes.get(SNAPSHOT_ID.name):
+            raise Forbidden(f"{SNAPSHOT_ID.name} of a storage cannot be changed")
+        return super()._update(id, changes)
 
     def _trigger(self, id: str, action: Action,
                  attributes: dict[str, AttributeValue]) -> Entity | Category:
