@@ -158,7 +158,9 @@ class IEntityCollection(Interface):
         """
         @param action: an L{occid.occi.model.Action} of this kind.
         @param attributes: the action's parameters, name to value.
-        @return: a C{Deferred} firing with the entity after the action, or a
+        @return: a C{Deferred} firing with the entity after the action, the
+            entity of another kind the action made (a storage's C{snapshot}
+            and C{backup} fire with the new snapshot), or a
             L{occid.occi.model.Category} the action produced (C{save} fires
             with the new os_tpl mixin).
         @raise occid.occi.errors.Conflict: not possible in the current state;

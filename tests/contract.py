@@ -426,18 +426,6 @@ class StorageContract(ContractHelpers):
         assert fetched.title == "bigger"
         assert float(fetched.attributes["occi.storage.size"]) == 2.0
 
-    def test_snapshot(self) -> None:
-        """snapshot answers the storage it was taken of."""
-        created = self.create(self.new_storage())
-        snapshot = self.collection(infra.STORAGE).trigger(created.id, infra.STORAGE_SNAPSHOT, {})
-        assert self.successResultOf(snapshot).id == created.id
-
-    def test_backup(self) -> None:
-        """backup (OCCI 1.1) is a snapshot: it answers the storage it was taken of."""
-        created = self.create(self.new_storage())
-        backup = self.collection(infra.STORAGE).trigger(created.id, infra.STORAGE_BACKUP, {})
-        assert self.successResultOf(backup).id == created.id
-
     def test_resize_action(self) -> None:
         """resize with a size grows the volume as the size update does; shrinking is refused."""
         created = self.create(self.new_storage("grow", 1))

@@ -116,14 +116,16 @@ def test_memory_chooses_the_instance_type(daemon, proxy, ec2):
 
 
 def test_storage_backup_is_a_snapshot(daemon, proxy, ec2):
-    """POST ?action=backup on a storage is 200 and EC2 holds a snapshot of the volume."""
+    """POST ?action=backup on a storage is 201 locating the snapshot EC2 now holds of the volume."""
     path = create(daemon, proxy, "/storage/",
                   f'Category: storage; scheme="{INFRA}"; class="kind"\n'
                   "X-OCCI-Attribute: occi.storage.size=1\n")
     result = post(daemon, proxy, path + "?action=backup", "")
-    assert result.status == 200, result.body
+    assert result.status == 201, result.body
     volume = path.rsplit("/", 1)[1]
-    assert ec2.describe_snapshots(Filters=[{"Name": "volume-id", "Values": [volume]}])["Snapshots"]
+    [snapshot] = ec2.describe_snapshots(
+        Filters=[{"Name": "volume-id", "Values": [volume]}])["Snapshots"]
+    assert result.header("Location") == f"{daemon.url}/snapshot/{snapshot['SnapshotId']}"
 
 
 def test_save_with_a_short_name_is_400(daemon, proxy, ec2):

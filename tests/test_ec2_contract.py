@@ -20,6 +20,7 @@ from tests.contract import (
     StorageLinkContract,
 )
 from tests.contract_idempotency import IdempotencyContract
+from tests.contract_snapshots import SnapshotContract
 from tests.contract_usermixins import UserMixinContract
 from tests.motoserver import DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, make_account, make_config
 
@@ -68,6 +69,10 @@ class EC2NetworkInterfaceTests(EC2Provider, NetworkInterfaceContract, Synchronou
 
 class EC2StorageLinkTests(EC2Provider, StorageLinkContract, SynchronousTestCase):
     """Volume attachments keep the storagelink contract."""
+
+
+class EC2SnapshotTests(EC2Provider, SnapshotContract, SynchronousTestCase):
+    """EBS snapshots keep the snapshot contract."""
 
 
 class EC2UserMixinTests(EC2Provider, UserMixinContract, SynchronousTestCase):

@@ -17,6 +17,7 @@ import boto3
 
 from occid.demo.pki import free_port
 from occid.demo.preparation import REGION
+from occid.ec2.tags import OWNER_TAG
 from tests.daemon import REPO
 from tests.test_demo import RunningDemo, needs_curl
 
@@ -72,7 +73,10 @@ def script(blocks: list[tuple[int, str]], url: str) -> str:
 
 
 def leftovers(directory: str) -> dict[str, list[str]]:
-    """The instances (not terminated), volumes and elastic IPs in the demo's emulator."""
+    """
+    The instances (not terminated), volumes, elastic IPs and snapshots of
+    occid's (tagged C{occid:owner}) in the demo's emulator.
+    """
     with open(os.path.join(directory, "occid.toml"), "rb") as f:
         endpoint = tomllib.load(f)["aws"]["endpoint_url"]
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint,
@@ -85,6 +89,9 @@ def leftovers(directory: str) -> dict[str, list[str]]:
         "instances": instances,
         "volumes": [volume["VolumeId"] for volume in ec2.describe_volumes()["Volumes"]],
         "addresses": [address["PublicIp"] for address in ec2.describe_addresses()["Addresses"]],
+        "snapshots": [snapshot["SnapshotId"]
+                      for snapshot in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+                      if any(tag["Key"] == OWNER_TAG for tag in snapshot.get("Tags", ()))],
     }
 
 
@@ -121,7 +128,7 @@ def test_readme_examples_run_against_the_demo(tmp_path):
     The user guide's curl examples each succeed (occi_curl fails on an
     HTTP error), run unchanged but for the demo's port, in order, in one
     shell, in the directory holding C{occid-demo/}; afterwards the emulator
-    holds no VM, volume or elastic IP of theirs.
+    holds no VM, volume, elastic IP or snapshot of theirs.
     """
     blocks = demo_blocks(Path(README).read_text(encoding="utf-8"))
     directory = str(tmp_path / "occid-demo")
@@ -144,5 +151,5 @@ def test_readme_examples_run_against_the_demo(tmp_path):
         f"the block at README line {started[-1] if started else '?'} failed:\n" \
         f"{result.stdout[-6000:]}\noccid's log:\n{log[-3000:]}"
     assert len(started) == len(blocks)
-    assert before == {"instances": [], "volumes": [], "addresses": []}
+    assert before == {"instances": [], "volumes": [], "addresses": [], "snapshots": []}
     assert after == before, "the README's examples leave these behind"

@@ -39,6 +39,7 @@ from tests.contract import (
     StorageLinkContract,
 )
 from tests.contract_idempotency import IdempotencyContract
+from tests.contract_snapshots import SnapshotContract
 from tests.contract_usermixins import UserMixinContract
 from tests.rawhttp import read_response
 
@@ -83,6 +84,10 @@ class MemoryNetworkInterfaceTests(MemoryProvider, NetworkInterfaceContract, Sync
 
 class MemoryStorageLinkTests(MemoryProvider, StorageLinkContract, SynchronousTestCase):
     """Memory storagelinks keep the storagelink contract."""
+
+
+class MemorySnapshotTests(MemoryProvider, SnapshotContract, SynchronousTestCase):
+    """Memory snapshots keep the snapshot contract."""
 
 
 class MemoryUserMixinTests(MemoryProvider, UserMixinContract, SynchronousTestCase):

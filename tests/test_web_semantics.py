@@ -137,12 +137,17 @@ STORAGE_ACTION = "http://schemas.ogf.org/occi/infrastructure/storage/action#"
 
 
 def test_storage_backup_and_resize_actions(gateway):
-    """The query interface declares backup; backup is 200; resize with size grows the volume."""
+    """
+    The query interface declares backup; backup is 201 with the new
+    snapshot's location; resize with size grows the volume.
+    """
     model = gateway.request("GET", "/-/", [("Accept", "text/plain")]).body.decode()
     assert f'Category: backup; scheme="{STORAGE_ACTION}"; class="action"' in model
     path = created(gateway, "/storage/", STORAGE)
     assert f"{path}?action=backup>" in rendering(gateway, path)
-    assert post(gateway, path + "?action=backup", "").status == 200
+    backup = post(gateway, path + "?action=backup", "")
+    assert backup.status == 201, backup
+    assert dict(backup.headers)["Location"].startswith("https://occi.example.org:11443/snapshot/snap-")
     resize = post(gateway, path + "?action=resize",
                   f'Category: resize; scheme="{STORAGE_ACTION}"; class="action"\n'
                   "X-OCCI-Attribute: size=3\n")

@@ -15,6 +15,7 @@ from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
+from occid.ec2.vocabulary import EC2_KINDS
 from occid.occi import infrastructure as infra
 from occid.occi.negotiation import ONLY_IN_1_2, OCCIVersion, client_version
 from occid.testing import MemoryBackend
@@ -23,6 +24,8 @@ from tests.gateway import make_gateway
 from tests.test_web_rocci import USER_AGENT
 
 BASE = "https://occi.example.org:11443"
+#: The kinds of the fake's catalog: the core's and EC2's (snapshots).
+KINDS = infra.KINDS + EC2_KINDS
 AMI = "ami-0123456789abcdef0"
 OS_TPL = infra.os_tpl_mixin(AMI, "", "occi.example.org")
 COMPUTE_BODY = (
@@ -196,11 +199,11 @@ def test_no_location_on_collections():
 
 @pytest.mark.parametrize("media_type, body", [
     ("text/plain", "".join(f"X-OCCI-Location: {BASE}{k.location}\n"
-                           for k in infra.KINDS if k.location).encode()),
+                           for k in KINDS if k.location).encode()),
     ("text/occi", b"OK"),
-    ("text/uri-list", "".join(f"{BASE}{k.location}\n" for k in infra.KINDS if k.location).encode()),
+    ("text/uri-list", "".join(f"{BASE}{k.location}\n" for k in KINDS if k.location).encode()),
     ("application/occi+json", json.dumps(
-        {"locations": [BASE + k.location for k in infra.KINDS if k.location]}).encode()),
+        {"locations": [BASE + k.location for k in KINDS if k.location]}).encode()),
 ])
 def test_root_answers_the_hierarchy(media_type, body):
     """GET / answers the kind collections' locations in the negotiated type, not 404."""
@@ -211,7 +214,7 @@ def test_root_answers_the_hierarchy(media_type, body):
         response.body == body)
     if media_type == "text/occi":
         assert read(response, rocci43.locations) == [
-            BASE + k.location for k in infra.KINDS if k.location]
+            BASE + k.location for k in KINDS if k.location]
     assert "location" not in header_names(response)
 
 

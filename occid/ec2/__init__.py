@@ -11,7 +11,8 @@ By layer, pure first:
   - L{occid.ec2.mapping}: EC2 descriptions to OCCI entities.
   - L{occid.ec2.planning}: requests checked and planned before any call.
   - L{occid.ec2.compute}, L{occid.ec2.launch}, L{occid.ec2.storage},
-    L{occid.ec2.network}, L{occid.ec2.links}: the blocking operations, each
+    L{occid.ec2.network}, L{occid.ec2.links}, L{occid.ec2.snapshots}: the
+    blocking operations, each
     taking an account and a scope; L{occid.ec2.catalog} (templates),
     L{occid.ec2.reconciler} (links made later, leftovers removed),
     L{occid.ec2.account} (what one account shares), L{occid.ec2.clients}
@@ -37,6 +38,7 @@ __all__ = [
     "planning",
     "reconciler",
     "scope",
+    "snapshots",
     "storage",
     "tags",
     "vocabulary",

@@ -5,7 +5,7 @@ The one threaded adapter between Twisted and the blocking EC2 operations.
 L{EC2Collection} binds an account and a principal's scope once and provides
 L{IEntityCollection} for any kind by running that kind's blocking functions
 (L{occid.ec2.compute}, L{occid.ec2.launch}, L{occid.ec2.storage},
-L{occid.ec2.network}, L{occid.ec2.links}) in the EC2 thread pool with one
+L{occid.ec2.network}, L{occid.ec2.links}, L{occid.ec2.snapshots}) in the EC2 thread pool with one
 C{deferToThreadPool} each.  Requests are planned (L{occid.ec2.planning}) and
 writes refused, for a scope that may only read, in the calling thread,
 before any thread is used; what EC2 refuses by nature (changing a network
@@ -27,9 +27,10 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
-from occid.ec2 import compute, launch, links, network, planning, refusals, storage
+from occid.ec2 import compute, launch, links, network, planning, refusals, snapshots, storage
 from occid.ec2.account import Account
 from occid.ec2.scope import Scope
+from occid.ec2.vocabulary import SNAPSHOT
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
 from occid.occi.errors import OCCIError
@@ -74,6 +75,8 @@ class Operations:
         in the calling thread.
     @ivar created: C{(result of create, account name)} to the entity;
         runs in the reactor thread.
+    @ivar create: C{None} when actions make the kind's entities:
+        C{refusals.create_refused(kind)} is then the error.
     @ivar update: C{None} when the kind cannot be changed:
         C{refusals.update_refused(kind)} is then the error.
     @ivar trigger: C{None} when the kind has no action occid runs:
@@ -86,7 +89,7 @@ class Operations:
     kind: Kind
     list: Callable[..., list[Entity]]
     get: Callable[..., Entity]
-    create: Callable[..., Any]
+    create: Callable[..., Any] | None
     delete: Callable[..., None]
     update: Callable[..., Entity] | None = None
     trigger: Callable[..., Any] | None = None
@@ -114,6 +117,8 @@ OPERATIONS: dict[Kind, Operations] = {ops.kind: ops for ops in (
     Operations(kind=infra.NETWORK, list=network.list_networks, get=network.get_network,
                create=network.create_network, delete=network.delete_network,
                trigger=network.trigger_network, plan=planning.plan_network),
+    Operations(kind=SNAPSHOT, list=snapshots.list_snapshots, get=snapshots.get_snapshot,
+               create=None, delete=snapshots.delete_snapshot),
     _link_operations(infra.NETWORKINTERFACE, links.create_networkinterface,
                      links.delete_networkinterface),
     _link_operations(infra.STORAGELINK, links.create_storagelink, links.delete_storagelink),
@@ -170,6 +175,8 @@ class EC2Collection:
 
     def create(self, entity: Entity, idempotency_key: str | None = None) -> Deferred[Entity]:
         operations = self._operations
+        if operations.create is None:
+            return fail(refusals.create_refused(self.kind))
         keyed: tuple[str, ...] = ()
         if idempotency_key is not None:
             if self.kind not in refusals.IDEMPOTENT_KINDS:

@@ -36,7 +36,7 @@ from occid.ec2.clients import EC2Client
 from occid.ec2.errors import translated
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG, VO_TAG, tag_dict
-from occid.ec2.vocabulary import MARKERS, instance_type_of, resource_tpl_mixin
+from occid.ec2.vocabulary import EC2_KINDS, MARKERS, instance_type_of, resource_tpl_mixin
 from occid.occi.catalog import Catalog
 from occid.occi.errors import ServiceUnavailable
 from occid.occi.infrastructure import availability_zone_mixin, os_tpl_mixin
@@ -97,7 +97,7 @@ class Templates:
         digest = hashlib.sha256()
         for mixin in mixins:
             digest.update(f"{mixin.identifier}\0{mixin.title}\0".encode())
-        return Catalog(MARKERS + mixins, version=digest.hexdigest()[:16])
+        return Catalog(MARKERS + mixins, version=digest.hexdigest()[:16], kinds=EC2_KINDS)
 
 
 def image_query(images: ImagesConfig) -> dict:

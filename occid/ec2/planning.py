@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 from occid.ec2 import defaults, intents
 from occid.ec2.scope import Scope
 from occid.ec2.tags import LINKS_TAG, REQUEST_TAG, TOKEN_TAG, tag_list
-from occid.ec2.vocabulary import instance_type_of, valid_id
+from occid.ec2.vocabulary import SNAPSHOT_ID, instance_type_of, valid_id
 from occid.occi import idempotency
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Forbidden, NotFound
@@ -291,16 +291,37 @@ def _zone(account: Account, entity: Entity) -> str:
 
 
 def plan_storage(account: Account, scope: Scope, entity: Entity) -> dict:
-    """The CreateVolume parameters of a create request.  @raise BadRequest: bad request."""
+    """
+    The CreateVolume parameters of a create request, with the C{SnapshotId}
+    of the snapshot it restores (C{com.amazon.aws.ec2.snapshot_id}).
+    @raise BadRequest: bad request.
+    """
     if "occi.storage.size" not in entity.attributes:
         raise BadRequest("occi.storage.size is required")
-    return {
+    parameters = {
         "Size": size_of(entity.attributes["occi.storage.size"]),
         "AvailabilityZone": _zone(account, entity),
         "VolumeType": "gp3",
         "TagSpecifications": [{"ResourceType": "volume",
                                "Tags": tag_list(scope.creation_tags(entity.title))}],
     }
+    restored = entity.attributes.get(SNAPSHOT_ID.name)
+    if restored:
+        parameters["SnapshotId"] = snapshot_id(restored)
+    return parameters
+
+
+def snapshot_id(value: AttributeValue) -> str:
+    """
+    The id of the snapshot a restore names: C{snap-…} or its C{/snapshot/}
+    location (a path or an absolute URL).  @raise BadRequest: neither.
+    """
+    text = str(value)
+    id = location_id(text, "snapshot") if "/" in text else text
+    if id is None or not valid_id("snap", id):
+        raise BadRequest(f"{SNAPSHOT_ID.name} {text!r} is neither a snapshot id (snap-...) "
+                         "nor a /snapshot/ location")
+    return id
 
 
 # -- networks ----------------------------------------------------------------

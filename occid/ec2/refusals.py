@@ -9,13 +9,14 @@ Pure: no boto3 and no Twisted.
 
 from __future__ import annotations
 
+from occid.ec2.vocabulary import SNAPSHOT
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, OCCIError
 from occid.occi.model import Action, Kind
 
 __all__ = [
-    "IDEMPOTENT_KINDS", "READ_ONLY", "action_impossible", "not_an_action", "not_idempotent",
-    "update_refused",
+    "IDEMPOTENT_KINDS", "READ_ONLY", "action_impossible", "create_refused", "not_an_action",
+    "not_idempotent", "update_refused",
 ]
 
 #: What a read-only binding (a limited proxy) that writes is told.
@@ -25,6 +26,12 @@ READ_ONLY = "a limited proxy may only read; use a full proxy to change anything"
 _IMPOSSIBLE = {
     infra.STORAGE.term: "{action} is not possible on EBS volumes",
     infra.NETWORK.term: "{action} is not possible on a VPC; it is always up",
+}
+
+#: How the entities of these kinds are made, since not by a create.
+_MADE_BY = {
+    SNAPSHOT.term: "snapshots are made by the snapshot or backup action of a storage "
+                   "(POST /storage/<id>?action=snapshot) and cannot be changed",
 }
 
 
@@ -58,4 +65,11 @@ def update_refused(kind: Kind) -> Forbidden:
     """The error of an update of a kind that cannot be changed (networks, links)."""
     if kind == infra.NETWORK:
         return Forbidden("networks cannot be changed through occid")
+    if kind.term in _MADE_BY:
+        return Forbidden(_MADE_BY[kind.term])
     return Forbidden(f"a {kind.term} cannot be changed; delete it and link again")
+
+
+def create_refused(kind: Kind) -> Forbidden:
+    """The error of a create in the collection of C{kind}, whose entities actions make."""
+    return Forbidden(_MADE_BY.get(kind.term, f"a {kind.term} cannot be created here"))

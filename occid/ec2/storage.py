@@ -8,20 +8,20 @@ from an availability_zone mixin, else C{[aws] availability_zone}, else the
 region's first zone in name order (L{occid.ec2.planning.plan_storage}).
 Resizing is an update of C{occi.storage.size} or the C{resize} action with
 its C{size} (ModifyVolume, growing only); the C{snapshot} action and OCCI
-1.1's C{backup} make an EBS snapshot; C{online} and C{offline} are 409; a
+1.1's C{backup} make an EBS snapshot (L{occid.ec2.snapshots}), which a
+create naming it restores; C{online} and C{offline} are 409; a
 volume still attached cannot be deleted (409).
 """
 
 from __future__ import annotations
 
-from occid.ec2 import quotas, refusals
+from occid.ec2 import quotas, refusals, snapshots
 from occid.ec2.account import Account
 from occid.ec2.errors import translated
 from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
 from occid.ec2.mapping import entity_from_volume
 from occid.ec2.planning import size_of
 from occid.ec2.scope import Scope
-from occid.ec2.tags import NAME_TAG, tag_dict, tag_list
 from occid.ec2.vocabulary import valid_id
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -62,9 +62,14 @@ def get_storage(account: Account, scope: Scope, id: str) -> Entity:
 
 @translated
 def create_storage(account: Account, scope: Scope, parameters: dict) -> Entity:
-    """Create one volume (one CreateVolume with the planned C{parameters})."""
+    """
+    Create one volume (one CreateVolume with the planned C{parameters}),
+    from the snapshot they name once it is checked
+    (L{snapshots.restore_parameters}), within the account's limits.
+    """
     quotas.check_volume(account, scope, parameters["Size"])
-    volume = account.client.create_volume(**parameters)
+    volume = account.client.create_volume(
+        **snapshots.restore_parameters(account, scope, parameters))
     account.recent.add(volume["VolumeId"])
     return entity(account, volume)
 
@@ -126,9 +131,9 @@ _DONE = (infra.STORAGE_SNAPSHOT, infra.STORAGE_BACKUP, infra.STORAGE_RESIZE)
 def trigger_storage(account: Account, scope: Scope, id: str, action: Action,
                     attributes: dict[str, AttributeValue]) -> Entity:
     """
-    C{snapshot} or C{backup}: an EBS snapshot of volume C{id}, tagged like
-    the volume's owner; C{resize}: what an update of C{occi.storage.size}
-    does.
+    C{snapshot} or C{backup}: an EBS snapshot of volume C{id}, tagged for
+    the principal (the new snapshot is the result); C{resize}: what an
+    update of C{occi.storage.size} does (the volume is the result).
     """
     if action not in infra.STORAGE.actions:
         raise refusals.not_an_action(infra.STORAGE, action)
@@ -139,11 +144,7 @@ def trigger_storage(account: Account, scope: Scope, id: str, action: Action,
         raise refusals.action_impossible(infra.STORAGE, action)
     if action == infra.STORAGE_RESIZE:
         return entity(account, _grow(account, scope, volume, attributes["size"]))
-    account.client.create_snapshot(
-        VolumeId=id, Description=f"occid snapshot of {id}",
-        TagSpecifications=[{"ResourceType": "snapshot",
-                            "Tags": tag_list(scope.creation_tags(tag_dict(volume).get(NAME_TAG)))}])
-    return entity(account, volume)
+    return snapshots.take(account, scope, volume)
 
 
 @translated

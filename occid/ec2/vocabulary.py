@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import re
 
-from occid.occi.infrastructure import COMPUTE, NETWORK, RESOURCE_TPL, STORAGE
-from occid.occi.model import Attribute, Mixin
+from occid.occi.infrastructure import COMPUTE, NETWORK, RESOURCE, RESOURCE_TPL, STORAGE
+from occid.occi.model import Attribute, Kind, Mixin
 
 __all__ = [
     "EC2_INSTANCE",
+    "EC2_KINDS",
     "EC2_SCHEME_BASE",
     "EC2_VOLUME",
     "EC2_VPC",
     "MARKERS",
     "OCCI_ARCHITECTURES",
     "RESOURCE_TPL_SCHEME",
+    "SNAPSHOT",
+    "SNAPSHOT_ID",
     "instance_type_of",
     "resource_tpl_mixin",
     "resource_tpl_term",
@@ -66,6 +69,13 @@ EC2_INSTANCE = Mixin(
     ),
 )
 
+#: The snapshot a volume was made from; set on a create to restore it (its
+#: id or its C{/snapshot/} location).
+SNAPSHOT_ID = Attribute(
+    name="com.amazon.aws.ec2.snapshot_id", type="string",
+    description="the snapshot it was made from (id or /snapshot/ location); "
+                "set at create to restore that snapshot")
+
 EC2_VOLUME = Mixin(
     term="aws_ec2_ebs_volume",
     scheme=EC2_SCHEME_BASE + "storage#",
@@ -79,7 +89,7 @@ EC2_VOLUME = Mixin(
         _immutable("com.amazon.aws.ec2.iops", "provisioned IOPS", type="integer"),
         _immutable("com.amazon.aws.ec2.encrypted", "whether it is encrypted",
                    type="boolean"),
-        _immutable("com.amazon.aws.ec2.snapshot_id", "the snapshot it was made from"),
+        SNAPSHOT_ID,
     ),
 )
 
@@ -96,6 +106,28 @@ EC2_VPC = Mixin(
                    type="boolean"),
     ),
 )
+
+#: EBS snapshots of volumes, made by the storage C{snapshot} and C{backup}
+#: actions; their scheme is an EC2 one (docs/wire.md).
+SNAPSHOT = Kind(
+    term="snapshot",
+    scheme=EC2_SCHEME_BASE.rstrip("/") + "#",
+    title="Amazon EBS snapshot",
+    parent=RESOURCE,
+    location="/snapshot/",
+    attributes=(
+        _immutable("com.amazon.aws.ec2.volume_id", "the volume it was taken of"),
+        _immutable("com.amazon.aws.ec2.volume_size", "the size of that volume in GiB",
+                   type="integer"),
+        _immutable("com.amazon.aws.ec2.state", "pending, completed or error"),
+        _immutable("com.amazon.aws.ec2.start_time", "when it was started, ISO 8601"),
+        _immutable("com.amazon.aws.ec2.progress", "how much is copied, such as 100%"),
+    ),
+)
+
+#: The kinds occid adds to the core's, in the order every EC2 catalog lists
+#: them.
+EC2_KINDS = (SNAPSHOT,)
 
 #: The marker mixins, in the order every EC2 catalog lists them (right
 #: after the core's static mixins).

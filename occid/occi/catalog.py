@@ -46,15 +46,17 @@ class Catalog:
     _kinds_at: dict[str, Kind]
     _mixins_at: dict[str, Mixin]
 
-    def __init__(self, templates: Iterable[Mixin] = (), version: str = "static"):
+    def __init__(self, templates: Iterable[Mixin] = (), version: str = "static",
+                 kinds: Iterable[Kind] = ()):
         """
         @param templates: extra mixins, after the static ones, in the order
             the query interface lists them.
+        @param kinds: extra kinds (a backend's own), after the core's.
         @raise ValueError: two categories share an identifier or a location.
         """
         set_ = object.__setattr__
         set_(self, "version", version)
-        set_(self, "kinds", infrastructure.KINDS)
+        set_(self, "kinds", infrastructure.KINDS + tuple(kinds))
         set_(self, "mixins", infrastructure.MIXINS + tuple(templates))
         set_(self, "actions", infrastructure.ACTIONS)
         by_identifier: dict[str, Category] = {}
@@ -92,7 +94,8 @@ class Catalog:
             location with a category here.
         """
         own = self.mixins[len(infrastructure.MIXINS):]
-        return Catalog(own + tuple(mixins), version=version)
+        return Catalog(own + tuple(mixins), version=version,
+                       kinds=self.kinds[len(infrastructure.KINDS):])
 
     def lookup(self, identifier: str) -> Category | None:
         """The category whose C{scheme + term} is C{identifier}, if any."""

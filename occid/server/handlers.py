@@ -95,8 +95,7 @@ class QueryHandler(Handler):
         mixin = usermixins.definition_request(context.body())
         usermixins.check_clash(mixin, context.catalog)
         defined = await context.backend.mixins(context.principal, context.binding).define(mixin)
-        url = self.base_url + (defined.location or "")
-        return Answer(201, context.renderer.created(url), (("Location", url), ("X-OCCI-Location", url)))
+        return created(context, self.base_url + (defined.location or ""))
 
     async def render_DELETE(self, context: Context) -> Answer:
         """Remove a user mixin: its definition and its memberships."""
@@ -148,12 +147,9 @@ class KindHandler(Handler):
         else:
             entity = resolve.resource_for_create(document, kind, context.catalog)
         key = header(context.request, idempotency.HEADER.encode())
-        created = await context.collection().create(
+        made = await context.collection().create(
             entity, None if key is None else idempotency.check_key(key))
-        url = self.base_url + created.location
-        return Answer(
-            201, context.renderer.created(url), (("Location", url), ("X-OCCI-Location", url))
-        )
+        return created(context, self.base_url + made.location)
 
     async def render_DELETE(self, context: Context) -> Answer:
         """
@@ -173,6 +169,12 @@ class KindHandler(Handler):
         return Answer(200, context.renderer.ok())
 
 
+def created(context: Context, url: str) -> Answer:
+    """The 201 answering a request that made the entity at C{url}."""
+    return Answer(201, context.renderer.created(url),
+                  (("Location", url), ("X-OCCI-Location", url)))
+
+
 def undeleted(kind: Kind, refused: Sequence[tuple[str, OCCIError]]) -> Conflict:
     """
     The 409 of a collection delete that left C{refused} (location, error)
@@ -190,7 +192,9 @@ class EntityHandler(Handler):
 
     A trigger answers 200 without a rendering of the entity (as rOCCI-server
     did: rOCCI-cli reads a trigger's answer as the categories a C{save}
-    made), except C{save}, which answers the new os_tpl category.
+    made), except C{save}, which answers the new os_tpl category, and an
+    action that made another entity (a storage's C{snapshot} or C{backup}),
+    which answers 201 with its C{Location}.
     """
 
     async def render_GET(self, context: Context) -> Answer:
@@ -208,6 +212,8 @@ class EntityHandler(Handler):
             return Answer(200, renderer.entity(updated, self.base_url))
         action, attributes = resolve.action_for_trigger(document, term, kind, context.catalog)
         result = await context.collection().trigger(id, action, attributes)
+        if isinstance(result, Entity) and result.kind != kind:
+            return created(context, self.base_url + result.location)
         if isinstance(result, Entity):
             return Answer(200, renderer.ok())
         return Answer(200, renderer.category(result, self.base_url))

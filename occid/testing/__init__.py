@@ -8,6 +8,8 @@ top of the pure core, beside the EC2 edge they stand in for.
     C{identify(request)} stand-ins and a fixed-table account policy;
   - L{occid.testing.memory}: entity collections in a dict, with the state
     machine, visibility and refusals of the EC2 providers;
+  - L{occid.testing.snapshots}: EBS snapshots taken by the storage
+    actions, restored by storage creates;
   - L{occid.testing.usermixins}: user-defined mixins, their definitions
     and memberships;
   - L{occid.testing.backend}: the backend handing out catalogs and those

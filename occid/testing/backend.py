@@ -12,7 +12,7 @@ from twisted.internet import defer
 from zope.interface import implementer
 
 from occid.ec2.members import MemberCollection
-from occid.ec2.vocabulary import MARKERS, resource_tpl_mixin
+from occid.ec2.vocabulary import EC2_KINDS, MARKERS, SNAPSHOT, resource_tpl_mixin
 from occid.gsi.principal import Principal
 from occid.interfaces import IBackend, ICatalog, IEntityCollection
 from occid.occi import infrastructure as infra
@@ -22,6 +22,7 @@ from occid.occi.errors import NotFound
 from occid.occi.model import Kind, Mixin
 from occid.policy import AccountBinding
 from occid.testing.memory import MemoryCollection, MemoryStore
+from occid.testing.snapshots import MemorySnapshots, MemoryStorage
 from occid.testing.usermixins import MemoryMixins, MemoryMixinStore, sees_for
 
 #: The templates a L{MemoryBackend} offers unless told otherwise: images as
@@ -41,8 +42,12 @@ DEFAULT_ZONES = ("eu-west-1a", "eu-west-1b")
 #: The kinds a L{MemoryBackend} has collections for.
 COLLECTION_KINDS = (
     infra.COMPUTE, infra.STORAGE, infra.NETWORK, infra.NETWORKINTERFACE,
-    infra.STORAGELINK,
+    infra.STORAGELINK, SNAPSHOT,
 )
+
+#: The collection class of the kinds that need more than L{MemoryCollection}.
+COLLECTION_CLASSES: dict[Kind, type[MemoryCollection]] = {
+    infra.STORAGE: MemoryStorage, SNAPSHOT: MemorySnapshots}
 
 
 @implementer(IBackend)
@@ -94,7 +99,8 @@ class MemoryBackend:
         if account not in self._catalogs:
             extra = self._extra.get(account, ())
             self._catalogs[account] = Catalog(
-                MARKERS + self._templates + extra, version=f"{account}-{len(extra)}"
+                MARKERS + self._templates + extra, version=f"{account}-{len(extra)}",
+                kinds=EC2_KINDS,
             )
         catalog = self._catalogs[account]
         if principal is not None:
@@ -114,7 +120,9 @@ class MemoryBackend:
         if kind not in COLLECTION_KINDS:
             raise NotFound(f"no collection for {kind.identifier}")
         store = self.mixins(principal, binding)
-        return MemberCollection(MemoryCollection(kind, principal, binding, self.store), store,
+        memory = COLLECTION_CLASSES.get(kind, MemoryCollection)(kind, principal, binding,
+                                                                 self.store)
+        return MemberCollection(memory, store,
                                 lambda entities: defer.succeed(store.carried(entities)))
 
     def mixins(self, principal: Principal, binding: AccountBinding) -> MemoryMixinStore:
