@@ -19,6 +19,7 @@ from tests.contract import (
     StorageContract,
     StorageLinkContract,
 )
+from tests.contract_images import ImageContract
 from tests.contract_usermixins import UserMixinContract
 from tests.motoserver import DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, make_account, make_config
 
@@ -67,3 +68,7 @@ class EC2StorageLinkTests(EC2Provider, StorageLinkContract, SynchronousTestCase)
 
 class EC2UserMixinTests(EC2Provider, UserMixinContract, SynchronousTestCase):
     """SSM definitions and EC2 membership tags keep the user-mixin contract."""
+
+
+class EC2ImageTests(EC2Provider, ImageContract, SynchronousTestCase):
+    """AMIs saved through occid and their snapshots keep the saved-image contract."""

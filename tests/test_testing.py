@@ -38,6 +38,7 @@ from tests.contract import (
     StorageContract,
     StorageLinkContract,
 )
+from tests.contract_images import ImageContract
 from tests.contract_usermixins import UserMixinContract
 from tests.rawhttp import read_response
 
@@ -82,6 +83,10 @@ class MemoryStorageLinkTests(MemoryProvider, StorageLinkContract, SynchronousTes
 
 class MemoryUserMixinTests(MemoryProvider, UserMixinContract, SynchronousTestCase):
     """Memory user mixins keep the user-mixin contract."""
+
+
+class MemoryImageTests(MemoryProvider, ImageContract, SynchronousTestCase):
+    """Memory saved images keep the saved-image contract."""
 
 
 class MemoryBackendTests(MemoryProvider, ContractHelpers, SynchronousTestCase):
