@@ -72,7 +72,10 @@ def script(blocks: list[tuple[int, str]], url: str) -> str:
 
 
 def leftovers(directory: str) -> dict[str, list[str]]:
-    """The instances (not terminated), volumes and elastic IPs in the demo's emulator."""
+    """
+    The instances (not terminated), volumes, elastic IPs and images saved
+    through occid (tagged C{occid:owner}) in the demo's emulator.
+    """
     with open(os.path.join(directory, "occid.toml"), "rb") as f:
         endpoint = tomllib.load(f)["aws"]["endpoint_url"]
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint,
@@ -85,6 +88,8 @@ def leftovers(directory: str) -> dict[str, list[str]]:
         "instances": instances,
         "volumes": [volume["VolumeId"] for volume in ec2.describe_volumes()["Volumes"]],
         "addresses": [address["PublicIp"] for address in ec2.describe_addresses()["Addresses"]],
+        "images": [image["ImageId"] for image in ec2.describe_images(Owners=["self"])["Images"]
+                   if any(tag["Key"] == "occid:owner" for tag in image.get("Tags", ()))],
     }
 
 
@@ -121,7 +126,7 @@ def test_readme_examples_run_against_the_demo(tmp_path):
     The user guide's curl examples each succeed (occi_curl fails on an
     HTTP error), run unchanged but for the demo's port, in order, in one
     shell, in the directory holding C{occid-demo/}; afterwards the emulator
-    holds no VM, volume or elastic IP of theirs.
+    holds no VM, volume, elastic IP or saved image of theirs.
     """
     blocks = demo_blocks(Path(README).read_text(encoding="utf-8"))
     directory = str(tmp_path / "occid-demo")
@@ -144,5 +149,5 @@ def test_readme_examples_run_against_the_demo(tmp_path):
         f"the block at README line {started[-1] if started else '?'} failed:\n" \
         f"{result.stdout[-6000:]}\noccid's log:\n{log[-3000:]}"
     assert len(started) == len(blocks)
-    assert before == {"instances": [], "volumes": [], "addresses": []}
+    assert before == {"instances": [], "volumes": [], "addresses": [], "images": []}
     assert after == before, "the README's examples leave these behind"
