@@ -77,10 +77,10 @@ def remove_image(account: Account, scope: Scope, mixin: Mixin) -> None:
         except (ClientError, BotoCoreError) as error:
             left.append((snapshot, error))
     if left:
-        error = left[0][1]
-        error.add_note(f"image {mixin.term} was deregistered, but not all its snapshots "
+        first = left[0][1]
+        first.add_note(f"image {mixin.term} was deregistered, but not all its snapshots "
                        f"were deleted: {', '.join(snapshot for snapshot, _ in left)} left")
-        raise error
+        raise first
 
 
 @implementer(IImageStore)
