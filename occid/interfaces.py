@@ -7,7 +7,8 @@ The Twisted edge knows only these interfaces.  For one request it asks the
 L{IAuthenticator}'s principal (made once per TLS connection) for an account
 binding from the L{IAccountPolicy}, then asks the L{IBackend} for the
 L{ICatalog} and the L{IEntityCollection} of each kind, bound to that
-principal and account, and for user-defined mixins the L{IMixinStore}.
+principal and account, for user-defined mixins the L{IMixinStore}, and for
+the images users saved the L{IImageStore}.
 Every provider is checked with C{verifyObject} in the tests, and the
 in-memory fakes in L{occid.testing} pass the same contract tests as the EC2
 providers.
@@ -225,6 +226,29 @@ class IMixinStore(Interface):
         """
 
 
+class IImageStore(Interface):
+    """
+    The images users of one account saved (C{save}), as one principal may
+    delete them.  A saved image is offered, as an os_tpl mixin of the
+    principal's catalog, to those who see its maker's resources (the
+    binding's visibility); one the site offers (its C{[images]}) is not the
+    users' to delete.
+    """
+
+    def remove(mixin):
+        """
+        Deregister a saved image and delete its snapshots; the catalogs stop
+        offering it at once.
+
+        @param mixin: an os_tpl mixin of the principal's catalog.
+        @return: a C{Deferred} firing with C{None}.
+        @raise occid.occi.errors.NotFound: no such saved image visible here
+            (any more).
+        @raise occid.occi.errors.Forbidden: an image the site offers, or one
+            the principal neither saved nor manages, or a read-only binding.
+        """
+
+
 class IBackend(Interface):
     """
     The cloud behind occid: hands out catalogs and entity collections bound
@@ -258,4 +282,11 @@ class IBackend(Interface):
         @param principal: the L{occid.gsi.principal.Principal} of the request.
         @param binding: its L{occid.policy.AccountBinding}.
         @return: the L{IMixinStore} of the account, bound to the principal.
+        """
+
+    def images(principal, binding):
+        """
+        @param principal: the L{occid.gsi.principal.Principal} of the request.
+        @param binding: its L{occid.policy.AccountBinding}.
+        @return: the L{IImageStore} of the account, bound to the principal.
         """

@@ -42,11 +42,6 @@ class ImagePolicy(StrEnum):
         """Whether the images of C{[images] list} are offered."""
         return self in (ImagePolicy.LISTED, ImagePolicy.OWNED_AND_LISTED)
 
-    @property
-    def offers_saved(self) -> bool:
-        """Whether the images users save are offered back to them."""
-        return self in (ImagePolicy.ALL, ImagePolicy.OWNED)
-
 
 class CrlMode(StrEnum):
     """C{[grid] crl}: how certificate revocation lists are required."""

@@ -361,18 +361,18 @@ def test_manager_visibility_not_in_the_file(site):
 
 
 @pytest.mark.parametrize(
-    "policy, owned, listed, saved",
+    "policy, owned, listed",
     [
-        ("all", False, False, True),
-        ("owned", True, False, True),
-        ("listed", False, True, False),
-        ("owned_and_listed", True, True, False),
+        ("all", False, False),
+        ("owned", True, False),
+        ("listed", False, True),
+        ("owned_and_listed", True, True),
     ],
 )
-def test_image_policy_parts(policy, owned, listed, saved):
-    """Which images each policy offers: the account's own, the list's, users' saved ones."""
+def test_image_policy_parts(policy, owned, listed):
+    """Which images each policy offers: the account's own, the list's."""
     mode = config.ImagePolicy(policy)
-    assert (mode.uses_owned, mode.uses_list, mode.offers_saved) == (owned, listed, saved)
+    assert (mode.uses_owned, mode.uses_list) == (owned, listed)
 
 
 def test_choice_messages(site):

@@ -7,6 +7,7 @@ errors, undo after a failed step), with call counts.
 """
 
 import base64
+import dataclasses
 import re
 
 import pytest
@@ -557,6 +558,26 @@ def test_save_fires_with_the_new_os_tpl(account):
     assert mixin.title == "golden"
     image = account.client.describe_images(ImageIds=[mixin.term])["Images"][0]
     assert tags_of(image)["occid:owner"] == JANE.owner
+
+
+def test_save_on_aws_tags_the_snapshots_too(account):
+    """
+    On AWS itself (no endpoint_url) CreateImage tags the image's snapshots
+    with the owner tags as well, so that DeleteSnapshot can be narrowed to
+    occid's; an EC2-compatible endpoint (moto) is asked for the image's only.
+    """
+    vm = successResultOf(computes(account).create(request(os_tpl())))
+    on_aws = dataclasses.replace(account, aws=dataclasses.replace(account.aws, endpoint_url=""))
+    described = account.client.describe_instances(InstanceIds=[vm.id])
+    stubber = Stubber(account.client)
+    stubber.add_response("describe_instances", described)
+    stubber.add_response("create_image", {"ImageId": "ami-0123456789abcdef0"}, {
+        "InstanceId": vm.id, "Name": "golden", "NoReboot": True, "TagSpecifications": [
+            {"ResourceType": "image", "Tags": ANY}, {"ResourceType": "snapshot", "Tags": ANY}]})
+    with stubber:
+        saved = successResultOf(computes(on_aws).trigger(vm.id, infra.COMPUTE_SAVE, {"name": "golden"}))
+    stubber.assert_no_pending_responses()
+    assert saved.term == "ami-0123456789abcdef0"
 
 
 def test_saved_images_are_offered_to_those_who_see_their_saver(moto):

@@ -20,6 +20,7 @@ from tests.contract import (
     StorageLinkContract,
 )
 from tests.contract_idempotency import IdempotencyContract
+from tests.contract_images import ImageContract
 from tests.contract_snapshots import SnapshotContract
 from tests.contract_usermixins import UserMixinContract
 from tests.motoserver import DEBIAN, PUBLIC_HOST, InlineReactor, SyncPool, make_account, make_config
@@ -77,3 +78,7 @@ class EC2SnapshotTests(EC2Provider, SnapshotContract, SynchronousTestCase):
 
 class EC2UserMixinTests(EC2Provider, UserMixinContract, SynchronousTestCase):
     """SSM definitions and EC2 membership tags keep the user-mixin contract."""
+
+
+class EC2ImageTests(EC2Provider, ImageContract, SynchronousTestCase):
+    """AMIs saved through occid and their snapshots keep the saved-image contract."""

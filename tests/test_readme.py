@@ -74,8 +74,8 @@ def script(blocks: list[tuple[int, str]], url: str) -> str:
 
 def leftovers(directory: str) -> dict[str, list[str]]:
     """
-    The instances (not terminated), volumes, elastic IPs and snapshots of
-    occid's (tagged C{occid:owner}) in the demo's emulator.
+    The instances (not terminated), volumes, elastic IPs, snapshots and
+    images of occid's (tagged C{occid:owner}) in the demo's emulator.
     """
     with open(os.path.join(directory, "occid.toml"), "rb") as f:
         endpoint = tomllib.load(f)["aws"]["endpoint_url"]
@@ -92,6 +92,8 @@ def leftovers(directory: str) -> dict[str, list[str]]:
         "snapshots": [snapshot["SnapshotId"]
                       for snapshot in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
                       if any(tag["Key"] == OWNER_TAG for tag in snapshot.get("Tags", ()))],
+        "images": [image["ImageId"] for image in ec2.describe_images(Owners=["self"])["Images"]
+                   if any(tag["Key"] == OWNER_TAG for tag in image.get("Tags", ()))],
     }
 
 
@@ -128,7 +130,7 @@ def test_readme_examples_run_against_the_demo(tmp_path):
     The user guide's curl examples each succeed (occi_curl fails on an
     HTTP error), run unchanged but for the demo's port, in order, in one
     shell, in the directory holding C{occid-demo/}; afterwards the emulator
-    holds no VM, volume, elastic IP or snapshot of theirs.
+    holds no VM, volume, elastic IP, snapshot or saved image of theirs.
     """
     blocks = demo_blocks(Path(README).read_text(encoding="utf-8"))
     directory = str(tmp_path / "occid-demo")
@@ -151,5 +153,6 @@ def test_readme_examples_run_against_the_demo(tmp_path):
         f"the block at README line {started[-1] if started else '?'} failed:\n" \
         f"{result.stdout[-6000:]}\noccid's log:\n{log[-3000:]}"
     assert len(started) == len(blocks)
-    assert before == {"instances": [], "volumes": [], "addresses": [], "snapshots": []}
+    assert before == {"instances": [], "volumes": [], "addresses": [], "snapshots": [],
+                      "images": []}
     assert after == before, "the README's examples leave these behind"

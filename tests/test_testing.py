@@ -39,6 +39,7 @@ from tests.contract import (
     StorageLinkContract,
 )
 from tests.contract_idempotency import IdempotencyContract
+from tests.contract_images import ImageContract
 from tests.contract_snapshots import SnapshotContract
 from tests.contract_usermixins import UserMixinContract
 from tests.rawhttp import read_response
@@ -92,6 +93,10 @@ class MemorySnapshotTests(MemoryProvider, SnapshotContract, SynchronousTestCase)
 
 class MemoryUserMixinTests(MemoryProvider, UserMixinContract, SynchronousTestCase):
     """Memory user mixins keep the user-mixin contract."""
+
+
+class MemoryImageTests(MemoryProvider, ImageContract, SynchronousTestCase):
+    """Memory saved images keep the saved-image contract."""
 
 
 class MemoryBackendTests(MemoryProvider, ContractHelpers, SynchronousTestCase):

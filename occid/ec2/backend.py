@@ -32,13 +32,14 @@ from occid.ec2.account import Account, SecurityGroups
 from occid.ec2.adapter import OPERATIONS, EC2Collection
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import EC2Client, build_clients, build_ssm_clients
+from occid.ec2.images import EC2ImageStore
 from occid.ec2.mapping import PUBLIC
 from occid.ec2.members import MemberCollection
 from occid.ec2.reconciler import Report, complete_instance, reconcile
 from occid.ec2.scope import Scope
 from occid.ec2.usermixins import Definitions, EC2MixinStore
 from occid.gsi.principal import Principal
-from occid.interfaces import IBackend, ICatalog, IEntityCollection, IMixinStore
+from occid.interfaces import IBackend, ICatalog, IEntityCollection, IImageStore, IMixinStore
 from occid.occi import infrastructure as infra
 from occid.occi import usermixins
 from occid.occi.errors import NotFound
@@ -194,6 +195,11 @@ class EC2Backend:
     def mixins(self, principal: Principal, binding: AccountBinding) -> IMixinStore:
         """The user mixins of C{binding}'s account, bound to C{principal}."""
         return self._store(self._account(binding.account), principal, binding)
+
+    def images(self, principal: Principal, binding: AccountBinding) -> IImageStore:
+        """The images saved in C{binding}'s account, as C{principal} may delete them."""
+        return EC2ImageStore(self._reactor, self._pool, self._account(binding.account),
+                             Scope(principal, binding))
 
     def _store(self, account: Account, principal: Principal,
                binding: AccountBinding) -> EC2MixinStore:

@@ -15,12 +15,13 @@ start and by a timer); L{AccountCatalog} holds the latest result, so that a
 request never waits for EC2 to learn the templates once they are loaded.
 
 Images users saved through occid (tagged C{occid:owner} and C{occid:vo} at
-CreateImage) are not the account's templates: under the policies that admit
-the account's own images (C{all}, C{owned}) each principal gets them as it
-sees other resources (its own; its VO's; a manager all), in a catalog of its
-own whose C{version} differs from the account's only when it holds some.
-Under C{listed} and C{owned_and_listed} only the site's list counts, and a
-saved image the site lists is offered to everyone.
+CreateImage) are not the account's templates: under every policy each
+principal gets them as it sees other resources (its own; its VO's; a manager
+all), in a catalog of its own whose C{version} differs from the account's
+only when it holds some.  A saved image the site lists in C{[images] list}
+(policies C{listed} and C{owned_and_listed}) is a template like the others,
+offered to everyone.  L{AccountCatalog.remove_saved} stops offering one its
+maker deleted (L{occid.ec2.images}).
 """
 
 from __future__ import annotations
@@ -199,15 +200,15 @@ def _unknown(aws: AwsConfig, images: ImagesConfig, keys: TemplateKeys, templates
 def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, public_host: str,
                    keys: TemplateKeys = GLOBAL_TEMPLATE_KEYS) -> Templates:
     """
-    Read the account's templates from EC2 (blocking; four or five calls);
-    C{keys} name where C{aws} and C{images} were set, for L{Dropped}.
+    Read the account's templates from EC2 (blocking; five calls); C{keys}
+    name where C{aws} and C{images} were set, for L{Dropped}.
     """
-    with_saved = images.policy.offers_saved
+    uses_list = images.policy.uses_list
     found = _images(client, images)
     os_tpls = _by_title(
         os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"], public_host)
         for image in found
-        if not (with_saved and OWNER_TAG in tag_dict(image))
+        if uses_list or OWNER_TAG not in tag_dict(image)
     )
     infos = _instance_types(client, aws.instance_types)
     resource_tpls = [
@@ -231,7 +232,8 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
         resource_tpls=tuple(resource_tpls),
         zone_tpls=tuple(availability_zone_mixin(zone, public_host) for zone in zones),
         zones=tuple(zones),
-        saved=tuple(_saved_images(client, public_host)) if with_saved else (),
+        saved=tuple(saved for saved in _saved_images(client, public_host)
+                    if saved.mixin not in os_tpls),
     )
     listed = {image["ImageId"] for image in found}
     return replace(templates, dropped=_unknown(aws, images, keys, templates, listed))
@@ -240,9 +242,9 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
 class AccountCatalog:
     """
     The latest templates and catalog of one account, and the principals'
-    catalogs built from them.  L{refresh} and L{add_saved} run in a pool
-    thread; readers in the reactor thread see either the old or the new
-    state, never a mix.
+    catalogs built from them.  L{refresh}, L{add_saved} and L{remove_saved}
+    run in a pool thread; readers in the reactor thread see either the old
+    or the new state, never a mix.
     """
 
     def __init__(self, account: str, client: EC2Client, aws: AwsConfig, images: ImagesConfig,
@@ -290,16 +292,24 @@ class AccountCatalog:
     def add_saved(self, image: SavedImage) -> None:
         """
         Offer C{image}, just saved by this process, without waiting for the
-        next refresh (when the policy offers saved images at all).
+        next refresh.
         """
-        if not self._images.policy.offers_saved:
-            return
         with self._lock:
             templates, catalog, _ = self._current()
             if any(saved.mixin == image.mixin for saved in templates.saved):
                 return
             templates = replace(templates, saved=templates.saved + (image,))
             self._state = (templates, catalog, {})
+
+    def remove_saved(self, image_id: str) -> None:
+        """
+        Stop offering saved image C{image_id}, just deregistered by this
+        process, without waiting for the next refresh.
+        """
+        with self._lock:
+            templates, catalog, _ = self._current()
+            kept = tuple(saved for saved in templates.saved if saved.mixin.term != image_id)
+            self._state = (replace(templates, saved=kept), catalog, {})
 
     def catalog_for(self, scope: Scope) -> Catalog:
         """

@@ -148,14 +148,19 @@ def _save(account: Account, scope: Scope, instance: dict,
     """
     CreateImage of C{instance}, tagged with the principal's owner tags so
     that the image is offered to those who see the principal's resources.
+    On AWS itself (no C{[aws] endpoint_url}) its snapshots get the same
+    tags, which narrow their DeleteSnapshot (README, IAM policy); an
+    EC2-compatible endpoint (the local emulator) may refuse snapshot tags
+    in CreateImage, so they are asked of AWS only.
     """
     title = tag_dict(instance).get(NAME_TAG) or instance["InstanceId"]
     name = str(attributes.get("name") or f"{title}-{uuid.uuid4().hex[:8]}")
     tags = scope.creation_tags(name)
+    tagged = ("image",) if account.aws.endpoint_url else ("image", "snapshot")
     image_id = account.client.create_image(
         InstanceId=instance["InstanceId"], Name=name,
         NoReboot=attributes.get("method") != "deferred",
-        TagSpecifications=[{"ResourceType": "image", "Tags": tag_list(tags)}],
+        TagSpecifications=[{"ResourceType": kind, "Tags": tag_list(tags)} for kind in tagged],
     )["ImageId"]
     mixin = infra.os_tpl_mixin(image_id, name, account.catalog.public_host)
     account.catalog.add_saved(SavedImage(mixin, tags[OWNER_TAG], tags[VO_TAG]))

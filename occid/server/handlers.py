@@ -256,18 +256,33 @@ class MixinHandler(Handler):
         return Answer(200, context.renderer.ok())
 
     async def render_DELETE(self, context: Context) -> Answer:
-        """Dissociate the named entities from a user mixin (GFD.185)."""
-        await self._tag(context, "dissociate")
+        """
+        Dissociate the named entities from a user mixin (GFD.185); with an
+        empty body, on an os_tpl, delete the image a user saved
+        (L{occid.interfaces.IImageStore}).
+        """
+        mixin = _mixin(context)
+        document = _locations(context) if mixin.depends_on(infra.OS_TPL) else None
+        if document == Document():
+            _check_writable(context)
+            await context.backend.images(context.principal, context.binding).remove(mixin)
+        else:
+            await self._tag(context, "dissociate", document)
         return Answer(200, context.renderer.ok())
 
-    async def _tag(self, context: Context, how: str) -> None:
+    async def _tag(self, context: Context, how: str, document: Document | None = None) -> None:
+        """
+        Change the members of a user mixin to the entities named by
+        C{document}, or by the request's body.
+        """
         mixin = _mixin(context)
         if not usermixins.is_user_location(mixin.location):
             raise Forbidden(
                 f"{mixin.identifier} is a mixin of occid's: its members cannot be changed "
                 "through its location; update the entity (POST to its location) instead")
         _check_writable(context)
-        targets = usermixins.targets(_locations(context), context.catalog, mixin,
+        named = _locations(context) if document is None else document
+        targets = usermixins.targets(named, context.catalog, mixin,
                                      allow_empty=how == "replace")
         store = context.backend.mixins(context.principal, context.binding)
         if how == "dissociate":

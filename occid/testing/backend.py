@@ -21,6 +21,7 @@ from occid.occi.catalog import Catalog
 from occid.occi.errors import NotFound
 from occid.occi.model import Kind, Mixin
 from occid.policy import AccountBinding
+from occid.testing.images import MemoryImageStore, saved_for
 from occid.testing.memory import MemoryCollection, MemoryStore
 from occid.testing.snapshots import MemorySnapshots, MemoryStorage
 from occid.testing.usermixins import MemoryMixins, MemoryMixinStore, sees_for
@@ -91,8 +92,8 @@ class MemoryBackend:
         self, binding: AccountBinding, principal: Principal | None = None
     ) -> defer.Deferred[ICatalog]:
         """
-        The account's catalog, plus for C{principal} the user mixins it
-        sees: the fake keeps no private templates.
+        The account's catalog, plus for C{principal} the images saved by
+        those it sees and the user mixins it sees.
         """
         self.catalog_calls += 1
         account = binding.account
@@ -104,6 +105,10 @@ class MemoryBackend:
             )
         catalog = self._catalogs[account]
         if principal is not None:
+            saved = saved_for(self.store, principal, binding)
+            if saved:
+                catalog = catalog.extended(saved, "-".join((catalog.version,)
+                                                           + tuple(m.term for m in saved)))
             seen = usermixins.visible(self.user_mixins.of(account), sees_for(principal, binding))
             catalog = usermixins.with_user_mixins(catalog, seen)
         return defer.succeed(catalog)
@@ -128,3 +133,8 @@ class MemoryBackend:
     def mixins(self, principal: Principal, binding: AccountBinding) -> MemoryMixinStore:
         """The user mixins of C{binding}'s account, for C{principal}."""
         return MemoryMixinStore(principal, binding, self.user_mixins, self.store)
+
+    def images(self, principal: Principal, binding: AccountBinding) -> MemoryImageStore:
+        """The images saved in C{binding}'s account, for C{principal}."""
+        return MemoryImageStore(principal, binding, self.store,
+                                self._templates + self._extra.get(binding.account, ()))

@@ -115,6 +115,8 @@ class MemoryStore:
     stall: bool = False
     stalled: list[defer.Deferred[Any]] = field(default_factory=list)
     operations: list[tuple[str, str, str, Any]] = field(default_factory=list)
+    #: The images users saved: (account, AMI id) -> (os_tpl, owner, VO).
+    saved: dict[tuple[str, str], tuple[Mixin, str, str]] = field(default_factory=dict)
     serial: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def new_id(self, prefix: str) -> str:
@@ -383,5 +385,8 @@ class MemoryCollection:
         if action == infra.COMPUTE_SAVE:
             image = self._store.new_id("ami-")
             title = str(attributes.get("name") or f"saved from {id}")
-            return infra.os_tpl_mixin(image, title, self._store.public_host)
+            mixin = infra.os_tpl_mixin(image, title, self._store.public_host)
+            self._store.saved[(self._binding.account, image)] = (
+                mixin, self._principal.owner, self._binding.vo)
+            return mixin
         return self._render(stored)
