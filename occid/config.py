@@ -76,6 +76,14 @@ class LimitedProxies(StrEnum):
     READ_ONLY = "read-only"  # may read, never write
 
 
+class Hibernation(StrEnum):
+    """C{[aws] hibernation}: which launches are made able to hibernate (suspend)."""
+
+    NEVER = "never"  # none; the hibernation mixin and suspend are not offered
+    ON_REQUEST = "on-request"  # those asking with the hibernation mixin
+    ALWAYS = "always"  # every launch whose type and image can hibernate
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; C{str()} is the one-line message."""
 
@@ -139,6 +147,10 @@ class AwsConfig:
     network_pool: str = "10.0.0.0/8"
     threads: int = 10
     timeout: float = 20.0
+    hibernation: Hibernation = Hibernation.ON_REQUEST
+
+    def __post_init__(self) -> None:
+        _coerce(self, "hibernation", Hibernation)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 """
 An account's templates, read from EC2 and cached: os_tpl mixins from
 DescribeImages under the site's C{[images]} policy, resource_tpl mixins for
-C{[aws] instance_types} from DescribeInstanceTypes, availability_zone mixins
-from DescribeAvailabilityZones.
+C{[aws] instance_types} from DescribeInstanceTypes (with the types that can
+hibernate), availability_zone mixins from DescribeAvailabilityZones, and the
+C{hibernation} mixin unless C{[aws] hibernation} is C{never} (then the
+suspend action is withheld too).
 
 L{load_templates} is the blocking read (run in the EC2 thread pool, at
 start and by a timer); L{AccountCatalog} holds the latest result, so that a
@@ -25,15 +27,15 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from occid.config import AwsConfig, ImagesConfig
+from occid.config import AwsConfig, Hibernation, ImagesConfig
 from occid.ec2.clients import EC2Client
 from occid.ec2.errors import translated
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG, VO_TAG, tag_dict
-from occid.ec2.vocabulary import MARKERS, resource_tpl_mixin
+from occid.ec2.vocabulary import HIBERNATION, MARKERS, resource_tpl_mixin
 from occid.occi.catalog import Catalog
 from occid.occi.errors import ServiceUnavailable
-from occid.occi.infrastructure import availability_zone_mixin, os_tpl_mixin
+from occid.occi.infrastructure import COMPUTE_SUSPEND, availability_zone_mixin, os_tpl_mixin
 from occid.occi.model import Mixin
 
 #: Page size of the paginated Describe calls (the EC2 maximum).
@@ -57,6 +59,10 @@ class Templates:
     What EC2 offers one account, in query-interface order.
 
     @ivar zones: the available zone names, in name order.
+    @ivar hibernating_types: the offered instance types that can hibernate
+        (DescribeInstanceTypes' C{HibernationSupported}).
+    @ivar hibernation_offered: whether the site offers the C{hibernation}
+        mixin and the suspend action (C{[aws] hibernation} is not C{never}).
     """
 
     os_tpls: tuple[Mixin, ...]
@@ -64,6 +70,8 @@ class Templates:
     zone_tpls: tuple[Mixin, ...]
     zones: tuple[str, ...]
     saved: tuple[SavedImage, ...] = ()
+    hibernating_types: frozenset[str] = frozenset()
+    hibernation_offered: bool = True
 
     def catalog(self, private: tuple[Mixin, ...] = ()) -> Catalog:
         """
@@ -74,7 +82,11 @@ class Templates:
         digest = hashlib.sha256()
         for mixin in mixins:
             digest.update(f"{mixin.identifier}\0{mixin.title}\0".encode())
-        return Catalog(MARKERS + mixins, version=digest.hexdigest()[:16])
+        if not self.hibernation_offered:
+            digest.update(b"no hibernation")
+            return Catalog(MARKERS + mixins, version=digest.hexdigest()[:16],
+                           withheld=(COMPUTE_SUSPEND,))
+        return Catalog(MARKERS + (HIBERNATION,) + mixins, version=digest.hexdigest()[:16])
 
 
 def image_query(images: ImagesConfig) -> dict:
@@ -170,6 +182,9 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
         zone_tpls=tuple(availability_zone_mixin(zone, public_host) for zone in zones),
         zones=tuple(zones),
         saved=tuple(_saved_images(client, public_host)) if with_saved else (),
+        hibernating_types=frozenset(
+            name for name, info in infos.items() if info.get("HibernationSupported")),
+        hibernation_offered=aws.hibernation != Hibernation.NEVER,
     )
 
 
