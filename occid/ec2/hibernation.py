@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 from occid.config import Hibernation
 from occid.ec2.vocabulary import HIBERNATION, resource_tpl_term
-from occid.occi.errors import BadRequest
+from occid.occi.errors import BadRequest, Conflict
 from occid.occi.model import Mixin
 
-__all__ = ["Hibernating", "plan_hibernation", "run_options"]
+__all__ = ["Hibernating", "not_hibernating", "plan_hibernation", "run_options"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,12 @@ def plan_hibernation(mode: Hibernation, mixins: Iterable[Mixin], instance_type: 
     template = next(m for m in resource_tpls if m.term == term)
     memory = template.attribute("occi.compute.memory")
     return Hibernating(math.ceil(float(memory.default or 0) if memory else 0), asked)
+
+
+def not_hibernating(id: str) -> Conflict:
+    """The refusal of a suspend on compute C{id}, launched unable to hibernate."""
+    return Conflict(f"cannot suspend compute {id}: it was not launched with hibernation "
+                    "enabled (the hibernation mixin); stop it instead")
 
 
 def run_options(image: dict, hibernating: Hibernating) -> dict:
