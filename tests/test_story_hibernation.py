@@ -73,7 +73,8 @@ def our_instances(ec2) -> list[dict]:
 def test_hibernating_launch_has_an_encrypted_root_holding_the_ram(daemon, proxy, ec2):
     """
     The hibernation mixin with t3.micro (1 GiB of RAM): the root volume EC2
-    made is encrypted and one GiB larger than the image's root.
+    made is encrypted and one GiB larger than the image's root, and the
+    compute renders the suspend action.
     """
     path = created(post_text(daemon, proxy, "/compute/",
                              compute_body("t3.micro", HIBERNATION)), daemon, "compute")
@@ -87,6 +88,9 @@ def test_hibernating_launch_has_an_encrypted_root_holding_the_ram(daemon, proxy,
     volume = ec2.describe_volumes(VolumeIds=[root])["Volumes"][0]
     assert volume["Encrypted"] is True
     assert volume["Size"] == image_root + 1
+    rendered = curl(daemon, proxy, path, "-H", "Accept: text/plain")
+    assert rendered.status == 200, rendered.body
+    assert SUSPEND_LINK in rendered.body
 
 
 def test_type_that_cannot_hibernate_is_400_and_launches_nothing(daemon, proxy, ec2):
