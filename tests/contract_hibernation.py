@@ -31,12 +31,13 @@ class HibernationContract(ContractHelpers):
         assert infra.COMPUTE_SUSPEND in catalog.actions
 
     def test_hibernating_compute_offers_suspend(self) -> None:
-        """Created with the mixin and a type that can: suspend is among its actions."""
+        """Created with the mixin and a type that can: it carries the mixin, and suspend."""
         request = self.new_compute()
         request.mixins += [self.warm, HIBERNATION]
         made = self.create(request)
         got = self.successResultOf(self.collection(infra.COMPUTE).get(made.id))
         assert infra.COMPUTE_SUSPEND in got.actions
+        assert HIBERNATION in got.mixins
 
     def test_type_that_cannot_hibernate_is_refused(self) -> None:
         """The mixin with a type that cannot hibernate: BadRequest naming the type, nothing made."""
@@ -51,6 +52,7 @@ class HibernationContract(ContractHelpers):
         made = self.create_compute()
         got = self.successResultOf(self.collection(infra.COMPUTE).get(made.id))
         assert infra.COMPUTE_SUSPEND not in got.actions
+        assert HIBERNATION not in got.mixins
         assert infra.COMPUTE_STOP in got.actions
         refusal = self.refused(Conflict, self.collection(infra.COMPUTE).trigger(
             made.id, infra.COMPUTE_SUSPEND, {}))
