@@ -114,6 +114,21 @@ def test_hibernating_create_sends_the_options(moto):
 
 
 @pytest.mark.moto
+def test_always_hibernates_unasked_where_the_type_can(moto):
+    """Under always: t3.micro launches able to hibernate unasked, a1.medium without."""
+    account = make_account(make_config(moto.endpoint, hibernation="always",
+                                       instance_types=("t3.micro", "a1.medium")))
+    sent = []
+    account.client.meta.events.register(
+        "provide-client-params.ec2.RunInstances", lambda params, **kw: sent.append(params))
+    collection = provider(infra.COMPUTE, account)
+    successResultOf(collection.create(request(os_tpl(), MICRO)))
+    successResultOf(collection.create(request(os_tpl(), ARM)))
+    assert sent[0]["HibernationOptions"] == {"Configured": True}
+    assert "HibernationOptions" not in sent[1]
+
+
+@pytest.mark.moto
 def test_type_that_cannot_is_400_before_any_ec2_call(moto):
     account = make_account(make_config(moto.endpoint, instance_types=("t3.micro", "a1.medium")))
     calls = count_calls(account.client)
