@@ -10,7 +10,7 @@ presenting a C{voms-proxy-fake} proxy, a moto EC2 server.
   - A compute launched without it renders no suspend action, and suspend
     on it is 409 naming why.
   - Under C{[aws] hibernation = "never"} the query interface offers neither
-    the mixin nor the suspend action, and asking for the mixin is 400.
+    the mixin nor the suspend action, and asking for either is 400.
 """
 
 from __future__ import annotations
@@ -126,7 +126,10 @@ def test_query_interface_offers_hibernation_on_request(daemon, proxy):
 
 
 def test_never_offers_neither_mixin_nor_suspend(pki, moto_server, proxy, ec2, tmp_path):
-    """[aws] hibernation = "never": no mixin, no suspend; asking for the mixin is 400."""
+    """
+    [aws] hibernation = "never": no mixin, no suspend; asking for the mixin
+    is 400, and so is suspend, an action computes then do not have.
+    """
     never = Daemon(str(tmp_path), pki, moto_server.endpoint, aws='hibernation = "never"')
     never.start()
     try:
@@ -139,6 +142,12 @@ def test_never_offers_neither_mixin_nor_suspend(pki, moto_server, proxy, ec2, tm
         assert answer.status == 400, answer.body
         assert "hibernation" in answer.body
         assert our_instances(ec2) == before
+        path = created(post_text(never, proxy, "/compute/", compute_body("t3.micro")),
+                       never, "compute")
+        suspend = curl(never, proxy, path + SUSPEND_LINK, "-X", "POST", "-H",
+                       "Accept: text/plain")
+        assert suspend.status == 400, suspend.body
+        assert "no action suspend" in suspend.body
     finally:
         assert never.stop()
 
