@@ -32,10 +32,10 @@ from occid.accountconfig import (
     check_instance_types,
     take_limits,
 )
-from occid.modes import CrlMode, ImagePolicy, LimitedProxies, Visibility
+from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility
 
 __all__ = ["DEFAULT_PATH", "AccountConfig", "AwsConfig", "Config", "ConfigError", "CrlMode",
-           "GridConfig", "ImagePolicy", "ImagesConfig", "LimitedProxies", "ServerConfig",
+           "GridConfig", "Hibernation", "ImagePolicy", "ImagesConfig", "LimitedProxies", "ServerConfig",
            "Visibility", "parse"]
 
 DEFAULT_PATH = "/etc/occid/occid.toml"
@@ -104,6 +104,10 @@ class AwsConfig:
     network_pool: str = "10.0.0.0/8"
     threads: int = 10
     timeout: float = 20.0
+    hibernation: Hibernation = Hibernation.ON_REQUEST
+
+    def __post_init__(self) -> None:
+        _coerce(self, "hibernation", Hibernation)
 
 
 @dataclass(frozen=True)

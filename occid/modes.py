@@ -56,3 +56,11 @@ class LimitedProxies(StrEnum):
 
     REFUSE = "refuse"  # 403 on everything
     READ_ONLY = "read-only"  # may read, never write
+
+
+class Hibernation(StrEnum):
+    """C{[aws] hibernation}: which launches are made able to hibernate (suspend)."""
+
+    NEVER = "never"  # none; the hibernation mixin and suspend are not offered
+    ON_REQUEST = "on-request"  # those asking with the hibernation mixin
+    ALWAYS = "always"  # every launch whose type and image can hibernate

@@ -2,8 +2,10 @@
 """
 An account's templates, read from EC2 and cached: os_tpl mixins from
 DescribeImages under the site's C{[images]} policy, resource_tpl mixins for
-C{[aws] instance_types} from DescribeInstanceTypes, availability_zone mixins
-from DescribeAvailabilityZones.
+C{[aws] instance_types} from DescribeInstanceTypes (with the types that can
+hibernate), availability_zone mixins from DescribeAvailabilityZones, and the
+C{hibernation} mixin unless C{[aws] hibernation} is C{never} (then the
+suspend action is withheld too).
 
 A configured value EC2 does not know (an instance type, a listed or default
 AMI, the default zone) is left out of that account's templates and noted as
@@ -37,10 +39,11 @@ from occid.ec2.clients import EC2Client
 from occid.ec2.errors import translated
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG, VO_TAG, tag_dict
-from occid.ec2.vocabulary import EC2_KINDS, MARKERS, instance_type_of, resource_tpl_mixin
+from occid.ec2.vocabulary import EC2_KINDS, HIBERNATION, MARKERS, instance_type_of, resource_tpl_mixin
+from occid.modes import Hibernation
 from occid.occi.catalog import Catalog
 from occid.occi.errors import ServiceUnavailable
-from occid.occi.infrastructure import availability_zone_mixin, os_tpl_mixin
+from occid.occi.infrastructure import COMPUTE_SUSPEND, availability_zone_mixin, os_tpl_mixin
 from occid.occi.model import Mixin
 
 #: Page size of the paginated Describe calls (the EC2 maximum).
@@ -80,6 +83,10 @@ class Templates:
 
     @ivar zones: the available zone names, in name order.
     @ivar dropped: the configured values EC2 does not know, left out.
+    @ivar hibernating_types: the offered instance types that can hibernate
+        (DescribeInstanceTypes' C{HibernationSupported}).
+    @ivar hibernation_offered: whether the site offers the C{hibernation}
+        mixin and the suspend action (C{[aws] hibernation} is not C{never}).
     """
 
     os_tpls: tuple[Mixin, ...]
@@ -88,6 +95,8 @@ class Templates:
     zones: tuple[str, ...]
     saved: tuple[SavedImage, ...] = ()
     dropped: tuple[Dropped, ...] = ()
+    hibernating_types: frozenset[str] = frozenset()
+    hibernation_offered: bool = True
 
     def catalog(self, private: tuple[Mixin, ...] = ()) -> Catalog:
         """
@@ -98,7 +107,12 @@ class Templates:
         digest = hashlib.sha256()
         for mixin in mixins:
             digest.update(f"{mixin.identifier}\0{mixin.title}\0".encode())
-        return Catalog(MARKERS + mixins, version=digest.hexdigest()[:16], kinds=EC2_KINDS)
+        if not self.hibernation_offered:
+            digest.update(b"no hibernation")
+            return Catalog(MARKERS + mixins, version=digest.hexdigest()[:16], kinds=EC2_KINDS,
+                           withheld=(COMPUTE_SUSPEND,))
+        return Catalog(MARKERS + (HIBERNATION,) + mixins, version=digest.hexdigest()[:16],
+                       kinds=EC2_KINDS)
 
 
 def image_query(images: ImagesConfig) -> dict:
@@ -234,6 +248,9 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
         zones=tuple(zones),
         saved=tuple(saved for saved in _saved_images(client, public_host)
                     if saved.mixin not in os_tpls),
+        hibernating_types=frozenset(
+            name for name, info in infos.items() if info.get("HibernationSupported")),
+        hibernation_offered=aws.hibernation != Hibernation.NEVER,
     )
     listed = {image["ImageId"] for image in found}
     return replace(templates, dropped=_unknown(aws, images, keys, templates, listed))

@@ -23,6 +23,7 @@ from occid.ec2.catalog import SavedImage
 from occid.ec2.defaults import check_template_sizes, requested_sizes
 from occid.ec2.errors import translated
 from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
+from occid.ec2.hibernation import not_hibernating
 from occid.ec2.mapping import (
     applicable_actions,
     ec2_state,
@@ -124,8 +125,7 @@ def trigger_compute(account: Account, scope: Scope, id: str, action: Action,
         check_image_name(attributes.get("name"))
     instance, reservation = describe(account, scope, id)
     if action == infra.COMPUTE_SUSPEND and not hibernation_configured(instance):
-        raise Conflict(f"cannot suspend compute {id}: it was not launched with hibernation "
-                       "enabled; stop it instead")
+        raise not_hibernating(id)
     if action not in applicable_actions(instance):
         raise _conflict(action.term, instance)
     method = attributes.get("method")

@@ -27,6 +27,7 @@ from occid.ec2 import intents, quotas
 from occid.ec2.account import Account
 from occid.ec2.compute import all_instances, entity
 from occid.ec2.errors import translate, translated
+from occid.ec2.hibernation import run_options
 from occid.ec2.planning import Launch
 from occid.ec2.scope import Scope
 from occid.ec2.tags import (
@@ -101,7 +102,8 @@ def _volume_zone(account: Account, scope: Scope, volumes: list[str], zone: str |
 def run_parameters(account: Account, scope: Scope, launch: Launch) -> dict:
     """
     The RunInstances parameters of C{launch}; looks up subnet and security
-    group, and checks that inline storage links can be made in the zone.
+    group, checks that inline storage links can be made in the zone, and for
+    a launch able to hibernate reads the image's root device.
     """
     zone = launch.zone
     volumes = [i.target for i in launch.pending if i.target != intents.PUBLIC]
@@ -129,6 +131,9 @@ def run_parameters(account: Account, scope: Scope, launch: Launch) -> dict:
         parameters["SecurityGroupIds"] = [group]
     if launch.user_data is not None:
         parameters["UserData"] = launch.user_data
+    if launch.hibernation is not None:
+        image = account.client.describe_images(ImageIds=[launch.image_id])["Images"][0]
+        parameters.update(run_options(image, launch.hibernation))
     return parameters
 
 

@@ -18,6 +18,7 @@ from occid.ec2.vocabulary import (
     EC2_INSTANCE,
     EC2_VOLUME,
     EC2_VPC,
+    HIBERNATION,
     OCCI_ARCHITECTURES,
     RESOURCE_TPL_SCHEME,
     resource_tpl_term,
@@ -186,7 +187,10 @@ def _links(instance: dict, source: str) -> list[Link]:
 
 def entity_from_instance(instance: dict, catalog: ICatalog, public_host: str,
                          reservation: str | None = None) -> Resource:
-    """The OCCI compute resource of an EC2 instance description."""
+    """
+    The OCCI compute resource of an EC2 instance description; one launched
+    able to hibernate carries the C{hibernation} mixin.
+    """
     tags = tag_dict(instance)
     instance_type = instance["InstanceType"]
     zone = instance.get("Placement", {}).get("AvailabilityZone", "")
@@ -219,6 +223,8 @@ def entity_from_instance(instance: dict, catalog: ICatalog, public_host: str,
     if zone:
         mixins.append(_offered(catalog, infra.availability_zone_mixin(zone, public_host)))
     mixins.append(EC2_INSTANCE)
+    if hibernation_configured(instance):
+        mixins.append(HIBERNATION)
     ec2 = {
         "instance_type": instance_type,
         "availability_zone": zone,

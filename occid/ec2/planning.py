@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
 from occid.ec2 import defaults, intents
+from occid.ec2.hibernation import Hibernating, plan_hibernation
 from occid.ec2.scope import Scope
 from occid.ec2.tags import LINKS_TAG, REQUEST_TAG, TOKEN_TAG, tag_list
 from occid.ec2.vocabulary import SNAPSHOT_ID, instance_type_of, valid_id
@@ -90,6 +91,7 @@ class Launch:
     tags: dict[str, str]
     pending: tuple[intents.Intent, ...]
     client_token: str
+    hibernation: Hibernating | None = None
 
     def tag_specifications(self) -> list[dict]:
         """The RunInstances C{TagSpecifications}: the volumes do not get the links tag."""
@@ -176,13 +178,16 @@ def plan_compute(account: Account, scope: Scope, entity: Entity,
 
     Without an os_tpl the site's C{[images] default} is used; without a
     resource_tpl, cores and memory (when given) choose the smallest offered
-    instance type holding them, else C{[aws] default_instance_type}.
+    instance type holding them, else C{[aws] default_instance_type}.  Whether
+    it launches able to hibernate follows C{[aws] hibernation}
+    (L{occid.ec2.hibernation.plan_hibernation}).
 
     @raise BadRequest: no os_tpl and no default image (or a default image or
         instance type the catalogue left out: EC2 does not know it), a template not
         offered here (to this principal: saved images are private), cores or
         memory no offered type has or that contradict the resource_tpl, a bad
-        SSH key or user data, a link occid cannot make.
+        SSH key or user data, a link occid cannot make, hibernation asked
+        for where it cannot be had.
     """
     catalog = account.catalog.catalog_for(scope)
     os_tpl = infra.template_of(entity.mixins, infra.OS_TPL)
@@ -222,6 +227,11 @@ def plan_compute(account: Account, scope: Scope, entity: Entity,
         else:
             raise BadRequest(f"cannot link a new compute to {link.target}")
 
+    instance_type = (instance_type_of(resource_tpl) if resource_tpl
+                     else _default_type(account, catalog))
+    templates = account.catalog.templates
+    hibernation = plan_hibernation(account.aws.hibernation, entity.mixins, instance_type,
+                                   templates.resource_tpls, templates.hibernating_types)
     tags = scope.creation_tags(entity.title)
     if idempotency_key is None:
         token = str(uuid.uuid4())
@@ -233,8 +243,7 @@ def plan_compute(account: Account, scope: Scope, entity: Entity,
         tags[LINKS_TAG] = intents.encode(pending)
     return Launch(
         image_id=os_tpl.term,
-        instance_type=(instance_type_of(resource_tpl) if resource_tpl
-                       else _default_type(account, catalog)),
+        instance_type=instance_type,
         zone=zone_tpl.term if zone_tpl else account.catalog.default_zone,
         vpc_id=vpc_id,
         ssh_key=check_ssh_key(str(ssh_key)) if ssh_key else None,
@@ -242,6 +251,7 @@ def plan_compute(account: Account, scope: Scope, entity: Entity,
         tags=tags,
         pending=tuple(pending),
         client_token=token,
+        hibernation=hibernation,
     )
 
 

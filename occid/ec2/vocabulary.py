@@ -2,8 +2,9 @@
 """
 The AWS words occid adds to the OCCI categories: the EC2 marker mixins that
 carry the C{com.amazon.aws.ec2.*} attributes of instances, volumes and
-VPCs, and the resource_tpl mixins of EC2 instance types, whose scheme is an
-EC2 one (docs/wire.md).
+VPCs, the C{hibernation} mixin a compute create asks for hibernation with,
+and the resource_tpl mixins of EC2 instance types, whose scheme is an EC2
+one (docs/wire.md).
 
 Pure: no boto3 and no Twisted; the core's categories are in
 L{occid.occi.infrastructure}.
@@ -22,6 +23,7 @@ __all__ = [
     "EC2_SCHEME_BASE",
     "EC2_VOLUME",
     "EC2_VPC",
+    "HIBERNATION",
     "MARKERS",
     "OCCI_ARCHITECTURES",
     "RESOURCE_TPL_SCHEME",
@@ -128,6 +130,14 @@ SNAPSHOT = Kind(
 #: The kinds occid adds to the core's, in the order every EC2 catalog lists
 #: them.
 EC2_KINDS = (SNAPSHOT,)
+
+HIBERNATION = Mixin(
+    term="hibernation",
+    scheme=EC2_SCHEME_BASE + "compute#",
+    title="launch able to hibernate: suspend keeps the RAM on an encrypted root volume",
+    location="/mixin/hibernation/",
+    applies=(COMPUTE,),
+)
 
 #: The marker mixins, in the order every EC2 catalog lists them (right
 #: after the core's static mixins).

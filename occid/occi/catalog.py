@@ -10,6 +10,7 @@ L{occid.occi.usermixins.with_user_mixins}).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from zope.interface import implementer
 
@@ -32,6 +33,7 @@ class Catalog:
         "_by_identifier",
         "_kinds_at",
         "_mixins_at",
+        "_withheld",
         "actions",
         "kinds",
         "mixins",
@@ -45,20 +47,27 @@ class Catalog:
     _by_identifier: dict[str, Category]
     _kinds_at: dict[str, Kind]
     _mixins_at: dict[str, Mixin]
+    _withheld: tuple[Action, ...]
 
     def __init__(self, templates: Iterable[Mixin] = (), version: str = "static",
-                 kinds: Iterable[Kind] = ()):
+                 kinds: Iterable[Kind] = (), withheld: tuple[Action, ...] = ()):
         """
         @param templates: extra mixins, after the static ones, in the order
             the query interface lists them.
         @param kinds: extra kinds (a backend's own), after the core's.
+        @param withheld: static actions this catalog does not offer: they are
+            left out of its actions and of its kinds' actions.
         @raise ValueError: two categories share an identifier or a location.
         """
         set_ = object.__setattr__
         set_(self, "version", version)
-        set_(self, "kinds", infrastructure.KINDS + tuple(kinds))
+        set_(self, "_withheld", withheld)
+        set_(self, "kinds", tuple(
+            replace(kind, actions=tuple(a for a in kind.actions if a not in withheld))
+            if set(kind.actions) & set(withheld) else kind
+            for kind in infrastructure.KINDS + tuple(kinds)))
         set_(self, "mixins", infrastructure.MIXINS + tuple(templates))
-        set_(self, "actions", infrastructure.ACTIONS)
+        set_(self, "actions", tuple(a for a in infrastructure.ACTIONS if a not in withheld))
         by_identifier: dict[str, Category] = {}
         kinds_at: dict[str, Kind] = {}
         mixins_at: dict[str, Mixin] = {}
@@ -95,7 +104,7 @@ class Catalog:
         """
         own = self.mixins[len(infrastructure.MIXINS):]
         return Catalog(own + tuple(mixins), version=version,
-                       kinds=self.kinds[len(infrastructure.KINDS):])
+                       kinds=self.kinds[len(infrastructure.KINDS):], withheld=self._withheld)
 
     def lookup(self, identifier: str) -> Category | None:
         """The category whose C{scheme + term} is C{identifier}, if any."""

@@ -12,7 +12,7 @@ from twisted.internet import defer
 from zope.interface import implementer
 
 from occid.ec2.members import MemberCollection
-from occid.ec2.vocabulary import EC2_KINDS, MARKERS, SNAPSHOT, resource_tpl_mixin
+from occid.ec2.vocabulary import EC2_KINDS, HIBERNATION, MARKERS, SNAPSHOT, resource_tpl_mixin
 from occid.gsi.principal import Principal
 from occid.interfaces import IBackend, ICatalog, IEntityCollection
 from occid.occi import infrastructure as infra
@@ -57,7 +57,9 @@ class MemoryBackend:
     A cloud in a dict: one L{Catalog} per account (built from C{amis},
     C{instance_types} and C{zones}; L{offer} adds an os_tpl to one account)
     and L{MemoryCollection}s over one L{MemoryStore}.  C{default_image} and
-    C{network_pool} stand for C{[images] default} and C{[aws] network_pool}.
+    C{network_pool} stand for C{[images] default} and C{[aws] network_pool};
+    C{hibernating_types} are the types that can hibernate (default: all), as
+    under C{[aws] hibernation = "on-request"}.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class MemoryBackend:
         zones: Sequence[str] = DEFAULT_ZONES,
         default_image: str = "",
         network_pool: str = "10.0.0.0/8",
+        hibernating_types: Sequence[str] | None = None,
     ) -> None:
         self.user_mixins = MemoryMixins()
         self._public_host = public_host
@@ -77,7 +80,10 @@ class MemoryBackend:
             + [infra.availability_zone_mixin(zone, public_host) for zone in zones]
         )
         self.store = MemoryStore(public_host=public_host, templates=self._templates,
-                                 default_image=default_image, network_pool=network_pool)
+                                 default_image=default_image, network_pool=network_pool,
+                                 hibernating_types=frozenset(
+                                     [t[0] for t in instance_types] if hibernating_types is None
+                                     else hibernating_types))
         self._extra: dict[str, tuple[Mixin, ...]] = {}
         self._catalogs: dict[str, Catalog] = {}
         self.catalog_calls = 0
@@ -100,8 +106,8 @@ class MemoryBackend:
         if account not in self._catalogs:
             extra = self._extra.get(account, ())
             self._catalogs[account] = Catalog(
-                MARKERS + self._templates + extra, version=f"{account}-{len(extra)}",
-                kinds=EC2_KINDS,
+                MARKERS + (HIBERNATION,) + self._templates + extra,
+                version=f"{account}-{len(extra)}", kinds=EC2_KINDS,
             )
         catalog = self._catalogs[account]
         if principal is not None:

@@ -41,7 +41,7 @@ from occid.occi.model import (
     Resource,
 )
 from occid.policy import AccountBinding
-from occid.testing import idempotent, plans
+from occid.testing import hibernation, idempotent, plans
 
 #: Id prefixes of resources, by kind term, as EC2 makes them.
 ID_PREFIXES = {"compute": "i-", "storage": "vol-", "network": "vpc-"}
@@ -103,13 +103,15 @@ class MemoryStore:
         C{(action, attributes)} pair, or C{None}.
     @ivar templates: the templates offered, for the choices of a create.
     @ivar default_image: C{[images] default}; C{network_pool}: C{[aws]
-        network_pool}.
+        network_pool}; C{hibernating_types}: the instance types that can
+        hibernate.
     """
 
     public_host: str
     templates: tuple[Mixin, ...] = ()
     default_image: str = ""
     network_pool: str = "10.0.0.0/8"
+    hibernating_types: frozenset[str] = frozenset()
     entities: dict[tuple[str, str, str], _Stored] = field(default_factory=dict)
     failure: Exception | None = None
     stall: bool = False
@@ -141,6 +143,7 @@ def _applicable_actions(entity: Entity) -> list[Action]:
         action
         for action in entity.kind.actions
         if current in TRANSITIONS.get((entity.kind.term, action.term), (set(), None))[0]
+        and (action != infra.COMPUTE_SUSPEND or hibernation.suspendable(entity))
     ]
 
 
@@ -263,6 +266,7 @@ class MemoryCollection:
             new.mixins = plans.compute_mixins(entity, self._store.templates,
                                               self._store.default_image)
             new.attributes.update(plans.template_attributes(new.mixins))
+            hibernation.check_create(new.mixins, self._store.hibernating_types)
         if self.kind == infra.NETWORK:
             address = plans.network_address(entity, self._list(EntityFilter()),
                                             self._store.network_pool)
@@ -370,6 +374,7 @@ class MemoryCollection:
         self._check_writable()
         stored = self._stored(id)
         entity = stored.entity
+        hibernation.check_trigger(entity, action)
         needs, after = TRANSITIONS[(self.kind.term, action.term)]
         name, state = _state_of(entity) or ("", "")
         if state not in needs:
