@@ -105,15 +105,22 @@ def test_instance_and_vcpu_limits(daemon, proxies, clients):
     With user_max_vcpus = 2 a member's second t3.micro (2 vCPUs each) is
     refused; with max_instances = 2 a third member's first create is
     refused; each 403 names the limit, the use and the request, and
-    launches nothing.
+    launches nothing.  A retry of a create (same Idempotency-Key) is no new
+    launch: at the limit it still answers the compute it made.
     """
     ec2 = clients["testvo"]
-    created(create_compute(daemon, proxies["alice"]), daemon, "compute")
+    body = "\n".join([f'Category: compute; scheme="{INFRA}"; class="kind"',
+                      f'Category: {DEBIAN}; scheme="{OS_TPL_SCHEME}"; class="mixin"'])
+    keyed = ("-X", "POST", *TEXT, "-H", "Idempotency-Key: alice-1", "--data-binary", body)
+    first = created(curl(daemon, proxies["alice"], "/compute/", *keyed), daemon, "compute")
 
     answer = create_compute(daemon, proxies["alice"])
     assert answer.status == 403, answer.body
     assert ("user_max_vcpus of account testvo is 2: 2 in use by you, "
             "this create asks for 2") in answer.body
+    assert len(instances(ec2)) == 1
+    assert created(curl(daemon, proxies["alice"], "/compute/", *keyed),
+                   daemon, "compute") == first
     assert len(instances(ec2)) == 1
 
     created(create_compute(daemon, proxies["bob"]), daemon, "compute")
