@@ -10,11 +10,14 @@ import pytest
 
 from occid.accountconfig import Limits
 from occid.ec2 import quotas
+from occid.ec2.compute import update_compute
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG, tag_list
 from occid.ec2.usage import Usage, check
+from occid.ec2.vocabulary import resource_tpl_mixin
 from occid.occi.errors import Forbidden
-from tests.motoserver import DEBIAN, JANE, JOHN, binding
+from occid.occi.model import Changes
+from tests.motoserver import DEBIAN, JANE, JOHN, binding, make_account, make_config
 
 # -- the comparison (pure) -----------------------------------------------------
 
@@ -115,3 +118,27 @@ def test_volumes_counted_from_tags(account):
         quotas.check_volume(account, scope, 4, "resize")
     assert e.value.message == ("max_volume_gib of account fedcloud is 10: 7 in use, "
                                "this resize asks for 4")
+
+
+@pytest.mark.moto
+def test_resize_counts_the_extra_vcpus(moto):
+    """
+    A resize asks for the vCPUs the new type has more than the old one: a
+    stopped t3.micro (2) may grow to m5.xlarge (4) under a limit of 4, not
+    of 3, and may shrink back under any limit; the type is left unchanged
+    when refused.
+    """
+    account = make_account(make_config(moto.endpoint, instance_types=("t3.micro", "m5.xlarge")))
+    scope = Scope(JANE, binding())
+    small = launch(account, JANE.owner, "t3.micro")
+    account.client.stop_instances(InstanceIds=[small])
+    bigger = Changes(mixins=[resource_tpl_mixin("m5.xlarge", 4, 16.0, "x86_64")])
+    with pytest.raises(Forbidden) as e:
+        update_compute(limited(account, user_max_vcpus=3), scope, small, bigger)
+    assert e.value.message == ("user_max_vcpus of account fedcloud is 3: 2 in use by you, "
+                               "this resize asks for 2")
+    described = account.client.describe_instances(InstanceIds=[small])
+    assert described["Reservations"][0]["Instances"][0]["InstanceType"] == "t3.micro"
+    update_compute(limited(account, user_max_vcpus=4), scope, small, bigger)
+    smaller = Changes(mixins=[resource_tpl_mixin("t3.micro", 2, 1.0, "x86_64")])
+    update_compute(limited(account, max_vcpus=0), scope, small, smaller)

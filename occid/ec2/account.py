@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -211,3 +211,13 @@ class Account:
             self.client.delete_tags(Resources=[id], Tags=[{"Key": NAME_TAG}])
         others = [t for t in resource.get("Tags", ()) if t["Key"] != NAME_TAG]
         return dict(resource, Tags=others + ([{"Key": NAME_TAG, "Value": title}] if title else []))
+
+
+def all_instances(account: Account, filters: list[dict]) -> Iterator[tuple[dict, str]]:
+    """(instance, reservation id) for every instance matching C{filters}, paginated by 1,000."""
+    pages = account.client.get_paginator("describe_instances").paginate(
+        Filters=filters, PaginationConfig={"PageSize": 1000})
+    for page in pages:
+        for reservation in page["Reservations"]:
+            for instance in reservation["Instances"]:
+                yield instance, reservation["ReservationId"]

@@ -13,11 +13,11 @@ Creating one is in L{occid.ec2.launch}.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from occid.ec2.account import Account
+from occid.ec2 import quotas
+from occid.ec2.account import Account, all_instances
 from occid.ec2.addresses import occid_addresses, release
 from occid.ec2.catalog import SavedImage
 from occid.ec2.defaults import check_template_sizes, requested_sizes
@@ -71,16 +71,6 @@ def describe(account: Account, scope: Scope, id: str) -> tuple[dict, str]:
         for instance in reservation["Instances"]:
             return instance, reservation["ReservationId"]
     raise NotFound(f"no compute {id}")
-
-
-def all_instances(account: Account, filters: list[dict]) -> Iterator[tuple[dict, str]]:
-    """(instance, reservation id) for every instance matching C{filters}, paginated by 1,000."""
-    pages = account.client.get_paginator("describe_instances").paginate(
-        Filters=filters, PaginationConfig={"PageSize": 1000})
-    for page in pages:
-        for reservation in page["Reservations"]:
-            for instance in reservation["Instances"]:
-                yield instance, reservation["ReservationId"]
 
 
 @translated
@@ -170,8 +160,8 @@ def _save(account: Account, scope: Scope, instance: dict,
 @translated
 def update_compute(account: Account, scope: Scope, id: str, changes: Changes) -> Entity:
     """
-    Rename (Name tag) or resize (instance type, while stopped) instance
-    C{id}.  A full update (C{changes.replace}) follows
+    Rename (Name tag) or resize (instance type, while stopped, within the
+    account's vCPU limits: L{quotas.check_resize}) instance C{id}.  A full update (C{changes.replace}) follows
     L{occid.ec2.fullupdate}: the title it omits is removed, restated
     values are compared, and no mixin can be removed.
     """
@@ -197,6 +187,7 @@ def update_compute(account: Account, scope: Scope, id: str, changes: Changes) ->
     if new_type and new_type != instance["InstanceType"]:
         if ec2_state(instance) != "stopped":
             raise _conflict("resize", instance)
+        quotas.check_resize(account, scope, instance["InstanceType"], new_type)
         client.modify_instance_attribute(InstanceId=id, InstanceType={"Value": new_type})
         instance = dict(instance, InstanceType=new_type)
     title = changes.attributes.get("occi.core.title")

@@ -24,8 +24,8 @@ from typing import TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from occid.ec2 import intents, quotas
-from occid.ec2.account import Account
-from occid.ec2.compute import all_instances, entity
+from occid.ec2.account import Account, all_instances
+from occid.ec2.compute import entity
 from occid.ec2.errors import translate, translated
 from occid.ec2.hibernation import run_options
 from occid.ec2.planning import Launch

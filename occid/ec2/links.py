@@ -25,10 +25,10 @@ create (L{occid.ec2.intents}).
 from __future__ import annotations
 
 from occid.ec2 import intents
-from occid.ec2.account import Account
+from occid.ec2.account import Account, all_instances
 from occid.ec2.addresses import occid_addresses
 from occid.ec2.clients import EC2Client
-from occid.ec2.compute import all_instances, describe, entity
+from occid.ec2.compute import describe, entity
 from occid.ec2.errors import translated
 from occid.ec2.planning import LinkPlan, split_link_id
 from occid.ec2.scope import Scope

@@ -16,8 +16,7 @@ L{occid.ec2.usage.check}.
 
 from __future__ import annotations
 
-from occid.ec2.account import Account
-from occid.ec2.compute import all_instances
+from occid.ec2.account import Account, all_instances
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG, tag_dict
 from occid.ec2.usage import Usage, check
@@ -46,16 +45,39 @@ def check_launch(account: Account, scope: Scope, instance_type: str) -> None:
     @raise Forbidden: one more instance of C{instance_type} would exceed a
         limit on instances or vCPUs.
     """
+    _check_instances(account, scope, "create", instance_type, instances=1)
+
+
+def check_resize(account: Account, scope: Scope, old_type: str, new_type: str) -> None:
+    """
+    @raise Forbidden: the vCPUs C{new_type} has more than C{old_type} (a
+        stopped instance's type, changed) would exceed a limit on vCPUs.
+    """
+    _check_instances(account, scope, "resize", new_type, old_type=old_type)
+
+
+def _check_instances(account: Account, scope: Scope, request: str, instance_type: str,
+                     instances: int = 0, old_type: str | None = None) -> None:
+    """
+    Count the instances and vCPUs in use (one DescribeInstances, and a
+    DescribeInstanceTypes when a vCPU limit is set) and check a C{request}
+    for C{instances} more instances and the vCPUs of C{instance_type} less
+    those of C{old_type}.
+
+    @raise Forbidden: a limit would be exceeded.
+    """
     limits = account.limits
-    if all(limit is None for limit in (limits.max_instances, limits.max_vcpus,
-                                       limits.user_max_instances, limits.user_max_vcpus)):
+    counting_vcpus = limits.max_vcpus is not None or limits.user_max_vcpus is not None
+    counting_instances = instances > 0 and (limits.max_instances is not None
+                                            or limits.user_max_instances is not None)
+    if not counting_vcpus and not counting_instances:
         return
     owners_and_types = [(tag_dict(instance).get(OWNER_TAG), instance["InstanceType"])
                         for instance, _ in all_instances(account, [
                             _OURS, {"Name": "instance-state-name",
                                     "Values": list(COUNTED_STATES)}])]
-    counting_vcpus = limits.max_vcpus is not None or limits.user_max_vcpus is not None
-    vcpus = (_vcpus(account, {t for _, t in owners_and_types} | {instance_type})
+    asked_types = {instance_type} | ({old_type} if old_type else set())
+    vcpus = (_vcpus(account, {t for _, t in owners_and_types} | asked_types)
              if counting_vcpus else {})
     owner = scope.principal.owner
 
@@ -63,8 +85,9 @@ def check_launch(account: Account, scope: Scope, instance_type: str) -> None:
         types = [t for who, t in owners_and_types if who == owner or not of_user]
         return Usage(instances=len(types), vcpus=sum(vcpus.get(t, 0) for t in types))
 
+    asked_vcpus = vcpus.get(instance_type, 0) - (vcpus.get(old_type, 0) if old_type else 0)
     check(limits, account.name, use(of_user=False), use(of_user=True),
-          Usage(instances=1, vcpus=vcpus.get(instance_type, 0)))
+          Usage(instances=instances, vcpus=asked_vcpus), request)
 
 
 def check_volume(account: Account, scope: Scope, gib: int, request: str = "create") -> None:

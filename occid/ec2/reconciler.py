@@ -25,9 +25,8 @@ from datetime import datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 
 from occid.ec2 import intents
-from occid.ec2.account import Account
+from occid.ec2.account import Account, all_instances
 from occid.ec2.addresses import occid_addresses, release
-from occid.ec2.compute import all_instances
 from occid.ec2.errors import translate
 from occid.ec2.launch import LAUNCH_KEY_PREFIX
 from occid.ec2.links import (
