@@ -15,7 +15,7 @@ from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG, tag_list
 from occid.ec2.usage import Usage, check
 from occid.ec2.vocabulary import resource_tpl_mixin
-from occid.occi.errors import Forbidden
+from occid.occi.errors import BadRequest, Forbidden
 from occid.occi.model import Changes
 from tests.motoserver import DEBIAN, JANE, JOHN, binding, make_account, make_config
 
@@ -142,3 +142,29 @@ def test_resize_counts_the_extra_vcpus(moto):
     update_compute(limited(account, user_max_vcpus=4), scope, small, bigger)
     smaller = Changes(mixins=[resource_tpl_mixin("t3.micro", 2, 1.0, "x86_64")])
     update_compute(limited(account, max_vcpus=0), scope, small, smaller)
+
+
+@pytest.mark.moto
+def test_types_ec2_does_not_list(account):
+    """
+    The instance types are read through a filter: a live instance of a type
+    EC2 does not list (here its description is altered) does not fail the
+    count and counts no vCPUs, while a create of such a type is 400 naming
+    it, not 0 vCPUs.
+    """
+    scope = Scope(JANE, binding())
+    account = limited(account, max_vcpus=4)
+    launch(account, JANE.owner, "t3.micro")
+    retired = launch(account, JANE.owner, "t3.micro")
+
+    def retire(parsed, **kwargs):
+        for reservation in parsed.get("Reservations", ()):
+            for instance in reservation["Instances"]:
+                if instance["InstanceId"] == retired:
+                    instance["InstanceType"] = "t1.retired"
+
+    account.client.meta.events.register("after-call.ec2.DescribeInstances", retire)
+    quotas.check_launch(account, scope, "t3.small")
+    with pytest.raises(BadRequest) as e:
+        quotas.check_launch(account, scope, "t9.nano")
+    assert "t9.nano" in e.value.message

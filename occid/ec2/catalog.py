@@ -159,8 +159,15 @@ def _by_title(mixins: Iterable[Mixin]) -> tuple[Mixin, ...]:
     return tuple(sorted(mixins, key=lambda mixin: (mixin.title, mixin.term)))
 
 
-def _instance_types(client: EC2Client, names: tuple[str, ...]) -> dict[str, dict]:
-    # A filter, not InstanceTypes: one unknown name must not fail the whole call.
+def instance_types(client: EC2Client, names: Iterable[str]) -> dict[str, dict]:
+    """
+    The DescribeInstanceTypes descriptions of the C{names} EC2 knows, by
+    name; a name it does not know is missing from the result.  Asked with
+    the C{instance-type} filter, C{TYPES_PER_CALL} names at a time, not with
+    C{InstanceTypes}: one unknown name, or more than 100, would fail the
+    whole call.
+    """
+    names = tuple(names)
     found = {}
     paginator = client.get_paginator("describe_instance_types")
     for start in range(0, len(names), TYPES_PER_CALL):
@@ -224,7 +231,7 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
         for image in found
         if uses_list or OWNER_TAG not in tag_dict(image)
     )
-    infos = _instance_types(client, aws.instance_types)
+    infos = instance_types(client, aws.instance_types)
     resource_tpls = [
         resource_tpl_mixin(
             name,

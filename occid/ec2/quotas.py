@@ -5,8 +5,11 @@ the EC2 thread pool, inside the operation it guards).
 
 The use is counted from occid's tags in EC2 at that moment, never kept in
 memory, so every occid process serving the account counts the same: the
-instances tagged C{occid:owner} that are not shutting down or terminated
-(their vCPUs from DescribeInstanceTypes' C{DefaultVCpus}), and the volumes
+instances tagged C{occid:owner} that occid shows (L{occid.ec2.tags.shown}:
+not shutting down or terminated), their vCPUs from DescribeInstanceTypes'
+C{DefaultVCpus} (L{occid.ec2.catalog.instance_types}; an instance of a type
+EC2 no longer lists counts no vCPUs, while a request for such a type is
+refused), and the volumes
 tagged C{occid:owner} not being deleted (their size, root volumes
 included).  A user's use is what carries its own C{occid:owner}.  Creates
 running at the same moment do not see each other, so together they may
@@ -17,12 +20,11 @@ L{occid.ec2.usage.check}.
 from __future__ import annotations
 
 from occid.ec2.account import Account, all_instances
+from occid.ec2.catalog import instance_types
 from occid.ec2.scope import Scope
-from occid.ec2.tags import OWNER_TAG, tag_dict
+from occid.ec2.tags import OWNER_TAG, shown, tag_dict
 from occid.ec2.usage import Usage, check
-
-#: The instance states that count against the limits.
-COUNTED_STATES = ("pending", "running", "stopping", "stopped")
+from occid.occi.errors import BadRequest
 
 #: The volume states that count against the limits.
 COUNTED_VOLUMES = ("creating", "available", "in-use", "error")
@@ -30,20 +32,12 @@ COUNTED_VOLUMES = ("creating", "available", "in-use", "error")
 _OURS = {"Name": "tag-key", "Values": [OWNER_TAG]}
 
 
-def _vcpus(account: Account, types: set[str]) -> dict[str, int]:
-    """The default vCPUs of each instance type in C{types}."""
-    if not types:
-        return {}
-    pages = account.client.get_paginator("describe_instance_types").paginate(
-        InstanceTypes=sorted(types))
-    return {info["InstanceType"]: info["VCpuInfo"]["DefaultVCpus"]
-            for page in pages for info in page["InstanceTypes"]}
-
-
 def check_launch(account: Account, scope: Scope, instance_type: str) -> None:
     """
     @raise Forbidden: one more instance of C{instance_type} would exceed a
         limit on instances or vCPUs.
+    @raise BadRequest: a vCPU limit is set and EC2 does not list
+        C{instance_type}.
     """
     _check_instances(account, scope, "create", instance_type, instances=1)
 
@@ -65,6 +59,8 @@ def _check_instances(account: Account, scope: Scope, request: str, instance_type
     those of C{old_type}.
 
     @raise Forbidden: a limit would be exceeded.
+    @raise BadRequest: a vCPU limit is set and EC2 does not list
+        C{instance_type}.
     """
     limits = account.limits
     counting_vcpus = limits.max_vcpus is not None or limits.user_max_vcpus is not None
@@ -73,12 +69,15 @@ def _check_instances(account: Account, scope: Scope, request: str, instance_type
     if not counting_vcpus and not counting_instances:
         return
     owners_and_types = [(tag_dict(instance).get(OWNER_TAG), instance["InstanceType"])
-                        for instance, _ in all_instances(account, [
-                            _OURS, {"Name": "instance-state-name",
-                                    "Values": list(COUNTED_STATES)}])]
-    asked_types = {instance_type} | ({old_type} if old_type else set())
-    vcpus = (_vcpus(account, {t for _, t in owners_and_types} | asked_types)
-             if counting_vcpus else {})
+                        for instance, _ in all_instances(account, shown([_OURS]))]
+    vcpus: dict[str, int] = {}
+    if counting_vcpus:
+        asked_types = {instance_type} | ({old_type} if old_type else set())
+        vcpus = {name: info["VCpuInfo"]["DefaultVCpus"] for name, info in instance_types(
+            account.client, sorted({t for _, t in owners_and_types} | asked_types)).items()}
+        if instance_type not in vcpus:
+            raise BadRequest(f"EC2 does not list instance type {instance_type} in the region; "
+                             "its vCPUs cannot be counted against the account's limits")
     owner = scope.principal.owner
 
     def use(of_user: bool) -> Usage:
