@@ -14,21 +14,27 @@ from botocore.stub import ANY, Stubber
 from occid.ec2.launch import create_compute
 from occid.ec2.planning import plan_compute
 from occid.ec2.scope import Scope
-from occid.ec2.tags import REQUEST_TAG, TOKEN_TAG, shown
+from occid.ec2.tags import REQUEST_TAG, TOKEN_TAG
 from occid.occi import errors, idempotency
 from occid.occi import infrastructure as infra
 from occid.occi.model import Resource
+from tests.ec2hooks import count_calls
 from tests.motoserver import DEBIAN, JANE, PUBLIC_HOST, binding
 
 pytestmark = pytest.mark.moto
 
 KEY = "order-42"
 
+#: An SSH public key (ed25519).
+PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINLevnuHbhtYCusB8Ni7rmD4BCHPzvOIcYeM363iyjjX "
+              "jane@example.org")
 
-def keyed_launch(account, title="vm1"):
-    """The plan of JANE's create of C{title} with L{KEY}, and its scope."""
+
+def keyed_launch(account, title="vm1", **attributes):
+    """The plan of JANE's create of C{title} (and C{attributes}) with L{KEY}, and its scope."""
     scope = Scope(JANE, binding())
-    request = Resource(kind=infra.COMPUTE, id="", attributes={"occi.core.title": title},
+    request = Resource(kind=infra.COMPUTE, id="",
+                       attributes={"occi.core.title": title, **attributes},
                        mixins=[infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST)])
     account.groups.group_for(account.groups.default_vpc())
     return scope, plan_compute(account, scope, request, KEY)
@@ -36,9 +42,13 @@ def keyed_launch(account, title="vm1"):
 
 def no_earlier_launch(stubber, launch) -> None:
     """The lookup by client token answers nothing (EC2 has not listed it yet)."""
-    stubber.add_response("describe_instances", {"Reservations": []}, {
-        "Filters": shown([{"Name": f"tag:{TOKEN_TAG}", "Values": [launch.client_token]}]),
-        "MaxResults": ANY})
+    stubber.add_response("describe_instances", {"Reservations": []}, by_token(launch))
+
+
+def by_token(launch) -> dict:
+    """The parameters of the one lookup by client token, in any state."""
+    return {"Filters": [{"Name": f"tag:{TOKEN_TAG}", "Values": [launch.client_token]}],
+            "MaxResults": ANY}
 
 
 def run_expected(launch) -> dict:
@@ -106,3 +116,42 @@ def test_earlier_launch_for_another_request_is_409_before_launching(account):
     with stubber, pytest.raises(errors.Conflict, match="i-00000000000000001"):
         create_compute(account, scope, launch)
     stubber.assert_no_pending_responses()
+
+
+def test_lost_answer_of_a_keyed_create_keeps_the_instance(account):
+    """
+    RunInstances' answer lost (a 503, after botocore's retries): the
+    instance found by the token is the create's answer, not terminated
+    (the Stubber would fail on TerminateInstances), so that the client's
+    retry is answered it rather than EC2's IdempotentInstanceTerminated.
+    """
+    scope, launch = keyed_launch(account)
+    stubber = Stubber(account.client)
+    no_earlier_launch(stubber, launch)
+    stubber.add_client_error("run_instances", "Unavailable", "lost", 503,
+                             expected_params=run_expected(launch))
+    stubber.add_response("describe_instances", {"Reservations": [{
+        "ReservationId": "r-0000000000000001", "Instances": [instance(launch)]}]},
+        by_token(launch))
+    with stubber:
+        made = create_compute(account, scope, launch).entity
+    assert made.id == "i-00000000000000001"
+    stubber.assert_no_pending_responses()
+
+
+def test_launch_key_of_a_create_in_flight_is_left_to_it(account):
+    """
+    Two retries in flight share the launch key pair's name: the one whose
+    ImportKeyPair finds it imported already fails (409) without deleting
+    the other's key pair.
+    """
+    scope, launch = keyed_launch(account, **{"occi.credentials.ssh.publickey": PUBLIC_KEY})
+    calls = count_calls(account.client)
+    stubber = Stubber(account.client)
+    no_earlier_launch(stubber, launch)
+    stubber.add_client_error("import_key_pair", "InvalidKeyPair.Duplicate",
+                             "The keypair already exists", 400)
+    with stubber, pytest.raises(errors.Conflict):
+        create_compute(account, scope, launch)
+    stubber.assert_no_pending_responses()
+    assert calls["DeleteKeyPair"] == 0

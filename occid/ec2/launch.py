@@ -12,7 +12,11 @@ L{Launched} result, which L{occid.ec2.adapter} logs in the reactor thread.
 
 A create with an idempotency key first looks for the instance an earlier
 create with the same key launched (by its client token, derived from the
-key): EC2 de-duplicates the token too, but not every emulator does.
+key): EC2 de-duplicates the token too, but not every emulator does.  Its
+launch key pair has a name derived from the token too, so that EC2 sees the
+same parameters; a retry in flight at the same time fails to import it and
+leaves it to the create that did.  When the answer of its RunInstances is
+lost, the instance found by the token is its answer.
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ from occid.ec2.tags import (
     MANAGED_TAG,
     OWNER_TAG,
     REQUEST_TAG,
+    SHOWN_STATES,
     TOKEN_TAG,
-    shown,
     tag_dict,
     tag_list,
 )
@@ -163,10 +167,15 @@ def _undo(account: Account, instance_id: str | None, key_name: str | None) -> li
     return notes
 
 
-def _launched_by_token(account: Account, token: str) -> str | None:
-    for instance, _ in all_instances(account, [{"Name": f"tag:{TOKEN_TAG}", "Values": [token]}]):
-        return instance["InstanceId"]
-    return None
+def _by_token(account: Account, token: str) -> tuple[dict, str] | None:
+    """
+    The instance launched with client token C{token} and its reservation
+    id (one DescribeInstances by L{TOKEN_TAG}, any state; a shown one
+    first), or C{None}.
+    """
+    found = all_instances(account, [{"Name": f"tag:{TOKEN_TAG}", "Values": [token]}])
+    return min(found, key=lambda pair: pair[0]["State"]["Name"] not in SHOWN_STATES,
+               default=None)
 
 
 def _retried(account: Account, launch: Launch) -> Entity | None:
@@ -177,13 +186,14 @@ def _retried(account: Account, launch: Launch) -> Entity | None:
 
     @raise Conflict: it asked for something else.
     """
-    token = [{"Name": f"tag:{TOKEN_TAG}", "Values": [launch.client_token]}]
-    for instance, reservation in all_instances(account, shown(token)):
-        if tag_dict(instance).get(REQUEST_TAG) != launch.tags[REQUEST_TAG]:
-            raise Conflict(f"the Idempotency-Key was used for another create (compute "
-                           f"{instance['InstanceId']}); use a new key for a new request")
-        return entity(account, instance, reservation)
-    return None
+    found = _by_token(account, launch.client_token)
+    if found is None or found[0]["State"]["Name"] not in SHOWN_STATES:
+        return None
+    instance, reservation = found
+    if tag_dict(instance).get(REQUEST_TAG) != launch.tags[REQUEST_TAG]:
+        raise Conflict(f"the Idempotency-Key was used for another create (compute "
+                       f"{instance['InstanceId']}); use a new key for a new request")
+    return entity(account, instance, reservation)
 
 
 @dataclass(frozen=True)
@@ -204,10 +214,14 @@ class Launched:
 def create_compute(account: Account, scope: Scope, launch: Launch) -> Launched:
     """
     Launch one instance.  If anything fails before the instance is launched,
-    what was made is undone (terminated, key pair deleted) and the error is
-    raised, with a note for each part that could not be undone; a failure
-    to delete the temporary key pair after the launch is only reported in
-    the result.
+    what this call made is undone (terminated, the key pair it imported
+    deleted: a key pair of the same name another create with the same key
+    imported is left to it) and the error is raised, with a note for each
+    part that could not be undone; a failure to delete the temporary key
+    pair after the launch is only reported in the result.  When the answer
+    of RunInstances is lost, the instance it may have launched is looked up
+    by its client token: a keyed create (L{REQUEST_TAG}) answers it, so that
+    the client's retry finds it; another is terminated.
     """
     if REQUEST_TAG in launch.tags:
         earlier = _retried(account, launch)
@@ -216,32 +230,38 @@ def create_compute(account: Account, scope: Scope, launch: Launch) -> Launched:
     client = account.client
     quotas.check_launch(account, scope, launch.instance_type)
     parameters = run_parameters(account, scope, launch)
-    key_name = None
+    key_name = None  # set once this call has imported the key pair
     instance_id = None
     try:
         if launch.ssh_key is not None:
-            key_name = LAUNCH_KEY_PREFIX + launch.client_token
+            name = LAUNCH_KEY_PREFIX + launch.client_token
             client.import_key_pair(
-                KeyName=key_name, PublicKeyMaterial=launch.ssh_key,
+                KeyName=name, PublicKeyMaterial=launch.ssh_key,
                 TagSpecifications=[{"ResourceType": "key-pair", "Tags": tag_list(
                     {MANAGED_TAG: MANAGED_LAUNCH_KEY, OWNER_TAG: scope.principal.owner})}])
-            parameters["KeyName"] = key_name
+            key_name = parameters["KeyName"] = name
         try:
             answer = client.run_instances(**parameters)
+            instance, reservation = answer["Instances"][0], answer.get("ReservationId")
         except Exception as error:
-            if not _is_client_refusal(error):
-                # It may have launched before the answer was lost.
-                notes: list[str] = []
-                instance_id = _attempt(
-                    "looking for the instance by its client token",
-                    lambda: _launched_by_token(account, launch.client_token), notes)
-                for note in notes:
-                    error.add_note(note)
-            raise
-        instance = answer["Instances"][0]
+            if _is_client_refusal(error):
+                raise
+            # It may have launched before the answer was lost.
+            notes: list[str] = []
+            found = _attempt("looking for the instance by its client token",
+                             lambda: _by_token(account, launch.client_token), notes)
+            for note in notes:
+                error.add_note(note)
+            if found is None:
+                raise
+            instance, reservation = found
+            if REQUEST_TAG not in launch.tags or instance["State"]["Name"] not in SHOWN_STATES:
+                instance_id = instance["InstanceId"]
+                raise
+            # A keyed create keeps it: terminated, its token would refuse the retry.
         instance_id = instance["InstanceId"]
         account.recent.add(instance_id)
-        made = entity(account, instance, answer.get("ReservationId"))
+        made = entity(account, instance, reservation)
     except BaseException as error:
         for note in _undo(account, instance_id, key_name):
             error.add_note(note)
