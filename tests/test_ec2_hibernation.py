@@ -114,6 +114,22 @@ def test_hibernating_create_sends_the_options(moto):
 
 
 @pytest.mark.moto
+def test_image_gone_since_the_catalogue_is_400_naming_it(moto):
+    """
+    EC2 answers no image for an AMI deregistered since the catalogue was
+    read: a hibernating create is 400 naming it, and nothing is launched.
+    """
+    account = make_account(make_config(moto.endpoint))
+    calls = count_calls(account.client)
+    account.client.meta.events.register(
+        "after-call.ec2.DescribeImages", lambda parsed, **kw: parsed.update(Images=[]))
+    failure = failureResultOf(provider(infra.COMPUTE, account).create(
+        request(os_tpl(), MICRO, HIBERNATION)), errors.BadRequest)
+    assert DEBIAN in str(failure.value)
+    assert calls["RunInstances"] == 0
+
+
+@pytest.mark.moto
 def test_always_hibernates_unasked_where_the_type_can(moto):
     """Under always: t3.micro launches able to hibernate unasked, a1.medium without."""
     account = make_account(make_config(moto.endpoint, hibernation="always",

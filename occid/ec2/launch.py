@@ -108,6 +108,9 @@ def run_parameters(account: Account, scope: Scope, launch: Launch) -> dict:
     The RunInstances parameters of C{launch}; looks up subnet and security
     group, checks that inline storage links can be made in the zone, and for
     a launch able to hibernate reads the image's root device.
+
+    @raise BadRequest: the image of a launch able to hibernate is gone
+        (deregistered since the catalogue offering it was read).
     """
     zone = launch.zone
     volumes = [i.target for i in launch.pending if i.target != intents.PUBLIC]
@@ -136,8 +139,11 @@ def run_parameters(account: Account, scope: Scope, launch: Launch) -> dict:
     if launch.user_data is not None:
         parameters["UserData"] = launch.user_data
     if launch.hibernation is not None:
-        image = account.client.describe_images(ImageIds=[launch.image_id])["Images"][0]
-        parameters.update(run_options(image, launch.hibernation))
+        images = account.client.describe_images(ImageIds=[launch.image_id])["Images"]
+        if not images:
+            raise BadRequest(f"image {launch.image_id} no longer exists in EC2; choose another "
+                             "os_tpl")
+        parameters.update(run_options(images[0], launch.hibernation))
     return parameters
 
 
