@@ -26,7 +26,7 @@ from occid.ec2.errors import translated
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG, tag_dict
 from occid.interfaces import IImageStore
-from occid.occi.errors import Forbidden, NotFound, OCCIError
+from occid.occi.errors import Conflict, Forbidden, NotFound, OCCIError
 from occid.occi.model import Mixin
 
 __all__ = ["EC2ImageStore", "check_removable", "remove_image"]
@@ -59,12 +59,21 @@ def remove_image(account: Account, scope: Scope, mixin: Mixin) -> None:
     (blocking: two calls and one per snapshot).  Every snapshot is tried;
     when EC2 refuses some, the first refusal is raised, noting that the
     image itself is gone and which snapshots are left.
+
+    @raise Conflict: the image is not C{available} (still being saved: its
+        block device mappings may not name all its snapshots yet); nothing
+        is deleted.
     """
     site_offers = account.catalog.catalog.lookup(mixin.identifier) is not None
     client = account.client
     found = [] if site_offers else client.describe_images(
         Owners=["self"], Filters=[{"Name": "image-id", "Values": [mixin.term]}])["Images"]
     check_removable(scope, mixin, site_offers, tag_dict(found[0]) if found else None)
+    state = found[0].get("State", "available")
+    if state != "available":
+        raise Conflict(f"image {mixin.term} is {state}, not available: it is still being "
+                       "saved (its snapshots may not all exist yet); try again once it is "
+                       "available")
     client.deregister_image(ImageId=mixin.term)
     account.catalog.remove_saved(mixin.term)
     left: list[tuple[str, Exception]] = []
