@@ -73,15 +73,23 @@ class SnapshotContract(ContractHelpers):
     def test_restore(self) -> None:
         """
         A storage create naming a snapshot (id or location) makes the volume
-        from it; which snapshot cannot be changed afterwards.
+        from it; which snapshot cannot be changed afterwards, by a partial
+        or a full update (403 both; a full update restating it is fine).
         """
         snapshot, other = self.take(size=2), self.take(size=2)
         for named in (snapshot.id, f"https://occi.example.org{snapshot.location}"):
             volume = self.create(self.restore(named, size=3))
             assert volume.attributes[SNAPSHOT_ID.name] == snapshot.id
             assert float(volume.attributes["occi.storage.size"]) == 3.0
-        self.refused(Forbidden, self.collection(infra.STORAGE).update(
+        storage = self.collection(infra.STORAGE)
+        self.refused(Forbidden, storage.update(
             volume.id, Changes(attributes={SNAPSHOT_ID.name: other.id})))
+        fetched = self.successResultOf(storage.get(volume.id))
+        restated = Changes(mixins=list(fetched.mixins), attributes=dict(fetched.attributes),
+                           replace=True)
+        self.successResultOf(storage.update(volume.id, restated))
+        restated.attributes[SNAPSHOT_ID.name] = other.id
+        self.refused(Forbidden, storage.update(volume.id, restated))
 
     def test_restore_refusals_make_no_volume(self) -> None:
         """

@@ -22,7 +22,7 @@ from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
 from occid.ec2.mapping import entity_from_volume
 from occid.ec2.planning import size_of
 from occid.ec2.scope import Scope
-from occid.ec2.vocabulary import valid_id
+from occid.ec2.vocabulary import SNAPSHOT_ID, valid_id
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
 from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilter, Resource
@@ -79,13 +79,18 @@ def update_storage(account: Account, scope: Scope, id: str, changes: Changes) ->
     """
     Rename (Name tag) or grow (ModifyVolume) volume C{id}.  A full update
     (C{changes.replace}) follows L{occid.ec2.fullupdate}: the title it
-    omits is removed, an omitted size is kept, restated values are
-    compared, and no mixin can be removed.
+    omits is removed, an omitted size or snapshot is kept, restated values
+    are compared, and no mixin can be removed.
+
+    @raise Forbidden: the update changes an attribute other than the
+        title and size, such as the snapshot restored (L{SNAPSHOT_ID},
+        mutable in the query interface only because a create sets it).
     """
     volume = describe(account, scope, id)
     current = entity(account, volume)
     if changes.replace:
-        settable = replaced_attributes(current, changes, ("occi.core.title", "occi.storage.size"))
+        settable = replaced_attributes(current, changes, ("occi.core.title", "occi.storage.size",
+                                                          SNAPSHOT_ID.name))
         dropped_mixins(current, changes)
         changes = Changes(mixins=changes.mixins,
                           attributes={k: v for k, v in settable.items()
