@@ -109,10 +109,14 @@ def check_images(images: ImagesLike, prefix: str, fail: Fail) -> None:
 
 
 def check_instance_types(types: tuple[str, ...], default: str, prefix: str,
-                         fail: Fail) -> None:
+                         fail: Fail, types_key: str | None = None) -> None:
     """
     Check the instance types offered and the default one, whose keys are
     named C{prefix + key} in messages (C{"[aws] "} or C{"accounts[0]."}).
+
+    @param types_key: the key that set C{types}, named when the default is
+        not among them (an account may inherit C{[aws] instance_types});
+        C{prefix + "instance_types"} when C{None}.
     """
     if not types:
         fail(f"{prefix}instance_types", "must offer at least one instance type")
@@ -120,4 +124,5 @@ def check_instance_types(types: tuple[str, ...], default: str, prefix: str,
         if not _INSTANCE_TYPE.fullmatch(instance_type):
             fail(f"{prefix}instance_types", f"{instance_type!r} is not an instance type name")
     if default not in types:
-        fail(f"{prefix}default_instance_type", f"must be one of {prefix}instance_types")
+        fail(f"{prefix}default_instance_type",
+             f"must be one of {types_key or prefix + 'instance_types'}")

@@ -401,4 +401,4 @@ def _check_accounts(config: Config) -> None:
         if account.instance_types or account.default_instance_type:
             aws = config.aws_for(account.name)
             check_instance_types(aws.instance_types, aws.default_instance_type, f"{where}.",
-                                 raise_error)
+                                 raise_error, config.template_keys(account.name).instance_types)

@@ -90,7 +90,7 @@ BAD = [
     ("instance_types = ['m5.large']", "accounts[0].default_instance_type",
      "must be one of accounts[0].instance_types"),
     ("default_instance_type = 'm5.large'", "accounts[0].default_instance_type",
-     "must be one of accounts[0].instance_types"),
+     "must be one of [aws] instance_types"),
     ("[accounts.images]\npolicy = 'some'", "accounts[0].images.policy", "must be one of"),
     ("[accounts.images]\ncolour = 'red'", "accounts[0].images.colour", "unknown key"),
     ("[accounts.images]\nlist = []", "accounts[0].images.list", "needs at least one AMI"),
