@@ -166,3 +166,19 @@ def test_query_interface_offers_mixin_and_suspend_unless_never(moto, mode, offer
     assert (infra.COMPUTE_SUSPEND in catalog.actions) is offered
     assert (infra.COMPUTE_SUSPEND in compute.actions) is offered
     assert infra.COMPUTE_STOP in compute.actions
+
+
+@pytest.mark.moto
+def test_hibernating_instance_under_never_shows_neither_mixin_nor_suspend(moto):
+    """
+    An instance launched able to hibernate, rendered once the site has
+    switched to C{never}: no hibernation mixin (the query interface lists
+    none) and no suspend action.
+    """
+    account = make_account(make_config(moto.endpoint))
+    collection = provider(infra.COMPUTE, account)
+    vm = successResultOf(collection.create(request(os_tpl(), MICRO, HIBERNATION)))
+    never = make_account(make_config(moto.endpoint, hibernation="never"))
+    shown = successResultOf(provider(infra.COMPUTE, never).get(vm.id))
+    assert HIBERNATION not in shown.mixins
+    assert infra.COMPUTE_SUSPEND not in shown.actions

@@ -223,7 +223,10 @@ def entity_from_instance(instance: dict, catalog: ICatalog, public_host: str,
     if zone:
         mixins.append(_offered(catalog, infra.availability_zone_mixin(zone, public_host)))
     mixins.append(EC2_INSTANCE)
-    if hibernation_configured(instance):
+    # Launched able to hibernate, but the site may offer hibernation no more.
+    hibernating = (hibernation_configured(instance)
+                   and catalog.lookup(HIBERNATION.identifier) is not None)
+    if hibernating:
         mixins.append(HIBERNATION)
     ec2 = {
         "instance_type": instance_type,
@@ -246,7 +249,8 @@ def entity_from_instance(instance: dict, catalog: ICatalog, public_host: str,
     id = instance["InstanceId"]
     return Resource(
         kind=infra.COMPUTE, id=id, mixins=mixins, attributes=attributes,
-        actions=applicable_actions(instance),
+        actions=[action for action in applicable_actions(instance)
+                 if hibernating or action != infra.COMPUTE_SUSPEND],
         links=_links(instance, f"/compute/{id}"),
     )
 
