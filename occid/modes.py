@@ -2,7 +2,8 @@
 """
 The modes a site chooses in C{occid.toml}, one StrEnum per key that takes a
 word: who sees what in an account, which AMIs are offered, how CRLs are
-required, what a limited proxy may do.  Pure core; L{occid.config} parses
+required, what a limited proxy may do, which launches can hibernate
+(C{[aws] hibernation}).  Pure core; L{occid.config} parses
 the file into them.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["CrlMode", "ImagePolicy", "LimitedProxies", "Visibility"]
+__all__ = ["CrlMode", "Hibernation", "ImagePolicy", "LimitedProxies", "Visibility"]
 
 
 class Visibility(StrEnum):

@@ -20,12 +20,12 @@ from twisted.internet.defer import Deferred, fail
 from twisted.internet.threads import deferToThreadPool
 from zope.interface import implementer
 
-from occid.config import Visibility
 from occid.ec2.account import Account
 from occid.ec2.errors import translated
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG, tag_dict
 from occid.interfaces import IImageStore
+from occid.modes import Visibility
 from occid.occi.errors import Conflict, Forbidden, NotFound, OCCIError
 from occid.occi.model import Mixin
 

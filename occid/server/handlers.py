@@ -259,12 +259,11 @@ class MixinHandler(Handler):
         """
         Dissociate the named entities from a user mixin (GFD.185); with an
         empty body, on an os_tpl, delete the image a user saved
-        (L{occid.interfaces.IImageStore}).
+        (L{occid.interfaces.IImageStore}, which refuses a read-only binding).
         """
         mixin = _mixin(context)
         document = _locations(context) if mixin.depends_on(infra.OS_TPL) else None
         if document == Document():
-            _check_writable(context)
             await context.backend.images(context.principal, context.binding).remove(mixin)
         else:
             await self._tag(context, "dissociate", document)
