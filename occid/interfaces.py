@@ -136,7 +136,8 @@ class IEntityCollection(Interface):
             If any step fails, what was made is undone before the failure is
             reported.
         @raise occid.occi.errors.Conflict: the key was used for an earlier
-            create with another entity.
+            create with another entity, or for one whose entity was deleted
+            since (EC2 refuses the client token of a terminated instance).
         @raise occid.occi.errors.BadRequest: this kind does not honour an
             idempotency key (only compute does).
         """

@@ -2,7 +2,7 @@
 The idempotency contract (issue 11, point 9) every L{occid.interfaces.IBackend}
 keeps: a compute create with an C{idempotency_key} makes one compute for
 any number of retries of one request while that compute exists, refuses
-the key for another request (409), keys per user, and other kinds refuse
+the key for another request and once that compute is deleted (409), keys per user, and other kinds refuse
 the key (400) without making anything.  Mixed with a provider mixin and
 C{SynchronousTestCase} in tests/test_testing.py and tests/test_ec2_contract.py.
 """
@@ -51,11 +51,18 @@ class IdempotencyContract(ContractHelpers):
         third = self.create_compute()
         assert len({first.id, second.id, third.id}) == 3
 
-    def test_key_valid_while_the_compute_exists(self) -> None:
-        """Once the compute is deleted, a create with its key makes a new one."""
+    def test_key_spent_once_the_compute_is_deleted(self) -> None:
+        """
+        Once the compute is deleted, a create with its key is 409 naming
+        it (EC2 refuses the token of a terminated instance), and nothing
+        is made.
+        """
         first = self.keyed()
         self.successResultOf(self.collection(infra.COMPUTE).delete(first.id))
-        assert self.keyed().id != first.id
+        refusal = self.refused(Conflict, self.collection(infra.COMPUTE).create(
+            self.new_compute("vm1"), "retry-1"))
+        assert first.id in refusal.message
+        assert self.ids(infra.COMPUTE) == []
 
     def test_storage_refuses_the_key(self) -> None:
         """A storage create with a key: 400 naming the kind, no volume made."""

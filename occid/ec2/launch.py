@@ -187,15 +187,19 @@ def _by_token(account: Account, token: str) -> tuple[dict, str] | None:
 def _retried(account: Account, launch: Launch) -> Entity | None:
     """
     The compute a create with the idempotency key of C{launch} made
-    earlier, while it exists, if it asked for the same (its
-    L{REQUEST_TAG}); C{None} when there is none.
+    earlier, if it asked for the same (its L{REQUEST_TAG}); C{None} when
+    there is none.
 
-    @raise Conflict: it asked for something else.
+    @raise Conflict: it asked for something else, or it was deleted since
+        (EC2 would refuse the token: C{IdempotentInstanceTerminated}).
     """
     found = _by_token(account, launch.client_token)
-    if found is None or found[0]["State"]["Name"] not in SHOWN_STATES:
+    if found is None:
         return None
     instance, reservation = found
+    if instance["State"]["Name"] not in SHOWN_STATES:
+        raise Conflict(f"the Idempotency-Key was used for compute {instance['InstanceId']}, "
+                       "deleted since; use a new key for a new request")
     if tag_dict(instance).get(REQUEST_TAG) != launch.tags[REQUEST_TAG]:
         raise Conflict(f"the Idempotency-Key was used for another create (compute "
                        f"{instance['InstanceId']}); use a new key for a new request")

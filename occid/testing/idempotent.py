@@ -3,7 +3,8 @@ The C{Idempotency-Key} of a create in the memory fake, with the semantics
 of the EC2 provider (L{occid.ec2.launch}): a compute create keyed by
 (owner, key) answers the entity an earlier create with the same key and
 request made while it exists, and conflicts with one made for another
-request; other kinds refuse the key.
+request or deleted since (as EC2 refuses the client token of a terminated
+instance); other kinds refuse the key.
 """
 
 from __future__ import annotations
@@ -34,16 +35,23 @@ def keyed_request(kind: Kind, owner: str, key: str | None,
     return idempotency.client_token(owner, key), idempotency.request_digest(key, entity)
 
 
-def retried(entities: Mapping[tuple[str, str, str], Any], account: str, kind: Kind,
+def retried(entities: Mapping[tuple[str, str, str], Any],
+            spent: Mapping[tuple[str, str, str], str], account: str, kind: Kind,
             request: tuple[str, str] | None) -> Any | None:
     """
     The stored entity (its C{request} is a L{keyed_request}) that a create
     of C{kind} in C{account} with the token of C{request} made, if any.
 
-    @raise Conflict: it was made for another request.
+    @param spent: the tokens of keyed creates whose entity was deleted, by
+        (account, kind term, token), with that entity's id.
+    @raise Conflict: it was made for another request, or deleted since.
     """
     if request is None:
         return None
+    deleted = spent.get((account, kind.term, request[0]))
+    if deleted is not None:
+        raise Conflict(f"the Idempotency-Key was used for {kind.term} {deleted}, deleted "
+                       "since; use a new key for a new request")
     for (stored_account, term, id), stored in entities.items():
         earlier = stored.request
         if (stored_account, term) == (account, kind.term) and earlier and earlier[0] == request[0]:

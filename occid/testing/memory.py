@@ -117,6 +117,9 @@ class MemoryStore:
     stall: bool = False
     stalled: list[defer.Deferred[Any]] = field(default_factory=list)
     operations: list[tuple[str, str, str, Any]] = field(default_factory=list)
+    #: The client tokens of keyed creates whose entity was deleted since:
+    #: (account, kind term, token) -> the deleted entity's id.
+    spent: dict[tuple[str, str, str], str] = field(default_factory=dict)
     #: The images users saved: (account, AMI id) -> (os_tpl, owner, VO).
     saved: dict[tuple[str, str], tuple[Mixin, str, str]] = field(default_factory=dict)
     serial: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -258,7 +261,8 @@ class MemoryCollection:
     def _create(self, entity: Entity, idempotency_key: str | None) -> Entity:
         self._check_writable()
         request = idempotent.keyed_request(self.kind, self._principal.owner, idempotency_key, entity)
-        earlier = idempotent.retried(self._store.entities, self._binding.account, self.kind, request)
+        earlier = idempotent.retried(self._store.entities, self._store.spent,
+                                     self._binding.account, self.kind, request)
         if earlier is not None:
             return self._render(earlier)
         new = copy.deepcopy(entity)
@@ -346,7 +350,9 @@ class MemoryCollection:
 
     def _delete(self, id: str) -> None:
         self._check_writable()
-        self._stored(id)
+        request = self._stored(id).request
+        if request is not None:
+            self._store.spent[(self._binding.account, self.kind.term, request[0])] = id
         del self._store.entities[self._key(id)]
         self._record("delete", id, None)
 
