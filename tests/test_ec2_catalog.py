@@ -6,7 +6,6 @@ from instance types, zones, and the cached account catalog.
 from dataclasses import replace
 
 import pytest
-from botocore.exceptions import ClientError
 
 from occid.accountconfig import TemplateKeys
 from occid.config import ImagesConfig
@@ -85,18 +84,6 @@ def test_account_catalog_serves_from_memory(moto):
         assert cached.catalog.lookup(first.mixins[-1].identifier) is not None
     assert sum(calls.values()) == 0
     assert cached.refresh().version == first.version
-
-
-def test_unknown_instance_type_fails_describe_by_name(moto):
-    """
-    Why the types are read through a filter: DescribeInstanceTypes naming one
-    unknown type fails the whole call (what made every request of the
-    account fail before issue 11 point 8).
-    """
-    client = build_clients(make_config(moto.endpoint))["fedcloud"]
-    with pytest.raises(ClientError) as raised:
-        client.describe_instance_types(InstanceTypes=["t3.micro", "t9.nano"])
-    assert raised.value.response["Error"]["Code"] == "InvalidInstanceType"
 
 
 def test_values_ec2_does_not_know_are_dropped(moto):
