@@ -5,8 +5,8 @@ daemon over TLS, curl presenting C{voms-proxy-fake} proxies, a moto EC2
 server with one moto account per VO.
 
   - testvo limits its instances (C{max_instances}) and each user's vCPUs
-    (C{user_max_vcpus}): a create past either is 403 with the figures, and
-    nothing is launched.
+    (C{user_max_vcpus}): a create past either, or a resize past the vCPUs,
+    is 403 with the figures, and nothing is launched or changed.
   - othervo offers its own images and instance types, and limits each
     user's volume GiB (C{user_max_volume_gib}) on create and resize.
 """
@@ -45,6 +45,7 @@ ACCOUNTS = f"""
 name = "testvo"
 fqans = ["/testvo"]
 role_arn = "arn:aws:iam::{TESTVO_ACCOUNT}:role/occid"
+instance_types = ["t3.micro", "t3.xlarge"]
 max_instances = 2
 user_max_vcpus = 2
 
@@ -103,9 +104,10 @@ def instances(ec2) -> list[dict]:
 def test_instance_and_vcpu_limits(daemon, proxies, clients):
     """
     With user_max_vcpus = 2 a member's second t3.micro (2 vCPUs each) is
-    refused; with max_instances = 2 a third member's first create is
-    refused; each 403 names the limit, the use and the request, and
-    launches nothing.  A retry of a create (same Idempotency-Key) is no new
+    refused, and so is growing the first to t3.xlarge (4) once stopped;
+    with max_instances = 2 a third member's first create is refused; each
+    403 names the limit, the use and the request, and launches or changes
+    nothing.  A retry of a create (same Idempotency-Key) is no new
     launch: at the limit it still answers the compute it made.
     """
     ec2 = clients["testvo"]
@@ -135,6 +137,17 @@ def test_instance_and_vcpu_limits(daemon, proxies, clients):
            in i["Tags"]]
     ec2.terminate_instances(InstanceIds=bob)
     created(create_compute(daemon, proxies["member"]), daemon, "compute")
+
+    # A resize asks for the vCPUs the new type adds: t3.micro to t3.xlarge, 2.
+    ec2.stop_instances(InstanceIds=[first.rsplit("/", 1)[1]])
+    resize = post_text(daemon, proxies["alice"], first, "\n".join([
+        f'Category: compute; scheme="{INFRA}"; class="kind"',
+        f'Category: t3_xlarge; scheme="{RESOURCE_TPL_SCHEME}"; class="mixin"']))
+    assert resize.status == 403, resize.body
+    assert ("user_max_vcpus of account testvo is 2: 2 in use by you, "
+            "this resize asks for 2") in resize.body
+    assert ec2.describe_instances(InstanceIds=[first.rsplit("/", 1)[1]])[
+        "Reservations"][0]["Instances"][0]["InstanceType"] == "t3.micro"
 
 
 def test_account_templates(daemon, proxies, clients):
