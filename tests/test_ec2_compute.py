@@ -24,8 +24,9 @@ from occid.config import Visibility
 from occid.ec2.backend import EC2Backend
 from occid.ec2.launch import create_compute
 from occid.ec2.mapping import occi_state
-from occid.ec2.planning import check_ssh_key, plan_compute
+from occid.ec2.planning import plan_compute
 from occid.ec2.scope import Scope
+from occid.ec2.values import check_ssh_key
 from occid.ec2.vocabulary import resource_tpl_mixin
 from occid.interfaces import IEntityCollection
 from occid.occi import errors

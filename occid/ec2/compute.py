@@ -31,7 +31,6 @@ from occid.ec2.mapping import (
     hibernation_configured,
     occi_state,
 )
-from occid.ec2.planning import check_image_name
 from occid.ec2.scope import Scope
 from occid.ec2.tags import (
     NAME_TAG,
@@ -41,6 +40,7 @@ from occid.ec2.tags import (
     tag_dict,
     tag_list,
 )
+from occid.ec2.values import check_image_name
 from occid.ec2.vocabulary import instance_type_of, valid_id
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound

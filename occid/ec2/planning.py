@@ -11,23 +11,16 @@ request fails in the calling thread, before the thread pool is used.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
-import math
-import re
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
 from occid.ec2 import defaults, intents
 from occid.ec2.hibernation import Hibernating, plan_hibernation
 from occid.ec2.scope import Scope
 from occid.ec2.tags import LINKS_TAG, REQUEST_TAG, TOKEN_TAG, tag_list
+from occid.ec2.values import check_ssh_key, decode_user_data, size_of
 from occid.ec2.vocabulary import SNAPSHOT_ID, instance_type_of, valid_id
 from occid.occi import idempotency
 from occid.occi import infrastructure as infra
@@ -40,28 +33,15 @@ if TYPE_CHECKING:
     from occid.interfaces import ICatalog
 
 __all__ = [
-    "MAX_SIZE",
-    "MIN_SIZE",
-    "USER_DATA_LIMIT",
     "Launch",
     "LinkPlan",
     "NetworkPlan",
-    "check_image_name",
-    "check_ssh_key",
-    "decode_user_data",
     "plan_compute",
     "plan_link",
     "plan_network",
     "plan_storage",
-    "size_of",
     "split_link_id",
 ]
-
-#: EC2's limit on user data, in raw bytes before base64.
-USER_DATA_LIMIT = 16384
-
-#: EBS limits for gp3 volumes, in GiB.
-MIN_SIZE, MAX_SIZE = 1, 16384
 
 _SSH_KEY_ATTRIBUTES = ("occi.credentials.ssh.publickey", "org.openstack.credentials.publickey.data")
 _USER_DATA_ATTRIBUTES = ("org.openstack.compute.user_data", "occi.compute.userdata")
@@ -100,35 +80,6 @@ class Launch:
             {"ResourceType": "volume", "Tags": tag_list(
                 {k: v for k, v in self.tags.items() if k != LINKS_TAG})},
         ]
-
-
-def check_ssh_key(text: str) -> bytes:
-    """
-    The OpenSSH public key C{text}, if EC2 can import it (RSA of 2048 bits
-    or more, or ed25519).  @raise BadRequest: otherwise.
-    """
-    data = text.strip().encode("utf-8", "replace")
-    try:
-        key = load_ssh_public_key(data)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
-        raise BadRequest(f"the SSH public key cannot be read ({error})") from None
-    if isinstance(key, rsa.RSAPublicKey):
-        if key.key_size < 2048:
-            raise BadRequest(f"the SSH key is RSA of {key.key_size} bits; EC2 needs 2048 or more")
-    elif not isinstance(key, ed25519.Ed25519PublicKey):
-        raise BadRequest("the SSH key must be RSA (2048 bits or more) or ed25519")
-    return data
-
-
-def decode_user_data(text: str) -> bytes:
-    """User data as sent (base64), decoded.  @raise BadRequest: not base64, or over 16 KiB."""
-    try:
-        raw = base64.b64decode("".join(text.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise BadRequest("user data must be base64-encoded") from None
-    if len(raw) > USER_DATA_LIMIT:
-        raise BadRequest(f"user data is {len(raw)} bytes; EC2 accepts {USER_DATA_LIMIT} at most")
-    return raw
 
 
 def _first(attributes: dict[str, AttributeValue], names: tuple[str, ...]) -> AttributeValue | None:
@@ -255,34 +206,6 @@ def plan_compute(account: Account, scope: Scope, entity: Entity,
     )
 
 
-#: What EC2 accepts as an image name (CreateImage): 3 to 128 of these.
-_IMAGE_NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
-
-
-def check_image_name(name: AttributeValue | None) -> None:
-    """
-    @raise BadRequest: C{name} (the C{name} of a C{save}, when given) is not
-        an image name EC2 accepts.
-    """
-    if name is None or name == "":
-        return
-    if not _IMAGE_NAME.fullmatch(str(name)):
-        raise BadRequest(f"the image name {str(name)!r} must be 3 to 128 letters, digits, "
-                         "spaces or ( ) [ ] . / - ' @ _")
-
-
-# -- storage -----------------------------------------------------------------
-
-
-def size_of(value: AttributeValue) -> int:
-    """A requested size in GiB, rounded up.  @raise BadRequest: not a size EBS offers."""
-    try:
-        size = math.ceil(float(value))
-    except (TypeError, ValueError):
-        raise BadRequest(f"occi.storage.size must be a number of GiB, not {value!r}") from None
-    if not MIN_SIZE <= size <= MAX_SIZE:
-        raise BadRequest(f"occi.storage.size must be between {MIN_SIZE} and {MAX_SIZE} GiB")
-    return size
 
 
 def _zone(account: Account, entity: Entity) -> str:

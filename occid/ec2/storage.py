@@ -20,8 +20,8 @@ from occid.ec2.account import Account
 from occid.ec2.errors import translated
 from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
 from occid.ec2.mapping import entity_from_volume
-from occid.ec2.planning import size_of
 from occid.ec2.scope import Scope
+from occid.ec2.values import size_of
 from occid.ec2.vocabulary import SNAPSHOT_ID, valid_id
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound

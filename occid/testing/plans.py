@@ -5,7 +5,7 @@ compute create (the default image, the smallest instance type holding the
 cores and memory asked for), the block of a network create without one, the
 name of a saved image, and a full update's result.  Built on the same pure
 functions as the EC2 edge (L{occid.ec2.defaults}, L{occid.ec2.fullupdate},
-L{occid.ec2.planning.check_image_name}), so that both answer alike.
+L{occid.ec2.values.check_image_name}), so that both answer alike.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from occid.ec2.defaults import (
     smallest_type,
 )
 from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
-from occid.ec2.planning import check_image_name, size_of
+from occid.ec2.values import check_image_name, size_of
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest
 from occid.occi.model import AttributeValue, Changes, Entity, Mixin
