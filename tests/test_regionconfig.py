@@ -1,0 +1,126 @@
+"""
+Tests for L{occid.regionconfig} through L{occid.config.parse}: C{[aws]
+regions} (or C{region} alone), the home region and its zone, the regions an
+account narrows itself to, and L{occid.config.Config.aws_for} and
+L{occid.config.Config.regions_for} in each region.
+"""
+
+import pytest
+
+from occid import config
+from tests.test_config import PATHS, minimal
+
+ACCOUNT = 'fqans = ["/fedcloud.egi.eu"]\n'
+
+TWO = '[aws]\nregions = ["eu-west-1", "eu-central-1"]\n'
+
+
+def parse(aws: str = "", account: str = "") -> config.Config:
+    """The minimal configuration with C{aws} before it and C{account} lines in its account."""
+    text = aws + minimal(PATHS).replace(ACCOUNT, ACCOUNT + account)
+    return config.parse(text, "/etc/occid.toml")
+
+
+def test_default_region():
+    """Neither region nor regions: one region, the default one, is home."""
+    aws = parse().aws
+    assert (aws.region, aws.regions) == ("eu-west-1", ("eu-west-1",))
+
+
+def test_region_alone():
+    """C{[aws] region} alone keeps meaning a one-region site."""
+    aws = parse('[aws]\nregion = "us-east-2"\n').aws
+    assert (aws.region, aws.regions) == ("us-east-2", ("us-east-2",))
+
+
+def test_regions():
+    """C{[aws] regions} are served in order; the first is home, and is C{region}."""
+    aws = parse('[aws]\nregions = ["eu-central-1", "us-gov-west-1", "ap-southeast-12"]\n').aws
+    assert aws.regions == ("eu-central-1", "us-gov-west-1", "ap-southeast-12")
+    assert aws.region == "eu-central-1"
+
+
+def test_aws_config_in_code():
+    """Built in code, either of region and regions fills the other."""
+    assert config.AwsConfig(region="us-east-2").regions == ("us-east-2",)
+    assert config.AwsConfig(regions=("eu-central-1", "eu-west-1")).region == "eu-central-1"
+    assert config.AwsConfig().regions == ("eu-west-1",)
+
+
+def test_home_zone():
+    """C{availability_zone} may be a zone of the home region."""
+    assert parse(TWO + 'availability_zone = "eu-west-1b"\n').aws.availability_zone == "eu-west-1b"
+
+
+def test_account_regions():
+    """An account narrows the regions it serves; its order is kept."""
+    loaded = parse(TWO, 'regions = ["eu-central-1", "eu-west-1"]\n'
+                   '[[accounts]]\nname = "other"\nfqans = ["/other"]\n')
+    assert loaded.account("fedcloud").regions == ("eu-central-1", "eu-west-1")
+    assert loaded.regions_for("fedcloud") == ("eu-central-1", "eu-west-1")
+    assert loaded.regions_for("other") == ("eu-west-1", "eu-central-1")
+    assert loaded.account("other").regions == ()
+    with pytest.raises(KeyError):
+        loaded.regions_for("missing")
+
+
+def test_aws_for_each_region():
+    """
+    C{aws_for} is C{[aws]} in the region asked (the home one unset), with the
+    account's instance types, and the zone in the home region only.
+    """
+    loaded = parse(TWO + 'availability_zone = "eu-west-1b"\n',
+                   'instance_types = ["m5.large"]\ndefault_instance_type = "m5.large"\n')
+    home = loaded.aws_for("fedcloud")
+    assert home == loaded.aws_for("fedcloud", "eu-west-1")
+    assert (home.region, home.availability_zone) == ("eu-west-1", "eu-west-1b")
+    other = loaded.aws_for("fedcloud", "eu-central-1")
+    assert (other.region, other.availability_zone) == ("eu-central-1", "")
+    assert other.regions == ("eu-west-1", "eu-central-1")
+    assert (other.instance_types, other.default_instance_type) == (("m5.large",), "m5.large")
+    assert loaded.aws.region == "eu-west-1"
+    with pytest.raises(KeyError):
+        loaded.aws_for("fedcloud", "us-east-1")
+
+
+# ([aws] lines, account lines, expected key, expected problem)
+BAD = [
+    ('[aws]\nregion = "eu-west-1"\nregions = ["eu-west-1"]\n', "",
+     "[aws] regions", "set region or regions, not both"),
+    ("[aws]\nregions = []\n", "", "[aws] regions", "must name at least one region (or be left out)"),
+    ('[aws]\nregions = "eu-west-1"\n', "", "[aws] regions", "must be a list of strings"),
+    ('[aws]\nregions = ["eu-west-1", "mars"]\n', "", "[aws] regions",
+     "'mars' is not an AWS region name"),
+    ('[aws]\nregions = ["eu-west-1", "EU-WEST-2"]\n', "", "[aws] regions",
+     "'EU-WEST-2' is not an AWS region name"),
+    ('[aws]\nregions = ["eu-west-1", "eu-central-1", "eu-west-1"]\n', "", "[aws] regions",
+     "'eu-west-1' is named twice"),
+    ('[aws]\nregion = ""\n', "", "[aws] region", "'' is not an AWS region name"),
+    ('[aws]\nregion = "eu-west"\n', "", "[aws] region", "'eu-west' is not an AWS region name"),
+    (TWO + 'availability_zone = "eu-central-1a"\n', "", "[aws] availability_zone",
+     "'eu-central-1a' is not a zone of region eu-west-1, the home region"),
+    (TWO + 'availability_zone = "eu-west-1"\n', "", "[aws] availability_zone",
+     "'eu-west-1' is not a zone of region eu-west-1, the home region"),
+    (TWO + 'availability_zone = "eu-west-11a"\n', "", "[aws] availability_zone",
+     "is not a zone of region eu-west-1"),
+    (TWO + 'availability_zone = "eu-west-1B"\n', "", "[aws] availability_zone",
+     "is not a zone of region eu-west-1"),
+    (TWO, 'regions = ["eu-central-1", "us-east-1"]', "accounts[0].regions",
+     "'us-east-1' is not one of [aws] regions"),
+    ("", 'regions = ["eu-central-1"]', "accounts[0].regions",
+     "'eu-central-1' is not one of [aws] regions"),
+    (TWO, 'regions = ["eu-central-1", "eu-central-1"]', "accounts[0].regions",
+     "'eu-central-1' is named twice"),
+    (TWO, "regions = []", "accounts[0].regions", "must name at least one region (or be left out)"),
+    (TWO, 'regions = "eu-central-1"', "accounts[0].regions", "must be a list of strings"),
+]
+
+
+@pytest.mark.parametrize("aws, account, key, problem", BAD)
+def test_bad_regions(aws, account, key, problem):
+    """Each bad region stops the daemon with one line naming the file, the key and the problem."""
+    with pytest.raises(config.ConfigError) as e:
+        parse(aws, account + "\n")
+    assert (e.value.key, e.value.path) == (key, "/etc/occid.toml")
+    assert problem in e.value.problem
+    assert "\n" not in str(e.value)
