@@ -5,10 +5,29 @@ account narrows itself to, and L{occid.config.Config.aws_for} and
 L{occid.config.Config.regions_for} in each region.
 """
 
+import os
+
 import pytest
 
 from occid import config
 from tests.test_config import PATHS, minimal
+
+SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "etc", "occid.toml")
+
+#: The commented lines of the sample that make it serve two regions.
+SAMPLE_REGION_LINES = (
+    'regions = ["eu-west-1", "eu-central-1"]',
+    "[images.regions.eu-central-1]",
+    'list = ["ami-0fedcba9876543210"]',
+    'default = "ami-0fedcba9876543210"',
+    'regions = ["eu-central-1", "eu-west-1"]',
+    "[accounts.images]               # this account's own [images] table",
+    'policy = "listed"',
+    'list = ["ami-0123456789abcdef0"]',
+    'default = ""',
+    "[accounts.images.regions.eu-central-1]   # and its images in another region",
+    'list = ["ami-0fedcba9876543210"]',
+)
 
 ACCOUNT = 'fqans = ["/fedcloud.egi.eu"]\n'
 
@@ -124,3 +143,25 @@ def test_bad_regions(aws, account, key, problem):
     assert (e.value.key, e.value.path) == (key, "/etc/occid.toml")
     assert problem in e.value.problem
     assert "\n" not in str(e.value)
+
+
+def test_sample_with_two_regions():
+    """
+    The sample file, its region lines enabled and C{[aws] region} commented
+    out, serves two regions with images in each, globally and for its account.
+    """
+    with open(SAMPLE, encoding="utf-8") as f:
+        text = f.read()
+    assert '\nregion = "eu-west-1"\n' in text
+    text = text.replace('\nregion = "eu-west-1"\n', '\n# region = "eu-west-1"\n')
+    for line in SAMPLE_REGION_LINES:
+        assert f"\n# {line}\n" in text, line
+        text = text.replace(f"\n# {line}\n", f"\n{line}\n", 1)
+    loaded = config.parse(text, "occid.toml")
+    assert loaded.aws.regions == ("eu-west-1", "eu-central-1")
+    assert loaded.regions_for("fedcloud") == ("eu-central-1", "eu-west-1")
+    assert loaded.images.in_region("eu-central-1", "eu-west-1").default == "ami-0fedcba9876543210"
+    assert loaded.images_for("fedcloud", "eu-central-1").list == ("ami-0fedcba9876543210",)
+    assert loaded.images_for("fedcloud").list == ("ami-0123456789abcdef0",)
+    assert loaded.template_keys("fedcloud", "eu-central-1").images_list == (
+        "accounts[0].images.regions.eu-central-1.list")
