@@ -6,13 +6,16 @@ L{occid.config.Config.regions_for} in each region.
 """
 
 import os
+import re
 
 import pytest
 
 from occid import config
 from tests.test_config import PATHS, minimal
 
-SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "etc", "occid.toml")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE = os.path.join(ROOT, "etc", "occid.toml")
+README = os.path.join(ROOT, "README.md")
 
 #: The commented lines of the sample that make it serve two regions.
 SAMPLE_REGION_LINES = (
@@ -165,3 +168,15 @@ def test_sample_with_two_regions():
     assert loaded.images_for("fedcloud").list == ("ami-0123456789abcdef0",)
     assert loaded.template_keys("fedcloud", "eu-central-1").images_list == (
         "accounts[0].images.regions.eu-central-1.list")
+
+
+def test_readme_regions_example():
+    """The README's example of two regions parses as it says, given [server] and [grid]."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    example = re.search(r"```toml\n(.*?)```", text[text.index("**Regions.**"):], re.DOTALL)
+    assert example is not None
+    sections = minimal(PATHS).split("[[accounts]]")[0]
+    loaded = config.parse(sections + example.group(1), "occid.toml")
+    assert (loaded.aws.region, loaded.regions_for("fedcloud")) == ("eu-west-1", ("eu-central-1",))
+    assert loaded.images_for("fedcloud", "eu-central-1").default == "ami-0fedcba9876543210"
