@@ -46,8 +46,10 @@ class Limits:
 class TemplateKeys:
     """
     The names, as messages give them, of the keys that set one account's
-    templates: the global C{[aws]} and C{[images]} keys, or the account's
-    own where it overrides them (C{accounts[1].instance_types}).
+    templates in one region: the global C{[aws]} and C{[images]} keys, or the
+    account's own where it overrides them (C{accounts[1].instance_types});
+    outside the home region, the list and default of the region's table
+    (C{[images.regions.eu-central-1] list}).
     """
 
     instance_types: str = "[aws] instance_types"
