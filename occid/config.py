@@ -200,6 +200,9 @@ _SECTIONS = {
     "aws": AwsConfig,
 }
 
+#: The top-level tables; C{[[accounts]]} is an array of tables.
+_TABLES = (*_SECTIONS, "images")
+
 _FQAN = re.compile(r"^(/[A-Za-z0-9._-]+)+(/Role=[A-Za-z0-9._-]+)?(/Capability=[A-Za-z0-9._-]+)?$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
@@ -217,11 +220,11 @@ def parse(text: str, path: str = "<string>") -> Config:
         raise ConfigError(path, "(syntax)", str(e)) from None
 
     for name in document:
-        if name not in (*_SECTIONS, "images", "accounts"):
+        if name not in (*_TABLES, "accounts"):
             raise ConfigError(path, f"[{name}]", "unknown section")
 
     tables: dict[str, dict[str, Any]] = {}
-    for name in (*_SECTIONS, "images"):
+    for name in _TABLES:
         tables[name] = document.get(name, {})
         if not isinstance(tables[name], dict):
             raise ConfigError(path, f"[{name}]", "must be a table")
