@@ -5,9 +5,10 @@ templates (C{images}, C{instance_types}, C{default_instance_type}, which
 override the global ones for that account) and its limits.
 
 Pure core, below L{occid.config}: the checks shared by the global keys and
-an account's own (instance type names, image lists) live here, and report
-through the C{fail(key, problem)} callable their caller gives, which raises
-the L{occid.config.ConfigError} naming the file.
+an account's own (instance type names; image lists are
+L{occid.imagesconfig}'s) live here, with how messages name a key
+(L{key_name}), and report through the C{fail(key, problem)} callable their
+caller gives, which raises the L{occid.config.ConfigError} naming the file.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import Any
 
 #: C{fail(key, problem)}: raises the error naming the file, C{key} and C{problem}.
 Fail = Callable[[str, str], None]
 
-_AMI = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
 _INSTANCE_TYPE = re.compile(r"[a-z0-9-]+\.[a-z0-9-]+")
 
 
@@ -46,8 +46,10 @@ class Limits:
 class TemplateKeys:
     """
     The names, as messages give them, of the keys that set one account's
-    templates: the global C{[aws]} and C{[images]} keys, or the account's
-    own where it overrides them (C{accounts[1].instance_types}).
+    templates in one region: the global C{[aws]} and C{[images]} keys, or the
+    account's own where it overrides them (C{accounts[1].instance_types});
+    outside the home region, the list and default of the region's table
+    (C{[images.regions.eu-central-1] list}).
     """
 
     instance_types: str = "[aws] instance_types"
@@ -55,6 +57,15 @@ class TemplateKeys:
     images_policy: str = "[images] policy"
     images_list: str = "[images] list"
     images_default: str = "[images] default"
+
+
+def key_name(table: str, key: str) -> str:
+    """
+    How messages name C{key} of C{table}: C{[images.regions] eu-central-1}
+    for a top-level table (C{images.regions}), C{accounts[0].images.list}
+    inside an account (C{accounts[0].images}).
+    """
+    return f"{table}.{key}" if table.startswith("accounts") else f"[{table}] {key}"
 
 
 #: The keys of an account that sets no templates of its own.
@@ -79,33 +90,6 @@ def take_limits(table: dict[str, Any], where: str, fail: Fail) -> Limits:
             fail(f"{where}.{key}", f"must be a whole number, 0 or more, not {value!r}")
         values[key] = value
     return Limits(**values)
-
-
-class ImagesLike(Protocol):
-    """An C{[images]} table: the global one or an account's own."""
-
-    @property
-    def policy(self) -> Any: ...
-
-    @property
-    def list(self) -> tuple[str, ...]: ...
-
-    @property
-    def default(self) -> str: ...
-
-
-def check_images(images: ImagesLike, prefix: str, fail: Fail) -> None:
-    """
-    Check an C{[images]} table whose keys are named C{prefix + key} in
-    messages (C{prefix}: C{"[images] "} or C{"accounts[0].images."}).
-    """
-    if images.policy.uses_list and not images.list:
-        fail(f"{prefix}list", f"policy {str(images.policy)!r} needs at least one AMI id")
-    for ami in images.list:
-        if not _AMI.match(ami):
-            fail(f"{prefix}list", f"{ami!r} is not an AMI id")
-    if images.default and not _AMI.match(images.default):
-        fail(f"{prefix}default", f"{images.default!r} is not an AMI id")
 
 
 def check_instance_types(types: tuple[str, ...], default: str, prefix: str,

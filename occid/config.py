@@ -14,12 +14,11 @@ an account's C{role_arn}.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,11 +27,14 @@ from occid.accountconfig import (
     Fail,
     Limits,
     TemplateKeys,
-    check_images,
     check_instance_types,
+    key_name,
     take_limits,
 )
-from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility
+from occid.awsconfig import AwsConfig, check_aws
+from occid.imagesconfig import ImagesConfig, build_images, check_images, region_table
+from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility, coerce
+from occid.regionconfig import check_account_regions, check_regions
 
 __all__ = ["DEFAULT_PATH", "AccountConfig", "AwsConfig", "Config", "ConfigError", "CrlMode",
            "GridConfig", "Hibernation", "ImagePolicy", "ImagesConfig", "LimitedProxies", "ServerConfig",
@@ -49,11 +51,6 @@ class ConfigError(Exception):
         self.path = path
         self.key = key
         self.problem = problem
-
-
-def _coerce(instance: object, name: str, mode: type[StrEnum]) -> None:
-    """Turn the string in field C{name} of a frozen dataclass into a C{mode} member."""
-    object.__setattr__(instance, name, mode(getattr(instance, name)))
 
 
 @dataclass(frozen=True)
@@ -84,42 +81,8 @@ class GridConfig:
     limited_proxies: LimitedProxies = LimitedProxies.READ_ONLY
 
     def __post_init__(self) -> None:
-        _coerce(self, "crl", CrlMode)
-        _coerce(self, "limited_proxies", LimitedProxies)
-
-
-@dataclass(frozen=True)
-class AwsConfig:
-    """C{[aws]}: the region, endpoint, defaults and limits of the EC2 backend."""
-
-    region: str = "eu-west-1"
-    endpoint_url: str = ""
-    availability_zone: str = ""
-    default_instance_type: str = "t3.micro"
-    instance_types: tuple[str, ...] = ("t3.micro", "t3.small", "t3.medium", "t3.large")
-    ssh_cidr: str = "0.0.0.0/0"
-    network_create: bool = False
-    network_delete: bool = False
-    public_ip_on_launch: bool = True
-    network_pool: str = "10.0.0.0/8"
-    threads: int = 10
-    timeout: float = 20.0
-    hibernation: Hibernation = Hibernation.ON_REQUEST
-
-    def __post_init__(self) -> None:
-        _coerce(self, "hibernation", Hibernation)
-
-
-@dataclass(frozen=True)
-class ImagesConfig:
-    """C{[images]}: which AMIs are offered as os_tpl mixins."""
-
-    policy: ImagePolicy = ImagePolicy.LISTED
-    list: tuple[str, ...] = ("ami-0123456789abcdef0",)
-    default: str = ""
-
-    def __post_init__(self) -> None:
-        _coerce(self, "policy", ImagePolicy)
+        coerce(self, "crl", CrlMode)
+        coerce(self, "limited_proxies", LimitedProxies)
 
 
 @dataclass(frozen=True)
@@ -133,6 +96,8 @@ class AccountConfig:
     visibility: Visibility = Visibility.OWNER
     manager_fqans: tuple[str, ...] = ()
     dns: tuple[str, ...] = ()
+    #: The regions it serves, its default one first; unset: C{[aws] regions}.
+    regions: tuple[str, ...] = ()
     #: The account's own templates (L{occid.accountconfig}); unset: the global ones.
     images: ImagesConfig | None = None
     instance_types: tuple[str, ...] = ()
@@ -140,12 +105,16 @@ class AccountConfig:
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
-        _coerce(self, "visibility", Visibility)
+        coerce(self, "visibility", Visibility)
 
 
 @dataclass(frozen=True)
 class Config:
-    """The whole configuration; C{path} is the file it came from."""
+    """
+    The whole configuration; C{path} is the file it came from.  Its views of
+    an account in a region take any region of C{[aws] regions}, served by
+    the account or not (its own mixins stay in the home region).
+    """
 
     path: str
     server: ServerConfig
@@ -161,23 +130,44 @@ class Config:
                 return account
         raise KeyError(name)
 
-    def aws_for(self, name: str) -> AwsConfig:
-        """C{[aws]} with the instance types of account C{name} where it sets its own."""
-        account = self.account(name)
+    def regions_for(self, name: str) -> tuple[str, ...]:
+        """The regions account C{name} serves, its default one first."""
+        return self.account(name).regions or self.aws.regions
+
+    def aws_for(self, name: str, region: str | None = None) -> AwsConfig:
+        """
+        C{[aws]} for account C{name} in C{region} (unset: the home region),
+        with the account's instance types where it sets its own, and no
+        C{availability_zone} outside the home region.
+
+        @raise KeyError: C{region} is not one of C{[aws] regions}.
+        """
+        account, region = self.account(name), self._served(region)
         return replace(
-            self.aws,
+            self.aws, region=region,
+            availability_zone=self.aws.availability_zone if region == self.aws.region else "",
             instance_types=account.instance_types or self.aws.instance_types,
             default_instance_type=account.default_instance_type or self.aws.default_instance_type)
 
-    def images_for(self, name: str) -> ImagesConfig:
-        """The C{images} of account C{name}, else C{[images]}."""
-        return self.account(name).images or self.images
+    def images_for(self, name: str, region: str | None = None) -> ImagesConfig:
+        """
+        The images account C{name} is offered in C{region} (unset: the home
+        region), from its own C{images} table, else C{[images]}.
 
-    def template_keys(self, name: str) -> TemplateKeys:
-        """Which keys set the templates of account C{name} (see L{aws_for}, L{images_for})."""
+        @raise KeyError: C{region} is not one of C{[aws] regions}.
+        """
+        images = self.account(name).images or self.images
+        return images.in_region(self._served(region), self.aws.region)
+
+    def template_keys(self, name: str, region: str | None = None) -> TemplateKeys:
+        """
+        Which keys set the templates of account C{name} in C{region} (see
+        L{aws_for}, L{images_for}).
+        """
         index = [account.name for account in self.accounts].index(name)
         account, where = self.accounts[index], f"accounts[{index}]"
-        images = f"{where}.images." if account.images else "[images] "
+        images = f"{where}.images" if account.images else "images"
+        own = region_table(images, self._served(region), self.aws.region)
         default = GLOBAL_TEMPLATE_KEYS
         return TemplateKeys(
             instance_types=(f"{where}.instance_types" if account.instance_types
@@ -185,10 +175,17 @@ class Config:
             default_instance_type=(f"{where}.default_instance_type"
                                    if account.default_instance_type
                                    else default.default_instance_type),
-            images_policy=f"{images}policy",
-            images_list=f"{images}list",
-            images_default=f"{images}default",
+            images_policy=key_name(images, "policy"),
+            images_list=key_name(own, "list"),
+            images_default=key_name(own, "default"),
         )
+
+    def _served(self, region: str | None) -> str:
+        """C{region}, or the home region if C{None}; L{KeyError} if not served."""
+        region = self.aws.region if region is None else region
+        if region not in self.aws.regions:
+            raise KeyError(region)
+        return region
 
 
 #: The values a file may give a mode, where not every member of its enum.
@@ -196,12 +193,15 @@ _CHOICES: dict[tuple[str, str], tuple[StrEnum, ...]] = {
     ("accounts", "visibility"): (Visibility.OWNER, Visibility.VO),
 }
 
+#: The sections built from their keys alone; C{[images]} has sub-tables too.
 _SECTIONS = {
     "server": ServerConfig,
     "grid": GridConfig,
     "aws": AwsConfig,
-    "images": ImagesConfig,
 }
+
+#: The top-level tables; C{[[accounts]]} is an array of tables.
+_TABLES = (*_SECTIONS, "images")
 
 _FQAN = re.compile(r"^(/[A-Za-z0-9._-]+)+(/Role=[A-Za-z0-9._-]+)?(/Capability=[A-Za-z0-9._-]+)?$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -220,15 +220,19 @@ def parse(text: str, path: str = "<string>") -> Config:
         raise ConfigError(path, "(syntax)", str(e)) from None
 
     for name in document:
-        if name not in _SECTIONS and name != "accounts":
+        if name not in (*_TABLES, "accounts"):
             raise ConfigError(path, f"[{name}]", "unknown section")
 
-    sections: dict[str, Any] = {}
-    for name, cls in _SECTIONS.items():
-        table = document.get(name, {})
-        if not isinstance(table, dict):
+    tables: dict[str, dict[str, Any]] = {}
+    for name in _TABLES:
+        tables[name] = document.get(name, {})
+        if not isinstance(tables[name], dict):
             raise ConfigError(path, f"[{name}]", "must be a table")
-        sections[name] = _build(path, name, cls, table)
+    build, fail = partial(_build, path), _failing(path)
+    sections: dict[str, Any] = {name: build(name, cls, tables[name])
+                                for name, cls in _SECTIONS.items()}
+    check_regions(tables["aws"], fail)
+    sections["images"] = build_images(tables["images"], "images", build, fail)
 
     raw_accounts = document.get("accounts", [])
     if not isinstance(raw_accounts, list) or not all(
@@ -246,7 +250,7 @@ def _build(path: str, section: str, cls: type, table: dict[str, Any]) -> Any:
     known = {f.name: f for f in fields(cls)}
     values = {}
     for key, value in table.items():
-        where = f"[{section}] {key}" if not section.startswith("accounts") else f"{section}.{key}"
+        where = key_name(section, key)
         if key not in known:
             raise ConfigError(path, where, "unknown key")
         default = known[key].default
@@ -271,7 +275,7 @@ def _failing(path: str) -> Fail:
 def _build_account(path: str, index: int, table: dict[str, Any]) -> AccountConfig:
     """Account C{table}, with its own C{images} table and its limits."""
     where = f"accounts[{index}]"
-    fail = _failing(path)
+    build, fail = partial(_build, path), _failing(path)
     table = dict(table)
     limits = take_limits(table, where, fail)
     images = table.pop("images", None)
@@ -279,13 +283,15 @@ def _build_account(path: str, index: int, table: dict[str, Any]) -> AccountConfi
         fail(f"{where}.images", "must be a table like [images]")
     if "limits" in table:
         fail(f"{where}.limits", "unknown key")
-    if table.get("instance_types") == []:
-        fail(f"{where}.instance_types", "must offer at least one instance type (or be left out)")
-    account = _build(path, where, AccountConfig, table)
+    for key, what in (("instance_types", "offer at least one instance type"),
+                      ("regions", "name at least one region")):
+        if table.get(key) == []:
+            fail(f"{where}.{key}", f"must {what} (or be left out)")
+    account = build(where, AccountConfig, table)
     if images is None:
         return replace(account, limits=limits)
     return replace(account, limits=limits,
-                   images=_build(path, f"{where}.images", ImagesConfig, images))
+                   images=build_images(images, f"{where}.images", build, fail))
 
 
 def _typed(path: str, where: str, value: Any, default: Any) -> Any:
@@ -330,41 +336,11 @@ def _check(config: Config) -> None:
         if not getattr(server, key):
             fail(f"[server] {key}", "is required")
 
-    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", aws.region):
-        fail("[aws] region", f"{aws.region!r} is not an AWS region name")
-    if aws.endpoint_url and urlsplit(aws.endpoint_url).scheme not in ("http", "https"):
-        fail("[aws] endpoint_url", "must be empty or an http(s) URL")
-    if aws.availability_zone and not aws.availability_zone.startswith(aws.region):
-        fail("[aws] availability_zone", f"is not a zone of region {aws.region}")
-    check_instance_types(aws.instance_types, aws.default_instance_type, "[aws] ", fail)
-    if aws.ssh_cidr:
-        try:
-            ipaddress.ip_network(aws.ssh_cidr)
-        except ValueError:
-            fail("[aws] ssh_cidr", f"{aws.ssh_cidr!r} is not a CIDR block")
-    if not 1 <= aws.threads <= 200:
-        fail("[aws] threads", "must be between 1 and 200")
-    if not 0 < aws.timeout <= 300:
-        fail("[aws] timeout", "must be between 0 and 300 seconds")
-    if aws.network_delete and not aws.network_create:
-        fail("[aws] network_delete", "needs network_create = true")
-    _check_pool(aws.network_pool, fail)
+    check_aws(aws, fail)
 
-    check_images(images, "[images] ", fail)
+    check_images(images, "images", aws.regions, fail)
 
     _check_accounts(config)
-
-
-def _check_pool(pool: str, fail: Callable[[str, str], None]) -> None:
-    """C{[aws] network_pool}: an IPv4 block holding at least one /16."""
-    try:
-        network = ipaddress.ip_network(pool)
-    except ValueError:
-        fail("[aws] network_pool", f"{pool!r} is not a CIDR block such as 10.0.0.0/8")
-        return
-    if network.version != 4 or network.prefixlen > 16:
-        fail("[aws] network_pool", f"{pool!r} must be an IPv4 block of /16 or larger "
-             "(prefix 16 or less): new networks take a /16 of it")
 
 
 def _check_accounts(config: Config) -> None:
@@ -396,8 +372,9 @@ def _check_accounts(config: Config) -> None:
                 fail("dns", f"{dn!r} is not a DN in /DC=…/CN=… form")
         if account.role_arn and not _ARN.match(account.role_arn):
             fail("role_arn", f"{account.role_arn!r} is not an IAM role ARN")
+        check_account_regions(account.regions, config.aws.regions, f"{where}.regions", raise_error)
         if account.images is not None:
-            check_images(account.images, f"{where}.images.", raise_error)
+            check_images(account.images, f"{where}.images", config.aws.regions, raise_error)
         if account.instance_types or account.default_instance_type:
             aws = config.aws_for(account.name)
             check_instance_types(aws.instance_types, aws.default_instance_type, f"{where}.",

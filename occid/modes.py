@@ -3,15 +3,21 @@
 The modes a site chooses in C{occid.toml}, one StrEnum per key that takes a
 word: who sees what in an account, which AMIs are offered, how CRLs are
 required, what a limited proxy may do, which launches can hibernate
-(C{[aws] hibernation}).  Pure core; L{occid.config} parses
-the file into them.
+(C{[aws] hibernation}).  Pure core; L{occid.config} parses the file into
+them, and the dataclasses holding a mode L{coerce} the word given to them
+into its member.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["CrlMode", "Hibernation", "ImagePolicy", "LimitedProxies", "Visibility"]
+__all__ = ["CrlMode", "Hibernation", "ImagePolicy", "LimitedProxies", "Visibility", "coerce"]
+
+
+def coerce(instance: object, name: str, mode: type[StrEnum]) -> None:
+    """Turn the string in field C{name} of a frozen dataclass into a C{mode} member."""
+    object.__setattr__(instance, name, mode(getattr(instance, name)))
 
 
 class Visibility(StrEnum):

@@ -1,6 +1,6 @@
 """
 Tests for the layers: no module of the pure core (C{occid/occi/},
-C{occid/gsi/}, C{occid/policy.py}, C{occid/config.py},
+C{occid/gsi/}, C{occid/policy.py}, C{occid/config.py} and the modules below it,
 C{occid/interfaces.py}) imports Twisted, boto3 or botocore, directly or
 through another module, nor any occid module outside the core (the edges
 import the core, never the reverse); and neither edge (C{occid/server/},
@@ -28,6 +28,7 @@ CORE_PACKAGES = ("occid/occi", "occid/gsi")
 
 #: The single modules of the pure core.
 CORE_MODULES = ("occid/policy.py", "occid/config.py", "occid/modes.py", "occid/accountconfig.py",
+                "occid/awsconfig.py", "occid/regionconfig.py", "occid/imagesconfig.py",
                 "occid/interfaces.py")
 
 #: What the pure core must never import.
