@@ -1,12 +1,12 @@
 # -*- test-case-name: tests.test_testing -*-
 """
 Entity collections kept in memory, with the semantics of the EC2 providers:
-EC2-like ids, the compute state machine, the visibility rules of an account
-binding, C{NotFound} for another user's entity, and the same refusals (no
-storage online/offline/resize, no network up/down, networks and links
-unchangeable, no writes from a read-only binding).  The contract tests
-(C{tests/contract.py}) run against these collections and against the EC2
-providers, which keeps the fake honest.
+EC2-like ids, the state machine of L{occid.testing.states}, the visibility
+rules of an account binding, C{NotFound} for another user's entity, and
+the same refusals (no storage online/offline/resize, no network up/down,
+networks and links unchangeable, no writes from a read-only binding).  The
+contract tests (C{tests/contract.py}) run against these collections and
+against the EC2 providers, which keeps the fake honest.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from zope.interface import implementer
 
 from occid.config import Visibility
 from occid.ec2 import refusals
+from occid.ec2.fullupdate import TEMPLATE_PARENTS, definition_of
 from occid.gsi.principal import Principal
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
+from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
 from occid.occi.model import (
     Action,
-    Attribute,
     AttributeValue,
     Category,
     Changes,
@@ -41,42 +41,16 @@ from occid.occi.model import (
     Resource,
 )
 from occid.policy import AccountBinding
-from occid.testing import hibernation, idempotent, plans
+from occid.testing import hibernation, idempotent, plans, states
 
 #: Id prefixes of resources, by kind term, as EC2 makes them.
 ID_PREFIXES = {"compute": "i-", "storage": "vol-", "network": "vpc-"}
-
-#: The state attribute and the state of a new entity, by kind term.
-INITIAL_STATES = {
-    "compute": ("occi.compute.state", "active"),
-    "storage": ("occi.storage.state", "online"),
-    "network": ("occi.network.state", "active"),
-    "networkinterface": ("occi.networkinterface.state", "active"),
-    "storagelink": ("occi.storagelink.state", "active"),
-}
-
-#: (kind term, action term) -> (states the action needs, state after it;
-#: None keeps the state): the actions EC2 can do.
-TRANSITIONS: dict[tuple[str, str], tuple[set[str], str | None]] = {
-    ("compute", "start"): ({"inactive", "suspended"}, "active"),
-    ("compute", "stop"): ({"active"}, "inactive"),
-    ("compute", "restart"): ({"active"}, "active"),
-    ("compute", "suspend"): ({"active"}, "suspended"),
-    ("compute", "save"): ({"active", "inactive"}, None),
-    ("storage", "snapshot"): ({"online", "offline"}, None),
-    ("storage", "backup"): ({"online", "offline"}, None),
-    ("storage", "resize"): ({"online", "offline"}, None),
-}
 
 #: The kinds EC2 refuses every update of (L{refusals.update_refused}).
 UNCHANGEABLE = ("network", "networkinterface", "storagelink")
 
 #: Kinds every user of an account sees, whatever the visibility (VPCs).
 SHARED_KINDS = ("network",)
-
-#: The template parents: a mixin depending on one replaces its sibling.
-TEMPLATE_PARENTS = (infra.OS_TPL, infra.RESOURCE_TPL, infra.AVAILABILITY_ZONE)
-
 
 @dataclass
 class _Stored:
@@ -129,34 +103,6 @@ class MemoryStore:
         return f"{prefix}{next(self.serial):017x}"
 
 
-def _state_of(entity: Entity) -> tuple[str, str] | None:
-    """The name and value of the entity's state attribute, if its kind has one."""
-    known = INITIAL_STATES.get(entity.kind.term)
-    if known is None:
-        return None
-    name = known[0]
-    return name, str(entity.attributes.get(name, ""))
-
-
-def _applicable_actions(entity: Entity) -> list[Action]:
-    """The kind's actions that the entity's current state allows."""
-    state = _state_of(entity)
-    current = state[1] if state else ""
-    return [
-        action
-        for action in entity.kind.actions
-        if current in TRANSITIONS.get((entity.kind.term, action.term), (set(), None))[0]
-        and (action != infra.COMPUTE_SUSPEND or hibernation.suspendable(entity))
-    ]
-
-
-def _refusal(kind: Kind, action: Action) -> OCCIError | None:
-    """What EC2 answers C{action} on an entity of C{kind}, if it cannot do it at all."""
-    if action in kind.actions and (kind.term, action.term) in TRANSITIONS:
-        return None
-    return refusals.action_impossible(kind, action)
-
-
 @implementer(IEntityCollection)
 class MemoryCollection:
     """
@@ -206,25 +152,11 @@ class MemoryCollection:
 
     def _render(self, stored: _Stored) -> Entity:
         entity = copy.deepcopy(stored.entity)
-        entity.actions = _applicable_actions(entity)
+        entity.actions = states.applicable_actions(entity)
         return entity
 
     def _record(self, operation: str, id: str, detail: Any) -> None:
         self._store.operations.append((operation, self.kind.term, id, detail))
-
-    def _definition(self, entity: Entity, name: str) -> Attribute | None:
-        categories: list[Category] = [entity.kind, *self._ancestors(entity.kind), *entity.mixins]
-        for category in categories:
-            definition = category.attribute(name)
-            if definition is not None:
-                return definition
-        return None
-
-    @staticmethod
-    def _ancestors(kind: Kind) -> Iterator[Kind]:
-        while kind.parent is not None:
-            kind = kind.parent
-            yield kind
 
     # -- IEntityCollection --------------------------------------------------
 
@@ -283,7 +215,7 @@ class MemoryCollection:
             new.id = self._store.new_id(ID_PREFIXES.get(self.kind.term, "x-"))
         if self._store.entities.get(self._key(new.id)) is not None:
             raise Conflict(f"{self.kind.term} {new.id} exists already")
-        state = INITIAL_STATES.get(self.kind.term)
+        state = states.INITIAL_STATES.get(self.kind.term)
         if state is not None:
             new.attributes[state[0]] = state[1]
         if isinstance(new, Resource):
@@ -314,7 +246,7 @@ class MemoryCollection:
             attributes = plans.replaced(entity, changes)
         else:
             for name in changes.attributes:
-                definition = self._definition(entity, name)
+                definition = definition_of(entity, name)
                 if definition is not None and not definition.mutable:
                     raise Forbidden(f"{name} cannot be changed")
             attributes = dict(entity.attributes, **changes.attributes)
@@ -322,7 +254,7 @@ class MemoryCollection:
             attributes["occi.storage.size"] = plans.grown(
                 entity, changes.attributes["occi.storage.size"])
         resize = infra.template_of(changes.mixins, infra.RESOURCE_TPL)
-        state = _state_of(entity)
+        state = states.state_of(entity)
         if (resize is not None and resize not in entity.mixins
                 and state is not None and state[1] == "active"):
             raise Conflict(
@@ -368,7 +300,7 @@ class MemoryCollection:
     def _trigger(
         self, id: str, action: Action, attributes: dict[str, AttributeValue]
     ) -> Entity | Category:
-        refusal = _refusal(self.kind, action)
+        refusal = states.refusal(self.kind, action)
         if isinstance(refusal, Conflict):
             self._stored(id)  # EC2 looks the VPC up first: an unknown one is 404
         if refusal is not None:
@@ -381,8 +313,8 @@ class MemoryCollection:
         stored = self._stored(id)
         entity = stored.entity
         hibernation.check_trigger(entity, action)
-        needs, after = TRANSITIONS[(self.kind.term, action.term)]
-        name, state = _state_of(entity) or ("", "")
+        needs, after = states.TRANSITIONS[(self.kind.term, action.term)]
+        name, state = states.state_of(entity) or ("", "")
         if state not in needs:
             raise Conflict(
                 f"cannot {action.term} {self.kind.term} {id}: it is {state}; "
