@@ -39,7 +39,7 @@ def test_a_refused_snapshot_is_reported_after_the_others_and_the_image_go(accoun
     snapshots = [m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"] if "Ebs" in m]
     assert snapshots
     inject(account.client, "DeleteSnapshot", 400, "InvalidSnapshot.InUse")
-    store = EC2ImageStore(InlineReactor(), SyncPool(), account, Scope(JANE, binding()))
+    store = EC2ImageStore(InlineReactor(), SyncPool(), lambda mixin: account, Scope(JANE, binding()))
     failure = failureResultOf(store.remove(saved), errors.OCCIError)
     assert any(snapshots[0] in note for note in getattr(failure.value, "__notes__", ()))
     assert account.client.describe_images(Owners=["self"], Filters=[

@@ -13,7 +13,7 @@ requests still in flight during shutdown can finish.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -36,6 +36,8 @@ from occid.ec2.images import EC2ImageStore
 from occid.ec2.mapping import PUBLIC
 from occid.ec2.members import MemberCollection
 from occid.ec2.reconciler import Report, complete_instance, reconcile
+from occid.ec2.regional import Served
+from occid.ec2.regions import RegionMap
 from occid.ec2.scope import Scope
 from occid.ec2.usermixins import Definitions, EC2MixinStore
 from occid.gsi.principal import Principal
@@ -94,21 +96,30 @@ class EC2Backend:
     log = Logger()
 
     def __init__(self, reactor: IReactorFromThreads, threadpool: ThreadPool,
-                 accounts: dict[str, Account],
+                 accounts: Mapping[str, Account | Served],
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        """
+        @param accounts: by name, each account in a gateway of one region,
+            or its L{Served} regions.
+        """
         self._reactor = reactor
         self._pool = threadpool
-        self._accounts = dict(accounts)
+        self._served = {name: served if isinstance(served, Served) else Served((served,))
+                        for name, served in accounts.items()}
         self._clock = clock
-        self._loading: dict[str, list[Deferred[Any]]] = {}
-        self._definitions = {name: Definitions(name, account.ssm)
-                             for name, account in self._accounts.items()}
+        self._loading: dict[tuple[str, str], list[Deferred[Any]]] = {}
+        self._definitions = {name: Definitions(name, served.accounts[0].ssm)
+                             for name, served in self._served.items()}
 
-    def _account(self, name: str) -> Account:
+    def _served_as(self, name: str) -> Served:
         try:
-            return self._accounts[name]
+            return self._served[name]
         except KeyError:
             raise NotFound(f"no account {name} in this backend") from None
+
+    def _every_region(self) -> list[Account]:
+        """The account of every (account, region) served."""
+        return [account for served in self._served.values() for account in served.accounts]
 
     def catalog(self, binding: AccountBinding,
                 principal: Principal | None = None) -> Deferred[ICatalog]:
@@ -116,21 +127,36 @@ class EC2Backend:
         The catalog of C{principal} in its account (the account's own plus
         the saved images and user mixins it sees), or the account's without
         a principal; from memory once loaded (a first load is shared; the
-        user mixins are read from SSM again once their cache is stale).
+        user mixins are read from SSM again once their cache is stale).  In
+        a gateway of several regions, the regions' catalogs in one; a region
+        whose catalogue cannot be loaded is left out while another loads.
         """
         try:
-            account = self._account(binding.account)
+            served = self._served_as(binding.account)
         except NotFound:
             return fail()
-        loading = succeed(None) if account.catalog.loaded else self._shared_refresh(account)
+        loading = DeferredList([
+            succeed(None) if account.catalog.loaded else self._shared_refresh(account)
+            for account in served.accounts], consumeErrors=True).addCallback(
+                self._loaded_regions, served)
         if principal is None:
-            return loading.addCallback(lambda _: account.catalog.catalog)
+            return loading.addCallback(lambda loaded: served.catalog(
+                [(account, account.catalog.catalog) for account in loaded]))
         scope = Scope(principal, binding)
-        definitions = self._definitions[account.name]
+        definitions = self._definitions[served.name]
         if not definitions.fresh:
-            loading.addCallback(lambda _: self._load_definitions(definitions))
-        return loading.addCallback(
-            lambda _: definitions.catalog_for(account.catalog.catalog_for(scope), scope))
+            loading.addCallback(lambda loaded: self._load_definitions(definitions)
+                                .addCallback(lambda _: loaded))
+        return loading.addCallback(lambda loaded: definitions.catalog_for(served.catalog(
+            [(account, account.catalog.catalog_for(scope)) for account in loaded]), scope))
+
+    def _loaded_regions(self, results: list[tuple[bool, Any]],
+                        served: Served) -> list[Account] | Failure:
+        """The accounts of C{served} whose catalogue is loaded; the first failure if none."""
+        loaded = [account for account in served.accounts if account.catalog.loaded]
+        if loaded:
+            return loaded
+        return next(result for ok, result in results if not ok)
 
     def _load_definitions(self, definitions: Definitions) -> Deferred[Any]:
         """Read the user mixins again; on failure keep the last ones for a TTL, and log."""
@@ -147,14 +173,15 @@ class EC2Backend:
         request's), or else a new one, ends: never two loads at once.
         """
         waiting: Deferred[Any] = Deferred()
-        first = account.name not in self._loading
-        self._loading.setdefault(account.name, []).append(waiting)
+        key = (account.name, account.aws.region)
+        first = key not in self._loading
+        self._loading.setdefault(key, []).append(waiting)
         if first:
-            self._refresh(account).addBoth(self._loaded, account.name)
+            self._refresh(account).addBoth(self._loaded, key)
         return waiting
 
-    def _loaded(self, result: object, name: str) -> None:
-        for waiting in self._loading.pop(name, []):
+    def _loaded(self, result: object, key: tuple[str, str]) -> None:
+        for waiting in self._loading.pop(key, []):
             if isinstance(result, Failure):
                 waiting.errback(result)
             else:
@@ -179,13 +206,18 @@ class EC2Backend:
         operations = OPERATIONS.get(kind)
         if operations is None:
             raise NotFound(f"no collection of {kind.term} here")
-        account = self._account(binding.account)
-        arguments = (self._reactor, self._pool, account, Scope(principal, binding), operations)
-        collection = (WatchedComputes(*arguments, watch=self.watch) if kind == infra.COMPUTE
-                      else EC2Collection(*arguments))
+        served = self._served_as(binding.account)
+        scope = Scope(principal, binding)
+
+        def one(account: Account) -> IEntityCollection:
+            arguments = (self._reactor, self._pool, account, scope, operations)
+            return (WatchedComputes(*arguments, watch=self.watch) if kind == infra.COMPUTE
+                    else EC2Collection(*arguments))
+
+        collection = served.collection(one)
         if kind not in usermixins.APPLIES:
             return collection
-        store = self._store(account, principal, binding)
+        store = self._store(served.accounts[0], principal, binding)
 
         def carried(entities: list[Any]) -> Deferred[list[Any]]:
             return deferToThreadPool(self._reactor, self._pool, store.carried, entities)
@@ -194,11 +226,11 @@ class EC2Backend:
 
     def mixins(self, principal: Principal, binding: AccountBinding) -> IMixinStore:
         """The user mixins of C{binding}'s account, bound to C{principal}."""
-        return self._store(self._account(binding.account), principal, binding)
+        return self._store(self._served_as(binding.account).accounts[0], principal, binding)
 
     def images(self, principal: Principal, binding: AccountBinding) -> IImageStore:
         """The images saved in C{binding}'s account, as C{principal} may delete them."""
-        return EC2ImageStore(self._reactor, self._pool, self._account(binding.account),
+        return EC2ImageStore(self._reactor, self._pool, self._served_as(binding.account).holding,
                              Scope(principal, binding))
 
     def _store(self, account: Account, principal: Principal,
@@ -214,7 +246,7 @@ class EC2Backend:
 
         return DeferredList([
             self._shared_refresh(account).addErrback(failed, account.name)
-            for account in self._accounts.values()
+            for account in self._every_region()
         ])
 
     def watch(self, account: Account, id: str, delay: float = WATCH_FIRST) -> None:
@@ -270,7 +302,7 @@ class EC2Backend:
         return DeferredList([
             deferToThreadPool(self._reactor, self._pool, reconcile, account, now)
             .addCallback(self._logged, account.name).addErrback(failed, account.name)
-            for account in self._accounts.values()
+            for account in self._every_region()
         ])
 
 
@@ -288,22 +320,46 @@ class ThreadPoolService(Service):
 
 
 def make_accounts(config: Config, clients: dict[str, EC2Client],
-                  ssm: dict[str, Any] | None = None) -> dict[str, Account]:
+                  ssm: dict[str, Any] | None = None,
+                  region: str | None = None) -> dict[str, Account]:
     """
-    The in-memory state of every configured account (nothing loaded yet);
-    C{ssm}: their SSM clients, for user mixins.
+    The in-memory state of every account served in C{region} (default: the
+    home region; nothing loaded yet); C{ssm}: their SSM clients, for user
+    mixins.  In a gateway of several regions, images and zones name theirs.
     """
     host = config.server.public_host
+    region = region or config.aws.region
+    label = region if len(config.aws.regions) > 1 else ""
     return {
         name: Account(
-            name=name, client=client, aws=config.aws_for(name),
-            catalog=AccountCatalog(name, client, config.aws_for(name), config.images_for(name),
-                                   host, config.path, config.template_keys(name)),
+            name=name, client=client, aws=config.aws_for(name, region),
+            catalog=AccountCatalog(name, client, config.aws_for(name, region),
+                                   config.images_for(name, region), host, config.path,
+                                   config.template_keys(name, region), label),
             groups=SecurityGroups(client, config.aws.ssh_cidr),
             ssm=(ssm or {}).get(name),
             limits=config.account(name).limits,
         )
         for name, client in clients.items()
+    }
+
+
+def serve(config: Config, ssm: dict[str, Any] | None = None) -> dict[str, Account | Served]:
+    """
+    Every account as the backend serves it, with clients built here (from
+    the main thread): in a gateway of one region its L{Account}, in one of
+    several its L{Served} regions, its default first.
+    """
+    if len(config.aws.regions) == 1:
+        return dict(make_accounts(config, build_clients(config), ssm))
+    by_region = {region: make_accounts(config, build_clients(config, region), ssm, region)
+                 for region in config.aws.regions}
+    return {
+        account.name: Served(
+            tuple(by_region[region][account.name]
+                  for region in config.regions_for(account.name)),
+            RegionMap(config.aws.region, config.regions_for(account.name)))
+        for account in config.accounts
     }
 
 
@@ -316,7 +372,7 @@ def make_backend_service(config: Config, reactor: Any) -> tuple[EC2Backend, Mult
     pool = ThreadPool(0, config.aws.threads, "occid-aws")
     backend = EC2Backend(
         reactor, pool,
-        make_accounts(config, build_clients(config), build_ssm_clients(config)),
+        serve(config, build_ssm_clients(config)),
         clock=lambda: datetime.fromtimestamp(reactor.seconds(), UTC),
     )
     service = MultiService()

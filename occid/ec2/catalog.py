@@ -43,7 +43,12 @@ from occid.ec2.vocabulary import EC2_KINDS, HIBERNATION, MARKERS, instance_type_
 from occid.modes import Hibernation
 from occid.occi.catalog import Catalog
 from occid.occi.errors import ServiceUnavailable
-from occid.occi.infrastructure import COMPUTE_SUSPEND, availability_zone_mixin, os_tpl_mixin
+from occid.occi.infrastructure import (
+    COMPUTE_SUSPEND,
+    availability_zone_mixin,
+    os_tpl_mixin,
+    region_mixin,
+)
 from occid.occi.model import Mixin
 
 #: Page size of the paginated Describe calls (the EC2 maximum).
@@ -137,21 +142,22 @@ def _images(client: EC2Client, images: ImagesConfig) -> list[dict]:
     return [image for page in pages for image in page["Images"]]
 
 
-def _saved_images(client: EC2Client, public_host: str) -> list[SavedImage]:
+def _saved_images(client: EC2Client, public_host: str, region: str) -> list[SavedImage]:
     """The account's images saved through occid, pending ones included."""
     pages = client.get_paginator("describe_images").paginate(
         Owners=["self"], PaginationConfig={"PageSize": PAGE_SIZE},
         Filters=[{"Name": "image-type", "Values": ["machine"]},
                  {"Name": "state", "Values": ["pending", "available"]},
                  {"Name": "tag-key", "Values": [OWNER_TAG]}])
-    return [saved_image(image, public_host) for page in pages for image in page["Images"]]
+    return [saved_image(image, public_host, region)
+            for page in pages for image in page["Images"]]
 
 
-def saved_image(image: dict, public_host: str) -> SavedImage:
+def saved_image(image: dict, public_host: str, region: str) -> SavedImage:
     """The L{SavedImage} of an image description carrying occid's tags."""
     tags = tag_dict(image)
     return SavedImage(os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"],
-                                   public_host),
+                                   public_host, region),
                       tags.get(OWNER_TAG, ""), tags.get(VO_TAG, ""))
 
 
@@ -219,15 +225,16 @@ def _unknown(aws: AwsConfig, images: ImagesConfig, keys: TemplateKeys, templates
 
 @translated
 def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, public_host: str,
-                   keys: TemplateKeys = GLOBAL_TEMPLATE_KEYS) -> Templates:
+                   keys: TemplateKeys = GLOBAL_TEMPLATE_KEYS, region: str = "") -> Templates:
     """
     Read the account's templates from EC2 (blocking; five calls); C{keys}
-    name where C{aws} and C{images} were set, for L{Dropped}.
+    name where C{aws} and C{images} were set, for L{Dropped}.  With a
+    C{region} (a gateway of several), images and zones name it.
     """
     uses_list = images.policy.uses_list
     found = _images(client, images)
     os_tpls = _by_title(
-        os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"], public_host)
+        os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"], public_host, region)
         for image in found
         if uses_list or OWNER_TAG not in tag_dict(image)
     )
@@ -242,6 +249,7 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
         for name in aws.instance_types
         if name in infos
     ]
+    in_region = region_mixin(region, public_host) if region else None
     zones = sorted(
         zone["ZoneName"]
         for zone in client.describe_availability_zones(
@@ -251,9 +259,9 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
     templates = Templates(
         os_tpls=os_tpls,
         resource_tpls=tuple(resource_tpls),
-        zone_tpls=tuple(availability_zone_mixin(zone, public_host) for zone in zones),
+        zone_tpls=tuple(availability_zone_mixin(zone, public_host, in_region) for zone in zones),
         zones=tuple(zones),
-        saved=tuple(saved for saved in _saved_images(client, public_host)
+        saved=tuple(saved for saved in _saved_images(client, public_host, region)
                     if saved.mixin not in os_tpls),
         hibernating_types=frozenset(
             name for name, info in infos.items() if info.get("HibernationSupported")),
@@ -273,8 +281,11 @@ class AccountCatalog:
 
     def __init__(self, account: str, client: EC2Client, aws: AwsConfig, images: ImagesConfig,
                  public_host: str, config_path: str = DEFAULT_PATH,
-                 keys: TemplateKeys = GLOBAL_TEMPLATE_KEYS):
+                 keys: TemplateKeys = GLOBAL_TEMPLATE_KEYS, region: str = ""):
         self.account = account
+        #: The region named by the images and zones, in a gateway of several
+        #: regions; C{""} in a gateway of one.
+        self.region = region
         #: The configuration file, named by the warnings about L{Dropped} values.
         self.config_path = config_path
         #: Where the account's templates are set, named by the same warnings.
@@ -309,9 +320,13 @@ class AccountCatalog:
         """Read the templates again (blocking) and publish them."""
         with self._lock:
             templates = load_templates(self._client, self._aws, self._images, self.public_host,
-                                       self.keys)
+                                       self.keys, self.region)
             self._state = (templates, templates.catalog(), {})
             return self._state[1]
+
+    def image_mixin(self, image_id: str, title: str) -> Mixin:
+        """The os_tpl mixin of one of this account's images (L{os_tpl_mixin})."""
+        return os_tpl_mixin(image_id, title, self.public_host, self.region)
 
     def add_saved(self, image: SavedImage) -> None:
         """

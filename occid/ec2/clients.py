@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeAlias
 
 import boto3
@@ -140,10 +141,14 @@ def build_ssm_clients(config: Config) -> dict[str, Any]:
     return {account.name: make_ssm_client(config.aws, account) for account in config.accounts}
 
 
-def build_clients(config: Config) -> dict[str, EC2Client]:
+def build_clients(config: Config, region: str | None = None) -> dict[str, EC2Client]:
     """
-    One EC2 client per configured account, by account name.  Call it from
-    the main thread, before any thread uses the clients.
+    One EC2 client in C{region} (default: the home region) per configured
+    account served there, by account name.  Call it from the main thread,
+    before any thread uses the clients.
     """
     logging.getLogger("botocore").setLevel(logging.WARNING)
-    return {account.name: make_client(config.aws, account) for account in config.accounts}
+    region = region or config.aws.region
+    aws = replace(config.aws, region=region)
+    return {account.name: make_client(aws, account) for account in config.accounts
+            if region in config.regions_for(account.name)}

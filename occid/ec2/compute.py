@@ -152,7 +152,7 @@ def _save(account: Account, scope: Scope, instance: dict,
         NoReboot=attributes.get("method") != "deferred",
         TagSpecifications=[{"ResourceType": kind, "Tags": tag_list(tags)} for kind in tagged],
     )["ImageId"]
-    mixin = infra.os_tpl_mixin(image_id, name, account.catalog.public_host)
+    mixin = account.catalog.image_mixin(image_id, name)
     account.catalog.add_saved(SavedImage(mixin, tags[OWNER_TAG], tags[VO_TAG]))
     return mixin
 

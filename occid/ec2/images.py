@@ -13,6 +13,7 @@ EC2 thread pool; the account's catalog stops offering the image at once
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -94,12 +95,17 @@ def remove_image(account: Account, scope: Scope, mixin: Mixin) -> None:
 
 @implementer(IImageStore)
 class EC2ImageStore:
-    """The saved images of one account, as one principal may delete them."""
+    """
+    The saved images of one account, as one principal may delete them;
+    C{holding} gives the account (of the region) holding an os_tpl mixin's
+    image.
+    """
 
-    def __init__(self, reactor: Any, pool: Any, account: Account, scope: Scope) -> None:
+    def __init__(self, reactor: Any, pool: Any, holding: Callable[[Mixin], Account],
+                 scope: Scope) -> None:
         self._reactor = reactor
         self._pool = pool
-        self._account = account
+        self._holding = holding
         self._scope = scope
 
     def remove(self, mixin: Mixin) -> Deferred[None]:
@@ -107,6 +113,6 @@ class EC2ImageStore:
             self._scope.check_writable()
         except OCCIError:
             return fail()
-        return deferToThreadPool(self._reactor, self._pool, remove_image, self._account,
-                                 self._scope, mixin)
+        return deferToThreadPool(self._reactor, self._pool, remove_image,
+                                 self._holding(mixin), self._scope, mixin)
 

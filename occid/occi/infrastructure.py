@@ -291,6 +291,15 @@ AVAILABILITY_ZONE = Mixin(
     applies=(COMPUTE, STORAGE),
 )
 
+#: The parent of region mixins (an EGI extension, as rOCCI-core 5 has it).
+REGION = Mixin(
+    term="region",
+    scheme=INFRASTRUCTURE,
+    title="region",
+    location="/mixin/region/",
+    applies=(COMPUTE, STORAGE, NETWORK),
+)
+
 SSH_KEY = Mixin(
     term="ssh_key",
     scheme="http://schemas.ogf.org/occi/infrastructure/credentials#",
@@ -361,30 +370,59 @@ ACTIONS = (COMPUTE_START, COMPUTE_STOP, COMPUTE_RESTART, COMPUTE_SUSPEND,
 # -- template constructors -------------------------------------------------
 
 
-def os_tpl_mixin(ami_id: str, title: str, public_host: str) -> Mixin:
+def os_tpl_mixin(ami_id: str, title: str, public_host: str, region: str = "") -> Mixin:
     """
     The os_tpl mixin of one AMI: term = the AMI id, title = the image name,
-    scheme C{http://occi.<public_host>/occi/infrastructure/os_tpl#}.
+    scheme C{http://occi.<public_host>/occi/infrastructure/os_tpl#}.  With a
+    C{region} (a gateway of several regions), the title names it and the
+    attribute L{REGION_ATTRIBUTE} holds it, so a user sees where the image
+    lives.
     """
     return Mixin(
         term=ami_id,
         scheme=f"http://occi.{public_host}/occi/infrastructure/os_tpl#",
-        title=title,
+        title=f"{title} ({region})" if region else title,
+        attributes=(_region_attribute(region),) if region else (),
         location=f"/mixin/os_tpl/{ami_id}/",
         depends=(OS_TPL,),
         applies=(COMPUTE,),
     )
 
 
-def availability_zone_mixin(zone: str, public_host: str) -> Mixin:
-    """The availability_zone mixin of one EC2 zone (term = the zone name)."""
+def availability_zone_mixin(zone: str, public_host: str, region: Mixin | None = None) -> Mixin:
+    """
+    The availability_zone mixin of one EC2 zone (term = the zone name); in
+    a gateway of several regions it also depends on its C{region}'s mixin.
+    """
     return Mixin(
         term=zone,
         scheme=f"http://occi.{public_host}/occi/infrastructure/availability_zone#",
         title=f"availability zone {zone}",
         location=f"/mixin/availability_zone/{zone}/",
-        depends=(AVAILABILITY_ZONE,),
+        depends=(AVAILABILITY_ZONE,) + ((region,) if region else ()),
         applies=(COMPUTE, STORAGE),
+    )
+
+
+#: The attribute naming the region an entity or an image lives in.
+REGION_ATTRIBUTE = "com.amazon.aws.ec2.region"
+
+
+def _region_attribute(region: str) -> Attribute:
+    return Attribute(name=REGION_ATTRIBUTE, mutable=False, default=region,
+                     description="the AWS region it lives in")
+
+
+def region_mixin(region: str, public_host: str) -> Mixin:
+    """The mixin of one AWS region (term = the region name), under L{REGION}."""
+    return Mixin(
+        term=region,
+        scheme=f"http://occi.{public_host}/occi/infrastructure/region#",
+        title=f"AWS region {region}",
+        attributes=(_region_attribute(region),),
+        location=f"/mixin/region/{region}/",
+        depends=(REGION,),
+        applies=(COMPUTE, STORAGE, NETWORK),
     )
 
 
