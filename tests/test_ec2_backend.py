@@ -52,7 +52,7 @@ def test_service_runs_the_pool_and_loads_catalogs(moto):
     try:
         catalog = wait(backend.catalog(binding()))
         assert catalog.lookup(infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST).identifier)
-        calls = count_calls(backend._accounts["fedcloud"].client)
+        calls = count_calls(backend._served["fedcloud"].accounts[0].client)
         assert wait(backend.catalog(binding())) is catalog
         assert sum(calls.values()) == 0
         compute = backend.collection(infra.COMPUTE, JANE, binding())
@@ -161,7 +161,7 @@ def test_watch_backs_off_then_leaves_it_to_the_reconciler(moto, monkeypatch):
 
     monkeypatch.setattr(backend_module, "complete_instance", pending)
     backend, clock = watched_backend(make_account(make_config(moto.endpoint)))
-    backend.watch(backend._accounts["fedcloud"], "i-0123456789abcdef0")
+    backend.watch(backend._served["fedcloud"].accounts[0], "i-0123456789abcdef0")
     clock.pump([1.0] * 200)
     assert looks == [2.0, 6.0, 14.0, 30.0, 62.0]
     assert RECONCILE_EVERY < 64.0

@@ -64,7 +64,7 @@ def test_an_image_still_being_saved_is_409_naming_its_state(account):
 
     account.client.meta.events.register("after-call.ec2.DescribeImages", pending)
     calls = count_calls(account.client)
-    store = EC2ImageStore(InlineReactor(), SyncPool(), account, Scope(JANE, binding()))
+    store = EC2ImageStore(InlineReactor(), SyncPool(), lambda mixin: account, Scope(JANE, binding()))
     failure = failureResultOf(store.remove(saved), errors.Conflict)
     assert "pending" in str(failure.value)
     assert calls["DeregisterImage"] == calls["DeleteSnapshot"] == 0

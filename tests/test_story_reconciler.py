@@ -41,7 +41,7 @@ def test_inline_links_are_completed_by_the_reconciler(backend):
     at once with both links inactive; one reconciler pass associates an
     elastic IP and attaches the volume, and the links then render active.
     """
-    client = backend._accounts["fedcloud"].client
+    client = backend._served["fedcloud"].accounts[0].client
     volume = client.create_volume(Size=1, AvailabilityZone="eu-west-1a", TagSpecifications=[
         {"ResourceType": "volume", "Tags": [{"Key": "occid:owner", "Value": JANE.owner}]}]
     )["VolumeId"]
