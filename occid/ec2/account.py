@@ -195,6 +195,13 @@ class Account:
     ssm: Any = None
     #: What occid may make in the account (L{occid.ec2.quotas}).
     limits: Limits = field(default_factory=Limits)
+    #: The account in every region it is served in, this one included, when
+    #: it is served in several: its limits count them all.  Empty otherwise.
+    regions: list[Account] = field(default_factory=list, repr=False, compare=False)
+
+    def everywhere(self) -> list[Account]:
+        """The account in every region it is served in (its limits' reach)."""
+        return self.regions or [self]
 
     def retitle(self, resource: dict, id: str, title: AttributeValue) -> dict:
         """

@@ -206,37 +206,41 @@ class EC2Backend:
         operations = OPERATIONS.get(kind)
         if operations is None:
             raise NotFound(f"no collection of {kind.term} here")
-        served = self._served_as(binding.account)
         scope = Scope(principal, binding)
 
         def one(account: Account) -> IEntityCollection:
             arguments = (self._reactor, self._pool, account, scope, operations)
-            return (WatchedComputes(*arguments, watch=self.watch) if kind == infra.COMPUTE
-                    else EC2Collection(*arguments))
+            inner = (WatchedComputes(*arguments, watch=self.watch) if kind == infra.COMPUTE
+                     else EC2Collection(*arguments))
+            if kind not in usermixins.APPLIES:
+                return inner
+            store = self._store(account, principal, binding)
 
-        collection = served.collection(one)
-        if kind not in usermixins.APPLIES:
-            return collection
-        store = self._store(served.accounts[0], principal, binding)
+            def carried(entities: list[Any]) -> Deferred[list[Any]]:
+                return deferToThreadPool(self._reactor, self._pool, store.carried, entities)
 
-        def carried(entities: list[Any]) -> Deferred[list[Any]]:
-            return deferToThreadPool(self._reactor, self._pool, store.carried, entities)
+            return MemberCollection(inner, store, carried)
 
-        return MemberCollection(collection, store, carried)
+        return self._served_as(binding.account).collection(one)
 
     def mixins(self, principal: Principal, binding: AccountBinding) -> IMixinStore:
-        """The user mixins of C{binding}'s account, bound to C{principal}."""
-        return self._store(self._served_as(binding.account).accounts[0], principal, binding)
+        """
+        The user mixins of C{binding}'s account, bound to C{principal}: kept
+        in its home region, whose entities alone they are associated with
+        here (another region's take them through an update of the entity).
+        """
+        served = self._served_as(binding.account)
+        return self._store(served.accounts[0], principal, binding, served.regions)
 
     def images(self, principal: Principal, binding: AccountBinding) -> IImageStore:
         """The images saved in C{binding}'s account, as C{principal} may delete them."""
         return EC2ImageStore(self._reactor, self._pool, self._served_as(binding.account).holding,
                              Scope(principal, binding))
 
-    def _store(self, account: Account, principal: Principal,
-               binding: AccountBinding) -> EC2MixinStore:
+    def _store(self, account: Account, principal: Principal, binding: AccountBinding,
+               regions: RegionMap | None = None) -> EC2MixinStore:
         return EC2MixinStore(self._reactor, self._pool, account,
-                             self._definitions[account.name], Scope(principal, binding))
+                             self._definitions[account.name], Scope(principal, binding), regions)
 
     def refresh_catalogs(self) -> Deferred[Any]:
         """Reload every account's templates; failures are logged, the old ones kept."""
@@ -354,13 +358,14 @@ def serve(config: Config, ssm: dict[str, Any] | None = None) -> dict[str, Accoun
         return dict(make_accounts(config, build_clients(config), ssm))
     by_region = {region: make_accounts(config, build_clients(config, region), ssm, region)
                  for region in config.aws.regions}
-    return {
-        account.name: Served(
-            tuple(by_region[region][account.name]
-                  for region in config.regions_for(account.name)),
-            RegionMap(config.aws.region, config.regions_for(account.name)))
-        for account in config.accounts
-    }
+    served: dict[str, Account | Served] = {}
+    for account in config.accounts:
+        regions = [by_region[region][account.name] for region in config.regions_for(account.name)]
+        for one in regions:
+            one.regions = regions
+        served[account.name] = Served(tuple(regions),
+                                      RegionMap(config.aws.region, config.regions_for(account.name)))
+    return served
 
 
 def make_backend_service(config: Config, reactor: Any) -> tuple[EC2Backend, MultiService]:

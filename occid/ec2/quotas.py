@@ -11,7 +11,10 @@ C{DefaultVCpus} (L{occid.ec2.catalog.instance_types}; an instance of a type
 EC2 no longer lists counts no vCPUs, while a request for such a type is
 refused), and the volumes
 tagged C{occid:owner} not being deleted (their size, root volumes
-included).  A user's use is what carries its own C{occid:owner}.  Creates
+included), in every region the account is served in
+(L{occid.ec2.account.Account.everywhere}: one bill, one set of limits; the
+vCPUs of the types are read in the region of the request, as a type has the
+same vCPUs everywhere).  A user's use is what carries its own C{occid:owner}.  Creates
 running at the same moment do not see each other, so together they may
 overshoot a limit by at most their number.  The comparison is
 L{occid.ec2.usage.check}.
@@ -69,7 +72,8 @@ def _check_instances(account: Account, scope: Scope, request: str, instance_type
     if not counting_vcpus and not counting_instances:
         return
     owners_and_types = [(tag_dict(instance).get(OWNER_TAG), instance["InstanceType"])
-                        for instance, _ in all_instances(account, shown([_OURS]))]
+                        for region in account.everywhere()
+                        for instance, _ in all_instances(region, shown([_OURS]))]
     vcpus: dict[str, int] = {}
     if counting_vcpus:
         asked_types = {instance_type} | ({old_type} if old_type else set())
@@ -97,10 +101,11 @@ def check_volume(account: Account, scope: Scope, gib: int, request: str = "creat
     limits = account.limits
     if gib <= 0 or (limits.max_volume_gib is None and limits.user_max_volume_gib is None):
         return
-    pages = account.client.get_paginator("describe_volumes").paginate(
-        Filters=[_OURS, {"Name": "status", "Values": list(COUNTED_VOLUMES)}])
     volumes = [(volume["Size"], tag_dict(volume).get(OWNER_TAG))
-               for page in pages for volume in page["Volumes"]]
+               for region in account.everywhere()
+               for page in region.client.get_paginator("describe_volumes").paginate(
+                   Filters=[_OURS, {"Name": "status", "Values": list(COUNTED_VOLUMES)}])
+               for volume in page["Volumes"]]
     owner = scope.principal.owner
     check(limits, account.name, Usage(volume_gib=sum(size for size, _ in volumes)),
           Usage(volume_gib=sum(size for size, who in volumes if who == owner)),

@@ -37,6 +37,7 @@ from occid.ec2.account import Account
 from occid.ec2.adapter import OPERATIONS
 from occid.ec2.definitions import Definition, Definitions
 from occid.ec2.errors import translated
+from occid.ec2.regions import RegionMap
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG
 from occid.interfaces import IMixinStore
@@ -80,12 +81,17 @@ class EC2MixinStore:
     """The user mixins of one account for one principal, over SSM and EC2 tags."""
 
     def __init__(self, reactor: Any, pool: Any, account: Account, definitions: Definitions,
-                 scope: Scope) -> None:
+                 scope: Scope, regions: RegionMap | None = None) -> None:
+        """
+        @param regions: in a gateway of several regions, the account's ids,
+            by which a target of another region than C{account}'s is refused.
+        """
         self._reactor = reactor
         self._pool = pool
         self._account = account
         self._definitions = definitions
         self._scope = scope
+        self._regions = regions
 
     def _write(self, function: Callable[..., Any], *args: Any) -> Deferred[Any]:
         try:
@@ -134,7 +140,13 @@ class EC2MixinStore:
         self._definitions.current()
         self._known(mixin)
         ids = []
-        for kind, id in targets:
+        for kind, target in targets:
+            id, region = (target, "") if self._regions is None else self._regions.split(target)
+            if region and region != self._account.aws.region:
+                raise BadRequest(
+                    f"{kind.location}{target} is in region {region}: here a user mixin is "
+                    f"associated with entities of {self._account.aws.region} only; POST the "
+                    "mixin to the entity's own location instead")
             if kind not in usermixins.APPLIES or not id.startswith(("i-", "vol-", "vpc-")):
                 raise BadRequest(f"{kind.location}{id} cannot carry a user mixin")
             OPERATIONS[kind].get(self._account, self._scope, id)
