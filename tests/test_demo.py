@@ -25,7 +25,14 @@ from occid import tap
 from occid.demo.announce import CURL_HEADING, END_HEADING, ROCCI_HEADING
 from occid.demo.credentials import CRL_LIFETIME, DemoFiles, ensure_credentials
 from occid.demo.pki import free_port, subject_hash
-from occid.demo.preparation import AMIS_PATH, Demo, config_text, demo_images
+from occid.demo.preparation import (
+    AMIS_PATH,
+    REGION,
+    SECOND_REGION,
+    Demo,
+    config_text,
+    demo_images,
+)
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.chain import ChainOptions
 from occid.gsi.trust import TrustStore
@@ -166,7 +173,10 @@ def test_configuration_loads(credentials):
     assert config.server.listen == "tcp:12443:interface=127.0.0.1"
     assert config.server.public_host == "localhost"
     assert config.aws.endpoint_url == "http://127.0.0.1:15999"
-    assert config.images.list == tuple(image.id for image in demo_images())
+    assert config.aws.regions == (REGION, SECOND_REGION)
+    assert config.images.list == tuple(i.id for i in demo_images() if i.region == REGION)
+    assert config.images.regions[SECOND_REGION].list == tuple(
+        i.id for i in demo_images() if i.region == SECOND_REGION)
     assert config.accounts[0].fqans == ("/demo.occid.example",)
 
 
@@ -274,10 +284,11 @@ needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl absen
 @needs_curl
 def test_printed_commands_work_as_printed(tmp_path):
     """
-    The demo starts on a free port and prints six curl commands (query
-    interface, create, list, describe, stop, delete) that each exit 0 with
-    an HTTP 2xx when run unchanged, in order, in one shell; it stops cleanly
-    on SIGTERM, taking the emulator with it.
+    The demo starts on a free port and prints eight curl commands (query
+    interface, create, list, describe, stop, delete; create in the second
+    region, delete) that each exit 0 with an HTTP 2xx when run unchanged, in
+    order, in one shell; it stops cleanly on SIGTERM, taking the emulator
+    with it.
     """
     directory = str(tmp_path / "occid-demo")
     port = free_port()
@@ -287,12 +298,13 @@ def test_printed_commands_work_as_printed(tmp_path):
         outcomes = run_in_one_shell(curl_commands(output))
     finally:
         log = running.stop()
-    assert len(outcomes) == 6
+    assert len(outcomes) == 8
     for command, status, codes, body in outcomes:
         assert status == 0, f"{command}\n{body}"
         assert codes and all(200 <= code < 300 for code in codes), f"{command}\n{body}"
     assert f"https://localhost:{port}/compute/i-" in outcomes[1][3]
     assert outcomes[4][3].rstrip().endswith("Content-Length: 0")
+    assert re.search(rf"/compute/i-[0-9a-f]+\.{SECOND_REGION}\b", outcomes[6][3])
     assert directory in output and "occi --endpoint" in output
     assert "Server Shut Down." in log
     assert running.process.returncode in (0, -signal.SIGTERM)

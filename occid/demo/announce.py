@@ -14,7 +14,7 @@ from twisted.application.service import Service
 
 from occid.demo.credentials import VO
 from occid.demo.emulator import EmulatorService
-from occid.demo.preparation import Demo
+from occid.demo.preparation import REGION, SECOND_REGION, Demo, Image
 from occid.ec2 import vocabulary
 from occid.occi import infrastructure as infra
 from occid.occi.model import Category
@@ -53,23 +53,30 @@ def _category(category: Category, kind: str) -> str:
     return f'Category: {category.term}; scheme="{category.scheme}"; class="{kind}"'
 
 
-def create_body(demo: Demo, vpc_id: str) -> str:
-    """The text/plain body creating a VM with the demo's SSH key, in the demo VPC."""
+def create_body(demo: Demo, image: Image, title: str, categories: tuple[Category, ...] = (),
+                link: str | None = None) -> str:
+    """
+    The text/plain body creating a VM titled C{title} from C{image} with the
+    demo's SSH key, carrying the extra mixins C{categories} and linked to
+    network C{link} if given.
+    """
     with open(demo.files.ssh_public_key, encoding="ascii") as f:
         ssh_key = f.read().strip()
-    image = demo.images[0]
     os_tpl = infra.os_tpl_mixin(image.id, image.name, "localhost")
     resource_tpl = vocabulary.resource_tpl_term("t3.micro")
-    return "\n".join([
+    lines = [
         _category(infra.COMPUTE, "kind"),
+        *(_category(category, "mixin") for category in categories),
         _category(os_tpl, "mixin"),
         f'Category: {resource_tpl}; scheme="{vocabulary.RESOURCE_TPL_SCHEME}"; class="mixin"',
         _category(infra.SSH_KEY, "mixin"),
-        'X-OCCI-Attribute: occi.core.title="demo-vm"',
+        f'X-OCCI-Attribute: occi.core.title="{title}"',
         f'X-OCCI-Attribute: occi.credentials.ssh.publickey="{ssh_key}"',
-        f'Link: </network/{vpc_id}>; rel="{infra.NETWORK.identifier}"; '
-        f'category="{infra.NETWORKINTERFACE.identifier}"',
-    ])
+    ]
+    if link is not None:
+        lines.append(f'Link: <{link}>; rel="{infra.NETWORK.identifier}"; '
+                     f'category="{infra.NETWORKINTERFACE.identifier}"')
+    return "\n".join(lines)
 
 
 def instructions(demo: Demo, vpc_id: str) -> str:
@@ -81,7 +88,8 @@ def instructions(demo: Demo, vpc_id: str) -> str:
     stop = infra.COMPUTE_STOP
     rocci = (f"occi --endpoint {url}/ --auth x509 --voms --user-cred {q(files.proxy)} "
              f"--ca-path {q(files.certificates)}")
-    image = demo.images[0].id
+    home, second = demo.images_in(REGION)[0], demo.images_in(SECOND_REGION)[0]
+    in_second = infra.region_mixin(SECOND_REGION, "localhost")
     return f"""
 occid demo: {url} (EC2 emulator at {demo.emulator_url}, VPC {vpc_id})
 Files in {files.directory}: CA ca.pem, VOMS proxy proxy.pem (VO {VO}),
@@ -96,7 +104,7 @@ start clean).  Stop occid with Ctrl-C.
 
 # 2. Create a VM with your SSH key; the response headers show its Location, kept in $VM
 VM=$({curl} -D /dev/stderr -H 'Accept: text/uri-list' -H 'Content-Type: text/plain' \\
-  --data-binary {q(create_body(demo, vpc_id))} \\
+  --data-binary {q(create_body(demo, home, "demo-vm", link=f"/network/{vpc_id}"))} \\
   {url}/compute/) && echo "VM=$VM"
 
 # 3. List your VMs
@@ -112,10 +120,19 @@ VM=$({curl} -D /dev/stderr -H 'Accept: text/uri-list' -H 'Content-Type: text/pla
 # 6. Delete it
 {curl} -i -X DELETE "$VM"
 
+# 7. Create a VM in the second region, {SECOND_REGION}, by its region mixin, from an
+#    image offered there; its id carries the region: /compute/i-….{SECOND_REGION}
+VM2=$({curl} -D /dev/stderr -H 'Accept: text/uri-list' -H 'Content-Type: text/plain' \\
+  --data-binary {q(create_body(demo, second, f"demo-vm-{SECOND_REGION}", (in_second,)))} \\
+  {url}/compute/) && echo "VM2=$VM2"
+
+# 8. Delete it
+{curl} -i -X DELETE "$VM2"
+
 {ROCCI_HEADING}
 
 {rocci} --action list --resource compute
-{rocci} --action create --resource compute --mixin os_tpl#{image} --mixin resource_tpl#t3_micro \\
+{rocci} --action create --resource compute --mixin os_tpl#{home.id} --mixin resource_tpl#t3_micro \\
   --attribute occi.core.title=demo-vm-2 --context {q('public_key=file://' + files.ssh_public_key)} \\
   --link /network/{vpc_id}
 {rocci} --action describe --resource /compute/

@@ -20,6 +20,8 @@ from occid.demo.pki import free_port, write_file
 DEFAULT_DIRECTORY = "occid-demo"
 DEFAULT_PORT = 11443
 REGION = "eu-west-1"
+#: The second region the demo serves; its images are the last of L{AMIS_PATH}.
+SECOND_REGION = "eu-central-1"
 #: The AMIs the emulator offers (moto's format, read when moto is imported).
 AMIS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_amis.json")
 INSTANCE_TYPES = ("t3.micro", "t3.small", "t3.medium")
@@ -31,12 +33,19 @@ class Image:
 
     id: str
     name: str
+    region: str = REGION
 
 
 def demo_images() -> tuple[Image, ...]:
-    """The AMIs of C{demo_amis.json}, in file order."""
+    """
+    The AMIs of C{demo_amis.json}, in file order: the last one is offered in
+    L{SECOND_REGION}, the others in L{REGION}.  (The emulator has every AMI
+    in every region; which region offers one is the configuration's choice.)
+    """
     with open(AMIS_PATH, encoding="utf-8") as f:
-        return tuple(Image(entry["ami_id"], entry["name"]) for entry in json.load(f))
+        entries = json.load(f)
+    return tuple(Image(entry["ami_id"], entry["name"],
+                       SECOND_REGION if entry is entries[-1] else REGION) for entry in entries)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,10 @@ class Demo:
     port: int
     emulator_port: int
     images: tuple[Image, ...]
+
+    def images_in(self, region: str) -> tuple[Image, ...]:
+        """The demo's images offered in C{region}."""
+        return tuple(image for image in self.images if image.region == region)
 
     @property
     def url(self) -> str:
@@ -87,7 +100,7 @@ vomsdir = {_quote(files.vomsdir)}
 crl = "require"
 
 [aws]
-region = {_quote(REGION)}
+regions = {_quoted_list([REGION, SECOND_REGION])}
 endpoint_url = {_quote(demo.emulator_url)}
 instance_types = {_quoted_list(INSTANCE_TYPES)}
 network_create = true
@@ -95,7 +108,10 @@ network_delete = true
 
 [images]
 policy = "listed"
-list = {_quoted_list(image.id for image in demo.images)}
+list = {_quoted_list(image.id for image in demo.images_in(REGION))}
+
+[images.regions.{SECOND_REGION}]
+list = {_quoted_list(image.id for image in demo.images_in(SECOND_REGION))}
 
 [[accounts]]
 name = "demo"
