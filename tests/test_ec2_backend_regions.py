@@ -44,6 +44,7 @@ from tests.motoserver import (
 pytestmark = pytest.mark.moto
 
 OTHER = "eu-central-1"
+MISSING = "ami-0000000000000dead"
 
 
 def two_regions(moto, **limits):
@@ -152,6 +153,17 @@ def test_contradicting_mixins_are_400_naming_both(moto):
     error = failureResultOf(computes.create(compute(region(REGION), alma)), errors.BadRequest)
     assert REGION in str(error.value) and OTHER in str(error.value)
     assert successResultOf(computes.list(EntityFilter())) == []
+
+
+def test_a_missing_default_image_is_400_naming_its_region_key(moto):
+    """A create relying on a region's default image EC2 does not know names that region's key."""
+    config = two_regions(moto)
+    images = replace(config.images, regions={OTHER: RegionImages(list=(ALMA,), default=MISSING)})
+    backend = EC2Backend(InlineReactor(), SyncPool(), serve(replace(config, images=images)))
+    successResultOf(backend.catalog(binding()))
+    computes = backend.collection(infra.COMPUTE, JANE, binding())
+    error = failureResultOf(computes.create(compute(region(OTHER))), errors.BadRequest)
+    assert f"{MISSING} ([images.regions.{OTHER}] default)" in str(error.value)
 
 
 def test_limits_count_every_region(moto):

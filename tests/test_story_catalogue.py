@@ -103,7 +103,7 @@ def test_unknown_values_are_left_out_with_one_warning_each(daemon, proxy, ec2):
     assert UNKNOWN_TYPE in refused.body and "default_instance_type" in refused.body
     no_image = post_text(daemon, proxy, "/compute/", compute_body())
     assert no_image.status == 400, no_image.body
-    assert UNKNOWN_AMI in no_image.body
+    assert UNKNOWN_AMI in no_image.body and "([images] default)" in no_image.body
     assert len(ec2.describe_instances()["Reservations"]) == launched
 
     storage = created(post_text(daemon, proxy, "/storage/", "\n".join([

@@ -92,13 +92,13 @@ def _default_image(account: Account, catalog: ICatalog) -> Mixin:
 
     @raise BadRequest: no default is set, or the catalogue does not offer it.
     """
-    default = account.catalog.default_image
+    default, key = account.catalog.default_image, account.catalog.keys.images_default
     if not default:
         raise BadRequest("an os_tpl mixin is required (this site sets no default image)")
     found = next((m for m in catalog.mixins
                   if m.term == default and m.depends_on(infra.OS_TPL)), None)
     if found is None:
-        raise BadRequest(f"the site's default image {default} ([images] default) is not "
+        raise BadRequest(f"the site's default image {default} ({key}) is not "
                          "offered here; name an os_tpl mixin")
     return found
 
