@@ -181,7 +181,7 @@ def test_each_refresh_warns_once_per_dropped_value(moto):
         [warning] = [formatEvent(event) for event in events
                      if event["log_level"] == LogLevel.warn]
         assert warning.startswith("<test>: [aws] instance_types: 't9.nano' left out of the "
-                                  "catalogue of account fedcloud: ")
+                                  "catalogue of account fedcloud (eu-west-1): ")
     catalog = successResultOf(backend.catalog(binding()))
     assert [m.term for m in catalog.mixins if m.depends_on(infra.RESOURCE_TPL)] == ["t3_micro"]
 

@@ -199,6 +199,11 @@ class Account:
     #: it is served in several: its limits count them all.  Empty otherwise.
     regions: list[Account] = field(default_factory=list, repr=False, compare=False)
 
+    @property
+    def label(self) -> str:
+        """How logs name this account in this region: C{fedcloud (eu-west-1)}."""
+        return f"{self.name} ({self.aws.region})"
+
     def everywhere(self) -> list[Account]:
         """The account in every region it is served in (its limits' reach)."""
         return self.regions or [self]

@@ -193,7 +193,7 @@ class EC2Backend:
             for dropped in cached.templates.dropped:
                 self.log.warn("{path}: {key}: {value!r} left out of the catalogue of account "
                               "{account}: {consequence}", path=cached.config_path,
-                              key=dropped.key, value=dropped.value, account=account.name,
+                              key=dropped.key, value=dropped.value, account=account.label,
                               consequence=dropped.consequence)
             return catalog
 
@@ -249,7 +249,7 @@ class EC2Backend:
                              failure, account=name)
 
         return DeferredList([
-            self._shared_refresh(account).addErrback(failed, account.name)
+            self._shared_refresh(account).addErrback(failed, account.label)
             for account in self._every_region()
         ])
 
@@ -268,13 +268,13 @@ class EC2Backend:
     def _look(self, account: Account, id: str, delay: float) -> Deferred[Any]:
         def done(report: Report | None) -> None:
             if report is not None:
-                self._logged(report, account.name)
+                self._logged(report, account.label)
             elif delay * 2 <= RECONCILE_EVERY:
                 self.watch(account, id, delay * 2)
 
         def failed(failure: Failure) -> None:
             self.log.failure("watching the links of {vm_id} in {account} failed", failure,
-                             vm_id=id, account=account.name)
+                             vm_id=id, account=account.label)
 
         return deferToThreadPool(self._reactor, self._pool, complete_instance, account, id
                                  ).addCallback(done).addErrback(failed)
@@ -305,7 +305,7 @@ class EC2Backend:
 
         return DeferredList([
             deferToThreadPool(self._reactor, self._pool, reconcile, account, now)
-            .addCallback(self._logged, account.name).addErrback(failed, account.name)
+            .addCallback(self._logged, account.label).addErrback(failed, account.label)
             for account in self._every_region()
         ])
 
