@@ -1,0 +1,217 @@
+"""
+Tests for L{occid.ec2.regional}: L{RegionalCollection} over the EC2
+collections of one account in two regions of a moto server (issue 12).
+A create goes where its categories and links say; a describe, update,
+delete or action goes to the one region its id names and no other; a
+listing asks every region (or the one its filter names) and merges them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from zope.interface.verify import verifyObject
+
+from occid.ec2.backend import serve
+from occid.ec2.regional import RegionalCollection, Served, region_named_by
+from occid.ec2.vocabulary import SNAPSHOT
+from occid.imagesconfig import RegionImages
+from occid.interfaces import IEntityCollection
+from occid.occi import errors
+from occid.occi import infrastructure as infra
+from occid.occi.model import Changes, EntityFilter, Link, Resource
+from tests.ec2hooks import count_calls
+from tests.motoserver import (
+    ALMA,
+    DEBIAN,
+    PUBLIC_HOST,
+    REGION,
+    failureResultOf,
+    provider,
+    successResultOf,
+)
+from tests.test_ec2_backend_regions import OTHER, compute, region, two_regions
+
+pytestmark = pytest.mark.moto
+
+@pytest.fixture
+def served(moto) -> Served:
+    """
+    Account fedcloud in REGION (home, DEBIAN listed) and OTHER (ALMA listed,
+    the default there), each region's catalogue loaded.
+    """
+    config = two_regions(moto)
+    images = replace(config.images, regions={OTHER: RegionImages(list=(ALMA,), default=ALMA)})
+    served = serve(replace(config, images=images))["fedcloud"]
+    assert isinstance(served, Served)
+    for account in served.accounts:
+        account.catalog.refresh()
+    return served
+
+
+def collection(served: Served, kind=infra.COMPUTE) -> RegionalCollection:
+    """The regional collection of C{kind} for Jane, each region's calls run inline."""
+    regional = served.collection(lambda account: provider(kind, account))
+    assert isinstance(regional, RegionalCollection)
+    return regional
+
+
+def counters(served: Served) -> dict:
+    """A counter of EC2 calls by operation, for each region."""
+    return {account.aws.region: count_calls(account.client) for account in served.accounts}
+
+
+def image(served: Served, ami: str):
+    """The os_tpl mixin of C{ami}, from the catalogue of the region holding it."""
+    for account in served.accounts:
+        found = account.catalog.catalog.lookup(infra.os_tpl_mixin(ami, "", PUBLIC_HOST).identifier)
+        if found is not None:
+            return found
+    raise AssertionError(ami)
+
+
+def zone(name: str):
+    """The availability zone mixin of C{name}, in the other region."""
+    return infra.availability_zone_mixin(name, PUBLIC_HOST, region(OTHER))
+
+
+def volume(*mixins) -> Resource:
+    """A storage create request of 1 GiB carrying C{mixins}."""
+    return Resource(kind=infra.STORAGE, id="", mixins=list(mixins),
+                    attributes={"occi.storage.size": 1})
+
+
+def test_provides_the_collection_interface(served):
+    """The regional collection is an L{IEntityCollection} of the default region's kind."""
+    regional = collection(served)
+    assert verifyObject(IEntityCollection, regional)
+    assert regional.kind == infra.COMPUTE
+
+
+def test_region_named_by_region_zone_and_image_mixins():
+    """A region mixin names itself, a zone its region, an image its attribute; others nothing."""
+    assert region_named_by(region(OTHER)) == OTHER
+    assert region_named_by(zone(f"{OTHER}a")) == OTHER
+    assert region_named_by(infra.os_tpl_mixin(ALMA, "", PUBLIC_HOST, OTHER)) == OTHER
+    assert region_named_by(infra.os_tpl_mixin(ALMA, "", PUBLIC_HOST)) is None
+    assert region_named_by(infra.REGION) is None
+    assert region_named_by(infra.RESOURCE_TPL) is None
+
+
+def test_a_gateway_of_one_region_serves_the_plain_collection(served):
+    """Without a region map, L{Served} hands the one region's collection through."""
+    one = Served(served.accounts[:1])
+    inner = provider(infra.COMPUTE, served.accounts[0])
+    assert one.collection(lambda account: inner) is inner
+    assert one.holding(image(served, ALMA)) is served.accounts[0]
+
+
+def test_holding_finds_the_region_of_an_image(served):
+    """An os_tpl names the account of its region; one naming none, the default region's."""
+    assert served.holding(image(served, ALMA)).aws.region == OTHER
+    assert served.holding(image(served, DEBIAN)).aws.region == REGION
+    assert served.holding(infra.OS_TPL).aws.region == REGION
+
+
+@pytest.mark.parametrize("named", [
+    lambda served: [region(OTHER)],
+    lambda served: [zone(f"{OTHER}b")],
+    lambda served: [image(served, ALMA)],
+    lambda served: [region(OTHER), zone(f"{OTHER}a"), image(served, ALMA)],
+])
+def test_create_goes_to_the_region_named(served, named):
+    """By region, zone or image mixin (or all three agreeing), the compute is made abroad."""
+    calls = counters(served)
+    created = successResultOf(collection(served).create(compute(*named(served))))
+    assert created.id.endswith(f".{OTHER}")
+    assert created.attributes[infra.REGION_ATTRIBUTE] == OTHER
+    assert calls[OTHER]["RunInstances"] == 1 and calls[REGION]["RunInstances"] == 0
+
+
+def test_create_naming_no_region_goes_to_the_default(served):
+    """A compute naming no region is made in the default (home) region with a bare id."""
+    created = successResultOf(collection(served).create(compute(image(served, DEBIAN))))
+    assert "." not in created.id
+    assert region(REGION) in created.mixins
+
+
+def test_create_with_a_link_goes_to_the_link_s_region(served):
+    """A compute with an inline link to a volume abroad is made abroad, the link named so."""
+    vol = successResultOf(collection(served, infra.STORAGE).create(volume(region(OTHER))))
+    link = Link(kind=infra.STORAGELINK, id="", source="", target=f"/storage/{vol.id}")
+    request = compute(image(served, ALMA))
+    request.links = [link]
+    created = successResultOf(collection(served).create(request))
+    assert created.id.endswith(f".{OTHER}")
+    assert f"/storage/{vol.id}" in [link.target for link in created.links]
+
+
+def test_contradicting_placement_is_400_naming_both(served):
+    """A zone of one region and a link into the other: 400 naming both; nothing made."""
+    calls = counters(served)
+    request = compute(zone(f"{OTHER}a"))
+    request.links = [Link(kind=infra.STORAGELINK, id="", source="", target="/storage/vol-0abc")]
+    error = failureResultOf(collection(served).create(request), errors.BadRequest).value
+    assert REGION in str(error) and OTHER in str(error)
+    assert sum(calls[OTHER].values()) == sum(calls[REGION].values()) == 0
+
+
+def test_a_link_create_goes_to_its_ends_region(served):
+    """A storage link between two entities abroad is made abroad; its id carries the region."""
+    vm = successResultOf(collection(served).create(compute(zone(f"{OTHER}a"))))
+    vol = successResultOf(collection(served, infra.STORAGE).create(volume(zone(f"{OTHER}a"))))
+    link = Link(kind=infra.STORAGELINK, id="", source=f"/compute/{vm.id}",
+                target=f"/storage/{vol.id}")
+    made = successResultOf(collection(served, infra.STORAGELINK).create(link))
+    assert made.source == f"/compute/{vm.id}" and made.target == f"/storage/{vol.id}"
+    assert all(end.endswith(f".{OTHER}") for end in made.id.split("_"))
+
+
+def test_one_entity_is_one_region_s_calls(served):
+    """A describe, update, action and delete of a compute abroad call that region only."""
+    regional = collection(served)
+    vm = successResultOf(regional.create(compute(image(served, ALMA))))
+    calls = counters(served)
+    assert successResultOf(regional.get(vm.id)).id == vm.id
+    updated = successResultOf(regional.update(vm.id, Changes(attributes={
+        "occi.core.title": "renamed"})))
+    assert updated.title == "renamed" and updated.id == vm.id
+    assert region(OTHER) in updated.mixins
+    stopped = successResultOf(regional.trigger(vm.id, infra.COMPUTE_STOP, {}))
+    assert stopped.id == vm.id
+    successResultOf(regional.delete(vm.id))
+    assert sum(calls[REGION].values()) == 0 and sum(calls[OTHER].values()) > 0
+
+
+def test_a_snapshot_abroad_is_named_there(served):
+    """The snapshot action of a volume abroad answers a snapshot whose id carries the region."""
+    vol = successResultOf(collection(served, infra.STORAGE).create(volume(region(OTHER))))
+    snapshot = successResultOf(collection(served, infra.STORAGE).trigger(
+        vol.id, infra.STORAGE_SNAPSHOT, {}))
+    assert snapshot.kind == SNAPSHOT and snapshot.id.endswith(f".{OTHER}")
+    assert successResultOf(collection(served, SNAPSHOT).get(snapshot.id)).id == snapshot.id
+
+
+def test_listing_merges_every_region_sorted(served):
+    """Computes of both regions in one listing, sorted by id as clients see it."""
+    regional = collection(served)
+    made = [successResultOf(regional.create(compute(image(served, ami))))
+            for ami in (ALMA, DEBIAN, ALMA)]
+    listed = successResultOf(regional.list(EntityFilter()))
+    assert [e.id for e in listed] == sorted(e.id for e in made)
+
+
+@pytest.mark.parametrize("narrowing", [
+    EntityFilter(categories=(region(OTHER).identifier,)),
+    EntityFilter(attributes={infra.REGION_ATTRIBUTE: OTHER}),
+])
+def test_a_listing_filtered_on_a_region_asks_it_alone(served, narrowing):
+    """Filtered on a region's mixin or attribute, the listing is that region's, one call."""
+    regional = collection(served)
+    abroad = successResultOf(regional.create(compute(image(served, ALMA))))
+    successResultOf(regional.create(compute(image(served, DEBIAN))))
+    calls = counters(served)
+    assert [e.id for e in successResultOf(regional.list(narrowing))] == [abroad.id]
+    assert sum(calls[REGION].values()) == 0
+    assert calls[OTHER]["DescribeInstances"] == 1

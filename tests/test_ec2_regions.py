@@ -1,0 +1,168 @@
+"""
+Tests for L{occid.ec2.regions}, the pure vocabulary of a gateway serving
+several regions: ids and paths of the home region stay bare, others carry
+their region after a dot, link ids join two qualified ends; every id that
+names no region served here is 404; one request naming two regions is 400;
+L{qualified} rewrites an entity as clients see it; L{merged_catalog} makes
+one query interface of the regions' catalogs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from occid.ec2.regions import RegionMap, merged_catalog, qualified
+from occid.occi import infrastructure as infra
+from occid.occi.catalog import Catalog
+from occid.occi.errors import BadRequest, NotFound
+from occid.occi.model import Link, Resource
+
+HOME, OTHER, THIRD = "eu-west-1", "eu-central-1", "us-east-1"
+HOST = "occi.test"
+
+#: An account served in all three regions, the home region its default.
+EVERYWHERE = RegionMap(HOME, (HOME, OTHER, THIRD))
+
+#: An account narrowed to two regions, the other one its default.
+ABROAD = RegionMap(HOME, (OTHER, HOME))
+
+
+def region(name: str):
+    """The region mixin of C{name}."""
+    return infra.region_mixin(name, HOST)
+
+
+def test_default_is_the_first_served_region():
+    """Creates naming no region go to the account's first region, not always home."""
+    assert EVERYWHERE.default == HOME
+    assert ABROAD.default == OTHER
+
+
+@pytest.mark.parametrize("id", ["i-0abc", "vol-0def", "vpc-01", "snap-9", "public"])
+def test_home_ids_stay_bare_and_others_carry_their_region(id):
+    """The home region's ids are EC2's; another region's end in C{.<region>}; both split back."""
+    assert EVERYWHERE.qualify(id, HOME) == id
+    assert EVERYWHERE.qualify(id, OTHER) == f"{id}.{OTHER}"
+    assert EVERYWHERE.split(id) == (id, HOME)
+    assert EVERYWHERE.split(f"{id}.{OTHER}") == (id, OTHER)
+    assert EVERYWHERE.split(f"{id}.{THIRD}") == (id, THIRD)
+
+
+def test_a_link_id_joins_two_qualified_ends():
+    """Each end of a link id carries the region; the split joins the bare ends again."""
+    link = "i-0abc_vol-0def"
+    assert EVERYWHERE.qualify(link, HOME) == link
+    qualified_id = EVERYWHERE.qualify(link, OTHER)
+    assert qualified_id == f"i-0abc.{OTHER}_vol-0def.{OTHER}"
+    assert EVERYWHERE.split(qualified_id) == (link, OTHER)
+    assert EVERYWHERE.split(link) == (link, HOME)
+
+
+def test_a_link_id_across_two_regions_is_404():
+    """No link joins two regions, so an id saying so names nothing."""
+    with pytest.raises(NotFound, match="joins two regions"):
+        EVERYWHERE.split(f"i-0abc.{OTHER}_vol-0def")
+
+
+def test_the_home_region_named_explicitly_is_404():
+    """The home region's ids are bare: C{i-0abc.<home>} is no id occid gave out."""
+    with pytest.raises(NotFound, match=f"home region {HOME}"):
+        EVERYWHERE.split(f"i-0abc.{HOME}")
+
+
+def test_a_region_not_served_is_404():
+    """A region this account is not served in (or no region at all) is 404 naming it."""
+    with pytest.raises(NotFound, match=f"region {THIRD} is not served"):
+        ABROAD.split(f"i-0abc.{THIRD}")
+    with pytest.raises(NotFound, match="region ap-south-9 is not served"):
+        EVERYWHERE.split("i-0abc.ap-south-9")
+
+
+def test_a_bare_id_of_an_account_not_served_at_home_is_404():
+    """An account narrowed away from the home region has no bare ids."""
+    with pytest.raises(NotFound, match=f"region {HOME} is not served"):
+        RegionMap(HOME, (OTHER,)).split("i-0abc")
+
+
+def test_paths_keep_their_collection():
+    """A path qualifies and splits its last segment only."""
+    assert EVERYWHERE.qualify_path("/compute/i-0abc", OTHER) == f"/compute/i-0abc.{OTHER}"
+    assert EVERYWHERE.qualify_path("/network/public", HOME) == "/network/public"
+    assert EVERYWHERE.split_path(f"/network/public.{OTHER}") == ("/network/public", OTHER)
+    assert EVERYWHERE.split_path("/storage/vol-0def") == ("/storage/vol-0def", HOME)
+
+
+def test_only_region_agrees_or_names_every_contradiction():
+    """Nothing named: C{None}; one region named twice: it; two: 400 naming each part."""
+    assert EVERYWHERE.only_region({}) is None
+    assert EVERYWHERE.only_region({"a": OTHER, "b": OTHER}) == OTHER
+    with pytest.raises(BadRequest) as raised:
+        EVERYWHERE.only_region({"mixin x": HOME, "/storage/vol-1.eu-central-1": OTHER})
+    message = str(raised.value)
+    assert f"mixin x is in {HOME}" in message
+    assert f"/storage/vol-1.eu-central-1 is in {OTHER}" in message
+
+
+def compute_with_link() -> Resource:
+    """A compute as a region's collection answers it: bare id, an inline storage link."""
+    link = Link(kind=infra.STORAGELINK, id="i-0abc_vol-0def", source="/compute/i-0abc",
+                target="/storage/vol-0def")
+    return Resource(kind=infra.COMPUTE, id="i-0abc", attributes={"occi.core.title": "vm"},
+                    links=[link])
+
+
+def test_qualified_resource_carries_its_region():
+    """
+    A resource of another region: qualified id, the region's mixin and
+    attribute, its inline links' ids and ends qualified; the entity given
+    is left as it was.
+    """
+    given = compute_with_link()
+    seen = qualified(given, EVERYWHERE, OTHER, region(OTHER))
+    assert seen.id == f"i-0abc.{OTHER}"
+    assert region(OTHER) in seen.mixins
+    assert seen.attributes == {"occi.core.title": "vm", infra.REGION_ATTRIBUTE: OTHER}
+    link = seen.links[0]
+    assert link.id == f"i-0abc.{OTHER}_vol-0def.{OTHER}"
+    assert (link.source, link.target) == (f"/compute/i-0abc.{OTHER}", f"/storage/vol-0def.{OTHER}")
+    assert given == compute_with_link()
+
+
+def test_qualified_home_resource_keeps_bare_ids_but_names_its_region():
+    """At home the ids stay bare; the rendering still carries the home region."""
+    seen = qualified(compute_with_link(), EVERYWHERE, HOME, region(HOME))
+    assert seen.id == "i-0abc" and seen.links[0].target == "/storage/vol-0def"
+    assert region(HOME) in seen.mixins
+    assert seen.attributes[infra.REGION_ATTRIBUTE] == HOME
+
+
+def catalog_of(*mixins, version: str = "v") -> Catalog:
+    """A region's catalog with the template C{mixins}."""
+    return Catalog(mixins, version=version)
+
+
+def test_merged_catalog_has_the_regions_and_each_template_once():
+    """
+    The first catalog's templates, then what the others add (a template two
+    regions share is one mixin), the region parent and one mixin per region.
+    """
+    shared = infra.Mixin(term="t3_micro", scheme="http://example.org/tpl#",
+                         location="/mixin/resource_tpl/t3_micro/", depends=(infra.RESOURCE_TPL,))
+    home_image = infra.os_tpl_mixin("ami-1", "one", HOST, HOME)
+    other_image = infra.os_tpl_mixin("ami-2", "two", HOST, OTHER)
+    merged = merged_catalog([(HOME, catalog_of(shared, home_image)),
+                             (OTHER, catalog_of(shared, other_image))], HOST)
+    identifiers = [mixin.identifier for mixin in merged.mixins]
+    assert identifiers.count(shared.identifier) == 1
+    for category in (infra.REGION, region(HOME), region(OTHER), home_image, other_image):
+        assert merged.lookup(category.identifier) == category
+
+
+def test_merged_catalog_version_follows_every_region():
+    """The version changes when any region's catalog does, so cached renderings go stale."""
+    def version(home: str, other: str) -> str:
+        return merged_catalog([(HOME, catalog_of(version=home)),
+                               (OTHER, catalog_of(version=other))], HOST).version
+
+    assert version("a", "b") == version("a", "b")
+    assert len({version("a", "b"), version("a", "c"), version("c", "b")}) == 3
