@@ -215,3 +215,17 @@ def test_a_listing_filtered_on_a_region_asks_it_alone(served, narrowing):
     assert [e.id for e in successResultOf(regional.list(narrowing))] == [abroad.id]
     assert sum(calls[REGION].values()) == 0
     assert calls[OTHER]["DescribeInstances"] == 1
+
+
+@pytest.mark.parametrize("id", [
+    f"i-0abc.{OTHER}.{OTHER}", "i-0abc.ap-south-9", f"i-0abc.{REGION}", "i-0abc.",
+])
+def test_a_malformed_or_foreign_id_is_404_without_an_ec2_call(served, id):
+    """Two region suffixes, a region not served, the home region named: 404, EC2 untouched."""
+    calls = counters(served)
+    regional = collection(served)
+    for asked in (regional.get(id), regional.delete(id),
+                  regional.update(id, Changes(attributes={"occi.core.title": "x"})),
+                  regional.trigger(id, infra.COMPUTE_STOP, {})):
+        assert id in str(failureResultOf(asked, errors.NotFound).value)
+    assert sum(calls[OTHER].values()) == sum(calls[REGION].values()) == 0

@@ -166,3 +166,14 @@ def test_merged_catalog_version_follows_every_region():
 
     assert version("a", "b") == version("a", "b")
     assert len({version("a", "b"), version("a", "c"), version("c", "b")}) == 3
+
+
+@pytest.mark.parametrize("id", [
+    f"i-0abc.{OTHER}.{OTHER}", f"i-0abc.{HOME}.{OTHER}", f".{OTHER}", "i-0abc.", ".",
+    f"i-0abc.{OTHER}_vol-0def.{OTHER}.{OTHER}",
+])
+def test_a_malformed_id_is_404_naming_it(id):
+    """An id with two region suffixes, or an empty id or region, is no id occid gave out."""
+    with pytest.raises(NotFound) as raised:
+        EVERYWHERE.split(id)
+    assert "is not an id of this gateway" in str(raised.value)

@@ -65,7 +65,9 @@ class RegionMap:
         The EC2 id and the region of an id as clients see it.
 
         @raise NotFound: it names a region this account is not served in,
-            or a link whose ends are in two regions.
+            or a link whose ends are in two regions, or it is malformed
+            (an empty id or region, more than one region): no EC2 call
+            could find it.
         """
         if LINK_JOINER in id:
             ends = [self.split(end) for end in id.split(LINK_JOINER)]
@@ -74,6 +76,9 @@ class RegionMap:
                 raise NotFound(f"{id} joins two regions; no link does")
             return LINK_JOINER.join(bare for bare, _ in ends), regions.pop()
         bare, separator, region = id.rpartition(SEPARATOR)
+        if separator and (not bare or not region or SEPARATOR in bare):
+            raise NotFound(f"{id} is not an id of this gateway: an EC2 id, then at most "
+                           "one region after a dot")
         if not separator:
             bare, region = id, self.home
         elif region == self.home:
