@@ -21,7 +21,7 @@ from occid.interfaces import IEntityCollection
 from occid.occi import errors
 from occid.occi import infrastructure as infra
 from occid.occi.model import Changes, EntityFilter, Link, Resource
-from tests.ec2hooks import count_calls
+from tests.ec2hooks import count_calls, inject, no_backoff
 from tests.motoserver import (
     ALMA,
     DEBIAN,
@@ -229,3 +229,26 @@ def test_a_malformed_or_foreign_id_is_404_without_an_ec2_call(served, id):
                   regional.trigger(id, infra.COMPUTE_STOP, {})):
         assert id in str(failureResultOf(asked, errors.NotFound).value)
     assert sum(calls[OTHER].values()) == sum(calls[REGION].values()) == 0
+
+
+def test_a_listing_filtered_on_an_id_abroad_finds_it(served):
+    """Filtered on C{occi.core.id} of a compute abroad: that compute, one region's call."""
+    regional = collection(served)
+    abroad = successResultOf(regional.create(compute(image(served, ALMA))))
+    at_home = successResultOf(regional.create(compute(image(served, DEBIAN))))
+    calls = counters(served)
+    found = successResultOf(regional.list(EntityFilter(attributes={"occi.core.id": abroad.id})))
+    assert [e.id for e in found] == [abroad.id]
+    assert sum(calls[REGION].values()) == 0
+    found = successResultOf(regional.list(EntityFilter(attributes={"occi.core.id": at_home.id})))
+    assert [e.id for e in found] == [at_home.id]
+    malformed = EntityFilter(attributes={"occi.core.id": f"{abroad.id}.{OTHER}"})
+    assert successResultOf(regional.list(malformed)) == []
+
+
+def test_a_listing_no_region_answers_is_the_failure(served, monkeypatch):
+    """Every region failing is the listing's error, not an empty listing."""
+    no_backoff(monkeypatch)
+    for account in served.accounts:
+        inject(account.client, "DescribeInstances", 503, "Unavailable")
+    failureResultOf(collection(served).list(EntityFilter()), errors.OCCIError)

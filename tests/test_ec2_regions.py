@@ -15,7 +15,7 @@ from occid.ec2.regions import RegionMap, merged_catalog, qualified
 from occid.occi import infrastructure as infra
 from occid.occi.catalog import Catalog
 from occid.occi.errors import BadRequest, NotFound
-from occid.occi.model import Link, Resource
+from occid.occi.model import EntityFilter, Link, Resource
 
 HOME, OTHER, THIRD = "eu-west-1", "eu-central-1", "us-east-1"
 HOST = "occi.test"
@@ -177,3 +177,45 @@ def test_a_malformed_id_is_404_naming_it(id):
     with pytest.raises(NotFound) as raised:
         EVERYWHERE.split(id)
     assert "is not an id of this gateway" in str(raised.value)
+
+
+MIXINS = {name: region(name) for name in EVERYWHERE.served}
+
+
+@pytest.mark.parametrize(("given", "regions", "seen"), [
+    (EntityFilter(), EVERYWHERE.served, EntityFilter()),
+    (EntityFilter(categories=(region(OTHER).identifier, infra.OS_TPL.identifier)), (OTHER,),
+     EntityFilter(categories=(infra.OS_TPL.identifier,))),
+    (EntityFilter(attributes={infra.REGION_ATTRIBUTE: THIRD, "occi.core.title": "vm"}),
+     (THIRD,), EntityFilter(attributes={"occi.core.title": "vm"})),
+    (EntityFilter(attributes={"occi.core.id": f"i-0abc.{OTHER}"}), (OTHER,),
+     EntityFilter(attributes={"occi.core.id": "i-0abc"})),
+    (EntityFilter(attributes={"occi.core.id": "i-0abc"}), (HOME,),
+     EntityFilter(attributes={"occi.core.id": "i-0abc"})),
+    (EntityFilter(attributes={"occi.core.id": f"i-1.{OTHER}_vol-2.{OTHER}"}), (OTHER,),
+     EntityFilter(attributes={"occi.core.id": "i-1_vol-2"})),
+    (EntityFilter(categories=(region(OTHER).identifier,), owned_only=True,
+                  attributes={"occi.core.id": f"i-1.{OTHER}"}), (OTHER,),
+     EntityFilter(attributes={"occi.core.id": "i-1"}, owned_only=True)),
+])
+def test_narrowed_asks_the_regions_a_filter_names_with_bare_ids(given, regions, seen):
+    """
+    A filter naming a region by mixin, attribute or id asks that
+    region alone, with the region's categories and attribute left out and
+    the ids bare; naming none, every region with the filter as given.
+    """
+    assert EVERYWHERE.narrowed(given, MIXINS) == (regions, seen)
+
+
+@pytest.mark.parametrize("given", [
+    EntityFilter(categories=(region(HOME).identifier, region(OTHER).identifier)),
+    EntityFilter(categories=(region(HOME).identifier,),
+                 attributes={"occi.core.id": f"i-0abc.{OTHER}"}),
+    EntityFilter(attributes={infra.REGION_ATTRIBUTE: "ap-south-9"}),
+    EntityFilter(attributes={"occi.core.id": f"i-0abc.{OTHER}.{OTHER}"}),
+    EntityFilter(attributes={"occi.core.id": f"i-0abc.{HOME}"}),
+])
+def test_narrowed_to_nothing_when_no_entity_can_match(given):
+    """Two regions, a region not served, a malformed id: no region to ask."""
+    regions, _ = EVERYWHERE.narrowed(given, MIXINS)
+    assert regions == ()

@@ -7,7 +7,9 @@ in (a gateway with several C{[aws] regions}).
     the EC2 thread pool, so the regions' calls overlap) and merges the
     answers by id.  A region that fails is left out and logged, so that one
     region's outage does not hide the others; a listing filtered on one
-    region's mixin asks that region alone, and its failure is the answer.
+    region (its mixin, L{REGION_ATTRIBUTE}, or an id of it) asks that region
+    alone, and its failure is the answer, as is the first failure when no
+    region answers.
   - A describe, update, delete or action goes to the one region its id
     names (L{occid.ec2.regions}): exactly one region's calls.
   - A create goes to the region its categories and links name: the region
@@ -101,31 +103,28 @@ class RegionalCollection:
     # -- listing --------------------------------------------------------------
 
     def list(self, filter: EntityFilter) -> Deferred[builtins.list[Entity]]:
-        named = [m for m in self._mixins.values() if m.identifier in filter.categories]
-        asked = filter.attributes.get(REGION_ATTRIBUTE)
-        regions = [m.term for m in named] or list(self._regions.served)
-        if asked is not None:
-            regions = [r for r in regions if r == str(asked)]
-        plain = dataclasses.replace(
-            filter,
-            categories=tuple(c for c in filter.categories
-                             if c not in {m.identifier for m in named}),
-            attributes={k: v for k, v in filter.attributes.items() if k != REGION_ATTRIBUTE})
-        if len(named) > 1:
-            return fail(NotFound("an entity is in one region; no entity carries two"))
-        explicit = bool(named) or asked is not None
+        regions, plain = self._regions.narrowed(filter, self._mixins)
+        explicit = len(regions) < len(self._regions.served)
         listings = [self._collections[r].list(plain).addCallback(
             lambda found, r=r: [self._up(e, r) for e in found]) for r in regions]
         return DeferredList(listings, consumeErrors=True).addCallback(
             self._merged, regions, explicit)
 
-    def _merged(self, results: builtins.list[tuple[bool, Any]], regions: builtins.list[str],
+    def _merged(self, results: builtins.list[tuple[bool, Any]], regions: Sequence[str],
                 explicit: bool) -> builtins.list[Entity] | Failure:
+        """
+        The entities the regions found, sorted by id; a region that failed
+        is left out (and logged) unless the filter named it (C{explicit}) or
+        no region answered: its failure is then the answer.
+        """
         found: builtins.list[Entity] = []
+        failures = [result for ok, result in results if not ok]
+        if failures and (explicit or len(failures) == len(results)):
+            return failures[0]
         for region, (ok, result) in zip(regions, results, strict=True):
             if ok:
                 found.extend(result)
-            elif explicit or not isinstance(result.value, OCCIError):
+            elif not isinstance(result.value, OCCIError):
                 return result
             else:
                 self.log.warn("listing {kind} in region {region} failed; the listing "

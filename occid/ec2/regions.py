@@ -10,7 +10,8 @@ the form is unambiguous, and a describe needs no search across regions.
 The public network of a region is C{/network/public.<region>} likewise, and
 a link id joins its two qualified ends: C{i-0abc.eu-central-1_vol-0def.eu-central-1}.
 
-L{RegionMap} turns ids and paths both ways; L{qualified} rewrites an entity
+L{RegionMap} turns ids and paths both ways, and a listing's filter into the
+regions it asks; L{qualified} rewrites an entity
 a region's collection answered into the form clients see, with the
 region's mixin and L{REGION_ATTRIBUTE}; L{merged_catalog} makes one query
 interface of the regions' catalogs.  Pure: no Twisted, no boto3.
@@ -20,13 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from occid.occi.catalog import Catalog
 from occid.occi.errors import BadRequest, NotFound
 from occid.occi.infrastructure import REGION, REGION_ATTRIBUTE, region_mixin
-from occid.occi.model import Entity, Link, Mixin, Resource
+from occid.occi.model import Entity, EntityFilter, Link, Mixin, Resource
 
 __all__ = ["REGION_ATTRIBUTE", "RegionMap", "merged_catalog", "qualified"]
 
@@ -101,6 +102,34 @@ class RegionMap:
         collection, _, id = path.rpartition("/")
         bare, region = self.split(id)
         return f"{collection}/{bare}", region
+
+    def narrowed(self, filter: EntityFilter,
+                 mixins: Mapping[str, Mixin]) -> tuple[tuple[str, ...], EntityFilter]:
+        """
+        The regions a listing with C{filter} asks, and C{filter} as their
+        collections know it: without the region's mixin (C{mixins}: each
+        served region's) and L{REGION_ATTRIBUTE}, with a bare C{occi.core.id}.
+        No region when the filter names two, or one not served here, or a
+        malformed id: nothing can match it.
+        """
+        ours = {mixin.identifier: region for region, mixin in mixins.items()}
+        named = {ours[c] for c in filter.categories if c in ours}
+        attributes = dict(filter.attributes)
+        asked = attributes.pop(REGION_ATTRIBUTE, None)
+        if asked is not None:
+            named.add(str(asked))
+        if "occi.core.id" in attributes:
+            try:
+                attributes["occi.core.id"], region = self.split(str(attributes["occi.core.id"]))
+            except NotFound:
+                return (), filter
+            named.add(region)
+        plain = dataclasses.replace(
+            filter, attributes=attributes,
+            categories=tuple(c for c in filter.categories if c not in ours))
+        if len(named) > 1 or not named <= set(self.served):
+            return (), plain
+        return tuple(named) or self.served, plain
 
     def only_region(self, named: dict[str, str]) -> str | None:
         """
