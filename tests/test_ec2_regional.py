@@ -252,3 +252,51 @@ def test_a_listing_no_region_answers_is_the_failure(served, monkeypatch):
     for account in served.accounts:
         inject(account.client, "DescribeInstances", 503, "Unavailable")
     failureResultOf(collection(served).list(EntityFilter()), errors.OCCIError)
+
+
+def test_an_update_naming_another_region_is_409_naming_both(served):
+    """Another region's mixin, or a zone of it, in an update: 409 naming both; EC2 untouched."""
+    regional = collection(served)
+    abroad = successResultOf(regional.create(compute(image(served, ALMA))))
+    at_home = successResultOf(regional.create(compute(image(served, DEBIAN))))
+    calls = counters(served)
+    for id, mixin in ((abroad.id, region(REGION)), (at_home.id, zone(f"{OTHER}a"))):
+        for replace_ in (False, True):
+            error = failureResultOf(regional.update(id, Changes(mixins=[mixin],
+                                                                replace=replace_)),
+                                    errors.Conflict).value
+            assert REGION in str(error) and OTHER in str(error)
+    assert sum(calls[OTHER].values()) == sum(calls[REGION].values()) == 0
+
+
+def test_the_region_attribute_is_immutable(served):
+    """Another value of the region attribute is 403 naming both values; its own is accepted."""
+    regional = collection(served)
+    abroad = successResultOf(regional.create(compute(image(served, ALMA))))
+    moved = Changes(attributes={infra.REGION_ATTRIBUTE: REGION}, replace=True)
+    error = failureResultOf(regional.update(abroad.id, moved), errors.Forbidden).value
+    assert infra.REGION_ATTRIBUTE in str(error) and REGION in str(error) and OTHER in str(error)
+    kept = successResultOf(regional.update(abroad.id, Changes(
+        mixins=[region(OTHER)], attributes={infra.REGION_ATTRIBUTE: OTHER,
+                                            "occi.core.title": "kept"})))
+    assert kept.title == "kept" and kept.attributes[infra.REGION_ATTRIBUTE] == OTHER
+
+
+@pytest.mark.parametrize("own", [False, True])
+def test_a_full_update_without_its_region_mixin_is_no_move(served, own):
+    """
+    A PUT restating the entity abroad, with or without its region mixin and
+    attribute, changes its title and leaves it where it is.
+    """
+    regional = collection(served)
+    made = successResultOf(regional.create(compute(image(served, ALMA))))
+    abroad = successResultOf(regional.get(made.id))
+    mixins = [m for m in abroad.mixins if own or m != region(OTHER)]
+    attributes = {k: v for k, v in abroad.attributes.items()
+                  if own or k != infra.REGION_ATTRIBUTE}
+    attributes["occi.core.title"] = "restated"
+    updated = successResultOf(regional.update(abroad.id, Changes(
+        mixins=mixins, attributes=attributes, replace=True)))
+    assert updated.id == abroad.id and updated.title == "restated"
+    assert region(OTHER) in updated.mixins
+    assert updated.attributes[infra.REGION_ATTRIBUTE] == OTHER

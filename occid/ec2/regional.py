@@ -11,7 +11,9 @@ in (a gateway with several C{[aws] regions}).
     alone, and its failure is the answer, as is the first failure when no
     region answers.
   - A describe, update, delete or action goes to the one region its id
-    names (L{occid.ec2.regions}): exactly one region's calls.
+    names (L{occid.ec2.regions}): exactly one region's calls.  An update
+    naming another region (by mixin: 409) or another L{REGION_ATTRIBUTE}
+    (immutable: 403) is refused before any call: no entity moves.
   - A create goes to the region its categories and links name: the region
     mixin, else the zone mixin's region, else the os_tpl's, else a link's
     end, else the account's default region; two that disagree are 400.
@@ -38,7 +40,7 @@ from occid.ec2.regions import RegionMap, merged_catalog, qualified
 from occid.ec2.vocabulary import SNAPSHOT_ID
 from occid.interfaces import IEntityCollection
 from occid.occi.catalog import Catalog
-from occid.occi.errors import NotFound, OCCIError
+from occid.occi.errors import Conflict, Forbidden, NotFound, OCCIError
 from occid.occi.infrastructure import REGION, REGION_ATTRIBUTE, region_mixin
 from occid.occi.model import (
     Action,
@@ -71,6 +73,30 @@ def region_named_by(mixin: Mixin) -> str | None:
 def _is_region(mixin: Mixin) -> bool:
     """Whether C{mixin} is a region's (a zone's depends on one, further down)."""
     return REGION in mixin.depends
+
+
+def _staying(id: str, region: str, changes: Changes) -> Changes:
+    """
+    C{changes} of entity C{id} of C{region} as that region's collection
+    knows them: without its region mixin and L{REGION_ATTRIBUTE}, which it
+    may restate (a full update leaving them out is no move either).
+
+    @raise Conflict: a mixin names another region: no entity moves.
+    @raise Forbidden: L{REGION_ATTRIBUTE} is given another value: it is
+        immutable, as every attribute refused so (L{occid.ec2.fullupdate}).
+    """
+    for mixin in changes.mixins:
+        named = region_named_by(mixin)
+        if named not in (None, region):
+            raise Conflict(f"{id} is in region {region}; it cannot move to region {named} "
+                           f"(mixin {mixin.identifier}): create a new one there")
+    asked = changes.attributes.get(REGION_ATTRIBUTE)
+    if asked is not None and str(asked) != region:
+        raise Forbidden(f"attribute {REGION_ATTRIBUTE} cannot be changed (it is {region!r}, "
+                        f"the update says {asked!r})")
+    return dataclasses.replace(
+        changes, mixins=[m for m in changes.mixins if not _is_region(m)],
+        attributes={k: v for k, v in changes.attributes.items() if k != REGION_ATTRIBUTE})
 
 
 @implementer(IEntityCollection)
@@ -144,11 +170,9 @@ class RegionalCollection:
     def update(self, id: str, changes: Changes) -> Deferred[Entity]:
         try:
             collection, bare, region = self._routed(id)
+            local = _staying(id, region, changes)
         except OCCIError:
             return fail()
-        local = dataclasses.replace(
-            changes, mixins=[m for m in changes.mixins if not _is_region(m)],
-            attributes={k: v for k, v in changes.attributes.items() if k != REGION_ATTRIBUTE})
         return collection.update(bare, local).addCallback(self._up, region)
 
     def delete(self, id: str) -> Deferred[None]:
