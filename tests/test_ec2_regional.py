@@ -300,3 +300,30 @@ def test_a_full_update_without_its_region_mixin_is_no_move(served, own):
     assert updated.id == abroad.id and updated.title == "restated"
     assert region(OTHER) in updated.mixins
     assert updated.attributes[infra.REGION_ATTRIBUTE] == OTHER
+
+
+def test_a_region_mixin_on_an_inline_link_places_the_create(served):
+    """An inline link naming the other region's mixin places the compute there; it is stripped."""
+    link = Link(kind=infra.NETWORKINTERFACE, id="", source="", target="/network/public",
+                mixins=[region(OTHER)], attributes={infra.REGION_ATTRIBUTE: OTHER})
+    request = compute()
+    request.links = [link]
+    error = failureResultOf(collection(served).create(request), errors.BadRequest).value
+    assert f"mixin {region(OTHER).identifier} is in {OTHER}" in str(error)
+    assert f"/network/public is in {REGION}" in str(error)
+    link.target = f"/network/public.{OTHER}"
+    created = successResultOf(collection(served).create(request))
+    assert created.id.endswith(f".{OTHER}")
+
+
+def test_snapshots_and_links_abroad_render_their_region(served):
+    """Listed snapshots and links of the other region carry its mixin and attribute."""
+    vol = successResultOf(collection(served, infra.STORAGE).create(volume(region(OTHER))))
+    successResultOf(collection(served, infra.STORAGE).trigger(vol.id, infra.STORAGE_SNAPSHOT, {}))
+    successResultOf(collection(served).create(compute(zone(f"{OTHER}a"))))
+    for kind in (SNAPSHOT, infra.NETWORKINTERFACE):
+        listed = successResultOf(collection(served, kind).list(EntityFilter()))
+        assert listed
+        for entity in listed:
+            assert region(OTHER) in entity.mixins
+            assert entity.attributes[infra.REGION_ATTRIBUTE] == OTHER

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from occid.ec2.regions import RegionMap, merged_catalog, qualified
+from occid.ec2.vocabulary import SNAPSHOT
 from occid.occi import infrastructure as infra
 from occid.occi.catalog import Catalog
 from occid.occi.errors import BadRequest, NotFound
@@ -124,6 +125,7 @@ def test_qualified_resource_carries_its_region():
     assert seen.attributes == {"occi.core.title": "vm", infra.REGION_ATTRIBUTE: OTHER}
     link = seen.links[0]
     assert link.id == f"i-0abc.{OTHER}_vol-0def.{OTHER}"
+    assert region(OTHER) in link.mixins and link.attributes[infra.REGION_ATTRIBUTE] == OTHER
     assert (link.source, link.target) == (f"/compute/i-0abc.{OTHER}", f"/storage/vol-0def.{OTHER}")
     assert given == compute_with_link()
 
@@ -219,3 +221,24 @@ def test_narrowed_to_nothing_when_no_entity_can_match(given):
     """Two regions, a region not served, a malformed id: no region to ask."""
     regions, _ = EVERYWHERE.narrowed(given, MIXINS)
     assert regions == ()
+
+
+def test_every_entity_of_a_region_carries_its_mixin_and_attribute():
+    """A snapshot and a link (alone, not inline) get the region's mixin and attribute too."""
+    snapshot = Resource(kind=SNAPSHOT, id="snap-1")
+    link = Link(kind=infra.NETWORKINTERFACE, id="i-1_public", source="/compute/i-1",
+                target="/network/public")
+    for entity in (snapshot, link):
+        seen = qualified(entity, EVERYWHERE, OTHER, region(OTHER))
+        assert region(OTHER) in seen.mixins
+        assert seen.attributes[infra.REGION_ATTRIBUTE] == OTHER
+    assert qualified(link, EVERYWHERE, OTHER, region(OTHER)).target == f"/network/public.{OTHER}"
+
+
+@pytest.mark.parametrize("kind", [infra.COMPUTE, infra.STORAGE, infra.NETWORK, SNAPSHOT,
+                                  infra.NETWORKINTERFACE, infra.STORAGELINK])
+def test_the_region_mixins_apply_to_every_kind_they_are_rendered_on(kind):
+    """The parent and each region's mixin apply to every kind an entity of a region has."""
+    assert infra.REGION.applies_to(kind)
+    assert region(OTHER).applies_to(kind)
+

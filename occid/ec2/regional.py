@@ -99,6 +99,20 @@ def _staying(id: str, region: str, changes: Changes) -> Changes:
         attributes={k: v for k, v in changes.attributes.items() if k != REGION_ATTRIBUTE})
 
 
+def _unregioned(entity: Entity, named: dict[str, str]) -> dict[str, Any]:
+    """
+    The mixins and attributes of C{entity} (a create, or one of its inline
+    links) without its region mixins and L{REGION_ATTRIBUTE}; the regions
+    its mixins name are added to C{named}.
+    """
+    for mixin in entity.mixins:
+        region = region_named_by(mixin)
+        if region is not None:
+            named[f"mixin {mixin.identifier}"] = region
+    return {"mixins": [m for m in entity.mixins if not _is_region(m)],
+            "attributes": {k: v for k, v in entity.attributes.items() if k != REGION_ATTRIBUTE}}
+
+
 @implementer(IEntityCollection)
 class RegionalCollection:
     """
@@ -209,14 +223,7 @@ class RegionalCollection:
         @raise NotFound: it names an entity of a region not served here.
         """
         named: dict[str, str] = {}
-        for mixin in entity.mixins:
-            region = region_named_by(mixin)
-            if region is not None:
-                named[f"mixin {mixin.identifier}"] = region
-        changes: dict[str, Any] = {
-            "mixins": [m for m in entity.mixins if not _is_region(m)],
-            "attributes": {k: v for k, v in entity.attributes.items() if k != REGION_ATTRIBUTE},
-        }
+        changes = _unregioned(entity, named)
         restored = entity.attributes.get(SNAPSHOT_ID.name)
         if restored:
             path = "/snapshot/" + str(restored).rstrip("/").rpartition("/")[2]
@@ -230,7 +237,8 @@ class RegionalCollection:
             links = []
             for link in entity.links:
                 target, named[link.target] = self._regions.split_path(link.target)
-                links.append(dataclasses.replace(link, target=target))
+                links.append(dataclasses.replace(link, target=target,
+                                                 **_unregioned(link, named)))
             changes["links"] = links
         region = self._regions.only_region(named) or self._regions.default
         if region not in self._collections:

@@ -148,16 +148,17 @@ class RegionMap:
 def qualified(entity: Entity, regions: RegionMap, region: str, mixin: Mixin) -> Entity:
     """
     C{entity} as a collection of C{region} answered it, with its id, links
-    and ends in the form clients see; a resource also gets C{mixin} (the
-    region's) and L{REGION_ATTRIBUTE}.  C{entity} itself is left as it was.
+    and ends in the form clients see, and C{mixin} (the region's) and
+    L{REGION_ATTRIBUTE}: every entity of a region carries them, resources
+    (snapshots too) and links alike.  C{entity} itself is left as it was.
     """
-    changes: dict = {"id": regions.qualify(entity.id, region)}
+    changes: dict = {"id": regions.qualify(entity.id, region),
+                     "mixins": [*entity.mixins, mixin],
+                     "attributes": {**entity.attributes, REGION_ATTRIBUTE: region}}
     if isinstance(entity, Link):
         changes["source"] = regions.qualify_path(entity.source, region)
         changes["target"] = regions.qualify_path(entity.target, region)
     if isinstance(entity, Resource):
-        changes["mixins"] = [*entity.mixins, mixin]
-        changes["attributes"] = {**entity.attributes, REGION_ATTRIBUTE: region}
         changes["links"] = [qualified(link, regions, region, mixin) for link in entity.links]
     return dataclasses.replace(entity, **changes)
 
