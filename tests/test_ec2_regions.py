@@ -153,7 +153,7 @@ def test_merged_catalog_has_the_regions_and_each_template_once():
     home_image = infra.os_tpl_mixin("ami-1", "one", HOST, HOME)
     other_image = infra.os_tpl_mixin("ami-2", "two", HOST, OTHER)
     merged = merged_catalog([(HOME, catalog_of(shared, home_image)),
-                             (OTHER, catalog_of(shared, other_image))], HOST)
+                             (OTHER, catalog_of(shared, other_image))], (HOME, OTHER), HOST)
     identifiers = [mixin.identifier for mixin in merged.mixins]
     assert identifiers.count(shared.identifier) == 1
     for category in (infra.REGION, region(HOME), region(OTHER), home_image, other_image):
@@ -164,7 +164,7 @@ def test_merged_catalog_version_follows_every_region():
     """The version changes when any region's catalog does, so cached renderings go stale."""
     def version(home: str, other: str) -> str:
         return merged_catalog([(HOME, catalog_of(version=home)),
-                               (OTHER, catalog_of(version=other))], HOST).version
+                               (OTHER, catalog_of(version=other))], (HOME, OTHER), HOST).version
 
     assert version("a", "b") == version("a", "b")
     assert len({version("a", "b"), version("a", "c"), version("c", "b")}) == 3
@@ -242,3 +242,10 @@ def test_the_region_mixins_apply_to_every_kind_they_are_rendered_on(kind):
     assert infra.REGION.applies_to(kind)
     assert region(OTHER).applies_to(kind)
 
+
+def test_merged_catalog_keeps_the_mixin_of_a_region_not_loaded():
+    """A region whose catalogue is missing keeps its mixin; its templates are absent."""
+    merged = merged_catalog([(OTHER, catalog_of(infra.os_tpl_mixin("ami-2", "two", HOST, OTHER)))],
+                            (HOME, OTHER), HOST)
+    assert merged.lookup(region(HOME).identifier) == region(HOME)
+    assert merged.lookup(region(OTHER).identifier) == region(OTHER)

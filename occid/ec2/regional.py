@@ -272,13 +272,13 @@ class Served:
         """
         The one catalog of the C{catalogs} the accounts' regions give (those
         loaded: one region whose catalogue cannot be read does not hide the
-        others').
+        others', and keeps its region mixin).
         """
         if self.regions is None:
             return catalogs[0][1]
         host = self.accounts[0].catalog.public_host
         return merged_catalog([(account.aws.region, catalog) for account, catalog in catalogs],
-                              host)
+                              self.regions.served, host)
 
     def collection(self, one: Callable[[Account], IEntityCollection]) -> IEntityCollection:
         """The collection over the regions' collections C{one} makes."""

@@ -163,16 +163,20 @@ def qualified(entity: Entity, regions: RegionMap, region: str, mixin: Mixin) -> 
     return dataclasses.replace(entity, **changes)
 
 
-def merged_catalog(catalogs: Sequence[tuple[str, Catalog]], public_host: str) -> Catalog:
+def merged_catalog(catalogs: Sequence[tuple[str, Catalog]], regions: Sequence[str],
+                   public_host: str) -> Catalog:
     """
     One catalog of the C{catalogs} of several regions (region, catalog; the
     default region first): the first one, then the templates the others
     add (one mixin per identifier: an instance type offered in two regions
-    is one resource_tpl), the L{REGION} parent and one mixin per region.
+    is one resource_tpl), the L{REGION} parent and one mixin per region of
+    C{regions}, every one served, its catalogue loaded or not (a create
+    naming a region whose catalogue failed to load is then told the region
+    is unavailable, not that its mixin is unknown).
     """
     first = catalogs[0][1]
     seen = {mixin.identifier for mixin in first.mixins}
-    added: list[Mixin] = [REGION, *(region_mixin(region, public_host) for region, _ in catalogs)]
+    added: list[Mixin] = [REGION, *(region_mixin(region, public_host) for region in regions)]
     for _, catalog in catalogs[1:]:
         for mixin in catalog.mixins:
             if mixin.identifier not in seen:
