@@ -327,3 +327,24 @@ def test_snapshots_and_links_abroad_render_their_region(served):
         for entity in listed:
             assert region(OTHER) in entity.mixins
             assert entity.attributes[infra.REGION_ATTRIBUTE] == OTHER
+
+
+def test_an_idempotency_key_names_one_create_in_one_region(served):
+    """
+    A retry with the key answers the compute made; the same key for a
+    create in the other region is 409 naming that compute and its region,
+    and launches nothing there, whichever region came first.
+    """
+    regional = collection(served)
+    at_home = successResultOf(regional.create(compute(image(served, DEBIAN)), "key-1"))
+    assert successResultOf(regional.create(compute(image(served, DEBIAN)), "key-1")).id == \
+        at_home.id
+    calls = counters(served)
+    error = failureResultOf(regional.create(compute(image(served, ALMA)), "key-1"),
+                            errors.Conflict).value
+    assert at_home.id in str(error) and REGION in str(error)
+    abroad = successResultOf(regional.create(compute(image(served, ALMA)), "key-2"))
+    error = failureResultOf(regional.create(compute(image(served, DEBIAN)), "key-2"),
+                            errors.Conflict).value
+    assert abroad.id.split(".")[0] in str(error) and OTHER in str(error)
+    assert calls[REGION]["RunInstances"] == 0 and calls[OTHER]["RunInstances"] == 1
