@@ -8,12 +8,14 @@ listing asks every region (or the one its filter names) and merges them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
+from twisted.python.threadpool import ThreadPool
 from zope.interface.verify import verifyObject
 
-from occid.ec2.backend import serve
+from occid.ec2.backend import EC2Backend, serve
 from occid.ec2.regional import RegionalCollection, Served, region_named_by
 from occid.ec2.vocabulary import SNAPSHOT
 from occid.imagesconfig import RegionImages
@@ -25,15 +27,21 @@ from tests.ec2hooks import count_calls, inject, no_backoff
 from tests.motoserver import (
     ALMA,
     DEBIAN,
+    JANE,
     PUBLIC_HOST,
     REGION,
+    binding,
     failureResultOf,
+    make_config,
     provider,
     successResultOf,
+    wait,
 )
-from tests.test_ec2_backend_regions import OTHER, compute, region, two_regions
+from tests.test_ec2_backend_regions import OTHER, SerialReactor, compute, region, two_regions
 
 pytestmark = pytest.mark.moto
+
+THIRD = "us-east-1"
 
 @pytest.fixture
 def served(moto) -> Served:
@@ -348,3 +356,53 @@ def test_an_idempotency_key_names_one_create_in_one_region(served):
                             errors.Conflict).value
     assert abroad.id.split(".")[0] in str(error) and OTHER in str(error)
     assert calls[REGION]["RunInstances"] == 0 and calls[OTHER]["RunInstances"] == 1
+
+
+def test_a_listing_is_one_page_per_region(served):
+    """
+    Listing N_r computes in each of R regions is R x ceil(N_r / 1000)
+    DescribeInstances pages (the page size is fixed at 1000): one per
+    region here, each region asked once.
+    """
+    regional = collection(served)
+    for ami in (DEBIAN, DEBIAN, DEBIAN, ALMA, ALMA):
+        successResultOf(regional.create(compute(image(served, ami))))
+    calls = counters(served)
+    assert len(successResultOf(regional.list(EntityFilter()))) == 5
+    assert {name: counter["DescribeInstances"] for name, counter in calls.items()} == {
+        REGION: 1, OTHER: 1}
+
+
+#: Seconds each region's DescribeInstances is held back by the test.
+DELAY = 0.3
+
+
+def test_a_listing_takes_one_region_s_time_not_the_sum(moto):
+    """
+    With each region's DescribeInstances held back L{DELAY} seconds, a
+    listing of three regions on the real thread pool takes about as long as
+    a listing of one: asked one after the other, it would take three times
+    as long (the margin is wide, for a loaded machine).
+    """
+    served = serve(make_config(moto.endpoint, regions=(REGION, OTHER, THIRD)))
+    pool = ThreadPool(3, 6, "occid-aws-test")
+    pool.start()
+    try:
+        computes = EC2Backend(SerialReactor(), pool, served).collection(
+            infra.COMPUTE, JANE, binding())
+
+        def timed(filter: EntityFilter) -> float:
+            started = time.monotonic()
+            wait(computes.list(filter))
+            return time.monotonic() - started
+
+        timed(EntityFilter())  # connections and credentials, once per region
+        for account in served["fedcloud"].accounts:
+            account.client.meta.events.register("before-send.ec2.DescribeInstances",
+                                                lambda **kwargs: time.sleep(DELAY))
+        one = timed(EntityFilter(categories=(region(OTHER).identifier,)))
+        every = timed(EntityFilter())
+    finally:
+        pool.stop()
+    assert one >= DELAY and every >= DELAY
+    assert every < 2 * one, (every, one)
