@@ -226,7 +226,7 @@ def test_a_listing_filtered_on_a_region_asks_it_alone(served, narrowing):
 
 
 @pytest.mark.parametrize("id", [
-    f"i-0abc.{OTHER}.{OTHER}", "i-0abc.ap-south-9", f"i-0abc.{REGION}", "i-0abc.",
+    f"i-0abc.{OTHER}.{OTHER}", "i-0abc.ap-south-9", f"i-0abc.{REGION}", "i-0abc.", "_",
 ])
 def test_a_malformed_or_foreign_id_is_404_without_an_ec2_call(served, id):
     """Two region suffixes, a region not served, the home region named: 404, EC2 untouched."""

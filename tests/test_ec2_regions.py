@@ -172,10 +172,10 @@ def test_merged_catalog_version_follows_every_region():
 
 @pytest.mark.parametrize("id", [
     f"i-0abc.{OTHER}.{OTHER}", f"i-0abc.{HOME}.{OTHER}", f".{OTHER}", "i-0abc.", ".",
-    f"i-0abc.{OTHER}_vol-0def.{OTHER}.{OTHER}",
+    f"i-0abc.{OTHER}_vol-0def.{OTHER}.{OTHER}", "", "_", "i-0abc_", f"_vol-0def.{OTHER}",
 ])
 def test_a_malformed_id_is_404_naming_it(id):
-    """An id with two region suffixes, or an empty id or region, is no id occid gave out."""
+    """Two region suffixes, an empty id, end or region: no id occid gave out."""
     with pytest.raises(NotFound) as raised:
         EVERYWHERE.split(id)
     assert "is not an id of this gateway" in str(raised.value)

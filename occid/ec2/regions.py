@@ -71,18 +71,21 @@ class RegionMap:
             could find it.
         """
         if LINK_JOINER in id:
-            ends = [self.split(end) for end in id.split(LINK_JOINER)]
+            try:
+                ends = [self.split(end) for end in id.split(LINK_JOINER)]
+            except NotFound as error:
+                raise NotFound(f"link {id!r}: {error}") from None
             regions = {region for _, region in ends}
             if len(regions) != 1:
                 raise NotFound(f"{id} joins two regions; no link does")
             return LINK_JOINER.join(bare for bare, _ in ends), regions.pop()
         bare, separator, region = id.rpartition(SEPARATOR)
-        if separator and (not bare or not region or SEPARATOR in bare):
-            raise NotFound(f"{id} is not an id of this gateway: an EC2 id, then at most "
-                           "one region after a dot")
         if not separator:
             bare, region = id, self.home
-        elif region == self.home:
+        if not bare or not region or SEPARATOR in bare:
+            raise NotFound(f"{id!r} is not an id of this gateway: an EC2 id, then at most "
+                           "one region after a dot")
+        if separator and region == self.home:
             raise NotFound(f"{id}: ids of the home region {self.home} carry no region")
         if region not in self.served:
             raise NotFound(f"{id}: region {region} is not served here")
