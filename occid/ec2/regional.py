@@ -85,25 +85,24 @@ def _staying(id: str, region: str, changes: Changes) -> Changes:
     @raise Forbidden: L{REGION_ATTRIBUTE} is given another value: it is
         immutable, as every attribute refused so (L{occid.ec2.fullupdate}).
     """
-    for mixin in changes.mixins:
-        named = region_named_by(mixin)
-        if named not in (None, region):
-            raise Conflict(f"{id} is in region {region}; it cannot move to region {named} "
-                           f"(mixin {mixin.identifier}): create a new one there")
+    named: dict[str, str] = {}
+    local = _unregioned(changes, named)
+    for what, other in named.items():
+        if other != region:
+            raise Conflict(f"{id} is in region {region}; it cannot move to region {other} "
+                           f"({what}): create a new one there")
     asked = changes.attributes.get(REGION_ATTRIBUTE)
     if asked is not None and str(asked) != region:
         raise Forbidden(f"attribute {REGION_ATTRIBUTE} cannot be changed (it is {region!r}, "
                         f"the update says {asked!r})")
-    return dataclasses.replace(
-        changes, mixins=[m for m in changes.mixins if not _is_region(m)],
-        attributes={k: v for k, v in changes.attributes.items() if k != REGION_ATTRIBUTE})
+    return dataclasses.replace(changes, **local)
 
 
-def _unregioned(entity: Entity, named: dict[str, str]) -> dict[str, Any]:
+def _unregioned(entity: Entity | Changes, named: dict[str, str]) -> dict[str, Any]:
     """
-    The mixins and attributes of C{entity} (a create, or one of its inline
-    links) without its region mixins and L{REGION_ATTRIBUTE}; the regions
-    its mixins name are added to C{named}.
+    The mixins and attributes of C{entity} (a create, one of its inline
+    links, or an update) without its region mixins and L{REGION_ATTRIBUTE};
+    the regions its mixins name are added to C{named}.
     """
     for mixin in entity.mixins:
         region = region_named_by(mixin)
