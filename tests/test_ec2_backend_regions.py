@@ -227,3 +227,23 @@ def test_make_backend_service_serves_every_region(moto):
     """The daemon's backend is built by L{serve}: both regions, one account."""
     backend, _ = ec2backend.make_backend_service(two_regions(moto), InlineReactor())
     assert sorted(accounts_of(backend)) == sorted([REGION, OTHER])
+
+
+def test_a_region_whose_catalogue_failed_keeps_its_mixin_and_is_unavailable(moto, monkeypatch):
+    """
+    The other region's images cannot be read: the catalog still offers its
+    region mixin, and a create naming it is 503 saying the region is
+    unavailable (not 400 for an unknown mixin); the home region serves on.
+    """
+    no_backoff(monkeypatch)
+    backend = synchronous_backend(moto)
+    inject(accounts_of(backend)[OTHER].client, "DescribeImages", 503, "Unavailable")
+    catalog = successResultOf(backend.catalog(binding()))
+    assert catalog.lookup(region(OTHER).identifier) == region(OTHER)
+    assert catalog.lookup(infra.os_tpl_mixin(ALMA, "", PUBLIC_HOST).identifier) is None
+    computes = backend.collection(infra.COMPUTE, JANE, binding())
+    error = failureResultOf(computes.create(compute(region(OTHER))),
+                            errors.ServiceUnavailable).value
+    assert f"region {OTHER} is unavailable" in str(error)
+    debian = catalog.lookup(infra.os_tpl_mixin(DEBIAN, "", PUBLIC_HOST).identifier)
+    assert "." not in successResultOf(computes.create(compute(debian))).id

@@ -167,3 +167,27 @@ def test_public_network_of_each_region(daemon, proxy, clients):
     assert clients[OTHER].describe_addresses()["Addresses"] == []
     assert curl(daemon, proxy, compute, "-X", "DELETE").status == 200
     assert running(clients)[OTHER] == []
+
+
+def test_an_entity_does_not_move_and_a_malformed_id_is_404(daemon, proxy, clients):
+    """
+    An update of a compute abroad naming the home region's mixin is 409
+    naming both regions; a listing filtered on its id finds it alone; its id with
+    the region twice, or with the home region, is 404 naming it.
+    """
+    compute = create(daemon, proxy, "compute", mixin(ALMA, OS_TPL_SCHEME))
+    at_home = create(daemon, proxy, "compute", mixin(DEBIAN, OS_TPL_SCHEME))
+    moved = post_text(daemon, proxy, compute, mixin(REGION, REGION_SCHEME))
+    assert moved.status == 409, moved.body
+    assert REGION in moved.body and OTHER in moved.body
+    id = compute.rsplit("/", 1)[1]
+    listing = curl(daemon, proxy, "/compute/", "-H", "Accept: text/uri-list",
+                   "-H", f"X-OCCI-Attribute: occi.core.id=\"{id}\"")
+    assert listing.body.split() == [daemon.url + compute], listing.body
+    bare = id.split(".")[0]
+    for wrong in (f"{id}.{OTHER}", f"{bare}.{REGION}"):
+        answer = curl(daemon, proxy, f"/compute/{wrong}", *TEXT)
+        assert answer.status == 404 and wrong in answer.body, answer.body
+    for path in (compute, at_home):
+        assert curl(daemon, proxy, path, "-X", "DELETE").status == 200
+    assert running(clients) == {REGION: [], OTHER: []}

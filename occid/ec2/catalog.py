@@ -371,10 +371,10 @@ class AccountCatalog:
     def _current(self) -> tuple[Templates, Catalog, dict]:
         state = self._state
         if state is None:
+            where = f"region {self.region} is unavailable: " if self.region else ""
             raise ServiceUnavailable(
-                f"the templates of account {self.account} are not loaded yet; try again shortly",
-                retry_after=5,
-            )
+                f"{where}the templates of account {self.account} are not loaded yet; "
+                "try again shortly", retry_after=5)
         return state
 
     @property

@@ -16,7 +16,9 @@ key): EC2 de-duplicates the token too, but not every emulator does.  Its
 launch key pair has a name derived from the token too, so that EC2 sees the
 same parameters; a retry in flight at the same time fails to import it and
 leaves it to the create that did.  When the answer of its RunInstances is
-lost, the instance found by the token is its answer.
+lost, the instance found by the token is its answer.  EC2 keeps a token per
+region, so an account served in several regions looks for it in each: a
+key names one create, in one region.
 """
 
 from __future__ import annotations
@@ -184,6 +186,20 @@ def _by_token(account: Account, token: str) -> tuple[dict, str] | None:
                default=None)
 
 
+def _check_elsewhere(account: Account, token: str) -> None:
+    """
+    @raise Conflict: client token C{token} launched an instance in another
+        region the account is served in (one DescribeInstances in each).
+    """
+    for other in account.everywhere():
+        found = None if other is account else _by_token(other, token)
+        if found is not None:
+            raise Conflict(
+                f"the Idempotency-Key was used for compute {found[0]['InstanceId']} in region "
+                f"{other.aws.region}; a key names one create, in one region: use a new key "
+                "for a new request")
+
+
 def _retried(account: Account, launch: Launch) -> Entity | None:
     """
     The compute a create with the idempotency key of C{launch} made
@@ -191,10 +207,13 @@ def _retried(account: Account, launch: Launch) -> Entity | None:
     there is none.
 
     @raise Conflict: it asked for something else, or it was deleted since
-        (EC2 would refuse the token: C{IdempotentInstanceTerminated}).
+        (EC2 would refuse the token: C{IdempotentInstanceTerminated}), or
+        it was made in another region of the account (EC2 keeps a token per
+        region: the key would otherwise launch once in each).
     """
     found = _by_token(account, launch.client_token)
     if found is None:
+        _check_elsewhere(account, launch.client_token)
         return None
     instance, reservation = found
     if instance["State"]["Name"] not in SHOWN_STATES:

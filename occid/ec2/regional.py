@@ -7,9 +7,13 @@ in (a gateway with several C{[aws] regions}).
     the EC2 thread pool, so the regions' calls overlap) and merges the
     answers by id.  A region that fails is left out and logged, so that one
     region's outage does not hide the others; a listing filtered on one
-    region's mixin asks that region alone, and its failure is the answer.
+    region (its mixin, L{REGION_ATTRIBUTE}, or an id of it) asks that region
+    alone, and its failure is the answer, as is the first failure when no
+    region answers.
   - A describe, update, delete or action goes to the one region its id
-    names (L{occid.ec2.regions}): exactly one region's calls.
+    names (L{occid.ec2.regions}): exactly one region's calls.  An update
+    naming another region (by mixin: 409) or another L{REGION_ATTRIBUTE}
+    (immutable: 403) is refused before any call: no entity moves.
   - A create goes to the region its categories and links name: the region
     mixin, else the zone mixin's region, else the os_tpl's, else a link's
     end, else the account's default region; two that disagree are 400.
@@ -36,7 +40,7 @@ from occid.ec2.regions import RegionMap, merged_catalog, qualified
 from occid.ec2.vocabulary import SNAPSHOT_ID
 from occid.interfaces import IEntityCollection
 from occid.occi.catalog import Catalog
-from occid.occi.errors import NotFound, OCCIError
+from occid.occi.errors import Conflict, Forbidden, NotFound, OCCIError
 from occid.occi.infrastructure import REGION, REGION_ATTRIBUTE, region_mixin
 from occid.occi.model import (
     Action,
@@ -71,6 +75,43 @@ def _is_region(mixin: Mixin) -> bool:
     return REGION in mixin.depends
 
 
+def _staying(id: str, region: str, changes: Changes) -> Changes:
+    """
+    C{changes} of entity C{id} of C{region} as that region's collection
+    knows them: without its region mixin and L{REGION_ATTRIBUTE}, which it
+    may restate (a full update leaving them out is no move either).
+
+    @raise Conflict: a mixin names another region: no entity moves.
+    @raise Forbidden: L{REGION_ATTRIBUTE} is given another value: it is
+        immutable, as every attribute refused so (L{occid.ec2.fullupdate}).
+    """
+    named: dict[str, str] = {}
+    local = _unregioned(changes, named)
+    for what, other in named.items():
+        if other != region:
+            raise Conflict(f"{id} is in region {region}; it cannot move to region {other} "
+                           f"({what}): create a new one there")
+    asked = changes.attributes.get(REGION_ATTRIBUTE)
+    if asked is not None and str(asked) != region:
+        raise Forbidden(f"attribute {REGION_ATTRIBUTE} cannot be changed (it is {region!r}, "
+                        f"the update says {asked!r})")
+    return dataclasses.replace(changes, **local)
+
+
+def _unregioned(entity: Entity | Changes, named: dict[str, str]) -> dict[str, Any]:
+    """
+    The mixins and attributes of C{entity} (a create, one of its inline
+    links, or an update) without its region mixins and L{REGION_ATTRIBUTE};
+    the regions its mixins name are added to C{named}.
+    """
+    for mixin in entity.mixins:
+        region = region_named_by(mixin)
+        if region is not None:
+            named[f"mixin {mixin.identifier}"] = region
+    return {"mixins": [m for m in entity.mixins if not _is_region(m)],
+            "attributes": {k: v for k, v in entity.attributes.items() if k != REGION_ATTRIBUTE}}
+
+
 @implementer(IEntityCollection)
 class RegionalCollection:
     """
@@ -101,31 +142,28 @@ class RegionalCollection:
     # -- listing --------------------------------------------------------------
 
     def list(self, filter: EntityFilter) -> Deferred[builtins.list[Entity]]:
-        named = [m for m in self._mixins.values() if m.identifier in filter.categories]
-        asked = filter.attributes.get(REGION_ATTRIBUTE)
-        regions = [m.term for m in named] or list(self._regions.served)
-        if asked is not None:
-            regions = [r for r in regions if r == str(asked)]
-        plain = dataclasses.replace(
-            filter,
-            categories=tuple(c for c in filter.categories
-                             if c not in {m.identifier for m in named}),
-            attributes={k: v for k, v in filter.attributes.items() if k != REGION_ATTRIBUTE})
-        if len(named) > 1:
-            return fail(NotFound("an entity is in one region; no entity carries two"))
-        explicit = bool(named) or asked is not None
+        regions, plain = self._regions.narrowed(filter, self._mixins)
+        explicit = len(regions) < len(self._regions.served)
         listings = [self._collections[r].list(plain).addCallback(
             lambda found, r=r: [self._up(e, r) for e in found]) for r in regions]
         return DeferredList(listings, consumeErrors=True).addCallback(
             self._merged, regions, explicit)
 
-    def _merged(self, results: builtins.list[tuple[bool, Any]], regions: builtins.list[str],
+    def _merged(self, results: builtins.list[tuple[bool, Any]], regions: Sequence[str],
                 explicit: bool) -> builtins.list[Entity] | Failure:
+        """
+        The entities the regions found, sorted by id; a region that failed
+        is left out (and logged) unless the filter named it (C{explicit}) or
+        no region answered: its failure is then the answer.
+        """
         found: builtins.list[Entity] = []
+        failures = [result for ok, result in results if not ok]
+        if failures and (explicit or len(failures) == len(results)):
+            return failures[0]
         for region, (ok, result) in zip(regions, results, strict=True):
             if ok:
                 found.extend(result)
-            elif explicit or not isinstance(result.value, OCCIError):
+            elif not isinstance(result.value, OCCIError):
                 return result
             else:
                 self.log.warn("listing {kind} in region {region} failed; the listing "
@@ -145,11 +183,9 @@ class RegionalCollection:
     def update(self, id: str, changes: Changes) -> Deferred[Entity]:
         try:
             collection, bare, region = self._routed(id)
+            local = _staying(id, region, changes)
         except OCCIError:
             return fail()
-        local = dataclasses.replace(
-            changes, mixins=[m for m in changes.mixins if not _is_region(m)],
-            attributes={k: v for k, v in changes.attributes.items() if k != REGION_ATTRIBUTE})
         return collection.update(bare, local).addCallback(self._up, region)
 
     def delete(self, id: str) -> Deferred[None]:
@@ -186,14 +222,7 @@ class RegionalCollection:
         @raise NotFound: it names an entity of a region not served here.
         """
         named: dict[str, str] = {}
-        for mixin in entity.mixins:
-            region = region_named_by(mixin)
-            if region is not None:
-                named[f"mixin {mixin.identifier}"] = region
-        changes: dict[str, Any] = {
-            "mixins": [m for m in entity.mixins if not _is_region(m)],
-            "attributes": {k: v for k, v in entity.attributes.items() if k != REGION_ATTRIBUTE},
-        }
+        changes = _unregioned(entity, named)
         restored = entity.attributes.get(SNAPSHOT_ID.name)
         if restored:
             path = "/snapshot/" + str(restored).rstrip("/").rpartition("/")[2]
@@ -207,7 +236,8 @@ class RegionalCollection:
             links = []
             for link in entity.links:
                 target, named[link.target] = self._regions.split_path(link.target)
-                links.append(dataclasses.replace(link, target=target))
+                links.append(dataclasses.replace(link, target=target,
+                                                 **_unregioned(link, named)))
             changes["links"] = links
         region = self._regions.only_region(named) or self._regions.default
         if region not in self._collections:
@@ -241,13 +271,13 @@ class Served:
         """
         The one catalog of the C{catalogs} the accounts' regions give (those
         loaded: one region whose catalogue cannot be read does not hide the
-        others').
+        others', and keeps its region mixin).
         """
         if self.regions is None:
             return catalogs[0][1]
         host = self.accounts[0].catalog.public_host
         return merged_catalog([(account.aws.region, catalog) for account, catalog in catalogs],
-                              host)
+                              self.regions.served, host)
 
     def collection(self, one: Callable[[Account], IEntityCollection]) -> IEntityCollection:
         """The collection over the regions' collections C{one} makes."""

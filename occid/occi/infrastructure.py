@@ -297,7 +297,7 @@ REGION = Mixin(
     scheme=INFRASTRUCTURE,
     title="region",
     location="/mixin/region/",
-    applies=(COMPUTE, STORAGE, NETWORK),
+    applies=(RESOURCE, LINK),
 )
 
 SSH_KEY = Mixin(
@@ -414,7 +414,10 @@ def _region_attribute(region: str) -> Attribute:
 
 
 def region_mixin(region: str, public_host: str) -> Mixin:
-    """The mixin of one AWS region (term = the region name), under L{REGION}."""
+    """
+    The mixin of one AWS region (term = the region name), under L{REGION}:
+    every entity of the region carries it, resources and links alike.
+    """
     return Mixin(
         term=region,
         scheme=f"http://occi.{public_host}/occi/infrastructure/region#",
@@ -422,7 +425,7 @@ def region_mixin(region: str, public_host: str) -> Mixin:
         attributes=(_region_attribute(region),),
         location=f"/mixin/region/{region}/",
         depends=(REGION,),
-        applies=(COMPUTE, STORAGE, NETWORK),
+        applies=REGION.applies,
     )
 
 
