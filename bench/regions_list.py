@@ -67,11 +67,11 @@ def launch_computes(endpoint: str, regions, count: int) -> None:
     tags = [{"Key": key, "Value": value}
             for key, value in scope.creation_tags("bench-vm").items()]
     for region in regions:
-        boto3.client("ec2", region_name=region, endpoint_url=endpoint,
-                     aws_access_key_id="testing", aws_secret_access_key="testing",
-                     ).run_instances(
-            ImageId=DEBIAN, InstanceType="t3.micro", MinCount=count, MaxCount=count,
-            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
+        client = boto3.client("ec2", region_name=region, endpoint_url=endpoint,
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        client.run_instances(ImageId=DEBIAN, InstanceType="t3.micro", MinCount=count,
+                             MaxCount=count,
+                             TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
 
 
 def daemon_serving(directory: str, pki, endpoint: str, regions) -> Daemon:
