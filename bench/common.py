@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -238,6 +239,8 @@ class RunResult:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     server_cpu: float | None = None
+    #: CPU seconds over the run of the other processes watched, by name.
+    others_cpu: dict[str, float] = field(default_factory=dict)
     first_error: str = ""
 
     @property
@@ -254,9 +257,16 @@ class RunResult:
 
     @property
     def cpu_ms_per_request(self) -> float | None:
-        if self.server_cpu is None or not self.requests:
+        return self._per_request_ms(self.server_cpu)
+
+    def others_cpu_ms_per_request(self) -> dict[str, float | None]:
+        """The CPU per request of each other process watched, in ms, by name."""
+        return {name: self._per_request_ms(seconds) for name, seconds in self.others_cpu.items()}
+
+    def _per_request_ms(self, seconds: float | None) -> float | None:
+        if seconds is None or not self.requests:
             return None
-        return self.server_cpu / self.requests * 1000
+        return seconds / self.requests * 1000
 
 
 def _worker(make, index, barrier, queue, duration):
@@ -281,12 +291,23 @@ def _worker(make, index, barrier, queue, duration):
     queue.put((requests, errors, latencies, time.monotonic() - start, first_error))
 
 
+def cpu_times(pids: Mapping[str, int]) -> dict[str, float]:
+    """L{cpu_seconds} of each process of C{pids}, by the same names."""
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+#: The name of the server in the CPU times L{run_workers} reads.
+_SERVER = "server"
+
+
 def run_workers(variant: str, make, workers: int, duration: float,
-                server_pid: int | None = None) -> RunResult:
+                server_pid: int | None = None,
+                watched: Mapping[str, int] | None = None) -> RunResult:
     """
     Fork C{workers} processes, each running C{make(index)}'s C{run} for
     C{duration} seconds from a common start; gather their results and the
-    server's CPU time over the run.
+    CPU time over the run of the server and of the other processes
+    C{watched} (pids by name).
     """
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(workers + 1)
@@ -299,7 +320,8 @@ def run_workers(variant: str, make, workers: int, duration: float,
         process.start()
     with contextlib.suppress(threading.BrokenBarrierError):
         barrier.wait(timeout=300)
-    cpu_before = cpu_seconds(server_pid) if server_pid else None
+    pids = {**(watched or {}), **({_SERVER: server_pid} if server_pid else {})}
+    cpu_before = cpu_times(pids)
     result = RunResult(variant)
     for _ in processes:
         requests, errors, latencies, seconds, first_error = queue.get(timeout=duration + 300)
@@ -308,8 +330,9 @@ def run_workers(variant: str, make, workers: int, duration: float,
         result.latencies += latencies
         result.seconds = max(result.seconds, seconds)
         result.first_error = result.first_error or first_error
-    if server_pid:
-        result.server_cpu = cpu_seconds(server_pid) - cpu_before
+    spent = {name: seconds - cpu_before[name] for name, seconds in cpu_times(pids).items()}
+    result.server_cpu = spent.pop(_SERVER, None)
+    result.others_cpu = spent
     for process in processes:
         process.join(timeout=30)
     return result
@@ -380,20 +403,29 @@ class Medians:
     p50_ms: float
     rate: float
     cpu_ms: float | None
+    #: The CPU per request of the other processes watched, by name.
+    others_cpu_ms: dict[str, float | None] = field(default_factory=dict)
 
 
 def medians(results: dict[str, list[RunResult]]) -> dict[str, Medians]:
     """
-    Per variant, the medians of its runs' p50 latency, rate and server CPU
-    per request (C{None} where no server was measured).
+    Per variant, the medians of its runs' p50 latency, rate and CPU per
+    request of the server and of the other processes watched (C{None} where
+    none was measured).
     """
-    def cpu(runs):
-        measured = [r.cpu_ms_per_request for r in runs if r.cpu_ms_per_request is not None]
+    def cpu(per_run):
+        measured = [ms for ms in per_run if ms is not None]
         return median(measured) if measured else None
+
+    def others(runs):
+        names = {name for r in runs for name in r.others_cpu}
+        return {name: cpu(r.others_cpu_ms_per_request().get(name) for r in runs)
+                for name in sorted(names)}
 
     return {
         variant: Medians(
-            median(r.p50_ms for r in runs), median(r.rate for r in runs), cpu(runs)
+            median(r.p50_ms for r in runs), median(r.rate for r in runs),
+            cpu(r.cpu_ms_per_request for r in runs), others(runs),
         )
         for variant, runs in results.items()
     }
@@ -413,8 +445,10 @@ def print_header(title: str, lines: list[str]) -> None:
     """Print the benchmark's title, the machine and the setup C{lines}."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"== {title}")
-    print(f"   {now}; {os.cpu_count()} cores; Python {platform.python_version()}; "
-          f"{platform.machine()} {platform.system()} {platform.release()}")
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"   {now}; {os.cpu_count()} cores, load average {load}; Python "
+          f"{platform.python_version()}; {platform.machine()} {platform.system()} "
+          f"{platform.release()}")
     for line in lines:
         print(f"   {line}")
     sys.stdout.flush()
@@ -424,6 +458,10 @@ def print_run(result: RunResult) -> None:
     """One line per run."""
     cpu = result.cpu_ms_per_request
     cpu_text = f", server CPU {cpu:.2f} ms/req" if cpu is not None else ""
+    others = [f"{name} {ms:.2f}" for name, ms in result.others_cpu_ms_per_request().items()
+              if ms is not None]
+    if others:
+        cpu_text += f" ({', '.join(others)})"
     errors = f", {result.errors} errors ({result.first_error})" if result.errors else ""
     print(f"   {result.variant:<10} {result.requests:6d} req in {result.seconds:5.2f} s = "
           f"{result.rate:7.1f}/s, p50 {result.p50_ms:6.2f} ms, p99 {result.p99_ms:6.2f} ms"

@@ -151,7 +151,7 @@ def main(argv: list[str]) -> None:
 
 
 def _run(args, daemon, moto, instance_id, ca, proxy) -> None:
-    pid = daemon._process.pid
+    pid = daemon.pid
     path = f"/compute/{instance_id}"
     occid_make = common.keepalive_worker(daemon.port, ca, proxy, path)
     boto3_make = boto3_worker(moto.endpoint, instance_id, args.clients)

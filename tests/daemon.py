@@ -102,6 +102,12 @@ list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
             )
         self._process: subprocess.Popen | None = None
 
+    @property
+    def pid(self) -> int:
+        """The process id of the running daemon."""
+        assert self._process is not None, "the daemon is not running"
+        return self._process.pid
+
     def command(self) -> list[str]:
         """The twistd command line that runs this daemon in the foreground."""
         return [*twistd_command(), "--nodaemon", "--pidfile=", f"--logfile={self.log_path}",

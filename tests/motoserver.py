@@ -89,6 +89,12 @@ class MotoServer:
                     raise RuntimeError("the moto server did not start") from None
                 time.sleep(0.1)
 
+    @property
+    def pid(self) -> int:
+        """The process id of the running server."""
+        assert self._process is not None, "the moto server is not running"
+        return self._process.pid
+
     def reset(self) -> None:
         """Wipe every account and region (POST /moto-api/reset)."""
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
