@@ -228,7 +228,7 @@ BAD = [
     ("[grid]", "[aws]\nnetwork_pool = '10.0.0.1/8'\n[grid]", "[aws] network_pool", "not a CIDR"),
     ("[grid]", "server = 1\n[grid]", "[server] server", "unknown key"),
     ('name = "fedcloud"', 'name = ""', "accounts[0].name", "is required"),
-    ('fqans = ["/fedcloud.egi.eu"]', "fqans = []", "accounts[0].fqans", "needs fqans or dns"),
+    ('fqans = ["/fedcloud.egi.eu"]', "fqans = []", "accounts[0].fqans", "needs fqans, dns or subs"),
     ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["fedcloud"]', "accounts[0].fqans", "is not a FQAN"),
     (
         'fqans = ["/fedcloud.egi.eu"]',
