@@ -53,10 +53,12 @@ class GridHTTPChannel(HTTPChannel):
     @ivar clock: the reactor's clock, the time the chain is judged at.
     @ivar principal: the L{Principal}, when the chain was accepted.
     @ivar refusal: the L{CertificateRejected}, when it was not.
+    @ivar presented: whether the client presented a certificate at all.
     """
 
     principal: Principal | None = None
     refusal: CertificateRejected | None = None
+    presented = False
 
     def __init__(self, authenticator: IAuthenticator, clock: IReactorTime):
         super().__init__()
@@ -69,6 +71,7 @@ class GridHTTPChannel(HTTPChannel):
             raise TypeError(f"a GridHTTPChannel runs over TLS, not {connection!r}")
         leaf = connection.get_peer_certificate(as_cryptography=True)
         chain = [leaf] if leaf is not None else []
+        self.presented = leaf is not None
         if leaf is not None:
             chain += connection.get_peer_cert_chain(as_cryptography=True) or []
         errors = list(verify_record(connection).errors)
@@ -123,15 +126,16 @@ class GridHTTPChannel(HTTPChannel):
 def connection_principal(request: Request) -> Principal | None:
     """
     The principal of the client certificate of the connection C{request}
-    arrived on, or C{None} when it presented none.  (Whether it has expired
-    since the handshake is the pipeline's check, on the same clock.)
+    arrived on, or C{None} when it presented none (or has not finished its
+    handshake).  (Whether it has expired since the handshake is the
+    pipeline's check, on the same clock.)
 
-    @raise CertificateRejected: the connection's chain was refused.
+    @raise CertificateRejected: the connection's certificate was refused.
     """
     channel = request.channel
     if not isinstance(channel, GridHTTPChannel):
         return None
-    if channel.refusal is not None:
+    if channel.refusal is not None and channel.presented:
         raise channel.refusal
     return channel.principal
 

@@ -31,7 +31,7 @@ from occid.server.pipeline import Identify
 log = Logger()
 
 #: The fix of a request without credentials, where only proxies are accepted.
-PROXY_FIX = ("connect with your proxy as client certificate (curl --cert $X509_USER_PROXY "
+PROXY_FIX = ("present your proxy as client certificate (curl --cert $X509_USER_PROXY "
              "--key $X509_USER_PROXY, or occi --auth x509 --voms --user-cred $X509_USER_PROXY)")
 
 #: The same, where tokens are accepted too.
@@ -92,6 +92,6 @@ def _refused(failure: Failure) -> Failure:
     refusal = failure.value
     if not isinstance(refusal, TokenRejected):
         return failure
-    log.warn("Refused a token: {rule}: {reason}", rule=refusal.rule, reason=refusal.reason,
-             issuer=refusal.issuer, sub=refusal.sub)
+    log.warn("Refused a token of {sub} from {issuer}: {rule}: {reason}", rule=refusal.rule,
+             reason=refusal.reason, issuer=refusal.issuer or "-", sub=refusal.sub or "-")
     raise token_refused(refusal)
