@@ -22,6 +22,7 @@ from occid import config as configmodule
 from occid.demo import preparation
 from occid.demo.announce import AnnounceService
 from occid.demo.emulator import EmulatorService
+from occid.demo.issuer import issuer_service
 from occid.ec2.backend import ThreadPoolService, make_backend_service
 from occid.ec2.profiles import check_profiles
 from occid.gsi.authenticator import GridAuthenticator
@@ -127,6 +128,8 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
         # First, so that EC2 answers before the backend loads its catalogs.
         emulator = EmulatorService(demo_setup, reactor)
         emulator.setServiceParent(top)
+        # Before the token service, which fetches its keys when it starts.
+        issuer_service(demo_setup.issuer, reactor).setServiceParent(top)
 
     grid = config.grid
     files = TrustFiles(config.server, grid, reactor)

@@ -23,11 +23,14 @@ from urllib.parse import parse_qs
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
+from twisted.application import strports
+from twisted.application.service import IService
+from twisted.internet.interfaces import IReactorCore
 from twisted.web import resource, server
 
 from occid.gsi.principal import TokenSubject
 
-__all__ = ["Issuer", "IssuerResource", "entitlement"]
+__all__ = ["Issuer", "IssuerResource", "entitlement", "issuer_service"]
 
 #: The paths of the issuer's endpoints, below its URL.
 DISCOVERY = "/.well-known/openid-configuration"
@@ -168,3 +171,10 @@ class IssuerResource(resource.Resource):
         request.setResponseCode(status)
         request.setHeader(b"Content-Type", b"application/json")
         return json.dumps(answer).encode()
+
+
+def issuer_service(issuer: Issuer, reactor: IReactorCore) -> IService:
+    """The service serving C{issuer} on its URL's port of 127.0.0.1."""
+    port = issuer.url.rsplit(":", 1)[1]
+    return strports.service(f"tcp:{port}:interface=127.0.0.1",
+                            server.Site(IssuerResource(issuer)), reactor=reactor)
