@@ -6,6 +6,7 @@ checks of files and AWS profiles at start are in C{tests/test_preflight.py}.
 """
 
 import dataclasses
+import os
 
 import pytest
 
@@ -472,3 +473,16 @@ def test_subs_need_a_configured_issuer(site, subject):
     with pytest.raises(config.ConfigError) as e:
         config.parse(text)
     assert e.value.key == "accounts[0].subs"
+
+
+def test_sample_oidc_example_validates():
+    """The commented [oidc] example of etc/occid.toml, uncommented, is a valid configuration."""
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "etc", "occid.toml"), encoding="utf-8") as f:
+        text = f.read()
+    example = text[text.index("\n# [oidc]\n") + 1:]
+    uncommented = "\n".join(line[2:] if line.startswith("# ") else line
+                            for line in example.splitlines() if line.startswith("#"))
+    loaded = config.parse(text + "\n" + uncommented)
+    assert [issuer.url for issuer in loaded.oidc.issuers] == ["https://aai.egi.eu/auth/realms/egi"]
+    assert loaded.oidc == config.OidcConfig(issuers=loaded.oidc.issuers)
