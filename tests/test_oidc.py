@@ -83,6 +83,8 @@ def test_claims_within_the_skew():
     ({"exp": "tomorrow"}, "T1"),
     ({"exp": 10 ** 20}, "T1"),
     ({"exp": True}, "T1"),
+    ({"exp": float("nan")}, "T1"),
+    ({"nbf": float("inf")}, "T1"),
 ])
 def test_claims_refused(override, rule):
     """Each claims rule refuses its case with its id."""

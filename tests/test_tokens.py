@@ -15,6 +15,8 @@ import json
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from twisted.internet import defer
@@ -411,3 +413,22 @@ def test_unexpected_failure_is_not_a_token_refusal():
     assert _refused(failure) is failure
     with pytest.raises(Unauthorized, match="token was refused"):
         _refused(Failure(TokenRejected("T6", "expired")))
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=200),
+       header=_JSON, claims=_JSON)
+def test_garbage_is_refused_never_a_500(served, text, header, claims):
+    """Any header value, or any JSON in a JWT's parts, is a 401 (or 403), never a 500."""
+    issuer, _ = served
+    stack = Stack(issuer)
+    for token in (text, forged(header, claims)):
+        if not token.strip():
+            continue
+        assert stack.get(token).status in (401, 403)
+    assert all(p is None or p.token is not None for p in stack.backend.asked)

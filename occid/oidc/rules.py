@@ -166,5 +166,5 @@ def _moment(claims: Mapping[str, Any], name: str, issuer: str, sub: str) -> date
         raise TokenRejected("T1", f"malformed token: {name} is not a number", issuer, sub)
     try:
         return datetime.fromtimestamp(0, UTC) + timedelta(seconds=value)
-    except OverflowError:
+    except (OverflowError, ValueError):  # too large, or NaN (which JSON parsers accept)
         raise TokenRejected("T1", f"malformed token: {name} is out of range", issuer, sub) from None
