@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,7 +36,7 @@ from occid.policy import AccountPolicy
 from occid.server.credentials import _refused, make_identify
 from occid.server.pipeline import make_root
 from occid.server.site import make_site
-from occid.server.tokens import TokenAuthenticator
+from occid.server.tokens import TokenAuthenticator, TokenService
 from occid.testing import MemoryBackend
 from tests.issuer import serving_issuer
 from tests.rawhttp import http_request
@@ -432,3 +433,54 @@ def test_garbage_is_refused_never_a_500(served, text, header, claims):
             continue
         assert stack.get(token).status in (401, 403)
     assert all(p is None or p.token is not None for p in stack.backend.asked)
+
+
+def test_cache_is_bounded(served):
+    """Past its size the cache forgets the least recently used token: its userinfo is asked again."""
+    issuer, calls = served
+    issuer.users["frank"] = issuer.users["grace"] = (MEMBER,)
+    stack = Stack(issuer)
+    stack.tokens._cache_size = 1
+    first, second = issuer.mint("frank"), issuer.mint("grace")
+    assert stack.get(first).status == 200
+    del calls[:]
+    for token in (second, first):
+        assert stack.get(token).status == 200
+    assert calls.count("/userinfo") == 2
+    del calls[:]
+    assert stack.get(first).status == 200
+    assert calls == []
+
+
+def test_keys_refreshed_by_the_service(served):
+    """The token service fetches the keys when it starts and every refresh period, off requests."""
+    issuer, calls = served
+    stack = Stack(issuer)
+    service = TokenService(stack.tokens, 3600, stack.clock)
+    del calls[:]
+    service.startService()
+    assert calls.count("/jwks") == 1
+    stack.clock.advance(3600)
+    assert calls.count("/jwks") == 2
+    service.stopService()
+    stack.clock.advance(3600)
+    assert calls.count("/jwks") == 2
+
+
+def test_concurrent_unknown_kids_share_one_fetch(served):
+    """Requests arriving while the keys are fetched wait for that fetch; none starts another."""
+    issuer, _ = served
+    clock = MemoryReactorClock()
+    clock.advance(time.time())
+    queued = []
+
+    def later(function, *args, **kwargs):
+        queued.append((function, args, kwargs))
+        return defer.Deferred()
+
+    oidc = OidcConfig(issuers=(IssuerConfig(url=issuer.url),))
+    tokens = TokenAuthenticator(oidc, clock, later)
+    now = datetime.fromtimestamp(clock.seconds(), UTC)
+    first = tokens.authenticate(issuer.mint("h", entitlements=[MEMBER]), now)
+    second = tokens.authenticate(issuer.mint("i", entitlements=[MEMBER]), now)
+    assert len(queued) == 1 and not first.called and not second.called
