@@ -114,7 +114,10 @@ class GridHTTPChannel(HTTPChannel):
             log.failure("Unreadable client chain from {peer}", failure, peer=self._peer())
             refusal = _UNREADABLE
         self.refusal = refusal
-        log.warn(
+        # No certificate at all is what every token user's connection looks
+        # like: noted, not warned about (its requests may carry a token).
+        emit = log.warn if chain else log.info
+        emit(
             "Refused client {peer}: {rule}: {reason}",
             peer=self._peer(),
             rule=refusal.rule,
