@@ -135,10 +135,8 @@ class TokenAuthenticator:
         """
         key = issuer.keys.find(kid) if issuer.keys is not None else None
         if key is None:
-            since = self._clock.seconds() - (issuer.fetched_at or float("-inf"))
-            if issuer.pending is not None or since >= KEY_REFRESH_INTERVAL:
-                await self._refresh(issuer)
-                key = issuer.keys.find(kid) if issuer.keys is not None else None
+            await self._fetched_again(issuer)
+            key = issuer.keys.find(kid) if issuer.keys is not None else None
         if key is None and issuer.keys is None:
             raise ServiceUnavailable(f"the keys of {issuer.config.url} could not be fetched; "
                                      "retry in a minute", retry_after=60)
@@ -146,6 +144,16 @@ class TokenAuthenticator:
             raise TokenRejected("T4", f"unknown key {str(kid)[:64]!r} of {issuer.config.url}",
                                 issuer.config.url)
         return key
+
+    async def _fetched_again(self, issuer: _Issuer) -> None:
+        """
+        Wait for the fetch of C{issuer}'s documents that runs, or start one
+        if the last started a minute ago or more (so a flood of bad tokens
+        costs the issuer one call a minute).
+        """
+        since = self._clock.seconds() - (issuer.fetched_at or float("-inf"))
+        if issuer.pending is not None or since >= KEY_REFRESH_INTERVAL:
+            await self._refresh(issuer)
 
     # -- tokens ----------------------------------------------------------------------
 
@@ -196,7 +204,7 @@ class TokenAuthenticator:
         refusal = None
         for issuer in asked:
             if issuer.endpoints is None:
-                await self._refresh(issuer)
+                await self._fetched_again(issuer)
             url = issuer.endpoints.introspection if issuer.endpoints is not None else None
             if url is None:
                 continue
