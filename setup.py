@@ -26,6 +26,8 @@ setup(
         "asn1crypto>=1.5",
         "boto3>=1.34",
         "zope.interface>=6.0",
+        # OIDC access tokens: JWS with explicit algorithm allow-lists, JWK sets.
+        "joserfc>=1.0",
     ],
     extras_require={
         "demo": ["moto[server]>=5.0"],

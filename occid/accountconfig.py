@@ -63,9 +63,10 @@ def key_name(table: str, key: str) -> str:
     """
     How messages name C{key} of C{table}: C{[images.regions] eu-central-1}
     for a top-level table (C{images.regions}), C{accounts[0].images.list}
-    inside an account (C{accounts[0].images}).
+    inside an entry of an array of tables (C{accounts[0].images},
+    C{oidc.issuers[0]}).
     """
-    return f"{table}.{key}" if table.startswith("accounts") else f"[{table}] {key}"
+    return f"{table}.{key}" if "[" in table else f"[{table}] {key}"
 
 
 #: The keys of an account that sets no templates of its own.

@@ -34,11 +34,12 @@ from occid.accountconfig import (
 from occid.awsconfig import AwsConfig, check_aws
 from occid.imagesconfig import ImagesConfig, build_images, check_images, region_table
 from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility, coerce
+from occid.oidcconfig import IssuerConfig, OidcConfig, build_oidc, check_oidc, subject_issuer
 from occid.regionconfig import check_account_regions, check_regions
 
 __all__ = ["DEFAULT_PATH", "AccountConfig", "AwsConfig", "Config", "ConfigError", "CrlMode",
-           "GridConfig", "Hibernation", "ImagePolicy", "ImagesConfig", "LimitedProxies", "ServerConfig",
-           "Visibility", "parse"]
+           "GridConfig", "Hibernation", "ImagePolicy", "ImagesConfig", "IssuerConfig", "LimitedProxies",
+           "OidcConfig", "ServerConfig", "Visibility", "parse"]
 
 DEFAULT_PATH = "/etc/occid/occid.toml"
 
@@ -96,6 +97,8 @@ class AccountConfig:
     visibility: Visibility = Visibility.OWNER
     manager_fqans: tuple[str, ...] = ()
     dns: tuple[str, ...] = ()
+    #: Token users served without entitlements, C{"<issuer> <sub>"} (robots, like C{dns}).
+    subs: tuple[str, ...] = ()
     #: The regions it serves, its default one first; unset: C{[aws] regions}.
     regions: tuple[str, ...] = ()
     #: The account's own templates (L{occid.accountconfig}); unset: the global ones.
@@ -122,6 +125,7 @@ class Config:
     aws: AwsConfig
     images: ImagesConfig
     accounts: tuple[AccountConfig, ...] = field(default=())
+    oidc: OidcConfig = field(default_factory=OidcConfig)
 
     def account(self, name: str) -> AccountConfig:
         """The account entry called C{name}."""
@@ -201,7 +205,7 @@ _SECTIONS = {
 }
 
 #: The top-level tables; C{[[accounts]]} is an array of tables.
-_TABLES = (*_SECTIONS, "images")
+_TABLES = (*_SECTIONS, "images", "oidc")
 
 _FQAN = re.compile(r"^(/[A-Za-z0-9._-]+)+(/Role=[A-Za-z0-9._-]+)?(/Capability=[A-Za-z0-9._-]+)?$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -233,6 +237,7 @@ def parse(text: str, path: str = "<string>") -> Config:
                                 for name, cls in _SECTIONS.items()}
     check_regions(tables["aws"], fail)
     sections["images"] = build_images(tables["images"], "images", build, fail)
+    sections["oidc"] = build_oidc(tables["oidc"], build, fail)
 
     raw_accounts = document.get("accounts", [])
     if not isinstance(raw_accounts, list) or not all(
@@ -339,6 +344,7 @@ def _check(config: Config) -> None:
     check_aws(aws, fail)
 
     check_images(images, "images", aws.regions, fail)
+    check_oidc(config.oidc, fail)
 
     _check_accounts(config)
 
@@ -361,8 +367,8 @@ def _check_accounts(config: Config) -> None:
         if account.name in names:
             fail("name", f"{account.name!r} is used twice")
         names.add(account.name)
-        if not account.fqans and not account.dns:
-            fail("fqans", "an account needs fqans or dns to serve anyone")
+        if not account.fqans and not account.dns and not account.subs:
+            fail("fqans", "an account needs fqans, dns or subs to serve anyone")
         for key in ("fqans", "manager_fqans"):
             for pattern in getattr(account, key):
                 if not _FQAN.match(pattern):
@@ -370,6 +376,9 @@ def _check_accounts(config: Config) -> None:
         for dn in account.dns:
             if not dn.startswith("/") or "=" not in dn:
                 fail("dns", f"{dn!r} is not a DN in /DC=…/CN=… form")
+        for subject in account.subs:
+            if subject_issuer(subject, config.oidc) is None:
+                fail("subs", f"{subject!r} is not '<issuer> <sub>' with an issuer of [[oidc.issuers]]")
         if account.role_arn and not _ARN.match(account.role_arn):
             fail("role_arn", f"{account.role_arn!r} is not an IAM role ARN")
         check_account_regions(account.regions, config.aws.regions, f"{where}.regions", raise_error)

@@ -44,6 +44,28 @@ class IAuthenticator(Interface):
         """
 
 
+class ITokenAuthenticator(Interface):
+    """
+    Turns a bearer token (an OIDC access token) into a principal.
+    """
+
+    def authenticate(token, now):
+        """
+        Validate C{token} by the token rules (T1-T10 of docs/security.md) and
+        find its entitlements.
+
+        @param token: the token as the request carried it.
+        @param now: the current time, an aware C{datetime} in UTC.
+        @return: a Deferred firing with an L{occid.gsi.principal.Principal}
+            whose C{token} is set.
+        @raise occid.oidc.refusal.TokenRejected: (as the Deferred's failure)
+            the token fails a rule; the exception names the rule and the
+            reason.
+        @raise occid.occi.errors.ServiceUnavailable: (likewise) the issuer's
+            keys, userinfo or introspection could not be reached.
+        """
+
+
 class IAccountPolicy(Interface):
     """
     Decides which AWS account serves a principal, and what it may do there.

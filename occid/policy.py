@@ -55,9 +55,11 @@ class AccountPolicy:
     the accounts in file order: the first account with a matching pattern
     wins.  A pattern C{/vo/group} matches itself and every subgroup, with any
     role; a pattern with C{/Role=r} (or C{/Capability=c}) also needs that
-    role.  Only a principal whose FQANs match no account, or who has none,
-    is then looked up in the accounts' C{dns} (robots), in file order; its VO
-    tag is L{robot_vo} of the account.
+    role.  A token user's FQANs are the group paths of its entitlements,
+    matched the same way.  Only a principal whose FQANs match no account, or
+    who has none, is then looked up in the accounts' C{dns} (robots; for a
+    token user, C{subs}), in file order; its VO tag is L{robot_vo} of the
+    account.
     """
 
     def __init__(self, accounts: tuple[AccountConfig, ...], limited_proxies: LimitedProxies | str):
@@ -76,27 +78,36 @@ class AccountPolicy:
                 "create a full proxy (without -limited)"
             )
         writable = not principal.limited
-        if principal.vo is not None:  # FQANs come with their AC's VO
-            bound = self._by_fqans(principal, principal.vo, writable)
-            if bound is not None:
-                return bound
+        bound = self._by_fqans(principal, writable)
+        if bound is not None:
+            return bound
         for account in self._accounts:
-            if principal.dn in account.dns:
+            if (principal.dn in account.dns if principal.token is None
+                    else principal.name in account.subs):
                 return AccountBinding(
                     account=account.name,
                     visibility=account.visibility,
                     writable=writable,
                     vo=robot_vo(account.name),
                 )
-        if principal.vo is None:
+        if not principal.fqans:
             raise Forbidden(
                 "this service needs VOMS attributes: create your proxy with "
-                "voms-proxy-init --voms <your VO>"
+                "voms-proxy-init --voms <your VO>" if principal.token is None else
+                "your token carries no VO entitlements: ask for the eduperson_entitlement "
+                "scope and join a VO served here"
             )
-        raise Forbidden(f"VO {principal.vo} has no account on this service")
+        vos = list(dict.fromkeys(vo_of(fqan) for fqan in principal.fqans))
+        raise Forbidden(
+            f"VO {vos[0]} has no account on this service" if len(vos) == 1
+            else f"VOs {', '.join(vos)} have no account on this service"
+        )
 
-    def _by_fqans(self, principal: Principal, vo: str, writable: bool) -> AccountBinding | None:
-        """The binding of the first account matching one of the FQANs, in order."""
+    def _by_fqans(self, principal: Principal, writable: bool) -> AccountBinding | None:
+        """
+        The binding of the first account matching one of the FQANs, in
+        order; its VO is the matching FQAN's (for a proxy, always its AC's).
+        """
         for fqan in principal.fqans:
             for account in self._accounts:
                 if any(fqan_matches(pattern, fqan) for pattern in account.fqans):
@@ -109,7 +120,7 @@ class AccountPolicy:
                         account=account.name,
                         visibility=Visibility.MANAGER if manager else account.visibility,
                         writable=writable,
-                        vo=vo,
+                        vo=vo_of(fqan),
                     )
         return None
 
@@ -117,6 +128,11 @@ class AccountPolicy:
 def robot_vo(account: str) -> str:
     """The C{occid:vo} value of the robots served by C{account}: C{@<account>}."""
     return ROBOT_VO_PREFIX + account
+
+
+def vo_of(fqan: str) -> str:
+    """The VO of an FQAN (or token group path): its first group."""
+    return fqan.strip("/").split("/")[0]
 
 
 def fqan_matches(pattern: str, fqan: str) -> bool:

@@ -15,23 +15,27 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
+from twisted.python.threadpool import ThreadPool
 
 from occid import __version__
 from occid import config as configmodule
 from occid.demo import preparation
 from occid.demo.announce import AnnounceService
 from occid.demo.emulator import EmulatorService
-from occid.ec2.backend import make_backend_service
+from occid.demo.issuer import issuer_service
+from occid.ec2.backend import ThreadPoolService, make_backend_service
 from occid.ec2.profiles import check_profiles
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.chain import ChainOptions
 from occid.policy import AccountPolicy
 from occid.server import preflight
-from occid.server.channel import identify, log_dropped_ac
+from occid.server.channel import log_dropped_ac
+from occid.server.credentials import make_identify
 from occid.server.pipeline import make_root
 from occid.server.reload import ReloadService, TrustFiles
 from occid.server.site import make_site
 from occid.server.tls import GridServerTLS
+from occid.server.tokens import TokenAuthenticator, TokenService
 
 
 class Options(usage.Options):
@@ -82,6 +86,30 @@ class Options(usage.Options):
         self["config"] = self["demo_setup"].files.config
 
 
+#: The most calls to OIDC issuers at once (a pool of their own, so that a
+#: slow issuer holds up neither EC2 calls nor DNS).
+TOKEN_THREADS = 4
+
+
+def _token_authenticator(oidc: configmodule.OidcConfig, reactor: Any,
+                         top: service.MultiService) -> TokenAuthenticator | None:
+    """
+    With C{[oidc]} issuers, the token authenticator, its thread pool and the
+    service fetching the issuers' keys, under C{top}; else C{None}.
+    """
+    if not oidc.enabled:
+        return None
+    pool = ThreadPool(0, TOKEN_THREADS, "occid-oidc")
+    ThreadPoolService(reactor, pool).setServiceParent(top)
+
+    def run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
+        return deferToThreadPool(reactor, pool, function, *args, **kwargs)
+
+    tokens = TokenAuthenticator(oidc, reactor, run)
+    TokenService(tokens, oidc.refresh, reactor).setServiceParent(top)
+    return tokens
+
+
 def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     """
     The daemon: the EC2 backend (thread pool, catalogs, reconciler), the TLS
@@ -100,6 +128,8 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
         # First, so that EC2 answers before the backend loads its catalogs.
         emulator = EmulatorService(demo_setup, reactor)
         emulator.setServiceParent(top)
+        # Before the token service, which fetches its keys when it starts.
+        issuer_service(demo_setup.issuer, reactor).setServiceParent(top)
 
     grid = config.grid
     files = TrustFiles(config.server, grid, reactor)
@@ -116,8 +146,10 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     backend, backend_service = make_backend_service(config, reactor)
     backend_service.setServiceParent(top)
 
+    tokens = _token_authenticator(config.oidc, reactor, top)
     tls = GridServerTLS(trust.context)
-    root = make_root(backend, policy, identify, config.server.public_url, reactor)
+    root = make_root(backend, policy, make_identify(tokens, reactor),
+                     config.server.public_url, reactor)
     site = make_site(
         root, config.server.max_body, config.server.request_timeout, reactor, authenticator
     )

@@ -6,6 +6,7 @@ checks of files and AWS profiles at start are in C{tests/test_preflight.py}.
 """
 
 import dataclasses
+import os
 
 import pytest
 
@@ -228,7 +229,7 @@ BAD = [
     ("[grid]", "[aws]\nnetwork_pool = '10.0.0.1/8'\n[grid]", "[aws] network_pool", "not a CIDR"),
     ("[grid]", "server = 1\n[grid]", "[server] server", "unknown key"),
     ('name = "fedcloud"', 'name = ""', "accounts[0].name", "is required"),
-    ('fqans = ["/fedcloud.egi.eu"]', "fqans = []", "accounts[0].fqans", "needs fqans or dns"),
+    ('fqans = ["/fedcloud.egi.eu"]', "fqans = []", "accounts[0].fqans", "needs fqans, dns or subs"),
     ('fqans = ["/fedcloud.egi.eu"]', 'fqans = ["fedcloud"]', "accounts[0].fqans", "is not a FQAN"),
     (
         'fqans = ["/fedcloud.egi.eu"]',
@@ -385,3 +386,103 @@ def test_choice_messages(site):
     assert e.value.problem == (
         "must be one of 'all', 'owned', 'listed', 'owned_and_listed', not 'some'"
     )
+
+
+OIDC = """
+[oidc]
+timeout = 5
+
+[[oidc.issuers]]
+url = "https://aai.egi.eu/auth/realms/egi"
+audience = "https://occi.example.org"
+client_id = "occid"
+client_secret = "s3cret"
+"""
+
+
+def test_oidc_off_by_default(site):
+    """Without [oidc], no token is accepted."""
+    assert not config.parse(minimal(site)).oidc.enabled
+
+
+def test_oidc_issuers(site):
+    """[[oidc.issuers]] are read in order, with their defaults; accounts take subs."""
+    text = minimal(site, oidc=OIDC).replace(
+        'fqans = ["/fedcloud.egi.eu"]',
+        'fqans = ["/fedcloud.egi.eu"]\nsubs = ["https://aai.egi.eu/auth/realms/egi robot@egi.eu"]')
+    loaded = config.parse(text)
+    [issuer] = loaded.oidc.issuers
+    assert (issuer.url, issuer.audience, issuer.client_id, issuer.entitlements_claim) == (
+        "https://aai.egi.eu/auth/realms/egi", "https://occi.example.org", "occid",
+        "eduperson_entitlement")
+    assert issuer.introspects and loaded.oidc.timeout == 5
+    assert loaded.accounts[0].subs == ("https://aai.egi.eu/auth/realms/egi robot@egi.eu",)
+    assert loaded.oidc.issuer(issuer.url) is issuer and loaded.oidc.issuer("x") is None
+
+
+@pytest.mark.parametrize(("old", "new", "key", "problem"), [
+    ('url = "https://aai.egi.eu/auth/realms/egi"', 'url = "http://aai.egi.eu/"',
+     "oidc.issuers[0].url", "must be an https URL"),
+    ('url = "https://aai.egi.eu/auth/realms/egi"', 'url = "https://aai.egi.eu/#x"',
+     "oidc.issuers[0].url", "without query or fragment"),
+    ('client_secret = "s3cret"', "", "oidc.issuers[0].client_secret", "go together"),
+    ('audience = "https://occi.example.org"', 'audiences = ["x"]',
+     "oidc.issuers[0].audiences", "unknown key"),
+    ("timeout = 5", "timeout = 0", "[oidc] timeout", "between 0 and 60"),
+    ("timeout = 5", "refresh = 10", "[oidc] refresh", "at least 60"),
+    ('client_id = "occid"', 'entitlements_claim = ""\nclient_id = "occid"',
+     "oidc.issuers[0].entitlements_claim", "must name a claim"),
+])
+def test_bad_oidc(site, old, new, key, problem):
+    """Each bad [oidc] value names the file, its key and the problem."""
+    text = minimal(site, oidc=OIDC)
+    assert old in text
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(text.replace(old, new, 1), "/etc/occid/occid.toml")
+    assert (e.value.path, e.value.key) == ("/etc/occid/occid.toml", key)
+    assert problem in e.value.problem
+
+
+def test_issuers_not_tables(site):
+    """[oidc] issuers must be an array of tables."""
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(minimal(site, oidc="[oidc]\nissuers = 3\n"))
+    assert e.value.key == "[oidc] issuers" and "array of tables" in e.value.problem
+
+
+def test_issuer_listed_twice(site):
+    """One issuer URL twice is refused."""
+    text = minimal(site, oidc=OIDC + '\n[[oidc.issuers]]\nurl = "https://aai.egi.eu/auth/realms/egi"\n')
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(text)
+    assert e.value.key == "oidc.issuers[1].url" and "twice" in e.value.problem
+
+
+def test_http_issuer_on_loopback_only(site):
+    """Plain HTTP is allowed for an issuer on 127.0.0.1 (tests, the demo)."""
+    text = minimal(site, oidc='[[oidc.issuers]]\nurl = "http://127.0.0.1:8080"\n')
+    assert config.parse(text).oidc.enabled
+
+
+@pytest.mark.parametrize("subject", [
+    "robot@egi.eu", "https://other.example.org robot", "https://aai.egi.eu/auth/realms/egi "])
+def test_subs_need_a_configured_issuer(site, subject):
+    """An account's subs entry is '<issuer> <sub>' with an issuer of [[oidc.issuers]]."""
+    text = minimal(site, oidc=OIDC).replace(
+        'fqans = ["/fedcloud.egi.eu"]', f'fqans = ["/fedcloud.egi.eu"]\nsubs = ["{subject}"]')
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(text)
+    assert e.value.key == "accounts[0].subs"
+
+
+def test_sample_oidc_example_validates():
+    """The commented [oidc] example of etc/occid.toml, uncommented, is a valid configuration."""
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "etc", "occid.toml"), encoding="utf-8") as f:
+        text = f.read()
+    example = text[text.index("\n# [oidc]\n") + 1:]
+    uncommented = "\n".join(line[2:] if line.startswith("# ") else line
+                            for line in example.splitlines() if line.startswith("#"))
+    loaded = config.parse(text + "\n" + uncommented)
+    assert [issuer.url for issuer in loaded.oidc.issuers] == ["https://aai.egi.eu/auth/realms/egi"]
+    assert loaded.oidc == config.OidcConfig(issuers=loaded.oidc.issuers)

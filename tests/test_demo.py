@@ -24,6 +24,7 @@ from twisted.python import usage
 from occid import tap
 from occid.demo.announce import CURL_HEADING, END_HEADING, ROCCI_HEADING
 from occid.demo.credentials import CRL_LIFETIME, DemoFiles, ensure_credentials
+from occid.demo.issuer import Issuer
 from occid.demo.pki import free_port, subject_hash
 from occid.demo.preparation import (
     AMIS_PATH,
@@ -165,7 +166,8 @@ def test_missing_credential_starts_a_new_pki(tmp_path):
 
 def test_configuration_loads(credentials):
     """The written occid.toml passes occid's configuration checks and points at the demo."""
-    setup = Demo(files=credentials, port=12443, emulator_port=15999, images=demo_images())
+    setup = Demo(files=credentials, port=12443, emulator_port=15999, images=demo_images(),
+                 issuer=Issuer("http://127.0.0.1:15998"))
     path = os.path.join(credentials.directory, "check.toml")
     with open(path, "w", encoding="utf-8") as f:
         f.write(config_text(setup))
@@ -178,6 +180,7 @@ def test_configuration_loads(credentials):
     assert config.images.regions[SECOND_REGION].list == tuple(
         i.id for i in demo_images() if i.region == SECOND_REGION)
     assert config.accounts[0].fqans == ("/demo.occid.example",)
+    assert [issuer.url for issuer in config.oidc.issuers] == ["http://127.0.0.1:15998"]
 
 
 def test_demo_amis_have_no_creation_date():
@@ -284,11 +287,12 @@ needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl absen
 @needs_curl
 def test_printed_commands_work_as_printed(tmp_path):
     """
-    The demo starts on a free port and prints eight curl commands (query
+    The demo starts on a free port and prints ten curl commands (query
     interface, create, list, describe, stop, delete; create in the second
-    region, delete) that each exit 0 with an HTTP 2xx when run unchanged, in
+    region, delete; create and delete with the demo's access token and no
+    certificate) that each exit 0 with an HTTP 2xx when run unchanged, in
     order, in one shell; it stops cleanly on SIGTERM, taking the emulator
-    with it.
+    and the OIDC issuer with it.
     """
     directory = str(tmp_path / "occid-demo")
     port = free_port()
@@ -298,13 +302,15 @@ def test_printed_commands_work_as_printed(tmp_path):
         outcomes = run_in_one_shell(curl_commands(output))
     finally:
         log = running.stop()
-    assert len(outcomes) == 8
+    assert len(outcomes) == 10
     for command, status, codes, body in outcomes:
         assert status == 0, f"{command}\n{body}"
         assert codes and all(200 <= code < 300 for code in codes), f"{command}\n{body}"
     assert f"https://localhost:{port}/compute/i-" in outcomes[1][3]
     assert outcomes[4][3].rstrip().endswith("Content-Length: 0")
     assert re.search(rf"/compute/i-[0-9a-f]+\.{SECOND_REGION}\b", outcomes[6][3])
+    assert f"https://localhost:{port}/compute/i-" in outcomes[8][3]
+    assert "--auth token" in output
     assert directory in output and "occi --endpoint" in output
     assert "Server Shut Down." in log
     assert running.process.returncode in (0, -signal.SIGTERM)

@@ -1,6 +1,6 @@
 """
 Tests for the layers: no module of the pure core (C{occid/occi/},
-C{occid/gsi/}, C{occid/policy.py}, C{occid/config.py} and the modules below it,
+C{occid/gsi/}, C{occid/oidc/}, C{occid/policy.py}, C{occid/config.py} and the modules below it,
 C{occid/interfaces.py}) imports Twisted, boto3 or botocore, directly or
 through another module, nor any occid module outside the core (the edges
 import the core, never the reverse); and neither edge (C{occid/server/},
@@ -24,12 +24,12 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: The packages of the pure core, every module below them included.
-CORE_PACKAGES = ("occid/occi", "occid/gsi")
+CORE_PACKAGES = ("occid/occi", "occid/gsi", "occid/oidc")
 
 #: The single modules of the pure core.
 CORE_MODULES = ("occid/policy.py", "occid/config.py", "occid/modes.py", "occid/accountconfig.py",
                 "occid/awsconfig.py", "occid/regionconfig.py", "occid/imagesconfig.py",
-                "occid/interfaces.py")
+                "occid/oidcconfig.py", "occid/interfaces.py")
 
 #: What the pure core must never import.
 FORBIDDEN = ("twisted", "boto3", "botocore")
@@ -138,6 +138,9 @@ def test_core_found():
         "occid.gsi",
         "occid.gsi.voms",
         "occid.gsi.authenticator",
+        "occid.oidc",
+        "occid.oidc.rules",
+        "occid.oidcconfig",
         "occid.policy",
         "occid.config",
         "occid.interfaces",

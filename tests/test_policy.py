@@ -9,7 +9,7 @@ import pytest
 from zope.interface.verify import verifyObject
 
 from occid.config import AccountConfig, LimitedProxies, Visibility
-from occid.gsi.principal import Principal
+from occid.gsi.principal import Principal, TokenSubject
 from occid.interfaces import IAccountPolicy
 from occid.occi.errors import Forbidden
 from occid.policy import (
@@ -204,3 +204,52 @@ def test_limited_mode_by_its_word():
     with pytest.raises(Forbidden):
         bind(p, limited_proxies="refuse")
     assert not bind(p, limited_proxies="read-only").writable
+
+
+ISSUER = "https://aai.egi.eu/auth/realms/egi"
+
+
+def token_user(*fqans, sub="u@egi.eu"):
+    """A token user whose entitlements gave C{fqans}."""
+    return Principal(not_after=datetime(2030, 1, 1, tzinfo=UTC), fqans=tuple(fqans),
+                     vo=fqans[0].split("/")[1] if fqans else None,
+                     token=TokenSubject(ISSUER, sub))
+
+
+def test_token_user_bound_like_a_proxy():
+    """Group paths of entitlements match fqans patterns and manager_fqans unchanged."""
+    assert bind(token_user("/alpha/Role=vm_operator")) == AccountBinding(
+        account="alpha", visibility=Visibility.OWNER, writable=True, vo="alpha")
+    assert bind(token_user("/alpha", "/alpha/Role=VMManager")).visibility is Visibility.MANAGER
+
+
+def test_token_user_of_several_vos_takes_the_matching_vo():
+    """A token's entitlements may span VOs: the binding's VO is the matching path's."""
+    assert bind(token_user("/gamma", "/beta")).vo == "beta"
+
+
+def test_token_user_vo_without_account():
+    """Entitlements of VOs with no account: 403 naming them all."""
+    with pytest.raises(Forbidden) as e:
+        bind(token_user("/gamma", "/delta/Role=x"))
+    assert e.value.message == "VOs gamma, delta have no account on this service"
+
+
+def test_token_user_without_entitlements():
+    """No entitlements and not in subs: 403 saying what to ask for."""
+    with pytest.raises(Forbidden) as e:
+        bind(token_user())
+    assert "eduperson_entitlement" in e.value.message
+
+
+def test_token_robot_by_subs():
+    """A token subject listed in subs is served as a robot; a DN-like sub is not."""
+    accounts = (*ACCOUNTS, AccountConfig(name="robots", subs=(f"{ISSUER} robot@egi.eu",)))
+    assert bind(token_user(sub="robot@egi.eu"), accounts).vo == robot_vo("robots")
+    with pytest.raises(Forbidden):
+        bind(token_user(sub=ROBOT), accounts)  # a DN in dns does not serve a token user
+
+
+def test_token_owner_never_a_dn_owner():
+    """A token user whose sub is a DN does not own what that DN's proxy made."""
+    assert token_user(sub=DN).owner != principal("/alpha").owner

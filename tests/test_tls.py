@@ -26,7 +26,8 @@ from occid.gsi.principal import CertificateRejected
 from occid.gsi.trust import TrustStore
 from occid.occi.errors import Unauthorized
 from occid.server import tls
-from occid.server.channel import GridHTTPChannel, identify
+from occid.server.channel import GridHTTPChannel
+from occid.server.credentials import make_identify
 from occid.server.tls import GridServerTLS, build_context, verify_record
 from occid.testing import make_principal
 from tests.pki import PKI
@@ -351,6 +352,10 @@ class ChannelTests(SynchronousTestCase):
         with self.assertRaises(Unauthorized) as e:
             identify(FakeRequest(GridHTTPChannel(FakeAuthenticator(None), self.clock)))
         self.assertIn("no client certificate", e.exception.message)
+
+
+#: The daemon's C{identify} where only proxies are accepted.
+identify = make_identify(None, Clock())
 
 
 class FakeRequest:

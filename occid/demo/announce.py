@@ -89,11 +89,16 @@ def instructions(demo: Demo, vpc_id: str) -> str:
     rocci = (f"occi --endpoint {url}/ --auth x509 --voms --user-cred {q(files.proxy)} "
              f"--ca-path {q(files.certificates)}")
     home, second = demo.images_in(REGION)[0], demo.images_in(SECOND_REGION)[0]
+    token_curl = f"curl -sS --cacert {q(files.ca)}"
+    rocci_token = (f"occi --endpoint {url}/ --auth token --token \"$(cat {q(files.token)})\" "
+                   f"--ca-path {q(files.certificates)}")
     in_second = infra.region_mixin(SECOND_REGION, "localhost")
     return f"""
 occid demo: {url} (EC2 emulator at {demo.emulator_url}, VPC {vpc_id})
 Files in {files.directory}: CA ca.pem, VOMS proxy proxy.pem (VO {VO}),
-SSH key id_ed25519, configuration occid.toml.  The emulator forgets its
+access token token (from the demo's OIDC issuer at {demo.issuer.url}, 12 hours,
+entitlements from its userinfo like EGI Check-in's), SSH key id_ed25519,
+configuration occid.toml.  The emulator forgets its
 VMs when occid stops; the credentials are kept (delete the directory to
 start clean).  Stop occid with Ctrl-C.
 
@@ -129,6 +134,16 @@ VM2=$({curl} -D /dev/stderr -H 'Accept: text/uri-list' -H 'Content-Type: text/pl
 # 8. Delete it
 {curl} -i -X DELETE "$VM2"
 
+# 9. No certificate, a token instead (as EGI Check-in users do): create a VM with
+#    Authorization: Bearer
+TVM=$({token_curl} -D /dev/stderr -H "Authorization: Bearer $(cat {q(files.token)})" \
+  -H 'Accept: text/uri-list' -H 'Content-Type: text/plain' \
+  --data-binary {q(create_body(demo, home, "demo-token-vm", link=f"/network/{vpc_id}"))} \
+  {url}/compute/) && echo "TVM=$TVM"
+
+# 10. Delete it with X-Auth-Token, the header rOCCI-cli's --auth token sends
+{token_curl} -i -X DELETE -H "X-Auth-Token: $(cat {q(files.token)})" "$TVM"
+
 {ROCCI_HEADING}
 
 {rocci} --action list --resource compute
@@ -136,6 +151,7 @@ VM2=$({curl} -D /dev/stderr -H 'Accept: text/uri-list' -H 'Content-Type: text/pl
   --attribute occi.core.title=demo-vm-2 --context {q('public_key=file://' + files.ssh_public_key)} \\
   --link /network/{vpc_id}
 {rocci} --action describe --resource /compute/
+{rocci_token} --action list --resource compute
 
 {END_HEADING}
 """

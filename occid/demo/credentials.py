@@ -64,6 +64,8 @@ class DemoFiles:
         self.vomsdir = join("vomsdir")
         self.lsc = join("vomsdir", VO, f"{VOMS_HOST}.lsc")
         self.proxy = join("proxy.pem")
+        #: An access token of the demo's OIDC issuer, rewritten at every start.
+        self.token = join("token")
         self.ssh_key, self.ssh_public_key = join("id_ed25519"), join("id_ed25519.pub")
         self.config = join("occid.toml")
         self.aws_config = join("aws", "config")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from occid.demo.credentials import VO, DemoFiles, ensure_credentials
+from occid.demo.issuer import Issuer, entitlement
 from occid.demo.pki import free_port, write_file
 
 DEFAULT_DIRECTORY = "occid-demo"
@@ -25,6 +26,9 @@ SECOND_REGION = "eu-central-1"
 #: The AMIs the emulator offers (moto's format, read when moto is imported).
 AMIS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_amis.json")
 INSTANCE_TYPES = ("t3.micro", "t3.small", "t3.medium")
+#: The demo user at the demo's OIDC issuer, and how long its token lasts.
+TOKEN_SUBJECT = "demo-user@occid.example"
+TOKEN_LIFETIME = 12 * 3600
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,16 @@ def demo_images() -> tuple[Image, ...]:
 
 @dataclass(frozen=True)
 class Demo:
-    """A prepared demo: its files, occid's port and the emulator's."""
+    """
+    A prepared demo: its files, occid's port, the emulator's, and its OIDC
+    issuer (served on C{issuer.url}, 127.0.0.1).
+    """
 
     files: DemoFiles
     port: int
     emulator_port: int
     images: tuple[Image, ...]
+    issuer: Issuer
 
     def images_in(self, region: str) -> tuple[Image, ...]:
         """The demo's images offered in C{region}."""
@@ -118,6 +126,10 @@ name = "demo"
 fqans = [{_quote("/" + VO)}]
 visibility = "owner"
 manager_fqans = [{_quote(f"/{VO}/Role=VMManager")}]
+
+[oidc]
+[[oidc.issuers]]
+url = {_quote(demo.issuer.url)}
 """
 
 
@@ -143,12 +155,20 @@ def set_environment(files: DemoFiles) -> None:
 
 def prepare(directory: str, port: int, now: datetime | None = None) -> Demo:
     """
-    Everything before the daemon is built: credentials, the environment and
-    the configuration file (read by the caller like any other).
+    Everything before the daemon is built: credentials, the environment,
+    the configuration file (read by the caller like any other), and the
+    OIDC issuer with a token for the demo user (its entitlements come from
+    userinfo, as EGI Check-in's do).
     """
     files = DemoFiles(directory)
-    ensure_credentials(files, now or datetime.now(UTC))
-    demo = Demo(files=files, port=port, emulator_port=free_port(), images=demo_images())
+    now = now or datetime.now(UTC)
+    ensure_credentials(files, now)
+    issuer = Issuer(f"http://127.0.0.1:{free_port()}")
+    issuer.users[TOKEN_SUBJECT] = (entitlement(VO, "vm_operator"),)
+    demo = Demo(files=files, port=port, emulator_port=free_port(), images=demo_images(),
+                issuer=issuer)
     set_environment(files)
     write_file(files.config, config_text(demo).encode())
+    token = issuer.mint(TOKEN_SUBJECT, lifetime=TOKEN_LIFETIME, now=now.timestamp())
+    write_file(files.token, token.encode(), mode=0o600)
     return demo

@@ -29,6 +29,7 @@ __all__ = [
     "OWNER_TAG",
     "REQUEST_TAG",
     "SHOWN_STATES",
+    "SUBJECT_TAG",
     "TAG_VALUE_LIMIT",
     "TOKEN_TAG",
     "VO_TAG",
@@ -55,6 +56,10 @@ VO_TAG = "occid:vo"
 
 #: The DN of the principal that created a resource, when it fits a tag value.
 DN_TAG = "occid:dn"
+
+#: The issuer and subject of the token user that created a resource,
+#: C{<issuer> <sub>}, when it fits a tag value (the L{DN_TAG} of token users).
+SUBJECT_TAG = "occid:oidc"
 
 #: Links still to be made once an instance runs (L{occid.ec2.intents}).
 LINKS_TAG = "occid:links"
@@ -109,18 +114,18 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
 def owner_tags(principal: Principal, binding: AccountBinding) -> dict[str, str]:
     """
     The ownership tags set on every resource the principal creates
-    (docs/state.md); C{Name} is the caller's.  L{DN_TAG} is left out when
-    the DN does not fit a tag value.
+    (docs/state.md); C{Name} is the caller's.  The DN (for a token user,
+    L{SUBJECT_TAG}) is left out when it does not fit a tag value.
     """
     tags = {OWNER_TAG: principal.owner, VO_TAG: binding.vo}
-    if len(principal.dn) <= TAG_VALUE_LIMIT:
-        tags[DN_TAG] = principal.dn
+    if len(principal.name) <= TAG_VALUE_LIMIT:
+        tags[DN_TAG if principal.token is None else SUBJECT_TAG] = principal.name
     return tags
 
 
 def ownership(tags: dict[str, str]) -> dict[str, str]:
-    """The owner, VO and DN tags among C{tags}, to give what a resource's owner made."""
-    return {key: tags[key] for key in (OWNER_TAG, VO_TAG, DN_TAG) if key in tags}
+    """The owner, VO and DN (or subject) tags among C{tags}, to give what a resource's owner made."""
+    return {key: tags[key] for key in (OWNER_TAG, VO_TAG, DN_TAG, SUBJECT_TAG) if key in tags}
 
 
 def created_tag(now: datetime | None = None) -> dict[str, str]:

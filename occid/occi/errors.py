@@ -93,6 +93,12 @@ class UnsupportedMediaType(OCCIError):
     status = 415
 
 
+class HeaderFieldsTooLarge(OCCIError):
+    """A request header line (a huge token) over the channel's limit (RFC 6585)."""
+
+    status = 431
+
+
 class Unimplemented(OCCIError):
     """User-defined mixins, or a client speaking an OCCI version above 1.2."""
 

@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.test_tls -*-
 """
 The HTTP channel that turns a TLS client's proxy chain into a principal, once
-per connection, right after the handshake; and L{identify}, which reads the
-outcome for each request.
+per connection, right after the handshake; and L{connection_principal},
+which reads the outcome for each request.  A header line over the
+channel's limit (a token of 100 KB) is answered 431 before the connection
+closes.
 
 The channel hands the whole chain and OpenSSL's recorded verdicts (see
 L{occid.server.tls}) to its authenticator, on the reactor's clock.  A refused
@@ -26,7 +28,9 @@ from occid.gsi.names import slash_dn
 from occid.gsi.principal import CertificateRejected, Principal
 from occid.gsi.voms import DroppedAC
 from occid.interfaces import IAuthenticator
-from occid.server.identity import now, rejected, unauthorized
+from occid.occi.errors import HeaderFieldsTooLarge
+from occid.server.identity import now
+from occid.server.respond import error_answer, send_refusal
 from occid.server.tls import verify_record
 
 log = Logger()
@@ -43,16 +47,18 @@ _UNREADABLE = CertificateRejected(
 class GridHTTPChannel(HTTPChannel):
     """
     An HTTP channel that authenticates its TLS peer once, right after the
-    handshake; L{identify} reads the outcome.
+    handshake; L{connection_principal} reads the outcome.
 
     @ivar authenticator: validates the chain of each connection.
     @ivar clock: the reactor's clock, the time the chain is judged at.
     @ivar principal: the L{Principal}, when the chain was accepted.
     @ivar refusal: the L{CertificateRejected}, when it was not.
+    @ivar presented: whether the client presented a certificate at all.
     """
 
     principal: Principal | None = None
     refusal: CertificateRejected | None = None
+    presented = False
 
     def __init__(self, authenticator: IAuthenticator, clock: IReactorTime):
         super().__init__()
@@ -65,6 +71,7 @@ class GridHTTPChannel(HTTPChannel):
             raise TypeError(f"a GridHTTPChannel runs over TLS, not {connection!r}")
         leaf = connection.get_peer_certificate(as_cryptography=True)
         chain = [leaf] if leaf is not None else []
+        self.presented = leaf is not None
         if leaf is not None:
             chain += connection.get_peer_cert_chain(as_cryptography=True) or []
         errors = list(verify_record(connection).errors)
@@ -72,6 +79,13 @@ class GridHTTPChannel(HTTPChannel):
             self.authenticator.authenticate, chain, errors, now(self.clock)
         )
         outcome.addCallbacks(self._accepted, self._refused, errbackArgs=(chain,))
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """Answer 431 to a request line or header line over C{MAX_LENGTH}, and close."""
+        log.info("request header line over {limit} bytes refused", limit=self.MAX_LENGTH,
+                 peer=self._peer(), status=431)
+        send_refusal(self, error_answer(HeaderFieldsTooLarge(
+            f"a request header line is over {self.MAX_LENGTH} bytes; send less"), None))
 
     def _peer(self) -> str:
         """The client's address, for the log."""
@@ -100,7 +114,10 @@ class GridHTTPChannel(HTTPChannel):
             log.failure("Unreadable client chain from {peer}", failure, peer=self._peer())
             refusal = _UNREADABLE
         self.refusal = refusal
-        log.warn(
+        # No certificate at all is what every token user's connection looks
+        # like: noted, not warned about (its requests may carry a token).
+        emit = log.warn if chain else log.info
+        emit(
             "Refused client {peer}: {rule}: {reason}",
             peer=self._peer(),
             rule=refusal.rule,
@@ -109,25 +126,21 @@ class GridHTTPChannel(HTTPChannel):
         )
 
 
-def identify(request: Request) -> Principal:
+def connection_principal(request: Request) -> Principal | None:
     """
-    The principal of the connection C{request} arrived on.  (Whether it has
-    expired since the handshake is the pipeline's check, on the same clock.)
+    The principal of the client certificate of the connection C{request}
+    arrived on, or C{None} when it presented none (or has not finished its
+    handshake).  (Whether it has expired since the handshake is the
+    pipeline's check, on the same clock.)
 
-    @raise Unauthorized: the connection has no valid principal; the message
-        says why and what to do.
+    @raise CertificateRejected: the connection's certificate was refused.
     """
     channel = request.channel
-    if isinstance(channel, GridHTTPChannel) and channel.refusal is not None:
-        raise rejected(channel.refusal)
-    principal = channel.principal if isinstance(channel, GridHTTPChannel) else None
-    if principal is None:
-        raise unauthorized(
-            "no client certificate was presented",
-            "connect with your proxy as client certificate (curl --cert $X509_USER_PROXY "
-            "--key $X509_USER_PROXY, or occi --auth x509 --voms --user-cred $X509_USER_PROXY)",
-        )
-    return principal
+    if not isinstance(channel, GridHTTPChannel):
+        return None
+    if channel.refusal is not None and channel.presented:
+        raise channel.refusal
+    return channel.principal
 
 
 def log_dropped_ac(dn: str, dropped: DroppedAC) -> None:

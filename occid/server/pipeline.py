@@ -147,7 +147,7 @@ class OCCIResource(Resource):
         version = exchange.occi_version = client_version(user_agent)
         renderer = exchange.renderer = rendering.renderer(media_type, version)
         principal = await self._identified(request)
-        exchange.dn = principal.dn
+        exchange.dn = principal.name
         check_current(principal, self._clock)
         binding = self._policy.bind(principal)
         exchange.account = binding.account

@@ -32,6 +32,10 @@ SERVER_HEADER = f"occid/{__version__} OCCI/1.1 OCCI/1.2"
 ACCEPT_HEADER = ", ".join(rendering.MEDIA_TYPES)
 
 
+#: Reason phrases Twisted's table lacks.
+_REASONS = {431: b"Request Header Fields Too Large"}
+
+
 @dataclass(frozen=True)
 class Answer:
     """
@@ -39,8 +43,9 @@ class Answer:
 
     @ivar status: the HTTP status code.
     @ivar rendered: the body and its headers, or C{None} for an empty body.
-    @ivar headers: further headers (C{Location}, C{Allow}, ...), each
-        replacing any earlier value of its name.
+    @ivar headers: further headers (C{Location}, C{Allow}, ...), each name
+        replacing any earlier value of its name; a name given several times
+        (the C{WWW-Authenticate} challenges of a 401) is sent with each value.
     """
 
     status: int
@@ -92,8 +97,11 @@ def _fill(headers: Headers, answer: Answer) -> bytes:
             headers.addRawHeader(name, value)
         headers.setRawHeaders("Content-Type", [answer.rendered.content_type])
         body = answer.rendered.body
+    grouped: dict[str, list[str]] = {}
     for name, value in answer.headers:
-        headers.setRawHeaders(name, [value])
+        grouped.setdefault(name, []).append(value)
+    for name, values in grouped.items():
+        headers.setRawHeaders(name, values)
     if answer.status != 201:
         headers.removeHeader(b"Location")
     stamp(headers)
@@ -118,7 +126,8 @@ def send_refusal(channel: HTTPChannel, answer: Answer) -> None:
     headers = Headers()
     body = _fill(headers, answer)
     headers.setRawHeaders(b"Connection", [b"close"])
-    channel.writeHeaders(b"HTTP/1.1", b"%d" % answer.status, RESPONSES[answer.status], headers)
+    reason = RESPONSES.get(answer.status, _REASONS.get(answer.status, b"Error"))
+    channel.writeHeaders(b"HTTP/1.1", b"%d" % answer.status, reason, headers)
     transport = channel.transport
     if transport is not None:
         transport.write(body)
