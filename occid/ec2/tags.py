@@ -18,6 +18,7 @@ from occid.policy import AccountBinding
 __all__ = [
     "CREATED_TAG",
     "DN_TAG",
+    "FQAN_TAG",
     "LINKS_TAG",
     "MANAGED_INTERFACE",
     "MANAGED_LAUNCH_KEY",
@@ -55,6 +56,10 @@ VO_TAG = "occid:vo"
 
 #: The DN of the principal that created a resource, when it fits a tag value.
 DN_TAG = "occid:dn"
+
+#: The primary FQAN of the principal that created a resource (what accounting
+#: reports it under); absent for robots and for FQANs too long for a tag.
+FQAN_TAG = "occid:fqan"
 
 #: Links still to be made once an instance runs (L{occid.ec2.intents}).
 LINKS_TAG = "occid:links"
@@ -110,17 +115,20 @@ def owner_tags(principal: Principal, binding: AccountBinding) -> dict[str, str]:
     """
     The ownership tags set on every resource the principal creates
     (docs/state.md); C{Name} is the caller's.  L{DN_TAG} is left out when
-    the DN does not fit a tag value.
+    the DN does not fit a tag value; L{FQAN_TAG}, the principal's primary
+    FQAN, when its VO is not the binding's (a robot) or it does not fit.
     """
     tags = {OWNER_TAG: principal.owner, VO_TAG: binding.vo}
     if len(principal.dn) <= TAG_VALUE_LIMIT:
         tags[DN_TAG] = principal.dn
+    if principal.fqans and principal.vo == binding.vo and len(principal.fqans[0]) <= TAG_VALUE_LIMIT:
+        tags[FQAN_TAG] = principal.fqans[0]
     return tags
 
 
 def ownership(tags: dict[str, str]) -> dict[str, str]:
-    """The owner, VO and DN tags among C{tags}, to give what a resource's owner made."""
-    return {key: tags[key] for key in (OWNER_TAG, VO_TAG, DN_TAG) if key in tags}
+    """The owner, VO, DN and FQAN tags among C{tags}, to give what a resource's owner made."""
+    return {key: tags[key] for key in (OWNER_TAG, VO_TAG, DN_TAG, FQAN_TAG) if key in tags}
 
 
 def created_tag(now: datetime | None = None) -> dict[str, str]:
