@@ -31,14 +31,15 @@ from occid.accountconfig import (
     key_name,
     take_limits,
 )
+from occid.accountingconfig import AccountingConfig, build_accounting, check_accounting
 from occid.awsconfig import AwsConfig, check_aws
 from occid.imagesconfig import ImagesConfig, build_images, check_images, region_table
 from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility, coerce
 from occid.regionconfig import check_account_regions, check_regions
 
-__all__ = ["DEFAULT_PATH", "AccountConfig", "AwsConfig", "Config", "ConfigError", "CrlMode",
-           "GridConfig", "Hibernation", "ImagePolicy", "ImagesConfig", "LimitedProxies", "ServerConfig",
-           "Visibility", "parse"]
+__all__ = ["DEFAULT_PATH", "AccountConfig", "AccountingConfig", "AwsConfig", "Config", "ConfigError",
+           "CrlMode", "GridConfig", "Hibernation", "ImagePolicy", "ImagesConfig", "LimitedProxies",
+           "ServerConfig", "Visibility", "parse"]
 
 DEFAULT_PATH = "/etc/occid/occid.toml"
 
@@ -122,6 +123,8 @@ class Config:
     aws: AwsConfig
     images: ImagesConfig
     accounts: tuple[AccountConfig, ...] = field(default=())
+    #: C{[accounting]}, read by C{occid-accounting} only; C{None}: no such section.
+    accounting: AccountingConfig | None = None
 
     def account(self, name: str) -> AccountConfig:
         """The account entry called C{name}."""
@@ -201,7 +204,7 @@ _SECTIONS = {
 }
 
 #: The top-level tables; C{[[accounts]]} is an array of tables.
-_TABLES = (*_SECTIONS, "images")
+_TABLES = (*_SECTIONS, "images", "accounting")
 
 _FQAN = re.compile(r"^(/[A-Za-z0-9._-]+)+(/Role=[A-Za-z0-9._-]+)?(/Capability=[A-Za-z0-9._-]+)?$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -233,6 +236,8 @@ def parse(text: str, path: str = "<string>") -> Config:
                                 for name, cls in _SECTIONS.items()}
     check_regions(tables["aws"], fail)
     sections["images"] = build_images(tables["images"], "images", build, fail)
+    if "accounting" in document:
+        sections["accounting"] = build_accounting(tables["accounting"], build, fail)
 
     raw_accounts = document.get("accounts", [])
     if not isinstance(raw_accounts, list) or not all(
@@ -339,6 +344,8 @@ def _check(config: Config) -> None:
     check_aws(aws, fail)
 
     check_images(images, "images", aws.regions, fail)
+    if config.accounting is not None:
+        check_accounting(config.accounting, fail)
 
     _check_accounts(config)
 

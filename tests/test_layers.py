@@ -28,6 +28,7 @@ CORE_PACKAGES = ("occid/occi", "occid/gsi")
 
 #: The single modules of the pure core.
 CORE_MODULES = ("occid/policy.py", "occid/config.py", "occid/modes.py", "occid/accountconfig.py",
+                "occid/accountingconfig.py",
                 "occid/awsconfig.py", "occid/regionconfig.py", "occid/imagesconfig.py",
                 "occid/interfaces.py")
 
