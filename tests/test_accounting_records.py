@@ -57,7 +57,8 @@ def test_ended_and_stopped_status():
     """An ended VM is completed with its EndTime; a stopped one stopped, a hibernated one suspended."""
     ended = Usage(first=T0, running=100, stopped=0, since=T0 + 100, state="terminated", end=T0 + 100)
     record = cloud_record(SITE, vm(network_in_gb=3, network_out_gb=1), ended, T0 + 900)
-    assert (record["Status"], record["EndTime"], record["WallDuration"]) == ("completed", str(T0 + 100), "100")
+    assert (record["Status"], record["EndTime"], record["WallDuration"]) == (
+        "completed", str(T0 + 100), "100")
     assert (record["NetworkInbound"], record["NetworkOutbound"]) == ("3", "1")
     stopped = Usage(first=T0, running=100, stopped=0, since=T0 + 100, state="stopped")
     assert cloud_record(SITE, vm(), stopped, T0 + 200)["Status"] == "stopped"
