@@ -26,7 +26,9 @@ setup(
         "asn1crypto>=1.5",
         "boto3>=1.34",
         "zope.interface>=6.0",
+        "dirq>=1.8",  # the spools ssmsend reads (occid-accounting)
     ],
+    entry_points={"console_scripts": ["occid-accounting = occid.accounting.command:script"]},
     extras_require={
         "demo": ["moto[server]>=5.0"],
         "test": [
