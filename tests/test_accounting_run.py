@@ -385,3 +385,21 @@ def test_bad_configuration_is_one_line(tmp_path):
     assert main(["--config", str(path)], err=err) == 2
     assert err.getvalue() == (f"occid-accounting: {path}: [accounting]: is required by "
                               "occid-accounting (site_name at least)\n")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--from", "2026-12-01", "--to", "2026-11-01"], "--from must be before --to"),
+])
+def test_period_must_be_forward(arguments, message, tmp_path):
+    """A period ending before it starts is refused before anything is read."""
+    err = io.StringIO()
+    assert main(["--config", str(tmp_path / "none.toml"), *arguments], err=err) == 2
+    assert message in err.getvalue()
+
+
+def test_bad_date_is_a_usage_error(capsys):
+    """A C{--to} that is no date is argparse's usage error (status 2), naming the value."""
+    with pytest.raises(SystemExit) as exit:
+        main(["--to", "yesterday"])
+    assert exit.value.code == 2
+    assert "'yesterday' is not a date" in capsys.readouterr().err

@@ -32,6 +32,7 @@ from occid.accounting import observe
 from occid.accounting.cache import Cache
 from occid.accounting.observe import Listing
 from occid.accounting.records import (
+    MESSAGE_RECORDS,
     VM,
     Owner,
     Site,
@@ -187,8 +188,8 @@ def _run_target(target: Target, site: Site, accounting: AccountingConfig, outbox
         for gone in sorted(cache.unfinished(target.key) - {i["InstanceId"] for i in listing.instances}):
             report.problems.append(f"{target.key}: {gone} left EC2's listing before its end was "
                                    "seen; its last record stands")
-    for start in range(0, len(entries), 100):
-        batch = entries[start:start + 100]
+    for start in range(0, len(entries), MESSAGE_RECORDS):
+        batch = entries[start:start + MESSAGE_RECORDS]
         for message in cloud_messages([record for record, *_ in batch]):
             outbox.put("cloud", message)
         report.records["cloud"] += len(batch)
