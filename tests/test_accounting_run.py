@@ -403,3 +403,31 @@ def test_bad_date_is_a_usage_error(capsys):
         main(["--to", "yesterday"])
     assert exit.value.code == 2
     assert "'yesterday' is not a date" in capsys.readouterr().err
+
+
+def test_network_traffic_from_cloudwatch_and_appliance_image(moto, spools):
+    """
+    With a CloudWatch client, NetworkIn/NetworkOut sums (seeded with
+    PutMetricData: moto has no EC2 metrics of its own) become GB; an AMI
+    tagged with its appliance reference is reported by that reference.
+    """
+    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    ec2 = VirtualEC2(moto.endpoint, "333333333333", clock)
+    reference = "registry.egi.eu/egi_vm_images/debian:12-sha256:4d06e117"
+    ec2.client.create_tags(Resources=[DEBIAN], Tags=[{"Key": "eu.egi.cloud.image_ref",
+                                                      "Value": reference}])
+    vm = ec2.launch(tags_of(JANE, "fedcloud.egi.eu"))
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION, endpoint_url=moto.endpoint)
+    cloudwatch.meta.events.register("before-sign.cloudwatch.*", VirtualEC2._account("333333333333"))
+    for metric, gib in (("NetworkIn", 3), ("NetworkOut", 1)):
+        for half in (0, 1):
+            cloudwatch.put_metric_data(Namespace="AWS/EC2", MetricData=[{
+                "MetricName": metric, "Dimensions": [{"Name": "InstanceId", "Value": vm}],
+                "Timestamp": datetime.fromtimestamp(clock.now - 600 * half, UTC),
+                "Value": gib * 2 ** 30 / 2, "Unit": "Bytes"}])
+    clock.advance(STEP)
+    targets = [Target("fedcloud", REGION, ec2.client, "fedcloud.egi.eu", cloudwatch=cloudwatch)]
+    assert one_run(targets, spools, clock).problems == []
+    [record] = parse_cloud(read_spool(spools.cloud_spool)[0])
+    assert (record["NetworkInbound"], record["NetworkOutbound"]) == (3, 1)
+    assert record["ImageId"] == reference
