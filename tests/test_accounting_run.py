@@ -431,3 +431,52 @@ def test_network_traffic_from_cloudwatch_and_appliance_image(moto, spools):
     [record] = parse_cloud(read_spool(spools.cloud_spool)[0])
     assert (record["NetworkInbound"], record["NetworkOutbound"]) == (3, 1)
     assert record["ImageId"] == reference
+
+
+class KilledAtSecondCloudPut(Spools):
+    """Spools whose owner is killed as it puts the second cloud message of the run."""
+
+    def __init__(self, accounting):
+        super().__init__(accounting)
+        self.cloud = 0
+
+    def put(self, kind, message):
+        if kind == "cloud":
+            self.cloud += 1
+            if self.cloud == 2:
+                raise Killed()
+        super().put(kind, message)
+
+
+def test_killed_between_a_tag_write_and_the_next_message(moto, spools):
+    """
+    150 VMs make two messages; a run killed after the first message and
+    its 100 tag writes, before the second message, leaves 100 checkpoints
+    written and 50 not.  The next run, after every VM was stopped, sends
+    each VM's exact totals once: nothing lost, nothing doubled.
+    """
+    clock = Clock(datetime(2027, 6, 1, tzinfo=UTC))
+    ec2 = VirtualEC2(moto.endpoint, "111111111111", clock)
+    answer = ec2.client.run_instances(ImageId=DEBIAN, InstanceType="t3.micro", MinCount=150,
+                                      MaxCount=150, TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                                          {"Key": k, "Value": v} for k, v in
+                                          tags_of(JANE, "fedcloud.egi.eu").items()]}])
+    ids = [instance["InstanceId"] for instance in answer["Instances"]]
+    for id in ids:
+        ec2.launched[id] = ec2.first[id] = clock.now
+    targets = [Target("fedcloud", REGION, ec2.client, "fedcloud.egi.eu")]
+    clock.advance(3600)
+    with pytest.raises(Killed):
+        run(targets, SITE, spools, KilledAtSecondCloudPut(spools), Cache(spools.cache), clock.now)
+    written = ec2.client.describe_tags(Filters=[{"Name": "key", "Values": [USAGE_TAG]}])["Tags"]
+    assert len(written) == 100
+    clock.advance(1800)
+    for id in ids:
+        ec2.stop(id)
+    clock.advance(1800)
+    report = one_run(targets, spools, clock)
+    assert report.records["cloud"] == 150 and report.tags_written == 150
+    kept = apel_server(read_spool(spools.cloud_spool))
+    assert len(kept) == 150
+    assert {(r["WallDuration"], r["SuspendDuration"], r["Status"]) for r in kept.values()} == {
+        (5400, 1800, "stopped")}
