@@ -21,12 +21,13 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from dirq.QueueSimple import QueueSimple
 
 from occid.accounting.cache import Cache
 from occid.accounting.command import CLOUD_TYPE, main
-from occid.accounting.records import Site
-from occid.accounting.run import VANISH_AFTER, Period, Target, run
+from occid.accounting.records import Owner, Site
+from occid.accounting.run import VANISH_AFTER, Period, Target, owner_of, run
 from occid.accounting.spool import Spools
 from occid.accounting.usage import USAGE_TAG, encode
 from occid.accountingconfig import AccountingConfig
@@ -480,3 +481,34 @@ def test_killed_between_a_tag_write_and_the_next_message(moto, spools):
     assert len(kept) == 150
     assert {(r["WallDuration"], r["SuspendDuration"], r["Status"]) for r in kept.values()} == {
         (5400, 1800, "stopped")}
+
+
+def test_owner_of_robots_and_old_resources():
+    """
+    A robot's resource keeps its DN as user but goes to the account's VO;
+    a resource made before the FQAN tag existed goes to its bare VO; one
+    whose DN did not fit a tag is named by its owner hash.
+    """
+    target = Target("fedcloud", REGION, None, "fedcloud.egi.eu")
+    robot = {"occid:owner": owner_hash(JANE), "occid:dn": JANE, "occid:vo": "@fedcloud"}
+    assert owner_of(robot, target) == Owner(JANE, owner_hash(JANE), "fedcloud", "fedcloud.egi.eu")
+    old = {"occid:owner": "ab", "occid:vo": "vo.example.org"}
+    assert owner_of(old, target) == Owner("ab", "ab", "fedcloud", "vo.example.org")
+
+
+def test_a_refused_tag_write_is_reported(moto, spools):
+    """A tag EC2 refuses to write is reported; the record went out and the next run sends it again."""
+    clock = Clock(datetime(2027, 6, 1, tzinfo=UTC))
+    ec2 = VirtualEC2(moto.endpoint, "111111111111", clock)
+    vm = ec2.launch(tags_of(JANE, "fedcloud.egi.eu"))
+    targets = [Target("fedcloud", REGION, ec2.client, "fedcloud.egi.eu")]
+
+    def refuse(client, id, usage):
+        raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "no"}}, "CreateTags")
+
+    report = run(targets, SITE, spools, Spools(spools), Cache(spools.cache), clock.now,
+                 write_usage=refuse)
+    assert report.problems == [f"fedcloud/eu-west-1: {vm}: the usage tag could not be written: "
+                               "An error occurred (UnauthorizedOperation) when calling the "
+                               "CreateTags operation: no"]
+    assert report.records["cloud"] == 1 and report.tags_written == 0
