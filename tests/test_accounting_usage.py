@@ -30,6 +30,12 @@ def test_first_sight_of_a_running_instance():
     assert later.totals(T0 + 2 * HOUR) == (2 * HOUR, 0)
 
 
+def test_attach_just_before_launch_is_the_launch():
+    """An interface attached a few seconds before LaunchTime is the same launch: all of it runs."""
+    usage = advance(None, Sample(now=T0 + HOUR, state="running", launch=T0 + 5, first_hint=T0))
+    assert (usage.first, usage.totals(T0 + HOUR)) == (T0, (HOUR, 0))
+
+
 def test_first_launch_survives_a_restart():
     """
     EC2's LaunchTime moves on a start; the first launch comes from the

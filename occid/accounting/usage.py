@@ -41,6 +41,10 @@ _TERMINAL = ("shutting-down", "terminated")
 
 _OTHER = {RUNNING: STOPPED, STOPPED: RUNNING}
 
+#: Seconds between an instance's first attach times and its LaunchTime
+#: that still mean one launch (EC2 attaches a little before or after).
+LAUNCH_SLACK = 60
+
 #: The version of the tag's format, its first field.
 _VERSION = "1"
 
@@ -137,8 +141,9 @@ def first_sight(sample: Sample) -> Usage:
     that cannot be shown.
     """
     first = min(sample.launch, sample.first_hint or sample.launch, sample.now)
+    restarted = sample.launch - first > LAUNCH_SLACK
     return Usage(first=first, running=0, stopped=0, since=first,
-                 state="stopped" if sample.launch > first else "pending")
+                 state="stopped" if restarted else "pending")
 
 
 def advance(usage: Usage | None, sample: Sample, last_seen: int | None = None) -> Usage:
@@ -159,7 +164,9 @@ def advance(usage: Usage | None, sample: Sample, last_seen: int | None = None) -
         return usage
     now = max(sample.now, usage.since)
     events = []
-    if usage.since < sample.launch <= now:
+    restart = not (state_class(usage.state) == RUNNING
+                   and sample.launch - usage.since <= LAUNCH_SLACK)
+    if usage.since < sample.launch <= now and restart:
         events.append((sample.launch, RUNNING))
     ended = terminal(sample.state)
     stop_class = state_class(sample.state) == STOPPED or ended
