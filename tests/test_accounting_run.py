@@ -362,6 +362,7 @@ def test_dry_run_on_the_demo_configuration(moto, tmp_path):
         {"Key": "occid:managed", "Value": "public"}, {"Key": "occid:owner", "Value": owner_hash(JANE)}]}])
     out, err = io.StringIO(), io.StringIO()
     assert main(["--config", str(path), "--dry-run"], out=out, err=err) == 0, err.getvalue()
+    assert err.getvalue().endswith("records 1 cloud, 1 storage, 1 ip; usage tags to write 1\n")
     text = out.getvalue()
     messages = {}
     for block in text.split("# ")[1:]:

@@ -123,18 +123,18 @@ def main(argv: Sequence[str] | None = None, clock: Callable[[], float] = time.ti
     cache = Cache(None if arguments.dry_run else accounting.cache)
     report = run(targets(config, accounting), site_of(config, accounting), accounting, outbox, cache,
                  now, period, **({"write_usage": _no_write} if arguments.dry_run else {}))
-    return _summary(report, err)
+    return _summary(report, err, "usage tags to write" if arguments.dry_run else "usage tags written")
 
 
 def _no_write(*ignored: object) -> None:
     """A dry run writes no tag."""
 
 
-def _summary(report: Report, err: TextIO) -> int:
+def _summary(report: Report, err: TextIO, tags: str) -> int:
     for problem in report.problems:
         print(f"occid-accounting: {problem}", file=err)
     counts = ", ".join(f"{count} {kind}" for kind, count in report.records.items())
-    print(f"occid-accounting: records {counts}; usage tags written {report.tags_written}", file=err)
+    print(f"occid-accounting: records {counts}; {tags} {report.tags_written}", file=err)
     return 1 if report.failed else 0
 
 
