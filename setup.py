@@ -28,7 +28,9 @@ setup(
         "zope.interface>=6.0",
         # OIDC access tokens: JWS with explicit algorithm allow-lists, JWK sets.
         "joserfc>=1.0",
+        "dirq>=1.8",  # the spools ssmsend reads (occid-accounting)
     ],
+    entry_points={"console_scripts": ["occid-accounting = occid.accounting.command:script"]},
     extras_require={
         "demo": ["moto[server]>=5.0"],
         "test": [

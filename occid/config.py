@@ -31,15 +31,16 @@ from occid.accountconfig import (
     key_name,
     take_limits,
 )
+from occid.accountingconfig import AccountingConfig, build_accounting, check_accounting
 from occid.awsconfig import AwsConfig, check_aws
 from occid.imagesconfig import ImagesConfig, build_images, check_images, region_table
 from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility, coerce
 from occid.oidcconfig import IssuerConfig, OidcConfig, build_oidc, check_oidc, subject_issuer
 from occid.regionconfig import check_account_regions, check_regions
 
-__all__ = ["DEFAULT_PATH", "AccountConfig", "AwsConfig", "Config", "ConfigError", "CrlMode",
-           "GridConfig", "Hibernation", "ImagePolicy", "ImagesConfig", "IssuerConfig", "LimitedProxies",
-           "OidcConfig", "ServerConfig", "Visibility", "parse"]
+__all__ = ["DEFAULT_PATH", "AccountConfig", "AccountingConfig", "AwsConfig", "Config", "ConfigError",
+           "CrlMode", "GridConfig", "Hibernation", "ImagePolicy", "ImagesConfig", "IssuerConfig",
+           "LimitedProxies", "OidcConfig", "ServerConfig", "Visibility", "parse"]
 
 DEFAULT_PATH = "/etc/occid/occid.toml"
 
@@ -126,6 +127,8 @@ class Config:
     images: ImagesConfig
     accounts: tuple[AccountConfig, ...] = field(default=())
     oidc: OidcConfig = field(default_factory=OidcConfig)
+    #: C{[accounting]}, read by C{occid-accounting} only; C{None}: no such section.
+    accounting: AccountingConfig | None = None
 
     def account(self, name: str) -> AccountConfig:
         """The account entry called C{name}."""
@@ -205,7 +208,7 @@ _SECTIONS = {
 }
 
 #: The top-level tables; C{[[accounts]]} is an array of tables.
-_TABLES = (*_SECTIONS, "images", "oidc")
+_TABLES = (*_SECTIONS, "images", "oidc", "accounting")
 
 _FQAN = re.compile(r"^(/[A-Za-z0-9._-]+)+(/Role=[A-Za-z0-9._-]+)?(/Capability=[A-Za-z0-9._-]+)?$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -238,6 +241,8 @@ def parse(text: str, path: str = "<string>") -> Config:
     check_regions(tables["aws"], fail)
     sections["images"] = build_images(tables["images"], "images", build, fail)
     sections["oidc"] = build_oidc(tables["oidc"], build, fail)
+    if "accounting" in document:
+        sections["accounting"] = build_accounting(tables["accounting"], build, fail)
 
     raw_accounts = document.get("accounts", [])
     if not isinstance(raw_accounts, list) or not all(
@@ -345,6 +350,8 @@ def _check(config: Config) -> None:
 
     check_images(images, "images", aws.regions, fail)
     check_oidc(config.oidc, fail)
+    if config.accounting is not None:
+        check_accounting(config.accounting, fail)
 
     _check_accounts(config)
 

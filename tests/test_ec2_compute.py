@@ -98,7 +98,8 @@ def test_provides_the_interface(account):
 def test_create_is_one_run_instances_once_the_group_is_cached(account):
     """
     With the security group id cached, a create without links or key is
-    exactly one EC2 call: RunInstances, tagged on instance and volume.
+    exactly one EC2 call: RunInstances, tagged on instance and volume, the
+    creator's FQAN included (what accounting reports the instance under).
     """
     collection = computes(account)
     successResultOf(collection.create(request(os_tpl())))
@@ -112,6 +113,7 @@ def test_create_is_one_run_instances_once_the_group_is_cached(account):
     assert tags["occid:owner"] == JANE.owner
     assert tags["occid:dn"] == JANE.dn
     assert tags["occid:vo"] == "fedcloud.egi.eu"
+    assert tags["occid:fqan"] == "/fedcloud.egi.eu"
     assert instance["InstanceType"] == "t3.small"
     groups = [g["GroupName"] for g in instance["SecurityGroups"]]
     assert groups == ["occid-ssh"]

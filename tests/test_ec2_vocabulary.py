@@ -118,10 +118,20 @@ def test_blocking_modules_import_no_twisted():
 
 
 def test_owner_tags():
-    """The ownership tags: owner hash of the DN, the DN itself and the binding's VO."""
+    """
+    The ownership tags: owner hash of the DN, the DN itself, the binding's
+    VO and the primary FQAN the resource was created with (accounting).
+    """
     dn = "/DC=org/DC=example/OU=Users/CN=Test User"
-    assert tags.owner_tags(make_principal(dn=dn), make_binding(vo="alpha")) == {
-        tags.OWNER_TAG: owner_hash(dn), tags.DN_TAG: dn, tags.VO_TAG: "alpha"}
+    assert tags.owner_tags(make_principal(dn=dn, vo="alpha"), make_binding(vo="alpha")) == {
+        tags.OWNER_TAG: owner_hash(dn), tags.DN_TAG: dn, tags.VO_TAG: "alpha",
+        tags.FQAN_TAG: "/alpha"}
+
+
+def test_owner_tags_of_a_robot_carry_no_fqan():
+    """A robot (its binding's VO is C{@<account>}) has no FQAN to record."""
+    made = tags.owner_tags(make_principal(vo=None), make_binding(vo="@fedcloud"))
+    assert tags.FQAN_TAG not in made and made[tags.VO_TAG] == "@fedcloud"
 
 
 def test_owner_tags_long_dn():

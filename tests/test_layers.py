@@ -28,6 +28,7 @@ CORE_PACKAGES = ("occid/occi", "occid/gsi", "occid/oidc")
 
 #: The single modules of the pure core.
 CORE_MODULES = ("occid/policy.py", "occid/config.py", "occid/modes.py", "occid/accountconfig.py",
+                "occid/accountingconfig.py",
                 "occid/awsconfig.py", "occid/regionconfig.py", "occid/imagesconfig.py",
                 "occid/oidcconfig.py", "occid/interfaces.py")
 
@@ -218,3 +219,19 @@ def test_probe_catches_an_edge_module():
     report = json.loads(result.stdout.splitlines()[-1])
     assert report["attempts"][0]["import"] == "occid.ec2"
     assert report["loaded"] == []
+
+
+#: The pure modules of the accounting command: the usage arithmetic and the
+#: records stand on the core alone, with neither Twisted nor AWS.
+ACCOUNTING_PURE = ("occid.accounting.usage", "occid.accounting.records")
+
+
+@pytest.mark.parametrize("module", ACCOUNTING_PURE)
+def test_accounting_arithmetic_and_records_are_pure(module):
+    """The usage arithmetic and the record formats import neither Twisted nor boto3, only the core."""
+    report = probe(module, allowed=("occid.accounting",))
+    assert report["attempts"] == [], "\n".join(
+        f"{attempt['import']} imported by {' -> '.join(attempt['by'])}"
+        for attempt in report["attempts"]
+    )
+    assert report["error"] is None

@@ -121,6 +121,13 @@ list = {_quoted_list(image.id for image in demo.images_in(REGION))}
 [images.regions.{SECOND_REGION}]
 list = {_quoted_list(image.id for image in demo.images_in(SECOND_REGION))}
 
+[accounting]
+site_name = "OCCID-DEMO"
+cloud_spool = {_quote(os.path.join(files.directory, "apel", "cloud"))}
+storage_spool = {_quote(os.path.join(files.directory, "apel", "storage"))}
+ip_spool = {_quote(os.path.join(files.directory, "apel", "ip"))}
+cache = {_quote(os.path.join(files.directory, "accounting.json"))}
+
 [[accounts]]
 name = "demo"
 fqans = [{_quote("/" + VO)}]

@@ -117,12 +117,17 @@ def account_session(aws: AwsConfig, account: AccountConfig) -> boto3.session.Ses
     return boto3.session.Session(botocore_session=core, region_name=aws.region)
 
 
-def make_client(aws: AwsConfig, account: AccountConfig) -> EC2Client:
-    """The EC2 client of C{account} in C{aws.region}."""
+def make_service_client(aws: AwsConfig, account: AccountConfig, service: str) -> Any:
+    """The boto3 client of AWS C{service} (C{"ec2"}, C{"ssm"}, …) of C{account} in C{aws.region}."""
     session = account_session(aws, account)
     return session.client(
-        "ec2", endpoint_url=aws.endpoint_url or None, config=client_config(aws)
+        service, endpoint_url=aws.endpoint_url or None, config=client_config(aws)
     )
+
+
+def make_client(aws: AwsConfig, account: AccountConfig) -> EC2Client:
+    """The EC2 client of C{account} in C{aws.region}."""
+    return make_service_client(aws, account, "ec2")
 
 
 def make_ssm_client(aws: AwsConfig, account: AccountConfig) -> Any:
@@ -130,10 +135,7 @@ def make_ssm_client(aws: AwsConfig, account: AccountConfig) -> Any:
     The SSM client of C{account} in C{aws.region}, its home region, where
     its user-defined mixins are kept (L{occid.ec2.usermixins}).
     """
-    session = account_session(aws, account)
-    return session.client(
-        "ssm", endpoint_url=aws.endpoint_url or None, config=client_config(aws)
-    )
+    return make_service_client(aws, account, "ssm")
 
 
 def build_ssm_clients(config: Config) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from occid.policy import AccountBinding
 __all__ = [
     "CREATED_TAG",
     "DN_TAG",
+    "FQAN_TAG",
     "LINKS_TAG",
     "MANAGED_INTERFACE",
     "MANAGED_LAUNCH_KEY",
@@ -61,6 +62,9 @@ DN_TAG = "occid:dn"
 #: C{<issuer> <sub>}, when it fits a tag value (the L{DN_TAG} of token users).
 SUBJECT_TAG = "occid:oidc"
 
+#: The primary FQAN of the principal that created a resource (what accounting
+#: reports it under); absent for robots and for FQANs too long for a tag.
+FQAN_TAG = "occid:fqan"
 #: Links still to be made once an instance runs (L{occid.ec2.intents}).
 LINKS_TAG = "occid:links"
 
@@ -115,17 +119,21 @@ def owner_tags(principal: Principal, binding: AccountBinding) -> dict[str, str]:
     """
     The ownership tags set on every resource the principal creates
     (docs/state.md); C{Name} is the caller's.  The DN (for a token user,
-    L{SUBJECT_TAG}) is left out when it does not fit a tag value.
+    L{SUBJECT_TAG}) is left out when it does not fit a tag value; L{FQAN_TAG},
+    the principal's primary FQAN, when its VO is not the binding's (a robot)
+    or it does not fit.
     """
     tags = {OWNER_TAG: principal.owner, VO_TAG: binding.vo}
     if len(principal.name) <= TAG_VALUE_LIMIT:
         tags[DN_TAG if principal.token is None else SUBJECT_TAG] = principal.name
+    if principal.fqans and principal.vo == binding.vo and len(principal.fqans[0]) <= TAG_VALUE_LIMIT:
+        tags[FQAN_TAG] = principal.fqans[0]
     return tags
 
 
 def ownership(tags: dict[str, str]) -> dict[str, str]:
-    """The owner, VO and DN (or subject) tags among C{tags}, to give what a resource's owner made."""
-    return {key: tags[key] for key in (OWNER_TAG, VO_TAG, DN_TAG, SUBJECT_TAG) if key in tags}
+    """The owner, VO, DN (or subject) and FQAN tags among C{tags}, to give what a resource's owner made."""
+    return {key: tags[key] for key in (OWNER_TAG, VO_TAG, DN_TAG, SUBJECT_TAG, FQAN_TAG) if key in tags}
 
 
 def created_tag(now: datetime | None = None) -> dict[str, str]:

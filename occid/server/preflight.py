@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 
 from occid.config import Config, ConfigError, parse
 
-__all__ = ["check", "load"]
+__all__ = ["check", "load", "read"]
 
 
 def load(path: str) -> Config:
@@ -29,6 +29,18 @@ def load(path: str) -> Config:
 
     @raise ConfigError: the file is missing, unreadable or invalid, or names
         files that cannot be used.
+    """
+    config = read(path)
+    check(config)
+    return config
+
+
+def read(path: str) -> Config:
+    """
+    Read and parse the configuration file at C{path}, without looking at
+    the files it names (the site commands need none of them).
+
+    @raise ConfigError: the file is missing, unreadable or invalid.
     """
     try:
         with open(path, "rb") as f:
@@ -39,9 +51,7 @@ def load(path: str) -> Config:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(path, "(file)", "not UTF-8 text") from None
-    config = parse(text, path)
-    check(config)
-    return config
+    return parse(text, path)
 
 
 def check(config: Config) -> None:
