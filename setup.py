@@ -29,6 +29,9 @@ setup(
     ],
     extras_require={
         "demo": ["moto[server]>=5.0"],
+        # The service discovery command (occid/discovery): EGI's tool, whose
+        # provider API occid.discovery.provider subclasses.
+        "discovery": ["cloud-info-provider>=1.2,<1.3"],
         "test": [
             "pytest>=8",
             "hypothesis>=6.100",
@@ -39,6 +42,12 @@ setup(
         # The type checker and linter .ci/run runs, pinned so that a new
         # release cannot turn a green tree red overnight.
         "lint": ["mypy==2.4.1", "mypy-zope==1.0.17", "ruff==0.17.6"],
+    },
+    # cloud-info-provider loads its providers from this group
+    # (cloud-info-provider-service --middleware occid); inert without the
+    # discovery extra.
+    entry_points={
+        "cip.providers": ["occid = occid.discovery.provider:OccidProvider"],
     },
     classifiers=[
         "Framework :: Twisted",

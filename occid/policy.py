@@ -119,6 +119,11 @@ def robot_vo(account: str) -> str:
     return ROBOT_VO_PREFIX + account
 
 
+def fqan_vo(pattern: str) -> str:
+    """The VO of a FQAN or FQAN pattern: its first group (C{/vo/g/Role=r} -> C{vo})."""
+    return _split_fqan(pattern)[0][0]
+
+
 def fqan_matches(pattern: str, fqan: str) -> bool:
     """
     Whether the normalised C{fqan} falls under C{pattern}: the pattern's

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 
 from occid.config import Config, ConfigError, parse
 
-__all__ = ["check", "load"]
+__all__ = ["check", "load", "read", "read_certificate"]
 
 
 def load(path: str) -> Config:
@@ -29,6 +29,18 @@ def load(path: str) -> Config:
 
     @raise ConfigError: the file is missing, unreadable or invalid, or names
         files that cannot be used.
+    """
+    config = read(path)
+    check(config)
+    return config
+
+
+def read(path: str) -> Config:
+    """
+    Read and parse the configuration file at C{path}, without looking at the
+    files it names (a site command needs only some of them).
+
+    @raise ConfigError: the file is missing, unreadable or invalid.
     """
     try:
         with open(path, "rb") as f:
@@ -39,9 +51,7 @@ def load(path: str) -> Config:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(path, "(file)", "not UTF-8 text") from None
-    config = parse(text, path)
-    check(config)
-    return config
+    return parse(text, path)
 
 
 def check(config: Config) -> None:
@@ -51,7 +61,7 @@ def check(config: Config) -> None:
     @raise ConfigError: the first one that cannot be used.
     """
     server, grid = config.server, config.grid
-    cert = _read_certificate(config.path, "[server] host_cert", server.host_cert)
+    cert = read_certificate(config.path, "[server] host_cert", server.host_cert)
     key = _read_private_key(config.path, "[server] host_key", server.host_key)
     if _public_der(cert.public_key()) != _public_der(key.public_key()):
         raise ConfigError(
@@ -72,7 +82,7 @@ def _public_der(key: PublicKeyTypes) -> bytes:
     )
 
 
-def _read_certificate(path: str, key: str, filename: str) -> x509.Certificate:
+def read_certificate(path: str, key: str, filename: str) -> x509.Certificate:
     """The first PEM certificate in C{filename}."""
     data = _read_file(path, key, filename)
     try:
