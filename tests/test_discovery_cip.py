@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -21,12 +22,16 @@ from cloud_info_provider.formatters.glue import GLUE21Json
 
 from occid.config import AccountConfig
 from occid.demo import pki
+from occid.demo.credentials import VO, DemoFiles
+from occid.demo.pki import free_port
+from occid.demo.preparation import INSTANCE_TYPES, SECOND_REGION, demo_images
 from occid.discovery.provider import OCCI_SERVICE_TYPE
 from occid.ec2.clients import make_client
 from occid.ec2.vocabulary import RESOURCE_TPL_SCHEME
 from occid.occi.infrastructure import os_tpl_mixin
 from tests.gocdb import GOCDB_ID, GocdbStub
 from tests.motoserver import ALMA, DEBIAN, PUBLIC_HOST, REGION, UBUNTU, make_config
+from tests.test_demo import RunningDemo
 
 pytestmark = pytest.mark.moto
 
@@ -333,3 +338,45 @@ def test_the_tool_lists_occid_and_keeps_its_own_options():
     assert (options.middleware, options.occid_config, options.site_config) == (
         "occid", "x.toml", "site.yaml")
 
+
+
+def demo_environment(files: DemoFiles) -> dict[str, str]:
+    """The AWS settings the demo gives itself: fake credentials, no files of the user's."""
+    return {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_CONFIG_FILE": files.aws_config, "AWS_SHARED_CREDENTIALS_FILE": files.aws_credentials}
+
+
+def test_the_command_against_the_demo(tmp_path):
+    """
+    The README's command, run against a running demo's emulator with its
+    occid.toml, GOCDB answered by the stub, prints the demo's endpoint, its
+    VO's share, the images offered in each of its two regions and its
+    instance types.
+    """
+    directory = str(tmp_path / "occid-demo")
+    running = RunningDemo(directory, free_port())
+    try:
+        running.instructions()
+        files = DemoFiles(directory)
+        url = re.search(r"^occid demo: (\S+)", "".join(running.lines), re.MULTILINE).group(1)
+        site = tmp_path / "site.yaml"
+        site.write_text(f"gocdb: OCCID-DEMO\nendpoint: {url}\nvos: []\n")
+        stub = GocdbStub(str(tmp_path), url, "OCCID-DEMO", OCCI_SERVICE_TYPE)
+        try:
+            result = run_tool(["--middleware", "occid", "--format", "glue21json",
+                               "--occid-config", files.config, str(site)],
+                              {**demo_environment(files), **stub.environment})
+        finally:
+            stub.stop()
+    finally:
+        running.stop()
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert {e["URL"] for e in document["CloudComputingEndpoint"]} == {url}
+    [share] = document["Share"]
+    assert share["ID"] == f"{url}_cloud.compute_share_{VO}"
+    images = {(i["OtherInfo"]["ami"], i["OtherInfo"]["region"]) for i in document["CloudComputingImage"]}
+    assert images == {(image.id, image.region) for image in demo_images()}
+    assert SECOND_REGION in {region for _, region in images}
+    assert sorted(t["Name"] for t in document["CloudComputingInstanceType"]) == sorted(INSTANCE_TYPES)
+    assert document["CloudComputingService"][0]["OtherInfo"]["gocdb_id"] == GOCDB_ID
