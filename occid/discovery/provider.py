@@ -92,12 +92,15 @@ class OccidProvider(BaseProvider):
 
     @property
     def _url(self) -> str:
+        """C{[server] public_url}, the prefix of every id published."""
         return self.facts.endpoint.url
 
     def get_service_id(self) -> str:
+        """The service's id, C{<url>_cloud.compute}, as EGI's cloud services have it."""
         return f"{self._url}_cloud.compute"
 
     def get_manager_id(self) -> str:
+        """The manager's id, C{<url>_cloud.compute_manager}."""
         return f"{self._url}_cloud.compute_manager"
 
     def _get_ca_info(self, url: str) -> dict[str, str]:
@@ -105,12 +108,14 @@ class OccidProvider(BaseProvider):
         return {"issuer": self.facts.endpoint.issuer}
 
     def fetch(self) -> dict[str, list[Any]]:
+        """The tool's objects by class name, the service's complexity counting every endpoint."""
         objects: dict[str, list[Any]] = super().fetch()
         endpoints = len(self.get_objs("CloudComputingEndpoint"))
         self.service.complexity = f"endpointType={endpoints},share={len(self.facts.shares)}"
         return objects
 
     def build_manager(self) -> Any:
+        """The manager: occid and its version."""
         return super().build_manager(product_name="occid",
                                      product_version=self.facts.endpoint.implementation_version)
 
@@ -143,6 +148,7 @@ class OccidProvider(BaseProvider):
         return [self._share(share) for share in self.facts.shares]
 
     def _share(self, facts: ShareFacts) -> Any:
+        """The share of one VO, added with its policy and offer."""
         id = f"{self.get_service_id()}_share_{facts.vo}"
         share = glue.Share(
             id=id, name=f"{facts.vo} share",
@@ -172,6 +178,7 @@ class OccidProvider(BaseProvider):
             obj.add_associated_object(other)
 
     def _add_offer(self, obj: Any, share: Any) -> None:
+        """Add an image or instance type of C{share}."""
         self._associate(obj, share, self.manager)
         self.add_glue(obj)
 
