@@ -30,9 +30,11 @@ setup(
         "joserfc>=1.0",
         "dirq>=1.8",  # the spools ssmsend reads (occid-accounting)
     ],
-    entry_points={"console_scripts": ["occid-accounting = occid.accounting.command:script"]},
     extras_require={
         "demo": ["moto[server]>=5.0"],
+        # The service discovery command (occid/discovery): EGI's tool, whose
+        # provider API occid.discovery.provider subclasses.
+        "discovery": ["cloud-info-provider>=1.2,<1.3"],
         "test": [
             "pytest>=8",
             "hypothesis>=6.100",
@@ -43,6 +45,13 @@ setup(
         # The type checker and linter .ci/run runs, pinned so that a new
         # release cannot turn a green tree red overnight.
         "lint": ["mypy==2.4.1", "mypy-zope==1.0.17", "ruff==0.17.6"],
+    },
+    entry_points={
+        "console_scripts": ["occid-accounting = occid.accounting.command:script"],
+        # cloud-info-provider loads its providers from this group
+        # (cloud-info-provider-service --middleware occid); inert without the
+        # discovery extra.
+        "cip.providers": ["occid = occid.discovery.provider:OccidProvider"],
     },
     classifiers=[
         "Framework :: Twisted",

@@ -5,6 +5,10 @@ C{occid/interfaces.py}) imports Twisted, boto3 or botocore, directly or
 through another module, nor any occid module outside the core (the edges
 import the core, never the reverse); and neither edge (C{occid/server/},
 C{occid/ec2/}) imports the other, the demo, the fakes or the twistd wiring.
+The discovery command's tool (C{cloud_info_provider}, the optional
+C{occid[discovery]} extra) is imported by C{occid/discovery/provider.py}
+alone, nothing outside C{occid/discovery/} imports that package, and the
+daemon imports without the tool.
 
 Each module is imported alone in a fresh interpreter whose import system
 refuses the forbidden packages and reports which chain of modules asked for
@@ -14,6 +18,7 @@ without being listed here.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -235,3 +240,65 @@ def test_accounting_arithmetic_and_records_are_pure(module):
         for attempt in report["attempts"]
     )
     assert report["error"] is None
+#: The discovery command's tool, an optional extra (C{occid[discovery]}).
+TOOL = "cloud_info_provider"
+
+#: The one module that imports it.
+TOOL_PROVIDER = "occid.discovery.provider"
+
+
+def imported_by(module: str) -> set[str]:
+    """The dotted names C{module}'s source imports, at any depth of its code."""
+    path = os.path.join(ROOT, *module.split(".")) + ".py"
+    if not os.path.exists(path):
+        path = os.path.join(ROOT, *module.split("."), "__init__.py")
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def every_module() -> list[str]:
+    """Every module of occid, found on disk."""
+    return modules_of(("occid",))
+
+
+def test_only_the_provider_imports_the_discovery_tool():
+    """No module of occid but the provider module names cloud_info_provider in an import."""
+    importing = [module for module in every_module()
+                 if any(name == TOOL or name.startswith(TOOL + ".") for name in imported_by(module))]
+    assert importing == [TOOL_PROVIDER]
+
+
+def test_nothing_imports_the_discovery_package():
+    """Outside occid/discovery/, no module of occid imports it: it sits on top, like the demo."""
+    importing = [module for module in every_module() if not module.startswith("occid.discovery")
+                 and any(name == "occid.discovery" or name.startswith("occid.discovery.")
+                         for name in imported_by(module))]
+    assert importing == []
+
+
+@pytest.mark.parametrize("module", ["occid.tap", "occid.discovery", "occid.discovery.facts"])
+def test_occid_works_without_the_discovery_tool(module):
+    """
+    With cloud_info_provider (and its stevedore) refused, the daemon's
+    wiring, which imports every layer, and the discovery facts import
+    without asking for it: without the extra, the rest of occid neither
+    imports nor needs it.
+    """
+    report = probe(module, forbidden=(TOOL, "stevedore"), allowed=("occid",))
+    assert report["attempts"] == []
+    assert report["error"] is None
+
+
+def test_the_refused_tool_stops_the_provider():
+    """The probe above does refuse the tool: the provider module cannot be imported under it."""
+    report = probe(TOOL_PROVIDER, forbidden=(TOOL,), allowed=("occid",))
+    assert report["attempts"][0]["import"] == TOOL
+    assert report["attempts"][0]["by"] == [TOOL_PROVIDER]

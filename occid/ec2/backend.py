@@ -323,6 +323,14 @@ class ThreadPoolService(Service):
         self._reactor.addSystemEventTrigger("after", "shutdown", self.pool.stop)
 
 
+def region_label(config: Config, region: str) -> str:
+    """
+    The region the templates of C{region} name (L{AccountCatalog.region}):
+    itself in a gateway of several regions, C{""} in a gateway of one.
+    """
+    return region if len(config.aws.regions) > 1 else ""
+
+
 def make_accounts(config: Config, clients: dict[str, EC2Client],
                   ssm: dict[str, Any] | None = None,
                   region: str | None = None) -> dict[str, Account]:
@@ -333,7 +341,7 @@ def make_accounts(config: Config, clients: dict[str, EC2Client],
     """
     host = config.server.public_host
     region = region or config.aws.region
-    label = region if len(config.aws.regions) > 1 else ""
+    label = region_label(config, region)
     return {
         name: Account(
             name=name, client=client, aws=config.aws_for(name, region),

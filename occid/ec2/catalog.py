@@ -132,14 +132,20 @@ def image_query(images: ImagesConfig) -> dict:
     return query
 
 
-def _images(client: EC2Client, images: ImagesConfig) -> list[dict]:
+def offered_images(client: EC2Client, images: ImagesConfig) -> list[dict]:
+    """
+    The DescribeImages descriptions of the images the site's policy offers
+    as templates (blocking): those of the policy's query, less the images
+    users saved through occid unless the site lists them.
+    """
     query = image_query(images)
     if images.policy.uses_list:
         return client.describe_images(**query)["Images"]
     pages = client.get_paginator("describe_images").paginate(
         PaginationConfig={"PageSize": PAGE_SIZE}, **query
     )
-    return [image for page in pages for image in page["Images"]]
+    return [image for page in pages for image in page["Images"]
+            if OWNER_TAG not in tag_dict(image)]
 
 
 def _saved_images(client: EC2Client, public_host: str, region: str) -> list[SavedImage]:
@@ -184,7 +190,11 @@ def instance_types(client: EC2Client, names: Iterable[str]) -> dict[str, dict]:
     return found
 
 
-def _architecture(info: dict) -> str | None:
+def architecture(info: dict) -> str | None:
+    """
+    The architecture of an instance type's description: x86_64 (or i386)
+    when it supports it, else the first it names.
+    """
     supported = info.get("ProcessorInfo", {}).get("SupportedArchitectures", [])
     for preferred in ("x86_64", "i386"):
         if preferred in supported:
@@ -231,12 +241,10 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
     name where C{aws} and C{images} were set, for L{Dropped}.  With a
     C{region} (a gateway of several), images and zones name it.
     """
-    uses_list = images.policy.uses_list
-    found = _images(client, images)
+    found = offered_images(client, images)
     os_tpls = _by_title(
         os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"], public_host, region)
         for image in found
-        if uses_list or OWNER_TAG not in tag_dict(image)
     )
     infos = instance_types(client, aws.instance_types)
     resource_tpls = [
@@ -244,7 +252,7 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
             name,
             infos[name]["VCpuInfo"]["DefaultVCpus"],
             infos[name]["MemoryInfo"]["SizeInMiB"] / 1024,
-            _architecture(infos[name]),
+            architecture(infos[name]),
         )
         for name in aws.instance_types
         if name in infos

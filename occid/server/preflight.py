@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 
 from occid.config import Config, ConfigError, parse
 
-__all__ = ["check", "load", "read"]
+__all__ = ["check", "load", "read", "read_certificate"]
 
 
 def load(path: str) -> Config:
@@ -37,8 +37,8 @@ def load(path: str) -> Config:
 
 def read(path: str) -> Config:
     """
-    Read and parse the configuration file at C{path}, without looking at
-    the files it names (the site commands need none of them).
+    Read and parse the configuration file at C{path}, without looking at the
+    files it names (a site command needs only some of them).
 
     @raise ConfigError: the file is missing, unreadable or invalid.
     """
@@ -61,7 +61,7 @@ def check(config: Config) -> None:
     @raise ConfigError: the first one that cannot be used.
     """
     server, grid = config.server, config.grid
-    cert = _read_certificate(config.path, "[server] host_cert", server.host_cert)
+    cert = read_certificate(config.path, "[server] host_cert", server.host_cert)
     key = _read_private_key(config.path, "[server] host_key", server.host_key)
     if _public_der(cert.public_key()) != _public_der(key.public_key()):
         raise ConfigError(
@@ -82,7 +82,7 @@ def _public_der(key: PublicKeyTypes) -> bytes:
     )
 
 
-def _read_certificate(path: str, key: str, filename: str) -> x509.Certificate:
+def read_certificate(path: str, key: str, filename: str) -> x509.Certificate:
     """The first PEM certificate in C{filename}."""
     data = _read_file(path, key, filename)
     try:
