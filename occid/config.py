@@ -32,7 +32,7 @@ from occid.accountconfig import (
     take_limits,
 )
 from occid.awsconfig import AwsConfig, check_aws
-from occid.imagesconfig import ImagesConfig, build_images, check_images, region_table
+from occid.imagesconfig import ImagesConfig, build_images, check_images, check_sources, region_table
 from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility, coerce
 from occid.regionconfig import check_account_regions, check_regions
 
@@ -341,6 +341,8 @@ def _check(config: Config) -> None:
     check_images(images, "images", aws.regions, fail)
 
     _check_accounts(config)
+    check_sources(images, {account.name: account.fqans for account in config.accounts},
+                  aws.regions, fail)
 
 
 def _check_accounts(config: Config) -> None:
