@@ -18,6 +18,7 @@ setup(
     packages=find_packages(exclude=["tests", "tests.*", "bench", "bench.*"])
     + ["twisted.plugins"],
     package_data={"occid.demo": ["demo_amis.json"]},
+    entry_points={"console_scripts": ["occid-images = occid.distribution.command:main"]},
     install_requires=[
         "twisted[tls]>=24.7",
         "pyopenssl>=24.3",  # get_peer_cert_chain(as_cryptography=True)
@@ -35,6 +36,7 @@ setup(
             "jsonschema>=4.20",
             "treq>=24.9",
             "moto[server]>=5.0",
+            "oras>=0.2",
         ],
         # The type checker and linter .ci/run runs, pinned so that a new
         # release cannot turn a green tree red overnight.
