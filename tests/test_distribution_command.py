@@ -30,11 +30,17 @@ from occid.distribution.blocks import data_blocks
 from occid.distribution.command import target_maker
 from occid.distribution.fetch import Http
 from occid.distribution.sync import run_pass
-from occid.ec2.distributed import IMPORT_TAG, RETIRED_TAG, SOURCE_TAG
+from occid.ec2.account import Account, RecentIds, SecurityGroups
+from occid.ec2.catalog import AccountCatalog
+from occid.ec2.clients import make_client
+from occid.ec2.distributed import IMPORT_TAG, RETIRED_TAG, SOURCE_TAG, image_reference
 from occid.ec2.tags import tag_dict
 from occid.gsi.trust import TrustStore
+from occid.occi import infrastructure as infra
+from occid.occi.model import Resource
 from tests.distributionservers import FileServer, Registry, make_qcow2
 from tests.imagelists import ENDORSER_DN, endorser, image_entry, image_list, sign, soon
+from tests.motoserver import PUBLIC_HOST, provider, successResultOf
 from tests.pki import PKI
 
 pytestmark = pytest.mark.skipif(
@@ -378,3 +384,48 @@ def test_kill_during_import_then_rerun(site, moto, tmp_path):
     assert len(images) == 1
     (tags,) = images.values()
     assert [t[IMPORT_TAG] for t in tagged_snapshots(moto).values()] == [tags[IMPORT_TAG]]
+
+
+def _catalog(site, moto, name, sources):
+    """The loaded account catalog of account C{name}, as the daemon builds it."""
+    config = parse(config_text(site, moto, sources), "/etc/occid/occid.toml")
+    client = make_client(config.aws, config.account(name))
+    catalog = AccountCatalog(name, client, config.aws, config.images, PUBLIC_HOST)
+    catalog.refresh()
+    return config, client, catalog
+
+
+def test_daemon_offers_imported_images(site, moto):
+    """
+    The daemon offers an imported image as os_tpl to the account of its VO
+    only, whatever the [images] policy, titled with the appliance's title
+    and with its references; a compute created from it runs; once retired,
+    the one-minute look stops offering it.
+    """
+    site["registry"].push("egi_vm_images/offered", "1.0", site["disks"]["debian"][0], ANNOTATIONS)
+    sources = registry_source(site, "egi_vm_images/offered")
+    run(site, moto, sources)
+    (image, tags), = tagged_images(moto).items()
+    config, client, catalog = _catalog(site, moto, "fedcloud", sources)
+    (mixin,) = catalog.templates.distributed
+    assert (mixin.term, mixin.title) == (image, "Debian 12 (EGI)")
+    attributes = {attribute.name: attribute.default for attribute in mixin.attributes}
+    assert attributes["eu.egi.cloud.tag"] == "2024.05"
+    assert attributes["eu.egi.fedcloud.appliance.appdb.mpuri"] == tags["vmcatcher_event_ad_mpuri"]
+    assert image_reference(tags) == tags["vmcatcher_event_ad_mpuri"]
+    assert any(category.term == image for category in catalog.catalog.mixins)
+    assert _catalog(site, moto, "other", sources)[2].templates.distributed == ()
+
+    account = Account(name="fedcloud", client=client, aws=config.aws, catalog=catalog,
+                      groups=SecurityGroups(client, config.aws.ssh_cidr),
+                      recent=RecentIds(sleep=lambda seconds: None))
+    vm = successResultOf(provider(infra.COMPUTE, account).create(Resource(
+        kind=infra.COMPUTE, id="", mixins=[mixin], attributes={"occi.core.title": "vm1"},
+        links=[])))
+    described = client.describe_instances(InstanceIds=[vm.id])["Reservations"][0]["Instances"][0]
+    assert (described["ImageId"], described["State"]["Name"]) == (image, "running")
+
+    ec2(moto).create_tags(Resources=[image], Tags=[{"Key": RETIRED_TAG, "Value": "x"}])
+    assert catalog.refresh_distributed() is True
+    assert catalog.templates.distributed == ()
+    assert catalog.refresh_distributed() is False
