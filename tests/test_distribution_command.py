@@ -24,6 +24,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from occid.config import parse
 from occid.distribution.blocks import data_blocks
@@ -429,3 +430,57 @@ def test_daemon_offers_imported_images(site, moto):
     assert catalog.refresh_distributed() is True
     assert catalog.templates.distributed == ()
     assert catalog.refresh_distributed() is False
+
+
+def test_project_source(site, moto):
+    """A project source imports the newest artefact of each repository it lists (/v2/_catalog)."""
+    registry = site["registry"]
+    registry.push("project_x/one", "1.0", site["disks"]["debian"][0], ANNOTATIONS)
+    registry.push("project_x/two", "1.0", site["disks"]["alma"][0],
+                  {**ANNOTATIONS, "eu.egi.cloud.image.title": "Two"})
+    source = f"""
+[[images.sources]]
+name = "project"
+registry = "{registry.url}"
+project = "project_x"
+vos = ["fedcloud.egi.eu"]
+"""
+    report = run(site, moto, source)
+    assert report.refused == []
+    assert sorted(tags["Name"] for tags in tagged_images(moto).values()) == [
+        "Debian 12 (EGI)", "Two"]
+
+
+def test_aws_failure_skips_the_target(site, moto):
+    """An EC2 error in one target is logged and reported; the pass goes on."""
+    publish_list(site, "failing.list")
+    config = parse(config_text(site, moto, list_source(site, "failing.list")), "occid.toml")
+    make = target_maker(config)
+
+    def broken(account, region):
+        target = make(account, region)
+        target.ec2.meta.events.register(
+            "before-call.ec2.DescribeImages",
+            lambda **_: (_ for _ in ()).throw(EndpointConnectionError(endpoint_url="x")))
+        return target
+
+    trust = TrustStore.load(site["pki"].certificates_dir, NOW)
+    report = run_pass(config, broken, Http(site["pki"].certificates_dir), trust, NOW)
+    assert any("Could not connect" in refusal for refusal in report.refused)
+    assert tagged_images(moto) == {}
+
+
+@pytest.mark.parametrize("text, status", [("[server]\nlisten = 3\n", 2), (None, 0)])
+def test_command_exit_status(site, tmp_path, text, status):
+    """A bad configuration exits 2 naming the key; a file without sources has nothing to do."""
+    path = tmp_path / "occid.toml"
+    if text is None:
+        text = config_text(site, type("M", (), {"endpoint": "http://127.0.0.1:1"}), "")
+    path.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "occid.distribution.command", "--once",
+                           "--config", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == status, done.stderr
+    if status == 2:
+        assert "[server] listen: must be a string" in done.stderr
+    else:
+        assert "no [[images.sources]]: nothing to do" in done.stderr

@@ -162,3 +162,48 @@ def test_data_blocks(tmp_path):
     assert [index for index, _ in found] == [3, 10]
     assert all(len(data) == BLOCK_SIZE for _, data in found)
     assert is_zero(bytes(10)) and not is_zero(b"\0\1")
+
+
+class FakeHttp:
+    """An L{occid.distribution.fetch.Http} answering from a table; it records the requests."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.requests = []
+
+    def read(self, url, headers=None):
+        self.requests.append((url, dict(headers or {})))
+        answer = self.answers[url]
+        if isinstance(answer, Exception):
+            if "Authorization" not in (headers or {}):
+                raise answer
+            answer = self.answers[url + "#authorized"]
+        return answer, {}
+
+
+def test_harbor_listing_and_bearer_token():
+    """
+    A Harbor project is listed page by page through its API; a 401 with a
+    Bearer challenge gets an anonymous token for the repository's scope,
+    sent on the retry and on blob downloads.
+    """
+    from occid.distribution.fetch import HttpError
+    from occid.distribution.registry import Registry
+
+    base = "https://registry.egi.eu"
+    challenge = 'Bearer realm="https://registry.egi.eu/service/token",service="harbor-registry"'
+    http = FakeHttp({
+        f"{base}/api/v2.0/projects/egi_vm_images/repositories?page=1&page_size=100":
+            b'[{"name": "egi_vm_images/ubuntu"}, {"name": "egi_vm_images/alma"}]',
+        f"{base}/v2/egi_vm_images/ubuntu/tags/list": HttpError("u", 401, challenge),
+        f"{base}/v2/egi_vm_images/ubuntu/tags/list#authorized": b'{"tags": ["22.04"]}',
+        "https://registry.egi.eu/service/token?service=harbor-registry&scope="
+        "repository%3Aegi_vm_images%2Fubuntu%3Apull": b'{"token": "t0k"}',
+    })
+    registry = Registry(base, http)
+    assert registry.repositories("egi_vm_images", harbor=True) == [
+        "egi_vm_images/alma", "egi_vm_images/ubuntu"]
+    assert registry.tags("egi_vm_images/ubuntu") == ["22.04"]
+    assert http.requests[-1][1]["Authorization"] == "Bearer t0k"
+    assert registry.blob_headers("egi_vm_images/ubuntu") == {"Authorization": "Bearer t0k"}
+    assert registry.blob_headers("egi_vm_images/alma") == {}

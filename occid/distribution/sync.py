@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from occid.config import Config
 from occid.distribution import amis
 from occid.distribution.appliance import Appliance, Refused
@@ -94,11 +96,16 @@ def run_pass(config: Config, make: Callable[[str, str], Target], http: Http, tru
             report.refused.append(f"{source.name}: {reason}")
         plans = []
         for one in targets_of(config, source, target):
-            images, snapshots = amis.find(one.ec2, source.name)
-            plans.append((one, plan(read.wanted, images, snapshots, now,
-                                    config.images.distribution.grace_period), snapshots))
-        for one, planned, snapshots in plans:
-            _tidy(one, planned, snapshots, now, dry_run, report)
+            try:
+                images, snapshots = amis.find(one.ec2, source.name)
+                planned = plan(read.wanted, images, snapshots, now,
+                               config.images.distribution.grace_period)
+                _tidy(one, planned, snapshots, now, dry_run, report)
+            except (BotoCoreError, ClientError) as e:
+                log.error("%s: source %s skipped this pass: %s", one.label, source.name, e)
+                report.refused.append(f"{one.label}: {source.name}: {e}")
+                continue
+            plans.append((one, planned))
         _import(config, source, plans, http, now, dry_run, report)
     return report
 
@@ -128,11 +135,11 @@ def _tidy(one: Target, planned: Plan, snapshots: dict[str, str], now: datetime, 
         amis.remove(one.ec2, found, snapshots)
 
 
-def _import(config: Config, source: ImageSource, plans: list, http: Http, now: datetime,
-            dry_run: bool, report: Report) -> None:
+def _import(config: Config, source: ImageSource, plans: list[tuple[Target, Plan]], http: Http,
+            now: datetime, dry_run: bool, report: Report) -> None:
     """Import each appliance some target lacks: downloaded and converted once."""
     wanted: dict[str, tuple[Appliance, list[tuple[Target, Plan]]]] = {}
-    for one, planned, _ in plans:
+    for one, planned in plans:
         for appliance in planned.imports:
             wanted.setdefault(appliance.import_id, (appliance, []))[1].append((one, planned))
     settings = config.images.distribution
@@ -161,7 +168,7 @@ def _import(config: Config, source: ImageSource, plans: list, http: Http, now: d
                         one.ebs, one.ec2, raw, disk.virtual_size, tags, appliance.reference,
                         settings.upload_threads)
                     image = amis.register(one.ec2, appliance, snapshot, tags)
-                except Exception as e:  # noqa: BLE001 - logged; retried next pass
+                except (BotoCoreError, ClientError, Refused, OSError) as e:
                     log.error("%s: import of %s failed (retried next pass): %s", one.label,
                               appliance.reference, e)
                     report.refused.append(f"{one.label}: {appliance.reference}: {e}")
@@ -170,7 +177,12 @@ def _import(config: Config, source: ImageSource, plans: list, http: Http, now: d
                          appliance.reference, image, blocks, _replacing(planned, appliance))
                 report.imported.append((one.label, image))
                 replaced = list(planned.replaces.get(appliance.import_id, ()))
-                amis.retire(one.ec2, replaced, now)
+                try:
+                    amis.retire(one.ec2, replaced, now)
+                except (BotoCoreError, ClientError) as e:
+                    log.error("%s: could not retire %s (retried next pass): %s", one.label,
+                              ", ".join(replaced), e)
+                    continue
                 report.retired += [(one.label, old) for old in replaced]
 
 
