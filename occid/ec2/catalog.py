@@ -252,7 +252,7 @@ def _unknown(aws: AwsConfig, images: ImagesConfig, keys: TemplateKeys, templates
 def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, public_host: str,
                    keys: TemplateKeys = GLOBAL_TEMPLATE_KEYS, region: str = "") -> Templates:
     """
-    Read the account's templates from EC2 (blocking; five calls); C{keys}
+    Read the account's templates from EC2 (blocking; six calls); C{keys}
     name where C{aws} and C{images} were set, for L{Dropped}.  With a
     C{region} (a gateway of several), images and zones name it.
     """
