@@ -27,10 +27,12 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from occid.config import parse
+from occid.distribution.appliance import Refused
 from occid.distribution.blocks import data_blocks
 from occid.distribution.command import target_maker
+from occid.distribution.convert import inspect
 from occid.distribution.fetch import Http
-from occid.distribution.sync import run_pass
+from occid.distribution.sync import Target, run_pass, targets_of
 from occid.ec2.account import Account, RecentIds, SecurityGroups
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import make_client
@@ -484,3 +486,49 @@ def test_command_exit_status(site, tmp_path, text, status):
         assert "[server] listen: must be a string" in done.stderr
     else:
         assert "no [[images.sources]]: nothing to do" in done.stderr
+
+
+@pytest.mark.parametrize("options, reason", [
+    (["-b", "{base}", "-F", "raw"], "the disk has a backing file"),
+    (["-o", "data_file={base}"], "the disk has an external data file"),
+])
+def test_disks_reaching_other_files_refused(tmp_path, options, reason):
+    """A qcow2 that would read another file of the host (backing or data file) is refused."""
+    base = tmp_path / "secret.raw"
+    base.write_bytes(b"secret" * 100)
+    disk = tmp_path / "hostile.qcow2"
+    subprocess.run(["qemu-img", "create", "-f", "qcow2",
+                    *[o.format(base=base) for o in options], str(disk), "1M"],
+                   check=True, capture_output=True)
+    with pytest.raises(Refused, match=reason):
+        inspect(str(disk), "qcow2", 1 << 30)
+
+
+def test_targets_per_vo_account_and_region(site, moto):
+    """
+    A source's targets are the accounts serving its VOs, in each region they
+    serve, narrowed to the source's regions when it names some.
+    """
+    text = config_text(site, moto, """
+[[images.sources]]
+name = "everywhere"
+image_list = "https://example.org/a.list"
+endorser = "/CN=x"
+vos = ["fedcloud.egi.eu", "other.vo"]
+[[images.sources]]
+name = "central"
+image_list = "https://example.org/b.list"
+endorser = "/CN=x"
+vos = ["other.vo"]
+regions = ["eu-central-1"]
+""").replace(f'region = "{REGION}"', 'regions = ["eu-west-1", "eu-central-1"]')
+    config = parse(text, "occid.toml")
+    everywhere, central = config.images.sources
+
+    def pairs(source):
+        return [(t.account, t.region) for t in targets_of(
+            config, source, lambda account, region: Target(account, region, None, None))]
+
+    assert pairs(everywhere) == [("fedcloud", "eu-west-1"), ("fedcloud", "eu-central-1"),
+                                 ("other", "eu-west-1"), ("other", "eu-central-1")]
+    assert pairs(central) == [("other", "eu-central-1")]
