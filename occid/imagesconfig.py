@@ -72,7 +72,9 @@ class ImageSource:
     or C{project} (an OCI registry; C{harbor} lists a project through
     Harbor's API, else through the registry's C{/v2/_catalog}), or
     C{image_list} with its C{endorser} (a signed HEPiX image list).
-    C{regions} unset: every region the VOs' accounts serve.
+    C{regions} unset: every region the VOs' accounts serve.  C{token_file}
+    names a file holding an AppDB access token, sent with the list's
+    request as HTTP basic C{(<token>, "x-oauth-basic")} (VO-wide lists).
     """
 
     name: str = ""
@@ -82,6 +84,7 @@ class ImageSource:
     harbor: bool = False
     image_list: str = ""
     endorser: str = ""
+    token_file: str = ""
     vos: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
 
@@ -276,6 +279,8 @@ def _check_kind(source: ImageSource, bad: Fail) -> None:
             bad("image_list", "must be an https:// URL")
         if not (source.endorser.startswith("/") and "=" in source.endorser):
             bad("endorser", "is required with image_list: the signer's DN in /DC=…/CN=… form")
+        if source.token_file and not source.token_file.startswith("/"):
+            bad("token_file", "must be an absolute path")
         return
     if not source.registry:
         bad("registry", "a source needs a registry (with repository or project) or an image_list")
@@ -292,5 +297,6 @@ def _check_kind(source: ImageSource, bad: Fail) -> None:
             bad(key, f"{value!r} is not an OCI repository name")
     if source.harbor and not source.project:
         bad("harbor", "lists a project: set project")
-    if source.endorser:
-        bad("endorser", "belongs to an image_list source")
+    for key in ("endorser", "token_file"):
+        if getattr(source, key):
+            bad(key, "belongs to an image_list source")

@@ -207,3 +207,22 @@ def test_harbor_listing_and_bearer_token():
     assert http.requests[-1][1]["Authorization"] == "Bearer t0k"
     assert registry.blob_headers("egi_vm_images/ubuntu") == {"Authorization": "Bearer t0k"}
     assert registry.blob_headers("egi_vm_images/alma") == {}
+
+
+def test_list_token_sent(tmp_path):
+    """A source's AppDB token goes with the list's request as HTTP basic; a missing file is refused."""
+    from occid.distribution.sources import read_source
+    from occid.imagesconfig import ImageSource
+
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    url = "https://appdb.example.org/store/vo/fedcloud.egi.eu/image.list"
+    http = FakeHttp({url: b"Content-Type: text/plain\n\nnot signed"})
+    source = ImageSource(name="appdb", image_list=url, endorser="/CN=x", token_file=str(token),
+                         vos=("fedcloud.egi.eu",))
+    read = read_source(source, http, None, NOW)
+    assert read.wanted is None and "not signed" in read.refusals[0]
+    assert http.requests == [(url, {"Authorization": "Basic czNjcmV0Ongtb2F1dGgtYmFzaWM="})]
+    missing = ImageSource(name="appdb", image_list=url, endorser="/CN=x",
+                          token_file=str(tmp_path / "none"), vos=("fedcloud.egi.eu",))
+    assert "No such file" in read_source(missing, http, None, NOW).refusals[0]

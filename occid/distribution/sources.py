@@ -8,6 +8,7 @@ digest and size; HEPiX sha512 and size).
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,7 +46,7 @@ def read_source(source: ImageSource, http: Http, trust: TrustStore, now: datetim
 
 
 def _read_list(source: ImageSource, http: Http, trust: TrustStore, now: datetime) -> SourceRead:
-    body, _ = http.read(source.image_list)
+    body, _ = http.read(source.image_list, _token_header(source))
     signed = verify(body, trust, now)
     read = parse_list(signed.content, source.name, source.endorser, signed.signer, now)
     refusals = tuple(f"image {name}: {reason}" for name, reason in read.refused)
@@ -53,6 +54,19 @@ def _read_list(source: ImageSource, http: Http, trust: TrustStore, now: datetime
         return SourceRead({}, refusals + (f"the list expired on {read.expires:%Y-%m-%d %H:%M}Z: "
                                           "its images are retired",))
     return SourceRead(read.appliances, refusals)
+
+
+def _token_header(source: ImageSource) -> dict[str, str]:
+    """The AppDB token of C{source} as HTTP basic C{(<token>, "x-oauth-basic")}, if it has one."""
+    if not source.token_file:
+        return {}
+    try:
+        with open(source.token_file, encoding="utf-8") as f:
+            token = f.read().strip()
+    except OSError as e:
+        raise Refused(f"token_file {source.token_file}: {e.strerror}") from None
+    pair = base64.b64encode(f"{token}:x-oauth-basic".encode()).decode()
+    return {"Authorization": f"Basic {pair}"}
 
 
 def _read_registry(source: ImageSource, registry: Registry) -> SourceRead:
