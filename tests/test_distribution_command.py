@@ -24,7 +24,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from occid.config import parse
 from occid.distribution.appliance import Refused
@@ -532,3 +532,24 @@ regions = ["eu-central-1"]
     assert pairs(everywhere) == [("fedcloud", "eu-west-1"), ("fedcloud", "eu-central-1"),
                                  ("other", "eu-west-1"), ("other", "eu-central-1")]
     assert pairs(central) == [("other", "eu-central-1")]
+
+
+def test_failed_registration_leaves_nothing(site, moto):
+    """A RegisterImage refused by EC2 deletes the new snapshot; the next pass imports it."""
+    publish_list(site, "refused.list")
+    config = parse(config_text(site, moto, list_source(site, "refused.list")), "occid.toml")
+    make = target_maker(config)
+
+    def refusing(account, region):
+        target = make(account, region)
+        target.ec2.meta.events.register(
+            "before-call.ec2.RegisterImage",
+            lambda **_: (_ for _ in ()).throw(ClientError(
+                {"Error": {"Code": "InvalidParameter", "Message": "no"}}, "RegisterImage")))
+        return target
+
+    trust = TrustStore.load(site["pki"].certificates_dir, NOW)
+    report = run_pass(config, refusing, Http(site["pki"].certificates_dir), trust, NOW)
+    assert any("InvalidParameter" in refusal for refusal in report.refused)
+    assert tagged_images(moto) == {} and tagged_snapshots(moto) == {}
+    assert len(run(site, moto, list_source(site, "refused.list")).imported) == 1

@@ -11,6 +11,7 @@ reason, and nothing of a refused appliance is registered.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -157,7 +158,7 @@ def _import(config: Config, source: ImageSource, plans: list[tuple[Target, Plan]
                 disk = inspect(os.path.join(work, "download"), appliance.disk_format,
                                settings.max_virtual_size)
                 raw = to_raw(os.path.join(work, "download"), disk, os.path.join(work, "raw"))
-            except Refused as e:
+            except (Refused, OSError) as e:
                 log.warning("source %s: refused %s: %s", source.name, appliance.reference, e)
                 report.refused.append(f"{source.name}: {appliance.reference}: {e}")
                 continue
@@ -167,7 +168,7 @@ def _import(config: Config, source: ImageSource, plans: list[tuple[Target, Plan]
                     snapshot, blocks = write_snapshot(
                         one.ebs, one.ec2, raw, disk.virtual_size, tags, appliance.reference,
                         settings.upload_threads)
-                    image = amis.register(one.ec2, appliance, snapshot, tags)
+                    image = _register(one, appliance, snapshot, tags)
                 except (BotoCoreError, ClientError, Refused, OSError) as e:
                     log.error("%s: import of %s failed (retried next pass): %s", one.label,
                               appliance.reference, e)
@@ -184,6 +185,17 @@ def _import(config: Config, source: ImageSource, plans: list[tuple[Target, Plan]
                               ", ".join(replaced), e)
                     continue
                 report.retired += [(one.label, old) for old in replaced]
+
+
+def _register(one: Target, appliance: Appliance, snapshot: str, tags: dict[str, str]) -> str:
+    """The AMI of C{snapshot}; if registering fails, the snapshot is deleted."""
+    try:
+        return amis.register(one.ec2, appliance, snapshot, tags)
+    except BaseException:
+        # If this delete fails too, the next pass deletes it as an orphan.
+        with contextlib.suppress(BotoCoreError, ClientError):
+            one.ec2.delete_snapshot(SnapshotId=snapshot)
+        raise
 
 
 def _replacing(planned: Plan, appliance: Appliance) -> str:
