@@ -41,13 +41,15 @@ setup(
             "jsonschema>=4.20",
             "treq>=24.9",
             "moto[server]>=5.0",
+            "oras>=0.2",
         ],
         # The type checker and linter .ci/run runs, pinned so that a new
         # release cannot turn a green tree red overnight.
         "lint": ["mypy==2.4.1", "mypy-zope==1.0.17", "ruff==0.17.6"],
     },
     entry_points={
-        "console_scripts": ["occid-accounting = occid.accounting.command:script"],
+        "console_scripts": ["occid-accounting = occid.accounting.command:script",
+                            "occid-images = occid.distribution.command:main"],
         # cloud-info-provider loads its providers from this group
         # (cloud-info-provider-service --middleware occid); inert without the
         # discovery extra.

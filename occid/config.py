@@ -33,7 +33,7 @@ from occid.accountconfig import (
 )
 from occid.accountingconfig import AccountingConfig, build_accounting, check_accounting
 from occid.awsconfig import AwsConfig, check_aws
-from occid.imagesconfig import ImagesConfig, build_images, check_images, region_table
+from occid.imagesconfig import ImagesConfig, build_images, check_images, check_sources, region_table
 from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility, coerce
 from occid.oidcconfig import IssuerConfig, OidcConfig, build_oidc, check_oidc, subject_issuer
 from occid.regionconfig import check_account_regions, check_regions
@@ -354,6 +354,8 @@ def _check(config: Config) -> None:
         check_accounting(config.accounting, fail)
 
     _check_accounts(config)
+    check_sources(images, {account.name: account.fqans for account in config.accounts},
+                  aws.regions, fail)
 
 
 def _check_accounts(config: Config) -> None:

@@ -5,12 +5,14 @@ memory, reconciler timer), and two accounts reached through roles.
 """
 
 import pytest
+from twisted.application.internet import TimerService
 from twisted.logger import LogLevel, capturedLogs, formatEvent
 from zope.interface.verify import verifyObject
 
 from occid.config import AccountConfig
 from occid.ec2 import backend as backend_module
 from occid.ec2.backend import (
+    DISTRIBUTED_REFRESH,
     RECONCILE_EVERY,
     WATCH_FIRST,
     EC2Backend,
@@ -215,3 +217,26 @@ def test_first_load_at_start_is_shared_with_requests(moto):
     assert successResultOf(requested) is not None
     assert [ok for ok, _ in successResultOf(refreshed)] == [True]
     assert len([e for e in events if e["log_level"] == LogLevel.warn]) == 1
+
+
+def test_imported_images_looked_at_every_minute(moto):
+    """
+    The backend's one-minute look re-reads the imported images of every
+    loaded account and logs a change; make_backend_service runs it on a
+    timer of L{DISTRIBUTED_REFRESH} (a minute), beside the 15-minute refresh.
+    """
+    account = make_account(make_config(moto.endpoint))
+    backend, _ = watched_backend(account)
+    client = account.client
+    instance = client.run_instances(ImageId=DEBIAN, InstanceType="t3.micro",
+                                    MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    image = client.create_image(InstanceId=instance, Name="imported")["ImageId"]
+    client.create_tags(Resources=[image], Tags=[{"Key": "occid:source", "Value": "egi"}])
+    with capturedLogs() as events:
+        backend.refresh_distributed()
+    assert [m.term for m in account.catalog.templates.distributed] == [image]
+    assert any("imported images of account" in formatEvent(e) for e in events)
+    assert DISTRIBUTED_REFRESH <= 60.0
+    wired, service = make_backend_service(make_config(moto.endpoint), InlineReactor())
+    timers = [(timer.step, timer.call[0]) for timer in service if isinstance(timer, TimerService)]
+    assert (DISTRIBUTED_REFRESH, wired.refresh_distributed) in timers

@@ -140,3 +140,37 @@ def test_known_values_drop_nothing(moto):
     cached.refresh()
     assert cached.templates.dropped == ()
     assert cached.default_zone == "eu-west-1b"
+
+
+def test_imported_images_offered_whatever_the_policy(moto):
+    """
+    An AMI occid-images imported (tagged occid:source) is offered under the
+    listed policy without being listed, titled by its Name tag with its
+    references as attributes, once (not also as an owned image); retired,
+    it is no longer offered, and the one-call look-up notices both.
+    """
+    client, _ = templates_for(moto, "owned_and_listed", (DEBIAN,))
+    instance = client.run_instances(ImageId=DEBIAN, InstanceType="t3.micro",
+                                    MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    image = client.create_image(InstanceId=instance, Name="debian-12 0123")["ImageId"]
+    config = with_images(make_config(moto.endpoint), "listed", (DEBIAN,))
+    catalog = AccountCatalog("fedcloud", client, config.aws, config.images, PUBLIC_HOST)
+    catalog.refresh()
+    assert catalog.templates.distributed == ()
+    client.create_tags(Resources=[image], Tags=[
+        {"Key": "occid:source", "Value": "egi"}, {"Key": "Name", "Value": "Debian 12"},
+        {"Key": "eu.egi.cloud.tag", "Value": "2024.05"}])
+    calls = count_calls(client)
+    assert catalog.refresh_distributed() is True
+    assert sum(calls.values()) == 1
+    (mixin,) = catalog.templates.distributed
+    assert (mixin.term, mixin.title) == (image, "Debian 12")
+    assert [(a.name, a.default) for a in mixin.attributes] == [("eu.egi.cloud.tag", "2024.05")]
+    assert [m.term for m in catalog.templates.os_tpls] == [DEBIAN]
+    owned = with_images(config, "owned_and_listed", (DEBIAN, image))
+    both = load_templates(client, owned.aws, owned.images, PUBLIC_HOST)
+    assert [m.term for m in both.os_tpls] == [] and [m.term for m in both.distributed] == [image]
+    assert not [d for d in both.dropped if d.value == image]
+    client.create_tags(Resources=[image], Tags=[{"Key": "occid:retired",
+                                                 "Value": "2026-12-05T12:00:00Z"}])
+    assert catalog.refresh_distributed() is True and catalog.templates.distributed == ()

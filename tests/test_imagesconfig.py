@@ -6,11 +6,14 @@ L{occid.config.Config.template_keys} in each region, and the message each
 bad table stops the daemon with.
 """
 
+import json
+import os
+
 import pytest
 
 from occid import config
 from occid.accountconfig import TemplateKeys
-from occid.imagesconfig import RegionImages
+from occid.imagesconfig import Distribution, ImageSource, RegionImages, serves_vo
 from tests.test_config import PATHS, minimal
 
 ACCOUNT = 'fqans = ["/fedcloud.egi.eu"]\n'
@@ -180,3 +183,156 @@ def test_region_tables_need_the_region_served():
         parse(f'[images.regions.eu-central-1]\nlist = ["{OTHER}"]\n', aws="")
     assert (e.value.key, e.value.problem) == (
         "[images.regions] eu-central-1", "'eu-central-1' is not one of [aws] regions")
+
+
+SOURCES = """
+[[images.sources]]
+name = "egi"
+registry = "https://registry.egi.eu"
+project = "egi_vm_images"
+harbor = true
+vos = ["fedcloud.egi.eu"]
+
+[[images.sources]]
+name = "appdb"
+image_list = "https://vmcaster.appdb.egi.eu/store/vo/fedcloud.egi.eu/image.list"
+endorser = "/DC=EU/DC=EGI/C=NL/O=Hosts/O=EGI.eu/CN=appdb.egi.eu"
+vos = ["fedcloud.egi.eu"]
+regions = ["eu-central-1"]
+
+[images.distribution]
+grace_period = 3600
+max_virtual_size = 21474836480
+work_dir = "/srv/occid-images"
+upload_threads = 4
+"""
+
+
+def test_sources():
+    """C{[[images.sources]]} and C{[images.distribution]} are read into the global table."""
+    loaded = parse(SOURCES)
+    assert loaded.images.sources == (
+        ImageSource(name="egi", registry="https://registry.egi.eu", project="egi_vm_images",
+                    harbor=True, vos=("fedcloud.egi.eu",)),
+        ImageSource(name="appdb",
+                    image_list="https://vmcaster.appdb.egi.eu/store/vo/fedcloud.egi.eu/image.list",
+                    endorser="/DC=EU/DC=EGI/C=NL/O=Hosts/O=EGI.eu/CN=appdb.egi.eu",
+                    vos=("fedcloud.egi.eu",), regions=("eu-central-1",)))
+    assert loaded.images.sources[1].is_list and not loaded.images.sources[0].is_list
+    assert loaded.images.distribution == Distribution(
+        grace_period=3600.0, max_virtual_size=21474836480, work_dir="/srv/occid-images",
+        upload_threads=4)
+
+
+def test_no_sources():
+    """Without sources nothing is imported, and the distribution settings take their defaults."""
+    loaded = parse()
+    assert loaded.images.sources == ()
+    assert loaded.images.distribution == Distribution()
+    assert loaded.images.distribution.grace_period == 86400.0
+
+
+def test_serves_vo():
+    """An account serves a VO when one of its FQAN patterns lies in the VO."""
+    assert serves_vo(("/fedcloud.egi.eu/Role=VMManager",), "fedcloud.egi.eu")
+    assert serves_vo(("/other", "/fedcloud.egi.eu"), "fedcloud.egi.eu")
+    assert not serves_vo(("/fedcloud.egi.eu.other",), "fedcloud.egi.eu")
+
+
+def test_sample_sources():
+    """The sample file's commented sources and settings are valid once uncommented."""
+    with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "etc", "occid.toml"),
+              encoding="utf-8") as sample:
+        lines = sample.read().splitlines()
+    start = lines.index("# [[images.sources]]")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:])
+    loaded = parse("\n".join(block) + "\n")
+    assert [source.name for source in loaded.images.sources] == ["egi", "appdb"]
+    assert loaded.images.distribution == Distribution()
+
+
+def _source(**keys):
+    """A C{[[images.sources]]} table of C{keys}, a registry source serving fedcloud by default."""
+    keys = {"name": "egi", "registry": "https://registry.egi.eu",
+            "repository": "egi_vm_images/ubuntu", "vos": ["fedcloud.egi.eu"], **keys}
+    keys = {key: value for key, value in keys.items() if value is not None}
+    lines = [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
+    return "[[images.sources]]\n" + "\n".join(lines) + "\n"
+
+
+BAD_SOURCES = [
+    (_source(name=""), "name", "is required"),
+    (_source() + _source(), "name", "'egi' is used twice"),
+    (_source(vos=["other.vo"]), "vos", "no [[accounts]] entry serves VO 'other.vo'"),
+    (_source(vos=[]), "vos", "must name at least one VO"),
+    (_source(vos=["/fedcloud.egi.eu"]), "vos", "is not a VO name"),
+    (_source(regions=["ap-south-1"]), "regions", "'ap-south-1' is not one of [aws] regions"),
+    (_source(registry=None), "registry", "needs a registry"),
+    (_source(registry="http://registry.egi.eu"), "registry", "must be an https:// URL"),
+    (_source(registry="https://registry.egi.eu/v2/"), "registry", "the registry's URL alone"),
+    (_source(repository=None), "repository", "set repository or project"),
+    (_source(project="egi_vm_images"), "repository", "set repository or project"),
+    (_source(repository="Egi/Ubuntu"), "repository", "is not an OCI repository name"),
+    (_source(harbor=True), "harbor", "set project"),
+    (_source(endorser="/CN=x"), "endorser", "belongs to an image_list source"),
+    (_source(token_file="/etc/t"), "token_file", "belongs to an image_list source"),
+    (_source(registry=None, repository=None, image_list="https://example.org/image.list",
+             endorser="/CN=x", token_file="token"), "token_file", "absolute path"),
+    (_source(image_list="https://example.org/image.list"), "registry", "not both"),
+    (_source(registry=None, repository=None, image_list="http://example.org/image.list",
+             endorser="/CN=x"), "image_list", "must be an https:// URL"),
+    (_source(registry=None, repository=None, image_list="https://example.org/image.list"),
+     "endorser", "is required with image_list"),
+    (_source(colour="blue"), "colour", "unknown key"),
+    (_source(vos="fedcloud.egi.eu"), "vos", "must be a list of strings"),
+]
+
+
+@pytest.mark.parametrize("sources, key, problem", BAD_SOURCES)
+def test_bad_sources(sources, key, problem):
+    """Each bad source stops the daemon with one line naming the file, the source's key and the problem."""
+    with pytest.raises(config.ConfigError) as e:
+        parse(sources)
+    assert (e.value.key, e.value.path) == (f"[images.sources[0]] {key}", "/etc/occid.toml") or (
+        e.value.key == f"[images.sources[1]] {key}")
+    assert problem in e.value.problem
+
+
+BAD_DISTRIBUTION = [
+    ("grace_period = -1", "grace_period", "must be 0 or more seconds"),
+    ("max_virtual_size = 1024", "max_virtual_size", "at least 1048576 bytes"),
+    ("upload_threads = 0", "upload_threads", "between 1 and 64"),
+    ('work_dir = "images"', "work_dir", "absolute path"),
+    ("grace = 1", "grace", "unknown key"),
+    ('max_virtual_size = "big"', "max_virtual_size", "must be an integer"),
+]
+
+
+@pytest.mark.parametrize("line, key, problem", BAD_DISTRIBUTION)
+def test_bad_distribution(line, key, problem):
+    """Each bad distribution setting stops the daemon naming the key."""
+    with pytest.raises(config.ConfigError) as e:
+        parse(f"[images.distribution]\n{line}\n")
+    assert e.value.key == f"[images.distribution] {key}"
+    assert problem in e.value.problem
+
+
+@pytest.mark.parametrize("table", ["[[accounts.images.sources]]\nname = 'x'",
+                                   "[accounts.images.distribution]\nupload_threads = 2"])
+def test_account_tables_import_nothing(table):
+    """Only the global table holds sources and distribution settings, not an account's."""
+    with pytest.raises(config.ConfigError) as e:
+        parse("", table + "\n")
+    assert e.value.key.startswith("accounts[0].images.")
+    assert "only the global [images] table imports appliances" in e.value.problem
+
+
+def test_sources_and_list_types():
+    """A source table that is not an array of tables is refused."""
+    with pytest.raises(config.ConfigError) as e:
+        parse("[images]\nsources = 3\n")
+    assert e.value.key == "[images] sources"

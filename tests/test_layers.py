@@ -194,6 +194,27 @@ def test_edge_imports_only_the_core(module):
     assert report["error"] is None
 
 
+#: The pure modules of the appliance distribution (a site command on top):
+#: they may use the core, their own package and the EC2 edge's pure tag
+#: vocabulary, never Twisted, boto3 or botocore.
+DISTRIBUTION_PURE = ("appliance", "blocks", "hepix", "oci", "plan", "provenance", "smime")
+
+
+@pytest.mark.parametrize("module", [f"occid.distribution.{name}" for name in DISTRIBUTION_PURE])
+def test_distribution_pure(module):
+    """
+    A pure module of C{occid.distribution} imports neither Twisted nor boto3
+    nor botocore, and of the EC2 edge only its pure vocabulary.
+    """
+    report = probe(module, allowed=("occid.distribution", "occid.ec2.distributed",
+                                    "occid.ec2.tags", "occid.ec2"))
+    assert report["attempts"] == [], "\n".join(
+        f"{attempt['import']} imported by {' -> '.join(attempt['by'])}"
+        for attempt in report["attempts"]
+    )
+    assert report["error"] is None
+
+
 def test_probe_catches_a_forbidden_import(tmp_path):
     """
     The probe itself works: a module importing Twisted through another

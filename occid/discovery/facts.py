@@ -7,7 +7,8 @@ accounts offer in each region they are served in.
 
 The offer is read the way the daemon reads its catalogue: the same clients
 (L{occid.ec2.clients.build_clients}: each account through its profile and
-role, in each region), the same image policy (L{offered_images}) and the
+role, in each region), the same image policy (L{offered_images}, and the
+imported images, L{imported_images}) and the
 same instance type lookup (L{instance_types}), so an image or type is
 published exactly when the daemon offers it.  L{gather} is blocking: it
 runs in a command, not in the daemon.
@@ -29,7 +30,7 @@ from occid import __version__
 from occid.accountconfig import Limits
 from occid.config import Config
 from occid.ec2.backend import region_label
-from occid.ec2.catalog import architecture, instance_types, offered_images
+from occid.ec2.catalog import architecture, imported_images, instance_types, offered_images
 from occid.ec2.clients import EC2Client, build_clients
 from occid.ec2.errors import translated
 from occid.ec2.tags import tag_dict
@@ -240,8 +241,8 @@ def _offer(client: EC2Client, config: Config, name: str,
     descriptions of its instance types EC2 knows there, by name.
     """
     host, label = config.server.public_host, region_label(config, region)
-    images = [image_facts(image, host, region, label)
-              for image in offered_images(client, config.images_for(name, region))]
+    found = offered_images(client, config.images_for(name, region)) + imported_images(client)
+    images = [image_facts(image, host, region, label) for image in found]
     return images, instance_types(client, config.aws_for(name, region).instance_types)
 
 

@@ -2,7 +2,8 @@
 """
 The EC2 backend as a Twisted service: one client and catalog per account,
 a dedicated thread pool for every boto3 call, a timer refreshing the
-catalogs, a timer running the reconciler over every account, and short
+catalogs, a one-minute timer looking for images occid-images imported or
+retired, a timer running the reconciler over every account, and short
 back-off timers watching each new compute whose inline links wait for it to
 run (so they are made within seconds, not at the next reconciler pass).
 
@@ -50,6 +51,10 @@ from occid.policy import AccountBinding
 
 #: Seconds between catalogue refreshes (AMIs, instance types, zones).
 CATALOG_REFRESH = 900.0
+
+#: Seconds between the looks for images occid-images imported or retired
+#: (one tag-filtered DescribeImages per account and region).
+DISTRIBUTED_REFRESH = 60.0
 
 #: Seconds between reconciler passes.
 RECONCILE_EVERY = 60.0
@@ -253,6 +258,26 @@ class EC2Backend:
             for account in self._every_region()
         ])
 
+    def refresh_distributed(self) -> Deferred[Any]:
+        """
+        Look again at the images occid-images imported, in every loaded
+        account: a new one is offered, a retired one no longer, within a
+        minute.  Failures are logged, the last ones kept.
+        """
+        def changed(done: bool, name: str) -> None:
+            if done:
+                self.log.info("imported images of account {account} changed", account=name)
+
+        def failed(failure: Failure, name: str) -> None:
+            self.log.failure("could not read the imported images of account {account}",
+                             failure, account=name)
+
+        return DeferredList([
+            deferToThreadPool(self._reactor, self._pool, account.catalog.refresh_distributed)
+            .addCallback(changed, account.label).addErrback(failed, account.label)
+            for account in self._every_region() if account.catalog.loaded
+        ])
+
     def watch(self, account: Account, id: str, delay: float = WATCH_FIRST) -> None:
         """
         Look at instance C{id} in C{delay} seconds, and make its recorded
@@ -391,6 +416,7 @@ def make_backend_service(config: Config, reactor: Any) -> tuple[EC2Backend, Mult
     service = MultiService()
     ThreadPoolService(reactor, pool).setServiceParent(service)
     for step, call in ((CATALOG_REFRESH, backend.refresh_catalogs),
+                       (DISTRIBUTED_REFRESH, backend.refresh_distributed),
                        (RECONCILE_EVERY, backend.reconcile)):
         timer = TimerService(step, call)
         timer.clock = reactor

@@ -24,6 +24,13 @@ only when it holds some.  A saved image the site lists in C{[images] list}
 (policies C{listed} and C{owned_and_listed}) is a template like the others,
 offered to everyone.  L{AccountCatalog.remove_saved} stops offering one its
 maker deleted (L{occid.ec2.images}).
+
+Images C{occid-images} imported for the account's VOs (tagged
+C{occid:source}, L{occid.ec2.distributed}) are offered under every policy,
+titled with the appliance's title and carrying its references, unless
+retired; L{AccountCatalog.refresh_distributed} reads them alone (one
+tag-filtered DescribeImages), so the backend's one-minute timer notices a
+new or retired one between the full refreshes.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from dataclasses import dataclass, replace
 from occid.accountconfig import GLOBAL_TEMPLATE_KEYS, TemplateKeys
 from occid.config import DEFAULT_PATH, AwsConfig, ImagesConfig
 from occid.ec2.clients import EC2Client
+from occid.ec2.distributed import SOURCE_TAG, distributed_mixin, distributed_query, offered
 from occid.ec2.errors import translated
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG, VO_TAG, tag_dict
@@ -99,6 +107,7 @@ class Templates:
     zone_tpls: tuple[Mixin, ...]
     zones: tuple[str, ...]
     saved: tuple[SavedImage, ...] = ()
+    distributed: tuple[Mixin, ...] = ()
     dropped: tuple[Dropped, ...] = ()
     hibernating_types: frozenset[str] = frozenset()
     hibernation_offered: bool = True
@@ -108,7 +117,7 @@ class Templates:
         The static categories, the EC2 marker mixins and these templates: the
         account's catalog, or with C{private} (saved images) one principal's.
         """
-        mixins = self.os_tpls + private + self.resource_tpls + self.zone_tpls
+        mixins = self.os_tpls + self.distributed + private + self.resource_tpls + self.zone_tpls
         digest = hashlib.sha256()
         for mixin in mixins:
             digest.update(f"{mixin.identifier}\0{mixin.title}\0".encode())
@@ -140,12 +149,25 @@ def offered_images(client: EC2Client, images: ImagesConfig) -> list[dict]:
     """
     query = image_query(images)
     if images.policy.uses_list:
-        return client.describe_images(**query)["Images"]
+        found = client.describe_images(**query)["Images"]
+    else:
+        pages = client.get_paginator("describe_images").paginate(
+            PaginationConfig={"PageSize": PAGE_SIZE}, **query
+        )
+        found = [image for page in pages for image in page["Images"]
+                 if OWNER_TAG not in tag_dict(image)]
+    return [image for image in found if SOURCE_TAG not in tag_dict(image)]
+
+
+def imported_images(client: EC2Client) -> list[dict]:
+    """
+    The DescribeImages descriptions of the account's images imported by
+    C{occid-images} and not retired (blocking; one paged call): offered
+    whatever the policy.
+    """
     pages = client.get_paginator("describe_images").paginate(
-        PaginationConfig={"PageSize": PAGE_SIZE}, **query
-    )
-    return [image for page in pages for image in page["Images"]
-            if OWNER_TAG not in tag_dict(image)]
+        PaginationConfig={"PageSize": PAGE_SIZE}, **distributed_query())
+    return [image for page in pages for image in page["Images"] if offered(tag_dict(image))]
 
 
 def _saved_images(client: EC2Client, public_host: str, region: str) -> list[SavedImage]:
@@ -165,6 +187,19 @@ def saved_image(image: dict, public_host: str, region: str) -> SavedImage:
     return SavedImage(os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"],
                                    public_host, region),
                       tags.get(OWNER_TAG, ""), tags.get(VO_TAG, ""))
+
+
+def distributed_images(client: EC2Client, public_host: str, region: str) -> tuple[Mixin, ...]:
+    """The os_tpl mixins of the account's imported images still offered (blocking; one call)."""
+    return _by_title(distributed_mixin(image["ImageId"], tag_dict(image), public_host, region)
+                     for image in imported_images(client))
+
+
+def _keys(mixins: tuple[Mixin, ...]) -> tuple[tuple, ...]:
+    """What tells two lists of os_tpl mixins apart (mixins compare by identity)."""
+    return tuple((mixin.term, mixin.title,
+                  tuple((attribute.name, attribute.default) for attribute in mixin.attributes))
+                 for mixin in mixins)
 
 
 def _by_title(mixins: Iterable[Mixin]) -> tuple[Mixin, ...]:
@@ -209,7 +244,7 @@ def _unknown(aws: AwsConfig, images: ImagesConfig, keys: TemplateKeys, templates
     C{listed}: the AMIs of the image list that DescribeImages returned.
     """
     types = {instance_type_of(mixin) for mixin in templates.resource_tpls}
-    images_offered = ({mixin.term for mixin in templates.os_tpls}
+    images_offered = ({mixin.term for mixin in templates.os_tpls + templates.distributed}
                       | {saved.mixin.term for saved in templates.saved})
     unseen = ("not among the available images EC2 shows the account under "
               f"{keys.images_policy} {str(images.policy)!r}")
@@ -237,7 +272,7 @@ def _unknown(aws: AwsConfig, images: ImagesConfig, keys: TemplateKeys, templates
 def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, public_host: str,
                    keys: TemplateKeys = GLOBAL_TEMPLATE_KEYS, region: str = "") -> Templates:
     """
-    Read the account's templates from EC2 (blocking; five calls); C{keys}
+    Read the account's templates from EC2 (blocking; six calls); C{keys}
     name where C{aws} and C{images} were set, for L{Dropped}.  With a
     C{region} (a gateway of several), images and zones name it.
     """
@@ -246,6 +281,7 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
         os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"], public_host, region)
         for image in found
     )
+    distributed = distributed_images(client, public_host, region)
     infos = instance_types(client, aws.instance_types)
     resource_tpls = [
         resource_tpl_mixin(
@@ -271,11 +307,12 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
         zones=tuple(zones),
         saved=tuple(saved for saved in _saved_images(client, public_host, region)
                     if saved.mixin not in os_tpls),
+        distributed=distributed,
         hibernating_types=frozenset(
             name for name, info in infos.items() if info.get("HibernationSupported")),
         hibernation_offered=aws.hibernation != Hibernation.NEVER,
     )
-    listed = {image["ImageId"] for image in found}
+    listed = {image["ImageId"] for image in found} | {mixin.term for mixin in distributed}
     return replace(templates, dropped=_unknown(aws, images, keys, templates, listed))
 
 
@@ -331,6 +368,22 @@ class AccountCatalog:
                                        self.keys, self.region)
             self._state = (templates, templates.catalog(), {})
             return self._state[1]
+
+    def refresh_distributed(self) -> bool:
+        """
+        Read the imported images again (blocking; one call) and publish
+        them if they changed; whether they did.  Nothing before a first load.
+        """
+        with self._lock:
+            if self._state is None:
+                return False
+            distributed = distributed_images(self._client, self.public_host, self.region)
+            templates = self._state[0]
+            if _keys(distributed) == _keys(templates.distributed):
+                return False
+            templates = replace(templates, distributed=distributed)
+            self._state = (templates, templates.catalog(), {})
+            return True
 
     def image_mixin(self, image_id: str, title: str) -> Mixin:
         """The os_tpl mixin of one of this account's images (L{os_tpl_mixin})."""
