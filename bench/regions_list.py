@@ -2,17 +2,21 @@
 Issue 12: a listing over three AWS regions takes about as long as over one.
 
 One moto server (C{python -m moto.server}, all regions on one endpoint)
-holds the same number of instances of the test user in each of three
-regions, tagged as occid tags what it creates.  A delaying proxy
+holds instances of the test user, tagged as occid tags what it creates:
+C{--computes} in each of three regions, and (by default) three times as
+many in a fourth, so that both daemons list the same number of computes and
+the comparison is of regions, not of entities rendered.  A delaying proxy
 (L{bench.delayproxy}) stands between moto and the daemons and holds every
 EC2 call for the same fixed time before forwarding it, as a remote EC2
 would: one emulator on two cores could not show calls overlapping
 otherwise.  Two real daemons (C{twistd -n occid}, as L{tests.daemon.Daemon}
 runs it) serve the same account through the proxy:
 
- - C{1 region}: C{[aws] regions} is the home region alone;
- - C{3 regions}: the home region and two more; its C{GET /compute/} asks
-   every region at once on the EC2 thread pool and merges the answers.
+ - C{1 region}: C{[aws] regions} is the fourth region alone (with
+   C{--spread per-region}: the first of the three, so that it lists a
+   third of what the other daemon lists);
+ - C{3 regions}: the three regions; its C{GET /compute/} asks every region
+   at once on the EC2 thread pool and merges the answers.
 
 Client processes each hold one TLS keep-alive connection authenticated by a
 VOMS proxy and send C{GET /compute/} one after another, in interleaved
@@ -23,7 +27,7 @@ C{--latency-ms 0}, the ratio shows the CPU cost of the two extra regions
 instead.
 
     python -m bench.regions_list [--runs 5] [--duration 5] [--clients 3]
-        [--latency-ms 100] [--computes 5]
+        [--latency-ms 100] [--computes 5] [--spread same-total|per-region]
 """
 
 from __future__ import annotations
@@ -47,11 +51,16 @@ from tests.daemon import Daemon
 from tests.motoserver import DEBIAN, REGION, MotoServer
 from tests.pki import USER_DN
 
-#: The regions of the C{3 regions} daemon, the home one first; the other daemon serves the first.
+#: The regions of the C{3 regions} daemon, the home one first.
 REGIONS = (REGION, "eu-central-1", "us-east-1")
 
-#: Each variant's regions.
-VARIANTS = {"1 region": REGIONS[:1], "3 regions": REGIONS}
+#: The region of the C{1 region} daemon when both list the same computes.
+SOLO = "us-west-2"
+
+
+def variants(spread: str) -> dict[str, tuple[str, ...]]:
+    """Each variant's regions, under C{--spread}."""
+    return {"1 region": (SOLO,) if spread == "same-total" else REGIONS[:1], "3 regions": REGIONS}
 
 #: The target of the p50 ratio, 3 regions / 1 region, with latency added.
 TARGET = 1.3
@@ -151,8 +160,12 @@ def main(argv: list[str]) -> None:
     parser = common.arguments(__doc__, clients=3)
     parser.add_argument("--latency-ms", type=float, default=100.0,
                         help="milliseconds added to every EC2 call")
-    parser.add_argument("--computes", type=int, default=5, help="computes in each region")
+    parser.add_argument("--computes", type=int, default=5, help="computes in each of the 3 regions")
+    parser.add_argument("--spread", choices=("same-total", "per-region"), default="same-total",
+                        help="same-total: the 1-region daemon's region holds as many computes "
+                             "as the three together; per-region: it is the first of the three")
     args = parser.parse_args(argv)
+    args.variants = variants(args.spread)
 
     with tempfile.TemporaryDirectory(prefix="occid-bench-") as directory, \
             contextlib.ExitStack() as running:
@@ -163,11 +176,13 @@ def main(argv: list[str]) -> None:
         moto.start()
         running.callback(moto.stop)
         launch_computes(moto.endpoint, REGIONS, args.computes)
+        if args.spread == "same-total":
+            launch_computes(moto.endpoint, (SOLO,), args.computes * len(REGIONS))
         delayer = delay_proxy(moto.endpoint, args.latency_ms)
         proxy_port = delayer.start()["port"]
         running.callback(delayer.stop)
         daemons = {}
-        for variant, regions in VARIANTS.items():
+        for variant, regions in args.variants.items():
             daemon = daemons[variant] = daemon_serving(
                 directory, pki, f"http://127.0.0.1:{proxy_port}", regions)
             daemon.start()
@@ -180,29 +195,34 @@ def _run(args, daemons: dict[str, Daemon], watched: dict[str, int], proxy_port: 
     for daemon in daemons.values():
         listed_locations(daemon, ca, proxy)  # the first listing waits for the catalogue
     wait_until_quiet(proxy_port, args.latency_ms)
-    calls = {variant: calls_per_listing(daemon, ca, proxy, proxy_port,
-                                        args.computes * len(VARIANTS[variant]))
+    listed = {variant: args.computes * (len(REGIONS) if args.spread == "same-total"
+                                        else len(regions))
+              for variant, regions in args.variants.items()}
+    calls = {variant: calls_per_listing(daemon, ca, proxy, proxy_port, listed[variant])
              for variant, daemon in daemons.items()}
     common.print_header("GET /compute/ over 1 and 3 regions (issue 12)", [
         f"servers: moto.server (one process, pid {watched['moto']}) with {args.computes} "
-        f"computes of the user in each of {', '.join(REGIONS)}; behind a delaying proxy "
+        f"computes of the user in each of {', '.join(REGIONS)}"
+        + (f" and {listed['1 region']} in {SOLO}" if args.spread == "same-total" else "")
+        + "; behind a delaying proxy "
         f"(pid {watched['proxy']}, one thread per connection) adding {args.latency_ms:g} ms "
         "to every EC2 call; all on 127.0.0.1",
         *(f"{variant}: twistd -n occid (pid {daemons[variant].pid}), [aws] regions = "
-          f"{list(VARIANTS[variant])}, EC2 thread pool of 10; EC2 calls per listing: "
+          f"{list(args.variants[variant])}, {listed[variant]} computes listed, EC2 thread "
+          "pool of 10; EC2 calls per listing: "
           f"{', '.join(f'{name} x{count}' for name, count in sorted(calls[variant].items()))}"
-          for variant in VARIANTS),
+          for variant in args.variants),
         "GET /compute/ (text/plain); " + common.client_description(
             args.clients, "each with one TLS keep-alive connection, requests one after "
             f"another (concurrency {args.clients})"),
-        f"runs: {args.runs} rounds x {len(VARIANTS)} variants x {args.duration:g} s, order "
+        f"runs: {args.runs} rounds x {len(args.variants)} variants x {args.duration:g} s, order "
         "rotated each round",
     ])
 
     makers = {variant: common.keepalive_worker(daemon.port, ca, proxy, "/compute/")
               for variant, daemon in daemons.items()}
-    results: dict[str, list[common.RunResult]] = {variant: [] for variant in VARIANTS}
-    for round_number, order in enumerate(common.rotations(list(VARIANTS), args.runs)):
+    results: dict[str, list[common.RunResult]] = {variant: [] for variant in args.variants}
+    for round_number, order in enumerate(common.rotations(list(args.variants), args.runs)):
         print(f"   round {round_number + 1}")
         for variant in order:
             result = common.run_workers(variant, makers[variant], args.clients, args.duration,

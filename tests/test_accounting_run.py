@@ -32,6 +32,7 @@ from occid.accounting.spool import Spools
 from occid.accounting.usage import USAGE_TAG, encode
 from occid.accountingconfig import AccountingConfig
 from occid.demo.credentials import DemoFiles
+from occid.demo.issuer import Issuer
 from occid.demo.preparation import Demo, config_text, demo_images
 from occid.gsi.principal import owner_hash
 from tests.apel import parse_cloud, parse_ip, parse_star
@@ -350,7 +351,8 @@ def test_dry_run_on_the_demo_configuration(moto, tmp_path):
     VM, volumes and address, and writes no spool and no tag.
     """
     files = DemoFiles(str(tmp_path))
-    demo = Demo(files=files, port=12443, emulator_port=moto.port, images=demo_images())
+    demo = Demo(files=files, port=12443, emulator_port=moto.port, images=demo_images(),
+                issuer=Issuer("http://127.0.0.1:15998"))
     path = tmp_path / "occid.toml"
     path.write_text(config_text(demo), encoding="utf-8")
     client = boto3.client("ec2", region_name=REGION, endpoint_url=moto.endpoint)
