@@ -231,7 +231,8 @@ class EC2Backend:
     def mixins(self, principal: Principal, binding: AccountBinding) -> IMixinStore:
         """
         The user mixins of C{binding}'s account, bound to C{principal}: kept
-        in its home region, whose entities alone they are associated with
+        in its first region (the home region unless the account is narrowed),
+        whose entities alone they are associated with
         here (another region's take them through an update of the entity).
         """
         served = self._served_as(binding.account)
