@@ -297,8 +297,8 @@ def test_bad_sources(sources, key, problem):
     """Each bad source stops the daemon with one line naming the file, the source's key and the problem."""
     with pytest.raises(config.ConfigError) as e:
         parse(sources)
-    assert (e.value.key, e.value.path) == (f"[images.sources[0]] {key}", "/etc/occid.toml") or (
-        e.value.key == f"[images.sources[1]] {key}")
+    assert (e.value.key, e.value.path) == (f"images.sources[0].{key}", "/etc/occid.toml") or (
+        e.value.key == f"images.sources[1].{key}")
     assert problem in e.value.problem
 
 

@@ -156,7 +156,10 @@ def test_introspection_must_be_active():
 
 
 def test_token_principal_and_its_tags():
-    """A token principal: FQANs from entitlements, its own identity tag, no DN tag."""
+    """
+    A token principal: FQANs from entitlements, its own identity tag, no DN
+    tag; the FQAN tag is the entitlement of the account's VO.
+    """
     verified = check_claims(claims(), ISSUER, NOW)
     principal = token_principal(verified, [entitlement("ops", "vm_operator"), entitlement("dteam")])
     assert principal.fqans == ("/ops/Role=vm_operator", "/dteam")
@@ -165,5 +168,7 @@ def test_token_principal_and_its_tags():
     assert not principal.expired(NOW + timedelta(seconds=60))
     made = tags.owner_tags(principal, make_binding(vo="ops"))
     assert made == {tags.OWNER_TAG: principal.owner, tags.VO_TAG: "ops",
-                    tags.SUBJECT_TAG: f"{ISSUER.url} u@egi.eu"}
+                    tags.SUBJECT_TAG: f"{ISSUER.url} u@egi.eu", tags.FQAN_TAG: "/ops/Role=vm_operator"}
     assert tags.ownership({**made, "Name": "x"}) == made
+    by_dteam = tags.owner_tags(principal, make_binding(vo="dteam"))
+    assert (by_dteam[tags.VO_TAG], by_dteam[tags.FQAN_TAG]) == ("dteam", "/dteam")

@@ -94,7 +94,8 @@ def test_computes_go_to_the_region_their_mixins_name(daemon, proxy, clients):
     """
     By region mixin, by zone mixin, by os_tpl alone: the second region, an
     id carrying it; by a home image: home, a bare id.  The listing has all
-    four; a describe shows the region; deleting them empties both regions.
+    four, the second region's mixin collection its three (and their links); a describe shows
+    the region; deleting them empties both regions.
     """
     by_region = create(daemon, proxy, "compute", mixin(OTHER, REGION_SCHEME))
     by_zone = create(daemon, proxy, "compute", mixin(f"{OTHER}b", ZONE_SCHEME))
@@ -110,6 +111,11 @@ def test_computes_go_to_the_region_their_mixins_name(daemon, proxy, clients):
     assert listing.status == 200, listing.body
     assert sorted(line[len(daemon.url):] for line in listing.body.split()) == sorted(
         [*abroad, at_home])
+    there = curl(daemon, proxy, f"/mixin/region/{OTHER}/", "-H", "Accept: text/uri-list")
+    assert there.status == 200, there.body
+    paths = [line[len(daemon.url):] for line in there.body.split()]
+    assert sorted(path for path in paths if path.startswith("/compute/")) == sorted(abroad)
+    assert all(path.endswith(f".{OTHER}") for path in paths), paths
 
     described = curl(daemon, proxy, by_zone, *TEXT)
     assert described.status == 200, described.body

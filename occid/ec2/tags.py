@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from occid.gsi.principal import Principal
-from occid.policy import AccountBinding
+from occid.policy import AccountBinding, vo_of
 
 __all__ = [
     "CREATED_TAG",
@@ -62,8 +62,9 @@ DN_TAG = "occid:dn"
 #: C{<issuer> <sub>}, when it fits a tag value (the L{DN_TAG} of token users).
 SUBJECT_TAG = "occid:oidc"
 
-#: The primary FQAN of the principal that created a resource (what accounting
-#: reports it under); absent for robots and for FQANs too long for a tag.
+#: The FQAN the principal that created a resource acted under, its first of
+#: the account's VO (what accounting reports it under); absent for robots
+#: and for FQANs too long for a tag.
 FQAN_TAG = "occid:fqan"
 #: Links still to be made once an instance runs (L{occid.ec2.intents}).
 LINKS_TAG = "occid:links"
@@ -120,14 +121,16 @@ def owner_tags(principal: Principal, binding: AccountBinding) -> dict[str, str]:
     The ownership tags set on every resource the principal creates
     (docs/state.md); C{Name} is the caller's.  The DN (for a token user,
     L{SUBJECT_TAG}) is left out when it does not fit a tag value; L{FQAN_TAG},
-    the principal's primary FQAN, when its VO is not the binding's (a robot)
-    or it does not fit.
+    the principal's first FQAN of the binding's VO (for a proxy its primary
+    FQAN; for a token user, of the entitlement that matched the account),
+    when it has none (a robot) or it does not fit.
     """
     tags = {OWNER_TAG: principal.owner, VO_TAG: binding.vo}
     if len(principal.name) <= TAG_VALUE_LIMIT:
         tags[DN_TAG if principal.token is None else SUBJECT_TAG] = principal.name
-    if principal.fqans and principal.vo == binding.vo and len(principal.fqans[0]) <= TAG_VALUE_LIMIT:
-        tags[FQAN_TAG] = principal.fqans[0]
+    fqan = next((fqan for fqan in principal.fqans if vo_of(fqan) == binding.vo), "")
+    if fqan and len(fqan) <= TAG_VALUE_LIMIT:
+        tags[FQAN_TAG] = fqan
     return tags
 
 

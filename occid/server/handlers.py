@@ -229,15 +229,18 @@ class EntityHandler(Handler):
 
 
 class MixinHandler(Handler):
-    """A mixin's collection: the entities carrying the mixin, over the kinds it applies to."""
+    """
+    A mixin's collection: the entities carrying the mixin, over the kinds
+    with a collection that are (or derive from) the kinds it applies to.
+    """
 
     async def render_GET(self, context: Context) -> Answer:
         mixin = _mixin(context)
         wanted = page(context.request.args)
         found = resolve.filter_from(context.filters())
-        kinds = mixin.applies or tuple(
-            k for k in context.catalog.kinds if k.location and k.is_a(infra.RESOURCE)
-        )
+        applies = mixin.applies or (infra.RESOURCE,)
+        kinds = tuple(k for k in context.catalog.kinds
+                      if k.location and any(k.is_a(kind) for kind in applies))
         entities: list[Entity] = []
         for kind in kinds:
             collection = context.backend.collection(kind, context.principal, context.binding)
