@@ -74,7 +74,7 @@ def loggable_query(query: str) -> str:
         return query
     pairs = []
     for pair in query[1:].split("&"):
-        name, equals, value = pair.partition("=")
+        name, equals, _ = pair.partition("=")
         pairs.append(pair if name == "action" or not equals else f"{name}={HIDDEN}")
     return "?" + "&".join(pairs)
 
