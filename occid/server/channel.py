@@ -18,6 +18,7 @@ from cryptography import x509
 from OpenSSL import SSL
 from twisted.internet import defer
 from twisted.internet.interfaces import IHandshakeListener, IReactorTime, ISystemHandle
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel, Request
@@ -70,7 +71,7 @@ class GridHTTPChannel(HTTPChannel):
         metrics.OPEN_CONNECTIONS.inc()
         super().connectionMade()
 
-    def connectionLost(self, reason: Failure) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         metrics.OPEN_CONNECTIONS.dec()
         super().connectionLost(reason)
 
