@@ -132,7 +132,11 @@ def total(found, name: str) -> float:
 
 
 def test_metrics_move_with_requests(daemon, proxy):
-    """N GETs of /compute/ raise compute/GET/200 by N; EC2 calls are counted and timed."""
+    """
+    N GETs of /compute/ (a connection each) raise compute/GET/200 by N; EC2
+    calls are counted and timed, handshakes counted, the chain found in the
+    principal cache after the first.
+    """
     before = samples(daemon)
     for _ in range(3):
         assert curl(daemon, proxy, "/compute/").status == 200
@@ -149,7 +153,10 @@ def test_metrics_move_with_requests(daemon, proxy):
                  operation="DescribeInstances") >= calls
     assert total(after, "occid_tls_authentications_total") > total(
         before, "occid_tls_authentications_total")
+    assert value(after, "occid_principal_cache_lookups_total", result="hit") - value(
+        before, "occid_principal_cache_lookups_total", result="hit") >= 2
     assert value(after, "occid_catalogue_age_seconds", account="testvo", region="eu-west-1") >= 0
+    assert ("occid_open_connections", frozenset()) in after
 
 
 def test_health_and_readiness(daemon):
