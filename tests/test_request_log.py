@@ -9,12 +9,14 @@ L{occid.metrics} under its kind, method and status.
 from __future__ import annotations
 
 from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import EventLoggingObserver
+from twisted.internet.task import Clock
+from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from occid import metrics
+from occid.server.channel import GridHTTPChannel
 from occid.server.pipeline import CLIENT_GONE, REQUEST_LOG
 from tests.gateway import make_gateway
 from tests.rawhttp import connect
@@ -37,6 +39,7 @@ class RequestEventTests(SynchronousTestCase):
         self.events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
 
     def request_events(self) -> list[dict]:
+        """The request events logged so far."""
         return [event for event in self.events if event.get("log_format") == REQUEST_LOG]
 
     def test_answered(self):
@@ -73,3 +76,16 @@ class RequestEventTests(SynchronousTestCase):
         [event] = self.request_events()
         assert event["status"] == CLIENT_GONE and event["duration_ms"] == 2000
         assert counted("compute", "GET", CLIENT_GONE) == before + 1
+
+
+def test_open_connections_gauge():
+    """The gauge counts a grid channel from connectionMade to connectionLost."""
+    def open_now() -> float:
+        return metrics.REGISTRY.get_sample_value("occid_open_connections") or 0.0
+
+    before = open_now()
+    channel = GridHTTPChannel(authenticator=None, clock=Clock())
+    channel.makeConnection(StringTransport())
+    assert open_now() == before + 1
+    channel.connectionLost(Failure(ConnectionDone()))
+    assert open_now() == before
