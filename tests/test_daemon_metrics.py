@@ -7,8 +7,9 @@ urllib (plain HTTP, no certificate) as the scraper.
   - C{/metrics} parses with prometheus-client's parser, and its counters
     move with the requests made (N GETs of /compute/ raise the request
     counter of compute/GET/200 by N, and the EC2 call counters rise);
-    C{/healthz} is 200; C{/readyz} is 200 once the catalogues are loaded;
-    the metrics port takes no certificate while the OCCI port still wants one.
+    C{/healthz} is 200; C{/readyz} is 200 once the catalogues are loaded,
+    and 503 naming the catalogue while EC2 cannot be reached; the metrics
+    port takes no certificate while the OCCI port still wants one.
   - Each request's log line carries method, path and query, status,
     duration, bytes, peer, user (DN or token subject), account and request
     id; with C{--log-format json} every line is one JSON object and the
@@ -59,8 +60,11 @@ def issuer():
         yield issuer
 
 
-def make_daemon(directory, pki, moto_server, issuer, *options: str) -> Daemon:
-    """A daemon taking proxies and tokens for testvo, with [metrics] on a free loopback port."""
+def make_daemon(directory, pki, endpoint, issuer, *options: str) -> Daemon:
+    """
+    A daemon taking proxies and tokens for testvo, with EC2 at C{endpoint}
+    and [metrics] on a free loopback port.
+    """
     metrics_port = free_port()
     accounts = f"""
 [[accounts]]
@@ -74,7 +78,7 @@ url = "{issuer.url}"
 [metrics]
 listen = "tcp:{metrics_port}:interface=127.0.0.1"
 """
-    daemon = Daemon(directory, pki, moto_server.endpoint, accounts=accounts, options=options)
+    daemon = Daemon(directory, pki, endpoint, accounts=accounts, options=options)
     daemon.metrics_url = f"http://127.0.0.1:{metrics_port}"
     return daemon
 
@@ -83,7 +87,7 @@ listen = "tcp:{metrics_port}:interface=127.0.0.1"
 def daemon(pki, moto_server, issuer, tmp_path_factory):
     """One daemon for the module, logging text."""
     moto_server.reset()
-    daemon = make_daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server, issuer)
+    daemon = make_daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint, issuer)
     daemon.start()
     wait_ready(daemon)
     yield daemon
@@ -167,6 +171,26 @@ def test_health_and_readiness(daemon):
     assert get(daemon, "/nothing")[0] == 404
 
 
+def test_not_ready_without_ec2(pki, issuer, tmp_path):
+    """With EC2 unreachable, /readyz is 503 naming the catalogue; /healthz stays 200."""
+    daemon = make_daemon(str(tmp_path), pki, f"http://127.0.0.1:{free_port()}", issuer)
+    daemon.start()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, body = get(daemon, "/readyz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, daemon.log()
+                time.sleep(0.2)
+        assert status == 503 and json.loads(body) == {"ready": False, "problems": [
+            "the catalogue of account testvo in eu-west-1 is not loaded yet"]}
+        assert get(daemon, "/healthz")[0] == 200
+    finally:
+        assert daemon.stop()
+
+
 def test_metrics_port_plain_occi_port_certificate(daemon):
     """The metrics port is served without a certificate; the OCCI port still wants one."""
     assert get(daemon, "/metrics")[0] == 200
@@ -212,7 +236,7 @@ def assert_no_secrets(log: str, proxy: str, token: str) -> None:
 
 def test_json_log_format(pki, moto_server, issuer, proxy, tmp_path):
     """--log-format json: every line one JSON object; the request events carry the fields."""
-    daemon = make_daemon(str(tmp_path), pki, moto_server, issuer, "--log-format", "json")
+    daemon = make_daemon(str(tmp_path), pki, moto_server.endpoint, issuer, "--log-format", "json")
     daemon.start()
     try:
         wait_ready(daemon)
