@@ -4,6 +4,8 @@ is off unless present, listens on loopback by default, and a bad
 C{listen} stops the daemon with a message naming the file and the key.
 """
 
+import os
+
 import pytest
 
 from occid import config
@@ -46,3 +48,13 @@ def test_bad_metrics(text, problem):
     message = str(raised.value)
     assert message.startswith("/etc/occid/occid.toml: [metrics] ")
     assert problem in message
+
+
+def test_sample_metrics_example_validates():
+    """The commented [metrics] example of etc/occid.toml, uncommented, is the default."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "etc", "occid.toml"), encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("\n# [metrics]\n") + 1
+    example = [line[2:] for line in text[start:].splitlines()[:2]]
+    assert config.parse(text + "\n" + "\n".join(example)).metrics == MetricsConfig()
