@@ -29,6 +29,9 @@ setup(
         # OIDC access tokens: JWS with explicit algorithm allow-lists, JWK sets.
         "joserfc>=1.0",
         "dirq>=1.8",  # the spools ssmsend reads (occid-accounting)
+        # /metrics ([metrics]): the Prometheus text format and its counters,
+        # histograms and gauges, in occid's own registry (occid/metrics.py).
+        "prometheus-client>=0.20",
     ],
     extras_require={
         "demo": ["moto[server]>=5.0"],

@@ -34,13 +34,14 @@ from occid.accountconfig import (
 from occid.accountingconfig import AccountingConfig, build_accounting, check_accounting
 from occid.awsconfig import AwsConfig, check_aws
 from occid.imagesconfig import ImagesConfig, build_images, check_images, check_sources, region_table
+from occid.metricsconfig import MetricsConfig, check_metrics
 from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility, coerce
 from occid.oidcconfig import IssuerConfig, OidcConfig, build_oidc, check_oidc, subject_issuer
 from occid.regionconfig import check_account_regions, check_regions
 
 __all__ = ["DEFAULT_PATH", "AccountConfig", "AccountingConfig", "AwsConfig", "Config", "ConfigError",
            "CrlMode", "GridConfig", "Hibernation", "ImagePolicy", "ImagesConfig", "IssuerConfig",
-           "LimitedProxies", "OidcConfig", "ServerConfig", "Visibility", "parse"]
+           "LimitedProxies", "MetricsConfig", "OidcConfig", "ServerConfig", "Visibility", "parse"]
 
 DEFAULT_PATH = "/etc/occid/occid.toml"
 
@@ -129,6 +130,8 @@ class Config:
     oidc: OidcConfig = field(default_factory=OidcConfig)
     #: C{[accounting]}, read by C{occid-accounting} only; C{None}: no such section.
     accounting: AccountingConfig | None = None
+    #: C{[metrics]}, the metrics and health listener; C{None}: no such section (off).
+    metrics: MetricsConfig | None = None
 
     def account(self, name: str) -> AccountConfig:
         """The account entry called C{name}."""
@@ -208,7 +211,7 @@ _SECTIONS = {
 }
 
 #: The top-level tables; C{[[accounts]]} is an array of tables.
-_TABLES = (*_SECTIONS, "images", "oidc", "accounting")
+_TABLES = (*_SECTIONS, "images", "oidc", "accounting", "metrics")
 
 _FQAN = re.compile(r"^(/[A-Za-z0-9._-]+)+(/Role=[A-Za-z0-9._-]+)?(/Capability=[A-Za-z0-9._-]+)?$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -243,6 +246,8 @@ def parse(text: str, path: str = "<string>") -> Config:
     sections["oidc"] = build_oidc(tables["oidc"], build, fail)
     if "accounting" in document:
         sections["accounting"] = build_accounting(tables["accounting"], build, fail)
+    if "metrics" in document:
+        sections["metrics"] = build("metrics", MetricsConfig, tables["metrics"])
 
     raw_accounts = document.get("accounts", [])
     if not isinstance(raw_accounts, list) or not all(
@@ -352,6 +357,8 @@ def _check(config: Config) -> None:
     check_oidc(config.oidc, fail)
     if config.accounting is not None:
         check_accounting(config.accounting, fail)
+    if config.metrics is not None:
+        check_metrics(config.metrics, server.listen, fail)
 
     _check_accounts(config)
     check_sources(images, {account.name: account.fqans for account in config.accounts},

@@ -23,14 +23,15 @@ from occid.demo import preparation
 from occid.demo.announce import AnnounceService
 from occid.demo.emulator import EmulatorService
 from occid.demo.issuer import issuer_service
-from occid.ec2.backend import ThreadPoolService, make_backend_service
+from occid.ec2.backend import EC2Backend, ThreadPoolService, make_backend_service
 from occid.ec2.profiles import check_profiles
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.chain import ChainOptions
 from occid.policy import AccountPolicy
-from occid.server import preflight
+from occid.server import logformat, preflight
 from occid.server.channel import log_dropped_ac
 from occid.server.credentials import make_identify
+from occid.server.health import Check, make_health_site, trust_current
 from occid.server.pipeline import make_root
 from occid.server.reload import ReloadService, TrustFiles
 from occid.server.site import make_site
@@ -56,6 +57,8 @@ class Options(usage.Options):
         ["demo-dir", None, preparation.DEFAULT_DIRECTORY,
          "With --demo: where the demo keeps its credentials and configuration."],
         ["port", None, preparation.DEFAULT_PORT, "With --demo: the port on 127.0.0.1 to serve.", int],
+        ["log-format", None, "text",
+         "text, or json: one JSON object per line and event (journald, ELK)."],
     ]
 
     def opt_version(self):
@@ -64,6 +67,9 @@ class Options(usage.Options):
         raise SystemExit(0)
 
     def postOptions(self) -> None:
+        if self["log-format"] not in logformat.FORMATS:
+            raise usage.UsageError(f"--log-format is {' or '.join(logformat.FORMATS)}, "
+                                   f"not {self['log-format']!r}")
         if self["demo"]:
             self._prepare_demo()
         elif self["demo-dir"] != preparation.DEFAULT_DIRECTORY or self["port"] != preparation.DEFAULT_PORT:
@@ -110,10 +116,24 @@ def _token_authenticator(oidc: configmodule.OidcConfig, reactor: Any,
     return tokens
 
 
+def readiness_checks(config: configmodule.Config, authenticator: GridAuthenticator,
+                     backend: EC2Backend, reactor: Any) -> list[Check]:
+    """
+    What C{/readyz} checks: the trust store in use and its CRLs, and every
+    account's catalogue in every region.
+    """
+    return [
+        trust_current(lambda: authenticator.trust, config.grid.crl, reactor),
+        backend.catalogue_problems,
+    ]
+
+
 def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     """
     The daemon: the EC2 backend (thread pool, catalogs, reconciler), the TLS
-    listener serving the OCCI resource, and the trust reload service.
+    listener serving the OCCI resource, the metrics listener (with
+    C{[metrics]}), and the trust reload service; logging as
+    C{--log-format} says.
 
     @param options: the parsed L{Options}.
     @param reactor: the reactor everything runs on (and the one clock);
@@ -122,7 +142,7 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     if reactor is None:
         from twisted.internet import reactor
     config = options["loaded"]
-    top = service.MultiService()
+    top = logformat.top_service(options["log-format"], getattr(options, "parent", None))
     demo_setup = options.get("demo_setup")
     if demo_setup is not None:
         # First, so that EC2 answers before the backend loads its catalogs.
@@ -159,6 +179,11 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
         reactor=reactor,
     )
     listener.setServiceParent(top)
+    if config.metrics is not None:
+        checks = readiness_checks(config, authenticator, backend, reactor)
+        strports.service(config.metrics.listen, make_health_site(checks, reactor),
+                         reactor=reactor).setServiceParent(top)
+
     def in_reactor_pool(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
         # The injected reactor's pool, asked for when a reload runs.
         return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)

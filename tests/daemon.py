@@ -58,14 +58,17 @@ def aws_environment(directory: str) -> dict[str, str]:
 class Daemon:
     """
     One occid process.  C{grid}, C{aws} and C{images} are extra lines of
-    those sections, C{accounts} the C{[[accounts]]} tables, C{instance_types} the
-    resource_tpl offered.
+    those sections, C{accounts} the C{[[accounts]]} tables (and any section
+    after them), C{instance_types} the resource_tpl offered, C{options}
+    more options of C{twistd occid}.
     """
 
     def __init__(self, directory: str, pki, moto_endpoint: str, *, grid: str = "",
                  aws: str = "", images: str = "", accounts: str = ACCOUNTS,
-                 instance_types: tuple[str, ...] = ("t3.micro", "t3.small")):
+                 instance_types: tuple[str, ...] = ("t3.micro", "t3.small"),
+                 options: tuple[str, ...] = ()):
         self.directory = directory
+        self.options = options
         self.pki = pki
         self.port = free_port()
         self.url = f"https://localhost:{self.port}"
@@ -111,7 +114,7 @@ list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
     def command(self) -> list[str]:
         """The twistd command line that runs this daemon in the foreground."""
         return [*twistd_command(), "--nodaemon", "--pidfile=", f"--logfile={self.log_path}",
-                "occid", "--config", self.config_path]
+                "occid", "--config", self.config_path, *self.options]
 
     def environment(self) -> dict[str, str]:
         """The daemon's environment: fake AWS credentials, the repository on the path."""

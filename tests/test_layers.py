@@ -35,7 +35,8 @@ CORE_PACKAGES = ("occid/occi", "occid/gsi", "occid/oidc")
 CORE_MODULES = ("occid/policy.py", "occid/config.py", "occid/modes.py", "occid/accountconfig.py",
                 "occid/accountingconfig.py",
                 "occid/awsconfig.py", "occid/regionconfig.py", "occid/imagesconfig.py",
-                "occid/oidcconfig.py", "occid/interfaces.py")
+                "occid/oidcconfig.py", "occid/interfaces.py", "occid/metrics.py",
+                "occid/metricsconfig.py")
 
 #: What the pure core must never import.
 FORBIDDEN = ("twisted", "boto3", "botocore")

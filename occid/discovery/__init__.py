@@ -9,7 +9,9 @@ and catalogue code); it does not import the tool, so it is tested and
 reused without it.  L{occid.discovery.provider} is the only module that
 imports C{cloud_info_provider}: the provider class the tool loads through
 its C{cip.providers} entry point as C{occid}, installed with the
-C{occid[discovery]} extra.  Nothing else in occid imports this package.
+C{occid[discovery]} extra.  L{occid.discovery.health} reads the running
+daemon's C{/readyz} for the endpoints' health.  Nothing else in occid
+imports this package.
 """
 
-__all__ = ["facts", "provider"]
+__all__ = ["facts", "health", "provider"]

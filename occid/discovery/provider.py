@@ -18,9 +18,10 @@ What is published (L{occid.discovery.facts}): one endpoint per OCCI version
 and authentication method, with the ids C{<url>_OCCI_<version>_<method>} of
 EGI's OCCI endpoints; the host certificate's issuer as the endpoint's
 issuer CA, read from C{[server] host_cert} rather than from a TLS handshake
-with the running daemon; no health (C{unknown}), since occid has no
-readiness endpoint to ask yet; one share per VO, its images and instance
-types associated with every endpoint.
+with the running daemon; its health from the daemon's C{/readyz} when
+C{[metrics]} is configured (L{occid.discovery.health}), else C{unknown};
+one share per VO, its images and instance types associated with every
+endpoint.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from cloud_info_provider.providers.base import BaseProvider
 
 from occid.config import DEFAULT_PATH, ConfigError
 from occid.discovery.facts import EndpointFacts, ImageFacts, InstanceTypeFacts, ShareFacts, gather
+from occid.discovery.health import endpoint_health
 from occid.ec2.profiles import check_profiles
 from occid.occi.errors import OCCIError
 from occid.server.preflight import read, read_certificate
@@ -73,6 +75,7 @@ class OccidProvider(BaseProvider):
             raise CloudInfoException(
                 f"the site configuration's endpoint {self.site_config['endpoint']} is not "
                 f"{config.path}'s [server] public_url {config.server.public_url}")
+        self.health = endpoint_health(config.metrics)
         vos = [vo["name"] for vo in self.site_config["vos"] or ()]
         try:
             self.facts = gather(config, certificate, vos)
@@ -136,7 +139,8 @@ class OccidProvider(BaseProvider):
                     semantics="http://occi-wg.org/about/specification",
                     implementation_name="occid",
                     implementation_version=facts.implementation_version,
-                    health_state="unknown", health_state_info=None, other_info=other_info)
+                    health_state=self.health.state, health_state_info=self.health.info,
+                    other_info=other_info)
                 policy = glue.AccessPolicy(id=f"{id}_policy", rule=rules)
                 policy.add_associated_object(endpoint)
                 self.add_glue(policy)

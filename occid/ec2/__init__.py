@@ -16,6 +16,7 @@ By layer, pure first:
     taking an account and a scope; L{occid.ec2.catalog} (templates),
     L{occid.ec2.reconciler} (links made later, leftovers removed),
     L{occid.ec2.account} (what one account shares), L{occid.ec2.clients}
+    (each call counted and timed by L{occid.ec2.observed})
     and L{occid.ec2.errors} (botocore failures as OCCI errors).
   - L{occid.ec2.adapter}: the one threaded adapter providing
     L{occid.interfaces.IEntityCollection} for every kind, and
@@ -35,6 +36,7 @@ __all__ = [
     "links",
     "mapping",
     "network",
+    "observed",
     "planning",
     "reconciler",
     "scope",

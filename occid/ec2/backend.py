@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
+from occid import metrics
 from occid.config import Config
 from occid.ec2.account import Account, SecurityGroups
 from occid.ec2.adapter import OPERATIONS, EC2Collection
@@ -115,6 +116,9 @@ class EC2Backend:
         self._loading: dict[tuple[str, str], list[Deferred[Any]]] = {}
         self._definitions = {name: Definitions(name, served.accounts[0].ssm)
                              for name, served in self._served.items()}
+        for account in self._every_region():
+            metrics.CATALOGUE_AGE.labels(account.name, account.aws.region).set_function(
+                account.catalog.age)
 
     def _served_as(self, name: str) -> Served:
         try:
@@ -125,6 +129,12 @@ class EC2Backend:
     def _every_region(self) -> list[Account]:
         """The account of every (account, region) served."""
         return [account for served in self._served.values() for account in served.accounts]
+
+    def catalogue_problems(self) -> list[str]:
+        """The readiness check of the catalogues: each account and region never loaded."""
+        return [f"the catalogue of account {account.name} in {account.aws.region} "
+                "is not loaded yet" for account in self._every_region()
+                if not account.catalog.loaded]
 
     def catalog(self, binding: AccountBinding,
                 principal: Principal | None = None) -> Deferred[ICatalog]:
@@ -314,6 +324,14 @@ class EC2Backend:
                           account=name, link=link)
         changes = (report.links_made, report.key_pairs_deleted,
                    report.addresses_released, report.interfaces_deleted)
+        for action, done in (("link_made", report.links_made),
+                             ("link_abandoned", report.links_abandoned),
+                             ("key_pair_deleted", report.key_pairs_deleted),
+                             ("address_released", report.addresses_released),
+                             ("interface_deleted", report.interfaces_deleted),
+                             ("error", report.errors)):
+            if done:
+                metrics.RECONCILER_ACTIONS.labels(action).inc(len(done))
         if any(changes):
             self.log.info(
                 "reconciler in {account}: links made {links}, key pairs deleted {keys}, "

@@ -36,7 +36,9 @@ new or retired one between the full refreshes.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -340,6 +342,7 @@ class AccountCatalog:
         self._aws = aws
         self._images = images
         self._state: tuple[Templates, Catalog, dict] | None = None
+        self._loaded_at: float | None = None
         self._lock = threading.Lock()
 
     @property
@@ -361,12 +364,18 @@ class AccountCatalog:
         """Whether the templates have been read at least once."""
         return self._state is not None
 
+    def age(self) -> float:
+        """Seconds since the templates were last read in full; NaN before the first load."""
+        loaded_at = self._loaded_at
+        return math.nan if loaded_at is None else time.monotonic() - loaded_at
+
     def refresh(self) -> Catalog:
         """Read the templates again (blocking) and publish them."""
         with self._lock:
             templates = load_templates(self._client, self._aws, self._images, self.public_host,
                                        self.keys, self.region)
             self._state = (templates, templates.catalog(), {})
+            self._loaded_at = time.monotonic()
             return self._state[1]
 
     def refresh_distributed(self) -> bool:

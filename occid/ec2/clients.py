@@ -28,6 +28,7 @@ from botocore.credentials import (
 )
 
 from occid.config import AccountConfig, AwsConfig, Config
+from occid.ec2.observed import observe
 
 #: A boto3 EC2 client.  boto3 ships no type information, so to mypy it is
 #: C{Any}; the alias says what is meant.
@@ -120,9 +121,9 @@ def account_session(aws: AwsConfig, account: AccountConfig) -> boto3.session.Ses
 def make_service_client(aws: AwsConfig, account: AccountConfig, service: str) -> Any:
     """The boto3 client of AWS C{service} (C{"ec2"}, C{"ssm"}, …) of C{account} in C{aws.region}."""
     session = account_session(aws, account)
-    return session.client(
+    return observe(session.client(
         service, endpoint_url=aws.endpoint_url or None, config=client_config(aws)
-    )
+    ))
 
 
 def make_client(aws: AwsConfig, account: AccountConfig) -> EC2Client:

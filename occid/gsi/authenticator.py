@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from zope.interface import implementer
 
+from occid import metrics
 from occid.gsi.chain import ChainOptions
 from occid.gsi.principal import Principal
 from occid.gsi.proxy import validate_chain
@@ -71,6 +72,11 @@ class GridAuthenticator:
         # chain key -> (principal, the moment it must be validated again)
         self._cache: OrderedDict[bytes, tuple[Principal, datetime]] = OrderedDict()
 
+    @property
+    def trust(self) -> TrustStore:
+        """The trust store in use (the readiness check looks at its CRLs)."""
+        return self._trust
+
     def reload(self, trust: TrustStore, vomsdir: VomsDir) -> None:
         """Use new trust material from now on; forget every principal and verified signer chain."""
         self._trust = trust
@@ -90,8 +96,10 @@ class GridAuthenticator:
             principal, until = cached
             if now < until:
                 self._cache.move_to_end(key)
+                metrics.PRINCIPAL_CACHE.labels("hit").inc()
                 return principal
             del self._cache[key]
+        metrics.PRINCIPAL_CACHE.labels("miss").inc()
         principal, until = self._validate(chain, tls_errors, now)
         self._cache[key] = (principal, until)
         if len(self._cache) > self._cache_size:

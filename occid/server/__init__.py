@@ -9,14 +9,17 @@ L{pipeline} negotiates, authenticates, binds and routes (L{routes}) each
 request, keeping its state in L{context}, and hands it to a handler
 (L{handlers}); L{identity} builds every 401 and L{respond} writes every
 answer.  L{trustwatch} and L{reload} keep the trust material current while
-the daemon runs.
+the daemon runs.  L{health} serves the metrics listener (C{/metrics},
+C{/healthz}, C{/readyz}) and L{logformat} the JSON log.
 """
 
 __all__ = [
     "channel",
     "context",
     "handlers",
+    "health",
     "identity",
+    "logformat",
     "pipeline",
     "preflight",
     "reload",

@@ -17,18 +17,20 @@ from __future__ import annotations
 from cryptography import x509
 from OpenSSL import SSL
 from twisted.internet import defer
-from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.interfaces import IAddress, IHandshakeListener, IReactorTime, ISystemHandle
+from twisted.internet.interfaces import IHandshakeListener, IReactorTime, ISystemHandle
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel, Request
 from zope.interface import implementer
 
+from occid import metrics
 from occid.gsi.names import slash_dn
 from occid.gsi.principal import CertificateRejected, Principal
 from occid.gsi.voms import DroppedAC
 from occid.interfaces import IAuthenticator
 from occid.occi.errors import HeaderFieldsTooLarge
+from occid.server.context import describe_peer
 from occid.server.identity import now
 from occid.server.respond import error_answer, send_refusal
 from occid.server.tls import verify_record
@@ -65,6 +67,14 @@ class GridHTTPChannel(HTTPChannel):
         self.authenticator = authenticator
         self.clock = clock
 
+    def connectionMade(self) -> None:
+        metrics.OPEN_CONNECTIONS.inc()
+        super().connectionMade()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        metrics.OPEN_CONNECTIONS.dec()
+        super().connectionLost(reason)
+
     def handshakeCompleted(self) -> None:
         connection = ISystemHandle(self.transport).getHandle()
         if not isinstance(connection, SSL.Connection):
@@ -89,10 +99,11 @@ class GridHTTPChannel(HTTPChannel):
 
     def _peer(self) -> str:
         """The client's address, for the log."""
-        return _describe(self.transport.getPeer()) if self.transport is not None else "-"
+        return describe_peer(self.transport.getPeer()) if self.transport is not None else "-"
 
     def _accepted(self, principal: Principal) -> None:
         self.principal = principal
+        metrics.HANDSHAKES.labels("accepted", "").inc()
         log.info(
             "Authenticated {dn} from {peer}",
             dn=principal.dn,
@@ -114,6 +125,7 @@ class GridHTTPChannel(HTTPChannel):
             log.failure("Unreadable client chain from {peer}", failure, peer=self._peer())
             refusal = _UNREADABLE
         self.refusal = refusal
+        metrics.HANDSHAKES.labels("refused" if chain else "none", refusal.rule).inc()
         # No certificate at all is what every token user's connection looks
         # like: noted, not warned about (its requests may carry a token).
         emit = log.warn if chain else log.info
@@ -149,13 +161,6 @@ def log_dropped_ac(dn: str, dropped: DroppedAC) -> None:
         "Dropped an attribute certificate of {dn}: {rule}: {reason}",
         dn=dn, rule=dropped.rule, reason=dropped.reason,
     )
-
-
-def _describe(peer: IAddress) -> str:
-    """C{host:port} of an IP peer, else the address as Twisted prints it."""
-    if isinstance(peer, IPv4Address | IPv6Address):
-        return f"{peer.host}:{peer.port}"
-    return str(peer)
 
 
 def _subject_hint(chain: list[x509.Certificate]) -> str:

@@ -4,6 +4,10 @@ One request's state: what the pipeline has established so far
 (L{Exchange}, for its answer and its log lines), and the authorised, routed
 request as the handlers see it (L{Context}), with the OCCI documents its
 headers, body and query carry.
+
+Log lines name the user (DN or token issuer and subject), never a
+credential: a query parameter other than C{action} is logged with its
+value hidden, as a client may put a token there.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from twisted.internet import defer
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import IAddress
 from twisted.web.server import Request
 
 from occid.gsi.principal import Principal
@@ -27,16 +33,50 @@ from occid.server.routes import Route
 
 _ACTION_QUERY = re.compile(r"action=([A-Za-z0-9_.-]+)")
 
+#: What is logged for a query parameter value that may be a secret.
+HIDDEN = "*"
+
+#: What is logged for a field not known (yet): no user, no account.
+UNKNOWN = "-"
+
 
 class LogFields(TypedDict):
-    """The fields of every log event about one request."""
+    """
+    The fields of every log event about one request.  C{dn} is the DN, or
+    C{<issuer> <sub>} for a token user; C{dn}, C{account} and C{peer} are
+    C{"-"} while unknown.
+    """
 
     method: str
     path: str
     query: str
     request_id: str
-    dn: str | None
-    account: str | None
+    peer: str
+    dn: str
+    account: str
+
+
+def describe_peer(peer: IAddress | None) -> str:
+    """C{host:port} of an IP peer, else the address as Twisted prints it (C{-}: none)."""
+    if peer is None:
+        return UNKNOWN
+    if isinstance(peer, IPv4Address | IPv6Address):
+        return f"{peer.host}:{peer.port}"
+    return str(peer)
+
+
+def loggable_query(query: str) -> str:
+    """
+    C{query} (with its C{?}) as logged: every parameter's value but
+    C{action}'s replaced by L{HIDDEN}.
+    """
+    if not query:
+        return query
+    pairs = []
+    for pair in query[1:].split("&"):
+        name, equals, _ = pair.partition("=")
+        pairs.append(pair if name == "action" or not equals else f"{name}={HIDDEN}")
+    return "?" + "&".join(pairs)
 
 
 def header(request: Request, name: bytes) -> str | None:
@@ -60,12 +100,16 @@ class Exchange:
     @ivar gone: the request ended without it (a timeout answer or a
         disconnect): nothing more is written.
     @ivar work: the pipeline's Deferred while it runs, to cancel.
+    @ivar peer: the client's address, C{host:port}.
+    @ivar started: when the request arrived, on the reactor's clock.
     """
 
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     method: str = ""
     path: str = ""
     query: str = ""
+    peer: str = UNKNOWN
+    started: float = 0.0
     occi_version: OCCIVersion = OCCIVersion.V1_2
     renderer: rendering.Renderer | None = None
     dn: str | None = None
@@ -75,21 +119,23 @@ class Exchange:
     work: defer.Deferred[Any] | None = None
 
     @classmethod
-    def of(cls, request: Request) -> Exchange:
-        """A new exchange for C{request}."""
+    def of(cls, request: Request, started: float = 0.0) -> Exchange:
+        """A new exchange for C{request}, which arrived at C{started}."""
         _, question, query = request.uri.partition(b"?")
         return cls(
             method=request.method.decode("latin-1"),
             path=request.path.decode("utf-8", "replace"),
             query=(question + query).decode("utf-8", "replace"),
+            peer=describe_peer(request.getClientAddress()),
+            started=started,
         )
 
     def log_fields(self) -> LogFields:
         """The fields of every log event about this request."""
         return LogFields(
-            method=self.method, path=self.path, query=self.query,
-            request_id=self.request_id,
-            dn=self.dn, account=self.account,
+            method=self.method, path=self.path, query=loggable_query(self.query),
+            request_id=self.request_id, peer=self.peer,
+            dn=self.dn or UNKNOWN, account=self.account or UNKNOWN,
         )
 
 

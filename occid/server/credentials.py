@@ -19,6 +19,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Request
 
+from occid import metrics
 from occid.gsi.principal import CertificateRejected, Principal
 from occid.interfaces import ITokenAuthenticator
 from occid.occi.errors import BadRequest
@@ -82,16 +83,23 @@ def make_identify(tokens: ITokenAuthenticator | None, clock: IReactorTime) -> Id
         token = bearer_token(request) if tokens is not None else None
         if tokens is None or token is None:
             raise unauthorized("no client certificate was presented", fix, challenges)
-        return tokens.authenticate(token, now(clock)).addErrback(_refused)
+        return tokens.authenticate(token, now(clock)).addCallbacks(_accepted, _refused)
 
     return identify
 
 
+def _accepted(principal: Principal) -> Principal:
+    """Count an accepted token."""
+    metrics.AUTHENTICATIONS.labels("accepted", "").inc()
+    return principal
+
+
 def _refused(failure: Failure) -> Failure:
-    """Log a refused token by issuer and subject (never the token) and answer 401."""
+    """Count and log a refused token by issuer and subject (never the token); answer 401."""
     refusal = failure.value
     if not isinstance(refusal, TokenRejected):
         return failure
+    metrics.AUTHENTICATIONS.labels("refused", refusal.rule).inc()
     log.warn("Refused a token of {sub} from {issuer}: {rule}: {reason}", rule=refusal.rule,
              reason=refusal.reason, issuer=refusal.issuer or "-", sub=refusal.sub or "-")
     raise token_refused(refusal)

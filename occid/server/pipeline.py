@@ -20,6 +20,10 @@ in the negotiated type (L{occid.server.respond}); anything else becomes a 500
 carrying a request id, with the traceback in the log only.  A request that
 ends early (timeout answer, disconnect) has its work cancelled and nothing
 more written.
+
+Every request ends with one event, L{REQUEST_LOG} (its text line and its
+keys name the method, path and query, status, duration, bytes sent, peer,
+user, account and request id), and is counted in L{occid.metrics}.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.resource import Resource
 
+from occid import metrics
 from occid.gsi.principal import CertificateRejected, Principal
 from occid.interfaces import IAccountPolicy, IBackend
 from occid.occi import rendering
@@ -52,6 +57,15 @@ from occid.server.respond import Answer, error_answer, send
 from occid.server.routes import route
 
 log = Logger()
+
+#: The one event logged per request, when it ends (answered, timed out or
+#: left by its client), carrying every field of L{LogFields} and these.
+REQUEST_LOG = ("{method} {path}{query} {status} {duration_ms}ms {bytes}B peer={peer} "
+               "user={dn!r} account={account} request={request_id}")
+
+#: The status logged and counted for a request its client left before its
+#: answer (nginx's, for the same).
+CLIENT_GONE = 499
 
 #: C{identify(request)}: the principal of a request, or a Deferred of one.
 Identify = Callable[[server.Request], "Principal | defer.Deferred[Principal]"]
@@ -77,8 +91,8 @@ class OCCIResource(Resource):
         self._handlers = handlers(public_url.rstrip("/"))
 
     def render(self, request: server.Request) -> int:
-        exchange = Exchange.of(request)
-        request.notifyFinish().addBoth(self._finished_early, exchange)
+        exchange = Exchange.of(request, self._clock.seconds())
+        request.notifyFinish().addBoth(self._ended, request, exchange)
         work = defer.Deferred.fromCoroutine(self._handle(request, exchange))
         if not work.called:
             exchange.work = work
@@ -89,13 +103,22 @@ class OCCIResource(Resource):
 
     # -- how a request ends ---------------------------------------------------------
 
-    def _finished_early(self, result: object, exchange: Exchange) -> None:
-        """The request ended (timeout answer or disconnect) while we worked."""
-        if exchange.finished:
-            return
-        exchange.gone = True
-        if exchange.work is not None and not exchange.work.called:
-            exchange.work.cancel()
+    def _ended(self, result: object, request: server.Request, exchange: Exchange) -> None:
+        """
+        The request ended: log it and count it.  If it ended while we
+        worked (a timeout answer or a disconnect), abandon the work.
+        """
+        if not exchange.finished:
+            exchange.gone = True
+            if exchange.work is not None and not exchange.work.called:
+                exchange.work.cancel()
+        status = CLIENT_GONE if isinstance(result, Failure) else request.code
+        duration = max(0.0, self._clock.seconds() - exchange.started)
+        log.info(REQUEST_LOG, status=status, duration_ms=round(duration * 1000, 1),
+                 bytes=request.sentLength, **exchange.log_fields())
+        kind = metrics.request_kind(exchange.path)
+        metrics.REQUESTS.labels(kind, metrics.method_label(exchange.method), str(status)).inc()
+        metrics.REQUEST_LATENCY.labels(kind).observe(duration)
 
     def _failed(self, failure: Failure, exchange: Exchange) -> Answer | None:
         """
@@ -118,8 +141,6 @@ class OCCIResource(Resource):
         if answer is None or exchange.gone:
             return
         exchange.finished = True
-        log.info("{method} {path}{query} {status}", status=answer.status,
-                 **exchange.log_fields())
         send(request, answer)
 
     def _lost(self, failure: Failure, exchange: Exchange) -> None:
