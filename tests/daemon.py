@@ -57,12 +57,14 @@ def aws_environment(directory: str) -> dict[str, str]:
 
 class Daemon:
     """
-    One occid process.  C{grid}, C{aws} and C{images} are extra lines of
+    One occid process.  C{server}, C{grid}, C{aws} and C{images} are extra lines of
     those sections, C{accounts} the C{[[accounts]]} tables, C{instance_types} the
-    resource_tpl offered.
+    resource_tpl offered; C{listen_options} are appended to the listen
+    endpoint (C{":backlog=2048"}).
     """
 
-    def __init__(self, directory: str, pki, moto_endpoint: str, *, grid: str = "",
+    def __init__(self, directory: str, pki, moto_endpoint: str, *, listen_options: str = "",
+                 server: str = "", grid: str = "",
                  aws: str = "", images: str = "", accounts: str = ACCOUNTS,
                  instance_types: tuple[str, ...] = ("t3.micro", "t3.small")):
         self.directory = directory
@@ -78,10 +80,11 @@ class Daemon:
             f.write(
                 f"""
 [server]
-listen = "tcp:{self.port}:interface=127.0.0.1"
+listen = "tcp:{self.port}:interface=127.0.0.1{listen_options}"
 public_url = "{self.url}"
 host_cert = "{pki.directory}/hostcert.pem"
 host_key = "{pki.directory}/hostkey.pem"
+{server}
 
 [grid]
 ca_dir = "{pki.certificates_dir}"
