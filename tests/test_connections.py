@@ -14,7 +14,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from occid.server import connections
-from occid.server.connections import Caps, CappedTLSFactory, ConnectionCount, RefusalLog
+from occid.server.connections import CappedTLSFactory, Caps, ConnectionCount, RefusalLog
 from occid.server.tls import GridServerTLS
 
 

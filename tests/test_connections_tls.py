@@ -67,22 +67,28 @@ def flooded(pki, moto_server, tmp_path_factory):
 
 def closed_after(sock: socket.socket, drip: bytes, limit: float) -> tuple[float, bytes]:
     """
-    Send C{drip} a byte every 0.5 s (nothing if empty) until the server
-    closes C{sock}; the seconds that took and what the server answered.
+    Send C{drip} a byte every 0.5 s (nothing if empty), reading all the
+    while, until the server closes C{sock}; the seconds that took and what
+    the server answered.  (Non-blocking: a TLS record that carries no data,
+    a session ticket, must not stall the drip.)
     """
+    sock.setblocking(False)
     start = time.monotonic()
     answer = b""
     sent = 0
     while time.monotonic() - start < limit:
-        pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
-        if pending or select.select([sock], [], [], 0.5)[0]:
-            try:
-                data = sock.recv(4096)
-            except (ConnectionResetError, ssl.SSLError):
-                data = b""
-            if not data:
-                return time.monotonic() - start, answer
+        try:
+            data: bytes | None = sock.recv(4096)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            data = None
+        except (ConnectionResetError, ssl.SSLError):
+            data = b""
+        if data == b"":
+            return time.monotonic() - start, answer
+        if data:
             answer += data
+            continue
+        if select.select([sock], [], [], 0.5)[0]:
             continue
         if sent < len(drip):
             try:
