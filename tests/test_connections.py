@@ -5,6 +5,9 @@ rate-limited refusal log, and the TLS factory refusing before any TLS.
 
 from __future__ import annotations
 
+import os
+import re
+
 from OpenSSL import SSL
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
@@ -13,6 +16,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from occid.config import ServerConfig
 from occid.server import connections
 from occid.server.connections import CappedTLSFactory, Caps, ConnectionCount, RefusalLog
 from occid.server.tls import GridServerTLS
@@ -97,3 +101,11 @@ def test_factory_refuses_before_tls(monkeypatch):
     first.connectionLost(Failure(ConnectionDone()))
     assert factory.count.total == 2
     assert accept("127.0.0.2", 6) is not None
+
+
+def test_unit_descriptors_fit_the_default_caps():
+    """The unit's LimitNOFILE leaves at least as many descriptors as connections for the rest."""
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "systemd", "occid.service")
+    with open(path, encoding="utf-8") as f:
+        [limit] = re.findall(r"^LimitNOFILE=(\d+)$", f.read(), re.MULTILINE)
+    assert 2 * ServerConfig().max_connections <= int(limit)
