@@ -28,9 +28,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime, ITCPTransport
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel, Request, _ChunkedTransferDecoder
@@ -86,8 +88,6 @@ class BoundedHTTPChannel(HTTPChannel):
 
     MAX_LENGTH = 16384
     totalHeadersSize = 32768
-    # No abort 15 s after an idle timeout's close: the linger does it.
-    abortTimeout = None
 
     _head: IDelayedCall | None = None
     _head_begun = False
@@ -100,7 +100,8 @@ class BoundedHTTPChannel(HTTPChannel):
         self.clock = clock
         self.deadlines = deadlines
         self.max_body = max_body
-        self.timeOut = deadlines.idle_timeout
+        # Twisted annotates it as whole seconds; any number of seconds works.
+        self.timeOut = deadlines.idle_timeout  # type: ignore[assignment]
 
     # -- the head deadline ------------------------------------------------------------
 
@@ -121,15 +122,13 @@ class BoundedHTTPChannel(HTTPChannel):
     def _head_overdue(self) -> None:
         """Close a connection whose request head is late (with 408 if it began)."""
         self._head = None
-        log.info(
-            "No complete request head from {peer} within {timeout} s; closing",
-            peer=self._peer(), timeout=self.deadlines.header_timeout,
-        )
         if self._head_begun:
             self._refuse(RequestTimeout(
                 f"the request line and headers did not arrive within "
                 f"{self.deadlines.header_timeout:g} seconds; send them at once"))
         else:
+            log.info("No request from {peer} within {timeout} s; closing",
+                     peer=self._peer(), timeout=self.deadlines.header_timeout)
             self.loseConnection()
 
     def dataReceived(self, data: bytes) -> None:
@@ -230,12 +229,18 @@ class BoundedHTTPChannel(HTTPChannel):
         self._linger = self.clock.callLater(LINGER, self._cut)
         super().loseConnection()
 
+    def timeoutConnection(self) -> None:
+        """The idle timeout: close (the linger cuts off a peer that stays)."""
+        log.info("Closing the connection of {peer}, idle for {timeout} s", peer=self._peer(),
+                 timeout=self.deadlines.idle_timeout)
+        self.loseConnection()
+
     def _cut(self) -> None:
         self._linger = None
         if self.transport is not None:
-            self.transport.abortConnection()
+            cast(ITCPTransport, self.transport).abortConnection()
 
-    def connectionLost(self, reason: Failure) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._stop_head()
         if self._linger is not None and self._linger.active():
             self._linger.cancel()
