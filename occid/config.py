@@ -66,6 +66,13 @@ class ServerConfig:
     host_key: str = ""
     max_body: int = 1048576
     request_timeout: float = 60.0
+    #: Seconds for the TLS handshake and a request's head (README: Connection limits).
+    header_timeout: float = 10.0
+    #: Seconds a kept-alive connection may stay silent between requests.
+    idle_timeout: float = 30.0
+    #: Connections open at once, in all and from one address; over a cap, closed at accept.
+    max_connections: int = 4000
+    max_connections_per_peer: int = 200
 
     @property
     def public_host(self) -> str:
@@ -345,6 +352,14 @@ def _check(config: Config) -> None:
         fail("[server] max_body", "must be at least 1024 bytes")
     if server.request_timeout <= 0:
         fail("[server] request_timeout", "must be positive")
+    for key in ("header_timeout", "idle_timeout"):
+        if not 0 < getattr(server, key) <= 3600:
+            fail(f"[server] {key}", "must be between 0 and 3600 seconds")
+    if server.max_connections < 1:
+        fail("[server] max_connections", "must be at least 1")
+    if not 1 <= server.max_connections_per_peer <= server.max_connections:
+        fail("[server] max_connections_per_peer",
+             f"must be between 1 and max_connections ({server.max_connections})")
     if not server.listen:
         fail("[server] listen", "must name an endpoint such as tcp:11443")
     for key in ("host_cert", "host_key"):

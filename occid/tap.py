@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 from twisted.application import service, strports
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
-from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
 from twisted.python.threadpool import ThreadPool
 
@@ -29,7 +28,9 @@ from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.chain import ChainOptions
 from occid.policy import AccountPolicy
 from occid.server import logformat, preflight
+from occid.server.bounded import Deadlines
 from occid.server.channel import log_dropped_ac
+from occid.server.connections import CappedTLSFactory, Caps
 from occid.server.credentials import make_identify
 from occid.server.health import Check, make_health_site, trust_current
 from occid.server.pipeline import make_root
@@ -170,13 +171,14 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     tls = GridServerTLS(trust.context)
     root = make_root(backend, policy, make_identify(tokens, reactor),
                      config.server.public_url, reactor)
+    server = config.server
     site = make_site(
-        root, config.server.max_body, config.server.request_timeout, reactor, authenticator
+        root, server.max_body, server.request_timeout, reactor, authenticator,
+        Deadlines(server.header_timeout, server.idle_timeout),
     )
+    caps = Caps(server.max_connections, server.max_connections_per_peer)
     listener = strports.service(
-        config.server.listen,
-        TLSMemoryBIOFactory(tls, False, site, clock=reactor),
-        reactor=reactor,
+        server.listen, CappedTLSFactory(caps, tls, site, reactor), reactor=reactor
     )
     listener.setServiceParent(top)
     if config.metrics is not None:

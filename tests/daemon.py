@@ -57,13 +57,15 @@ def aws_environment(directory: str) -> dict[str, str]:
 
 class Daemon:
     """
-    One occid process.  C{grid}, C{aws} and C{images} are extra lines of
+    One occid process.  C{server}, C{grid}, C{aws} and C{images} are extra lines of
     those sections, C{accounts} the C{[[accounts]]} tables (and any section
     after them), C{instance_types} the resource_tpl offered, C{options}
-    more options of C{twistd occid}.
+    more options of C{twistd occid}; C{listen_options} are appended to the
+    listen endpoint (C{":backlog=2048"}).
     """
 
-    def __init__(self, directory: str, pki, moto_endpoint: str, *, grid: str = "",
+    def __init__(self, directory: str, pki, moto_endpoint: str, *, listen_options: str = "",
+                 server: str = "", grid: str = "",
                  aws: str = "", images: str = "", accounts: str = ACCOUNTS,
                  instance_types: tuple[str, ...] = ("t3.micro", "t3.small"),
                  options: tuple[str, ...] = ()):
@@ -81,10 +83,11 @@ class Daemon:
             f.write(
                 f"""
 [server]
-listen = "tcp:{self.port}:interface=127.0.0.1"
+listen = "tcp:{self.port}:interface=127.0.0.1{listen_options}"
 public_url = "{self.url}"
 host_cert = "{pki.directory}/hostcert.pem"
 host_key = "{pki.directory}/hostkey.pem"
+{server}
 
 [grid]
 ca_dir = "{pki.certificates_dir}"

@@ -1,11 +1,16 @@
 # -*- test-case-name: tests.test_testing -*-
 """
 A raw HTTP/1.1 client for tests: drive a twisted.web C{Site} with request
-bytes over an in-memory transport and parse the bytes it answers.
+bytes over an in-memory transport and parse the bytes it answers; or send
+raw request bytes to a real daemon over TLS (L{tls_exchange}).
 """
 
 from __future__ import annotations
 
+import select
+import socket
+import ssl
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -100,3 +105,83 @@ def http_request(
         lines.append(f"Content-Length: {len(body)}")
     channel.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body)
     return read_response(transport.value())
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """
+    What L{tls_exchange} saw: the bytes answered, the seconds from connecting
+    to the first of them (C{None} if none came), whether the server closed
+    the connection, and how much of the request it had taken by then.
+    """
+
+    answer: bytes
+    first_byte: float | None
+    closed: bool
+    sent: int
+
+
+def tls_exchange(port: int, cafile: str, request: bytes, timeout: float) -> Exchange:
+    """
+    Send C{request} over TLS to 127.0.0.1:C{port} while reading the answer,
+    as a client that keeps sending a long request but reads what comes back
+    (one thread: a memory BIO and a non-blocking socket), until the server
+    closes or C{timeout} seconds pass.
+    """
+    context = ssl.create_default_context(cafile=cafile)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.setblocking(False)
+    start = time.monotonic()
+    pending, wire, answer = memoryview(request), b"", b""
+    first: float | None = None
+    shaken = closed = False
+    sent = 0
+    try:
+        while not closed and time.monotonic() - start < timeout:
+            if not shaken:
+                try:
+                    tls.do_handshake()
+                    shaken = True
+                except ssl.SSLWantReadError:
+                    pass
+            if shaken and pending and len(wire) < 1 << 16:
+                written = tls.write(pending[: 1 << 14])
+                pending, sent = pending[written:], sent + written
+            wire += outgoing.read()
+            readable, writable, _ = select.select([sock], [sock] if wire else [], [], 0.05)
+            if writable:
+                try:
+                    wire = wire[sock.send(wire):]
+                except OSError:  # the server has closed: stop sending
+                    pending, wire = memoryview(b""), b""
+            if not readable:
+                continue
+            try:
+                data = sock.recv(1 << 16)
+            except ConnectionResetError:
+                closed = True
+                break
+            if data:
+                incoming.write(data)
+            else:
+                incoming.write_eof()
+                closed = True
+            while True:
+                try:
+                    chunk = tls.read(1 << 16)
+                except ssl.SSLWantReadError:
+                    break
+                except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                    closed = True
+                    break
+                if not chunk:
+                    closed = True
+                    break
+                if first is None:
+                    first = time.monotonic() - start
+                answer += chunk
+    finally:
+        sock.close()
+    return Exchange(answer, first, closed, sent)

@@ -57,6 +57,10 @@ def test_defaults(site):
         host_key=site["key"],
         max_body=1048576,
         request_timeout=60.0,
+        header_timeout=10.0,
+        idle_timeout=30.0,
+        max_connections=4000,
+        max_connections_per_peer=200,
     )
     assert loaded.grid == config.GridConfig(
         ca_dir=site["ca_dir"],
@@ -188,6 +192,11 @@ BAD = [
     ("[grid]", "max_body = 10\n[grid]", "[server] max_body", "at least 1024"),
     ("[grid]", "request_timeout = 'x'\n[grid]", "[server] request_timeout", "must be a number"),
     ("[grid]", "request_timeout = 0\n[grid]", "[server] request_timeout", "must be positive"),
+    ("[grid]", "header_timeout = 0\n[grid]", "[server] header_timeout", "between 0 and 3600"),
+    ("[grid]", "idle_timeout = 'x'\n[grid]", "[server] idle_timeout", "must be a number"),
+    ("[grid]", "max_connections = 0\n[grid]", "[server] max_connections", "at least 1"),
+    ("[grid]", "max_connections = 10\nmax_connections_per_peer = 11\n[grid]",
+     "[server] max_connections_per_peer", "between 1 and max_connections (10)"),
     ("[grid]", "public_url = 'http://h'\n[grid]", "[server] public_url", "https://host"),
     ("[grid]", "public_url = 'https://h/occi'\n[grid]", "[server] public_url", "no path"),
     ("[grid]", "listen = ''\n[grid]", "[server] listen", "must name an endpoint"),

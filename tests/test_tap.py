@@ -12,11 +12,12 @@ from twisted.application.service import IServiceCollection, IServiceMaker
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import getPlugins
-from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
 
 from occid import __version__, tap
+from occid.server.bounded import Deadlines
 from occid.server.channel import GridHTTPChannel
+from occid.server.connections import CappedTLSFactory, Caps
 from occid.server.reload import ReloadService
 from occid.server.site import Limits, OCCISite
 from tests.daemon import REPO, twistd_command
@@ -92,9 +93,10 @@ def test_bad_configuration_is_a_usage_error(tmp_path):
 
 def test_make_service(config_file):
     """
-    makeService wires the TLS listener on the configured endpoint, whose
-    channels authenticate with the authenticator and the reactor's clock
-    they were built with, the backend and the reload service.
+    makeService wires the TLS listener on the configured endpoint, capped
+    and held to the [server] deadlines, whose channels authenticate with the
+    authenticator and the reactor's clock they were built with, the backend
+    and the reload service.
     """
     options = tap.Options()
     options.parseOptions(["--config", config_file])
@@ -105,11 +107,13 @@ def test_make_service(config_file):
     try:
         [(port, factory, _, interface)] = reactor.tcpServers
         assert (port, interface) == (11443, "127.0.0.1")
-        assert isinstance(factory, TLSMemoryBIOFactory)
+        assert isinstance(factory, CappedTLSFactory)
+        assert factory.count.caps == Caps(total=4000, per_peer=200)
         site = factory.wrappedFactory
         assert isinstance(site, OCCISite)
         assert site.authenticator is not None
         assert site.limits == Limits(max_body=1048576, request_timeout=60.0, clock=reactor)
+        assert site.deadlines == Deadlines(header_timeout=10.0, idle_timeout=30.0)
         channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
         assert isinstance(channel, GridHTTPChannel)
         assert channel.authenticator is site.authenticator

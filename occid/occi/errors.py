@@ -72,6 +72,12 @@ class NotAcceptable(OCCIError):
     status = 406
 
 
+class RequestTimeout(OCCIError):
+    """A request head (request line and headers) not complete within C{[server] header_timeout}."""
+
+    status = 408
+
+
 class Conflict(OCCIError):
     """
     The action or update is not possible in the entity's current state; the
@@ -85,6 +91,12 @@ class PayloadTooLarge(OCCIError):
     """Body over C{max_body}, or a page size over the limit."""
 
     status = 413
+
+
+class URITooLong(OCCIError):
+    """A request line (its URL) over the channel's line limit."""
+
+    status = 414
 
 
 class UnsupportedMediaType(OCCIError):

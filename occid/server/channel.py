@@ -2,9 +2,9 @@
 """
 The HTTP channel that turns a TLS client's proxy chain into a principal, once
 per connection, right after the handshake; and L{connection_principal},
-which reads the outcome for each request.  A header line over the
-channel's limit (a token of 100 KB) is answered 431 before the connection
-closes.
+which reads the outcome for each request.  The channel is a
+L{BoundedHTTPChannel}: its deadlines and limits hold before and after the
+handshake alike.
 
 The channel hands the whole chain and OpenSSL's recorded verdicts (see
 L{occid.server.tls}) to its authenticator, on the reactor's clock.  A refused
@@ -21,7 +21,7 @@ from twisted.internet.interfaces import IHandshakeListener, IReactorTime, ISyste
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.http import HTTPChannel, Request
+from twisted.web.http import Request
 from zope.interface import implementer
 
 from occid import metrics
@@ -29,10 +29,8 @@ from occid.gsi.names import slash_dn
 from occid.gsi.principal import CertificateRejected, Principal
 from occid.gsi.voms import DroppedAC
 from occid.interfaces import IAuthenticator
-from occid.occi.errors import HeaderFieldsTooLarge
-from occid.server.context import describe_peer
+from occid.server.bounded import DEFAULT_DEADLINES, BoundedHTTPChannel, Deadlines
 from occid.server.identity import now
-from occid.server.respond import error_answer, send_refusal
 from occid.server.tls import verify_record
 
 log = Logger()
@@ -46,7 +44,7 @@ _UNREADABLE = CertificateRejected(
 
 
 @implementer(IHandshakeListener)
-class GridHTTPChannel(HTTPChannel):
+class GridHTTPChannel(BoundedHTTPChannel):
     """
     An HTTP channel that authenticates its TLS peer once, right after the
     handshake; L{connection_principal} reads the outcome.
@@ -62,10 +60,10 @@ class GridHTTPChannel(HTTPChannel):
     refusal: CertificateRejected | None = None
     presented = False
 
-    def __init__(self, authenticator: IAuthenticator, clock: IReactorTime):
-        super().__init__()
+    def __init__(self, authenticator: IAuthenticator, clock: IReactorTime,
+                 deadlines: Deadlines = DEFAULT_DEADLINES, max_body: int = 1 << 20):
+        super().__init__(clock, deadlines, max_body)
         self.authenticator = authenticator
-        self.clock = clock
 
     def connectionMade(self) -> None:
         metrics.OPEN_CONNECTIONS.inc()
@@ -89,17 +87,6 @@ class GridHTTPChannel(HTTPChannel):
             self.authenticator.authenticate, chain, errors, now(self.clock)
         )
         outcome.addCallbacks(self._accepted, self._refused, errbackArgs=(chain,))
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        """Answer 431 to a request line or header line over C{MAX_LENGTH}, and close."""
-        log.info("request header line over {limit} bytes refused", limit=self.MAX_LENGTH,
-                 peer=self._peer(), status=431)
-        send_refusal(self, error_answer(HeaderFieldsTooLarge(
-            f"a request header line is over {self.MAX_LENGTH} bytes; send less"), None))
-
-    def _peer(self) -> str:
-        """The client's address, for the log."""
-        return describe_peer(self.transport.getPeer()) if self.transport is not None else "-"
 
     def _accepted(self, principal: Principal) -> None:
         self.principal = principal

@@ -128,7 +128,6 @@ def send_refusal(channel: HTTPChannel, answer: Answer) -> None:
     headers.setRawHeaders(b"Connection", [b"close"])
     reason = RESPONSES.get(answer.status, _REASONS.get(answer.status, b"Error"))
     channel.writeHeaders(b"HTTP/1.1", b"%d" % answer.status, reason, headers)
-    transport = channel.transport
-    if transport is not None:
-        transport.write(body)
-        transport.loseConnection()
+    if channel.transport is not None:
+        channel.transport.write(body)
+        channel.loseConnection()

@@ -7,8 +7,9 @@ declared C{Content-Length} before any of the body is read, a chunked body as
 soon as the bytes received pass the limit.  A request still unanswered after
 C{request_timeout} gets 504, and the OCCI resource abandons its work (it
 watches C{notifyFinish}).  Every response, including those Twisted itself
-writes, carries C{Server} and C{Accept}.  With an authenticator, each
-connection is a L{GridHTTPChannel} authenticating its TLS peer once.
+writes, carries C{Server} and C{Accept}.  Each connection is a
+L{BoundedHTTPChannel} held to the site's L{Deadlines} (with an authenticator,
+a L{GridHTTPChannel} authenticating its TLS peer once).
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from twisted.web.http import HTTPChannel, Request
 from twisted.web.resource import IResource
 
 from occid.interfaces import IAuthenticator
-from occid.occi.errors import GatewayTimeout, OCCIError, PayloadTooLarge
+from occid.occi.errors import GatewayTimeout, OCCIError
+from occid.server.bounded import (
+    DEFAULT_DEADLINES,
+    BoundedHTTPChannel,
+    Deadlines,
+    body_too_large,
+)
 from occid.server.channel import GridHTTPChannel
 from occid.server.respond import Answer, error_answer, fallback_renderer, send, send_refusal, stamp
 
@@ -82,9 +89,7 @@ class OCCIRequest(server.Request):
     def _refuse_body(self) -> None:
         """Answer 413 straight on the transport and close the connection."""
         self._refused = True
-        error = PayloadTooLarge(
-            f"the request body is over {self.limits.max_body} bytes; send less"
-        )
+        error = body_too_large(self.limits.max_body)
         log.info(
             "request body over {max_body} bytes refused", max_body=self.limits.max_body,
             status=error.status,
@@ -148,22 +153,29 @@ class OCCISite(server.Site):
 
     @ivar authenticator: what authenticates each connection's TLS peer, or
         C{None} for plain HTTP channels (tests, benchmarks).
+    @ivar deadlines: the L{Deadlines} of each connection.
     """
 
     displayTracebacks = False
 
     def __init__(
-        self, root: IResource, limits: Limits, authenticator: IAuthenticator | None = None
+        self, root: IResource, limits: Limits, authenticator: IAuthenticator | None = None,
+        deadlines: Deadlines = DEFAULT_DEADLINES,
     ):
         super().__init__(root, requestFactory=partial(OCCIRequest, limits=limits),
-                         reactor=limits.clock)
+                         reactor=limits.clock, timeout=deadlines.idle_timeout)
         self.limits = limits
         self.authenticator = authenticator
+        self.deadlines = deadlines
+        # Factory.protocol is an attribute meant to be set, but HTTPFactory
+        # defines its default as a function, which mypy takes for a method.
         if authenticator is not None:
-            # Factory.protocol is an attribute meant to be set, but HTTPFactory
-            # defines its default as a function, which mypy takes for a method.
             self.protocol = partial(  # type: ignore[method-assign,assignment]
-                GridHTTPChannel, authenticator, limits.clock
+                GridHTTPChannel, authenticator, limits.clock, deadlines, limits.max_body
+            )
+        else:
+            self.protocol = partial(  # type: ignore[method-assign,assignment]
+                BoundedHTTPChannel, limits.clock, deadlines, limits.max_body
             )
 
     def log(self, request: Request) -> None:
@@ -172,7 +184,7 @@ class OCCISite(server.Site):
 
 def make_site(
     root: IResource, max_body: int, request_timeout: float, clock: IReactorTime,
-    authenticator: IAuthenticator | None = None,
+    authenticator: IAuthenticator | None = None, deadlines: Deadlines = DEFAULT_DEADLINES,
 ) -> OCCISite:
     """
     The C{Site} serving C{root}.
@@ -182,5 +194,6 @@ def make_site(
     @param clock: the reactor (or a test clock).
     @param authenticator: authenticates each connection's TLS peer once,
         after the handshake; without one, channels are plain HTTP.
+    @param deadlines: the L{Deadlines} of each connection.
     """
-    return OCCISite(root, Limits(max_body, request_timeout, clock), authenticator)
+    return OCCISite(root, Limits(max_body, request_timeout, clock), authenticator, deadlines)
