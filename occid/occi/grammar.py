@@ -6,7 +6,9 @@ the shapes of terms, schemes, attribute names, numbers and URIs, quoted
 strings (C{\\"} and C{\\\\} escaped), attribute values, and absolute URLs.
 
 On input every syntax problem in one value is a L{SyntaxProblem}; the
-parser adds where it was.  On output control characters in strings are
+parser adds where it was.  Values are read within L{occid.occi.bounds}:
+no number is converted before its digits are counted, and no name, URI
+or string holds a control character.  On output control characters in strings are
 written as spaces, so no value can break a line or inject a header.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from occid.occi.bounds import integer_problem, real_problem, string_problem
 from occid.occi.model import AttributeValue
 
 #: Field names, lowercased, to the structure they carry.
@@ -28,11 +31,14 @@ FIELDS = {
     "location": "location",
 }
 
+#: A character of a scheme, location or URI: no space, quote, angle bracket
+#: or control character.
+_URI_CHAR = r"[^\s\"<>\x00-\x1f\x7f]"
 TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\"<>]*#\Z")
-IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\"<>]*#[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+SCHEME = re.compile(rf"[A-Za-z][A-Za-z0-9+.-]*:{_URI_CHAR}*#\Z")
+IDENTIFIER = re.compile(rf"[A-Za-z][A-Za-z0-9+.-]*:{_URI_CHAR}*#[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z][A-Za-z0-9_-]*)*\Z")
-URI = re.compile(r"[^\s\"<>]+\Z")
+URI = re.compile(rf"{_URI_CHAR}+\Z")
 #: The start of an absolute URI: a scheme and C{://}.
 ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 #: The category classes, and the attribute properties in ABNF order.
@@ -41,7 +47,7 @@ PROPERTIES = ("immutable", "required")
 
 _NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
 _INTEGER = re.compile(r"-?\d+")
-_TOKEN = re.compile(r"[^\s\";,=<>]+\Z")
+_TOKEN = re.compile(r"[^\s\";,=<>\x00-\x1f\x7f]+\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -84,7 +90,7 @@ def unquote(text: str) -> str:
     @raise SyntaxProblem: C{text} is not one quoted string.
     """
     if len(text) < 2 or text[0] != '"' or text[-1] != '"':
-        raise SyntaxProblem(f"expected a quoted string, not {text}")
+        raise SyntaxProblem(f"expected a quoted string, not {_excerpt(text)}")
     out, escaped = [], False
     for char in text[1:-1]:
         if escaped:
@@ -93,31 +99,40 @@ def unquote(text: str) -> str:
         elif char == "\\":
             escaped = True
         elif char == '"':
-            raise SyntaxProblem(f"stray quote in {text}")
+            raise SyntaxProblem(f"stray quote in {_excerpt(text)}")
         else:
             out.append(char)
     return "".join(out)
 
 
+def _bounded(problem: str | None) -> None:
+    if problem is not None:
+        raise SyntaxProblem(f"the value {problem}")
+
+
 def parse_value(text: str) -> AttributeValue:
     """
     An attribute value: a quoted string, a number (int or float), C{true} /
-    C{false}, or a bare token (read as a string).
+    C{false}, or a bare token (read as a string), within
+    L{occid.occi.bounds}.
 
-    @raise SyntaxProblem: none of these.
+    @raise SyntaxProblem: none of these, or out of bounds.
     """
     text = text.strip()
     if text.startswith('"'):
-        return unquote(text)
+        return string_value(text)
     if text in ("true", "false"):
         return text == "true"
     if _NUMBER.match(text):
         if _INTEGER.fullmatch(text):
+            _bounded(integer_problem(text))
             return int(text)
+        _bounded(real_problem(text))
         return float(text)
     if _TOKEN.match(text):
+        _bounded(string_problem(text))
         return text
-    raise SyntaxProblem(f"invalid attribute value {text!r}")
+    raise SyntaxProblem(f"invalid attribute value {_excerpt(text)!r}")
 
 
 def parameters(parts: Iterable[str]) -> list[tuple[str, str]]:
@@ -138,9 +153,31 @@ def parameters(parts: Iterable[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def string_value(text: str) -> str:
+    """
+    A quoted string's content, within L{occid.occi.bounds}.
+
+    @raise SyntaxProblem: not one quoted string, or out of bounds.
+    """
+    value = unquote(text)
+    _bounded(string_problem(value))
+    return value
+
+
 def string_parameter(value: str) -> str:
-    """A parameter's value as a string: quoted or bare."""
-    return unquote(value) if value.startswith('"') else value
+    """
+    A parameter's value as a string: quoted or bare, within
+    L{occid.occi.bounds}.
+    """
+    if value.startswith('"'):
+        return string_value(value)
+    _bounded(string_problem(value))
+    return value
+
+
+def _excerpt(text: str) -> str:
+    """C{text}, cut to a length fit for a message."""
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def quote(text: str) -> str:

@@ -15,7 +15,9 @@ responses) is removed.  It is strict where meaning is at stake: schemes
 must be absolute URIs ending with C{#}, classes must be kind, mixin or
 action, attribute names and properties must follow the grammar, and the
 same category may not appear twice.  Every problem is a L{BadRequest}
-naming the line (or header) at fault.
+naming the line (or header) at fault.  Every value is read within the
+bounds of L{occid.occi.bounds} (through L{occid.occi.grammar}), and a bad
+one is a L{BadRequest} naming the attribute and the rule.
 """
 
 from __future__ import annotations
@@ -119,8 +121,11 @@ def parse_attribute(text: str) -> tuple[str, AttributeValue]:
     if not equals:
         raise SyntaxProblem(f"Attribute invalid syntax ({name})")
     if not ATTRIBUTE_NAME.match(name):
-        raise SyntaxProblem(f"invalid attribute name {name!r}")
-    return name, parse_value(value)
+        raise SyntaxProblem(f"invalid attribute name {_excerpt(name)!r}")
+    try:
+        return name, parse_value(value)
+    except SyntaxProblem as e:
+        raise SyntaxProblem(f"attribute {name}: {e}") from None
 
 
 def parse_link(text: str) -> LinkRef:
