@@ -45,7 +45,7 @@ def plain_compute(*attributes: str) -> bytes:
 def json_compute(attributes: object) -> bytes:
     """An application/occi+json compute create with C{attributes} as written."""
     return (f'{{"kind": "{KIND_ID}", "mixins": ["{OS_TPL_ID}"], '
-            f'"attributes": {attributes}}}').encode("utf-8")
+            f'"attributes": {attributes}}}').encode()
 
 
 @pytest.fixture(scope="module")
@@ -209,11 +209,10 @@ def test_poisoning_update_refused(daemon, proxy):
     ones counting twice, as EC2 counts them) is kept, and the listing reads
     it back.
     """
-    status, text = send(daemon, proxy, "POST", "/compute/", PLAIN,
-                        plain_compute('occi.core.title="kept"'))
-    assert status == 201, text
-    location = "/compute/" + [line for line in text.splitlines()
-                              if "/compute/" in line][0].rsplit("/compute/", 1)[1].strip()
+    created = tls_request(daemon, proxy, "POST", "/compute/", PLAIN,
+                          plain_compute('occi.core.title="kept"'))
+    assert created.status == 201, created
+    location = "/compute/" + created.header("Location").rsplit("/compute/", 1)[1]
     for title, reason in (("a\x01", "U+0001"), ("u" * 257, "at most 256"),
                           ("\U0001f600" * 129, "258 characters")):
         status, text = send(daemon, proxy, "POST", location, PLAIN,

@@ -105,9 +105,9 @@ def unquote(text: str) -> str:
     return "".join(out)
 
 
-def _bounded(problem: str | None) -> None:
+def _bounded(problem: str | None, what: str = "the value") -> None:
     if problem is not None:
-        raise SyntaxProblem(f"the value {problem}")
+        raise SyntaxProblem(f"{what} {problem}")
 
 
 def parse_value(text: str) -> AttributeValue:
@@ -153,25 +153,29 @@ def parameters(parts: Iterable[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def string_value(text: str) -> str:
+def string_value(text: str, what: str = "the value") -> str:
     """
     A quoted string's content, within L{occid.occi.bounds}.
 
+    @param what: what the string is, for the message.
     @raise SyntaxProblem: not one quoted string, or out of bounds.
     """
     value = unquote(text)
-    _bounded(string_problem(value))
+    _bounded(string_problem(value), what)
     return value
 
 
-def string_parameter(value: str) -> str:
+def string_parameter(value: str, name: str) -> str:
     """
-    A parameter's value as a string: quoted or bare, within
+    The value of parameter C{name} as a string: quoted or bare, within
     L{occid.occi.bounds}.
+
+    @raise SyntaxProblem: out of bounds; the message names the parameter.
     """
+    what = f"the {name} parameter"
     if value.startswith('"'):
-        return string_value(value)
-    _bounded(string_problem(value))
+        return string_value(value, what)
+    _bounded(string_problem(value), what)
     return value
 
 

@@ -83,7 +83,7 @@ def parse_category(text: str) -> CategoryRef:
         name = name.lower()
         if name in params:
             raise SyntaxProblem(f"{name} given twice")
-        params[name] = string_parameter(value)
+        params[name] = string_parameter(value, name)
     if "scheme" not in params:
         raise SyntaxProblem(f"category {term} has no scheme")
     scheme = "".join(params["scheme"].split())
@@ -145,11 +145,11 @@ def parse_link(text: str) -> LinkRef:
             raise SyntaxProblem(f"{name} given twice")
         seen.add(lowered)
         if lowered == "rel":
-            link.rel = tuple(string_parameter(value).split())
+            link.rel = tuple(string_parameter(value, lowered).split())
         elif lowered == "self":
-            link.self_location = string_parameter(value)
+            link.self_location = string_parameter(value, lowered)
         elif lowered == "category":
-            link.categories = tuple(string_parameter(value).split())
+            link.categories = tuple(string_parameter(value, lowered).split())
         else:
             name, parsed = parse_attribute(f"{name}={value}")
             link.attributes[name] = parsed
