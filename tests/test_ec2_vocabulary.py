@@ -187,8 +187,8 @@ def test_tag_value_names_the_attribute():
     """The refusal is a 400 naming the attribute and the rule."""
     with pytest.raises(BadRequest, match="attribute occi.core.title is 300 characters long; "
                                          "an EC2 tag holds at most 256"):
-        tags.tag_value("x" * 300, "occi.core.title")
-    assert tags.tag_value("fine", "occi.core.title") == "fine"
+        tags.tag_value("x" * 300, tags.TITLE)
+    assert tags.tag_value("fine", tags.TITLE) == "fine"
 
 
 @settings(max_examples=300, deadline=None)

@@ -230,6 +230,22 @@ def test_poisoning_update_refused(daemon, proxy):
     assert longest in text
 
 
+def test_user_mixin_identifier_beyond_a_tag(daemon, proxy):
+    """
+    A user mixin whose scheme and term fit 256 characters but not 256 UTF-16
+    units (what an EC2 tag holds, as its membership tag must) is refused
+    before it is stored; the query interface still answers 200.
+    """
+    scheme = "http://e.org/" + "\U0001f600" * 120 + "#"
+    status, text = send(daemon, proxy, "POST", "/-/", PLAIN, (
+        f'Category: wide; scheme="{scheme}"; class="mixin"; location="/mixin/user/wide/"\n'
+    ).encode())
+    assert status == 400, text
+    assert "the scheme and term of a user mixin is 258 characters long" in text, text
+    status, text = send(daemon, proxy, "GET", "/-/")
+    assert status == 200 and "/mixin/user/wide/" not in text
+
+
 # -- the fuzz run ------------------------------------------------------------------
 
 USER_AGENTS = [

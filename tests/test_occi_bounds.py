@@ -169,15 +169,17 @@ def test_locations_without_controls(location):
 
 
 @pytest.mark.parametrize("body, reason", [
-    ('{"kind": "k#c", "attributes": {"occi.compute.cores": 1' + "0" * 400 + "}}",
+    ('{"kind": "http://e.org/k#c", "attributes": {"occi.compute.cores": 1' + "0" * 400 + "}}",
      "the value of attributes.occi.compute.cores has more than 20 digits"),
-    ('{"kind": "k#c", "attributes": {"occi": {"compute": {"memory": 1e400}}}}',
+    ('{"kind": "http://e.org/k#c", "attributes": {"occi": {"compute": {"memory": 1e400}}}}',
      "the value of attributes.occi.compute.memory is not a finite number"),
-    ('{"kind": "k#c", "attributes": {"occi.compute.memory": -Infinity}}', "-Infinity"),
-    ('{"kind": "k#c", "title": "\\u0000\\ud83d"}', "the value of title holds the character U+0000"),
-    ('{"kind": "k#c", "title": "\\ud83d"}', "U+D83D"),
-    ('{"kind": "k#c", "mixins": ["\\udfff"]}', "the value of mixins[0] holds"),
-    ('{"kind": "k#c", "\\u0001": 1}', "a member name in the JSON body holds the character U+0001"),
+    ('{"kind": "http://e.org/k#c", "attributes": {"occi.compute.memory": -Infinity}}', "-Infinity"),
+    ('{"kind": "http://e.org/k#c", "title": "\\u0000\\ud83d"}',
+     "the value of title holds the character U+0000"),
+    ('{"kind": "http://e.org/k#c", "title": "\\ud83d"}', "U+D83D"),
+    ('{"kind": "http://e.org/k#c", "mixins": ["\\udfff"]}', "the value of mixins[0] holds"),
+    ('{"kind": "http://e.org/k#c", "\\u0001": 1}',
+     "a member name in the JSON body holds the character U+0001"),
     ('{"a": ' * (DEPTH_LIMIT + 1) + "1" + "}" * (DEPTH_LIMIT + 1), "deeper than 32 levels"),
     ("[" * 100000 + "]" * 100000, "deeper than 32 levels"),
 ])
@@ -188,13 +190,26 @@ def test_json_names_place_and_rule(body, reason):
     assert reason in raised.value.message
 
 
+@pytest.mark.parametrize("body, reason", [
+    ('{"mixins": [{"term": "a\\nX-Injected: 1", "scheme": "http://e.org/s#"}]}',
+     "mixin term 'a\\nX-Injected: 1' is not a term"),
+    ('{"mixins": [{"term": "t", "scheme": "no scheme#"}]}', "is not an absolute URI"),
+    ('{"kind": "http://e.org/k#a b"}', "kind term 'a b' is not a term"),
+])
+def test_json_categories_follow_the_text_grammar(body, reason):
+    """A JSON term or scheme is held to the grammar of the text renderings, which write terms bare."""
+    with pytest.raises(BadRequest) as raised:
+        occi_json.parse_json(body.encode())
+    assert reason in raised.value.message
+
+
 def test_json_within_bounds_read():
     """Numbers within the bounds are read as int and float; nesting to the limit is fine."""
     document = occi_json.parse_json(
-        b'{"kind": "k#c", "attributes": {"a": 9223372036854775807, "b": 0.5, "c": "t\\tx"}}')
+        b'{"kind": "http://e.org/k#c", "attributes": {"a": 9223372036854775807, "b": 0.5, "c": "t\\tx"}}')
     assert document.attributes == {"a": INTEGER_LIMIT, "b": 0.5, "c": "t\tx"}
     nested = '{"a": ' * (DEPTH_LIMIT - 1) + "1" + "}" * (DEPTH_LIMIT - 1)
-    occi_json.parse_json(('{"kind": "k#c", "attributes": ' + nested + "}").encode())
+    occi_json.parse_json(('{"kind": "http://e.org/k#c", "attributes": ' + nested + "}").encode())
 
 
 @pytest.mark.parametrize("user_agent", [
@@ -299,7 +314,7 @@ _JSON_TEXT = st.recursive(
 
 #: Nearly valid entities: a kind, and attributes (flat or nested) with odd values.
 _JSON_ENTITIES = st.tuples(
-    st.sampled_from(['"http://schemas.ogf.org/occi/infrastructure#compute"', '"k#c"']),
+    st.sampled_from(['"http://schemas.ogf.org/occi/infrastructure#compute"', '"http://e.org/k#c"']),
     st.lists(st.tuples(st.sampled_from(["occi.core.title", "occi.compute.cores", "a", "title"]),
                        st.one_of(_JSON_SCALARS, _JSON_TEXT)), max_size=4),
     st.sampled_from(["attributes", "title", "links", "mixins"]),

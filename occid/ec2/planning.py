@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from occid.ec2 import defaults, intents
 from occid.ec2.hibernation import Hibernating, plan_hibernation
 from occid.ec2.scope import Scope
-from occid.ec2.tags import LINKS_TAG, REQUEST_TAG, TOKEN_TAG, tag_list, tag_value
+from occid.ec2.tags import LINKS_TAG, REQUEST_TAG, TITLE, TOKEN_TAG, tag_list, tag_value
 from occid.ec2.values import check_ssh_key, decode_user_data, size_of
 from occid.ec2.vocabulary import SNAPSHOT_ID, instance_type_of, valid_id
 from occid.occi import idempotency
@@ -282,7 +282,7 @@ def plan_network(account: Account, scope: Scope, entity: Entity) -> NetworkPlan:
     if not account.aws.network_create:
         raise Forbidden("this site does not let users create networks ([aws] network_create)")
     if entity.title:
-        tag_value(entity.title, "occi.core.title")
+        tag_value(entity.title, TITLE)
     address = entity.attributes.get("occi.network.address")
     if not address:
         return NetworkPlan(None, entity.title, account.aws.network_pool)
@@ -345,5 +345,5 @@ def plan_update(changes: Changes) -> Changes:
     """
     title = changes.attributes.get("occi.core.title")
     if title is not None:
-        tag_value(str(title), "occi.core.title")
+        tag_value(str(title), TITLE)
     return changes

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from occid.config import Visibility
 from occid.ec2 import refusals
-from occid.ec2.tags import NAME_TAG, OWNER_TAG, VO_TAG, owner_tags, tag_value
+from occid.ec2.tags import NAME_TAG, OWNER_TAG, TITLE, VO_TAG, owner_tags, tag_value
 from occid.gsi.principal import Principal
 from occid.occi.errors import Forbidden
 from occid.policy import AccountBinding
@@ -52,7 +52,7 @@ class Scope:
 
         @raise BadRequest: the title cannot be a tag value (L{tag_value}).
         """
-        tags = {NAME_TAG: tag_value(title, "occi.core.title")} if title else {}
+        tags = {NAME_TAG: tag_value(title, TITLE)} if title else {}
         tags.update(owner_tags(self.principal, self.binding))
         return tags
 

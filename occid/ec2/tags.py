@@ -39,6 +39,7 @@ __all__ = [
     "SUBJECT_TAG",
     "TAG_KEY_LIMIT",
     "TAG_VALUE_LIMIT",
+    "TITLE",
     "TOKEN_TAG",
     "VO_TAG",
     "created_at",
@@ -60,6 +61,9 @@ TAG_KEY_LIMIT = 128
 
 #: The display name of a resource (EC2's own convention).
 NAME_TAG = "Name"
+
+#: What the client sent that becomes L{NAME_TAG}, as a refusal names it.
+TITLE = "attribute occi.core.title"
 
 #: The owner hash of the principal that created a resource.
 OWNER_TAG = "occid:owner"
@@ -145,16 +149,17 @@ def tag_problem(text: str, limit: int = TAG_VALUE_LIMIT) -> str | None:
     return None
 
 
-def tag_value(text: str, attribute: str) -> str:
+def tag_value(text: str, what: str) -> str:
     """
-    C{text}, the value of the client's C{attribute}, as a tag value.
+    C{text}, what the client sent as C{what} (C{"attribute occi.core.title"}),
+    as a tag value.
 
     @raise BadRequest: it cannot be one (L{tag_problem}); the message names
-        the attribute and the rule.
+        C{what} and the rule.
     """
     problem = tag_problem(text)
     if problem is not None:
-        raise BadRequest(f"attribute {attribute} {problem}")
+        raise BadRequest(f"{what} {problem}")
     return text
 
 

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from occid.occi.bounds import DEPTH_LIMIT, integer_problem, real_problem, string_problem
 from occid.occi.errors import BadRequest
-from occid.occi.grammar import absolute
+from occid.occi.grammar import SCHEME, TERM, absolute
 from occid.occi.model import (
     Attribute,
     AttributeValue,
@@ -142,9 +143,23 @@ def _split_identifier(identifier: object, what: str) -> tuple[str, str]:
     return scheme + "#", term
 
 
+def _category(term: str, scheme: str, cls: str) -> CategoryRef:
+    """
+    A category named by C{term} and C{scheme}, which follow the grammar of
+    the text renderings (a term is rendered bare there).
+
+    @raise BadRequest: they do not.
+    """
+    if not TERM.match(term):
+        raise BadRequest(f"{cls} term {term!r} is not a term (letters, digits, '.', '_', '-')")
+    if not SCHEME.match(scheme):
+        raise BadRequest(f"{cls} scheme {scheme!r} is not an absolute URI ending with '#'")
+    return CategoryRef(term=term, scheme=scheme, cls=cls)
+
+
 def _reference(identifier: object, cls: str) -> CategoryRef:
     scheme, term = _split_identifier(identifier, cls)
-    return CategoryRef(term=term, scheme=scheme, cls=cls)
+    return _category(term, scheme, cls)
 
 
 def _flatten(attributes: object, prefix: str = "") -> dict[str, AttributeValue]:
@@ -249,8 +264,8 @@ def _categories(document: Document, items: object, cls: str) -> None:
             document.categories.append(_reference(item, cls))
         elif isinstance(item, dict) and isinstance(item.get("term"), str) \
                 and isinstance(item.get("scheme"), str):
-            document.categories.append(CategoryRef(
-                term=item["term"], scheme=item["scheme"], cls=cls,
+            document.categories.append(replace(
+                _category(item["term"], item["scheme"], cls),
                 title=item.get("title") if isinstance(item.get("title"), str) else None,
                 location=item.get("location") if isinstance(item.get("location"), str)
                 else None,
