@@ -121,7 +121,7 @@ def parse_attribute(text: str) -> tuple[str, AttributeValue]:
     if not equals:
         raise SyntaxProblem(f"Attribute invalid syntax ({name})")
     if not ATTRIBUTE_NAME.match(name):
-        raise SyntaxProblem(f"invalid attribute name {_excerpt(name)!r}")
+        raise SyntaxProblem(f"invalid attribute name '{_excerpt(name)}'")
     try:
         return name, parse_value(value)
     except SyntaxProblem as e:
@@ -197,8 +197,16 @@ def _numbered_lines(body: bytes) -> list[tuple[int, str]]:
     return list(enumerate((line.removesuffix("\r") for line in text.split("\n")), 1))
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _excerpt(text: str) -> str:
-    return text if len(text) <= 160 else text[:157] + "..."
+    """
+    C{text} fit for a message: at most 160 characters, control characters
+    written as C{\\xNN} (a message may end up in a response header).
+    """
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def parse_plain(body: bytes) -> Document:
