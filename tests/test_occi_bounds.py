@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from occid.occi import infrastructure as infra
 from occid.occi import json as occi_json
 from occid.occi import negotiation, rendering, textparse
 from occid.occi.bounds import (
@@ -29,6 +30,7 @@ from occid.occi.bounds import (
 from occid.occi.errors import BadRequest, OCCIError, Unimplemented
 from occid.occi.grammar import SyntaxProblem, parse_value
 from occid.occi.model import Document
+from occid.occi.resolve import coerce
 
 PROPERTY = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -286,6 +288,17 @@ def test_uri_list_property(body):
     parsed_or_4xx(textparse.parse_uri_list, body)
 
 
+@PROPERTY
+@given(text=st.one_of(_TEXT_VALUE, _OCCI_TEXT, st.text(max_size=40)))
+def test_value_property(text):
+    """One attribute value: a bounded value, or a SyntaxProblem (a 400 once placed)."""
+    try:
+        value = parse_value(text)
+    except SyntaxProblem:
+        return
+    assert_bounded(Document(attributes={"a": value}))
+
+
 #: JSON text as written, odd numbers and escapes included (lone surrogates
 #: among them), nested in lists and objects under the keys the parser reads.
 _JSON_SCALARS = st.one_of(
@@ -386,3 +399,12 @@ def test_accept_property(accept):
         assert negotiation.negotiate(accept, offered) in offered
     except OCCIError as error:
         assert error.status == 406
+
+
+def test_integer_attribute_from_a_string_bounded():
+    """A string holding a number beyond ±(2**63-1) is no integer attribute value."""
+    cores = infra.COMPUTE.attribute("occi.compute.cores")
+    assert cores is not None
+    assert coerce(cores, "4") == 4
+    with pytest.raises(BadRequest, match=f"must be an integer of at most ±{INTEGER_LIMIT}"):
+        coerce(cores, "1e300")
