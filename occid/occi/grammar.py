@@ -7,9 +7,10 @@ strings (C{\\"} and C{\\\\} escaped), attribute values, and absolute URLs.
 
 On input every syntax problem in one value is a L{SyntaxProblem}; the
 parser adds where it was.  Values are read within L{occid.occi.bounds}:
-no number is converted before its digits are counted, and no name, URI
-or string holds a control character.  On output control characters in strings are
-written as spaces, so no value can break a line or inject a header.
+no number is converted before its digits are counted, and no name or URI
+holds a control character.  On output control characters in strings are
+written as spaces, so no value can break a line or inject a header; the
+excerpts of input that messages quote write them as C{\\xNN}.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def unquote(text: str) -> str:
     @raise SyntaxProblem: C{text} is not one quoted string.
     """
     if len(text) < 2 or text[0] != '"' or text[-1] != '"':
-        raise SyntaxProblem(f"expected a quoted string, not {_excerpt(text)}")
+        raise SyntaxProblem(f"expected a quoted string, not {excerpt(text)}")
     out, escaped = [], False
     for char in text[1:-1]:
         if escaped:
@@ -99,7 +100,7 @@ def unquote(text: str) -> str:
         elif char == "\\":
             escaped = True
         elif char == '"':
-            raise SyntaxProblem(f"stray quote in {_excerpt(text)}")
+            raise SyntaxProblem(f"stray quote in {excerpt(text)}")
         else:
             out.append(char)
     return "".join(out)
@@ -132,7 +133,7 @@ def parse_value(text: str) -> AttributeValue:
     if _TOKEN.match(text):
         _bounded(string_problem(text))
         return text
-    raise SyntaxProblem(f"invalid attribute value {_excerpt(text)!r}")
+    raise SyntaxProblem(f"invalid attribute value '{excerpt(text)}'")
 
 
 def parameters(parts: Iterable[str]) -> list[tuple[str, str]]:
@@ -179,9 +180,14 @@ def string_parameter(value: str, name: str) -> str:
     return value
 
 
-def _excerpt(text: str) -> str:
-    """C{text}, cut to a length fit for a message."""
-    return text if len(text) <= 80 else text[:77] + "..."
+def excerpt(text: str, limit: int = 80) -> str:
+    """
+    C{text} fit for a message: at most C{limit} characters, control
+    characters written as C{\\xNN} (a message may end up in a response
+    header).
+    """
+    text = text if len(text) <= limit else text[:limit - 3] + "..."
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def quote(text: str) -> str:

@@ -37,6 +37,7 @@ from occid.occi.grammar import (
     TERM,
     URI,
     SyntaxProblem,
+    excerpt,
     parameters,
     parse_value,
     split_outside_quotes,
@@ -197,16 +198,9 @@ def _numbered_lines(body: bytes) -> list[tuple[int, str]]:
     return list(enumerate((line.removesuffix("\r") for line in text.split("\n")), 1))
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def _excerpt(text: str) -> str:
-    """
-    C{text} fit for a message: at most 160 characters, control characters
-    written as C{\\xNN} (a message may end up in a response header).
-    """
-    text = text if len(text) <= 160 else text[:157] + "..."
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    """C{text} fit for a message naming the line or header it is."""
+    return excerpt(text, 160)
 
 
 def parse_plain(body: bytes) -> Document:
