@@ -2,7 +2,8 @@
 """
 The real daemon in a subprocess, for end-to-end tests: C{twistd -n occid
 --config FILE} on 127.0.0.1 with a test PKI and a moto EC2 server, and curl
-as an independent client.
+as an independent client (or L{tls_request}, Python's C{ssl} sending bytes
+curl would not send).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 
 from tests.motoserver import free_port
+from tests.rawhttp import RawResponse, read_response
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -230,3 +233,29 @@ def curl(daemon: Daemon, proxy: str | None, path: str = "/-/", *args: str) -> Cu
 def have_curl() -> bool:
     """Whether curl is installed."""
     return shutil.which("curl") is not None
+
+
+def tls_request(daemon: Daemon, proxy: str, method: str, path: str,
+                headers: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (),
+                body: bytes = b"", timeout: float = 30.0) -> RawResponse:
+    """
+    One request over a new TLS connection to the daemon, presenting the
+    proxy file C{proxy}, sent as given (any bytes in the path, header values
+    and body; C{Host}, C{Content-Length} and C{Connection: close} added).
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(daemon.cacert)
+    context.load_cert_chain(proxy)
+    head = [f"{method} {path} HTTP/1.1".encode("utf-8", "surrogatepass"),
+            b"Host: localhost", f"Content-Length: {len(body)}".encode(), b"Connection: close"]
+    head += [name.encode("latin-1") + b": " + value.encode("utf-8", "surrogatepass")
+             for name, value in headers]
+    with (
+        socket.create_connection(("127.0.0.1", daemon.port), timeout=timeout) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    return read_response(answer)

@@ -9,6 +9,12 @@ import re
 import subprocess
 import sys
 from datetime import UTC, datetime
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from occid.ec2 import tags
 from occid.ec2.vocabulary import (
@@ -21,6 +27,7 @@ from occid.ec2.vocabulary import (
 from occid.gsi.principal import owner_hash
 from occid.occi import infrastructure as infra
 from occid.occi.catalog import Catalog
+from occid.occi.errors import BadRequest
 from occid.testing import make_binding, make_principal
 
 TERM_11 = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -144,3 +151,57 @@ def test_owner_tags_long_dn():
         made = tags.owner_tags(make_principal(dn=dn), make_binding())
         assert (tags.DN_TAG in made) is kept
         assert made[tags.OWNER_TAG] == owner_hash(dn)
+
+
+def test_owner_tags_dn_with_control_character():
+    """A DN holding a character an EC2 tag cannot carry is left out, as a long one is."""
+    dn = "/DC=org/CN=Odd\x01User"
+    made = tags.owner_tags(make_principal(dn=dn), make_binding())
+    assert tags.DN_TAG not in made and made[tags.OWNER_TAG] == owner_hash(dn)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("t" * 256, None),
+    ("t" * 257, "is 257 characters long; an EC2 tag holds at most 256"),
+    ("\U0001f600" * 128, None),
+    ("\U0001f600" * 129, "is 258 characters long"),
+    ("tab\tnew\nline\r", None),
+    ("a\x01", "holds the character U+0001, which an EC2 tag cannot carry"),
+    ("\x00", "U+0000"),
+    ("\ud800", "U+D800"),
+    ("\uffff", "U+FFFF"),
+])
+def test_tag_problem(text, problem):
+    """At most 256 UTF-16 units, nothing XML 1.0 cannot carry."""
+    found = tags.tag_problem(text)
+    assert found == problem if problem is None else problem in found
+
+
+def test_tag_key_limit():
+    """Keys are held to 128."""
+    assert tags.tag_problem("k" * 128, tags.TAG_KEY_LIMIT) is None
+    assert "at most 128" in tags.tag_problem("k" * 129, tags.TAG_KEY_LIMIT)
+
+
+def test_tag_value_names_the_attribute():
+    """The refusal is a 400 naming the attribute and the rule."""
+    with pytest.raises(BadRequest, match="attribute occi.core.title is 300 characters long; "
+                                         "an EC2 tag holds at most 256"):
+        tags.tag_value("x" * 300, tags.TITLE)
+    assert tags.tag_value("fine", tags.TITLE) == "fine"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(codec="utf-8") | st.sampled_from(["\x00", "\x01", "\ufffe"]),
+                    max_size=300))
+def test_accepted_tag_values_come_back_through_xml(text):
+    """
+    Whatever the rule accepts survives the way back: written in an XML
+    answer (as EC2 writes it) and parsed again, it is the same text.
+    """
+    if tags.tag_problem(text) is not None:
+        return
+    answer = f"<value>{escape(text)}</value>".encode()
+    parsed = ElementTree.fromstring(answer).text or ""
+    assert parsed.replace("\r\n", "\n").replace("\r", "\n") == \
+        text.replace("\r\n", "\n").replace("\r", "\n")

@@ -190,7 +190,8 @@ class EC2Collection:
     def update(self, id: str, changes: Changes) -> Deferred[Entity]:
         if self._operations.update is None:
             return fail(refusals.update_refused(self.kind))
-        return self._write(self._operations.update, lambda: (id, changes))
+        return self._write(self._operations.update,
+                           lambda: (id, planning.plan_update(changes)))
 
     def delete(self, id: str) -> Deferred[None]:
         return self._write(self._operations.delete, lambda: (id,))

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 from occid.ec2 import defaults, intents
 from occid.ec2.hibernation import Hibernating, plan_hibernation
 from occid.ec2.scope import Scope
-from occid.ec2.tags import LINKS_TAG, REQUEST_TAG, TOKEN_TAG, tag_list
+from occid.ec2.tags import LINKS_TAG, REQUEST_TAG, TITLE, TOKEN_TAG, tag_list, tag_value
 from occid.ec2.values import check_ssh_key, decode_user_data, size_of
 from occid.ec2.vocabulary import SNAPSHOT_ID, instance_type_of, valid_id
 from occid.occi import idempotency
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Forbidden, NotFound
-from occid.occi.model import AttributeValue, Entity, Kind, Link, Mixin
+from occid.occi.model import AttributeValue, Changes, Entity, Kind, Link, Mixin
 from occid.occi.resolve import location_id
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ __all__ = [
     "plan_link",
     "plan_network",
     "plan_storage",
+    "plan_update",
     "split_link_id",
 ]
 
@@ -280,6 +281,8 @@ def plan_network(account: Account, scope: Scope, entity: Entity) -> NetworkPlan:
     """
     if not account.aws.network_create:
         raise Forbidden("this site does not let users create networks ([aws] network_create)")
+    if entity.title:
+        tag_value(entity.title, TITLE)
     address = entity.attributes.get("occi.network.address")
     if not address:
         return NetworkPlan(None, entity.title, account.aws.network_pool)
@@ -330,3 +333,17 @@ def plan_link(account: Account, scope: Scope, link: Entity) -> LinkPlan:
         raise BadRequest(f"{link.target} is not a /storage/ location")
     device = intents.checked_device(link.attributes.get("occi.storagelink.deviceid"))
     return LinkPlan(link.kind, source, volume, device)
+
+
+# -- updates -----------------------------------------------------------------
+
+
+def plan_update(changes: Changes) -> Changes:
+    """
+    C{changes}, once the title they set is known to fit the C{Name} tag
+    (L{tag_value}) of any kind.  @raise BadRequest: it does not.
+    """
+    title = changes.attributes.get("occi.core.title")
+    if title is not None:
+        tag_value(str(title), TITLE)
+    return changes

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from occid.config import Visibility
 from occid.ec2 import refusals
-from occid.ec2.tags import NAME_TAG, OWNER_TAG, VO_TAG, owner_tags
+from occid.ec2.tags import NAME_TAG, OWNER_TAG, TITLE, VO_TAG, owner_tags, tag_value
 from occid.gsi.principal import Principal
 from occid.occi.errors import Forbidden
 from occid.policy import AccountBinding
@@ -47,8 +47,12 @@ class Scope:
         return tags.get(OWNER_TAG) == self.principal.owner
 
     def creation_tags(self, title: str | None = None) -> dict[str, str]:
-        """The tags of a resource this principal creates now."""
-        tags = {NAME_TAG: title} if title else {}
+        """
+        The tags of a resource this principal creates now, titled C{title}.
+
+        @raise BadRequest: the title cannot be a tag value (L{tag_value}).
+        """
+        tags = {NAME_TAG: tag_value(title, TITLE)} if title else {}
         tags.update(owner_tags(self.principal, self.binding))
         return tags
 

@@ -5,6 +5,10 @@ C{occid:managed}, the instance states occid shows, and the conversions
 between EC2's Key/Value lists and dicts (docs/state.md: occid keeps its
 state in EC2 tags).
 
+A tag value built from what a client sent passes L{tag_value} first: what
+EC2 stores must also come back through its XML answers, or every later
+listing of the account fails.
+
 Pure: no boto3 and no Twisted.
 """
 
@@ -13,6 +17,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from occid.gsi.principal import Principal
+from occid.occi.bounds import first_unsafe
+from occid.occi.errors import BadRequest
 from occid.policy import AccountBinding, vo_of
 
 __all__ = [
@@ -31,7 +37,9 @@ __all__ = [
     "REQUEST_TAG",
     "SHOWN_STATES",
     "SUBJECT_TAG",
+    "TAG_KEY_LIMIT",
     "TAG_VALUE_LIMIT",
+    "TITLE",
     "TOKEN_TAG",
     "VO_TAG",
     "created_at",
@@ -41,13 +49,21 @@ __all__ = [
     "shown",
     "tag_dict",
     "tag_list",
+    "tag_problem",
+    "tag_value",
 ]
 
 #: The longest value an EC2 tag may hold, in characters.
 TAG_VALUE_LIMIT = 256
 
+#: The longest key an EC2 tag may have, in characters.
+TAG_KEY_LIMIT = 128
+
 #: The display name of a resource (EC2's own convention).
 NAME_TAG = "Name"
+
+#: What the client sent that becomes L{NAME_TAG}, as a refusal names it.
+TITLE = "attribute occi.core.title"
 
 #: The owner hash of the principal that created a resource.
 OWNER_TAG = "occid:owner"
@@ -111,6 +127,42 @@ def tag_dict(resource: dict) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in tags}
 
 
+def _length(text: str) -> int:
+    """The length of C{text} as EC2 counts it: in UTF-16 code units."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def tag_problem(text: str, limit: int = TAG_VALUE_LIMIT) -> str | None:
+    """
+    Why C{text} cannot be an EC2 tag value (or, with C{limit}
+    L{TAG_KEY_LIMIT}, a key), or C{None}: over C{limit} characters (counted
+    as EC2 counts them, in UTF-16 code units), or holding a character XML 1.0
+    cannot carry (a C0 control other than tab, LF and CR; a lone surrogate;
+    U+FFFE or U+FFFF), which EC2 would store and botocore could not read
+    back.
+    """
+    if _length(text) > limit:
+        return f"is {_length(text)} characters long; an EC2 tag holds at most {limit}"
+    unsafe = first_unsafe(text)
+    if unsafe is not None:
+        return f"holds the character {unsafe}, which an EC2 tag cannot carry"
+    return None
+
+
+def tag_value(text: str, what: str) -> str:
+    """
+    C{text}, what the client sent as C{what} (C{"attribute occi.core.title"}),
+    as a tag value.
+
+    @raise BadRequest: it cannot be one (L{tag_problem}); the message names
+        C{what} and the rule.
+    """
+    problem = tag_problem(text)
+    if problem is not None:
+        raise BadRequest(f"{what} {problem}")
+    return text
+
+
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     """C{tags} in the Key/Value shape of EC2 requests."""
     return [{"Key": key, "Value": value} for key, value in tags.items()]
@@ -120,16 +172,17 @@ def owner_tags(principal: Principal, binding: AccountBinding) -> dict[str, str]:
     """
     The ownership tags set on every resource the principal creates
     (docs/state.md); C{Name} is the caller's.  The DN (for a token user,
-    L{SUBJECT_TAG}) is left out when it does not fit a tag value; L{FQAN_TAG},
+    L{SUBJECT_TAG}) is left out when it cannot be a tag value
+    (L{tag_problem}); L{FQAN_TAG},
     the principal's first FQAN of the binding's VO (for a proxy its primary
     FQAN; for a token user, of the entitlement that matched the account),
     when it has none (a robot) or it does not fit.
     """
     tags = {OWNER_TAG: principal.owner, VO_TAG: binding.vo}
-    if len(principal.name) <= TAG_VALUE_LIMIT:
+    if tag_problem(principal.name) is None:
         tags[DN_TAG if principal.token is None else SUBJECT_TAG] = principal.name
     fqan = next((fqan for fqan in principal.fqans if vo_of(fqan) == binding.vo), "")
-    if fqan and len(fqan) <= TAG_VALUE_LIMIT:
+    if fqan and tag_problem(fqan) is None:
         tags[FQAN_TAG] = fqan
     return tags
 

@@ -39,7 +39,7 @@ from occid.ec2.definitions import Definition, Definitions
 from occid.ec2.errors import translated
 from occid.ec2.regions import RegionMap
 from occid.ec2.scope import Scope
-from occid.ec2.tags import OWNER_TAG
+from occid.ec2.tags import OWNER_TAG, tag_value
 from occid.interfaces import IMixinStore
 from occid.occi import usermixins
 from occid.occi.errors import BadRequest, Forbidden, NotFound, OCCIError
@@ -101,6 +101,10 @@ class EC2MixinStore:
         return deferToThreadPool(self._reactor, self._pool, function, *args)
 
     def define(self, mixin: Mixin) -> Deferred[Mixin]:
+        try:
+            tag_value(mixin.identifier, "the scheme and term of a user mixin")
+        except BadRequest:
+            return fail()
         return self._write(self._define, mixin)
 
     def _define(self, mixin: Mixin) -> Mixin:

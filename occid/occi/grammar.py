@@ -6,8 +6,11 @@ the shapes of terms, schemes, attribute names, numbers and URIs, quoted
 strings (C{\\"} and C{\\\\} escaped), attribute values, and absolute URLs.
 
 On input every syntax problem in one value is a L{SyntaxProblem}; the
-parser adds where it was.  On output control characters in strings are
-written as spaces, so no value can break a line or inject a header.
+parser adds where it was.  Values are read within L{occid.occi.bounds}:
+no number is converted before its digits are counted, and no name or URI
+holds a control character.  On output control characters in strings are
+written as spaces, so no value can break a line or inject a header; the
+excerpts of input that messages quote write them as C{\\xNN}.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from occid.occi.bounds import integer_problem, real_problem, string_problem
 from occid.occi.model import AttributeValue
 
 #: Field names, lowercased, to the structure they carry.
@@ -28,11 +32,14 @@ FIELDS = {
     "location": "location",
 }
 
+#: A character of a scheme, location or URI: no space, quote, angle bracket
+#: or control character.
+_URI_CHAR = r"[^\s\"<>\x00-\x1f\x7f]"
 TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\"<>]*#\Z")
-IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\"<>]*#[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+SCHEME = re.compile(rf"[A-Za-z][A-Za-z0-9+.-]*:{_URI_CHAR}*#\Z")
+IDENTIFIER = re.compile(rf"[A-Za-z][A-Za-z0-9+.-]*:{_URI_CHAR}*#[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z][A-Za-z0-9_-]*)*\Z")
-URI = re.compile(r"[^\s\"<>]+\Z")
+URI = re.compile(rf"{_URI_CHAR}+\Z")
 #: The start of an absolute URI: a scheme and C{://}.
 ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 #: The category classes, and the attribute properties in ABNF order.
@@ -41,7 +48,7 @@ PROPERTIES = ("immutable", "required")
 
 _NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
 _INTEGER = re.compile(r"-?\d+")
-_TOKEN = re.compile(r"[^\s\";,=<>]+\Z")
+_TOKEN = re.compile(r"[^\s\";,=<>\x00-\x1f\x7f]+\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -84,7 +91,7 @@ def unquote(text: str) -> str:
     @raise SyntaxProblem: C{text} is not one quoted string.
     """
     if len(text) < 2 or text[0] != '"' or text[-1] != '"':
-        raise SyntaxProblem(f"expected a quoted string, not {text}")
+        raise SyntaxProblem(f"expected a quoted string, not {excerpt(text)}")
     out, escaped = [], False
     for char in text[1:-1]:
         if escaped:
@@ -93,31 +100,40 @@ def unquote(text: str) -> str:
         elif char == "\\":
             escaped = True
         elif char == '"':
-            raise SyntaxProblem(f"stray quote in {text}")
+            raise SyntaxProblem(f"stray quote in {excerpt(text)}")
         else:
             out.append(char)
     return "".join(out)
 
 
+def _bounded(problem: str | None, what: str = "the value") -> None:
+    if problem is not None:
+        raise SyntaxProblem(f"{what} {problem}")
+
+
 def parse_value(text: str) -> AttributeValue:
     """
     An attribute value: a quoted string, a number (int or float), C{true} /
-    C{false}, or a bare token (read as a string).
+    C{false}, or a bare token (read as a string), within
+    L{occid.occi.bounds}.
 
-    @raise SyntaxProblem: none of these.
+    @raise SyntaxProblem: none of these, or out of bounds.
     """
     text = text.strip()
     if text.startswith('"'):
-        return unquote(text)
+        return string_value(text)
     if text in ("true", "false"):
         return text == "true"
     if _NUMBER.match(text):
         if _INTEGER.fullmatch(text):
+            _bounded(integer_problem(text))
             return int(text)
+        _bounded(real_problem(text))
         return float(text)
     if _TOKEN.match(text):
+        _bounded(string_problem(text))
         return text
-    raise SyntaxProblem(f"invalid attribute value {text!r}")
+    raise SyntaxProblem(f"invalid attribute value '{excerpt(text)}'")
 
 
 def parameters(parts: Iterable[str]) -> list[tuple[str, str]]:
@@ -138,9 +154,40 @@ def parameters(parts: Iterable[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def string_parameter(value: str) -> str:
-    """A parameter's value as a string: quoted or bare."""
-    return unquote(value) if value.startswith('"') else value
+def string_value(text: str, what: str = "the value") -> str:
+    """
+    A quoted string's content, within L{occid.occi.bounds}.
+
+    @param what: what the string is, for the message.
+    @raise SyntaxProblem: not one quoted string, or out of bounds.
+    """
+    value = unquote(text)
+    _bounded(string_problem(value), what)
+    return value
+
+
+def string_parameter(value: str, name: str) -> str:
+    """
+    The value of parameter C{name} as a string: quoted or bare, within
+    L{occid.occi.bounds}.
+
+    @raise SyntaxProblem: out of bounds; the message names the parameter.
+    """
+    what = f"the {name} parameter"
+    if value.startswith('"'):
+        return string_value(value, what)
+    _bounded(string_problem(value), what)
+    return value
+
+
+def excerpt(text: str, limit: int = 80) -> str:
+    """
+    C{text} fit for a message: at most C{limit} characters, control
+    characters written as C{\\xNN} (a message may end up in a response
+    header).
+    """
+    text = text if len(text) <= limit else text[:limit - 3] + "..."
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def quote(text: str) -> str:

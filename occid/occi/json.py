@@ -13,7 +13,11 @@ Accepted input, all read into a L{Document}:
 The legacy form differs in nesting attribute names (C{{"occi": {"core":
 {"id": ...}}}}) and in giving link C{source} / C{target} as plain strings;
 both are accepted wherever they occur.  Null attribute values are dropped;
-arrays and other non-scalar values are refused.
+arrays and other non-scalar values are refused.  Every number, string and
+member name is read within L{occid.occi.bounds} (numbers are converted only
+once their digits are counted; C{NaN} and C{Infinity} are refused), and
+nesting stops at L{DEPTH_LIMIT}; a value out of bounds is a L{BadRequest}
+naming where it is (C{attributes.occi.core.title}) and the rule.
 
 Output follows GFD.225: attribute names flat, C{id}, C{title} and
 C{summary} as members of their own, link C{source} / C{target} as
@@ -25,10 +29,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
+from occid.occi.bounds import DEPTH_LIMIT, integer_problem, real_problem, string_problem
 from occid.occi.errors import BadRequest
-from occid.occi.grammar import absolute
+from occid.occi.grammar import SCHEME, TERM, absolute
 from occid.occi.model import (
     Attribute,
     AttributeValue,
@@ -53,6 +59,81 @@ _ENTITY_MEMBERS = {"id": "occi.core.id", "title": "occi.core.title",
 # -- parsing ----------------------------------------------------------------
 
 
+class _Integer(str):
+    """An integer as the body writes it, converted once its digits are counted."""
+
+
+class _Real(str):
+    """A real number as the body writes it, converted once its length is checked."""
+
+
+class _Constant(str):
+    """C{NaN}, C{Infinity} or C{-Infinity}, which JSON does not allow."""
+
+
+def _place(where: str) -> str:
+    """Where a value is in the body, for a message."""
+    if not where:
+        return "the JSON body"
+    return "the value of " + (where if len(where) <= 120 else where[:117] + "...")
+
+
+def _bounded(value: object, where: str = "", depth: int = 0) -> object:
+    """
+    C{value} as C{json.loads} read it (numbers still as written), checked
+    against L{occid.occi.bounds} and with its numbers converted.
+
+    @raise BadRequest: a value is out of bounds, or the nesting too deep.
+    """
+    if depth > DEPTH_LIMIT:
+        raise BadRequest(f"the JSON body nests deeper than {DEPTH_LIMIT} levels "
+                         f"(at {where})")
+    problem = None
+    if isinstance(value, dict):
+        bounded = {}
+        for key, item in value.items():
+            problem = string_problem(key)
+            if problem is not None:
+                raise BadRequest(f"a member name in {_place(where)} {problem}")
+            bounded[key] = _bounded(item, f"{where}.{key}" if where else key, depth + 1)
+        return bounded
+    if isinstance(value, list):
+        return [_bounded(item, f"{where}[{index}]", depth + 1)
+                for index, item in enumerate(value)]
+    if isinstance(value, _Integer):
+        problem = integer_problem(value)
+        converted: object = int(value) if problem is None else None
+    elif isinstance(value, _Real):
+        problem = real_problem(value)
+        converted = float(value) if problem is None else None
+    elif isinstance(value, _Constant):
+        problem = f"is {value}, which is not a finite number"
+    elif isinstance(value, str):
+        problem = string_problem(value)
+        converted = value
+    else:
+        converted = value
+    if problem is not None:
+        raise BadRequest(f"{_place(where)} {problem}")
+    return converted
+
+
+def _loads(body: bytes) -> object:
+    """
+    The JSON value of C{body}, within L{occid.occi.bounds}.
+
+    @raise BadRequest: not UTF-8 JSON, or out of bounds.
+    """
+    try:
+        data = json.loads(body.decode("utf-8"), parse_int=_Integer, parse_float=_Real,
+                          parse_constant=_Constant)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise BadRequest(f"the body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise BadRequest(f"the JSON body nests deeper than {DEPTH_LIMIT} levels") from None
+    return _bounded(data)
+
+
 def _split_identifier(identifier: object, what: str) -> tuple[str, str]:
     if not isinstance(identifier, str) or "#" not in identifier:
         raise BadRequest(f"{what} {identifier!r} is not a category identifier")
@@ -62,9 +143,23 @@ def _split_identifier(identifier: object, what: str) -> tuple[str, str]:
     return scheme + "#", term
 
 
+def _category(term: str, scheme: str, cls: str) -> CategoryRef:
+    """
+    A category named by C{term} and C{scheme}, which follow the grammar of
+    the text renderings (a term is rendered bare there).
+
+    @raise BadRequest: they do not.
+    """
+    if not TERM.match(term):
+        raise BadRequest(f"{cls} term {term!r} is not a term (letters, digits, '.', '_', '-')")
+    if not SCHEME.match(scheme):
+        raise BadRequest(f"{cls} scheme {scheme!r} is not an absolute URI ending with '#'")
+    return CategoryRef(term=term, scheme=scheme, cls=cls)
+
+
 def _reference(identifier: object, cls: str) -> CategoryRef:
     scheme, term = _split_identifier(identifier, cls)
-    return CategoryRef(term=term, scheme=scheme, cls=cls)
+    return _category(term, scheme, cls)
 
 
 def _flatten(attributes: object, prefix: str = "") -> dict[str, AttributeValue]:
@@ -169,8 +264,8 @@ def _categories(document: Document, items: object, cls: str) -> None:
             document.categories.append(_reference(item, cls))
         elif isinstance(item, dict) and isinstance(item.get("term"), str) \
                 and isinstance(item.get("scheme"), str):
-            document.categories.append(CategoryRef(
-                term=item["term"], scheme=item["scheme"], cls=cls,
+            document.categories.append(replace(
+                _category(item["term"], item["scheme"], cls),
                 title=item.get("title") if isinstance(item.get("title"), str) else None,
                 location=item.get("location") if isinstance(item.get("location"), str)
                 else None,
@@ -183,18 +278,13 @@ def parse_json(body: bytes) -> Document:
     """
     An application/occi+json (or application/json) body.
 
-    @raise BadRequest: not JSON, or not one of the accepted shapes.
+    @raise BadRequest: not JSON, out of bounds, or not one of the accepted
+        shapes.
     """
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise BadRequest(f"the body is not valid JSON: {e}") from None
+    data = _loads(body)
     if not isinstance(data, dict):
         raise BadRequest("the JSON body must be an object")
-    try:
-        return _document(data)
-    except RecursionError:
-        raise BadRequest("the JSON body is nested too deeply") from None
+    return _document(data)
 
 
 def _document(data: JsonObject) -> Document:

@@ -23,7 +23,15 @@ DEFAULT_MEDIA_TYPE = "text/plain"
 #: The newest OCCI version occid speaks.
 HIGHEST_OCCI_VERSION = (1, 2)
 
-_OCCI_VERSION = re.compile(r"\bOCCI/(\d+)\.(\d+)\b")
+#: C{OCCI/x.y}, or C{OCCI/x} (read as x.0), in ASCII digits.
+_OCCI_VERSION = re.compile(r"\bOCCI/([0-9]+)(?:\.([0-9]+))?\b")
+
+#: Version numbers are read from at most this many digits: any larger one
+#: is above 1.2 all the same, and no unbounded number is converted.
+_VERSION_DIGITS = 6
+
+#: How many of the versions a client names a refusal quotes.
+_QUOTED_VERSIONS = 3
 
 
 class OCCIVersion(StrEnum):
@@ -54,9 +62,20 @@ def speaks(version: OCCIVersion | str, attribute: str) -> bool:
     return version != OCCIVersion.V1_1 or attribute not in ONLY_IN_1_2
 
 
+def _number(digits: str) -> int:
+    """
+    A version number from its digits, at most L{_VERSION_DIGITS} of them
+    read (a longer number reads as 10**6 or more: above 1.2 all the same).
+    """
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > _VERSION_DIGITS:
+        return 10**_VERSION_DIGITS
+    return int(digits)
+
+
 def _versions(user_agent: str | None) -> list[tuple[int, int]]:
-    """The C{OCCI/x.y} versions a C{User-Agent} names, in order."""
-    return [(int(major), int(minor))
+    """The C{OCCI/x.y} (or C{OCCI/x}) versions a C{User-Agent} names, in order."""
+    return [(_number(major), _number(minor or "0"))
             for major, minor in _OCCI_VERSION.findall(user_agent or "")]
 
 
@@ -157,7 +176,11 @@ def check_occi_version(user_agent: str | None) -> None:
     """
     versions = _versions(user_agent)
     if versions and min(versions) > HIGHEST_OCCI_VERSION:
-        spoken = ", ".join(f"OCCI/{major}.{minor}" for major, minor in versions)
+        named = [match.group() for match in _OCCI_VERSION.finditer(user_agent or "")]
+        spoken = ", ".join(version if len(version) <= 24 else version[:21] + "..."
+                           for version in named[:_QUOTED_VERSIONS])
+        if len(named) > _QUOTED_VERSIONS:
+            spoken += ", ..."
         raise Unimplemented(
             f"this server speaks OCCI/1.1 and OCCI/1.2, not {spoken}; "
             "use a client for OCCI 1.1 or 1.2"

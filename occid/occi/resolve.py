@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from occid.interfaces import ICatalog
 from occid.occi import infrastructure as infra
+from occid.occi.bounds import INTEGER_LIMIT
 from occid.occi.errors import BadRequest, Forbidden
 from occid.occi.model import (
     Action,
@@ -153,7 +154,7 @@ def coerce(attribute: Attribute, value: AttributeValue) -> AttributeValue:
             raise bad
         if attribute.type == "number":
             return float(number)
-        if number != int(number):
+        if number != int(number) or abs(number) > INTEGER_LIMIT:
             raise bad
         return int(number)
     if isinstance(value, bool):
@@ -171,7 +172,7 @@ def _describe(attribute: Attribute) -> str:
         return "one of " + ", ".join(attribute.enum)
     if attribute.pattern:
         return f"a string matching {attribute.pattern}"
-    return {"integer": "an integer", "number": "a number",
+    return {"integer": f"an integer of at most ±{INTEGER_LIMIT}", "number": "a number",
             "boolean": "true or false"}.get(attribute.type, "a string")
 
 

@@ -15,7 +15,9 @@ responses) is removed.  It is strict where meaning is at stake: schemes
 must be absolute URIs ending with C{#}, classes must be kind, mixin or
 action, attribute names and properties must follow the grammar, and the
 same category may not appear twice.  Every problem is a L{BadRequest}
-naming the line (or header) at fault.
+naming the line (or header) at fault.  Every value is read within the
+bounds of L{occid.occi.bounds} (through L{occid.occi.grammar}), and a bad
+one is a L{BadRequest} naming the attribute and the rule.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from occid.occi.grammar import (
     TERM,
     URI,
     SyntaxProblem,
+    excerpt,
     parameters,
     parse_value,
     split_outside_quotes,
@@ -81,7 +84,7 @@ def parse_category(text: str) -> CategoryRef:
         name = name.lower()
         if name in params:
             raise SyntaxProblem(f"{name} given twice")
-        params[name] = string_parameter(value)
+        params[name] = string_parameter(value, name)
     if "scheme" not in params:
         raise SyntaxProblem(f"category {term} has no scheme")
     scheme = "".join(params["scheme"].split())
@@ -119,8 +122,11 @@ def parse_attribute(text: str) -> tuple[str, AttributeValue]:
     if not equals:
         raise SyntaxProblem(f"Attribute invalid syntax ({name})")
     if not ATTRIBUTE_NAME.match(name):
-        raise SyntaxProblem(f"invalid attribute name {name!r}")
-    return name, parse_value(value)
+        raise SyntaxProblem(f"invalid attribute name '{_excerpt(name)}'")
+    try:
+        return name, parse_value(value)
+    except SyntaxProblem as e:
+        raise SyntaxProblem(f"attribute {name}: {e}") from None
 
 
 def parse_link(text: str) -> LinkRef:
@@ -140,11 +146,11 @@ def parse_link(text: str) -> LinkRef:
             raise SyntaxProblem(f"{name} given twice")
         seen.add(lowered)
         if lowered == "rel":
-            link.rel = tuple(string_parameter(value).split())
+            link.rel = tuple(string_parameter(value, lowered).split())
         elif lowered == "self":
-            link.self_location = string_parameter(value)
+            link.self_location = string_parameter(value, lowered)
         elif lowered == "category":
-            link.categories = tuple(string_parameter(value).split())
+            link.categories = tuple(string_parameter(value, lowered).split())
         else:
             name, parsed = parse_attribute(f"{name}={value}")
             link.attributes[name] = parsed
@@ -193,7 +199,8 @@ def _numbered_lines(body: bytes) -> list[tuple[int, str]]:
 
 
 def _excerpt(text: str) -> str:
-    return text if len(text) <= 160 else text[:157] + "..."
+    """C{text} fit for a message naming the line or header it is."""
+    return excerpt(text, 160)
 
 
 def parse_plain(body: bytes) -> Document:
