@@ -32,7 +32,7 @@ from occid.accountconfig import (
     take_limits,
 )
 from occid.accountingconfig import AccountingConfig, build_accounting, check_accounting
-from occid.awsconfig import AwsConfig, check_aws
+from occid.awsconfig import AwsConfig, check_aws, check_deadlines
 from occid.imagesconfig import ImagesConfig, build_images, check_images, check_sources, region_table
 from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility, coerce
 from occid.oidcconfig import IssuerConfig, OidcConfig, build_oidc, check_oidc, subject_issuer
@@ -347,6 +347,8 @@ def _check(config: Config) -> None:
             fail(f"[server] {key}", "is required")
 
     check_aws(aws, fail)
+    if server.request_timeout > 0:
+        check_deadlines(aws, server.request_timeout, fail)
 
     check_images(images, "images", aws.regions, fail)
     check_oidc(config.oidc, fail)

@@ -132,13 +132,14 @@ def test_messages_never_hold_credentials():
 def test_injected_throttling_is_retried_then_503(moto, monkeypatch):
     """Throttling on every send is retried by botocore, then answered 503 + Retry-After."""
     no_backoff(monkeypatch)
-    client = build_clients(make_config(moto.endpoint))["fedcloud"]
+    config = make_config(moto.endpoint)
+    client = build_clients(config)["fedcloud"]
     sends = inject(client, "DescribeInstances", 503, "RequestLimitExceeded")
     calls = count_calls(client)
     with pytest.raises(occi.ServiceUnavailable):
         translated(client.describe_instances)()
     assert calls["DescribeInstances"] == 1
-    assert len(sends) == 4
+    assert len(sends) == config.aws.attempts
 
 
 @pytest.mark.moto
