@@ -6,11 +6,16 @@ a breaker guarding a real client (L{occid.ec2.clients.guard}).
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
+from occid.ec2.adapter import OPERATIONS, EC2Collection
 from occid.ec2.breaker import Breaker, BreakerOpen, State
 from occid.ec2.clients import build_clients, guard
 from occid.ec2.errors import translate
+from occid.ec2.scope import Scope
+from occid.occi import infrastructure as infra
+from occid.occi.errors import ServiceUnavailable
+from occid.occi.model import EntityFilter
 from tests.ec2hooks import count_calls, inject, no_backoff, raise_on_send
-from tests.motoserver import make_config
+from tests.motoserver import JANE, InlineReactor, binding, failureResultOf, make_config
 
 
 class Clock:
@@ -182,3 +187,26 @@ def test_guarded_client_opens_on_timeouts_not_on_client_errors(moto, monkeypatch
     clock.now += 5.0
     assert client.describe_vpcs()["Vpcs"]
     assert breaker.state() is State.CLOSED
+
+
+class NoPool:
+    """A thread pool that must not be used."""
+
+    def callInThreadWithCallback(self, *args, **kwargs):
+        raise AssertionError("a thread was used while the breaker is open")
+
+
+@pytest.mark.moto
+def test_open_breaker_answers_without_a_thread(account):
+    """
+    While the account's breaker is open, its collections answer 503 with
+    Retry-After at once, in the calling thread, without using the pool.
+    """
+    clock = Clock()
+    account.breaker = Breaker(failures_to_open=1, cool_down=5.0, clock=clock)
+    account.breaker.failed("DescribeInstances: ReadTimeoutError")
+    computes = EC2Collection(InlineReactor(), NoPool(), account,
+                             Scope(JANE, binding(vo=JANE.vo)), OPERATIONS[infra.COMPUTE])
+    for answer in (computes.list(EntityFilter()), computes.get("i-0123456789abcdef0")):
+        error = failureResultOf(answer, ServiceUnavailable).value
+        assert ("Retry-After", "5") in error.headers

@@ -8,10 +8,9 @@ import logging
 from urllib.parse import parse_qs
 
 import pytest
-
-from occid.config import AccountConfig
 from botocore.exceptions import ReadTimeoutError
 
+from occid.config import AccountConfig
 from occid.ec2.clients import build_clients, client_config, retry_safe, role_session_name
 from tests.ec2hooks import inject, no_backoff, raise_on_send
 from tests.motoserver import DEBIAN, make_config
