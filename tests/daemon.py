@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -57,12 +58,12 @@ def aws_environment(directory: str) -> dict[str, str]:
 
 class Daemon:
     """
-    One occid process.  C{grid}, C{aws} and C{images} are extra lines of
-    those sections, C{accounts} the C{[[accounts]]} tables, C{instance_types} the
+    One occid process.  C{server}, C{grid}, C{aws} and C{images} are extra
+    lines of those sections, C{accounts} the C{[[accounts]]} tables, C{instance_types} the
     resource_tpl offered.
     """
 
-    def __init__(self, directory: str, pki, moto_endpoint: str, *, grid: str = "",
+    def __init__(self, directory: str, pki, moto_endpoint: str, *, server: str = "", grid: str = "",
                  aws: str = "", images: str = "", accounts: str = ACCOUNTS,
                  instance_types: tuple[str, ...] = ("t3.micro", "t3.small")):
         self.directory = directory
@@ -82,6 +83,7 @@ listen = "tcp:{self.port}:interface=127.0.0.1"
 public_url = "{self.url}"
 host_cert = "{pki.directory}/hostcert.pem"
 host_key = "{pki.directory}/hostkey.pem"
+{server}
 
 [grid]
 ca_dir = "{pki.certificates_dir}"
@@ -207,10 +209,12 @@ def _read(path: str) -> str:
 def curl(daemon: Daemon, proxy: str | None, path: str = "/-/", *args: str) -> CurlResult:
     """
     curl over TLS to the daemon, presenting the proxy file C{proxy} (or no
-    certificate), checking the server against the test CA.
+    certificate), checking the server against the test CA.  Safe to call
+    from several threads at once (each writes its own files).
     """
-    headers = os.path.join(daemon.directory, "curl-headers")
-    body = os.path.join(daemon.directory, "curl-body")
+    thread = threading.get_ident()
+    headers = os.path.join(daemon.directory, f"curl-headers-{thread}")
+    body = os.path.join(daemon.directory, f"curl-body-{thread}")
     argv = ["curl", "-sS", "--cacert", daemon.cacert, "-D", headers, "-o", body,
             "-w", "%{http_code}", "--max-time", "60"]
     if proxy is not None:

@@ -148,7 +148,7 @@ def translate(error: Exception) -> Exception:
     if isinstance(error, BreakerOpen):
         return ServiceUnavailable(
             f"EC2 is not answering this account in this region ({error.reason}); "
-            f"try again in {error.retry_after} seconds",
+            f"try again in {error.retry_after} s",
             retry_after=error.retry_after,
         )
     if isinstance(error, ClientError):
