@@ -4,11 +4,11 @@ a breaker guarding a real client (L{occid.ec2.clients.guard}).
 """
 
 import pytest
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ClientError, NoCredentialsError, ReadTimeoutError
 
 from occid.ec2.adapter import OPERATIONS, EC2Collection
 from occid.ec2.breaker import Breaker, BreakerOpen, State
-from occid.ec2.clients import build_clients, guard
+from occid.ec2.clients import Refused, build_clients, guard
 from occid.ec2.errors import translate
 from occid.ec2.scope import Scope
 from occid.occi import infrastructure as infra
@@ -180,9 +180,11 @@ def test_guarded_client_opens_on_timeouts_not_on_client_errors(moto, monkeypatch
     assert len(sends) == 4
     assert breaker.state() is State.OPEN
     calls = count_calls(client)
-    with pytest.raises(BreakerOpen):
+    with pytest.raises(Refused) as refused:
         client.describe_vpcs()
     assert len(sends) == 4 and calls["DescribeVpcs"] == 1
+    error = translate(refused.value)
+    assert error.status == 503 and dict(error.headers)["Retry-After"] == "5"
 
     clock.now += 5.0
     assert client.describe_vpcs()["Vpcs"]
@@ -210,3 +212,16 @@ def test_open_breaker_answers_without_a_thread(account):
     for answer in (computes.list(EntityFilter()), computes.get("i-0123456789abcdef0")):
         error = failureResultOf(answer, ServiceUnavailable).value
         assert ("Retry-After", "5") in error.headers
+
+
+@pytest.mark.moto
+def test_errors_that_are_not_outages_leave_it_closed(moto):
+    """Missing credentials are the site's to fix (502), not an outage: the breaker stays closed."""
+    breaker = Breaker(failures_to_open=1, cool_down=5.0, clock=Clock())
+    client = build_clients(make_config(moto.endpoint))["fedcloud"]
+    guard(client, breaker)
+    raise_on_send(client, "DescribeVpcs", NoCredentialsError())
+    for _ in range(3):
+        with pytest.raises(NoCredentialsError):
+            client.describe_vpcs()
+    assert breaker.state() is State.CLOSED

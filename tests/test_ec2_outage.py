@@ -28,7 +28,7 @@ from tests.vomsfactory import build_ac, voms_proxy
 
 pytestmark = pytest.mark.skipif(not have_curl(), reason="curl absent: apt-get install curl")
 
-#: The daemon's deadlines: one EC2 call takes at most 2 × (2 + 2) + 2 = 10 s.
+#: The daemon's deadlines: one EC2 call takes at most 2 x (2 + 2) + 2 = 10 s.
 REQUEST_TIMEOUT = 12.0
 AWS = "timeout = 2\nattempts = 2"
 

@@ -70,7 +70,7 @@ def traced(failure: Failure, account: Account) -> None:
     the call, the code, the HTTP status and the AWS request id, with the
     account and region, to give AWS support; other failures are left alone.
     """
-    found = errors.trace(failure.value.__cause__)
+    found = errors.trace(getattr(failure.value, "__cause__", None))
     if found is None:
         return
     log.info(

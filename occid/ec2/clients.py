@@ -34,9 +34,11 @@ from botocore.credentials import (
     CredentialResolver,
     DeferredRefreshableCredentials,
 )
+from botocore.exceptions import BotoCoreError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from occid.config import AccountConfig, AwsConfig, Config
-from occid.ec2.breaker import Breaker
+from occid.ec2.breaker import Breaker, BreakerOpen
 
 #: A boto3 EC2 client.  boto3 ships no type information, so to mypy it is
 #: C{Any}; the alias says what is meant.
@@ -161,12 +163,29 @@ def _never(**kwargs: Any) -> bool:
     return False
 
 
+class Refused(BotoCoreError):
+    """
+    A call the breaker refused before sending it: a botocore error, so that
+    the code handling an EC2 call's failure (a cleanup, the reconciler)
+    handles it too.
+
+    @ivar refusal: the breaker's L{BreakerOpen}.
+    """
+
+    fmt = "{refusal}"
+
+    def __init__(self, refusal: BreakerOpen) -> None:
+        super().__init__(refusal=refusal)
+        self.refusal = refusal
+
+
 def guard(client: Any, breaker: Breaker) -> None:
     """
     Put C{breaker} in front of every call of C{client}: a call it refuses
-    raises L{occid.ec2.breaker.BreakerOpen} before anything is sent; a call
+    raises L{Refused} before anything is sent; a call
     that got an answer below 500 closes it; one that ended in a transport
-    error, a timeout or a 5xx (after the retries) counts as a failure.  The
+    error, a timeout or a 5xx (after the retries) counts as a failure; any
+    other error (missing credentials) neither.  The
     error of a failed call is marked with its C{operation_name} when
     botocore did not (transport errors), for the log line of
     L{occid.ec2.errors.trace}.
@@ -174,7 +193,10 @@ def guard(client: Any, breaker: Breaker) -> None:
     service = client.meta.service_model.service_id.hyphenize()
 
     def before(**kwargs: Any) -> None:
-        breaker.admit()
+        try:
+            breaker.admit()
+        except BreakerOpen as refusal:
+            raise Refused(refusal) from refusal
 
     def after(http_response: Any, model: Any, **kwargs: Any) -> None:
         if http_response is not None and http_response.status_code >= 500:
@@ -186,7 +208,8 @@ def guard(client: Any, breaker: Breaker) -> None:
         operation = event_name.rsplit(".", 1)[-1]
         if not hasattr(exception, "operation_name"):
             exception.operation_name = operation  # type: ignore[attr-defined]
-        breaker.failed(f"{operation}: {type(exception).__name__}")
+        if isinstance(exception, (BotoConnectionError, HTTPClientError)):
+            breaker.failed(f"{operation}: {type(exception).__name__}")
 
     events = client.meta.events
     events.register_first(f"before-call.{service}", before)

@@ -53,6 +53,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError
 
 from occid.ec2.breaker import BreakerOpen
+from occid.ec2.clients import Refused
 from occid.occi.errors import (
     BadGateway,
     BadRequest,
@@ -113,11 +114,14 @@ class Trace:
 
 
 def trace(error: BaseException | None) -> Trace | None:
-    """The L{Trace} of a botocore or AWS failure; C{None} for any other error."""
+    """
+    The L{Trace} of a botocore or AWS failure; C{None} for any other error,
+    and for a call the breaker refused (nothing was sent: nothing to trace).
+    """
     if isinstance(error, ClientError):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return Trace(error.operation_name, _code(error), status, _request_id(error))
-    if isinstance(error, BotoCoreError):
+    if isinstance(error, BotoCoreError) and not isinstance(error, Refused):
         return Trace(getattr(error, "operation_name", ""), type(error).__name__, None, "")
     return None
 
@@ -145,6 +149,8 @@ def translate(error: Exception) -> Exception:
     """
     if isinstance(error, OCCIError):
         return error
+    if isinstance(error, Refused):
+        error = error.refusal
     if isinstance(error, BreakerOpen):
         return ServiceUnavailable(
             f"EC2 is not answering this account in this region ({error.reason}); "
