@@ -142,7 +142,9 @@ def test_outage_is_answered_in_time_and_recovery_is_quick(pki, own_moto, user_pr
     during = [a for a in answers if stopped <= a.start < continued]
     late = [a for a in answers if a.start >= continued + RECOVERY]
     failing_after = [a.end for a in answers if a.start >= continued and a.status != 200]
-    recovered = (max(failing_after) - continued) if failing_after else 0.0
+    last_failure = (max(failing_after) - continued) if failing_after else None
+    first_success = min((a.end for a in answers if a.status == 200 and a.start >= continued),
+                        default=None)
     refused = [a for a in during if a.status == 503]
     timed_out = [a for a in during if a.status == 504]
 
@@ -156,7 +158,9 @@ def test_outage_is_answered_in_time_and_recovery_is_quick(pki, own_moto, user_pr
     print(f"\nbefore the stop: {figures(before)} answers")
     print(f"during the {STOPPED:g} s stop: 503 {figures(refused)}; 504 {figures(timed_out)}; "
           f"other {[(a.status, round(a.seconds, 2)) for a in during if a.status not in (503, 504)]}")
-    print(f"recovery: the last failure ended {recovered:.2f} s after SIGCONT; "
+    print(f"recovery: the first success of a request sent after SIGCONT came "
+          f"{first_success - continued if first_success else float('nan'):.2f} s after it, "
+          f"the last failure {'none' if last_failure is None else f'{last_failure:.2f} s'}; "
           f"{len(late)} answers from {RECOVERY:g} s after it, statuses {sorted({a.status for a in late})}")
 
     print("answers during the stop:", sorted({(a.status, a.body.strip()[:120]) for a in during}))
