@@ -3,11 +3,16 @@ Tests for L{occid.ec2.breaker}: the states of a breaker on a fake clock, and
 a breaker guarding a real client (L{occid.ec2.clients.guard}).
 """
 
+import time
+
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError, ReadTimeoutError
+from twisted.logger import capturedLogs, formatEvent
 
+from occid.config import AccountConfig
 from occid.ec2.adapter import OPERATIONS, EC2Collection
-from occid.ec2.breaker import Breaker, BreakerOpen, State
+from occid.ec2.backend import EC2Backend, make_accounts
+from occid.ec2.breaker import COOL_DOWN, FAILURES_TO_OPEN, Breaker, BreakerOpen, State
 from occid.ec2.clients import Refused, build_clients, guard
 from occid.ec2.errors import translate
 from occid.ec2.scope import Scope
@@ -15,7 +20,7 @@ from occid.occi import infrastructure as infra
 from occid.occi.errors import ServiceUnavailable
 from occid.occi.model import EntityFilter
 from tests.ec2hooks import count_calls, inject, no_backoff, raise_on_send
-from tests.motoserver import JANE, InlineReactor, binding, failureResultOf, make_config
+from tests.motoserver import JANE, InlineReactor, SyncPool, binding, failureResultOf, make_config
 
 
 class Clock:
@@ -225,3 +230,42 @@ def test_errors_that_are_not_outages_leave_it_closed(moto):
         with pytest.raises(NoCredentialsError):
             client.describe_vpcs()
     assert breaker.state() is State.CLOSED
+
+
+@pytest.mark.moto
+def test_backend_shows_and_logs_its_breakers(moto, monkeypatch):
+    """
+    The backend built from the config guards each account's client with a
+    breaker, shows every (account, region) breaker's state, and logs one
+    line naming account, region and last error when one opens, one when it
+    closes.
+    """
+    no_backoff(monkeypatch)
+    reactor = InlineReactor()
+    config = make_config(moto.endpoint, attempts=1,
+                         accounts=(AccountConfig(name="a", fqans=("/a",)),
+                                   AccountConfig(name="b", fqans=("/b",))))
+    backend = EC2Backend(reactor, SyncPool(), make_accounts(config, build_clients(config)))
+    assert sorted(backend.breaker_states()) == [
+        ("a", "eu-west-1", "closed"), ("b", "eu-west-1", "closed")]
+    account = backend._served["a"].accounts[0]
+    raise_on_send(account.client, "DescribeVpcs", ReadTimeoutError(endpoint_url=moto.endpoint),
+                  times=FAILURES_TO_OPEN)
+    with capturedLogs() as events:
+        for _ in range(FAILURES_TO_OPEN):
+            with pytest.raises(ReadTimeoutError):
+                account.client.describe_vpcs()
+        assert sorted(backend.breaker_states()) == [
+            ("a", "eu-west-1", "open"), ("b", "eu-west-1", "closed")]
+        with pytest.raises(Refused):
+            account.client.describe_vpcs()
+        monkeypatch.setattr(account.breaker, "_clock", lambda: time.monotonic() + COOL_DOWN)
+        assert backend.breaker_states()[0] == ("a", "eu-west-1", "half-open")
+        account.client.describe_vpcs()
+    assert backend.breaker_states()[0] == ("a", "eu-west-1", "closed")
+    lines = [formatEvent(event) for event in events if "breaker" in event]
+    assert lines == [
+        f"EC2 breaker of account a region eu-west-1 opened after {FAILURES_TO_OPEN} calls "
+        f"without an answer (last: DescribeVpcs: ReadTimeoutError): its calls are answered "
+        f"503 for {COOL_DOWN:g} s, then one probes",
+        "EC2 breaker of account a region eu-west-1 closed: EC2 answers again"]

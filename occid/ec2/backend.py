@@ -126,7 +126,7 @@ class EC2Backend:
             self._reactor.callFromThread(
                 self.log.warn, "EC2 breaker of account {account} region {region} opened "
                 "after {failures} calls without an answer (last: {reason}): its calls are "
-                "answered 503 for {cool_down} s, then one probes", account=account.name,
+                "answered 503 for {cool_down:g} s, then one probes", account=account.name,
                 region=account.aws.region, failures=FAILURES_TO_OPEN, reason=reason,
                 cool_down=COOL_DOWN, breaker="open")
         else:
