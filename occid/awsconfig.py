@@ -19,7 +19,13 @@ from occid.accountconfig import Fail, check_instance_types
 from occid.modes import Hibernation, coerce
 from occid.regionconfig import DEFAULT_REGION
 
-__all__ = ["AwsConfig", "check_aws"]
+__all__ = ["AwsConfig", "check_aws", "check_deadlines"]
+
+#: The longest wait to connect to EC2, whatever C{[aws] timeout} says.
+CONNECT_TIMEOUT = 5.0
+
+#: The most botocore waits between two attempts (its C{standard} mode's cap).
+MAX_BACKOFF = 20.0
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,8 @@ class AwsConfig:
     public_ip_on_launch: bool = True
     network_pool: str = "10.0.0.0/8"
     threads: int = 10
-    timeout: float = 20.0
+    timeout: float = 10.0
+    attempts: int = 3
     hibernation: Hibernation = Hibernation.ON_REQUEST
 
     def __post_init__(self) -> None:
@@ -51,6 +58,22 @@ class AwsConfig:
         regions = self.regions or (self.region or DEFAULT_REGION,)
         object.__setattr__(self, "regions", regions)
         object.__setattr__(self, "region", self.region or regions[0])
+
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds one attempt may wait to connect: C{timeout}, at most L{CONNECT_TIMEOUT}."""
+        return min(self.timeout, CONNECT_TIMEOUT)
+
+    @property
+    def call_seconds(self) -> float:
+        """
+        The longest one EC2 call can take: C{attempts} attempts, each
+        connecting and then waiting C{timeout} for the answer, and
+        botocore's longest backoff before each retry (2, 4, 8… seconds,
+        at most L{MAX_BACKOFF}).
+        """
+        backoff = sum(min(2.0 ** retry, MAX_BACKOFF) for retry in range(1, self.attempts))
+        return self.attempts * (self.connect_timeout + self.timeout) + backoff
 
 
 def check_aws(aws: AwsConfig, fail: Fail) -> None:
@@ -67,9 +90,25 @@ def check_aws(aws: AwsConfig, fail: Fail) -> None:
         fail("[aws] threads", "must be between 1 and 200")
     if not 0 < aws.timeout <= 300:
         fail("[aws] timeout", "must be between 0 and 300 seconds")
+    if not 1 <= aws.attempts <= 10:
+        fail("[aws] attempts", "must be between 1 and 10")
     if aws.network_delete and not aws.network_create:
         fail("[aws] network_delete", "needs network_create = true")
     _check_pool(aws.network_pool, fail)
+
+
+def check_deadlines(aws: AwsConfig, request_timeout: float, fail: Fail) -> None:
+    """
+    One EC2 call, retries included, must end before the request it serves
+    is answered 504, so that a write answered 504 is one whose calls have
+    all ended (L{AwsConfig.call_seconds} < C{[server] request_timeout}).
+    """
+    if aws.call_seconds >= request_timeout:
+        fail("[aws] timeout", f"[aws] attempts ({aws.attempts}) times ([aws] timeout "
+             f"{aws.timeout:g} s + connect {aws.connect_timeout:g} s) + backoff = "
+             f"{aws.call_seconds:g} s must be less than [server] request_timeout "
+             f"({request_timeout:g} s); lower [aws] timeout or attempts, or raise "
+             "[server] request_timeout")
 
 
 def _check_pool(pool: str, fail: Fail) -> None:

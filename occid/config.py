@@ -32,7 +32,7 @@ from occid.accountconfig import (
     take_limits,
 )
 from occid.accountingconfig import AccountingConfig, build_accounting, check_accounting
-from occid.awsconfig import AwsConfig, check_aws
+from occid.awsconfig import AwsConfig, check_aws, check_deadlines
 from occid.imagesconfig import ImagesConfig, build_images, check_images, check_sources, region_table
 from occid.metricsconfig import MetricsConfig, check_metrics
 from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility, coerce
@@ -367,6 +367,8 @@ def _check(config: Config) -> None:
             fail(f"[server] {key}", "is required")
 
     check_aws(aws, fail)
+    if server.request_timeout > 0:
+        check_deadlines(aws, server.request_timeout, fail)
 
     check_images(images, "images", aws.regions, fail)
     check_oidc(config.oidc, fail)

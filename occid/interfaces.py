@@ -313,3 +313,14 @@ class IBackend(Interface):
         @param binding: its L{occid.policy.AccountBinding}.
         @return: the L{IImageStore} of the account, bound to the principal.
         """
+
+    def breaker_states():
+        """
+        The state of the cloud's circuit breakers, for /metrics and /readyz;
+        without calling the cloud.
+
+        @return: a list of C{(account, region, state)} strings, one per
+            account and region served; C{state} is C{closed} (calls go
+            through), C{open} (calls are answered 503 with C{Retry-After}
+            at once) or C{half-open} (the next call probes the cloud).
+        """

@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -216,10 +217,12 @@ def _read(path: str) -> str:
 def curl(daemon: Daemon, proxy: str | None, path: str = "/-/", *args: str) -> CurlResult:
     """
     curl over TLS to the daemon, presenting the proxy file C{proxy} (or no
-    certificate), checking the server against the test CA.
+    certificate), checking the server against the test CA.  Safe to call
+    from several threads at once (each writes its own files).
     """
-    headers = os.path.join(daemon.directory, "curl-headers")
-    body = os.path.join(daemon.directory, "curl-body")
+    thread = threading.get_ident()
+    headers = os.path.join(daemon.directory, f"curl-headers-{thread}")
+    body = os.path.join(daemon.directory, f"curl-body-{thread}")
     argv = ["curl", "-sS", "--cacert", daemon.cacert, "-D", headers, "-o", body,
             "-w", "%{http_code}", "--max-time", "60"]
     if proxy is not None:

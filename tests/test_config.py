@@ -79,7 +79,8 @@ def test_defaults(site):
         network_create=False,
         network_delete=False,
         threads=10,
-        timeout=20.0,
+        timeout=10.0,
+        attempts=3,
     )
     assert loaded.images == config.ImagesConfig(
         policy="listed", list=("ami-0123456789abcdef0",)
@@ -105,7 +106,7 @@ def test_every_key_set(site):
         """listen = "tcp:8443:interface=127.0.0.1"
 public_url = "https://occi.site.example:8443"
 max_body = 2048
-request_timeout = 5
+request_timeout = 50
 
 [grid]
 crl = "require"
@@ -128,6 +129,7 @@ network_delete = true
 network_pool = "172.16.0.0/12"
 threads = 4
 timeout = 7.5
+attempts = 2
 
 [images]
 policy = "owned_and_listed"
@@ -152,7 +154,7 @@ fqans = ["/second.vo"]
     assert loaded.server.listen == "tcp:8443:interface=127.0.0.1"
     assert loaded.server.public_host == "occi.site.example"
     assert loaded.server.max_body == 2048
-    assert loaded.server.request_timeout == 5.0
+    assert loaded.server.request_timeout == 50.0
     assert (loaded.grid.crl, loaded.grid.legacy_proxies, loaded.grid.limited_proxies) == (
         "require",
         True,
@@ -170,6 +172,7 @@ fqans = ["/second.vo"]
         network_pool="172.16.0.0/12",
         threads=4,
         timeout=7.5,
+        attempts=2,
     )
     assert loaded.images.list == ("ami-12345678", "ami-0123456789abcdef0")
     assert loaded.images.default == "ami-12345678"
@@ -228,6 +231,13 @@ BAD = [
     ("[grid]", "[aws]\nssh_cidr = '10.0.0.0/33'\n[grid]", "[aws] ssh_cidr", "not a CIDR"),
     ("[grid]", "[aws]\nthreads = 0\n[grid]", "[aws] threads", "between 1 and 200"),
     ("[grid]", "[aws]\ntimeout = 0\n[grid]", "[aws] timeout", "between 0 and 300"),
+    ("[grid]", "[aws]\nattempts = 0\n[grid]", "[aws] attempts", "between 1 and 10"),
+    # One EC2 call, retries and backoff included, must end before the 504.
+    ("[grid]", "[aws]\ntimeout = 20\nattempts = 4\n[grid]", "[aws] timeout",
+     "[aws] attempts (4) times ([aws] timeout 20 s + connect 5 s) + backoff = 114 s must be "
+     "less than [server] request_timeout (60 s)"),
+    ("[grid]", "request_timeout = 30\n[grid]", "[aws] timeout",
+     "+ backoff = 51 s must be less than [server] request_timeout (30 s)"),
     ("[grid]", "[aws]\nnetwork_delete = true\n[grid]", "[aws] network_delete", "needs network_create"),
     ("[grid]", "[images]\npolicy = 'listed'\nlist = []\n[grid]", "[images] list", "needs at least one AMI"),
     ("[grid]", "[images]\npolicy = 'some'\n[grid]", "[images] policy", "must be one of"),

@@ -5,21 +5,27 @@ account.
 """
 
 import logging
+from urllib.parse import parse_qs
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from occid.config import AccountConfig
-from occid.ec2.clients import MAX_ATTEMPTS, build_clients, client_config, role_session_name
+from occid.ec2.clients import build_clients, client_config, retry_safe, role_session_name
+from tests.ec2hooks import inject, no_backoff, raise_on_send
 from tests.motoserver import DEBIAN, make_config
 
 pytestmark = pytest.mark.moto
 
 
 def test_client_config_bounds_every_call():
-    """Retries are standard, timeouts come from [aws] timeout, the pool fits the threads."""
-    config = make_config(threads=32, timeout=12.0).aws
+    """
+    Retries are standard, [aws] attempts in all; timeouts come from [aws]
+    timeout, the pool fits the threads.
+    """
+    config = make_config(threads=32, timeout=12.0, attempts=2).aws
     settings = client_config(config)
-    assert settings.retries == {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}
+    assert settings.retries == {"mode": "standard", "total_max_attempts": 2}
     assert settings.read_timeout == 12.0
     assert settings.connect_timeout == 5.0
     assert settings.max_pool_connections >= 32
@@ -78,3 +84,51 @@ def test_role_arn_accounts_are_separate(moto):
         assert seen == [launched[name]]
         assert client.describe_instances()["Reservations"][0]["OwnerId"] == {
             "a": "111111111111", "b": "222222222222"}[name]
+
+
+@pytest.mark.parametrize("operation, safe", [
+    ("DescribeInstances", True), ("GetConsoleOutput", True),
+    ("RunInstances", True), ("CreateVolume", True), ("CreateNetworkInterface", True),
+    ("CreateVpc", False), ("TerminateInstances", False), ("AttachVolume", False),
+    ("AllocateAddress", False), ("CreateSnapshot", False), ("ImportKeyPair", False),
+])
+def test_retry_safe_calls(operation, safe):
+    """Reads and calls carrying an idempotency token (ClientToken) are safe to retry; no other."""
+    model = build_clients(make_config("http://127.0.0.1:9"))["fedcloud"].meta.service_model
+    assert retry_safe(operation, model.operation_model(operation).input_shape) is safe
+
+
+def test_writes_without_client_token_are_tried_once(moto, monkeypatch):
+    """
+    A 500 on CreateVpc (no ClientToken) is not retried: a lost answer
+    retried could make two networks.  A read is retried [aws] attempts times.
+    """
+    no_backoff(monkeypatch)
+    config = make_config(moto.endpoint, attempts=3)
+    client = build_clients(config)["fedcloud"]
+    sends = inject(client, "CreateVpc", 500, "InternalError")
+    with pytest.raises(Exception, match="InternalError"):
+        client.create_vpc(CidrBlock="10.1.0.0/16")
+    assert len(sends) == 1
+    reads = raise_on_send(client, "DescribeVpcs", ReadTimeoutError(endpoint_url=moto.endpoint))
+    with pytest.raises(ReadTimeoutError):
+        client.describe_vpcs()
+    assert len(reads) == 3
+
+
+def test_creates_with_a_client_token_are_retried_with_the_same_token(moto, monkeypatch):
+    """
+    CreateVolume carries a ClientToken (botocore fills one in): a retry
+    after a 500 sends the same token, so EC2 makes one volume.
+    """
+    no_backoff(monkeypatch)
+    client = build_clients(make_config(moto.endpoint))["fedcloud"]
+    sends = inject(client, "CreateVolume", 500, "InternalError", times=1)
+    tokens = []
+    client.meta.events.register(
+        "before-send.ec2.CreateVolume",
+        lambda request, **kwargs: tokens.append(parse_qs(request.body)["ClientToken"][0]))
+    client.create_volume(AvailabilityZone="eu-west-1a", Size=1)
+    assert len(sends) == 1
+    assert len(tokens) == 2 and tokens[0] == tokens[1]
+    assert len(client.describe_volumes()["Volumes"]) == 1

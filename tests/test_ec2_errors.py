@@ -15,9 +15,12 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.parsers import ResponseParserError
+from twisted.logger import formatEvent
+from twisted.python.failure import Failure
 
+from occid.ec2 import adapter
 from occid.ec2.clients import build_clients
-from occid.ec2.errors import translate, translated
+from occid.ec2.errors import trace, translate, translated
 from occid.occi import errors as occi
 from tests.ec2hooks import canned, count_calls, inject, no_backoff, raise_on_send
 from tests.motoserver import make_config
@@ -132,13 +135,14 @@ def test_messages_never_hold_credentials():
 def test_injected_throttling_is_retried_then_503(moto, monkeypatch):
     """Throttling on every send is retried by botocore, then answered 503 + Retry-After."""
     no_backoff(monkeypatch)
-    client = build_clients(make_config(moto.endpoint))["fedcloud"]
+    config = make_config(moto.endpoint)
+    client = build_clients(config)["fedcloud"]
     sends = inject(client, "DescribeInstances", 503, "RequestLimitExceeded")
     calls = count_calls(client)
     with pytest.raises(occi.ServiceUnavailable):
         translated(client.describe_instances)()
     assert calls["DescribeInstances"] == 1
-    assert len(sends) == 4
+    assert len(sends) == config.aws.attempts
 
 
 @pytest.mark.moto
@@ -172,3 +176,54 @@ def test_garbage_answer_is_502(moto):
     client.meta.events.register("before-send.ec2.DescribeInstances", before_send)
     with pytest.raises(occi.BadGateway):
         translated(client.describe_instances)()
+
+
+@pytest.mark.moto
+def test_answer_and_log_line_trace_the_aws_request(account, monkeypatch):
+    """
+    A real EC2 error (moto refusing a VPC block too large) answers a
+    message naming the code and the AWS request id, and logs one line with
+    the call, code, HTTP status, request id, account and region; no
+    credentials in either.
+    """
+    events = []
+    monkeypatch.setattr(adapter.log, "observer", events.append)
+    try:
+        translated(account.client.create_vpc)(CidrBlock="10.0.0.0/8")
+    except occi.OCCIError:
+        failure = Failure()
+    cause = failure.value.__cause__
+    request_id = cause.response["ResponseMetadata"]["RequestId"]
+    assert request_id
+    assert failure.value.status == 400
+    assert "InvalidVpc.Range" in failure.value.message
+    assert f"AWS request id {request_id}" in failure.value.message
+
+    adapter.traced(failure, account)
+    [line] = [formatEvent(event) for event in events]
+    assert line == (f"EC2 CreateVpc failed in account fedcloud region eu-west-1: InvalidVpc.Range "
+                    f"(HTTP 400, AWS request id {request_id}), answered 400")
+    for said in (line, failure.value.message):
+        assert "testing" not in said
+
+
+def test_transport_errors_are_traced_with_their_call():
+    """A call that got no answer is traced by its call and exception, without status or id."""
+    error = ReadTimeoutError(endpoint_url="https://ec2.test/")
+    error.operation_name = "DescribeInstances"
+    found = trace(error)
+    assert (found.operation, found.code, found.status, found.request_id) == (
+        "DescribeInstances", "ReadTimeoutError", None, "")
+    assert trace(KeyError("x")) is None
+
+
+def test_request_id_from_headers_and_not_in_404s():
+    """The request id comes from the body or the x-amzn-requestid header; a 404 names none."""
+    error = ClientError({"Error": {"Code": "InternalError", "Message": "boom"},
+                         "ResponseMetadata": {"HTTPStatusCode": 500,
+                                              "HTTPHeaders": {"x-amzn-requestid": "abc-123"}}},
+                        "DescribeInstances")
+    assert translate(error).message.endswith("(AWS request id abc-123)")
+    missing = ClientError({"Error": {"Code": "InvalidInstanceID.NotFound", "Message": "no"},
+                           "ResponseMetadata": {"RequestId": "abc-123"}}, "DescribeInstances")
+    assert "abc-123" not in translate(missing).message

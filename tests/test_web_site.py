@@ -105,6 +105,28 @@ def test_no_timeout_after_answer():
     assert timers == []
 
 
+def test_write_timeout_says_the_change_may_still_happen():
+    """
+    A write answered 504 says that it may still happen and that a retry
+    with the same Idempotency-Key is safe; a read's 504 just says it timed out.
+    """
+    gateway = make_gateway(request_timeout=30)
+    gateway.backend.store.stall = True
+    answers = {}
+    for method, content in ((b"POST", BODY), (b"DELETE", b""), (b"GET", b"")):
+        channel, transport = connect(gateway.site)
+        channel.dataReceived(method + b" /compute/ HTTP/1.1\r\nHost: x\r\n"
+                             b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
+                             % len(content) + content)
+        gateway.clock.advance(30)
+        answers[method] = read_response(transport.value())
+    assert {answer.status for answer in answers.values()} == {504}
+    for write in (b"POST", b"DELETE"):
+        assert b"may still happen" in answers[write].body
+        assert b"same Idempotency-Key header" in answers[write].body
+    assert answers[b"GET"].body.strip() == b"the request took over 30 seconds and was abandoned"
+
+
 class DisconnectTests(SynchronousTestCase):
     """A client that goes away."""
 

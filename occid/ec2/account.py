@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from occid.accountconfig import Limits
 from occid.config import AwsConfig
+from occid.ec2.breaker import Breaker
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import EC2Client
 from occid.ec2.tags import MANAGED_SSH, MANAGED_TAG, NAME_TAG, tag_dict, tag_list
@@ -198,6 +199,9 @@ class Account:
     #: The account in every region it is served in, this one included, when
     #: it is served in several: its limits count them all.  Empty otherwise.
     regions: list[Account] = field(default_factory=list, repr=False, compare=False)
+    #: The breaker of this account in this region, in front of its clients
+    #: (L{occid.ec2.clients.guard}).
+    breaker: Breaker = field(default_factory=Breaker, repr=False, compare=False)
 
     @property
     def label(self) -> str:

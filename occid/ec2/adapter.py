@@ -27,7 +27,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
-from occid.ec2 import compute, launch, links, network, planning, refusals, snapshots, storage
+from occid.ec2 import compute, errors, launch, links, network, planning, refusals, snapshots, storage
 from occid.ec2.account import Account
 from occid.ec2.scope import Scope
 from occid.ec2.vocabulary import SNAPSHOT
@@ -36,7 +36,7 @@ from occid.occi import infrastructure as infra
 from occid.occi.errors import OCCIError
 from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilter, Kind
 
-__all__ = ["OPERATIONS", "EC2Collection", "Operations"]
+__all__ = ["OPERATIONS", "EC2Collection", "Operations", "traced"]
 
 log = Logger()
 
@@ -62,6 +62,25 @@ def _report_launch(launched: launch.Launched, account: str) -> Entity:
             vm_id=launched.entity.id, key_name=launched.key_name,
             reason=launched.key_left, account=account)
     return launched.entity
+
+
+def traced(failure: Failure, account: Account) -> None:
+    """
+    Log one line for a failure caused by an EC2 error (L{errors.trace}):
+    the call, the code, the HTTP status and the AWS request id, with the
+    account and region, to give AWS support; other failures are left alone.
+    """
+    found = errors.trace(getattr(failure.value, "__cause__", None))
+    if found is None:
+        return
+    log.info(
+        "EC2 {operation} failed in account {account} region {region}: {code} "
+        "(HTTP {http_status}, AWS request id {aws_request_id}), answered {status}",
+        operation=found.operation or "(unknown call)", account=account.name,
+        region=account.aws.region, code=found.code,
+        http_status=found.status if found.status is not None else "none",
+        aws_request_id=found.request_id or "none",
+        status=getattr(failure.value, "status", None))
 
 
 @dataclass(frozen=True)
@@ -141,12 +160,22 @@ class EC2Collection:
         self._operations = operations
 
     def _run(self, function: Callable[..., Any], *args: Any) -> Deferred[Any]:
-        """C{function(account, scope, *args)} in the thread pool."""
+        """
+        C{function(account, scope, *args)} in the thread pool; refused at
+        once, without a thread, while the account's breaker is open here.
+        """
+        refusal = self._account.breaker.refusal()
+        if refusal is not None:
+            return fail(errors.translate(refusal))
         return deferToThreadPool(self._reactor, self._pool, function, self._account,
                                  self._scope, *args).addErrback(self._noted)
 
     def _noted(self, failure: Failure) -> Failure:
-        """Log what a failed operation could not clean up (the notes of its error)."""
+        """
+        Log the EC2 error behind a failed operation (L{traced}) and what it
+        could not clean up (the notes of its error).
+        """
+        traced(failure, self._account)
         for note in getattr(failure.value, "__notes__", ()):
             self.log.warn("{kind} in account {account}: {note}", kind=self.kind.term,
                           account=self._account.name, note=note)

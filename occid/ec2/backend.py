@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, cast
 
 from twisted.application.internet import TimerService
@@ -32,8 +33,9 @@ from occid import metrics
 from occid.config import Config
 from occid.ec2.account import Account, SecurityGroups
 from occid.ec2.adapter import OPERATIONS, EC2Collection
+from occid.ec2.breaker import COOL_DOWN, FAILURES_TO_OPEN, Breaker, State
 from occid.ec2.catalog import AccountCatalog
-from occid.ec2.clients import EC2Client, build_clients, build_ssm_clients
+from occid.ec2.clients import EC2Client, build_clients, build_ssm_clients, guard
 from occid.ec2.images import EC2ImageStore
 from occid.ec2.mapping import PUBLIC
 from occid.ec2.members import MemberCollection
@@ -119,6 +121,32 @@ class EC2Backend:
         for account in self._every_region():
             metrics.CATALOGUE_AGE.labels(account.name, account.aws.region).set_function(
                 account.catalog.age)
+            account.breaker.on_change = partial(self._breaker_changed, account)
+
+    def _breaker_changed(self, account: Account, state: State, reason: str) -> None:
+        """Log, from the reactor thread, that C{account}'s breaker opened or closed."""
+        if state is State.OPEN:
+            self._reactor.callFromThread(
+                self.log.warn, "EC2 breaker of account {account} region {region} opened "
+                "after {failures} calls without an answer (last: {reason}): its calls are "
+                "answered 503 for {cool_down:g} s, then one probes", account=account.name,
+                region=account.aws.region, failures=FAILURES_TO_OPEN, reason=reason,
+                cool_down=COOL_DOWN, breaker="open")
+        else:
+            self._reactor.callFromThread(
+                self.log.info, "EC2 breaker of account {account} region {region} closed: "
+                "EC2 answers again", account=account.name, region=account.aws.region,
+                breaker="closed")
+
+    def breaker_states(self) -> list[tuple[str, str, str]]:
+        """
+        (account, region, state) of the EC2 breaker of every account in every
+        region served; the state is C{closed}, C{open} or C{half-open}
+        (L{occid.ec2.breaker.State}).  From the reactor thread, without
+        calling EC2.
+        """
+        return [(account.name, account.aws.region, account.breaker.state().value)
+                for account in self._every_region()]
 
     def _served_as(self, name: str) -> Served:
         try:
@@ -382,22 +410,27 @@ def make_accounts(config: Config, clients: dict[str, EC2Client],
     The in-memory state of every account served in C{region} (default: the
     home region; nothing loaded yet); C{ssm}: their SSM clients, for user
     mixins.  In a gateway of several regions, images and zones name theirs.
+    Each account gets a breaker in front of its EC2 client (and of its SSM
+    client in the home region, where that client calls).
     """
     host = config.server.public_host
     region = region or config.aws.region
     label = region_label(config, region)
-    return {
-        name: Account(
+    accounts = {}
+    for name, client in clients.items():
+        breaker = Breaker()
+        guard(client, breaker)
+        home_ssm = (ssm or {}).get(name)
+        if home_ssm is not None and region == config.aws.region:
+            guard(home_ssm, breaker)
+        accounts[name] = Account(
             name=name, client=client, aws=config.aws_for(name, region),
             catalog=AccountCatalog(name, client, config.aws_for(name, region),
                                    config.images_for(name, region), host, config.path,
                                    config.template_keys(name, region), label),
             groups=SecurityGroups(client, config.aws.ssh_cidr),
-            ssm=(ssm or {}).get(name),
-            limits=config.account(name).limits,
-        )
-        for name, client in clients.items()
-    }
+            ssm=home_ssm, limits=config.account(name).limits, breaker=breaker)
+    return accounts
 
 
 def serve(config: Config, ssm: dict[str, Any] | None = None) -> dict[str, Account | Served]:

@@ -9,6 +9,14 @@ from the account's C{profile}; when the account names a C{role_arn}, occid
 first assumes that role through STS, and botocore refreshes the temporary
 credentials by itself before they expire.  Nothing here reads a secret from
 occid's configuration.
+
+Retries (botocore's C{standard} mode, C{[aws] attempts} in all, backoff
+between them) are kept for the calls that are safe to repeat: reads
+(C{Describe*}, C{Get*}, C{List*}) and the calls carrying an idempotency
+token (C{RunInstances}, C{CreateVolume}, …: occid sets C{ClientToken}, or
+botocore fills one in, the same for every attempt).  Every other EC2 call
+that changes something is tried once: a retry after a lost answer could do
+it twice.  L{guard} puts an account's L{Breaker} in front of its client.
 """
 
 from __future__ import annotations
@@ -26,9 +34,12 @@ from botocore.credentials import (
     CredentialResolver,
     DeferredRefreshableCredentials,
 )
+from botocore.exceptions import BotoCoreError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from occid.config import AccountConfig, AwsConfig, Config
 from occid.ec2.observed import observe
+from occid.ec2.breaker import Breaker, BreakerOpen
 
 #: A boto3 EC2 client.  boto3 ships no type information, so to mypy it is
 #: C{Any}; the alias says what is meant.
@@ -38,10 +49,8 @@ EC2Client: TypeAlias = Any
 #: minutes before they expire.
 ROLE_SESSION_SECONDS = 3600
 
-#: Attempts per EC2 call in botocore's "standard" retry mode (the first try
-#: included): throttling, 5xx and connection errors are retried with
-#: exponential backoff before occid reports them.
-MAX_ATTEMPTS = 4
+#: The prefixes of the names of EC2 calls that only read.
+READS = ("Describe", "Get", "List")
 
 
 class AssumedRole(CredentialProvider):
@@ -65,13 +74,16 @@ class AssumedRole(CredentialProvider):
 
 def client_config(aws: AwsConfig) -> BotoConfig:
     """
-    The botocore settings of every client: standard retries, bounded
-    timeouts, a connection pool as large as occid's thread pool, keep-alive.
+    The botocore settings of every client: standard retries (C{[aws]
+    attempts} tries in all: throttling, 5xx and connection errors are
+    retried with exponential backoff), bounded timeouts, a connection pool
+    as large as occid's thread pool, keep-alive.  The longest call these
+    allow is L{AwsConfig.call_seconds}.
     """
     return BotoConfig(
         region_name=aws.region,
-        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
-        connect_timeout=min(aws.timeout, 5.0),
+        retries={"mode": "standard", "total_max_attempts": aws.attempts},
+        connect_timeout=aws.connect_timeout,
         read_timeout=aws.timeout,
         max_pool_connections=max(aws.threads, 10),
         tcp_keepalive=True,
@@ -127,8 +139,83 @@ def make_service_client(aws: AwsConfig, account: AccountConfig, service: str) ->
 
 
 def make_client(aws: AwsConfig, account: AccountConfig) -> EC2Client:
-    """The EC2 client of C{account} in C{aws.region}."""
-    return make_service_client(aws, account, "ec2")
+    """The EC2 client of C{account} in C{aws.region}, retrying only what is safe."""
+    client = make_service_client(aws, account, "ec2")
+    model = client.meta.service_model
+    for name in model.operation_names:
+        if not retry_safe(name, model.operation_model(name).input_shape):
+            client.meta.events.register_first(f"needs-retry.ec2.{name}", _never)
+    return client
+
+
+def retry_safe(operation: str, input_shape: Any) -> bool:
+    """
+    Whether EC2 call C{operation} may be repeated after a lost answer: it
+    only reads, or it carries an idempotency token (C{ClientToken}).
+    """
+    if operation.startswith(READS):
+        return True
+    members = input_shape.members if input_shape is not None else {}
+    return any(shape.metadata.get("idempotencyToken") for shape in members.values())
+
+
+def _never(**kwargs: Any) -> bool:
+    """A C{needs-retry} answer: do not retry (botocore takes C{False} as final)."""
+    return False
+
+
+class Refused(BotoCoreError):
+    """
+    A call the breaker refused before sending it: a botocore error, so that
+    the code handling an EC2 call's failure (a cleanup, the reconciler)
+    handles it too.
+
+    @ivar refusal: the breaker's L{BreakerOpen}.
+    """
+
+    fmt = "{refusal}"
+
+    def __init__(self, refusal: BreakerOpen) -> None:
+        super().__init__(refusal=refusal)
+        self.refusal = refusal
+
+
+def guard(client: Any, breaker: Breaker) -> None:
+    """
+    Put C{breaker} in front of every call of C{client}: a call it refuses
+    raises L{Refused} before anything is sent; a call
+    that got an answer below 500 closes it; one that ended in a transport
+    error, a timeout or a 5xx (after the retries) counts as a failure; any
+    other error (missing credentials) neither.  The
+    error of a failed call is marked with its C{operation_name} when
+    botocore did not (transport errors), for the log line of
+    L{occid.ec2.errors.trace}.
+    """
+    service = client.meta.service_model.service_id.hyphenize()
+
+    def before(**kwargs: Any) -> None:
+        try:
+            breaker.admit()
+        except BreakerOpen as refusal:
+            raise Refused(refusal) from refusal
+
+    def after(http_response: Any, model: Any, **kwargs: Any) -> None:
+        if http_response is not None and http_response.status_code >= 500:
+            breaker.failed(f"{model.name} answered HTTP {http_response.status_code}")
+        else:
+            breaker.succeeded()
+
+    def after_error(exception: Exception, event_name: str, **kwargs: Any) -> None:
+        operation = event_name.rsplit(".", 1)[-1]
+        if not hasattr(exception, "operation_name"):
+            exception.operation_name = operation  # type: ignore[attr-defined]
+        if isinstance(exception, (BotoConnectionError, HTTPClientError)):
+            breaker.failed(f"{operation}: {type(exception).__name__}")
+
+    events = client.meta.events
+    events.register_first(f"before-call.{service}", before)
+    events.register(f"after-call.{service}", after)
+    events.register(f"after-call-error.{service}", after_error)
 
 
 def make_ssm_client(aws: AwsConfig, account: AccountConfig) -> Any:

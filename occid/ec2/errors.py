@@ -21,15 +21,22 @@ Decisions where the tables leave a choice:
     the reference table, and the message says which limit; the throttling
     code C{RequestLimitExceeded} is matched first and answers 503.
 
-Anything else EC2 answers is 502, naming the AWS code.  Exceptions that are
-not botocore's (occid's own bugs) are left alone so that the web layer logs
-them and answers 500.
+Anything else EC2 answers is 502, naming the AWS code.  A call the
+account's breaker refused (L{occid.ec2.breaker}) is 503 with the breaker's
+C{Retry-After}.  Exceptions that are not botocore's (occid's own bugs) are
+left alone so that the web layer logs them and answers 500.
+
+Every answer but a 404 names the EC2 error code and the AWS request id, which
+an admin gives AWS support; L{trace} gives both (and the operation and HTTP
+status) for the log line (L{occid.ec2.adapter}).  A 404 names the code only:
+the user's id is wrong, there is nothing to trace.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from botocore.exceptions import (
@@ -45,6 +52,8 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError
 
+from occid.ec2.breaker import BreakerOpen
+from occid.ec2.clients import Refused
 from occid.occi.errors import (
     BadGateway,
     BadRequest,
@@ -86,6 +95,49 @@ _USER_INPUT = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Trace:
+    """
+    What identifies a failed EC2 call to AWS support.
+
+    @ivar operation: the EC2 call (C{DescribeInstances}), or C{""}.
+    @ivar code: EC2's error code, or the botocore exception's name for a
+        call that got no answer.
+    @ivar status: the HTTP status of EC2's answer; C{None}: no answer.
+    @ivar request_id: the AWS request id of the answer, or C{""}.
+    """
+
+    operation: str
+    code: str
+    status: int | None
+    request_id: str
+
+
+def trace(error: BaseException | None) -> Trace | None:
+    """
+    The L{Trace} of a botocore or AWS failure; C{None} for any other error,
+    and for a call the breaker refused (nothing was sent: nothing to trace).
+    """
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return Trace(error.operation_name, _code(error), status, _request_id(error))
+    if isinstance(error, BotoCoreError) and not isinstance(error, Refused):
+        return Trace(getattr(error, "operation_name", ""), type(error).__name__, None, "")
+    return None
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "")) or "(no code)"
+
+
+def _request_id(error: ClientError) -> str:
+    """The AWS request id of EC2's answer (its body's, or else its headers'), or C{""}."""
+    metadata = error.response.get("ResponseMetadata", {})
+    headers = metadata.get("HTTPHeaders", {})
+    return str(metadata.get("RequestId") or headers.get("x-amzn-requestid")
+               or headers.get("x-amz-request-id") or "")
+
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -97,6 +149,14 @@ def translate(error: Exception) -> Exception:
     """
     if isinstance(error, OCCIError):
         return error
+    if isinstance(error, Refused):
+        error = error.refusal
+    if isinstance(error, BreakerOpen):
+        return ServiceUnavailable(
+            f"EC2 is not answering this account in this region ({error.reason}); "
+            f"try again in {error.retry_after} s",
+            retry_after=error.retry_after,
+        )
     if isinstance(error, ClientError):
         return _client_error(error)
     if isinstance(error, ResponseParserError):
@@ -127,8 +187,18 @@ def _report(error: ParamValidationError) -> str:
 
 
 def _client_error(error: ClientError) -> OCCIError:
+    """The mapped error, its message ending with the AWS request id (but for a 404)."""
+    mapped = _mapped(error)
+    request_id = _request_id(error)
+    if request_id and mapped.status != 404:
+        mapped.message = f"{mapped.message} (AWS request id {request_id})"
+        mapped.args = (mapped.message,)
+    return mapped
+
+
+def _mapped(error: ClientError) -> OCCIError:
     details = error.response.get("Error", {})
-    code = str(details.get("Code", "")) or "(no code)"
+    code = _code(error)
     message = str(details.get("Message", "")).strip()
     operation = error.operation_name
     said = f"{code}: {message}" if message else code

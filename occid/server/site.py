@@ -123,10 +123,7 @@ class OCCIRequest(server.Request):
         self._deadline = None
         if self.finished or self._gone:
             return
-        error = GatewayTimeout(
-            f"the request took over {self.limits.request_timeout} seconds "
-            "and was abandoned; check the resource's state before retrying"
-        )
+        error = GatewayTimeout(timed_out(self.method, self.limits.request_timeout))
         log.info(
             "{method} {uri} {status}", method=self.method.decode("latin-1"),
             uri=self.uri.decode("utf-8", "replace"), status=error.status,
@@ -144,6 +141,19 @@ class OCCIRequest(server.Request):
         if not self.startedWriting:
             stamp(self.responseHeaders)
         super().write(data)
+
+
+def timed_out(method: bytes, request_timeout: float) -> str:
+    """
+    The message of the 504 of a C{method} request abandoned after
+    C{request_timeout} seconds: a write may still happen (its EC2 calls
+    were under way), and the client is told how to retry it safely.
+    """
+    said = f"the request took over {request_timeout:g} seconds and was abandoned"
+    if method in (b"GET", b"HEAD", b"OPTIONS"):
+        return said
+    return (f"{said}; the change may still happen: check the resource's state, or retry "
+            "with the same Idempotency-Key header, which is safe")
 
 
 class OCCISite(server.Site):
