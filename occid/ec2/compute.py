@@ -16,7 +16,7 @@ import uuid
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from occid.ec2 import quotas
+from occid.ec2 import quotas, visible
 from occid.ec2.account import Account, all_instances
 from occid.ec2.addresses import occid_addresses, release
 from occid.ec2.catalog import SavedImage
@@ -41,9 +41,9 @@ from occid.ec2.tags import (
     tag_list,
 )
 from occid.ec2.values import check_image_name
-from occid.ec2.vocabulary import instance_type_of, valid_id
+from occid.ec2.vocabulary import instance_type_of
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
+from occid.occi.errors import BadRequest, Conflict, Forbidden
 from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilter, Mixin, Resource
 
 
@@ -61,16 +61,17 @@ def describe(account: Account, scope: Scope, id: str) -> tuple[dict, str]:
     The description and reservation id of instance C{id}, as the principal
     may see it (one DescribeInstances).
 
-    @raise NotFound: no such instance, terminated, or another user's.
+    @raise NotFound: no such instance, terminated, or another user's
+        (L{visible.one}: the same answer for each).
     """
-    if not valid_id("i", id):
-        raise NotFound(f"no compute {id}")
-    answer = account.recent.describe(id, lambda: account.client.describe_instances(
-        InstanceIds=[id], Filters=shown(scope.filters())))
-    for reservation in answer["Reservations"]:
-        for instance in reservation["Instances"]:
-            return instance, reservation["ReservationId"]
-    raise NotFound(f"no compute {id}")
+    def call() -> list[tuple[dict, str]]:
+        answer = account.client.describe_instances(
+            InstanceIds=[id], Filters=shown(scope.filters()))
+        return [(instance, reservation["ReservationId"])
+                for reservation in answer["Reservations"]
+                for instance in reservation["Instances"]]
+
+    return visible.one(account, infra.COMPUTE, "i", id, call)
 
 
 @translated

@@ -19,7 +19,7 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError
 
 from occid.config import Visibility
-from occid.ec2 import refusals
+from occid.ec2 import refusals, visible
 from occid.ec2.account import Account
 from occid.ec2.clients import EC2Client
 from occid.ec2.defaults import free_block
@@ -28,9 +28,8 @@ from occid.ec2.mapping import PUBLIC, entity_from_vpc, public_network
 from occid.ec2.planning import NetworkPlan
 from occid.ec2.scope import Scope
 from occid.ec2.tags import MANAGED_NETWORK, MANAGED_TAG, shown, tag_dict, tag_list
-from occid.ec2.vocabulary import valid_id
 from occid.occi import infrastructure as infra
-from occid.occi.errors import Conflict, Forbidden, NotFound, OCCIError
+from occid.occi.errors import Conflict, Forbidden, OCCIError
 from occid.occi.model import Action, AttributeValue, Entity, EntityFilter
 
 #: The destination of the route to the internet gateway.
@@ -38,10 +37,9 @@ DEFAULT_ROUTE = "0.0.0.0/0"
 
 
 def _vpc(account: Account, id: str) -> dict:
-    if not valid_id("vpc", id):
-        raise NotFound(f"no network {id}")
-    return account.recent.describe(
-        id, lambda: account.client.describe_vpcs(VpcIds=[id])["Vpcs"][0])
+    """VPC C{id}.  @raise NotFound: no such VPC (L{visible.one})."""
+    return visible.one(account, infra.NETWORK, "vpc", id,
+                       lambda: account.client.describe_vpcs(VpcIds=[id])["Vpcs"])
 
 
 @translated

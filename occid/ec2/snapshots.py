@@ -16,12 +16,13 @@ L{restore_parameters}).
 
 from __future__ import annotations
 
+from occid.ec2 import visible
 from occid.ec2.account import Account
 from occid.ec2.errors import translated
 from occid.ec2.scope import Scope
 from occid.ec2.tags import NAME_TAG, tag_dict, tag_list
-from occid.ec2.vocabulary import SNAPSHOT, valid_id
-from occid.occi.errors import BadRequest, NotFound
+from occid.ec2.vocabulary import SNAPSHOT
+from occid.occi.errors import BadRequest
 from occid.occi.model import AttributeValue, Entity, EntityFilter, Resource
 
 
@@ -43,14 +44,9 @@ def entity_from_snapshot(snapshot: dict) -> Resource:
 
 
 def describe(account: Account, scope: Scope, id: str) -> dict:
-    """Snapshot C{id} as the principal may see it.  @raise NotFound: otherwise."""
-    if not valid_id("snap", id):
-        raise NotFound(f"no snapshot {id}")
-    snapshots = account.recent.describe(id, lambda: account.client.describe_snapshots(
+    """Snapshot C{id} as the principal may see it.  @raise NotFound: otherwise (L{visible.one})."""
+    return visible.one(account, SNAPSHOT, "snap", id, lambda: account.client.describe_snapshots(
         SnapshotIds=[id], OwnerIds=["self"], Filters=scope.filters())["Snapshots"])
-    if not snapshots:
-        raise NotFound(f"no snapshot {id}")
-    return snapshots[0]
 
 
 def restore_parameters(account: Account, scope: Scope, parameters: dict) -> dict:

@@ -15,16 +15,16 @@ volume still attached cannot be deleted (409).
 
 from __future__ import annotations
 
-from occid.ec2 import quotas, refusals, snapshots
+from occid.ec2 import quotas, refusals, snapshots, visible
 from occid.ec2.account import Account
 from occid.ec2.errors import translated
 from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
 from occid.ec2.mapping import entity_from_volume
 from occid.ec2.scope import Scope
 from occid.ec2.values import size_of
-from occid.ec2.vocabulary import SNAPSHOT_ID, valid_id
+from occid.ec2.vocabulary import SNAPSHOT_ID
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
+from occid.occi.errors import BadRequest, Conflict, Forbidden
 from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilter, Resource
 
 
@@ -34,14 +34,9 @@ def entity(account: Account, volume: dict) -> Resource:
 
 
 def describe(account: Account, scope: Scope, id: str) -> dict:
-    """Volume C{id} as the principal may see it.  @raise NotFound: otherwise."""
-    if not valid_id("vol", id):
-        raise NotFound(f"no storage {id}")
-    volumes = account.recent.describe(id, lambda: account.client.describe_volumes(
+    """Volume C{id} as the principal may see it.  @raise NotFound: otherwise (L{visible.one})."""
+    return visible.one(account, infra.STORAGE, "vol", id, lambda: account.client.describe_volumes(
         VolumeIds=[id], Filters=scope.filters())["Volumes"])
-    if not volumes:
-        raise NotFound(f"no storage {id}")
-    return volumes[0]
 
 
 @translated
