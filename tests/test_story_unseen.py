@@ -141,3 +141,45 @@ def test_made_up_network(daemon, members):
     assert answer.status == 404
     assert f"no network {MADE_UP['network']} here" in answer.body
     assert "NotFound" not in answer.body
+
+
+# -- a listing survives one unreadable resource --------------------------------
+
+
+def test_listing_skips_an_unreadable_resource(daemon, members, ec2):
+    """
+    A compute and a volume whose Name tag holds a control character
+    (written with boto3: occid never writes one) are left out of Bob's
+    listings with one warning each; the others are listed, and reading
+    one of the two is a 502 naming it.
+    """
+    bob = members["bob"]
+    lines = (f'Category: storage; scheme="{INFRA}"; class="kind"',
+             "X-OCCI-Attribute: occi.storage.size=1")
+    paths = {
+        "compute": [create_compute(daemon, bob, f"bob's {n}") for n in range(2)],
+        "storage": [created(post_text(daemon, bob, "/storage/", "\n".join(lines)),
+                            daemon, "storage") for _ in range(2)],
+    }
+    mark = daemon.log_mark()
+    for kind, (good, bad) in paths.items():
+        good_id, bad_id = good.rsplit("/", 1)[1], bad.rsplit("/", 1)[1]
+        ec2.create_tags(Resources=[bad_id], Tags=[{"Key": "Name", "Value": "bad\x01name"}])
+        for accept in ("text/uri-list", "text/plain", "application/occi+json"):
+            listing = curl(daemon, bob, f"/{kind}/", "-H", f"Accept: {accept}")
+            assert listing.status == 200, listing.body
+            assert good_id in listing.body and bad_id not in listing.body
+        one = curl(daemon, bob, bad, *TEXT)
+        assert one.status == 502, one.body
+        assert f"EC2 holds {kind} {bad_id}, but occid cannot read it" in one.body
+        assert "'Name'" in one.body
+        assert curl(daemon, bob, good, *TEXT).status == 200
+        warnings = [line for line in daemon.log(mark).splitlines()
+                    if f"{kind} {bad_id} of account testvo" in line
+                    and "left out of a listing" in line]
+        assert len(warnings) == 3, daemon.log(mark)
+        assert "Traceback" not in daemon.log(mark)
+        # Once the tag is corrected, it is listed again.
+        ec2.create_tags(Resources=[bad_id], Tags=[{"Key": "Name", "Value": "mended"}])
+        listing = curl(daemon, bob, f"/{kind}/", "-H", "Accept: text/uri-list")
+        assert bad_id in listing.body

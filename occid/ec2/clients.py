@@ -28,6 +28,7 @@ from botocore.credentials import (
 )
 
 from occid.config import AccountConfig, AwsConfig, Config
+from occid.ec2.readable import register
 
 #: A boto3 EC2 client.  boto3 ships no type information, so to mypy it is
 #: C{Any}; the alias says what is meant.
@@ -126,8 +127,11 @@ def make_service_client(aws: AwsConfig, account: AccountConfig, service: str) ->
 
 
 def make_client(aws: AwsConfig, account: AccountConfig) -> EC2Client:
-    """The EC2 client of C{account} in C{aws.region}."""
-    return make_service_client(aws, account, "ec2")
+    """
+    The EC2 client of C{account} in C{aws.region}, mending answers that
+    one unreadable tag would make unparseable (L{occid.ec2.readable}).
+    """
+    return register(make_service_client(aws, account, "ec2"))
 
 
 def make_ssm_client(aws: AwsConfig, account: AccountConfig) -> Any:

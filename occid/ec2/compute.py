@@ -30,7 +30,9 @@ from occid.ec2.mapping import (
     entity_from_instance,
     hibernation_configured,
     occi_state,
+    readable,
 )
+from occid.ec2.readable import each
 from occid.ec2.scope import Scope
 from occid.ec2.tags import (
     NAME_TAG,
@@ -48,9 +50,12 @@ from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilt
 
 
 def entity(account: Account, instance: dict, reservation: str | None = None) -> Resource:
-    """The compute of C{instance} under C{account}'s current catalog."""
-    return entity_from_instance(instance, account.catalog.catalog, account.catalog.public_host,
-                                reservation)
+    """
+    The compute of C{instance} under C{account}'s current catalog.
+    @raise Unreadable: occid cannot read C{instance} (L{readable}).
+    """
+    return readable(infra.COMPUTE, instance, lambda instance: entity_from_instance(
+        instance, account.catalog.catalog, account.catalog.public_host, reservation))
 
 
 # -- reading -----------------------------------------------------------------
@@ -76,12 +81,13 @@ def describe(account: Account, scope: Scope, id: str) -> tuple[dict, str]:
 
 @translated
 def list_computes(account: Account, scope: Scope, filter: EntityFilter) -> list[Entity]:
-    """The principal's visible instances passing C{filter}, ordered by id."""
-    entities = (
-        entity(account, instance, reservation)
-        for instance, reservation in all_instances(
-            account, shown(scope.filters(owned_only=filter.owned_only)))
-    )
+    """
+    The principal's visible instances passing C{filter}, ordered by id;
+    those occid cannot read are left out (L{each}).
+    """
+    entities = each(account.label, infra.COMPUTE, all_instances(
+        account, shown(scope.filters(owned_only=filter.owned_only))),
+        lambda found: entity(account, *found))
     return sorted((e for e in entities if filter.matches(e)), key=lambda e: e.id)
 
 

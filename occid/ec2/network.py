@@ -24,8 +24,9 @@ from occid.ec2.account import Account
 from occid.ec2.clients import EC2Client
 from occid.ec2.defaults import free_block
 from occid.ec2.errors import translate, translated
-from occid.ec2.mapping import PUBLIC, entity_from_vpc, public_network
+from occid.ec2.mapping import PUBLIC, entity_from_vpc, public_network, readable
 from occid.ec2.planning import NetworkPlan
+from occid.ec2.readable import each
 from occid.ec2.scope import Scope
 from occid.ec2.tags import MANAGED_NETWORK, MANAGED_TAG, shown, tag_dict, tag_list
 from occid.occi import infrastructure as infra
@@ -42,13 +43,22 @@ def _vpc(account: Account, id: str) -> dict:
                        lambda: account.client.describe_vpcs(VpcIds=[id])["Vpcs"])
 
 
+def _network(vpc: dict) -> Entity:
+    """The network of C{vpc}.  @raise Unreadable: occid cannot read it (L{readable})."""
+    return readable(infra.NETWORK, vpc, entity_from_vpc)
+
+
 @translated
 def list_networks(account: Account, scope: Scope, filter: EntityFilter) -> list[Entity]:
-    """C{public} and every VPC of the account passing C{filter}."""
+    """
+    C{public} and every VPC of the account passing C{filter}; those occid
+    cannot read are left out (L{each}).
+    """
     pages = account.client.get_paginator("describe_vpcs").paginate(
         PaginationConfig={"PageSize": 1000})
     networks = [public_network()] + sorted(
-        (entity_from_vpc(vpc) for page in pages for vpc in page["Vpcs"]), key=lambda n: n.id)
+        each(account.label, infra.NETWORK, (vpc for page in pages for vpc in page["Vpcs"]),
+             _network), key=lambda n: n.id)
     if filter.owned_only:
         return []
     return [n for n in networks if filter.matches(n)]
@@ -59,7 +69,7 @@ def get_network(account: Account, scope: Scope, id: str) -> Entity:
     """Network C{id}: C{public} or a VPC."""
     if id == PUBLIC:
         return public_network()
-    return entity_from_vpc(_vpc(account, id))
+    return _network(_vpc(account, id))
 
 
 @translated
@@ -101,7 +111,7 @@ def create_network(account: Account, scope: Scope, plan: NetworkPlan) -> Entity:
                            f"{translate(cleanup)}")
         raise
     account.recent.add(vpc_id)
-    return entity_from_vpc(vpc)
+    return _network(vpc)
 
 
 def _build(client: EC2Client, vpc_id: str, cidr: str, tags: list[dict],

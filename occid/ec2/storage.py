@@ -19,7 +19,8 @@ from occid.ec2 import quotas, refusals, snapshots, visible
 from occid.ec2.account import Account
 from occid.ec2.errors import translated
 from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
-from occid.ec2.mapping import entity_from_volume
+from occid.ec2.mapping import entity_from_volume, readable
+from occid.ec2.readable import each
 from occid.ec2.scope import Scope
 from occid.ec2.values import size_of
 from occid.ec2.vocabulary import SNAPSHOT_ID
@@ -29,8 +30,12 @@ from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilt
 
 
 def entity(account: Account, volume: dict) -> Resource:
-    """The storage of C{volume} under C{account}'s current catalog."""
-    return entity_from_volume(volume, account.catalog.catalog, account.catalog.public_host)
+    """
+    The storage of C{volume} under C{account}'s current catalog.
+    @raise Unreadable: occid cannot read C{volume} (L{readable}).
+    """
+    return readable(infra.STORAGE, volume, lambda volume: entity_from_volume(
+        volume, account.catalog.catalog, account.catalog.public_host))
 
 
 def describe(account: Account, scope: Scope, id: str) -> dict:
@@ -41,11 +46,15 @@ def describe(account: Account, scope: Scope, id: str) -> dict:
 
 @translated
 def list_storage(account: Account, scope: Scope, filter: EntityFilter) -> list[Entity]:
-    """The principal's visible volumes passing C{filter}, ordered by id."""
+    """
+    The principal's visible volumes passing C{filter}, ordered by id;
+    those occid cannot read are left out (L{each}).
+    """
     pages = account.client.get_paginator("describe_volumes").paginate(
         Filters=scope.filters(owned_only=filter.owned_only),
         PaginationConfig={"PageSize": 500})
-    entities = (entity(account, v) for page in pages for v in page["Volumes"])
+    entities = each(account.label, infra.STORAGE, (v for page in pages for v in page["Volumes"]),
+                    lambda volume: entity(account, volume))
     return sorted((e for e in entities if filter.matches(e)), key=lambda e: e.id)
 
 
