@@ -31,6 +31,7 @@ from occid.ec2.clients import EC2Client
 from occid.ec2.compute import describe, entity
 from occid.ec2.errors import translated
 from occid.ec2.planning import LinkPlan, split_link_id
+from occid.ec2.readable import each
 from occid.ec2.scope import Scope
 from occid.ec2.tags import (
     LINKS_TAG,
@@ -143,12 +144,16 @@ def _visible_volume(account: Account, scope: Scope, volume_id: str) -> dict:
 
 @translated
 def list_links(account: Account, scope: Scope, filter: EntityFilter, kind: Kind) -> list[Entity]:
-    """Every link of C{kind} on the principal's visible instances."""
+    """
+    Every link of C{kind} on the principal's visible instances (but those
+    occid cannot read: L{each}).
+    """
     filters = shown(scope.filters(owned_only=filter.owned_only))
     links: list[Entity] = [
         link
-        for instance, reservation in all_instances(account, filters)
-        for link in entity(account, instance, reservation).links
+        for compute in each(account.label, infra.COMPUTE, all_instances(account, filters),
+                            lambda found: entity(account, *found))
+        for link in compute.links
         if link.kind == kind and filter.matches(link)
     ]
     return sorted(links, key=lambda link: link.id)
