@@ -28,6 +28,7 @@ from botocore.credentials import (
 )
 
 from occid.config import AccountConfig, AwsConfig, Config
+from occid.ec2.outcome import single_attempt
 from occid.ec2.readable import register
 
 #: A boto3 EC2 client.  boto3 ships no type information, so to mypy it is
@@ -129,9 +130,10 @@ def make_service_client(aws: AwsConfig, account: AccountConfig, service: str) ->
 def make_client(aws: AwsConfig, account: AccountConfig) -> EC2Client:
     """
     The EC2 client of C{account} in C{aws.region}, mending answers that
-    one unreadable tag would make unparseable (L{occid.ec2.readable}).
+    one unreadable tag would make unparseable (L{occid.ec2.readable}) and
+    leaving a create whose answer was lost to occid (L{occid.ec2.outcome}).
     """
-    return register(make_service_client(aws, account, "ec2"))
+    return single_attempt(register(make_service_client(aws, account, "ec2")))
 
 
 def make_ssm_client(aws: AwsConfig, account: AccountConfig) -> Any:
