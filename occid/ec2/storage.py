@@ -15,13 +15,16 @@ volume still attached cannot be deleted (409).
 
 from __future__ import annotations
 
-from occid.ec2 import quotas, refusals, snapshots, visible
+import uuid
+
+from occid.ec2 import outcome, quotas, refusals, snapshots, visible
 from occid.ec2.account import Account
 from occid.ec2.errors import translated
 from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
 from occid.ec2.mapping import entity_from_volume, readable
 from occid.ec2.readable import each
 from occid.ec2.scope import Scope
+from occid.ec2.tags import TOKEN_TAG
 from occid.ec2.values import size_of
 from occid.ec2.vocabulary import SNAPSHOT_ID
 from occid.occi import infrastructure as infra
@@ -69,11 +72,29 @@ def create_storage(account: Account, scope: Scope, parameters: dict) -> Entity:
     """
     Create one volume (one CreateVolume with the planned C{parameters}),
     from the snapshot they name once it is checked
-    (L{snapshots.restore_parameters}), within the account's limits.
+    (L{snapshots.restore_parameters}), within the account's limits.  Its
+    client token is also its L{TOKEN_TAG}: when the answer is lost, the
+    volume it may have made is looked up by it (L{outcome.settle}).
     """
     quotas.check_volume(account, scope, parameters["Size"])
-    volume = account.client.create_volume(
-        **snapshots.restore_parameters(account, scope, parameters))
+    token = str(uuid.uuid4())
+    parameters = dict(snapshots.restore_parameters(account, scope, parameters),
+                      ClientToken=token, TagSpecifications=[
+                          dict(spec, Tags=[*spec["Tags"], {"Key": TOKEN_TAG, "Value": token}])
+                          for spec in parameters["TagSpecifications"]])
+    try:
+        volume = account.client.create_volume(**parameters)
+    except Exception as error:
+        if not outcome.lost(error):
+            raise
+        # It may have been made before the answer was lost.
+        found = outcome.settle(infra.STORAGE, error, False, lambda: next(iter(
+            account.client.describe_volumes(Filters=[
+                {"Name": f"tag:{TOKEN_TAG}", "Values": [token]}])["Volumes"]), None))
+        if found is None:
+            error.add_note(f"no volume made with client token {token}")
+            raise
+        volume = found
     account.recent.add(volume["VolumeId"])
     return entity(account, volume)
 
