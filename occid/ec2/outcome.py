@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectTimeoutError,
     EndpointConnectionError,
     ReadTimeoutError,
 )
@@ -50,8 +51,7 @@ LOOKUP_DELAYS = (0.5, 1.0, 1.5)
 
 def never_sent(error: BaseException) -> bool:
     """Whether C{error} means the request never reached EC2 (no connection)."""
-    # ConnectTimeoutError is an EndpointConnectionError.
-    return isinstance(error, EndpointConnectionError)
+    return isinstance(error, (EndpointConnectionError, ConnectTimeoutError))
 
 
 def lost(error: BaseException) -> bool:
