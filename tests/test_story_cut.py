@@ -82,7 +82,7 @@ def rules(cutter):
 def daemon(pki, cutter, tmp_path_factory):
     """One daemon reaching moto through the proxy."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, cutter.endpoint,
-                    accounts=ACCOUNTS)
+                    accounts=ACCOUNTS, aws="network_create = true")
     daemon.start()
     yield daemon
     assert daemon.stop()
@@ -194,3 +194,17 @@ def test_cut_volume_create_is_201(daemon, proxy, ec2, rules):
         "X-OCCI-Attribute: occi.storage.size=1"))), daemon, "storage")
     after = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
     assert after - before == {path.rsplit("/", 1)[1]}
+
+
+def test_cut_network_create_is_201(daemon, proxy, ec2, rules):
+    """CreateVpc acted on, its answer lost: 201 with the one VPC, its subnet made."""
+    before = {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]}
+    rules.rules["CreateVpc"] = "cut"
+    path = created(post_text(daemon, proxy, "/network/", "\n".join((
+        f'Category: network; scheme="{INFRA}"; class="kind"',
+        'Category: ipnetwork; scheme="http://schemas.ogf.org/occi/infrastructure/network#"; '
+        'class="mixin"', 'X-OCCI-Attribute: occi.network.address="10.77.0.0/16"'))),
+        daemon, "network")
+    [vpc_id] = {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]} - before
+    assert path.endswith(vpc_id)
+    assert ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]

@@ -16,10 +16,12 @@ only by its creator or a VO manager.
 
 from __future__ import annotations
 
+import uuid
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 from occid.config import Visibility
-from occid.ec2 import refusals, visible
+from occid.ec2 import outcome, refusals, visible
 from occid.ec2.account import Account
 from occid.ec2.clients import EC2Client
 from occid.ec2.defaults import free_block
@@ -28,7 +30,7 @@ from occid.ec2.mapping import PUBLIC, entity_from_vpc, public_network, readable
 from occid.ec2.planning import NetworkPlan
 from occid.ec2.readable import each
 from occid.ec2.scope import Scope
-from occid.ec2.tags import MANAGED_NETWORK, MANAGED_TAG, shown, tag_dict, tag_list
+from occid.ec2.tags import MANAGED_NETWORK, MANAGED_TAG, TOKEN_TAG, shown, tag_dict, tag_list
 from occid.occi import infrastructure as infra
 from occid.occi.errors import Conflict, Forbidden, OCCIError
 from occid.occi.model import Action, AttributeValue, Entity, EntityFilter
@@ -92,13 +94,28 @@ def create_network(account: Account, scope: Scope, plan: NetworkPlan) -> Entity:
     A VPC with one subnet over its whole block and an attached internet
     gateway; a plan without a block takes the first /16 of its pool that no
     VPC of the account uses (one DescribeVpcs).  When a part fails, what was made is deleted again; what could
-    not be is noted on the error raised.
+    not be is noted on the error raised.  CreateVpc has no client token:
+    the VPC is tagged with a L{TOKEN_TAG} of the create's own, by which it
+    is looked up when the answer is lost (L{outcome.settle}).
     """
     client = account.client
     cidr = plan.cidr or free_block(plan.pool, used_blocks(client))
+    token = str(uuid.uuid4())
     tags = tag_list(dict(scope.creation_tags(plan.title), **{MANAGED_TAG: MANAGED_NETWORK}))
-    vpc = client.create_vpc(CidrBlock=cidr, TagSpecifications=[
-        {"ResourceType": "vpc", "Tags": tags}])["Vpc"]
+    try:
+        vpc = client.create_vpc(CidrBlock=cidr, TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [*tags, {"Key": TOKEN_TAG, "Value": token}]}])["Vpc"]
+    except Exception as error:
+        if not outcome.lost(error):
+            raise
+        # It may have been made before the answer was lost.
+        found = outcome.settle(infra.NETWORK, error, False, lambda: next(iter(
+            client.describe_vpcs(Filters=[
+                {"Name": f"tag:{TOKEN_TAG}", "Values": [token]}])["Vpcs"]), None))
+        if found is None:
+            error.add_note(f"no VPC made with token {token}")
+            raise
+        vpc = found
     vpc_id = vpc["VpcId"]
     try:
         _build(client, vpc_id, cidr, tags, account.aws.public_ip_on_launch)

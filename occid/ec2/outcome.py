@@ -1,9 +1,10 @@
 # -*- test-case-name: tests.test_ec2_outcome,tests.test_story_cut -*-
 """
-Creates whose answer is lost: RunInstances or CreateVolume sent, and the
-connection cut, reset or timed out before EC2's answer arrived.  EC2 may
-have made the resource; the create looks it up by the client token it sent
-(tagged on the resource, L{occid.ec2.tags.TOKEN_TAG}) before answering:
+Creates whose answer is lost: RunInstances, CreateVolume or CreateVpc
+sent, and the connection cut, reset or timed out before EC2's answer
+arrived.  EC2 may have made the resource; the create looks it up by the
+token it sent (tagged on the resource, L{occid.ec2.tags.TOKEN_TAG}) before
+answering:
 
   - found: made; the create goes on as if the answer had arrived (201);
   - not found within L{LOOKUP_DELAYS}: not made; the create's error;
@@ -41,8 +42,10 @@ __all__ = ["CREATES", "LOOKUP_DELAYS", "lost", "settle", "single_attempt", "unkn
 
 _T = TypeVar("_T")
 
-#: The creates occid sends with a client token, by EC2 operation name.
-CREATES = ("RunInstances", "CreateVolume")
+#: The creates occid can look up by a token after a lost answer, by EC2
+#: operation name: RunInstances and CreateVolume send it as their
+#: C{ClientToken}, CreateVpc only as a tag.
+CREATES = ("RunInstances", "CreateVolume", "CreateVpc")
 
 #: Seconds between the lookups of a create whose answer was lost, while
 #: EC2 shows nothing for its token (its reads are eventually consistent).
