@@ -11,7 +11,7 @@ import dataclasses
 import re
 
 import pytest
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.stub import ANY, Stubber
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -21,6 +21,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from occid.config import Visibility
+from occid.ec2 import outcome
 from occid.ec2.backend import EC2Backend
 from occid.ec2.launch import create_compute
 from occid.ec2.mapping import occi_state
@@ -683,12 +684,14 @@ def test_fresh_id_still_unknown_is_503(account):
     failureResultOf(computes(account).get(vm.id), errors.ServiceUnavailable)
 
 
-def test_client_token_is_stable_within_a_create_and_new_per_create(account, monkeypatch):
+def test_lost_answer_is_not_resent_and_each_create_has_its_token(account, monkeypatch):
     """
-    A RunInstances retried after a lost answer carries the same ClientToken
-    (so EC2 launches once); each create mints a new one.
+    A RunInstances whose answer is lost is not resent by botocore (not
+    every emulator honours the ClientToken); the create finds nothing by
+    its token and answers the timeout; each create mints a new token.
     """
     no_backoff(monkeypatch)
+    monkeypatch.setattr(outcome, "LOOKUP_DELAYS", ())
     collection = computes(account)
     successResultOf(collection.create(request(os_tpl())))
     tokens = []
@@ -698,11 +701,23 @@ def test_client_token_is_stable_within_a_create_and_new_per_create(account, monk
                                                       str(request.body)).group(1)))
     sent = raise_on_send(account.client, "RunInstances",
                          ReadTimeoutError(endpoint_url="http://127.0.0.1"), times=1)
-    first = successResultOf(collection.create(request(os_tpl())))
-    second = successResultOf(collection.create(request(os_tpl())))
+    failureResultOf(collection.create(request(os_tpl())), errors.GatewayTimeout)
+    successResultOf(collection.create(request(os_tpl())))
     assert len(sent) == 1
-    assert tokens[0] == tokens[1] != tokens[2]
-    assert first.id != second.id
+    assert len(tokens) == 2 and tokens[0] != tokens[1]
+
+
+def test_connect_failure_is_retried(account, monkeypatch):
+    """A RunInstances that never left (no connection) is retried by botocore: one launch."""
+    no_backoff(monkeypatch)
+    collection = computes(account)
+    before = successResultOf(collection.list(EntityFilter()))
+    sent = raise_on_send(account.client, "RunInstances",
+                         EndpointConnectionError(endpoint_url="http://127.0.0.1"), times=1)
+    made = successResultOf(collection.create(request(os_tpl())))
+    assert len(sent) == 1
+    after = successResultOf(collection.list(EntityFilter()))
+    assert {e.id for e in after} - {e.id for e in before} == {made.id}
 
 
 def test_client_token_replay_answers_the_same_instance(account):

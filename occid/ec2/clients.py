@@ -38,8 +38,10 @@ from botocore.exceptions import BotoCoreError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from occid.config import AccountConfig, AwsConfig, Config
-from occid.ec2.observed import observe
 from occid.ec2.breaker import Breaker, BreakerOpen
+from occid.ec2.observed import observe
+from occid.ec2.outcome import single_attempt
+from occid.ec2.readable import register
 
 #: A boto3 EC2 client.  boto3 ships no type information, so to mypy it is
 #: C{Any}; the alias says what is meant.
@@ -139,13 +141,18 @@ def make_service_client(aws: AwsConfig, account: AccountConfig, service: str) ->
 
 
 def make_client(aws: AwsConfig, account: AccountConfig) -> EC2Client:
-    """The EC2 client of C{account} in C{aws.region}, retrying only what is safe."""
+    """
+    The EC2 client of C{account} in C{aws.region}: retrying only what is
+    safe, leaving a create whose answer was lost to occid
+    (L{occid.ec2.outcome}), and mending answers that one unreadable tag
+    would make unparseable (L{occid.ec2.readable}).
+    """
     client = make_service_client(aws, account, "ec2")
     model = client.meta.service_model
     for name in model.operation_names:
         if not retry_safe(name, model.operation_model(name).input_shape):
             client.meta.events.register_first(f"needs-retry.ec2.{name}", _never)
-    return client
+    return single_attempt(register(client))
 
 
 def retry_safe(operation: str, input_shape: Any) -> bool:

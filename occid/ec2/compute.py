@@ -16,7 +16,7 @@ import uuid
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from occid.ec2 import quotas
+from occid.ec2 import quotas, visible
 from occid.ec2.account import Account, all_instances
 from occid.ec2.addresses import occid_addresses, release
 from occid.ec2.catalog import SavedImage
@@ -30,7 +30,9 @@ from occid.ec2.mapping import (
     entity_from_instance,
     hibernation_configured,
     occi_state,
+    readable,
 )
+from occid.ec2.readable import each
 from occid.ec2.scope import Scope
 from occid.ec2.tags import (
     NAME_TAG,
@@ -41,16 +43,19 @@ from occid.ec2.tags import (
     tag_list,
 )
 from occid.ec2.values import check_image_name
-from occid.ec2.vocabulary import instance_type_of, valid_id
+from occid.ec2.vocabulary import instance_type_of
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
+from occid.occi.errors import BadRequest, Conflict, Forbidden
 from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilter, Mixin, Resource
 
 
 def entity(account: Account, instance: dict, reservation: str | None = None) -> Resource:
-    """The compute of C{instance} under C{account}'s current catalog."""
-    return entity_from_instance(instance, account.catalog.catalog, account.catalog.public_host,
-                                reservation)
+    """
+    The compute of C{instance} under C{account}'s current catalog.
+    @raise Unreadable: occid cannot read C{instance} (L{readable}).
+    """
+    return readable(infra.COMPUTE, instance, lambda instance: entity_from_instance(
+        instance, account.catalog.catalog, account.catalog.public_host, reservation))
 
 
 # -- reading -----------------------------------------------------------------
@@ -61,26 +66,28 @@ def describe(account: Account, scope: Scope, id: str) -> tuple[dict, str]:
     The description and reservation id of instance C{id}, as the principal
     may see it (one DescribeInstances).
 
-    @raise NotFound: no such instance, terminated, or another user's.
+    @raise NotFound: no such instance, terminated, or another user's
+        (L{visible.one}: the same answer for each).
     """
-    if not valid_id("i", id):
-        raise NotFound(f"no compute {id}")
-    answer = account.recent.describe(id, lambda: account.client.describe_instances(
-        InstanceIds=[id], Filters=shown(scope.filters())))
-    for reservation in answer["Reservations"]:
-        for instance in reservation["Instances"]:
-            return instance, reservation["ReservationId"]
-    raise NotFound(f"no compute {id}")
+    def call() -> list[tuple[dict, str]]:
+        answer = account.client.describe_instances(
+            InstanceIds=[id], Filters=shown(scope.filters()))
+        return [(instance, reservation["ReservationId"])
+                for reservation in answer["Reservations"]
+                for instance in reservation["Instances"]]
+
+    return visible.one(account, infra.COMPUTE, "i", id, call)
 
 
 @translated
 def list_computes(account: Account, scope: Scope, filter: EntityFilter) -> list[Entity]:
-    """The principal's visible instances passing C{filter}, ordered by id."""
-    entities = (
-        entity(account, instance, reservation)
-        for instance, reservation in all_instances(
-            account, shown(scope.filters(owned_only=filter.owned_only)))
-    )
+    """
+    The principal's visible instances passing C{filter}, ordered by id;
+    those occid cannot read are left out (L{each}).
+    """
+    entities = each(account.label, infra.COMPUTE, all_instances(
+        account, shown(scope.filters(owned_only=filter.owned_only))),
+        lambda found: entity(account, *found))
     return sorted((e for e in entities if filter.matches(e)), key=lambda e: e.id)
 
 

@@ -16,9 +16,12 @@ key): EC2 de-duplicates the token too, but not every emulator does.  Its
 launch key pair has a name derived from the token too, so that EC2 sees the
 same parameters; a retry in flight at the same time fails to import it and
 leaves it to the create that did.  When the answer of its RunInstances is
-lost, the instance found by the token is its answer.  EC2 keeps a token per
-region, so an account served in several regions looks for it in each: a
-key names one create, in one region.
+lost, keyed or not, the instance found by the token is its answer, and the
+create ends as one whose answer arrived (L{occid.ec2.outcome}: nothing
+found is the error, a lookup that fails too a 503 or 504 saying the
+compute may still launch).  EC2 keeps a token per region, so an account
+served in several regions looks for it in each: a key names one create, in
+one region.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from occid.ec2 import intents, quotas
+from occid.ec2 import intents, outcome, quotas
 from occid.ec2.account import Account, all_instances
 from occid.ec2.compute import entity
 from occid.ec2.errors import translate, translated
@@ -46,6 +49,7 @@ from occid.ec2.tags import (
     tag_dict,
     tag_list,
 )
+from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict
 from occid.occi.model import Entity
 
@@ -249,8 +253,8 @@ def create_compute(account: Account, scope: Scope, launch: Launch) -> Launched:
     part that could not be undone; a failure to delete the temporary key
     pair after the launch is only reported in the result.  When the answer
     of RunInstances is lost, the instance it may have launched is looked up
-    by its client token: a keyed create (L{REQUEST_TAG}) answers it, so that
-    the client's retry finds it; another is terminated.
+    by its client token (L{outcome.settle}) and, found, is the answer; the
+    temporary key pair is deleted whatever the outcome.
     """
     if REQUEST_TAG in launch.tags:
         earlier = _retried(account, launch)
@@ -273,21 +277,15 @@ def create_compute(account: Account, scope: Scope, launch: Launch) -> Launched:
             answer = client.run_instances(**parameters)
             instance, reservation = answer["Instances"][0], answer.get("ReservationId")
         except Exception as error:
-            if _is_client_refusal(error):
+            if not outcome.lost(error):
                 raise
             # It may have launched before the answer was lost.
-            notes: list[str] = []
-            found = _attempt("looking for the instance by its client token",
-                             lambda: _by_token(account, launch.client_token), notes)
-            for note in notes:
-                error.add_note(note)
-            if found is None:
+            found = outcome.settle(infra.COMPUTE, error, REQUEST_TAG in launch.tags,
+                                   lambda: _by_token(account, launch.client_token))
+            if found is None or found[0]["State"]["Name"] not in SHOWN_STATES:
+                error.add_note(f"no compute launched with client token {launch.client_token}")
                 raise
             instance, reservation = found
-            if REQUEST_TAG not in launch.tags or instance["State"]["Name"] not in SHOWN_STATES:
-                instance_id = instance["InstanceId"]
-                raise
-            # A keyed create keeps it: terminated, its token would refuse the retry.
         instance_id = instance["InstanceId"]
         account.recent.add(instance_id)
         made = entity(account, instance, reservation)
@@ -302,12 +300,3 @@ def create_compute(account: Account, scope: Scope, launch: Launch) -> Launched:
             mapped = translate(error)
             return Launched(made, key_name, getattr(mapped, "message", type(error).__name__))
     return Launched(made)
-
-
-def _is_client_refusal(error: Exception) -> bool:
-    """Whether EC2 answered a 4xx: nothing was launched."""
-    response = getattr(error, "response", None)
-    status = (response or {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
-    return 400 <= status < 500
-
-

@@ -24,13 +24,14 @@ create (L{occid.ec2.intents}).
 
 from __future__ import annotations
 
-from occid.ec2 import intents
+from occid.ec2 import intents, refusals
 from occid.ec2.account import Account, all_instances
 from occid.ec2.addresses import occid_addresses
 from occid.ec2.clients import EC2Client
 from occid.ec2.compute import describe, entity
 from occid.ec2.errors import translated
 from occid.ec2.planning import LinkPlan, split_link_id
+from occid.ec2.readable import each
 from occid.ec2.scope import Scope
 from occid.ec2.tags import (
     LINKS_TAG,
@@ -143,24 +144,44 @@ def _visible_volume(account: Account, scope: Scope, volume_id: str) -> dict:
 
 @translated
 def list_links(account: Account, scope: Scope, filter: EntityFilter, kind: Kind) -> list[Entity]:
-    """Every link of C{kind} on the principal's visible instances."""
+    """
+    Every link of C{kind} on the principal's visible instances (but those
+    occid cannot read: L{each}).
+    """
     filters = shown(scope.filters(owned_only=filter.owned_only))
     links: list[Entity] = [
         link
-        for instance, reservation in all_instances(account, filters)
-        for link in entity(account, instance, reservation).links
+        for compute in each(account.label, infra.COMPUTE, all_instances(account, filters),
+                            lambda found: entity(account, *found))
+        for link in compute.links
         if link.kind == kind and filter.matches(link)
     ]
     return sorted(links, key=lambda link: link.id)
 
 
+def _source(account: Account, scope: Scope, id: str, kind: Kind) -> tuple[str, dict, str]:
+    """
+    The target part of link C{id}, and the description and reservation id
+    of its instance (one DescribeInstances).
+
+    @raise NotFound: not a link id, or its instance is not visible: the
+        same answer (L{refusals.not_found}) naming the link.
+    """
+    try:
+        instance_id, target = split_link_id(id)
+        instance, reservation = describe(account, scope, instance_id)
+    except NotFound:
+        raise refusals.not_found(kind, id) from None
+    return target, instance, reservation
+
+
 def _current(account: Account, scope: Scope, id: str, kind: Kind) -> Link:
     """The link C{id} of C{kind} as it is now (one DescribeInstances)."""
-    instance, reservation = describe(account, scope, split_link_id(id)[0])
+    _, instance, reservation = _source(account, scope, id, kind)
     for link in entity(account, instance, reservation).links:
         if link.id == id and link.kind == kind:
             return link
-    raise NotFound(f"no {kind.term} {id}")
+    raise refusals.not_found(kind, id)
 
 
 @translated
@@ -169,10 +190,10 @@ def get_link(account: Account, scope: Scope, id: str, kind: Kind) -> Entity:
     return _current(account, scope, id, kind)
 
 
-def _linked(account: Account, scope: Scope, id: str) -> tuple[str, str, dict]:
-    """The instance id, target part and instance description of link C{id}."""
-    instance_id, target = split_link_id(id)
-    return instance_id, target, describe(account, scope, instance_id)[0]
+def _linked(account: Account, scope: Scope, id: str, kind: Kind) -> tuple[str, str, dict]:
+    """The instance id, target part and instance description of link C{id} of C{kind}."""
+    target, instance, _ = _source(account, scope, id, kind)
+    return instance["InstanceId"], target, instance
 
 
 @translated
@@ -228,7 +249,7 @@ def _attach_interface(account: Account, scope: Scope, instance: dict, vpc_id: st
 def delete_networkinterface(account: Account, scope: Scope, id: str) -> None:
     """Remove a public address or a secondary network interface."""
     client = account.client
-    instance_id, target, instance = _linked(account, scope, id)
+    instance_id, target, instance = _linked(account, scope, id, infra.NETWORKINTERFACE)
     if target == "public":
         if drop_intent(client, instance, intents.PUBLIC):
             return
@@ -237,7 +258,7 @@ def delete_networkinterface(account: Account, scope: Scope, id: str) -> None:
             if instance.get("PublicIpAddress"):
                 raise Conflict(f"the public address of compute {instance_id} was assigned by "
                                "EC2 at launch and cannot be removed")
-            raise NotFound(f"no networkinterface {id}")
+            raise refusals.not_found(infra.NETWORKINTERFACE, id)
         for address in addresses:
             client.disassociate_address(AssociationId=address["AssociationId"])
             client.release_address(AllocationId=address["AllocationId"])
@@ -251,7 +272,7 @@ def delete_networkinterface(account: Account, scope: Scope, id: str) -> None:
                            "delete the compute instead")
         client.detach_network_interface(AttachmentId=attachment["AttachmentId"])
         return
-    raise NotFound(f"no networkinterface {id}")
+    raise refusals.not_found(infra.NETWORKINTERFACE, id)
 
 
 @translated
@@ -274,7 +295,7 @@ def create_storagelink(account: Account, scope: Scope, plan: LinkPlan) -> Entity
 def delete_storagelink(account: Account, scope: Scope, id: str) -> None:
     """Detach a volume (DetachVolume with volume, instance and device)."""
     client = account.client
-    instance_id, volume_id, instance = _linked(account, scope, id)
+    instance_id, volume_id, instance = _linked(account, scope, id, infra.STORAGELINK)
     if drop_intent(client, instance, volume_id):
         return
     for mapping in instance.get("BlockDeviceMappings", ()):
@@ -285,4 +306,4 @@ def delete_storagelink(account: Account, scope: Scope, id: str) -> None:
         client.detach_volume(VolumeId=volume_id, InstanceId=instance_id,
                              Device=mapping["DeviceName"])
         return
-    raise NotFound(f"no storagelink {id}")
+    raise refusals.not_found(infra.STORAGELINK, id)

@@ -4,6 +4,12 @@ EC2 descriptions as OCCI entities: an instance as a compute with its links,
 an EBS volume as a storage, a VPC as a network, and the C{public}
 pseudo-network of elastic IPs.
 
+A description occid cannot map (a field missing or of the wrong type, a
+tag holding a character EC2's answer could not carry, which
+L{occid.ec2.readable.mend} replaced by U+FFFD) raises L{Unreadable} through
+L{readable}: a read of that entity answers it, and a listing skips the
+entity and logs why (L{occid.ec2.readable.each}).
+
 Pure: the functions take the dicts boto3 returned and the account's catalog
 and call nothing.  Entity ids are EC2 ids; link ids are C{<instance
 id>_<volume id>} (storage), C{<instance id>_<network interface id>} (a VPC)
@@ -11,6 +17,8 @@ and C{<instance id>_public} (the public address).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from occid.ec2 import intents
 from occid.ec2.tags import NAME_TAG, tag_dict
@@ -25,11 +33,14 @@ from occid.ec2.vocabulary import (
 )
 from occid.interfaces import ICatalog
 from occid.occi import infrastructure as infra
-from occid.occi.model import Action, AttributeValue, Link, Mixin, Resource
+from occid.occi.errors import BadGateway
+from occid.occi.model import Action, AttributeValue, Kind, Link, Mixin, Resource
 
 __all__ = [
     "HIBERNATED",
     "PUBLIC",
+    "REPLACED",
+    "Unreadable",
     "applicable_actions",
     "ec2_state",
     "entity_from_instance",
@@ -39,6 +50,7 @@ __all__ = [
     "networkinterface_link",
     "occi_state",
     "public_network",
+    "readable",
     "storage_link",
 ]
 
@@ -47,6 +59,9 @@ HIBERNATED = "Client.UserInitiatedHibernate"
 
 #: The id of the pseudo-network of public (elastic) addresses.
 PUBLIC = "public"
+
+#: What stands in an EC2 answer for a character XML cannot carry.
+REPLACED = "\ufffd"
 
 _STATE_MESSAGES = {
     "pending": "the instance is starting",
@@ -67,6 +82,52 @@ _VOLUME_STATES = {
     "deleting": ("offline", "the volume is being deleted"),
     "error": ("error", "EBS reports an error on this volume"),
 }
+
+
+# -- every entity ------------------------------------------------------------
+
+
+class Unreadable(BadGateway):
+    """
+    An EC2 resource occid cannot show as an entity.
+
+    @ivar id: its EC2 id.
+    @ivar why: what is wrong with its description.
+    """
+
+    def __init__(self, kind: Kind, id: str, why: str) -> None:
+        super().__init__(f"EC2 holds {kind.term} {id}, but occid cannot read it ({why}); "
+                         "the site admin can correct it in EC2")
+        self.id = id
+        self.why = why
+
+
+def _id_of(resource: dict, kind: Kind) -> str:
+    for key in ("InstanceId", "VolumeId", "VpcId", "SnapshotId"):
+        if isinstance(resource.get(key), str):
+            return resource[key]
+    return f"(a {kind.term} without an id)"
+
+
+def readable(kind: Kind, resource: dict, build: Callable[[dict], Resource]) -> Resource:
+    """
+    C{build(resource)}, the entity of EC2 description C{resource}.
+
+    @raise Unreadable: a tag key or value holds L{REPLACED}, or C{build}
+        found a field missing or not of the type EC2 gives it.
+    """
+    id = _id_of(resource, kind)
+    for tag in resource.get("Tags") or ():
+        if REPLACED in str(tag.get("Key", "")) + str(tag.get("Value", "")):
+            raise Unreadable(kind, id, f"its tag {tag.get('Key', '')!r} holds a character "
+                                       "EC2 cannot return in XML")
+    try:
+        return build(resource)
+    except KeyError as error:
+        raise Unreadable(kind, id, f"its description has no {error}") from error
+    except (TypeError, ValueError, AttributeError) as error:
+        raise Unreadable(kind, id, f"its description holds a value of an unexpected "
+                                   f"type or form: {error}") from error
 
 
 # -- computes ----------------------------------------------------------------

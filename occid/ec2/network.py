@@ -16,21 +16,23 @@ only by its creator or a VO manager.
 
 from __future__ import annotations
 
+import uuid
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 from occid.config import Visibility
-from occid.ec2 import refusals
+from occid.ec2 import outcome, refusals, visible
 from occid.ec2.account import Account
 from occid.ec2.clients import EC2Client
 from occid.ec2.defaults import free_block
 from occid.ec2.errors import translate, translated
-from occid.ec2.mapping import PUBLIC, entity_from_vpc, public_network
+from occid.ec2.mapping import PUBLIC, entity_from_vpc, public_network, readable
 from occid.ec2.planning import NetworkPlan
+from occid.ec2.readable import each
 from occid.ec2.scope import Scope
-from occid.ec2.tags import MANAGED_NETWORK, MANAGED_TAG, shown, tag_dict, tag_list
-from occid.ec2.vocabulary import valid_id
+from occid.ec2.tags import MANAGED_NETWORK, MANAGED_TAG, TOKEN_TAG, shown, tag_dict, tag_list
 from occid.occi import infrastructure as infra
-from occid.occi.errors import Conflict, Forbidden, NotFound, OCCIError
+from occid.occi.errors import Conflict, Forbidden, OCCIError
 from occid.occi.model import Action, AttributeValue, Entity, EntityFilter
 
 #: The destination of the route to the internet gateway.
@@ -38,19 +40,27 @@ DEFAULT_ROUTE = "0.0.0.0/0"
 
 
 def _vpc(account: Account, id: str) -> dict:
-    if not valid_id("vpc", id):
-        raise NotFound(f"no network {id}")
-    return account.recent.describe(
-        id, lambda: account.client.describe_vpcs(VpcIds=[id])["Vpcs"][0])
+    """VPC C{id}.  @raise NotFound: no such VPC (L{visible.one})."""
+    return visible.one(account, infra.NETWORK, "vpc", id,
+                       lambda: account.client.describe_vpcs(VpcIds=[id])["Vpcs"])
+
+
+def _network(vpc: dict) -> Entity:
+    """The network of C{vpc}.  @raise Unreadable: occid cannot read it (L{readable})."""
+    return readable(infra.NETWORK, vpc, entity_from_vpc)
 
 
 @translated
 def list_networks(account: Account, scope: Scope, filter: EntityFilter) -> list[Entity]:
-    """C{public} and every VPC of the account passing C{filter}."""
+    """
+    C{public} and every VPC of the account passing C{filter}; those occid
+    cannot read are left out (L{each}).
+    """
     pages = account.client.get_paginator("describe_vpcs").paginate(
         PaginationConfig={"PageSize": 1000})
     networks = [public_network()] + sorted(
-        (entity_from_vpc(vpc) for page in pages for vpc in page["Vpcs"]), key=lambda n: n.id)
+        each(account.label, infra.NETWORK, (vpc for page in pages for vpc in page["Vpcs"]),
+             _network), key=lambda n: n.id)
     if filter.owned_only:
         return []
     return [n for n in networks if filter.matches(n)]
@@ -61,7 +71,7 @@ def get_network(account: Account, scope: Scope, id: str) -> Entity:
     """Network C{id}: C{public} or a VPC."""
     if id == PUBLIC:
         return public_network()
-    return entity_from_vpc(_vpc(account, id))
+    return _network(_vpc(account, id))
 
 
 @translated
@@ -84,13 +94,28 @@ def create_network(account: Account, scope: Scope, plan: NetworkPlan) -> Entity:
     A VPC with one subnet over its whole block and an attached internet
     gateway; a plan without a block takes the first /16 of its pool that no
     VPC of the account uses (one DescribeVpcs).  When a part fails, what was made is deleted again; what could
-    not be is noted on the error raised.
+    not be is noted on the error raised.  CreateVpc has no client token:
+    the VPC is tagged with a L{TOKEN_TAG} of the create's own, by which it
+    is looked up when the answer is lost (L{outcome.settle}).
     """
     client = account.client
     cidr = plan.cidr or free_block(plan.pool, used_blocks(client))
+    token = str(uuid.uuid4())
     tags = tag_list(dict(scope.creation_tags(plan.title), **{MANAGED_TAG: MANAGED_NETWORK}))
-    vpc = client.create_vpc(CidrBlock=cidr, TagSpecifications=[
-        {"ResourceType": "vpc", "Tags": tags}])["Vpc"]
+    try:
+        vpc = client.create_vpc(CidrBlock=cidr, TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [*tags, {"Key": TOKEN_TAG, "Value": token}]}])["Vpc"]
+    except Exception as error:
+        if not outcome.lost(error):
+            raise
+        # It may have been made before the answer was lost.
+        found = outcome.settle(infra.NETWORK, error, False, lambda: next(iter(
+            client.describe_vpcs(Filters=[
+                {"Name": f"tag:{TOKEN_TAG}", "Values": [token]}])["Vpcs"]), None))
+        if found is None:
+            error.add_note(f"no VPC made with token {token}")
+            raise
+        vpc = found
     vpc_id = vpc["VpcId"]
     try:
         _build(client, vpc_id, cidr, tags, account.aws.public_ip_on_launch)
@@ -103,7 +128,7 @@ def create_network(account: Account, scope: Scope, plan: NetworkPlan) -> Entity:
                            f"{translate(cleanup)}")
         raise
     account.recent.add(vpc_id)
-    return entity_from_vpc(vpc)
+    return _network(vpc)
 
 
 def _build(client: EC2Client, vpc_id: str, cidr: str, tags: list[dict],

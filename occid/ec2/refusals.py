@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from occid.ec2.vocabulary import SNAPSHOT
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, OCCIError
+from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
 from occid.occi.model import Action, Kind
 
 __all__ = [
     "IDEMPOTENT_KINDS", "READ_ONLY", "action_impossible", "create_refused", "not_an_action",
-    "not_idempotent", "update_refused",
+    "not_found", "not_idempotent", "update_refused",
 ]
 
 #: What a read-only binding (a limited proxy) that writes is told.
@@ -37,6 +37,15 @@ _MADE_BY = {
 
 #: The kinds whose creates honour an C{Idempotency-Key} (docs/wire.md).
 IDEMPOTENT_KINDS = (infra.COMPUTE,)
+
+
+def not_found(kind: Kind, id: str) -> NotFound:
+    """
+    The one 404 of an entity of C{kind} the principal cannot see: the same
+    words whether C{id} names nothing, another user's entity or something
+    EC2 reports as gone, so that the answer does not tell them apart.
+    """
+    return NotFound(f"no {kind.term} {id} here")
 
 
 def not_idempotent(kind: Kind) -> BadRequest:

@@ -16,17 +16,27 @@ L{restore_parameters}).
 
 from __future__ import annotations
 
+from occid.ec2 import visible
 from occid.ec2.account import Account
 from occid.ec2.errors import translated
+from occid.ec2.mapping import readable
+from occid.ec2.readable import each
 from occid.ec2.scope import Scope
 from occid.ec2.tags import NAME_TAG, tag_dict, tag_list
-from occid.ec2.vocabulary import SNAPSHOT, valid_id
-from occid.occi.errors import BadRequest, NotFound
+from occid.ec2.vocabulary import SNAPSHOT
+from occid.occi.errors import BadRequest
 from occid.occi.model import AttributeValue, Entity, EntityFilter, Resource
 
 
 def entity_from_snapshot(snapshot: dict) -> Resource:
-    """The OCCI snapshot of an EBS snapshot description."""
+    """
+    The OCCI snapshot of an EBS snapshot description.
+    @raise Unreadable: occid cannot read it (L{readable}).
+    """
+    return readable(SNAPSHOT, snapshot, _snapshot)
+
+
+def _snapshot(snapshot: dict) -> Resource:
     attributes: dict[str, AttributeValue] = {
         "com.amazon.aws.ec2.volume_id": snapshot.get("VolumeId", ""),
         "com.amazon.aws.ec2.volume_size": int(snapshot.get("VolumeSize", 0)),
@@ -43,14 +53,9 @@ def entity_from_snapshot(snapshot: dict) -> Resource:
 
 
 def describe(account: Account, scope: Scope, id: str) -> dict:
-    """Snapshot C{id} as the principal may see it.  @raise NotFound: otherwise."""
-    if not valid_id("snap", id):
-        raise NotFound(f"no snapshot {id}")
-    snapshots = account.recent.describe(id, lambda: account.client.describe_snapshots(
+    """Snapshot C{id} as the principal may see it.  @raise NotFound: otherwise (L{visible.one})."""
+    return visible.one(account, SNAPSHOT, "snap", id, lambda: account.client.describe_snapshots(
         SnapshotIds=[id], OwnerIds=["self"], Filters=scope.filters())["Snapshots"])
-    if not snapshots:
-        raise NotFound(f"no snapshot {id}")
-    return snapshots[0]
 
 
 def restore_parameters(account: Account, scope: Scope, parameters: dict) -> dict:
@@ -85,11 +90,15 @@ def take(account: Account, scope: Scope, volume: dict) -> Resource:
 
 @translated
 def list_snapshots(account: Account, scope: Scope, filter: EntityFilter) -> list[Entity]:
-    """The principal's visible snapshots passing C{filter}, ordered by id."""
+    """
+    The principal's visible snapshots passing C{filter}, ordered by id;
+    those occid cannot read are left out (L{each}).
+    """
     pages = account.client.get_paginator("describe_snapshots").paginate(
         OwnerIds=["self"], Filters=scope.filters(owned_only=filter.owned_only),
         PaginationConfig={"PageSize": 500})
-    entities = (entity_from_snapshot(s) for page in pages for s in page["Snapshots"])
+    entities = each(account.label, SNAPSHOT, (s for page in pages for s in page["Snapshots"]),
+                    entity_from_snapshot)
     return sorted((e for e in entities if filter.matches(e)), key=lambda e: e.id)
 
 

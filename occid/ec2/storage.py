@@ -15,42 +15,49 @@ volume still attached cannot be deleted (409).
 
 from __future__ import annotations
 
-from occid.ec2 import quotas, refusals, snapshots
+import uuid
+
+from occid.ec2 import outcome, quotas, refusals, snapshots, visible
 from occid.ec2.account import Account
 from occid.ec2.errors import translated
 from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
-from occid.ec2.mapping import entity_from_volume
+from occid.ec2.mapping import entity_from_volume, readable
+from occid.ec2.readable import each
 from occid.ec2.scope import Scope
+from occid.ec2.tags import TOKEN_TAG
 from occid.ec2.values import size_of
-from occid.ec2.vocabulary import SNAPSHOT_ID, valid_id
+from occid.ec2.vocabulary import SNAPSHOT_ID
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
+from occid.occi.errors import BadRequest, Conflict, Forbidden
 from occid.occi.model import Action, AttributeValue, Changes, Entity, EntityFilter, Resource
 
 
 def entity(account: Account, volume: dict) -> Resource:
-    """The storage of C{volume} under C{account}'s current catalog."""
-    return entity_from_volume(volume, account.catalog.catalog, account.catalog.public_host)
+    """
+    The storage of C{volume} under C{account}'s current catalog.
+    @raise Unreadable: occid cannot read C{volume} (L{readable}).
+    """
+    return readable(infra.STORAGE, volume, lambda volume: entity_from_volume(
+        volume, account.catalog.catalog, account.catalog.public_host))
 
 
 def describe(account: Account, scope: Scope, id: str) -> dict:
-    """Volume C{id} as the principal may see it.  @raise NotFound: otherwise."""
-    if not valid_id("vol", id):
-        raise NotFound(f"no storage {id}")
-    volumes = account.recent.describe(id, lambda: account.client.describe_volumes(
+    """Volume C{id} as the principal may see it.  @raise NotFound: otherwise (L{visible.one})."""
+    return visible.one(account, infra.STORAGE, "vol", id, lambda: account.client.describe_volumes(
         VolumeIds=[id], Filters=scope.filters())["Volumes"])
-    if not volumes:
-        raise NotFound(f"no storage {id}")
-    return volumes[0]
 
 
 @translated
 def list_storage(account: Account, scope: Scope, filter: EntityFilter) -> list[Entity]:
-    """The principal's visible volumes passing C{filter}, ordered by id."""
+    """
+    The principal's visible volumes passing C{filter}, ordered by id;
+    those occid cannot read are left out (L{each}).
+    """
     pages = account.client.get_paginator("describe_volumes").paginate(
         Filters=scope.filters(owned_only=filter.owned_only),
         PaginationConfig={"PageSize": 500})
-    entities = (entity(account, v) for page in pages for v in page["Volumes"])
+    entities = each(account.label, infra.STORAGE, (v for page in pages for v in page["Volumes"]),
+                    lambda volume: entity(account, volume))
     return sorted((e for e in entities if filter.matches(e)), key=lambda e: e.id)
 
 
@@ -65,11 +72,29 @@ def create_storage(account: Account, scope: Scope, parameters: dict) -> Entity:
     """
     Create one volume (one CreateVolume with the planned C{parameters}),
     from the snapshot they name once it is checked
-    (L{snapshots.restore_parameters}), within the account's limits.
+    (L{snapshots.restore_parameters}), within the account's limits.  Its
+    client token is also its L{TOKEN_TAG}: when the answer is lost, the
+    volume it may have made is looked up by it (L{outcome.settle}).
     """
     quotas.check_volume(account, scope, parameters["Size"])
-    volume = account.client.create_volume(
-        **snapshots.restore_parameters(account, scope, parameters))
+    token = str(uuid.uuid4())
+    parameters = dict(snapshots.restore_parameters(account, scope, parameters),
+                      ClientToken=token, TagSpecifications=[
+                          dict(spec, Tags=[*spec["Tags"], {"Key": TOKEN_TAG, "Value": token}])
+                          for spec in parameters["TagSpecifications"]])
+    try:
+        volume = account.client.create_volume(**parameters)
+    except Exception as error:
+        if not outcome.lost(error):
+            raise
+        # It may have been made before the answer was lost.
+        found = outcome.settle(infra.STORAGE, error, False, lambda: next(iter(
+            account.client.describe_volumes(Filters=[
+                {"Name": f"tag:{TOKEN_TAG}", "Values": [token]}])["Volumes"]), None))
+        if found is None:
+            error.add_note(f"no volume made with client token {token}")
+            raise
+        volume = found
     account.recent.add(volume["VolumeId"])
     return entity(account, volume)
 

@@ -27,7 +27,7 @@ from occid.ec2.fullupdate import TEMPLATE_PARENTS, definition_of
 from occid.gsi.principal import Principal
 from occid.interfaces import IEntityCollection
 from occid.occi import infrastructure as infra
-from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound
+from occid.occi.errors import BadRequest, Conflict, Forbidden
 from occid.occi.model import (
     Action,
     AttributeValue,
@@ -147,7 +147,7 @@ class MemoryCollection:
     def _stored(self, id: str) -> _Stored:
         stored = self._store.entities.get(self._key(id))
         if stored is None or not self._visible(stored):
-            raise NotFound(f"no {self.kind.term} {id} here")
+            raise refusals.not_found(self.kind, id)
         return stored
 
     def _render(self, stored: _Stored) -> Entity:
