@@ -81,6 +81,8 @@ class GridConfig:
     crl: CrlMode = CrlMode.IF_VALID
     legacy_proxies: bool = False
     limited_proxies: LimitedProxies = LimitedProxies.READ_ONLY
+    #: A file of banned identities (L{occid.server.banlist}); unset: none.
+    banned: str = ""
 
     def __post_init__(self) -> None:
         coerce(self, "crl", CrlMode)

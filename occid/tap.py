@@ -7,6 +7,8 @@ service tree.  Wiring only: every piece is built elsewhere.
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -15,7 +17,6 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
-from twisted.python.threadpool import ThreadPool
 
 from occid import __version__
 from occid import config as configmodule
@@ -23,19 +24,13 @@ from occid.demo import preparation
 from occid.demo.announce import AnnounceService
 from occid.demo.emulator import EmulatorService
 from occid.demo.issuer import issuer_service
-from occid.ec2.backend import ThreadPoolService, make_backend_service
 from occid.ec2.profiles import check_profiles
-from occid.gsi.authenticator import GridAuthenticator
-from occid.gsi.chain import ChainOptions
-from occid.policy import AccountPolicy
 from occid.server import preflight
-from occid.server.channel import log_dropped_ac
-from occid.server.credentials import make_identify
-from occid.server.pipeline import make_root
-from occid.server.reload import ReloadService, TrustFiles
-from occid.server.site import make_site
-from occid.server.tls import GridServerTLS
-from occid.server.tokens import TokenAuthenticator, TokenService
+from occid.server.generation import Generation, Generations
+from occid.server.reload import ReloadService, SpareDescriptors, TrustFiles
+
+#: twistd's default pid file, in the working directory.
+TWISTD_PIDFILE = "twistd.pid"
 
 
 class Options(usage.Options):
@@ -72,7 +67,9 @@ class Options(usage.Options):
             self["loaded"] = preflight.load(self["config"])
             check_profiles(self["loaded"])
         except configmodule.ConfigError as e:
-            raise usage.UsageError(str(e)) from e
+            # The one line that matters, without twistd's usage text.
+            print(f"occid: {e}", file=sys.stderr)
+            raise SystemExit(1) from None
 
     def _prepare_demo(self) -> None:
         """Credentials, environment and configuration of the demo; --config names its file."""
@@ -84,36 +81,17 @@ class Options(usage.Options):
             raise usage.UsageError("the demo needs moto: pip install 'occid[demo]'")
         self["demo_setup"] = preparation.prepare(self["demo-dir"], self["port"])
         self["config"] = self["demo_setup"].files.config
-
-
-#: The most calls to OIDC issuers at once (a pool of their own, so that a
-#: slow issuer holds up neither EC2 calls nor DNS).
-TOKEN_THREADS = 4
-
-
-def _token_authenticator(oidc: configmodule.OidcConfig, reactor: Any,
-                         top: service.MultiService) -> TokenAuthenticator | None:
-    """
-    With C{[oidc]} issuers, the token authenticator, its thread pool and the
-    service fetching the issuers' keys, under C{top}; else C{None}.
-    """
-    if not oidc.enabled:
-        return None
-    pool = ThreadPool(0, TOKEN_THREADS, "occid-oidc")
-    ThreadPoolService(reactor, pool).setServiceParent(top)
-
-    def run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
-        return deferToThreadPool(reactor, pool, function, *args, **kwargs)
-
-    tokens = TokenAuthenticator(oidc, reactor, run)
-    TokenService(tokens, oidc.refresh, reactor).setServiceParent(top)
-    return tokens
+        # twistd's pid file goes with the demo's other files, unless one was asked for.
+        parent = getattr(self, "parent", None)
+        if parent is not None and parent.get("pidfile") == TWISTD_PIDFILE:
+            parent["pidfile"] = os.path.join(os.path.abspath(self["demo-dir"]), TWISTD_PIDFILE)
 
 
 def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     """
-    The daemon: the EC2 backend (thread pool, catalogs, reconciler), the TLS
-    listener serving the OCCI resource, and the trust reload service.
+    The daemon: the configuration's generation (EC2 backend, OCCI resource,
+    authenticator: L{occid.server.generation}), the TLS listener serving it,
+    and the reload service (trust files polled, everything on SIGHUP).
 
     @param options: the parsed L{Options}.
     @param reactor: the reactor everything runs on (and the one clock);
@@ -131,39 +109,24 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
         # Before the token service, which fetches its keys when it starts.
         issuer_service(demo_setup.issuer, reactor).setServiceParent(top)
 
-    grid = config.grid
-    files = TrustFiles(config.server, grid, reactor)
-    trust = files.load()
-    authenticator = GridAuthenticator(
-        trust.store,
-        trust.vomsdir,
-        ChainOptions.from_config(grid),
-        host=config.server.public_host,
-        log_dropped=log_dropped_ac,
-    )
-    policy = AccountPolicy(config.accounts, limited_proxies=grid.limited_proxies)
-
-    backend, backend_service = make_backend_service(config, reactor)
-    backend_service.setServiceParent(top)
-
-    tokens = _token_authenticator(config.oidc, reactor, top)
-    tls = GridServerTLS(trust.context)
-    root = make_root(backend, policy, make_identify(tokens, reactor),
-                     config.server.public_url, reactor)
-    site = make_site(
-        root, config.server.max_body, config.server.request_timeout, reactor, authenticator
-    )
-    listener = strports.service(
-        config.server.listen,
-        TLSMemoryBIOFactory(tls, False, site, clock=reactor),
-        reactor=reactor,
-    )
-    listener.setServiceParent(top)
     def in_reactor_pool(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
         # The injected reactor's pool, asked for when a reload runs.
         return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
 
-    ReloadService(files, tls, authenticator, reactor, in_reactor_pool).setServiceParent(top)
+    spare = SpareDescriptors()
+    files = TrustFiles(config.server, config.grid, reactor, spare)
+    first = Generation(1, config, files, files.load(), reactor)
+    generations = Generations(options["config"], first, spare, reactor, in_reactor_pool)
+    generations.setServiceParent(top)
+    listener = strports.service(
+        config.server.listen,
+        TLSMemoryBIOFactory(generations.tls, False, generations.site, clock=reactor),
+        reactor=reactor,
+    )
+    listener.setServiceParent(top)
+    reload = ReloadService(generations.fingerprint, generations.load_trust,
+                           generations.apply_trust, generations.reload, reactor, in_reactor_pool)
+    reload.setServiceParent(top)
     if demo_setup is not None:
         # Last: the listener is up when the commands are printed.
         AnnounceService(demo_setup, emulator).setServiceParent(top)
