@@ -169,6 +169,25 @@ list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
         """Where the log ends now, for L{log} to read only what follows."""
         return len(self.log())
 
+    def wait_for_log(self, words: str, since: int = 0, timeout: float = 30.0) -> str:
+        """The first log line after the mark C{since} holding C{words}, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log(since).splitlines():
+                if words in line:
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no log line with {words!r} in {timeout} s:\n{self.log(since)}")
+            time.sleep(0.05)
+
+    def rewrite_config(self, old: str, new: str) -> None:
+        """Replace C{old} by C{new} in the configuration file (C{old} must be there)."""
+        with open(self.config_path, encoding="utf-8") as f:
+            text = f.read()
+        assert old in text, f"{old!r} is not in {self.config_path}"
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            f.write(text.replace(old, new))
+
     def log(self, since: int = 0) -> str:
         """What the daemon logged (after the mark C{since})."""
         try:

@@ -159,10 +159,10 @@ class Generation:
         def stopped(_: object) -> None:
             for pool in _pool_services(self.service):
                 pool.release()
-            log.info("Stopped configuration generation {number}", number=self.number)
+            log.info("Stopped the services of generation {number}", number=self.number)
 
         maybeDeferred(self.service.disownServiceParent).addCallback(stopped).addErrback(
-            lambda failure: log.failure("Stopping configuration generation {number}", failure,
+            lambda failure: log.failure("Stopping the services of generation {number}", failure,
                                         number=self.number))
 
 
@@ -284,9 +284,9 @@ class Generations(MultiService):
         new.service.setServiceParent(self)
         self.tls.replace(new.context)
         _use_limits(self.site, new.limits)
-        old.retire()
         log.info("Reloaded the configuration from {path} (generation {number})",
                  path=self._path, number=new.number)
+        old.retire()
         return fingerprint
 
 
