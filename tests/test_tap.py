@@ -92,6 +92,19 @@ def test_bad_configuration_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err == f"occid: {path}: [server] port: unknown key\n"
 
 
+def test_twistd_prints_one_line_for_a_bad_configuration(tmp_path):
+    """C{twistd occid --config bad.toml} prints the one line on stderr, no usage, and fails."""
+    path = tmp_path / "bad.toml"
+    path.write_text("[server]\nport = 1\n")
+    result = subprocess.run(
+        [*twistd_command(), "--nodaemon", "--pidfile=", "occid", "--config", str(path)],
+        cwd=tmp_path, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True,
+        timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode != 0
+    assert result.stderr == f"occid: {path}: [server] port: unknown key\n"
+    assert result.stdout == ""
+
+
 def test_make_service(config_file):
     """
     makeService wires the TLS listener on the configured endpoint, whose
