@@ -13,7 +13,6 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import getPlugins
 from twisted.protocols.tls import TLSMemoryBIOFactory
-from twisted.python import usage
 
 from occid import __version__, tap
 from occid.server.channel import GridHTTPChannel

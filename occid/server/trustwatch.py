@@ -102,7 +102,7 @@ class TrustWatcher(Generic[T]):
         return timer
 
 
-def one_line(error: BaseException) -> str:
+def one_line(error: BaseException | None) -> str:
     """
     What went wrong, for an admin, on one line: a system error with its
     file name, anything else by its message (and type, when it has none).
@@ -110,5 +110,5 @@ def one_line(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         where = f": {error.filename}" if error.filename else ""
         return f"{error.strerror}{where}"
-    text = " ".join(str(error).split())
+    text = " ".join(str(error).split()) if error is not None else ""
     return text or type(error).__name__
