@@ -25,8 +25,8 @@ from occid.demo.announce import AnnounceService
 from occid.demo.emulator import EmulatorService
 from occid.demo.issuer import issuer_service
 from occid.ec2.profiles import check_profiles
+from occid.generation import Generation, Generations
 from occid.server import preflight
-from occid.server.generation import Generation, Generations
 from occid.server.reload import ReloadService, SpareDescriptors, TrustFiles
 
 #: twistd's default pid file, in the working directory.
@@ -90,7 +90,7 @@ class Options(usage.Options):
 def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     """
     The daemon: the configuration's generation (EC2 backend, OCCI resource,
-    authenticator: L{occid.server.generation}), the TLS listener serving it,
+    authenticator: L{occid.generation}), the TLS listener serving it,
     and the reload service (trust files polled, everything on SIGHUP).
 
     @param options: the parsed L{Options}.

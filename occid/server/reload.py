@@ -4,7 +4,7 @@ Keeps the running daemon's trust and configuration current without a
 restart.  The trust material (CA directory with its CRLs, vomsdir, the ban
 list, and the TLS context built over them) is read at start and re-read
 when those files change (polled), then applied to the current generation
-(L{occid.server.generation}: the listener's connection creator, the
+(L{occid.generation}: the listener's connection creator, the
 authenticator, which drops its cache of validated principals and moves to a
 new epoch, and the ban check).  C{SIGHUP} reloads the whole configuration,
 the trust material with it.

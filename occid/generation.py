@@ -26,6 +26,9 @@ epoch, L{occid.server.channel}).
 
 Not part of a generation: the listening socket.  A changed C{[server]
 listen} is logged as ignored until a restart.
+
+This module builds both edges (the Twisted one of L{occid.server} and the
+EC2 one of L{occid.ec2}), so it sits beside L{occid.tap}, on top of them.
 """
 
 from __future__ import annotations
