@@ -59,7 +59,7 @@ from occid.server import preflight
 from occid.server.channel import log_dropped_ac
 from occid.server.credentials import make_identify
 from occid.server.pipeline import make_root
-from occid.server.reload import SpareDescriptors, Trust, TrustFiles
+from occid.server.reload import Reloaded, SpareDescriptors, Trust, TrustFiles
 from occid.server.site import Limits, OCCIRequest, OCCISite, make_site
 from occid.server.tls import GridServerTLS
 from occid.server.tokens import TokenAuthenticator, TokenService
@@ -244,10 +244,10 @@ class Generations(MultiService):
 
     # -- the whole configuration, on SIGHUP ---------------------------------------------
 
-    def reload(self) -> Deferred[object] | None:
+    def reload(self) -> Deferred[Reloaded | None] | None:
         """
         Read the configuration file again and, if it is usable, serve it.
-        Returns a Deferred firing with the new trust files' fingerprint (or
+        Returns a Deferred firing with what the poll must know of it (or
         C{None} when the old configuration stays), or C{None} when a reload
         is already running.
         """
@@ -259,7 +259,7 @@ class Generations(MultiService):
         d.addCallback(self._swap)
         d.addErrback(self._refused)
 
-        def done(result: object) -> object:
+        def done(result: Reloaded | None) -> Reloaded | None:
             self._reloading = False
             return result
 
@@ -276,7 +276,7 @@ class Generations(MultiService):
         reason = str(error) if isinstance(error, ConfigError) else one_line(error)
         log.error("Configuration not reloaded, the old one keeps serving: {reason}", reason=reason)
 
-    def _swap(self, read: tuple[Config, TrustFiles, Trust, object]) -> object:
+    def _swap(self, read: tuple[Config, TrustFiles, Trust, object]) -> Reloaded:
         """In the reactor thread: build the new generation and serve it."""
         config, files, trust, fingerprint = read
         new = Generation(self.current.number + 1, config, files, trust, self._reactor)
@@ -290,7 +290,7 @@ class Generations(MultiService):
         log.info("Reloaded the configuration from {path} (generation {number})",
                  path=self._path, number=new.number)
         old.retire()
-        return fingerprint
+        return Reloaded(fingerprint, config.grid.poll_interval)
 
 
 def _use_limits(site: OCCISite, limits: Limits) -> None:

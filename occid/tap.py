@@ -125,7 +125,8 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     )
     listener.setServiceParent(top)
     reload = ReloadService(generations.fingerprint, generations.load_trust,
-                           generations.apply_trust, generations.reload, reactor, in_reactor_pool)
+                           generations.apply_trust, generations.reload, reactor, in_reactor_pool,
+                           config.grid.poll_interval)
     reload.setServiceParent(top)
     if demo_setup is not None:
         # Last: the listener is up when the commands are printed.

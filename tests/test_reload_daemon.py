@@ -8,6 +8,7 @@ and the ban list reach connections opened before them.
 import http.client
 import signal
 import ssl
+import time
 
 import pytest
 
@@ -110,6 +111,29 @@ def test_revoked_on_a_kept_alive_connection(pki, started, tmp_path):
         client.close()
     result = curl(daemon, proxy)
     assert (result.status, "revoked" in result.body) == (401, True), result.body
+
+
+def test_revoked_by_the_poll(pki, started, tmp_path):
+    """
+    Without a signal, a new CRL is found by the poll (C{poll_interval = 1})
+    and a kept-alive connection of the revoked proxy gets 401 within a few
+    intervals.
+    """
+    user, _, proxy = user_proxy(pki, tmp_path, "Polled Revoked")
+    daemon = started(grid="poll_interval = 1")
+    client = KeptAlive(daemon, proxy)
+    try:
+        assert client.get()[0] == 200
+        pki.revoke(user)
+        pki.write_crl()
+        written = time.monotonic()
+        while (answer := client.get())[0] == 200:
+            assert time.monotonic() - written < 5, "the new CRL was not applied within 5 s"
+            time.sleep(0.1)
+        assert (answer[0], "revoked" in answer[1]) == (401, True), answer
+    finally:
+        client.close()
+    assert "Reloaded the trust directories" in daemon.log()
 
 
 def test_new_configuration_on_sighup(pki, started, tmp_path):

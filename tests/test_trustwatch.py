@@ -21,7 +21,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from occid.config import GridConfig, ServerConfig
-from occid.server.reload import ReloadService, SpareDescriptors, TrustFiles
+from occid.server.reload import Reloaded, ReloadService, SpareDescriptors, TrustFiles
 from occid.server.trustwatch import TrustWatcher
 from tests.pki import PKI
 
@@ -141,7 +141,9 @@ class ReloadServiceTests(SynchronousTestCase):
 
         def reload_all():
             self.reloads.append(True)
-            return defer.succeed("reloaded-fingerprint")
+            return defer.succeed(Reloaded(self.files.fingerprint(), self.interval))
+
+        self.interval = 60
 
         self.service = ReloadService(
             # The scan runs inline instead of in a worker thread.
@@ -212,6 +214,17 @@ class ReloadServiceTests(SynchronousTestCase):
         handler = signal.getsignal(signal.SIGHUP)
         handler(signal.SIGHUP, None)
         self.assertEqual(self.reloads, [True])
-        self.assertEqual(self.service.watcher._seen, "reloaded-fingerprint")
+        self.assertEqual(self.service.watcher._seen, self.files.fingerprint())
         self.service.stopService()
         self.assertIs(signal.getsignal(signal.SIGHUP), self.previous)
+
+    def test_poll_follows_the_reloaded_interval(self):
+        """After SIGHUP, the poll runs at the new configuration's C{poll_interval}."""
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.interval = 5
+        self.service._reload()
+        self.pki.issue_ca("/DC=org/DC=example/CN=Second CA")
+        self.reactor.advance(5)
+        self.assertEqual(len(self.applied), 1)
+        self.assertEqual(self.service._timer.step, 5)

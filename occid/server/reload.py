@@ -42,9 +42,6 @@ from occid.server.identity import now
 from occid.server.tls import build_context
 from occid.server.trustwatch import RunInThread, TrustWatcher
 
-#: How often the trust dir, vomsdir and ban list are checked for changes, in seconds.
-TRUST_POLL_INTERVAL = 60
-
 #: The signal that makes the daemon re-read its configuration at once.
 RELOAD_SIGNAL = signal.SIGHUP
 
@@ -107,6 +104,19 @@ class SpareDescriptors:
                     raise
             time.sleep(EMFILE_PAUSE)
         raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """
+    What a reload of the whole configuration tells the poll.
+
+    @ivar fingerprint: the fingerprint of the trust files it read.
+    @ivar interval: the poll's interval in the new configuration, in seconds.
+    """
+
+    fingerprint: object
+    interval: float
 
 
 @dataclass(frozen=True)
@@ -175,8 +185,8 @@ class TrustFiles:
 class ReloadService(MultiService):
     """
     Reloads the trust material when its files change (polled every
-    C{interval} seconds), and the whole configuration at once on
-    L{RELOAD_SIGNAL} while the service runs.
+    C{interval} seconds, C{[grid] poll_interval}), and the whole
+    configuration at once on L{RELOAD_SIGNAL} while the service runs.
     """
 
     _previous: _Handler = None
@@ -184,16 +194,16 @@ class ReloadService(MultiService):
 
     def __init__(
         self, fingerprint: Callable[[], object], load: Callable[[], Any],
-        apply: Callable[[Any], None], reload_all: Callable[[], Deferred[object] | None],
-        reactor: IReactorTime, run_in_thread: RunInThread, interval: float = TRUST_POLL_INTERVAL,
+        apply: Callable[[Any], None], reload_all: Callable[[], Deferred[Reloaded | None] | None],
+        reactor: IReactorTime, run_in_thread: RunInThread, interval: float,
     ):
         """
         @param fingerprint: the current trust files' fingerprint (blocking).
         @param load: reads the current trust files (blocking).
         @param apply: applies what C{load} read, in the reactor thread.
-        @param reload_all: reloads the whole configuration (on the signal);
-            a Deferred of the new trust files' fingerprint (C{None}: the
-            old configuration stays), or C{None} when one is running.
+        @param reload_all: reloads the whole configuration (on the signal):
+            a Deferred of its L{Reloaded} (C{None}: the old configuration
+            stays), or C{None} when a reload is already running.
         @param reactor: the reactor: the poll's clock, and what runs the
             signal's reload (it must also provide C{IReactorCore} and
             C{IReactorFromThreads}).
@@ -205,7 +215,8 @@ class ReloadService(MultiService):
         self._reactor = reactor
         self._reload_all = reload_all
         self.watcher = TrustWatcher(fingerprint, load, apply, run_in_thread)
-        self.watcher.service(interval, reactor).setServiceParent(self)
+        self._timer = self.watcher.service(interval, reactor)
+        self._timer.setServiceParent(self)
 
     def startService(self) -> None:
         super().startService()
@@ -228,7 +239,16 @@ class ReloadService(MultiService):
         IReactorFromThreads(self._reactor).callFromThread(self._reload)
 
     def _reload(self) -> None:
-        """Reload everything; the poll then knows the trust files it read."""
-        reloaded = self._reload_all()
-        if reloaded is not None:
-            reloaded.addCallback(lambda seen: None if seen is None else self.watcher.saw(seen))
+        """Reload everything; the poll then knows the trust files it read, and its new interval."""
+        reloading = self._reload_all()
+        if reloading is not None:
+            reloading.addCallback(self._reloaded)
+
+    def _reloaded(self, reloaded: Reloaded | None) -> None:
+        if reloaded is None:
+            return
+        self.watcher.saw(reloaded.fingerprint)
+        if reloaded.interval != self._timer.step:
+            self._timer.disownServiceParent()
+            self._timer = self.watcher.service(reloaded.interval, self._reactor)
+            self._timer.setServiceParent(self)
