@@ -139,8 +139,9 @@ def test_revoked_by_the_poll(pki, started, tmp_path):
 def test_new_configuration_on_sighup(pki, started, tmp_path):
     """
     A changed C{instance_types} and account C{fqans} are served after
-    SIGHUP without a restart; a bad configuration then leaves them serving,
-    with one log line saying why.
+    SIGHUP without a restart, and the old configuration's services stop; a
+    bad configuration then leaves the new one serving, with one log line
+    saying why.
     """
     _, _, testvo = user_proxy(pki, tmp_path, "Test Member")
     _, _, newvo = user_proxy(pki, tmp_path, "New Member", vo="newvo")
@@ -152,8 +153,9 @@ def test_new_configuration_on_sighup(pki, started, tmp_path):
     daemon.rewrite_config('instance_types = ["t3.micro", "t3.small"]',
                           'instance_types = ["t3.micro", "t3.large"]')
     daemon.rewrite_config('fqans = ["/othervo"]', 'fqans = ["/othervo", "/newvo"]')
-    line, _ = sighup(daemon)
+    line, mark = sighup(daemon)
     assert "Reloaded the configuration" in line
+    daemon.wait_for_log("Stopped the services of generation 1", mark)
     after = curl(daemon, testvo, "/-/", "-H", "Accept: text/plain")
     assert after.status == 200
     assert "t3.large" in after.body and "t3.small" not in after.body
