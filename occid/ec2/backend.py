@@ -343,6 +343,7 @@ class ThreadPoolService(Service):
     """
 
     _trigger: Any = None
+    _stopped = False
 
     def __init__(self, reactor: IReactorCore, pool: ThreadPool):
         self._reactor = reactor
@@ -351,7 +352,12 @@ class ThreadPoolService(Service):
     def startService(self) -> None:
         super().startService()
         self.pool.start()
-        self._trigger = self._reactor.addSystemEventTrigger("after", "shutdown", self.pool.stop)
+        self._trigger = self._reactor.addSystemEventTrigger("after", "shutdown", self._stop)
+
+    def _stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self.pool.stop()
 
     def release(self) -> None:
         """
@@ -361,7 +367,8 @@ class ThreadPoolService(Service):
         if self._trigger is not None:
             self._reactor.removeSystemEventTrigger(self._trigger)
             self._trigger = None
-            IReactorThreads(self._reactor).callInThread(self.pool.stop)
+        if not self._stopped:
+            IReactorThreads(self._reactor).callInThread(self._stop)
 
 
 def region_label(config: Config, region: str) -> str:
