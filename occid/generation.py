@@ -181,7 +181,7 @@ def _pool_services(service: IService) -> Iterator[ThreadPoolService]:
 def read_generation(path: str, spare: SpareDescriptors, reactor: Any) -> tuple[Config, TrustFiles, Trust]:
     """
     Read and check the configuration at C{path} and the trust material it
-    names (blocking: at start, or in a worker thread).
+    names (blocking: in a worker thread).
 
     @raise ConfigError: the configuration is not usable.
     @raise Exception: the trust material cannot be read.

@@ -8,6 +8,7 @@ as an independent client.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -59,13 +60,16 @@ class Daemon:
     """
     One occid process.  C{grid}, C{aws} and C{images} are extra lines of
     those sections, C{accounts} the C{[[accounts]]} tables, C{instance_types} the
-    resource_tpl offered.
+    resource_tpl offered; C{max_descriptors} its C{RLIMIT_NOFILE} (as systemd's
+    C{LimitNOFILE}).
     """
 
     def __init__(self, directory: str, pki, moto_endpoint: str, *, grid: str = "",
                  aws: str = "", images: str = "", accounts: str = ACCOUNTS,
-                 instance_types: tuple[str, ...] = ("t3.micro", "t3.small")):
+                 instance_types: tuple[str, ...] = ("t3.micro", "t3.small"),
+                 max_descriptors: int | None = None):
         self.directory = directory
+        self.max_descriptors = max_descriptors
         self.pki = pki
         self.port = free_port()
         self.url = f"https://localhost:{self.port}"
@@ -124,6 +128,7 @@ list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
         process = self._process = subprocess.Popen(
             self.command(), cwd=self.directory, env=self.environment(),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            preexec_fn=None if self.max_descriptors is None else self._limit_descriptors,
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -139,6 +144,10 @@ list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
                     self.stop()
                     raise RuntimeError(f"occid did not listen in time:\n{self.log()}") from None
                 time.sleep(0.1)
+
+    def _limit_descriptors(self) -> None:
+        """In the child, before twistd: at most C{max_descriptors} open files."""
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_descriptors, self.max_descriptors))
 
     def stop(self) -> bool:
         """

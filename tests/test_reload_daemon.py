@@ -7,6 +7,7 @@ and the ban list reach connections opened before them.
 
 import http.client
 import signal
+import socket
 import ssl
 import time
 
@@ -134,6 +135,36 @@ def test_revoked_by_the_poll(pki, started, tmp_path):
     finally:
         client.close()
     assert "Reloaded the trust directories" in daemon.log()
+
+
+def test_revoked_while_out_of_descriptors(pki, started, tmp_path):
+    """
+    With every descriptor of the daemon taken by idle connections
+    (C{EMFILE}), the poll still reads a new CRL (with its spare
+    descriptors) and a kept-alive connection of the revoked proxy gets 401.
+    """
+    user, _, proxy = user_proxy(pki, tmp_path, "Flood Revoked")
+    daemon = started(grid="poll_interval = 1", max_descriptors=128)
+    client = KeptAlive(daemon, proxy)
+    flood = []
+    try:
+        assert client.get()[0] == 200
+        mark = daemon.log_mark()
+        for _ in range(200):
+            flood.append(socket.create_connection(("127.0.0.1", daemon.port), timeout=10))
+        daemon.wait_for_log("EMFILE", mark)
+        pki.revoke(user)
+        pki.write_crl()
+        written = time.monotonic()
+        while (answer := client.get())[0] == 200:
+            assert time.monotonic() - written < 10, (
+                f"the new CRL was not applied within 10 s:\n{daemon.log(mark)}")
+            time.sleep(0.2)
+        assert (answer[0], "revoked" in answer[1]) == (401, True), answer
+    finally:
+        client.close()
+        for connection in flood:
+            connection.close()
 
 
 def test_new_configuration_on_sighup(pki, started, tmp_path):
