@@ -279,7 +279,10 @@ class Generations(MultiService):
     def _swap(self, read: tuple[Config, TrustFiles, Trust, object]) -> Reloaded:
         """In the reactor thread: build the new generation and serve it."""
         config, files, trust, fingerprint = read
-        new = Generation(self.current.number + 1, config, files, trust, self._reactor)
+        # Its EC2 clients read botocore's data files: with the spares, as
+        # nothing else in this thread can take them meanwhile.
+        with self._spare.released():
+            new = Generation(self.current.number + 1, config, files, trust, self._reactor)
         if config.server.listen != self._listen:
             log.warn("[server] listen changed to {new}: ignored until a restart "
                      "(still listening on {old})", new=config.server.listen, old=self._listen)

@@ -141,7 +141,8 @@ def test_revoked_while_out_of_descriptors(pki, started, tmp_path):
     """
     With every descriptor of the daemon taken by idle connections
     (C{EMFILE}), the poll still reads a new CRL (with its spare
-    descriptors) and a kept-alive connection of the revoked proxy gets 401.
+    descriptors) and a kept-alive connection of the revoked proxy gets 401;
+    SIGHUP still reloads the whole configuration.
     """
     user, _, proxy = user_proxy(pki, tmp_path, "Flood Revoked")
     daemon = started(grid="poll_interval = 1", max_descriptors=128)
@@ -161,6 +162,8 @@ def test_revoked_while_out_of_descriptors(pki, started, tmp_path):
                 f"the new CRL was not applied within 10 s:\n{daemon.log(mark)}")
             time.sleep(0.2)
         assert (answer[0], "revoked" in answer[1]) == (401, True), answer
+        line, _ = sighup(daemon)
+        assert "Reloaded the configuration" in line
     finally:
         client.close()
         for connection in flood:
