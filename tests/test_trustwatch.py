@@ -5,6 +5,7 @@ a failed reload keeps the old trust, and what is read reaches the listener
 and the authenticator.
 """
 
+import builtins
 import errno
 import os
 import shutil
@@ -21,7 +22,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from occid.config import GridConfig, ServerConfig
-from occid.server.reload import Reloaded, ReloadService, SpareDescriptors, TrustFiles
+from occid.gsi import trust as trust_module
+from occid.server.reload import EMFILE_TRIES, Reloaded, ReloadService, SpareDescriptors, TrustFiles
 from occid.server.trustwatch import TrustWatcher
 from tests.pki import PKI
 
@@ -200,6 +202,29 @@ class ReloadServiceTests(SynchronousTestCase):
             for fd in taken:
                 os.close(fd)
         self.assertIn(self.pki.ca.certificate, [a.certificate for a in trust.store.authorities])
+
+    def test_out_of_descriptors_fails_the_whole_load(self):
+        """
+        A CRL that cannot be opened for want of descriptors (another thread
+        took the spares) fails the whole load, tried again a few times,
+        rather than leave the CRL out, which would let its revoked users in.
+        """
+        opened = []
+
+        def crowded(path, *args, **kwargs):
+            opened.append(path)
+            if path.endswith(".r0"):
+                raise OSError(errno.EMFILE, "Too many open files", path)
+            return builtins.open(path, *args, **kwargs)
+
+        trust_module.open = crowded
+        try:
+            with self.assertRaises(OSError) as e:
+                self.files.load()
+        finally:
+            del trust_module.open
+        self.assertEqual(e.exception.errno, errno.EMFILE)
+        self.assertEqual(len([path for path in opened if path.endswith(".r0")]), EMFILE_TRIES)
 
     def test_sighup_while_running(self):
         """

@@ -18,7 +18,6 @@ old trust keeps serving).
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import threading
@@ -35,7 +34,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorCore, IReactorFromThreads, IReactorTime
 
 from occid.config import CrlMode, GridConfig, ServerConfig
-from occid.gsi.trust import TrustStore, fingerprint
+from occid.gsi.trust import TrustStore, fingerprint, out_of_descriptors
 from occid.gsi.vomsdir import VomsDir
 from occid.server.banlist import BanList
 from occid.server.identity import now
@@ -81,7 +80,7 @@ class SpareDescriptors:
 
     @contextmanager
     def released(self) -> Iterator[None]:
-        """Give the spares up while the block runs (blocking: in a worker thread)."""
+        """Give the spares up while the block runs (waiting for another reader's block)."""
         with self._lock:
             self._depth += 1
             while self._held:
@@ -95,15 +94,16 @@ class SpareDescriptors:
 
     def run(self, function: Callable[[], T]) -> T:
         """C{function()} with the spares given up, tried again while it meets C{EMFILE}."""
-        for attempt in range(EMFILE_TRIES):
+        tries = 1
+        while True:
             try:
                 with self.released():
                     return function()
             except OSError as e:
-                if e.errno not in (errno.EMFILE, errno.ENFILE) or attempt == EMFILE_TRIES - 1:
+                if not out_of_descriptors(e) or tries == EMFILE_TRIES:
                     raise
+            tries += 1
             time.sleep(EMFILE_PAUSE)
-        raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
