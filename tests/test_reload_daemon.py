@@ -12,6 +12,9 @@ import ssl
 import time
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from occid.gsi.names import slash_dn
 from occid.server.banlist import SUSPENDED
@@ -203,6 +206,34 @@ def test_new_configuration_on_sighup(pki, started, tmp_path):
     assert "Traceback" not in logged
     assert "t3.large" in curl(daemon, testvo, "/-/", "-H", "Accept: text/plain").body
     assert curl(daemon, newvo).status == 200
+
+
+def served_certificate(daemon):
+    """The DER certificate a new TLS connection to the daemon is served."""
+    context = ssl.create_default_context(cafile=daemon.cacert)
+    with (
+        socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        return tls.getpeercert(binary_form=True)
+
+
+def test_new_host_certificate_on_sighup(pki, started, tmp_path):
+    """A new host certificate and key are served to new connections after SIGHUP."""
+    daemon = started()
+    before = served_certificate(daemon)
+    host = pki.issue_user(
+        "/DC=org/DC=example/OU=Hosts/CN=localhost", usages=[ExtendedKeyUsageOID.SERVER_AUTH],
+        extensions=[(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)])
+    cert, key = tmp_path / "newcert.pem", tmp_path / "newkey.pem"
+    host.write_pair(str(cert), str(key))
+    daemon.rewrite_config(f'host_cert = "{pki.directory}/hostcert.pem"', f'host_cert = "{cert}"')
+    daemon.rewrite_config(f'host_key = "{pki.directory}/hostkey.pem"', f'host_key = "{key}"')
+    line, _ = sighup(daemon)
+    assert "Reloaded the configuration" in line
+    after = served_certificate(daemon)
+    assert after != before
+    assert after == host.certificate.public_bytes(serialization.Encoding.DER)
 
 
 def test_banned_identity(pki, started, tmp_path):
