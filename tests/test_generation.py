@@ -117,3 +117,21 @@ def test_bad_file_keeps_the_generation(running):
                                   f"{path}: [aws] threads: must be between 1 and 200")
     assert "log_failure" not in event
 
+
+
+def test_changed_listen_is_ignored(running):
+    """A changed C{listen} is logged as needing a restart; the rest is reloaded."""
+    path, reactor, generations = running
+    path.write_text(path.read_text().replace('listen = "tcp:11443:interface=127.0.0.1"',
+                                             'listen = "tcp:11444"'))
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        generations.reload()
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    assert generations.current.number == 2
+    [warning] = [formatEvent(e) for e in events if e["log_level"] == LogLevel.warn]
+    assert warning == ("[server] listen changed to tcp:11444: ignored until a restart "
+                       "(still listening on tcp:11443:interface=127.0.0.1)")
+    assert [port for port, *_ in reactor.tcpServers] == [11443]
