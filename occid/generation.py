@@ -16,8 +16,10 @@ connection, so a swap is one assignment in the reactor thread: atomic.
 A reload reads and checks the new file completely first, in a worker
 thread (the same preflight as at start: parse, the files it names, the AWS
 profiles, the trust material); anything wrong is logged in one line and the
-old generation keeps serving.  Only then is the new generation built (its
-EC2 clients in the reactor thread, as at start) and swapped in.  A request
+old generation keeps serving.  Only then is the new generation built, in
+that thread too (its EC2 clients read botocore's data files; reloads run
+one at a time, so no other thread builds clients meanwhile), and swapped in
+in the reactor thread.  A request
 finishes on the generation it started on; the old generation's services
 (catalogue and reconciler timers, thread pools, the OIDC key fetcher) stop
 once its last request has ended.  Open connections validate their chains
@@ -105,8 +107,9 @@ class Generation:
     def __init__(self, number: int, config: Config, files: TrustFiles, trust: Trust,
                  reactor: Any):
         """
-        Build the generation (EC2 clients too: call it in the reactor
-        thread, before C{service} starts).
+        Build the generation, EC2 clients too (blocking: at start, or in a
+        worker thread while no other thread builds clients); nothing runs
+        before C{service} starts.
         """
         self.number = number
         self.config = config
@@ -265,10 +268,18 @@ class Generations(MultiService):
 
         return d.addBoth(done)
 
-    def _read(self) -> tuple[Config, TrustFiles, Trust, object]:
-        """In a worker thread: the checked configuration, its trust, their fingerprint."""
+    def _read(self) -> tuple[Generation, object]:
+        """
+        In a worker thread: the next generation, built from the checked
+        configuration and its trust (not started), and the trust files'
+        fingerprint.  Reloads run one at a time, so nothing else builds
+        boto3 clients meanwhile.
+        """
         config, files, trust = read_generation(self._path, self._spare, self._reactor)
-        return config, files, trust, files.fingerprint()
+        number = self.current.number + 1
+        # Its EC2 clients read botocore's data files: with the spares too.
+        new = self._spare.run(lambda: Generation(number, config, files, trust, self._reactor))
+        return new, files.fingerprint()
 
     def _refused(self, failure: Failure) -> None:
         """Log in one line why the new configuration is not used."""
@@ -276,13 +287,10 @@ class Generations(MultiService):
         reason = str(error) if isinstance(error, ConfigError) else one_line(error)
         log.error("Configuration not reloaded, the old one keeps serving: {reason}", reason=reason)
 
-    def _swap(self, read: tuple[Config, TrustFiles, Trust, object]) -> Reloaded:
-        """In the reactor thread: build the new generation and serve it."""
-        config, files, trust, fingerprint = read
-        # Its EC2 clients read botocore's data files: with the spares, as
-        # nothing else in this thread can take them meanwhile.
-        with self._spare.released():
-            new = Generation(self.current.number + 1, config, files, trust, self._reactor)
+    def _swap(self, read: tuple[Generation, object]) -> Reloaded:
+        """In the reactor thread: serve the new generation, retire the old one."""
+        new, fingerprint = read
+        config = new.config
         if config.server.listen != self._listen:
             log.warn("[server] listen changed to {new}: ignored until a restart "
                      "(still listening on {old})", new=config.server.listen, old=self._listen)
