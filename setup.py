@@ -1,5 +1,7 @@
 """Packaging for occid, an OCCI gateway to Amazon EC2 for grid users."""
 
+from glob import glob
+
 from setuptools import find_packages, setup
 
 with open("README.md", encoding="utf-8") as readme:
@@ -18,6 +20,12 @@ setup(
     packages=find_packages(exclude=["tests", "tests.*", "bench", "bench.*"])
     + ["twisted.plugins"],
     package_data={"occid.demo": ["demo_amis.json"]},
+    # The sample configuration and the systemd units, for the admin to copy
+    # (README: Install): <prefix>/share/occid/etc and <prefix>/share/occid/systemd.
+    data_files=[
+        ("share/occid/etc", ["etc/occid.toml"]),
+        ("share/occid/systemd", sorted(glob("systemd/*.service") + glob("systemd/*.timer"))),
+    ],
     install_requires=[
         "twisted[tls]>=24.7",
         "pyopenssl>=24.3",  # get_peer_cert_chain(as_cryptography=True)

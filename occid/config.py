@@ -89,6 +89,10 @@ class GridConfig:
     crl: CrlMode = CrlMode.IF_VALID
     legacy_proxies: bool = False
     limited_proxies: LimitedProxies = LimitedProxies.READ_ONLY
+    #: A file of banned identities (L{occid.server.banlist}); unset: none.
+    banned: str = ""
+    #: Seconds between looks for changes of the trust dir, vomsdir and ban list.
+    poll_interval: float = 60.0
 
     def __post_init__(self) -> None:
         coerce(self, "crl", CrlMode)
@@ -365,6 +369,9 @@ def _check(config: Config) -> None:
     for key in ("host_cert", "host_key"):
         if not getattr(server, key):
             fail(f"[server] {key}", "is required")
+
+    if not 1 <= config.grid.poll_interval <= 3600:
+        fail("[grid] poll_interval", "must be between 1 and 3600 seconds")
 
     check_aws(aws, fail)
     if server.request_timeout > 0:

@@ -29,6 +29,11 @@ class IAuthenticator(Interface):
     Turns the certificate chain a TLS client presented into a principal.
     """
 
+    epoch = Attribute(
+        "A value that changes whenever the trust material changes: a principal "
+        "validated under another epoch must be validated again (a connection "
+        "opened before a new CRL, say).")
+
     def authenticate(chain, tls_errors, now):
         """
         Validate a client chain and read its VOMS attributes.

@@ -7,6 +7,8 @@ service tree.  Wiring only: every piece is built elsewhere.
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -14,7 +16,6 @@ from twisted.application import service, strports
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.python import usage
-from twisted.python.threadpool import ThreadPool
 
 from occid import __version__
 from occid import config as configmodule
@@ -22,22 +23,14 @@ from occid.demo import preparation
 from occid.demo.announce import AnnounceService
 from occid.demo.emulator import EmulatorService
 from occid.demo.issuer import issuer_service
-from occid.ec2.backend import EC2Backend, ThreadPoolService, make_backend_service
 from occid.ec2.profiles import check_profiles
-from occid.gsi.authenticator import GridAuthenticator
-from occid.gsi.chain import ChainOptions
-from occid.policy import AccountPolicy
+from occid.generation import Generation, Generations
 from occid.server import logformat, preflight
-from occid.server.bounded import Deadlines
-from occid.server.channel import log_dropped_ac
-from occid.server.connections import CappedTLSFactory, Caps
-from occid.server.credentials import make_identify
 from occid.server.health import Check, make_health_site, trust_current
-from occid.server.pipeline import make_root
-from occid.server.reload import ReloadService, TrustFiles
-from occid.server.site import make_site
-from occid.server.tls import GridServerTLS
-from occid.server.tokens import TokenAuthenticator, TokenService
+from occid.server.reload import ReloadService, SpareDescriptors, TrustFiles
+
+#: twistd's default pid file, in the working directory.
+TWISTD_PIDFILE = "twistd.pid"
 
 
 class Options(usage.Options):
@@ -79,7 +72,9 @@ class Options(usage.Options):
             self["loaded"] = preflight.load(self["config"])
             check_profiles(self["loaded"])
         except configmodule.ConfigError as e:
-            raise usage.UsageError(str(e)) from e
+            # The one line that matters, without twistd's usage text.
+            print(f"occid: {e}", file=sys.stderr)
+            raise SystemExit(1) from None
 
     def _prepare_demo(self) -> None:
         """Credentials, environment and configuration of the demo; --config names its file."""
@@ -91,50 +86,41 @@ class Options(usage.Options):
             raise usage.UsageError("the demo needs moto: pip install 'occid[demo]'")
         self["demo_setup"] = preparation.prepare(self["demo-dir"], self["port"])
         self["config"] = self["demo_setup"].files.config
+        # twistd's pid file goes with the demo's other files, unless one was asked for.
+        parent = getattr(self, "parent", None)
+        if parent is not None and parent.get("pidfile") == TWISTD_PIDFILE:
+            parent["pidfile"] = os.path.join(os.path.abspath(self["demo-dir"]), TWISTD_PIDFILE)
 
 
-#: The most calls to OIDC issuers at once (a pool of their own, so that a
-#: slow issuer holds up neither EC2 calls nor DNS).
-TOKEN_THREADS = 4
-
-
-def _token_authenticator(oidc: configmodule.OidcConfig, reactor: Any,
-                         top: service.MultiService) -> TokenAuthenticator | None:
+def readiness_checks(generations: Generations, reactor: Any) -> list[Check]:
     """
-    With C{[oidc]} issuers, the token authenticator, its thread pool and the
-    service fetching the issuers' keys, under C{top}; else C{None}.
+    What C{/readyz} checks, in the generation serving when it asks: the
+    trust store in use and its CRLs, every account's catalogue in every
+    region, and no account's EC2 breaker open in any region.
     """
-    if not oidc.enabled:
-        return None
-    pool = ThreadPool(0, TOKEN_THREADS, "occid-oidc")
-    ThreadPoolService(reactor, pool).setServiceParent(top)
+    def trust() -> list[str]:
+        generation = generations.current
+        check = trust_current(lambda: generation.authenticator.trust,
+                              generation.config.grid.crl, reactor)
+        return list(check())
 
-    def run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
-        return deferToThreadPool(reactor, pool, function, *args, **kwargs)
+    def breakers() -> list[str]:
+        return [f"EC2 does not answer account {account} in {region}: its breaker is {state}"
+                for account, region, state in generations.current.backend.breaker_states()
+                if state == "open"]
 
-    tokens = TokenAuthenticator(oidc, reactor, run)
-    TokenService(tokens, oidc.refresh, reactor).setServiceParent(top)
-    return tokens
+    def catalogues() -> list[str]:
+        return list(generations.current.backend.catalogue_problems())
 
-
-def readiness_checks(config: configmodule.Config, authenticator: GridAuthenticator,
-                     backend: EC2Backend, reactor: Any) -> list[Check]:
-    """
-    What C{/readyz} checks: the trust store in use and its CRLs, and every
-    account's catalogue in every region.
-    """
-    return [
-        trust_current(lambda: authenticator.trust, config.grid.crl, reactor),
-        backend.catalogue_problems,
-    ]
+    return [trust, catalogues, breakers]
 
 
 def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     """
-    The daemon: the EC2 backend (thread pool, catalogs, reconciler), the TLS
-    listener serving the OCCI resource, the metrics listener (with
-    C{[metrics]}), and the trust reload service; logging as
-    C{--log-format} says.
+    The daemon: the configuration's generation (EC2 backend, OCCI resource,
+    authenticator: L{occid.generation}), the TLS listener serving it, the
+    metrics listener (with C{[metrics]}), and the reload service (trust
+    files polled, everything on SIGHUP); logging as C{--log-format} says.
 
     @param options: the parsed L{Options}.
     @param reactor: the reactor everything runs on (and the one clock);
@@ -152,45 +138,25 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
         # Before the token service, which fetches its keys when it starts.
         issuer_service(demo_setup.issuer, reactor).setServiceParent(top)
 
-    grid = config.grid
-    files = TrustFiles(config.server, grid, reactor)
-    trust = files.load()
-    authenticator = GridAuthenticator(
-        trust.store,
-        trust.vomsdir,
-        ChainOptions.from_config(grid),
-        host=config.server.public_host,
-        log_dropped=log_dropped_ac,
-    )
-    policy = AccountPolicy(config.accounts, limited_proxies=grid.limited_proxies)
-
-    backend, backend_service = make_backend_service(config, reactor)
-    backend_service.setServiceParent(top)
-
-    tokens = _token_authenticator(config.oidc, reactor, top)
-    tls = GridServerTLS(trust.context)
-    root = make_root(backend, policy, make_identify(tokens, reactor),
-                     config.server.public_url, reactor)
-    server = config.server
-    site = make_site(
-        root, server.max_body, server.request_timeout, reactor, authenticator,
-        Deadlines(server.header_timeout, server.idle_timeout),
-    )
-    caps = Caps(server.max_connections, server.max_connections_per_peer)
-    listener = strports.service(
-        server.listen, CappedTLSFactory(caps, tls, site, reactor), reactor=reactor
-    )
-    listener.setServiceParent(top)
-    if config.metrics is not None:
-        checks = readiness_checks(config, authenticator, backend, reactor)
-        strports.service(config.metrics.listen, make_health_site(checks, reactor),
-                         reactor=reactor).setServiceParent(top)
-
     def in_reactor_pool(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
         # The injected reactor's pool, asked for when a reload runs.
         return deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
 
-    ReloadService(files, tls, authenticator, reactor, in_reactor_pool).setServiceParent(top)
+    spare = SpareDescriptors()
+    files = TrustFiles(config.server, config.grid, reactor, spare)
+    first = Generation(1, config, files, files.load(), reactor)
+    generations = Generations(options["config"], first, spare, reactor, in_reactor_pool)
+    generations.setServiceParent(top)
+    strports.service(config.server.listen, generations.factory,
+                     reactor=reactor).setServiceParent(top)
+    if config.metrics is not None:
+        strports.service(config.metrics.listen,
+                         make_health_site(readiness_checks(generations, reactor), reactor),
+                         reactor=reactor).setServiceParent(top)
+    reload = ReloadService(generations.fingerprint, generations.load_trust,
+                           generations.apply_trust, generations.reload, reactor, in_reactor_pool,
+                           config.grid.poll_interval)
+    reload.setServiceParent(top)
     if demo_setup is not None:
         # Last: the listener is up when the commands are printed.
         AnnounceService(demo_setup, emulator).setServiceParent(top)

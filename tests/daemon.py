@@ -9,6 +9,7 @@ curl would not send).
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import socket
 import ssl
@@ -65,16 +66,18 @@ class Daemon:
     those sections, C{accounts} the C{[[accounts]]} tables (and any section
     after them), C{instance_types} the resource_tpl offered, C{options}
     more options of C{twistd occid}; C{listen_options} are appended to the
-    listen endpoint (C{":backlog=2048"}).
+    listen endpoint (C{":backlog=2048"}); C{max_descriptors} its
+    C{RLIMIT_NOFILE} (as systemd's C{LimitNOFILE}).
     """
 
     def __init__(self, directory: str, pki, moto_endpoint: str, *, listen_options: str = "",
                  server: str = "", grid: str = "",
                  aws: str = "", images: str = "", accounts: str = ACCOUNTS,
                  instance_types: tuple[str, ...] = ("t3.micro", "t3.small"),
-                 options: tuple[str, ...] = ()):
+                 options: tuple[str, ...] = (), max_descriptors: int | None = None):
         self.directory = directory
         self.options = options
+        self.max_descriptors = max_descriptors
         self.pki = pki
         self.port = free_port()
         self.url = f"https://localhost:{self.port}"
@@ -134,6 +137,7 @@ list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
         process = self._process = subprocess.Popen(
             self.command(), cwd=self.directory, env=self.environment(),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            preexec_fn=None if self.max_descriptors is None else self._limit_descriptors,
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -149,6 +153,10 @@ list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
                     self.stop()
                     raise RuntimeError(f"occid did not listen in time:\n{self.log()}") from None
                 time.sleep(0.1)
+
+    def _limit_descriptors(self) -> None:
+        """In the child, before twistd: at most C{max_descriptors} open files."""
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_descriptors, self.max_descriptors))
 
     def stop(self) -> bool:
         """
@@ -178,6 +186,25 @@ list = ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
     def log_mark(self) -> int:
         """Where the log ends now, for L{log} to read only what follows."""
         return len(self.log())
+
+    def wait_for_log(self, words: str, since: int = 0, timeout: float = 30.0) -> str:
+        """The first log line after the mark C{since} holding C{words}, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log(since).splitlines():
+                if words in line:
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no log line with {words!r} in {timeout} s:\n{self.log(since)}")
+            time.sleep(0.05)
+
+    def rewrite_config(self, old: str, new: str) -> None:
+        """Replace C{old} by C{new} in the configuration file (C{old} must be there)."""
+        with open(self.config_path, encoding="utf-8") as f:
+            text = f.read()
+        assert old in text, f"{old!r} is not in {self.config_path}"
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            f.write(text.replace(old, new))
 
     def log(self, since: int = 0) -> str:
         """What the daemon logged (after the mark C{since})."""

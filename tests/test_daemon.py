@@ -283,7 +283,7 @@ def test_revocation_takes_effect_on_sighup(pki, moto_server, tmp_path):
         pki.write_crl()
         daemon.signal(signal.SIGHUP)
         deadline = time.monotonic() + 30
-        while "Reloaded the trust directories" not in daemon.log():
+        while "Reloaded the configuration" not in daemon.log():
             assert time.monotonic() < deadline, daemon.log()
             time.sleep(0.1)
         result = curl(daemon, proxy)

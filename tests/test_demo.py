@@ -207,13 +207,16 @@ def test_demo_option_errors(arguments, message):
 
 
 class RunningDemo:
-    """C{twistd -n occid --demo} in a subprocess, its output collected as it comes."""
+    """
+    C{twistd -n occid --demo} in a subprocess (twistd's default pid file),
+    in the demo directory's parent, its output collected as it comes.
+    """
 
     def __init__(self, directory: str, port: int):
         self.lines: list[str] = []
         self._printed = threading.Event()
         self.process = subprocess.Popen(
-            [*twistd_command(), "-n", "--pidfile=", "occid", "--demo", "--demo-dir", directory,
+            [*twistd_command(), "-n", "occid", "--demo", "--demo-dir", directory,
              "--port", str(port)],
             cwd=os.path.dirname(directory), env=dict(os.environ, PYTHONPATH=REPO),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -321,12 +324,15 @@ def test_restart_reuses_credentials_and_deleting_starts_clean(tmp_path):
     """
     A second start in the same directory keeps the CA and proxy files as
     they were and still serves them; after deleting the directory a new
-    CA is made.
+    CA is made.  twistd's pid file is in the demo directory, not in the
+    working directory.
     """
     directory = str(tmp_path / "occid-demo")
     files = DemoFiles(directory)
     first = RunningDemo(directory, free_port())
     first.instructions()
+    assert os.path.exists(os.path.join(directory, "twistd.pid"))
+    assert not os.path.exists(tmp_path / "twistd.pid")
     # Stopped at once, while the startup catalog load may still run: the
     # emulator outlives the EC2 thread pool, so nothing fails to reach it.
     assert "cannot be reached" not in first.stop()

@@ -13,8 +13,8 @@ from occid.config import AccountConfig
 from occid.ec2.adapter import OPERATIONS, EC2Collection
 from occid.ec2.backend import EC2Backend, make_accounts
 from occid.ec2.breaker import COOL_DOWN, FAILURES_TO_OPEN, Breaker, BreakerOpen, State
-from occid.ec2.clients import Refused, build_clients, guard
-from occid.ec2.errors import translate
+from occid.ec2.clients import build_clients, guard
+from occid.ec2.errors import Refused, translate
 from occid.ec2.scope import Scope
 from occid.occi import infrastructure as infra
 from occid.occi.errors import ServiceUnavailable

@@ -138,6 +138,22 @@ def test_missing_files(site, tmp_path):
         assert e.value.key == key
 
 
+def test_ban_list(site, tmp_path):
+    """A ban list must be readable and hold DNs or token subjects, one a line."""
+    banned = tmp_path / "banned"
+    text = minimal(site).replace("[grid]", f'[grid]\nbanned = "{banned}"')
+    with pytest.raises(ConfigError) as e:
+        load_text(tmp_path, text)
+    assert (e.value.key, e.value.problem) == (
+        "[grid] banned", f"cannot read {banned}: No such file or directory")
+    banned.write_text("/DC=org/CN=Jane Doe\njane\n")
+    with pytest.raises(ConfigError) as e:
+        load_text(tmp_path, text)
+    assert e.value.problem.startswith(f"{banned}: line 2: 'jane' is neither a DN")
+    banned.write_text("# none yet\n")
+    assert load_text(tmp_path, text).grid.banned == str(banned)
+
+
 def test_key_not_matching_certificate(site, tmp_path):
     """A host key that is not the certificate's is refused at start."""
     other = tmp_path / "other"

@@ -12,7 +12,6 @@ from twisted.application.service import IServiceCollection, IServiceMaker
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import getPlugins
-from twisted.python import usage
 
 from occid import __version__, tap
 from occid.server.bounded import Deadlines
@@ -61,34 +60,49 @@ def test_options_load_the_configuration(config_file):
     assert options["loaded"].server.public_host == "localhost"
 
 
-def test_unknown_aws_profile_is_a_usage_error(config_file, tmp_path, monkeypatch):
+def test_unknown_aws_profile_stops_twistd(config_file, tmp_path, monkeypatch, capsys):
     """An account naming an AWS profile nobody configured stops twistd before it listens."""
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     path = tmp_path / "occid.toml"
     with open(config_file, encoding="utf-8") as f:
         path.write_text(f.read().replace('fqans = ["/testvo"]', 'fqans = ["/testvo"]\nprofile = "nosuch"'))
-    with pytest.raises(usage.UsageError) as e:
+    with pytest.raises(SystemExit) as e:
         tap.Options().parseOptions(["--config", str(path)])
-    assert str(e.value).startswith(f"{path}: accounts[0].profile: no AWS profile 'nosuch'")
+    assert e.value.code == 1
+    assert capsys.readouterr().err.startswith(f"occid: {path}: accounts[0].profile: no AWS profile 'nosuch'")
 
 
-def test_default_configuration_path():
+def test_default_configuration_path(capsys):
     """Without --config, occid reads /etc/occid/occid.toml."""
     options = tap.Options()
-    with pytest.raises(usage.UsageError) as e:
+    with pytest.raises(SystemExit):
         options.parseOptions([])
     assert options["config"] == "/etc/occid/occid.toml"
-    assert str(e.value).startswith("/etc/occid/occid.toml: ")
+    assert capsys.readouterr().err.startswith("occid: /etc/occid/occid.toml: ")
 
 
-def test_bad_configuration_is_a_usage_error(tmp_path):
-    """A bad file surfaces as twistd's UsageError with the one-line message."""
+def test_bad_configuration_is_one_line(tmp_path, capsys):
+    """A bad file stops twistd with the one-line message on stderr, and no usage text."""
     path = tmp_path / "occid.toml"
     path.write_text("[server]\nport = 1\n")
-    with pytest.raises(usage.UsageError) as e:
+    with pytest.raises(SystemExit) as e:
         tap.Options().parseOptions(["--config", str(path)])
-    assert str(e.value) == f"{path}: [server] port: unknown key"
+    assert e.value.code == 1
+    assert capsys.readouterr().err == f"occid: {path}: [server] port: unknown key\n"
+
+
+def test_twistd_prints_one_line_for_a_bad_configuration(tmp_path):
+    """C{twistd occid --config bad.toml} prints the one line on stderr, no usage, and fails."""
+    path = tmp_path / "bad.toml"
+    path.write_text("[server]\nport = 1\n")
+    result = subprocess.run(
+        [*twistd_command(), "--nodaemon", "--pidfile=", "occid", "--config", str(path)],
+        cwd=tmp_path, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True,
+        timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode != 0
+    assert result.stderr == f"occid: {path}: [server] port: unknown key\n"
+    assert result.stdout == ""
 
 
 def test_make_service(config_file):

@@ -263,11 +263,12 @@ class FakeTransport:
 
 
 class FakeAuthenticator:
-    """Records what it was asked and answers with a fixed outcome."""
+    """Records what it was asked and answers with a fixed outcome, in its C{epoch}."""
 
     def __init__(self, outcome):
         self.outcome = outcome
         self.calls = []
+        self.epoch = 0
 
     def authenticate(self, chain, tls_errors, now):
         self.calls.append((chain, tls_errors, now))
@@ -346,6 +347,25 @@ class ChannelTests(SynchronousTestCase):
         self.assertEqual(authenticator.calls[0][0], [])
         with self.assertRaises(Unauthorized):
             identify(FakeRequest(channel))
+
+    def test_validated_again_in_a_new_epoch(self):
+        """
+        When the trust changes (a new epoch), the next request validates the
+        kept chain once again: a proxy revoked since the handshake is
+        refused on its open connection, and validated once per epoch only.
+        """
+        proxy = self.pki.issue_proxy(self.pki.user)
+        channel, authenticator = self.channel_for(proxy, make_principal())
+        identify(FakeRequest(channel))
+        self.assertEqual(len(authenticator.calls), 1)
+        authenticator.outcome = CertificateRejected("C5", "your certificate is revoked", "ask your CA")
+        authenticator.epoch = 1
+        for _ in range(2):
+            with self.assertRaises(Unauthorized) as e:
+                identify(FakeRequest(channel))
+            self.assertIn("revoked", e.exception.message)
+        self.assertEqual(len(authenticator.calls), 2)
+        self.assertEqual(authenticator.calls[1][0], proxy.chain)
 
     def test_never_authenticated(self):
         """A channel that never completed authentication has no principal: 401."""

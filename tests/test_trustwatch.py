@@ -5,6 +5,8 @@ a failed reload keeps the old trust, and what is read reaches the listener
 and the authenticator.
 """
 
+import builtins
+import errno
 import os
 import shutil
 import signal
@@ -14,12 +16,14 @@ from datetime import UTC, datetime
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.task import Clock
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from occid.config import GridConfig, ServerConfig
-from occid.server.reload import ReloadService, TrustFiles
+from occid.gsi import trust as trust_module
+from occid.server.reload import EMFILE_TRIES, Reloaded, ReloadService, SpareDescriptors, TrustFiles
 from occid.server.trustwatch import TrustWatcher
 from tests.pki import PKI
 
@@ -63,12 +67,21 @@ class TrustWatcherTests(SynchronousTestCase):
         self.assertEqual(self.applied, ["trust-1"])
 
     def test_failed_reload_keeps_old_trust_and_retries(self):
-        """A reload that raises applies nothing, is logged, and is tried again."""
+        """A reload that raises applies nothing, is logged in one line, and is tried again."""
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
         self.stamp = 2
-        self.watcher._reload = lambda: 1 / 0
+
+        def unreadable():
+            raise OSError(errno.EMFILE, "Too many open files", "/etc/grid-security/certificates")
+
+        self.watcher._reload = unreadable
         self.successResultOf(self.watcher.check())
         self.assertEqual(self.applied, [])
-        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        [event] = [e for e in observer if e.get("log_level") == LogLevel.error]
+        self.assertEqual(formatEvent(event),
+                         "Could not reload the trust directories, keeping the old ones: "
+                         "Too many open files: /etc/grid-security/certificates")
+        self.assertNotIn("log_failure", event)
         self.watcher._reload = lambda: "fixed"
         self.successResultOf(self.watcher.check())
         self.assertEqual(self.applied, ["fixed"])
@@ -102,26 +115,6 @@ class InlineReactor(MemoryReactorClock):
         f(*args, **kwargs)
 
 
-class FakeTLS:
-    """Records the contexts L{ReloadService} hands to the connection creator."""
-
-    def __init__(self):
-        self.contexts = []
-
-    def replace(self, context):
-        self.contexts.append(context)
-
-
-class FakeAuthenticator:
-    """Records the trust material L{ReloadService} hands to the authenticator."""
-
-    def __init__(self):
-        self.reloads = []
-
-    def reload(self, trust, vomsdir):
-        self.reloads.append((trust, vomsdir))
-
-
 class ReloadServiceTests(SynchronousTestCase):
     """
     L{TrustFiles} reads the trust material on the reactor's clock;
@@ -133,21 +126,31 @@ class ReloadServiceTests(SynchronousTestCase):
         self.addCleanup(shutil.rmtree, directory)
         self.pki = PKI(directory)
         self.reactor = InlineReactor()
+        open(os.path.join(directory, "banned"), "w").close()
         self.reactor.advance(datetime.now(UTC).timestamp())
         self.files = TrustFiles(
             ServerConfig(
                 host_cert=os.path.join(directory, "hostcert.pem"),
                 host_key=os.path.join(directory, "hostkey.pem"),
             ),
-            GridConfig(ca_dir=self.pki.certificates_dir, vomsdir=self.pki.vomsdir),
+            GridConfig(ca_dir=self.pki.certificates_dir, vomsdir=self.pki.vomsdir,
+                       banned=os.path.join(directory, "banned")),
             self.reactor,
+            SpareDescriptors(),
         )
-        self.tls = FakeTLS()
-        self.authenticator = FakeAuthenticator()
+        self.applied = []
+        self.reloads = []
+
+        def reload_all():
+            self.reloads.append(True)
+            return defer.succeed(Reloaded(self.files.fingerprint(), self.interval))
+
+        self.interval = 60
+
         self.service = ReloadService(
             # The scan runs inline instead of in a worker thread.
-            self.files, self.tls, self.authenticator, self.reactor, defer.maybeDeferred,
-            interval=60,
+            self.files.fingerprint, self.files.load, self.applied.append, reload_all,
+            self.reactor, defer.maybeDeferred, interval=60,
         )
         self.previous = signal.getsignal(signal.SIGHUP)
         self.addCleanup(signal.signal, signal.SIGHUP, self.previous)
@@ -161,29 +164,92 @@ class ReloadServiceTests(SynchronousTestCase):
         self.assertTrue(self.files.load().store.problems, "a century on, the CA has expired")
 
     def test_change_applied(self):
-        """A change seen by the poll reaches the connection creator and the authenticator."""
+        """A change seen by the poll is read and applied."""
         self.service.startService()
         self.addCleanup(self.service.stopService)
-        self.assertEqual(self.tls.contexts, [])
+        self.assertEqual(self.applied, [])
         self.pki.issue_ca("/DC=org/DC=example/CN=Second CA")
         self.reactor.advance(60)
-        self.assertEqual(len(self.tls.contexts), 1)
-        [(store, _)] = self.authenticator.reloads
-        self.assertEqual(len(store.authorities), 2)
+        [trust] = self.applied
+        self.assertEqual(len(trust.store.authorities), 2)
+
+    def test_ban_list_change_applied(self):
+        """The ban list is polled with the directories."""
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        with open(self.files._grid.banned, "w", encoding="utf-8") as f:
+            f.write("# suspended\n/DC=org/DC=example/CN=Jane Doe\nhttps://issuer.example.org  abc\n")
+        self.reactor.advance(60)
+        [trust] = self.applied
+        self.assertEqual(trust.banned.names,
+                         {"/DC=org/DC=example/CN=Jane Doe", "https://issuer.example.org abc"})
+
+    def test_reads_with_every_descriptor_taken(self):
+        """
+        With the process out of descriptors (a flood of connections), the
+        trust files are still read, with the spare descriptors.
+        """
+        taken = []
+        try:
+            while True:
+                taken.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError as e:
+            self.assertEqual(e.errno, errno.EMFILE)
+        try:
+            self.files.fingerprint()
+            trust = self.files.load()
+        finally:
+            for fd in taken:
+                os.close(fd)
+        self.assertIn(self.pki.ca.certificate, [a.certificate for a in trust.store.authorities])
+
+    def test_out_of_descriptors_fails_the_whole_load(self):
+        """
+        A CRL that cannot be opened for want of descriptors (another thread
+        took the spares) fails the whole load, tried again a few times,
+        rather than leave the CRL out, which would let its revoked users in.
+        """
+        opened = []
+
+        def crowded(path, *args, **kwargs):
+            opened.append(path)
+            if path.endswith(".r0"):
+                raise OSError(errno.EMFILE, "Too many open files", path)
+            return builtins.open(path, *args, **kwargs)
+
+        trust_module.open = crowded
+        try:
+            with self.assertRaises(OSError) as e:
+                self.files.load()
+        finally:
+            del trust_module.open
+        self.assertEqual(e.exception.errno, errno.EMFILE)
+        self.assertEqual(len([path for path in opened if path.endswith(".r0")]), EMFILE_TRIES)
 
     def test_sighup_while_running(self):
         """
-        Once the reactor runs, SIGHUP forces a reload from the reactor thread;
-        stopping the service gives the signal back.
+        Once the reactor runs, SIGHUP reloads everything from the reactor
+        thread, and the poll then knows the trust files it read; stopping
+        the service gives the signal back.
         """
-        forced = []
-        self.service.watcher.check = lambda force=False: forced.append(force)
         self.service.startService()
         self.assertIs(signal.getsignal(signal.SIGHUP), self.previous, "not before the reactor runs")
         for hook, args, kwargs in self.reactor.whenRunningHooks:
             hook(*args, **kwargs)
         handler = signal.getsignal(signal.SIGHUP)
         handler(signal.SIGHUP, None)
-        self.assertEqual(forced, [True])
+        self.assertEqual(self.reloads, [True])
+        self.assertEqual(self.service.watcher._seen, self.files.fingerprint())
         self.service.stopService()
         self.assertIs(signal.getsignal(signal.SIGHUP), self.previous)
+
+    def test_poll_follows_the_reloaded_interval(self):
+        """After SIGHUP, the poll runs at the new configuration's C{poll_interval}."""
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.interval = 5
+        self.service._reload()
+        self.pki.issue_ca("/DC=org/DC=example/CN=Second CA")
+        self.reactor.advance(5)
+        self.assertEqual(len(self.applied), 1)
+        self.assertEqual(self.service._timer.step, 5)

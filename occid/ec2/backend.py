@@ -22,7 +22,7 @@ from typing import Any, cast
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
-from twisted.internet.interfaces import IReactorCore, IReactorFromThreads, IReactorTime
+from twisted.internet.interfaces import IReactorCore, IReactorFromThreads, IReactorThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -383,7 +383,13 @@ class EC2Backend:
 
 
 class ThreadPoolService(Service):
-    """Starts a thread pool with the service; stops it after reactor shutdown."""
+    """
+    Starts a thread pool with the service; stops it after reactor shutdown,
+    or on L{release} (a replaced configuration's pool, once unused).
+    """
+
+    _trigger: Any = None
+    _stopped = False
 
     def __init__(self, reactor: IReactorCore, pool: ThreadPool):
         self._reactor = reactor
@@ -392,7 +398,23 @@ class ThreadPoolService(Service):
     def startService(self) -> None:
         super().startService()
         self.pool.start()
-        self._reactor.addSystemEventTrigger("after", "shutdown", self.pool.stop)
+        self._trigger = self._reactor.addSystemEventTrigger("after", "shutdown", self._stop)
+
+    def _stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self.pool.stop()
+
+    def release(self) -> None:
+        """
+        Stop the pool now rather than at shutdown: in one of the reactor's
+        threads, since joining waits for a call still running.
+        """
+        if self._trigger is not None:
+            self._reactor.removeSystemEventTrigger(self._trigger)
+            self._trigger = None
+        if not self._stopped:
+            IReactorThreads(self._reactor).callInThread(self._stop)
 
 
 def region_label(config: Config, region: str) -> str:

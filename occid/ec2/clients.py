@@ -34,11 +34,12 @@ from botocore.credentials import (
     CredentialResolver,
     DeferredRefreshableCredentials,
 )
-from botocore.exceptions import BotoCoreError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
 
 from occid.config import AccountConfig, AwsConfig, Config
 from occid.ec2.breaker import Breaker, BreakerOpen
+from occid.ec2.errors import Refused
 from occid.ec2.observed import observe
 from occid.ec2.outcome import single_attempt
 from occid.ec2.readable import register
@@ -169,22 +170,6 @@ def retry_safe(operation: str, input_shape: Any) -> bool:
 def _never(**kwargs: Any) -> bool:
     """A C{needs-retry} answer: do not retry (botocore takes C{False} as final)."""
     return False
-
-
-class Refused(BotoCoreError):
-    """
-    A call the breaker refused before sending it: a botocore error, so that
-    the code handling an EC2 call's failure (a cleanup, the reconciler)
-    handles it too.
-
-    @ivar refusal: the breaker's L{BreakerOpen}.
-    """
-
-    fmt = "{refusal}"
-
-    def __init__(self, refusal: BreakerOpen) -> None:
-        super().__init__(refusal=refusal)
-        self.refusal = refusal
 
 
 def guard(client: Any, breaker: Breaker) -> None:

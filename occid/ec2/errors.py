@@ -53,7 +53,6 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError
 
 from occid.ec2.breaker import BreakerOpen
-from occid.ec2.clients import Refused
 from occid.occi.errors import (
     BadGateway,
     BadRequest,
@@ -111,6 +110,22 @@ class Trace:
     code: str
     status: int | None
     request_id: str
+
+
+class Refused(BotoCoreError):
+    """
+    A call the breaker refused before sending it: a botocore error, so that
+    the code handling an EC2 call's failure (a cleanup, the reconciler)
+    handles it too.
+
+    @ivar refusal: the breaker's L{BreakerOpen}.
+    """
+
+    fmt = "{refusal}"
+
+    def __init__(self, refusal: BreakerOpen) -> None:
+        super().__init__(refusal=refusal)
+        self.refusal = refusal
 
 
 def trace(error: BaseException | None) -> Trace | None:

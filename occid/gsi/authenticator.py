@@ -71,6 +71,7 @@ class GridAuthenticator:
         self._signers = SignerCache()
         # chain key -> (principal, the moment it must be validated again)
         self._cache: OrderedDict[bytes, tuple[Principal, datetime]] = OrderedDict()
+        self.epoch = 0
 
     @property
     def trust(self) -> TrustStore:
@@ -78,7 +79,11 @@ class GridAuthenticator:
         return self._trust
 
     def reload(self, trust: TrustStore, vomsdir: VomsDir) -> None:
-        """Use new trust material from now on; forget every principal and verified signer chain."""
+        """
+        Use new trust material from now on; forget every principal and
+        verified signer chain, and move to a new L{epoch}.
+        """
+        self.epoch += 1
         self._trust = trust
         self._vomsdir = vomsdir
         self._cache.clear()

@@ -12,6 +12,7 @@ new store when fetch-crl or an IGTF update rewrote the directory.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -253,11 +254,26 @@ def _can_sign(key: CertificatePublicKeyTypes) -> TypeGuard[CertificateIssuerPubl
     return isinstance(key, _ISSUER_KEY_TYPES)
 
 
+def out_of_descriptors(error: OSError) -> bool:
+    """
+    Whether C{error} is the process (or system) running out of file
+    descriptors: a passing state of the process, not a problem of the file,
+    so a load meeting it fails as a whole rather than leave the file out (a
+    CRL left out would let its revoked users in).
+    """
+    return error.errno in (errno.EMFILE, errno.ENFILE)
+
+
 def _read(path: str, parse: Callable[[bytes], list[_T]], problems: list[str]) -> list[_T]:
     try:
         with open(path, "rb") as f:
             return parse(f.read())
-    except (OSError, ValueError) as e:
+    except OSError as e:
+        if out_of_descriptors(e):
+            raise
+        problems.append(f"{os.path.basename(path)}: unreadable ({e})")
+        return []
+    except ValueError as e:
         problems.append(f"{os.path.basename(path)}: unreadable ({e})")
         return []
 
@@ -267,5 +283,7 @@ def _read_text(path: str, problems: list[str]) -> str | None:
         with open(path, encoding="utf-8", errors="replace") as f:
             return f.read()
     except OSError as e:
+        if out_of_descriptors(e):
+            raise
         problems.append(f"{os.path.basename(path)}: unreadable ({e.strerror})")
         return None

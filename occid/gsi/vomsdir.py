@@ -19,6 +19,7 @@ from types import MappingProxyType
 from cryptography import x509
 
 from occid.gsi.readable import PARSE_ERRORS, unreadable
+from occid.gsi.trust import out_of_descriptors
 
 #: Signer chains accepted by an LSC file: each a tuple of C{(subject,
 #: issuer)} slash-form DN pairs, signer first.
@@ -81,6 +82,8 @@ def _load_vo_directory(directory: str, problems: list[str]) -> VoDirectory:
             with open(filename, "rb") as f:
                 data = f.read()
         except OSError as e:
+            if out_of_descriptors(e):
+                raise
             problems.append(f"{filename}: cannot read: {e.strerror}")
             continue
         if name.endswith(".lsc"):

@@ -7,9 +7,12 @@ L{BoundedHTTPChannel}: its deadlines and limits hold before and after the
 handshake alike.
 
 The channel hands the whole chain and OpenSSL's recorded verdicts (see
-L{occid.server.tls}) to its authenticator, on the reactor's clock.  A refused
-chain is remembered with its reason and logged once; every request on that
-connection is then answered 401 with the reason and its fix.
+L{occid.server.tls}) to its authenticator, on the reactor's clock, and keeps
+them: when the authenticator's epoch moves (new trust material), the next
+request validates them once again, so a revoked proxy is refused on a
+connection opened before its CRL.  A refused chain is remembered with its
+reason and logged once; every request on that connection is then answered
+401 with the reason and its fix.
 """
 
 from __future__ import annotations
@@ -59,11 +62,16 @@ class GridHTTPChannel(BoundedHTTPChannel):
     principal: Principal | None = None
     refusal: CertificateRejected | None = None
     presented = False
+    #: The authenticator's epoch when the chain was last validated.
+    _epoch: object = None
 
     def __init__(self, authenticator: IAuthenticator, clock: IReactorTime,
                  deadlines: Deadlines = DEFAULT_DEADLINES, max_body: int = 1 << 20):
         super().__init__(clock, deadlines, max_body)
         self.authenticator = authenticator
+        # Kept to validate them again in a new epoch of the authenticator.
+        self._chain: list[x509.Certificate] = []
+        self._errors: list[tuple[int, int]] = []
 
     def connectionMade(self) -> None:
         metrics.OPEN_CONNECTIONS.inc()
@@ -82,11 +90,25 @@ class GridHTTPChannel(BoundedHTTPChannel):
         self.presented = leaf is not None
         if leaf is not None:
             chain += connection.get_peer_cert_chain(as_cryptography=True) or []
-        errors = list(verify_record(connection).errors)
+        self._chain, self._errors = chain, list(verify_record(connection).errors)
+        self._validate()
+
+    def _validate(self) -> None:
+        """Validate the chain in the authenticator's current epoch."""
+        self._epoch = self.authenticator.epoch
+        self.principal = self.refusal = None
         outcome = defer.maybeDeferred(
-            self.authenticator.authenticate, chain, errors, now(self.clock)
+            self.authenticator.authenticate, self._chain, self._errors, now(self.clock)
         )
-        outcome.addCallbacks(self._accepted, self._refused, errbackArgs=(chain,))
+        outcome.addCallbacks(self._accepted, self._refused, errbackArgs=(self._chain,))
+
+    def revalidate(self) -> None:
+        """
+        Validate the chain again if the trust changed since it was
+        validated (a new CRL reaches connections opened before it).
+        """
+        if self.presented and self._epoch != self.authenticator.epoch:
+            self._validate()
 
     def _accepted(self, principal: Principal) -> None:
         self.principal = principal
@@ -129,14 +151,16 @@ def connection_principal(request: Request) -> Principal | None:
     """
     The principal of the client certificate of the connection C{request}
     arrived on, or C{None} when it presented none (or has not finished its
-    handshake).  (Whether it has expired since the handshake is the
-    pipeline's check, on the same clock.)
+    handshake); validated again first when the trust changed since.
+    (Whether it has expired since the handshake is the pipeline's check, on
+    the same clock.)
 
     @raise CertificateRejected: the connection's certificate was refused.
     """
     channel = request.channel
     if not isinstance(channel, GridHTTPChannel):
         return None
+    channel.revalidate()
     if channel.refusal is not None and channel.presented:
         raise channel.refusal
     return channel.principal

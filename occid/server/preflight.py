@@ -3,7 +3,8 @@
 The checks run once at start, before the reactor: read C{occid.toml}, parse
 it with the pure L{occid.config.parse}, then look at what it names on this
 machine: the host certificate and its key (readable, PEM, unencrypted,
-matching) and the trust dir and vomsdir (readable directories).  The AWS
+matching), the trust dir and vomsdir (readable directories) and the ban
+list (readable and well formed, when set).  The AWS
 profiles are the EC2 edge's to check (L{occid.ec2.profiles}); C{tap.py}
 runs both.  Every problem is a
 L{occid.config.ConfigError} with one message naming the file, the key and
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from occid.config import Config, ConfigError, parse
+from occid.server.banlist import BanList
 
 __all__ = ["check", "load", "read", "read_certificate"]
 
@@ -73,6 +75,14 @@ def check(config: Config) -> None:
             raise ConfigError(config.path, f"[grid] {name}", f"{directory} is not a directory")
         if not os.access(directory, os.R_OK | os.X_OK):
             raise ConfigError(config.path, f"[grid] {name}", f"{directory} is not readable")
+    if grid.banned:
+        try:
+            BanList.read(grid.banned)
+        except OSError as e:
+            raise ConfigError(config.path, "[grid] banned",
+                              f"cannot read {grid.banned}: {e.strerror}") from None
+        except ValueError as e:
+            raise ConfigError(config.path, "[grid] banned", str(e)) from None
 
 
 def _public_der(key: PublicKeyTypes) -> bytes:

@@ -172,16 +172,22 @@ class OCCISite(server.Site):
         self, root: IResource, limits: Limits, authenticator: IAuthenticator | None = None,
         deadlines: Deadlines = DEFAULT_DEADLINES,
     ):
-        super().__init__(root, requestFactory=partial(OCCIRequest, limits=limits),
-                         reactor=limits.clock, timeout=deadlines.idle_timeout)
-        self.limits = limits
+        super().__init__(root, reactor=limits.clock)
         self.authenticator = authenticator
+        self.use(limits, deadlines)
+
+    def use(self, limits: Limits, deadlines: Deadlines) -> None:
+        """Connections made from now on follow C{limits} and C{deadlines} (a reload)."""
+        self.limits = limits
         self.deadlines = deadlines
+        self.timeOut = deadlines.idle_timeout
+        # As server.Site sets it: a factory of OCCIRequest, which mypy takes for a class.
+        self.requestFactory = partial(OCCIRequest, limits=limits)  # type: ignore[assignment]
         # Factory.protocol is an attribute meant to be set, but HTTPFactory
         # defines its default as a function, which mypy takes for a method.
-        if authenticator is not None:
+        if self.authenticator is not None:
             self.protocol = partial(  # type: ignore[method-assign,assignment]
-                GridHTTPChannel, authenticator, limits.clock, deadlines, limits.max_body
+                GridHTTPChannel, self.authenticator, limits.clock, deadlines, limits.max_body
             )
         else:
             self.protocol = partial(  # type: ignore[method-assign,assignment]

@@ -2,7 +2,9 @@
 """
 Notices when fetch-crl (or an admin) rewrites the CA directory or the
 vomsdir: a cheap fingerprint is compared in a worker thread, and only a
-change (or a forced check) reloads.  What is reloaded and how it is applied
+change (or a forced check) reloads.  A failed reload keeps the old trust
+and is logged in one line, without a traceback (it is the files' fault, not
+the daemon's).  What is reloaded and how it is applied
 is given by L{occid.server.reload}; no file is read on the request path.
 """
 
@@ -72,7 +74,8 @@ class TrustWatcher(Generic[T]):
                 log.info("Reloaded the trust directories")
 
         def failed(failure: Failure) -> None:
-            log.failure("Could not reload the trust directories; keeping the old ones", failure)
+            log.error("Could not reload the trust directories, keeping the old ones: {reason}",
+                      reason=one_line(failure.value))
 
         def done(_: None) -> None:
             self._busy = False
@@ -80,6 +83,10 @@ class TrustWatcher(Generic[T]):
         d.addCallbacks(scanned, failed)
         d.addBoth(done)
         return d
+
+    def saw(self, current: object) -> None:
+        """The trust files with fingerprint C{current} were loaded by someone else."""
+        self._seen = current
 
     def _scan(self, seen: object, force: bool) -> tuple[object, bool, T | None]:
         """In a worker thread: (fingerprint, whether it changed, reload result)."""
@@ -93,3 +100,15 @@ class TrustWatcher(Generic[T]):
         timer = TimerService(interval, self.check)
         timer.clock = clock
         return timer
+
+
+def one_line(error: BaseException | None) -> str:
+    """
+    What went wrong, for an admin, on one line: a system error with its
+    file name, anything else by its message (and type, when it has none).
+    """
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    text = " ".join(str(error).split()) if error is not None else ""
+    return text or type(error).__name__
