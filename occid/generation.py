@@ -26,8 +26,8 @@ once its last request has ended.  Open connections validate their chains
 again on their next request (a new generation is a new authenticator
 epoch, L{occid.server.channel}).
 
-Not part of a generation: the listening socket.  A changed C{[server]
-listen} is logged as ignored until a restart.
+Not part of a generation: the listening sockets.  A changed C{[server]
+listen} or C{[metrics] listen} is logged as ignored until a restart.
 
 This module builds both edges (the Twisted one of L{occid.server} and the
 EC2 one of L{occid.ec2}), so it sits beside L{occid.tap}, on top of them.
@@ -223,7 +223,7 @@ class Generations(MultiService):
         self._spare = spare
         self._reactor = reactor
         self._run_in_thread = run_in_thread
-        self._listen = first.config.server.listen
+        self._listen = _listeners(first.config)
         self._reloading = False
         self.current = first
         first.service.setServiceParent(self)
@@ -298,9 +298,10 @@ class Generations(MultiService):
         """In the reactor thread: serve the new generation, retire the old one."""
         new, fingerprint = read
         config = new.config
-        if config.server.listen != self._listen:
-            log.warn("[server] listen changed to {new}: ignored until a restart "
-                     "(still listening on {old})", new=config.server.listen, old=self._listen)
+        for key, address in _listeners(config).items():
+            if address != self._listen[key]:
+                log.warn("{key} changed to {new}: ignored until a restart (still {old})",
+                         key=key, new=address or "off", old=self._listen[key] or "off")
         old, self.current = self.current, new
         new.service.setServiceParent(self)
         self.tls.replace(new.context)
@@ -310,6 +311,12 @@ class Generations(MultiService):
                  path=self._path, number=new.number)
         old.retire()
         return Reloaded(fingerprint, config.grid.poll_interval)
+
+
+def _listeners(config: Config) -> dict[str, str]:
+    """The addresses a reload cannot change, by key (C{""}: no listener)."""
+    metrics = config.metrics.listen if config.metrics is not None else ""
+    return {"[server] listen": config.server.listen, "[metrics] listen": metrics}
 
 
 class GenerationResource(Resource):

@@ -60,6 +60,14 @@ def aws_environment(directory: str) -> dict[str, str]:
     return env
 
 
+
+def metrics_listener() -> tuple[str, str]:
+    """A C{[metrics]} section on a free loopback port, to put after the accounts, and its URL."""
+    port = free_port()
+    return (f'\n[metrics]\nlisten = "tcp:{port}:interface=127.0.0.1"\n',
+            f"http://127.0.0.1:{port}")
+
+
 class Daemon:
     """
     One occid process.  C{server}, C{grid}, C{aws} and C{images} are extra lines of

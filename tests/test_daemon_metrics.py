@@ -29,7 +29,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, metrics_listener
 from tests.issuer import serving_issuer
 from tests.motoserver import free_port
 
@@ -65,7 +65,7 @@ def make_daemon(directory, pki, endpoint, issuer, *options: str) -> Daemon:
     A daemon taking proxies and tokens for testvo, with EC2 at C{endpoint}
     and [metrics] on a free loopback port.
     """
-    metrics_port = free_port()
+    metrics, url = metrics_listener()
     accounts = f"""
 [[accounts]]
 name = "testvo"
@@ -74,12 +74,9 @@ fqans = ["/testvo"]
 [oidc]
 [[oidc.issuers]]
 url = "{issuer.url}"
-
-[metrics]
-listen = "tcp:{metrics_port}:interface=127.0.0.1"
-"""
+{metrics}"""
     daemon = Daemon(directory, pki, endpoint, accounts=accounts, options=options)
-    daemon.metrics_url = f"http://127.0.0.1:{metrics_port}"
+    daemon.metrics_url = url
     return daemon
 
 

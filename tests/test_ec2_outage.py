@@ -4,6 +4,8 @@ its own moto server, which the test freezes with SIGSTOP for 20 s while a
 few clients read computes in a loop.  During the stop every request needing
 EC2 is answered 503 (with C{Retry-After}) or 504 within the configured
 request deadline; within 10 s of SIGCONT every request succeeds again.
+Meanwhile C{/readyz} of the metrics listener turns 503, naming the open
+breaker, while EC2 is stopped, and 200 again after it continues.
 
 The daemon runs with small deadlines ([aws] timeout 2 s, 2 attempts,
 [server] request_timeout 12 s) and the assertions allow generous margins:
@@ -18,11 +20,13 @@ import signal
 import statistics
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 
 import pytest
 
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, metrics_listener
 from tests.motoserver import MotoServer
 from tests.vomsfactory import build_ac, voms_proxy
 
@@ -98,12 +102,33 @@ def load(daemon: Daemon, proxy: str, paths: list[str], answers: list[Answer],
         time.sleep(0.05)
 
 
+def readiness(url: str, seen: list[tuple[float, int, str]], stop: threading.Event) -> None:
+    """GET C{url} (C{/readyz}) every half second until C{stop}: when, status and body."""
+    while not stop.is_set():
+        at = time.monotonic()
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                seen.append((at, answer.status, answer.read().decode()))
+        except urllib.error.HTTPError as error:
+            seen.append((at, error.code, error.read().decode()))
+        except OSError as error:
+            seen.append((at, 0, str(error)))
+        time.sleep(0.5)
+
+
 def test_outage_is_answered_in_time_and_recovery_is_quick(pki, own_moto, user_proxy, tmp_path):
-    daemon = Daemon(str(tmp_path), pki, own_moto.endpoint,
+    metrics, metrics_url = metrics_listener()
+    accounts = f"""
+[[accounts]]
+name = "testvo"
+fqans = ["/testvo"]
+{metrics}"""
+    daemon = Daemon(str(tmp_path), pki, own_moto.endpoint, accounts=accounts,
                     server=f"request_timeout = {REQUEST_TIMEOUT:g}", aws=AWS)
     daemon.start()
     stop = threading.Event()
     answers: list[Answer] = []
+    ready: list[tuple[float, int, str]] = []
     threads: list[threading.Thread] = []
     try:
         # The catalogue loads at start (moto is slow at it): wait for it.
@@ -120,6 +145,8 @@ def test_outage_is_answered_in_time_and_recovery_is_quick(pki, own_moto, user_pr
 
         threads = [threading.Thread(target=load, args=(
             daemon, user_proxy, [compute, "/compute/"], answers, stop)) for _ in range(CLIENTS)]
+        threads.append(threading.Thread(target=readiness, args=(
+            f"{metrics_url}/readyz", ready, stop)))
         for thread in threads:
             thread.start()
         time.sleep(3)
@@ -174,5 +201,14 @@ def test_outage_is_answered_in_time_and_recovery_is_quick(pki, own_moto, user_pr
         if answer.status == 503:
             assert answer.retry_after and int(answer.retry_after) >= 1, answer
     assert late and all(a.status == 200 for a in late), [(a.status, a.path) for a in late]
+    ready_before = [status for at, status, _ in ready if at < stopped]
+    ready_during = [(status, body) for at, status, body in ready if stopped + 5 <= at < continued]
+    ready_late = [status for at, status, _ in ready if at >= continued + RECOVERY]
+    print(f"/readyz: before {sorted(set(ready_before))}, during the stop "
+          f"{sorted({status for status, _ in ready_during})}, after {sorted(set(ready_late))}")
+    assert ready_before and set(ready_before) == {200}, ready_before
+    assert any(status == 503 and "breaker is open" in body for status, body in ready_during), \
+        ready_during
+    assert ready_late and set(ready_late) == {200}, ready_late
     assert "EC2 breaker of account testvo region eu-west-1 opened" in log
     assert "EC2 breaker of account testvo region eu-west-1 closed" in log

@@ -133,5 +133,5 @@ def test_changed_listen_is_ignored(running):
     assert generations.current.number == 2
     [warning] = [formatEvent(e) for e in events if e["log_level"] == LogLevel.warn]
     assert warning == ("[server] listen changed to tcp:11444: ignored until a restart "
-                       "(still listening on tcp:11443:interface=127.0.0.1)")
+                       "(still tcp:11443:interface=127.0.0.1)")
     assert [port for port, *_ in reactor.tcpServers] == [11443]

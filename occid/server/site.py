@@ -123,12 +123,8 @@ class OCCIRequest(server.Request):
         self._deadline = None
         if self.finished or self._gone:
             return
+        # Logged by the pipeline's request event, with the query hidden.
         error = GatewayTimeout(timed_out(self.method, self.limits.request_timeout))
-        log.info(
-            "{method} {uri} {status}", method=self.method.decode("latin-1"),
-            uri=self.uri.decode("utf-8", "replace"), status=error.status,
-            timeout=self.limits.request_timeout,
-        )
         send(self, self._error_answer(error))
 
     # -- every response ---------------------------------------------------------------
