@@ -130,6 +130,7 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
         from twisted.internet import reactor
     config = options["loaded"]
     top = logformat.top_service(options["log-format"], getattr(options, "parent", None))
+    logformat.forward_stdlib("occid", "botocore")
     demo_setup = options.get("demo_setup")
     if demo_setup is not None:
         # First, so that EC2 answers before the backend loads its catalogs.

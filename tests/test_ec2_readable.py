@@ -6,8 +6,9 @@ map is one L{Unreadable} entity that a listing leaves out.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
-from twisted.logger import globalLogPublisher
 
 from occid.ec2.mapping import REPLACED, Unreadable, entity_from_vpc, readable
 from occid.ec2.readable import each, mend
@@ -49,16 +50,15 @@ def test_readable():
         readable(infra.NETWORK, missing, entity_from_vpc)
 
 
-def test_each_skips_and_logs():
+def test_each_skips_and_logs(caplog):
     """A listing keeps the readable and logs one warning per unreadable one."""
-    events: list[dict] = []
-    globalLogPublisher.addObserver(events.append)
-    try:
-        other = {"VpcId": "vpc-0123456789abcdef1", "CidrBlock": "10.1.0.0/16"}
+    other = {"VpcId": "vpc-0123456789abcdef1", "CidrBlock": "10.1.0.0/16"}
+    with caplog.at_level(logging.WARNING, logger="occid.ec2.readable"):
         found = list(each("fedcloud (r)", infra.NETWORK, [VPC, other],
                           lambda vpc: readable(infra.NETWORK, vpc, entity_from_vpc)))
-    finally:
-        globalLogPublisher.removeObserver(events.append)
     assert [e.id for e in found] == [VPC["VpcId"]]
-    [warning] = [e for e in events if e.get("id") == "vpc-0123456789abcdef1"]
-    assert warning["account"] == "fedcloud (r)"
+    [warning] = caplog.records
+    assert warning.fields["id"] == "vpc-0123456789abcdef1"
+    assert warning.fields["account"] == "fedcloud (r)"
+    assert warning.getMessage().startswith(
+        "network vpc-0123456789abcdef1 of account fedcloud (r) left out of a listing: ")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sys
 
 from twisted.application.service import Application, IServiceCollection
-from twisted.logger import ILogObserver, Logger, LogPublisher
+from twisted.logger import ILogObserver, Logger, LogLevel, LogPublisher, globalLogPublisher
 from twisted.python.logfile import LogFile
 
-from occid.server.logformat import JSONLines, JSONLogged, log_file, top_service
+from occid.server.logformat import JSONLines, JSONLogged, forward_stdlib, log_file, top_service
 
 
 def test_one_json_object_per_line():
@@ -60,3 +61,29 @@ def test_text_is_twistd_default():
     top_service("text", None).setServiceParent(application)
     assert application.getComponent(ILogObserver, None) is None
     assert isinstance(top_service("json", None), JSONLogged)
+
+
+def test_stdlib_warnings_reach_the_daemon_log():
+    """
+    The blocking layer's standard library warnings become events of the
+    daemon's log with their fields; info stays out, and forwarding twice
+    logs once.
+    """
+    events: list[dict] = []
+    globalLogPublisher.addObserver(events.append)
+    logger = logging.getLogger("occid.test_logformat")
+    try:
+        forward_stdlib("occid.test_logformat")
+        forward_stdlib("occid.test_logformat")
+        logger.info("not forwarded")
+        logger.warning("volume %s left out", "vol-1", extra={"fields": {"id": "vol-1"}})
+        logger.error("failed")
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+        parent = logging.getLogger("occid.test_logformat")
+        parent.handlers.clear()
+        parent.propagate = True
+    ours = [e for e in events if e.get("log_namespace") == "occid.test_logformat"]
+    assert [(e["log_level"], e["text"]) for e in ours] == [
+        (LogLevel.warn, "volume vol-1 left out"), (LogLevel.error, "failed")]
+    assert ours[0]["id"] == "vol-1"

@@ -14,23 +14,24 @@ visibility or for a manager, of other users too).
   - L{each} maps the descriptions of a listing, leaving out and logging
     each one occid cannot read.
 
-Blocking: runs in the EC2 thread pool (and in botocore, for L{mend}).
+Blocking: runs in the EC2 thread pool (and in botocore, for L{mend}), and
+logs through the standard library's C{logging}, which the daemon forwards
+to its own log (L{occid.server.logformat.forward_stdlib}).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
-
-from twisted.logger import Logger
 
 from occid.ec2.mapping import REPLACED, Unreadable
 from occid.occi.model import Kind
 
 __all__ = ["each", "mend", "register"]
 
-log = Logger()
+log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
@@ -75,5 +76,6 @@ def each(account: str, kind: Kind, descriptions: Iterable[_T],
         try:
             yield build(description)
         except Unreadable as error:
-            log.warn("{kind} {id} of account {account} left out of a listing: {why}",
-                     kind=kind.term, id=error.id, account=account, why=error.why)
+            fields = {"kind": kind.term, "id": error.id, "account": account, "why": error.why}
+            log.warning("%(kind)s %(id)s of account %(account)s left out of a listing: %(why)s",
+                        fields, extra={"fields": fields})

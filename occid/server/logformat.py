@@ -12,15 +12,22 @@ daemon's top service, when twistd adds it to the application, gives the
 application an observer writing where twistd would have written its text:
 C{--logfile FILE}, or standard output for C{--logfile -} or C{--nodaemon}
 without C{--logfile} (systemd's journal), else C{twistd.log}.
+
+The blocking layer (code run in the EC2 thread pool, which knows no
+Twisted) and botocore log through the standard library's C{logging};
+L{forward_stdlib} hands their records of level warning and above to the
+daemon's log, with the fields a record carries as C{extra={"fields": ...}}
+kept as the event's keys.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import IO, Any
 
 from twisted.application.service import IServiceCollection, MultiService
-from twisted.logger import ILogObserver, LogEvent, eventAsJSON, formatEvent
+from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, eventAsJSON, formatEvent
 from twisted.python.logfile import LogFile
 from zope.interface import implementer
 
@@ -78,3 +85,30 @@ def top_service(log_format: str, twistd_options: Any) -> MultiService:
     if log_format == "json":
         return JSONLogged(JSONLines(log_file(twistd_options)))
     return MultiService()
+
+
+#: The standard library's levels as twisted.logger's, the highest first.
+_LEVELS = ((logging.CRITICAL, LogLevel.critical), (logging.ERROR, LogLevel.error),
+           (logging.WARNING, LogLevel.warn), (logging.INFO, LogLevel.info))
+
+
+class Forwarded(logging.Handler):
+    """Emits each standard library record as an event of the daemon's log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = next((ours for theirs, ours in _LEVELS if record.levelno >= theirs),
+                     LogLevel.debug)
+        fields = getattr(record, "fields", {})
+        Logger(namespace=record.name).emit(level, "{text}", text=record.getMessage(), **fields)
+
+
+def forward_stdlib(*names: str) -> None:
+    """
+    Have the standard library loggers C{names} (and their children) log
+    warnings and above to the daemon's log, once each.
+    """
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(handler, Forwarded) for handler in logger.handlers):
+            logger.addHandler(Forwarded(logging.WARNING))
+            logger.propagate = False
