@@ -169,7 +169,11 @@ def test_health_and_readiness(daemon):
 
 
 def test_not_ready_without_ec2(pki, issuer, tmp_path):
-    """With EC2 unreachable, /readyz is 503 naming the catalogue; /healthz stays 200."""
+    """
+    With EC2 unreachable, /readyz is 503 naming the catalogue (and, once
+    the catalogue's attempts opened it, the account's breaker); /healthz
+    stays 200.
+    """
     daemon = make_daemon(str(tmp_path), pki, f"http://127.0.0.1:{free_port()}", issuer)
     daemon.start()
     try:
@@ -181,8 +185,11 @@ def test_not_ready_without_ec2(pki, issuer, tmp_path):
             except OSError:
                 assert time.monotonic() < deadline, daemon.log()
                 time.sleep(0.2)
-        assert status == 503 and json.loads(body) == {"ready": False, "problems": [
-            "the catalogue of account testvo in eu-west-1 is not loaded yet"]}
+        ready = json.loads(body)
+        assert status == 503 and ready["ready"] is False
+        assert ready["problems"][0] == "the catalogue of account testvo in eu-west-1 is not loaded yet"
+        assert ready["problems"][1:] in ([], [
+            "EC2 does not answer account testvo in eu-west-1: its breaker is open"])
         assert get(daemon, "/healthz")[0] == 200
     finally:
         assert daemon.stop()
