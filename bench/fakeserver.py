@@ -47,7 +47,8 @@ from occid.occi import infrastructure as infra
 from occid.occi.model import Resource
 from occid.policy import AccountPolicy
 from occid.server import preflight
-from occid.server.channel import GridHTTPChannel, identify, log_dropped_ac
+from occid.server.channel import GridHTTPChannel, log_dropped_ac
+from occid.server.credentials import make_identify
 from occid.server.pipeline import make_root
 from occid.server.site import make_site
 from occid.server.tls import GridServerTLS, build_context
@@ -128,6 +129,8 @@ def main(argv: list[str]) -> None:
     )
     created = []
     backend.collection(infra.COMPUTE, principal, binding).create(entity).addCallback(created.append)
+
+    identify = make_identify(None, reactor)
 
     def identify_either(request):
         """occid's identify on the grid listener; the warm principal on the plain one."""

@@ -258,6 +258,9 @@ def curl(daemon: Daemon, proxy: str | None, path: str = "/-/", *args: str) -> Cu
     thread = threading.get_ident()
     headers = os.path.join(daemon.directory, f"curl-headers-{thread}")
     body = os.path.join(daemon.directory, f"curl-body-{thread}")
+    for stale in (headers, body):  # curl writes no body file for a 304 or a HEAD
+        if os.path.exists(stale):
+            os.remove(stale)
     argv = ["curl", "-sS", "--cacert", daemon.cacert, "-D", headers, "-o", body,
             "-w", "%{http_code}", "--max-time", "60"]
     if proxy is not None:

@@ -1,12 +1,12 @@
 """
-Tests for L{occid.occi.negotiation} (Accept and OCCI version) and the
+Tests for L{occid.occi.negotiation} (Accept, Accept-Encoding and OCCI version) and the
 Content-Type of request bodies, read by L{occid.occi.rendering.media_type_of}.
 """
 
 import pytest
 
 from occid.occi.errors import NotAcceptable, Unimplemented
-from occid.occi.negotiation import check_occi_version, negotiate
+from occid.occi.negotiation import check_occi_version, content_coding, negotiate
 from occid.occi.rendering import media_type_of
 
 OFFERED = ("text/plain", "text/occi", "text/uri-list", "application/occi+json")
@@ -88,3 +88,48 @@ def test_occi_version_too_high(user_agent):
     with pytest.raises(Unimplemented) as raised:
         check_occi_version(user_agent)
     assert raised.value.status == 501
+
+
+@pytest.mark.parametrize(
+    "accept_encoding, expected",
+    [
+        (None, "identity"),
+        ("", "identity"),
+        ("gzip", "gzip"),
+        ("GZIP", "gzip"),
+        ("x-gzip", "gzip"),
+        ("deflate, gzip, br, zstd", "gzip"),
+        ("gzip;q=1.0,deflate;q=0.6,identity;q=0.3", "gzip"),
+        ("gzip;q=0.5, identity", "identity"),
+        ("gzip;q=0.5, identity;q=0.5", "gzip"),
+        ("gzip;q=0", "identity"),
+        ("br, deflate", "identity"),
+        ("*", "gzip"),
+        ("*;q=0.4, identity", "identity"),
+        ("identity;q=0, *", "gzip"),
+        ("*;q=0, gzip", "gzip"),
+        ("*;q=0, identity", "identity"),
+        ("identity;q=0, gzip;q=bogus, *;q=0.1", "gzip"),
+        ("gzip;q=0.001", "identity"),
+    ],
+)
+def test_content_coding(accept_encoding, expected):
+    """RFC 9110 Accept-Encoding: qualities, C{*}, identity acceptable unless refused."""
+    assert content_coding(accept_encoding, ("gzip",)) == expected
+
+
+@pytest.mark.parametrize(
+    "accept_encoding, available",
+    [
+        ("identity;q=0", ("gzip",)),
+        ("*;q=0", ("gzip",)),
+        ("gzip;q=0, identity;q=0", ("gzip",)),
+        ("br, identity;q=0", ("gzip",)),
+        ("gzip, identity;q=0", ()),
+    ],
+)
+def test_content_coding_refused(accept_encoding, available):
+    """A client refusing identity and every available coding gets 406 naming what there is."""
+    with pytest.raises(NotAcceptable) as raised:
+        content_coding(accept_encoding, available)
+    assert "accept one of: " + ", ".join((*available, "identity")) in raised.value.message

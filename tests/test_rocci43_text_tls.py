@@ -2,7 +2,8 @@
 """
 rOCCI-cli 4.3 in text/plain and text/occi against the real daemon over TLS
 (issue 10, "Done when"): its requests replayed with curl, a
-C{voms-proxy-fake} proxy and its headers (C{User-Agent: ... OCCI/1.1}), and
+C{voms-proxy-fake} proxy and its headers (C{User-Agent: ... OCCI/1.1}, and
+Ruby's C{Accept-Encoding}: the text/plain query interface comes gzipped), and
 occid's answers read by L{tests.rocci43}, the way rOCCI-core 4.3 reads them
 (first header line only, split on every comma, occi.core.id required, kind
 locations ending with C{/}).  Model, compute describe, collection, create,
@@ -65,6 +66,11 @@ def joined(section: str) -> list[tuple[str, str]]:
     return [(name, ",".join(values)) for name, values in by_name.items()]
 
 
+#: The C{Accept-Encoding} Ruby's C{Net::HTTP} (under rOCCI-api's HTTParty)
+#: sends on every request, decoding gzip answers itself.
+NET_HTTP_ACCEPT_ENCODING = "gzip;q=1.0,deflate;q=0.6,identity;q=0.3"
+
+
 def request(daemon, proxy, form: str, method: str, path: str, section: str = "",
             accept: str | None = None):
     """
@@ -74,7 +80,8 @@ def request(daemon, proxy, form: str, method: str, path: str, section: str = "",
     """
     spec = FORMS[form]
     arguments = ["-X", method, "-H", f"Accept: {accept or spec['accept']}",
-                 "-H", f"User-Agent: {USER_AGENT}"]
+                 "-H", f"User-Agent: {USER_AGENT}",
+                 "-H", f"Accept-Encoding: {NET_HTTP_ACCEPT_ENCODING}", "--compressed"]
     if method == "POST":
         arguments += ["-H", f"Content-Type: {spec['content_type']}"]
         if form == "text/occi":
@@ -109,6 +116,8 @@ def test_model(daemon, proxy, ec2, form):
     status, content_type, headers, body = request(daemon, proxy, form, "GET", "/-/")
     assert status == 200, body
     assert content_type.split(";")[0] == form
+    encoding = [v for n, v in headers if n.lower() == "content-encoding"]
+    assert encoding == (["gzip"] if form == "text/plain" else [])
     if form == "text/occi":
         assert [n for n, _ in headers if n.lower() == "category"] == ["Category"]
     model = rocci43.model(content_type, headers, body)

@@ -67,7 +67,7 @@ class MethodNotAllowed(OCCIError):
 
 
 class NotAcceptable(OCCIError):
-    """Nothing in C{Accept} can be rendered."""
+    """Nothing in C{Accept} can be rendered, or sent in a coding C{Accept-Encoding} allows."""
 
     status = 406
 

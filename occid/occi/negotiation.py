@@ -1,8 +1,9 @@
 # -*- test-case-name: tests.test_occi_negotiation -*-
 """
 Content negotiation for OCCI requests: which rendering to answer with
-(C{Accept}), whether the client speaks an OCCI version occid serves and
-which version its answers are rendered in (C{User-Agent}).  How a request
+(C{Accept}), in which content coding (C{Accept-Encoding}), whether the
+client speaks an OCCI version occid serves and which version its answers
+are rendered in (C{User-Agent}).  How a request
 body is written (C{Content-Type}) is read by
 L{occid.occi.rendering.media_type_of}.
 
@@ -32,6 +33,12 @@ _VERSION_DIGITS = 6
 
 #: How many of the versions a client names a refusal quotes.
 _QUOTED_VERSIONS = 3
+
+#: The content coding of an answer sent as it is.
+IDENTITY = "identity"
+
+#: Other names of content codings (RFC 9110, 8.4.1.3: C{x-gzip} is gzip).
+_CODING_ALIASES = {"x-gzip": "gzip"}
 
 
 class OCCIVersion(StrEnum):
@@ -93,13 +100,14 @@ def client_version(user_agent: str | None) -> OCCIVersion:
     return OCCIVersion.V1_2
 
 
-def _media_ranges(accept: str) -> list[tuple[str, float]]:
+def _weighted(value: str) -> list[tuple[str, float]]:
     """
-    The media ranges of an C{Accept} value with their quality, in order.
-    Ranges with an unreadable C{q} are dropped, as RFC 9110 allows.
+    The items of an C{Accept} or C{Accept-Encoding} value (media ranges,
+    content codings) with their quality, lowercased, in order.  Items with
+    an unreadable C{q} are dropped, as RFC 9110 allows.
     """
     ranges = []
-    for item in accept.split(","):
+    for item in value.split(","):
         name, *parameters = item.split(";")
         name = name.strip().lower()
         if not name:
@@ -152,7 +160,7 @@ def negotiate(accept: str | None, offered: tuple[str, ...]) -> str:
     """
     if accept is None or not accept.strip():
         return DEFAULT_MEDIA_TYPE
-    ranges = _media_ranges(accept)
+    ranges = _weighted(accept)
     best, best_quality = None, 0.0
     for media_type in offered:
         quality = _quality(media_type, ranges)
@@ -162,6 +170,46 @@ def negotiate(accept: str | None, offered: tuple[str, ...]) -> str:
         raise NotAcceptable(
             f"cannot render any of {accept!r}; "
             f"ask for one of: {', '.join(offered)}"
+        )
+    return best
+
+
+def content_coding(accept_encoding: str | None, available: tuple[str, ...]) -> str:
+    """
+    Choose the content coding of an answer (RFC 9110, 12.5.3).
+
+    A coding the client names has its own quality; one it does not name
+    has that of C{*}, else 0, except L{IDENTITY}, which is acceptable
+    (quality 1) unless named with C{q=0} or left to a C{*;q=0}.  An empty
+    value accepts identity only.
+
+    @param accept_encoding: the request's C{Accept-Encoding} value (its
+        lines comma-joined), or C{None} when absent.
+    @param available: the codings the answer exists in besides identity,
+        most preferred first.
+    @return: the coding the client rates highest; on a tie the earlier one
+        in C{available}, before identity.  L{IDENTITY} without the header:
+        a client that names no coding may not decode one.
+    @raise NotAcceptable: the client refuses identity and every coding in
+        C{available}.
+    """
+    if accept_encoding is None:
+        return IDENTITY
+    qualities: dict[str, float] = {}
+    for name, quality in _weighted(accept_encoding):
+        qualities.setdefault(_CODING_ALIASES.get(name, name), quality)
+    anything = qualities.get("*")
+    best, best_quality = IDENTITY, 0.0
+    for coding in (*available, IDENTITY):
+        default = 1.0 if coding == IDENTITY and anything is None else anything or 0.0
+        quality = qualities.get(coding, default)
+        if quality > best_quality:
+            best, best_quality = coding, quality
+    if best_quality == 0.0:
+        offered = ", ".join((*available, IDENTITY))
+        raise NotAcceptable(
+            f"Accept-Encoding {accept_encoding!r} refuses every coding this answer "
+            f"is sent in; accept one of: {offered}"
         )
     return best
 

@@ -85,6 +85,15 @@ def header(request: Request, name: bytes) -> str | None:
     return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
+def listed(request: Request, name: bytes) -> str | None:
+    """
+    The value of request header C{name}, a comma-separated list, as text:
+    its lines joined (RFC 9110, 5.3), or C{None} when absent.
+    """
+    values = request.requestHeaders.getRawHeaders(name)
+    return None if values is None else b", ".join(values).decode("latin-1")
+
+
 @dataclass
 class Exchange:
     """

@@ -20,7 +20,8 @@ from occid.occi import idempotency, rendering, resolve, textparse, usermixins
 from occid.occi import infrastructure as infra
 from occid.occi.errors import Conflict, Forbidden, OCCIError
 from occid.occi.model import Document, Entity, EntityFilter, Kind, Mixin
-from occid.server.context import Context, header
+from occid.server.context import Context, header, listed
+from occid.server.representations import Representations
 from occid.server.respond import Answer
 from occid.server.routes import Page, page
 
@@ -31,8 +32,8 @@ READ_METHODS = ("GET", "HEAD", "OPTIONS")
 #: Methods a handler answers when it has their C{render_<METHOD>}.
 WRITE_METHODS = ("POST", "PUT", "DELETE")
 
-#: How many query-interface renderings are kept, by (account, catalog
-#: version, media type, OCCI version).
+#: How many query-interface renderings are kept (with their compressed
+#: form), by (account, catalog version, media type, OCCI version).
 QUERY_CACHE_SIZE = 64
 
 
@@ -65,11 +66,20 @@ class Handler:
 
 
 class QueryHandler(Handler):
-    """The query interface: the account's categories, cached per catalog version."""
+    """
+    The query interface: the account's categories, cached per catalog
+    version as the bytes sent (L{Representations}: with an C{ETag}, a
+    C{304} for C{If-None-Match}, gzip for C{Accept-Encoding}).  A query
+    filtered by C{Category} headers is rendered each time, as it is.
+
+    The cache key holds all a rendering depends on but the handler's
+    C{base_url} (category locations are paths, and a new base URL comes
+    with a new configuration generation, and so new handlers).
+    """
 
     def __init__(self, base_url: str):
         super().__init__(base_url)
-        self._cache: OrderedDict[tuple[str, str, str, str], rendering.Rendered] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, str, str], Representations] = OrderedDict()
 
     async def render_GET(self, context: Context) -> Answer:
         renderer = context.renderer
@@ -79,15 +89,16 @@ class QueryHandler(Handler):
             return Answer(200, renderer.categories(categories, self.base_url))
         key = (context.binding.account, context.catalog.version, renderer.media_type,
                context.exchange.occi_version)
-        rendered = self._cache.get(key)
-        if rendered is None:
-            rendered = renderer.categories(context.catalog, self.base_url)
-            self._cache[key] = rendered
+        forms = self._cache.get(key)
+        if forms is None:
+            forms = Representations.of(renderer.categories(context.catalog, self.base_url))
+            self._cache[key] = forms
             if len(self._cache) > QUERY_CACHE_SIZE:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
-        return Answer(200, rendered)
+        request = context.request
+        return forms.answer(listed(request, b"accept-encoding"), listed(request, b"if-none-match"))
 
     async def render_POST(self, context: Context) -> Answer:
         """Define a user mixin (GFD.185); 201 with the mixin's location."""

@@ -6,7 +6,8 @@ Every response occid writes goes through L{send} (or, for a body refused
 before it was read, L{send_refusal}); both fill their headers with L{_fill},
 which stamps C{Server} and C{Accept} through L{stamp}, the only code that sets
 them, and drops a C{Location} header from any answer but a 201 (C{Location}
-names what a create made; collections list theirs in C{X-OCCI-Location}).
+names what a create made; collections list theirs in C{X-OCCI-Location}),
+and sets C{Content-Length} on all but a C{304}.
 An error becomes an answer in L{error_answer}: its status, its headers, and
 its message rendered in the negotiated type (text/plain when nothing was
 negotiated, or when the client asked for text/uri-list, which cannot carry
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twisted.web.http import RESPONSES, HTTPChannel, Request
+from twisted.web.http import NOT_MODIFIED, RESPONSES, HTTPChannel, Request
 from twisted.web.http_headers import Headers
 
 from occid import __version__
@@ -105,7 +106,10 @@ def _fill(headers: Headers, answer: Answer) -> bytes:
     if answer.status != 201:
         headers.removeHeader(b"Location")
     stamp(headers)
-    headers.setRawHeaders(b"Content-Length", [b"%d" % len(body)])
+    if answer.status != NOT_MODIFIED:
+        # A 304 has no body, and its Content-Length could only be the
+        # length of the 200 it stands for (RFC 9110, 8.6).
+        headers.setRawHeaders(b"Content-Length", [b"%d" % len(body)])
     return body
 
 
