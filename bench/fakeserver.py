@@ -36,7 +36,6 @@ from OpenSSL import SSL
 from twisted.internet import endpoints, reactor, stdio
 from twisted.internet.protocol import Protocol
 from twisted.logger import globalLogBeginner, textFileLogObserver
-from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from occid.config import CrlMode
 from occid.gsi.authenticator import GridAuthenticator
@@ -47,7 +46,9 @@ from occid.occi import infrastructure as infra
 from occid.occi.model import Resource
 from occid.policy import AccountPolicy
 from occid.server import preflight
-from occid.server.channel import GridHTTPChannel, identify, log_dropped_ac
+from occid.server.channel import GridHTTPChannel, log_dropped_ac
+from occid.server.connections import CappedTLSFactory, Caps
+from occid.server.credentials import make_identify
 from occid.server.pipeline import make_root
 from occid.server.site import make_site
 from occid.server.tls import GridServerTLS, build_context
@@ -129,6 +130,8 @@ def main(argv: list[str]) -> None:
     created = []
     backend.collection(infra.COMPUTE, principal, binding).create(entity).addCallback(created.append)
 
+    identify = make_identify(None, reactor)
+
     def identify_either(request):
         """occid's identify on the grid listener; the warm principal on the plain one."""
         if isinstance(request.channel, GridHTTPChannel):
@@ -146,10 +149,10 @@ def main(argv: list[str]) -> None:
     plain_context = build_context(config.server.host_cert, config.server.host_key, trust,
                                   grid.crl is not CrlMode.OFF)
     plain_context.set_verify(SSL.VERIFY_NONE)
+    caps = Caps(config.server.max_connections, config.server.max_connections_per_peer)
     factories = {
-        "grid": TLSMemoryBIOFactory(GridServerTLS(grid_context), False,
-                                    site(authenticator), clock=reactor),
-        "plain": TLSMemoryBIOFactory(GridServerTLS(plain_context), False, site(), clock=reactor),
+        "grid": CappedTLSFactory(caps, GridServerTLS(grid_context), site(authenticator), reactor),
+        "plain": CappedTLSFactory(caps, GridServerTLS(plain_context), site(), reactor),
     }
     ports = {}
     for name, factory in factories.items():
