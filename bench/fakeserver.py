@@ -26,9 +26,11 @@ closes, or after C{--lifetime} seconds in any case.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import re
 import sys
+import time
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -99,6 +101,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--resource-tpl", type=int, default=0)
     parser.add_argument("--log", default="/dev/null", help="the structured log, as the daemon writes it")
     parser.add_argument("--lifetime", type=float, default=1800.0)
+    parser.add_argument("--profile", help="write a cProfile of the reactor thread (CPU clock) here")
     args = parser.parse_args(argv)
 
     # Open for the process's lifetime: the log observer writes to it until exit.
@@ -165,7 +168,12 @@ def main(argv: list[str]) -> None:
     announcement = {**ports, "entity": created[0].location}
     reactor.callWhenRunning(watcher.transport.write, json.dumps(announcement).encode() + b"\n")
     reactor.callLater(args.lifetime, reactor.stop)
-    reactor.run()
+    if args.profile:
+        profile = cProfile.Profile(time.thread_time)
+        profile.runcall(reactor.run)
+        profile.dump_stats(args.profile)
+    else:
+        reactor.run()
 
 
 if __name__ == "__main__":

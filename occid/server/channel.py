@@ -12,7 +12,8 @@ them: when the authenticator's epoch moves (new trust material), the next
 request validates them once again, so a revoked proxy is refused on a
 connection opened before its CRL.  A refused chain is remembered with its
 reason and logged once; every request on that connection is then answered
-401 with the reason and its fix.
+401 with the reason and its fix.  An accepted chain is not logged: the log
+line of each request names its DN and account.
 """
 
 from __future__ import annotations
@@ -111,15 +112,14 @@ class GridHTTPChannel(BoundedHTTPChannel):
             self._validate()
 
     def _accepted(self, principal: Principal) -> None:
+        """
+        Keep the principal.  Not logged: each request's one log line names
+        its DN and account (a connection per request is what rOCCI-cli
+        makes, and a second line per connection cost as much as the cache
+        saved).
+        """
         self.principal = principal
         metrics.HANDSHAKES.labels("accepted", "").inc()
-        log.info(
-            "Authenticated {dn} from {peer}",
-            dn=principal.dn,
-            vo=principal.vo,
-            fqans=list(principal.fqans),
-            peer=self._peer(),
-        )
 
     def _refused(self, failure: Failure, chain: list[x509.Certificate]) -> None:
         """
