@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from cryptography import x509
 from OpenSSL import SSL
-from twisted.internet import defer
 from twisted.internet.interfaces import IHandshakeListener, IReactorTime, ISystemHandle
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
@@ -95,13 +94,25 @@ class GridHTTPChannel(BoundedHTTPChannel):
         self._validate()
 
     def _validate(self) -> None:
-        """Validate the chain in the authenticator's current epoch."""
+        """
+        Validate the chain in the authenticator's current epoch (at once:
+        L{IAuthenticator.authenticate} answers synchronously).  Anything
+        but a L{CertificateRejected} is a certificate the validator could
+        not even read: its parser's error must not escape into the TLS
+        protocol (the client would see a reset instead of a 401 saying what
+        to do), so it is logged with its traceback and refused.
+        """
         self._epoch = self.authenticator.epoch
         self.principal = self.refusal = None
-        outcome = defer.maybeDeferred(
-            self.authenticator.authenticate, self._chain, self._errors, now(self.clock)
-        )
-        outcome.addCallbacks(self._accepted, self._refused, errbackArgs=(self._chain,))
+        try:
+            principal = self.authenticator.authenticate(self._chain, self._errors, now(self.clock))
+        except CertificateRejected as refusal:
+            self._refused(refusal)
+        except Exception:  # noqa: BLE001 - logged with its traceback, and refused
+            log.failure("Unreadable client chain from {peer}", peer=self._peer())
+            self._refused(_UNREADABLE)
+        else:
+            self._accepted(principal)
 
     def revalidate(self) -> None:
         """
@@ -121,19 +132,10 @@ class GridHTTPChannel(BoundedHTTPChannel):
         self.principal = principal
         metrics.HANDSHAKES.labels("accepted", "").inc()
 
-    def _refused(self, failure: Failure, chain: list[x509.Certificate]) -> None:
-        """
-        Remember the refusal for every request on this connection, and log it
-        once.  Anything but a L{CertificateRejected} is a certificate the
-        validator could not even read: its parser's error must not escape
-        into the TLS protocol (the client would see a reset instead of a 401
-        saying what to do), so it is logged with its traceback and refused.
-        """
-        refusal = failure.value
-        if not isinstance(refusal, CertificateRejected):
-            log.failure("Unreadable client chain from {peer}", failure, peer=self._peer())
-            refusal = _UNREADABLE
+    def _refused(self, refusal: CertificateRejected) -> None:
+        """Remember the refusal for every request on this connection, and log it once."""
         self.refusal = refusal
+        chain = self._chain
         metrics.HANDSHAKES.labels("refused" if chain else "none", refusal.rule).inc()
         # No certificate at all is what every token user's connection looks
         # like: noted, not warned about (its requests may carry a token).
