@@ -9,7 +9,8 @@ which nginx never sets; the LD_PRELOAD shim kept outside the repository
 flag into each verification.  L{build_shim} compiles it from that source
 with gcc into a temporary directory at every run; L{Nginx} runs one
 single-process nginx with it, serving one static file with the same bytes
-occid answers, and stops it.
+occid answers, with and without verifying a client certificate, and stops
+it.
 """
 
 from __future__ import annotations
@@ -88,19 +89,25 @@ http {{
     fastcgi_temp_path {directory}/fastcgi;
     uwsgi_temp_path {directory}/uwsgi;
     scgi_temp_path {directory}/scgi;
+    ssl_certificate {host_cert};
+    ssl_certificate_key {host_key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache off;
+    ssl_session_tickets off;
+    default_type text/plain;
+    root {root};
     server {{
         listen 127.0.0.1:{port} ssl backlog=512;
-        ssl_certificate {host_cert};
-        ssl_certificate_key {host_key};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_session_cache off;
-        ssl_session_tickets off;
         ssl_verify_client on;
         ssl_verify_depth 10;
         ssl_client_certificate {cas};
         ssl_crl {crls};
-        default_type text/plain;
-        root {root};
+        location = {path} {{
+            try_files /{body} =404;
+        }}
+    }}
+    server {{
+        listen 127.0.0.1:{plain_port} ssl backlog=512;
         location = {path} {{
             try_files /{body} =404;
         }}
@@ -112,8 +119,9 @@ http {{
 class Nginx:
     """
     One nginx process (no master, one worker loop) with the shim preloaded,
-    requiring and verifying a client certificate on 127.0.0.1:C{port} and
-    answering C{GET path} with the file C{body}.
+    answering C{GET path} with the file C{body} on two ports of 127.0.0.1:
+    C{port} requires and verifies a client certificate, C{plain_port} asks
+    for none (nginx's floor).
     """
 
     def __init__(self, directory: str, shim: str, host_cert: str, host_key: str,
@@ -121,9 +129,11 @@ class Nginx:
         self.directory = directory
         self.shim = shim
         self.port = free_port()
+        self.plain_port = free_port()
         self.config = os.path.join(directory, "nginx.conf")
         with open(self.config, "w", encoding="utf-8") as f:
-            f.write(_CONFIG.format(directory=directory, port=self.port, host_cert=host_cert,
+            f.write(_CONFIG.format(directory=directory, port=self.port, plain_port=self.plain_port,
+                                   host_cert=host_cert,
                                    host_key=host_key, cas=cas, crls=crls, path=path,
                                    root=os.path.dirname(body), body=os.path.basename(body)))
         self.process: subprocess.Popen | None = None

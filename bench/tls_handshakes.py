@@ -23,7 +23,9 @@ both of occid's listeners).  Four variants, run in interleaved rounds:
    connection (a new chain each time), from a pre-generated stock;
  - C{nginx}: nginx verifying the warm proxy on every connection (it keeps
    nothing from one connection to the next, so warm and cold cost it the
-   same), the reference of issue 18.
+   same), the reference of issue 18;
+ - C{nginx-plain}: the same nginx asking for no client certificate, its
+   floor (as C{plain} is occid's).
 
 Ratios of medians: issue 2's warm = grid-warm / plain connections per second
 (target >= 0.6); issue 18's warm and cold = occid's server CPU per
@@ -48,7 +50,7 @@ import time
 
 from bench import common, nginxref
 
-VARIANTS = ["plain", "grid-warm", "grid-cold", "nginx"]
+VARIANTS = ["plain", "grid-warm", "grid-cold", "nginx", "nginx-plain"]
 
 
 def one_request(port: int, path: str, context: ssl.SSLContext) -> tuple[int, bytes]:
@@ -200,6 +202,7 @@ def check_refusals(grid: int, nginx: int, path: str, ca: str, refused: dict[str,
 def _run(args, server, info, nginx, ca, warm, cold, per_worker, generated, path) -> None:
     answer(info["plain"], path, ca, warm, "the plain listener")
     answer(nginx.port, path, ca, warm, f"nginx (its log: {nginx.errors()!r})")
+    answer(nginx.plain_port, path, ca, warm, f"nginx without verification ({nginx.errors()!r})")
 
     common.print_header("TLS handshakes: new connection per request (issues 2 and 18)", [
         f"server: bench.fakeserver, one Twisted process: occid's TLS context, authenticating "
@@ -217,10 +220,10 @@ def _run(args, server, info, nginx, ca, warm, cold, per_worker, generated, path)
 
     rounds = args.runs
     ports = {"plain": info["plain"], "grid-warm": info["grid"], "grid-cold": info["grid"],
-             "nginx": nginx.port}
+             "nginx": nginx.port, "nginx-plain": nginx.plain_port}
     pids = {"plain": server.pid, "grid-warm": server.pid, "grid-cold": server.pid,
-            "nginx": nginx.pid}
-    for name in ("plain", "grid-warm", "nginx"):
+            "nginx": nginx.pid, "nginx-plain": nginx.pid}
+    for name in ("plain", "grid-warm", "nginx", "nginx-plain"):
         common.run_workers(name, handshake_worker(ports[name], path, ca, lambda i: [warm]),
                            args.clients, 1.0)
 
@@ -259,6 +262,11 @@ def _run(args, server, info, nginx, ca, warm, cold, per_worker, generated, path)
                              f"<= {target}", ratio <= target))
     print(common.verdict("server CPU per connection: plain / nginx",
                          m["plain"].cpu_ms / nginx_cpu, "reported", None))
+    print(common.verdict("server CPU per connection: plain / nginx-plain",
+                         m["plain"].cpu_ms / m["nginx-plain"].cpu_ms, "reported", None))
+    added = {v: m[v].cpu_ms - m["plain"].cpu_ms for v in ("grid-warm", "grid-cold")}
+    print(f"   client verification adds, per connection: occid warm {added['grid-warm']:.2f} ms, "
+          f"cold {added['grid-cold']:.2f} ms; nginx {nginx_cpu - m['nginx-plain'].cpu_ms:.2f} ms")
 
 
 if __name__ == "__main__":
