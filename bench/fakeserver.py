@@ -26,9 +26,11 @@ closes, or after C{--lifetime} seconds in any case.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import re
 import sys
+import time
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -36,7 +38,6 @@ from OpenSSL import SSL
 from twisted.internet import endpoints, reactor, stdio
 from twisted.internet.protocol import Protocol
 from twisted.logger import globalLogBeginner, textFileLogObserver
-from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from occid.config import CrlMode
 from occid.gsi.authenticator import GridAuthenticator
@@ -48,6 +49,7 @@ from occid.occi.model import Resource
 from occid.policy import AccountPolicy
 from occid.server import preflight
 from occid.server.channel import GridHTTPChannel, log_dropped_ac
+from occid.server.connections import CappedTLSFactory, Caps
 from occid.server.credentials import make_identify
 from occid.server.pipeline import make_root
 from occid.server.site import make_site
@@ -99,6 +101,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--resource-tpl", type=int, default=0)
     parser.add_argument("--log", default="/dev/null", help="the structured log, as the daemon writes it")
     parser.add_argument("--lifetime", type=float, default=1800.0)
+    parser.add_argument("--profile", help="write a cProfile of the reactor thread (CPU clock) here")
     args = parser.parse_args(argv)
 
     # Open for the process's lifetime: the log observer writes to it until exit.
@@ -149,10 +152,10 @@ def main(argv: list[str]) -> None:
     plain_context = build_context(config.server.host_cert, config.server.host_key, trust,
                                   grid.crl is not CrlMode.OFF)
     plain_context.set_verify(SSL.VERIFY_NONE)
+    caps = Caps(config.server.max_connections, config.server.max_connections_per_peer)
     factories = {
-        "grid": TLSMemoryBIOFactory(GridServerTLS(grid_context), False,
-                                    site(authenticator), clock=reactor),
-        "plain": TLSMemoryBIOFactory(GridServerTLS(plain_context), False, site(), clock=reactor),
+        "grid": CappedTLSFactory(caps, GridServerTLS(grid_context), site(authenticator), reactor),
+        "plain": CappedTLSFactory(caps, GridServerTLS(plain_context), site(), reactor),
     }
     ports = {}
     for name, factory in factories.items():
@@ -165,7 +168,12 @@ def main(argv: list[str]) -> None:
     announcement = {**ports, "entity": created[0].location}
     reactor.callWhenRunning(watcher.transport.write, json.dumps(announcement).encode() + b"\n")
     reactor.callLater(args.lifetime, reactor.stop)
-    reactor.run()
+    if args.profile:
+        profile = cProfile.Profile(time.thread_time)
+        profile.runcall(reactor.run)
+        profile.dump_stats(args.profile)
+    else:
+        reactor.run()
 
 
 if __name__ == "__main__":

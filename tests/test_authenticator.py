@@ -244,6 +244,22 @@ def test_reload(harness, tmp_path):
     assert harness.logged == [(USER_DN, "V4")]
 
 
+def test_revoked_after_reload_not_answered_from_the_cache(harness):
+    """A cached principal is refused as soon as a CRL revoking its user is
+    loaded: reload() moves to a new epoch, whose cache knows nothing."""
+    pki = harness.pki
+    user = pki.issue_user("/DC=org/DC=example/OU=Users/CN=Cached Then Revoked")
+    chain = voms_proxy(pki, user, build_ac(signer=pki.voms, holder=user.certificate, now=NOW)).chain
+    epoch = harness.authenticator.epoch
+    assert harness.authenticator.authenticate(chain, (), NOW).vo == "testvo"
+    pki.revoke(user)
+    harness.authenticator.reload(TrustStore.load(pki.certificates_dir, NOW), VomsDir.load(pki.vomsdir))
+    assert harness.authenticator.epoch != epoch
+    with pytest.raises(CertificateRejected) as refusal:
+        harness.authenticator.authenticate(chain, (), NOW + timedelta(seconds=1))
+    assert (refusal.value.rule, "has been revoked" in refusal.value.reason) == ("C11", True)
+
+
 def test_signer_chain_validated_once_until_reload(harness):
     """The VOMS signer chain is validated for the first AC only (one
     validation per client chain after it), and again after a reload."""

@@ -128,7 +128,7 @@ def test_voms_proxy_fake_proxy(daemon, proxies):
     assert result.status == 200, result.body
     assert "Category: compute;" in result.body
     assert "Server: occid/" in result.headers and "OCCI/1.1" in result.headers
-    assert "Authenticated /DC=org/DC=example/OU=Users/CN=Test User" in daemon.log()
+    assert "user='/DC=org/DC=example/OU=Users/CN=Test User' account=" in daemon.log()
 
 
 def test_grid_proxy_init_delegated_from_it(daemon, proxies):

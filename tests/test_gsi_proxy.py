@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from occid.config import GridConfig
 from occid.gsi import proxy as proxy_module
 from occid.gsi import refusal as refusal_module
-from occid.gsi.chain import ChainOptions
+from occid.gsi.chain import ChainOptions, EecCache
 from occid.gsi.names import slash_dn
 from occid.gsi.principal import CertificateRejected
 from occid.gsi.proxy import validate_chain
@@ -744,3 +744,95 @@ class TestGridTools:
         assert tool_validate(pki, legacy, LEGACY).legacy
         verified, output = gridtools.openssl_verify(pki, legacy)
         assert not verified and "error 79" in output
+
+
+# the end-entity certificate cache
+
+
+def hostile_proxies_of_the_user(pki):
+    """Proxies of the test user that fail one proxy rule each (C3 to C10, C13)."""
+    return [
+        pki.issue_proxy(pki.user, subject="/DC=org/DC=example/OU=Users/CN=Someone Else/CN=123"),
+        pki.issue_proxy(pki.user, extra_cn=True),
+        pki.issue_proxy(pki.user, omit_pci=True),
+        pki.issue_proxy(pki.user, ca=True),
+        pki.issue_proxy(pki.user, pci_critical=False),
+        pki.issue_proxy(pki.user, policy_oid=INDEPENDENT),
+        pki.issue_proxy(pki.user, draft=True),
+        pki.issue_proxy(pki.user, legacy=True),
+        pki.issue_proxy(pki.user, not_before=pki.now - timedelta(hours=48), lifetime=timedelta(hours=1)),
+        pki.issue_proxy(pki.user, not_before=pki.now + timedelta(minutes=6)),
+        pki.issue_proxy(pki.user, extensions=[(unknown(), True)]),
+        pki.issue_proxy(pki.user, key_size=1024),
+        pki.issue_proxy(pki.user, hash=hashes.SHA1),
+        pki.issue_proxy(pki.issue_proxy(pki.user, pathlen=0)),
+    ]
+
+
+def test_known_eec_gives_the_same_facts_without_its_rules(pki, monkeypatch):
+    """
+    A new proxy of a user whose certificate an EecCache holds gets the same
+    facts as from a fresh validation, and its CA path is not looked up again.
+    """
+    store = TrustStore.load(pki.certificates_dir, pki.now)
+    eecs = EecCache()
+    validate_chain(pki.issue_proxy(pki.user).chain, [], store, IF_VALID, pki.now, eecs)
+    looked_up = []
+    real = proxy_module.trust_path
+    monkeypatch.setattr(proxy_module, "trust_path", lambda *a: looked_up.append(a) or real(*a))
+    limited = pki.issue_proxy(pki.issue_proxy(pki.user, limited=True))
+    for chain in (pki.issue_proxy(pki.user).chain, limited.chain):
+        fresh = validate_chain(chain, [], store, IF_VALID, pki.now)
+        assert len(looked_up) == 1
+        known = validate_chain(chain, [], store, IF_VALID, pki.now, eecs)
+        assert len(looked_up) == 1
+        assert known == fresh
+        looked_up.clear()
+
+
+def test_known_eec_refusals_are_the_fresh_ones(pki):
+    """Every proxy rule is still applied to a proxy of a cached user, with the same refusal."""
+    store = TrustStore.load(pki.certificates_dir, pki.now)
+    eecs = EecCache()
+    validate_chain(pki.issue_proxy(pki.user).chain, [], store, IF_VALID, pki.now, eecs)
+    refusals = set()
+    cases = [(p.chain, ()) for p in hostile_proxies_of_the_user(pki)]
+    cases.append((pki.issue_proxy(pki.user).chain, [(1, 23)]))  # OpenSSL: the EEC is revoked
+    for chain, tls_errors in cases:
+        with pytest.raises(CertificateRejected) as fresh:
+            validate_chain(chain, list(tls_errors), store, IF_VALID, pki.now)
+        with pytest.raises(CertificateRejected) as known:
+            validate_chain(chain, list(tls_errors), store, IF_VALID, pki.now, eecs)
+        assert (known.value.rule, known.value.reason) == (fresh.value.rule, fresh.value.reason)
+        refusals.add(fresh.value.rule)
+    assert refusals >= {"C3", "C4", "C5", "C6", "C8", "C9", "C10", "C13", "TLS"}
+
+
+def test_known_eec_keeps_its_notes(pki):
+    """A missing CRL tolerated for a user is noted again for each new proxy of that user."""
+    pki.write_crl(missing=True)
+    store = TrustStore.load(pki.certificates_dir, pki.now)
+    eecs = EecCache()
+    for _ in range(2):
+        facts = validate_chain(pki.issue_proxy(pki.user).chain, [], store, IF_VALID, pki.now, eecs)
+        assert any("no CRL" in note for note in facts.notes)
+
+
+def test_known_eec_only_within_its_window(pki):
+    """
+    A cached certificate stands only while its CA's CRL is current: after its
+    nextUpdate the certificate is checked again, and refused for the
+    expired CRL.
+    """
+    store = TrustStore.load(pki.certificates_dir, pki.now)
+    eecs = EecCache()
+    facts = validate_chain(pki.issue_proxy(pki.user).chain, [], store, IF_VALID, pki.now, eecs)
+    der = pki.user.certificate.public_bytes(serialization.Encoding.DER)
+    assert eecs.get(der, pki.now) is not None
+    later = store.authorities[0].crl.next_update_utc + timedelta(seconds=1)
+    assert facts.valid_until < later
+    assert eecs.get(der, later) is None
+    proxy = pki.issue_proxy(pki.user, not_before=later - timedelta(minutes=1))
+    with pytest.raises(CertificateRejected) as refusal:
+        validate_chain(proxy.chain, [], store, IF_VALID, later, eecs)
+    assert (refusal.value.rule, "has expired" in refusal.value.reason) == ("C11", True)

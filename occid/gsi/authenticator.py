@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from zope.interface import implementer
 
 from occid import metrics
-from occid.gsi.chain import ChainOptions
+from occid.gsi.chain import ChainOptions, EecCache
 from occid.gsi.principal import Principal
 from occid.gsi.proxy import validate_chain
 from occid.gsi.trust import TrustStore
@@ -42,8 +42,10 @@ CACHE_SIZE = 10_000
 class GridAuthenticator:
     """
     Validates client chains against one trust store and vomsdir, with a
-    bounded cache of validated principals keyed by the whole chain, and a
-    L{SignerCache} so each VOMS server's signer chain is validated once.
+    bounded cache of validated principals keyed by the whole chain, an
+    L{EecCache} so a new proxy of a known user costs only its own checks,
+    and a L{SignerCache} so each VOMS server's signer chain is validated
+    once.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class GridAuthenticator:
         self._log_dropped = log_dropped
         self._cache_size = cache_size
         self._signers = SignerCache()
+        self._eecs = EecCache()
         # chain key -> (principal, the moment it must be validated again)
         self._cache: OrderedDict[bytes, tuple[Principal, datetime]] = OrderedDict()
         self.epoch = 0
@@ -80,14 +83,16 @@ class GridAuthenticator:
 
     def reload(self, trust: TrustStore, vomsdir: VomsDir) -> None:
         """
-        Use new trust material from now on; forget every principal and
-        verified signer chain, and move to a new L{epoch}.
+        Use new trust material from now on; forget every principal,
+        end-entity certificate and verified signer chain, and move to a new
+        L{epoch}.
         """
         self.epoch += 1
         self._trust = trust
         self._vomsdir = vomsdir
         self._cache.clear()
         self._signers = SignerCache()
+        self._eecs = EecCache()
 
     def authenticate(
         self,
@@ -115,7 +120,7 @@ class GridAuthenticator:
         """The principal, and until when it stands: its end, the moment a
         CRL of its path goes out of date, or the earliest moment a refused
         AC becomes valid, whichever comes first."""
-        facts = validate_chain(chain, tls_errors, self._trust, self._options, now)
+        facts = validate_chain(chain, tls_errors, self._trust, self._options, now, self._eecs)
         verdict = verify_acs(facts, self._vomsdir, self._trust, self._options, self._host, now, self._signers)
         for dropped in verdict.dropped:
             self._log_dropped(facts.eec_dn, dropped)

@@ -1,19 +1,26 @@
 # -*- test-case-name: tests.test_gsi_proxy -*-
 """
-What a proxy-chain validation takes and gives: the site's L{ChainOptions}
-and the L{ChainFacts} a valid chain establishes.
+What a proxy-chain validation takes and gives: the site's L{ChainOptions},
+the L{ChainFacts} a valid chain establishes, and the L{EecFacts} of its
+end-entity certificate that L{EecCache} keeps for the next proxy of the same
+user.
 
-Pure data; the validation itself is L{occid.gsi.proxy.validate_chain}.
+Pure; the validation itself is L{occid.gsi.proxy.validate_chain}.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
 
 from occid.config import CrlMode, GridConfig
+from occid.gsi.trust import Authority
+
+#: How many validated end-entity certificates an L{EecCache} remembers.
+EEC_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -81,3 +88,56 @@ class ChainFacts:
     def ac_carriers(self) -> tuple[x509.Certificate, ...]:
         """The certificates VOMS attribute certificates may be read from: the proxies, leaf first."""
         return self.proxies
+
+
+@dataclass(frozen=True)
+class EecFacts:
+    """
+    What the rules on an end-entity certificate and its CA path (C2, C3 of
+    its subject, C9-C13 on it and its CAs) established, whatever proxies
+    were issued from it.
+
+    @ivar path: the trust-dir authorities above it, its issuer first.
+    @ivar notes: what was tolerated (missing CRLs).
+    @ivar valid_from: the latest notBefore of it and its CAs and
+        thisUpdate of their CRLs.
+    @ivar valid_until: the earliest notAfter of them and nextUpdate of the
+        CRLs: the same checks at any moment in between give the same facts.
+    """
+
+    eec_dn: str
+    issuer_dn: str
+    path: tuple[Authority, ...]
+    notes: tuple[str, ...]
+    valid_from: datetime
+    valid_until: datetime
+
+
+class EecCache:
+    """
+    The end-entity certificates whose rules passed, keyed by their DER, so
+    that a new proxy of a known user costs only the proxy's own checks.
+    An entry stands from its C{valid_from} to its C{valid_until}; the least
+    recently used goes first.  A cache belongs to one trust store and one
+    L{ChainOptions}: make a new one whenever the trust material is reloaded
+    (a new CRL is never answered from an old cache).
+    """
+
+    def __init__(self, size: int = EEC_CACHE_SIZE):
+        self._size = size
+        self._entries: OrderedDict[bytes, EecFacts] = OrderedDict()
+
+    def get(self, der: bytes, now: datetime) -> EecFacts | None:
+        """The facts of the certificate C{der}, if they hold at C{now}."""
+        facts = self._entries.get(der)
+        if facts is None or not facts.valid_from <= now <= facts.valid_until:
+            return None
+        self._entries.move_to_end(der)
+        return facts
+
+    def add(self, der: bytes, facts: EecFacts) -> None:
+        """Remember the facts of the certificate C{der}."""
+        self._entries[der] = facts
+        self._entries.move_to_end(der)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)

@@ -26,8 +26,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from occid.gsi.chain import ChainFacts, ChainOptions
+from occid.gsi.chain import ChainFacts, ChainOptions, EecCache, EecFacts
 from occid.gsi.chainrules import (
     PROXY_GRACE,
     check_critical_extensions,
@@ -56,6 +57,7 @@ def validate_chain(
     trust: TrustStore,
     options: ChainOptions,
     now: datetime,
+    eecs: EecCache | None = None,
 ) -> ChainFacts:
     """
     Validate the client's chain (leaf first) and return its facts.
@@ -63,6 +65,10 @@ def validate_chain(
     @param tls_errors: C{(depth, OpenSSL error number)} pairs the verify
         callback recorded; only a missing CRL (outside C{require} mode) and
         the errors legacy proxies cause (when enabled) are tolerated.
+    @param eecs: the L{EecCache} of C{trust} and C{options}, if any: an
+        end-entity certificate it holds is not checked again (nor its CA
+        path), only the proxies and OpenSSL's verdict are; one that passes
+        goes into it.
     @raise CertificateRejected: any rule fails.
     """
     if not chain:
@@ -83,7 +89,9 @@ def validate_chain(
     if len(proxies) == len(chain):
         raise reject("C2", "the chain has proxies but no end-entity certificate")
     eec = chain[len(proxies)]
-    eec_dn = names(eec)
+    eec_der = eec.public_bytes(Encoding.DER) if eecs is not None else b""
+    known = eecs.get(eec_der, now) if eecs is not None else None
+    eec_dn = known.eec_dn if known is not None else names(eec)
     if is_ca(eec):
         raise reject("C2", f"{eec_dn} follows the proxies but is a CA certificate, not a user certificate")
     for extra in chain[len(proxies) + 1 :]:
@@ -93,6 +101,58 @@ def validate_chain(
                 f"more than one end-entity certificate: {eec_dn} and {names(extra)}",
             )
 
+    if known is None:
+        known, legacy, limited = _every_rule(eec, eec_dn, proxies, chain, trust, options, names, now, notes)
+        if eecs is not None:
+            eecs.add(eec_der, known)
+    else:
+        legacy = check_types(proxies, options)
+        check_keys_and_digests([p.certificate for p in proxies], names, anchor=None)
+        limited = check_proxies(proxies, chain, names, notes)
+        for proxy in proxies:
+            check_critical_extensions(proxy.certificate, names)
+        check_validity(proxies, eec, tuple(a.certificate for a in known.path), names, now)
+        notes.extend(known.notes)
+    path = known.path
+    check_tls_errors(tls_errors, proxies, eec, path, legacy, options, notes)
+
+    ca_path = tuple(a.certificate for a in path)
+    everything = [p.certificate for p in proxies] + [eec, *ca_path]
+    not_after = min(c.not_valid_after_utc for c in everything)
+    return ChainFacts(
+        eec=eec,
+        eec_dn=eec_dn,
+        issuer_dn=known.issuer_dn,
+        proxies=tuple(p.certificate for p in proxies),
+        proxy_depth=len(proxies),
+        limited=limited,
+        legacy=legacy,
+        not_after=not_after,
+        ca_path=ca_path,
+        notes=tuple(notes),
+        valid_from=max([known.valid_from,
+                        *(p.certificate.not_valid_before_utc - PROXY_GRACE for p in proxies)]),
+        valid_until=min(known.valid_until, not_after),
+    )
+
+
+def _every_rule(
+    eec: x509.Certificate,
+    eec_dn: str,
+    proxies: list[ProxyInfo],
+    chain: Sequence[x509.Certificate],
+    trust: TrustStore,
+    options: ChainOptions,
+    names: SubjectNames,
+    now: datetime,
+    notes: list[str],
+) -> tuple[EecFacts, bool, bool]:
+    """
+    The rules on the proxies, the end-entity certificate and its CA path,
+    in the order their refusals take precedence; the facts of the
+    end-entity certificate, whether a proxy is legacy, and whether one is
+    limited.
+    """
     check_unambiguous(eec, eec_dn, "your certificate's subject", "ask your CA for a certificate whose name "
                       "values contain no '/' or '+' followed by an attribute name and '='")
     legacy = check_types(proxies, options)
@@ -106,35 +166,27 @@ def validate_chain(
                           "the site must remove this CA from its trust dir")
     ca_path = tuple(a.certificate for a in path)
     check_keys_and_digests(ca_path, names, anchor=ca_path[-1])
-    everything = presented + list(ca_path)
 
     limited = check_proxies(proxies, chain, names, notes)
-    for certificate in everything:
+    for certificate in presented + list(ca_path):
         check_critical_extensions(certificate, names)
     check_validity(proxies, eec, ca_path, names, now)
-    check_revocation(eec, path, options, names, now, notes)
+    eec_notes: list[str] = []
+    check_revocation(eec, path, options, names, now, eec_notes)
+    notes.extend(eec_notes)
     check_namespaces(eec_dn, path, options)
-    check_tls_errors(tls_errors, proxies, eec, path, legacy, options, notes)
 
-    not_after = min(c.not_valid_after_utc for c in everything)
     crls = [issuer.crl for issuer in path if issuer.crl is not None]
     # check_revocation refused every CRL without a nextUpdate
     next_updates = [crl.next_update_utc for crl in crls if crl.next_update_utc is not None]
-    return ChainFacts(
-        eec=eec,
+    certificates = [eec, *ca_path]
+    facts = EecFacts(
         eec_dn=eec_dn,
         issuer_dn=issuer_dn,
-        proxies=tuple(p.certificate for p in proxies),
-        proxy_depth=len(proxies),
-        limited=limited,
-        legacy=legacy,
-        not_after=not_after,
-        ca_path=ca_path,
-        notes=tuple(notes),
-        valid_from=max(
-            *(p.certificate.not_valid_before_utc - PROXY_GRACE for p in proxies),
-            *(c.not_valid_before_utc for c in [eec, *ca_path]),
-            *(crl.last_update_utc for crl in crls),
-        ),
-        valid_until=min([not_after, *next_updates]),
+        path=path,
+        notes=tuple(eec_notes),
+        valid_from=max([*(c.not_valid_before_utc for c in certificates),
+                        *(crl.last_update_utc for crl in crls)]),
+        valid_until=min([*(c.not_valid_after_utc for c in certificates), *next_updates]),
     )
+    return facts, legacy, limited

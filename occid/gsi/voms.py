@@ -40,9 +40,8 @@ from occid.gsi.vomsasn1 import (
     ACLists,
     GAValue,
     PrintedName,
+    SameName,
     TargetsList,
-    asn1_name_key,
-    name_key,
 )
 from occid.gsi.vomsdir import VomsDir
 from occid.gsi.vomssigner import SignerCache, SignerLookup, SignerRefused, check_authority_key, find_signer
@@ -288,9 +287,8 @@ def _check_holder(holder: _ASN1, eec: x509.Certificate, issuer_dn: PrintedName) 
             f"AC from {issuer_dn} is for certificate serial {base['serial'].native}, "
             f"not this chain's end-entity certificate ({eec.serial_number})",
         )
-    accepted = {name_key(eec.issuer), name_key(eec.subject)}
     for general_name in base["issuer"]:
-        if general_name.name == "directory_name" and asn1_name_key(general_name.chosen) in accepted:
+        if general_name.name == "directory_name" and SameName(general_name.chosen)(eec.issuer, eec.subject):
             return
     raise _Dropped(
         "V2",

@@ -134,6 +134,29 @@ def asn1_name_key(name: asn1_x509.Name) -> NameKey:
     )
 
 
+class SameName:
+    """
+    An asn1crypto Name, compared with cryptography Names: by DER first (what
+    VOMS servers copy, and cheap: the asn1crypto Name keeps the bytes it was
+    read from; its explicit tag in a GeneralName is no part of the name),
+    else by L{name_key} (the same attributes and values in other string
+    types), its own key computed once.
+    """
+
+    def __init__(self, name: asn1_x509.Name):
+        self._name = name
+        self._der = name.untag().dump()
+        self._key: NameKey | None = None
+
+    def __call__(self, *others: x509.Name) -> bool:
+        """Whether one of C{others} is this name (all DER compared before any key)."""
+        if any(other.public_bytes() == self._der for other in others):
+            return True
+        if self._key is None:
+            self._key = asn1_name_key(self._name)
+        return any(name_key(other) == self._key for other in others)
+
+
 class PrintedName:
     """
     An AC's issuer name, printed in slash form the first time a message

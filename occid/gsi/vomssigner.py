@@ -33,7 +33,7 @@ from occid.gsi.principal import CertificateRejected
 from occid.gsi.proxy import ChainFacts, ChainOptions, validate_chain
 from occid.gsi.readable import PARSE_ERRORS
 from occid.gsi.trust import TrustStore
-from occid.gsi.vomsasn1 import CertSeq, PrintedName, asn1_name_key, name_key
+from occid.gsi.vomsasn1 import CertSeq, PrintedName, SameName
 from occid.gsi.vomsdir import LscChains, VoDirectory, normalise_dn
 
 #: How many verified signer chains a L{SignerCache} remembers.
@@ -138,8 +138,8 @@ def find_signer(
             signer = _signer_from_lsc(ac, issuer_name, certseq, chains, voms_host, lookup, reasons)
             if signer is not None:
                 return signer
-    expected = asn1_name_key(issuer_name)
-    candidates = [c for c in lookup.directory.certificates if name_key(c.subject) == expected]
+    issuer = SameName(issuer_name)
+    candidates = [c for c in lookup.directory.certificates if issuer(c.subject)]
     for certificate in candidates:
         if not certificate.not_valid_before_utc <= lookup.now <= certificate.not_valid_after_utc:
             reasons.append(f"vomsdir certificate of {issuer_dn} is outside its validity")
@@ -182,7 +182,7 @@ def _signer_from_lsc(
         reasons.append(f"the embedded signer chain {shown} matches no chain of {voms_host}.lsc")
         return None
     signer = certificates[0]
-    if name_key(signer.subject) != asn1_name_key(issuer_name):
+    if not SameName(issuer_name)(signer.subject):
         reasons.append("the embedded signer is not the AC issuer")
         return None
     if verified is None:

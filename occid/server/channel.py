@@ -12,14 +12,14 @@ them: when the authenticator's epoch moves (new trust material), the next
 request validates them once again, so a revoked proxy is refused on a
 connection opened before its CRL.  A refused chain is remembered with its
 reason and logged once; every request on that connection is then answered
-401 with the reason and its fix.
+401 with the reason and its fix.  An accepted chain is not logged: the log
+line of each request names its DN and account.
 """
 
 from __future__ import annotations
 
 from cryptography import x509
 from OpenSSL import SSL
-from twisted.internet import defer
 from twisted.internet.interfaces import IHandshakeListener, IReactorTime, ISystemHandle
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
@@ -94,13 +94,25 @@ class GridHTTPChannel(BoundedHTTPChannel):
         self._validate()
 
     def _validate(self) -> None:
-        """Validate the chain in the authenticator's current epoch."""
+        """
+        Validate the chain in the authenticator's current epoch (at once:
+        L{IAuthenticator.authenticate} answers synchronously).  Anything
+        but a L{CertificateRejected} is a certificate the validator could
+        not even read: its parser's error must not escape into the TLS
+        protocol (the client would see a reset instead of a 401 saying what
+        to do), so it is logged with its traceback and refused.
+        """
         self._epoch = self.authenticator.epoch
         self.principal = self.refusal = None
-        outcome = defer.maybeDeferred(
-            self.authenticator.authenticate, self._chain, self._errors, now(self.clock)
-        )
-        outcome.addCallbacks(self._accepted, self._refused, errbackArgs=(self._chain,))
+        try:
+            principal = self.authenticator.authenticate(self._chain, self._errors, now(self.clock))
+        except CertificateRejected as refusal:
+            self._refused(refusal)
+        except Exception:  # noqa: BLE001 - logged with its traceback, and refused
+            log.failure("Unreadable client chain from {peer}", peer=self._peer())
+            self._refused(_UNREADABLE)
+        else:
+            self._accepted(principal)
 
     def revalidate(self) -> None:
         """
@@ -111,29 +123,19 @@ class GridHTTPChannel(BoundedHTTPChannel):
             self._validate()
 
     def _accepted(self, principal: Principal) -> None:
+        """
+        Keep the principal.  Not logged: each request's one log line names
+        its DN and account (a connection per request is what rOCCI-cli
+        makes, and a second line per connection cost as much as the cache
+        saved).
+        """
         self.principal = principal
         metrics.HANDSHAKES.labels("accepted", "").inc()
-        log.info(
-            "Authenticated {dn} from {peer}",
-            dn=principal.dn,
-            vo=principal.vo,
-            fqans=list(principal.fqans),
-            peer=self._peer(),
-        )
 
-    def _refused(self, failure: Failure, chain: list[x509.Certificate]) -> None:
-        """
-        Remember the refusal for every request on this connection, and log it
-        once.  Anything but a L{CertificateRejected} is a certificate the
-        validator could not even read: its parser's error must not escape
-        into the TLS protocol (the client would see a reset instead of a 401
-        saying what to do), so it is logged with its traceback and refused.
-        """
-        refusal = failure.value
-        if not isinstance(refusal, CertificateRejected):
-            log.failure("Unreadable client chain from {peer}", failure, peer=self._peer())
-            refusal = _UNREADABLE
+    def _refused(self, refusal: CertificateRejected) -> None:
+        """Remember the refusal for every request on this connection, and log it once."""
         self.refusal = refusal
+        chain = self._chain
         metrics.HANDSHAKES.labels("refused" if chain else "none", refusal.rule).inc()
         # No certificate at all is what every token user's connection looks
         # like: noted, not warned about (its requests may carry a token).
