@@ -260,6 +260,8 @@ class EC2Backend:
             store = self._store(account, principal, binding)
 
             def carried(entities: list[Any]) -> Deferred[list[Any]]:
+                if not store.asks(entities):
+                    return succeed(entities)
                 return deferToThreadPool(self._reactor, self._pool, store.carried, entities)
 
             return MemberCollection(inner, store, carried)
