@@ -7,8 +7,8 @@ C{datetime.fromisoformat} reads sixty times faster than botocore's default,
 C{dateutil}'s general parser (1.3 µs instead of 80; an answer describing one
 instance holds three).  Anything else goes to botocore's default, so the
 answer is what botocore would give: an aware C{datetime} of the same moment
-(in C{tzutc}, where botocore gives C{tzlocal} on a host whose time zone is
-UTC), or botocore's C{ValueError}.
+(in C{datetime.UTC}, where botocore gives dateutil's C{tzutc}, or its
+C{tzlocal} on a host whose time zone is UTC), or botocore's C{ValueError}.
 
 L{install} sets it on a botocore session through its documented hook (the
 C{response_parser_factory} component's C{set_parser_defaults}), for every
@@ -19,17 +19,13 @@ Blocking: runs in the EC2 thread pool, inside botocore.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.session import Session
 from botocore.utils import parse_timestamp
-from dateutil.tz import tzutc
 
 __all__ = ["install", "parse"]
-
-#: The time zone botocore's default parser gives a UTC timestamp.
-_UTC = tzutc()
 
 #: The length of the shortest form read here: C{YYYY-MM-DDTHH:MM:SSZ}.
 _SHORTEST = 20
@@ -48,7 +44,7 @@ def parse(value: Any) -> datetime:
             pass
         else:
             if moment.tzinfo is None:
-                return moment.replace(tzinfo=_UTC)
+                return moment.replace(tzinfo=UTC)
     return parse_timestamp(value)
 
 
