@@ -473,3 +473,32 @@ def verdict(name: str, value: float, target: str, met: bool | None) -> str:
     """A result line: the ratio, its target and whether it was met."""
     outcome = "" if met is None else ("  MET" if met else "  MISSED")
     return f"   {name:<46} {value:6.3f}   (target {target}){outcome}"
+
+
+def _timed_worker(make, queue, duration):
+    """In a forked process: L{_worker}'s run, with this process's own CPU time over it."""
+    try:
+        run = make(0)
+    except BaseException as e:  # noqa: BLE001 - whatever failed is the worker's report
+        queue.put((0, 1, [], 0.0, 0.0, f"prepare: {e!r}"))
+        return
+    start, cpu = time.monotonic(), time.process_time()
+    requests, errors, latencies, first_error = run(start + duration)
+    queue.put((requests, errors, latencies, time.monotonic() - start,
+               time.process_time() - cpu, first_error))
+
+
+def run_client_process(variant: str, make, duration: float) -> RunResult:
+    """
+    Fork one process running C{make(0)}'s C{run} (which may use threads)
+    for C{duration} seconds; its result, whose C{server_cpu} is the CPU
+    time of that client process itself over the run: the cost of a
+    library's calls, to set against a server's CPU for the same work.
+    """
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=_timed_worker, args=(make, queue, duration), daemon=True)
+    process.start()
+    requests, errors, latencies, seconds, cpu, first_error = queue.get(timeout=duration + 300)
+    process.join(timeout=30)
+    return RunResult(variant, requests, errors, seconds, latencies, cpu, first_error=first_error)

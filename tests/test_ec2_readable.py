@@ -19,7 +19,7 @@ VPC = {"VpcId": "vpc-0123456789abcdef0", "CidrBlock": "10.0.0.0/16", "State": "a
 
 @pytest.mark.parametrize("body", [
     b"<Value>a\x01b</Value>", b"<Value>a&#x1;b</Value>", b"<Value>a&#01;b</Value>",
-    b"<Value>a&#xFFFE;b</Value>", b"<Value>a\xffb</Value>",
+    b"<Value>a&#xFFFE;b</Value>", b"<Value>a\xffb</Value>", b"<Value>a\x1fb</Value>",
 ])
 def test_mend(body):
     """What XML 1.0 forbids becomes U+FFFD; the rest is left alone."""
@@ -28,7 +28,18 @@ def test_mend(body):
     assert answer["body"] == "<Value>a\ufffdb</Value>".encode()
 
 
-@pytest.mark.parametrize("body", [b"<Value>a&#10;b&amp;&#x9;\xc3\xa9</Value>", b""])
+@pytest.mark.parametrize("forbidden", ["\x0b", "&#x1f;"])
+def test_mend_beyond_ascii(forbidden):
+    """A forbidden character is found in an answer that is not ASCII too."""
+    answer = {"body": f"<Value>\u00e9{forbidden}</Value>".encode()}
+    mend(answer)
+    assert answer["body"] == "<Value>\u00e9\ufffd</Value>".encode()
+
+
+@pytest.mark.parametrize("body", [
+    b"<Value>a&#10;b&amp;&#x9;\xc3\xa9</Value>", b"",
+    b"<Value>a\tb\r\nc\x7f</Value>", b"<Value>a&amp;#1;</Value>",
+])
 def test_mend_leaves_xml_alone(body):
     """Allowed references, whitespace and UTF-8 pass unchanged."""
     answer = {"body": body}

@@ -135,3 +135,35 @@ def test_catalog_survives_ssm_refusing(moto):
     catalog = successResultOf(backend.catalog(BINDING, JANE))
     assert usermixins.user_mixins_of(catalog.mixins) == []
     failureResultOf(backend.mixins(JANE, BINDING).define(MIXIN), Forbidden)
+
+
+class CountingPool(SyncPool):
+    """L{SyncPool}, counting the calls sent to it."""
+
+    calls = 0
+
+    def callInThreadWithCallback(self, onResult, f, *args, **kwargs):
+        self.calls += 1
+        super().callInThreadWithCallback(onResult, f, *args, **kwargs)
+
+
+def test_no_thread_for_user_mixins_nobody_sees(moto):
+    """
+    A GET takes one thread (its EC2 call) while the principal sees no user
+    mixin, and a second (the DescribeTags of its user mixins) once it does.
+    """
+    _, account = backend_over(moto)
+    pool = CountingPool()
+    backend = EC2Backend(InlineReactor(), pool, {"fedcloud": account})
+    successResultOf(backend.catalog(BINDING, JANE))
+    vpc = account.client.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    networks = backend.collection(infra.NETWORK, JANE, BINDING)
+    before = pool.calls
+    successResultOf(networks.get(vpc))
+    assert pool.calls - before == 1
+    store = backend.mixins(JANE, BINDING)
+    successResultOf(store.define(MIXIN))
+    successResultOf(store.associate(MIXIN, [(infra.NETWORK, vpc)], False))
+    before = pool.calls
+    assert MIXIN in successResultOf(backend.collection(infra.NETWORK, JANE, BINDING).get(vpc)).mixins
+    assert pool.calls - before == 2

@@ -178,10 +178,13 @@ class EC2Backend:
             served = self._served_as(binding.account)
         except NotFound:
             return fail()
-        loading = DeferredList([
-            succeed(None) if account.catalog.loaded else self._shared_refresh(account)
-            for account in served.accounts], consumeErrors=True).addCallback(
-                self._loaded_regions, served)
+        if all(account.catalog.loaded for account in served.accounts):
+            loading: Deferred[Any] = succeed(list(served.accounts))
+        else:
+            loading = DeferredList([
+                succeed(None) if account.catalog.loaded else self._shared_refresh(account)
+                for account in served.accounts], consumeErrors=True).addCallback(
+                    self._loaded_regions, served)
         if principal is None:
             return loading.addCallback(lambda loaded: served.catalog(
                 [(account, account.catalog.catalog) for account in loaded]))
@@ -260,6 +263,8 @@ class EC2Backend:
             store = self._store(account, principal, binding)
 
             def carried(entities: list[Any]) -> Deferred[list[Any]]:
+                if not store.asks(entities):
+                    return succeed(entities)
                 return deferToThreadPool(self._reactor, self._pool, store.carried, entities)
 
             return MemberCollection(inner, store, carried)

@@ -43,6 +43,7 @@ from occid.ec2.errors import Refused
 from occid.ec2.observed import observe
 from occid.ec2.outcome import single_attempt
 from occid.ec2.readable import register
+from occid.ec2.timestamps import install
 
 #: A boto3 EC2 client.  boto3 ships no type information, so to mypy it is
 #: C{Any}; the alias says what is meant.
@@ -105,6 +106,7 @@ def account_session(aws: AwsConfig, account: AccountConfig) -> boto3.session.Ses
     credentials.  No network call happens until the first use.
     """
     base = boto3.session.Session(
+        botocore_session=install(botocore.session.Session()),
         profile_name=account.profile or None, region_name=aws.region
     )
     if not account.role_arn:
@@ -126,7 +128,7 @@ def account_session(aws: AwsConfig, account: AccountConfig) -> boto3.session.Ses
             "expiry_time": answer["Expiration"].isoformat(),
         }
 
-    core = botocore.session.Session()
+    core = install(botocore.session.Session())
     core.register_component(
         "credential_provider", CredentialResolver([AssumedRole(assume_role)])
     )

@@ -41,6 +41,9 @@ _ILLEGAL = re.compile(
     rb"|&#(?:[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
     rb"|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]));")
 
+#: The control characters XML 1.0 forbids, to delete with C{bytes.translate}.
+_CONTROLS = bytes(range(0x20)).translate(None, b"\t\n\r")
+
 _REPLACEMENT = REPLACED.encode("utf-8")
 
 
@@ -48,15 +51,22 @@ def mend(response_dict: dict[str, Any], **kwargs: Any) -> None:
     """
     Replace, in the body of an EC2 answer about to be parsed, what XML 1.0
     cannot carry by L{REPLACED}.
+
+    Nearly every answer is ASCII, without a control character or an
+    entity: that is checked first, in a few microseconds for 5 kB where
+    decoding and the regular expression take a hundred.
     """
     body = response_dict.get("body")
     if not isinstance(body, bytes):
         return
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        body = body.decode("utf-8", "replace").encode("utf-8")
-    response_dict["body"] = _ILLEGAL.sub(_REPLACEMENT, body)
+    if not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            body = body.decode("utf-8", "replace").encode("utf-8")
+    if b"&" in body or len(body.translate(None, _CONTROLS)) != len(body):
+        body = _ILLEGAL.sub(_REPLACEMENT, body)
+    response_dict["body"] = body
 
 
 def register(client: Any) -> Any:

@@ -191,17 +191,25 @@ class EC2MixinStore:
         for chunk in _chunks(ids):
             self._account.client.delete_tags(Resources=chunk, Tags=[{"Key": member_tag(mixin)}])
 
+    def asks(self, entities: builtins.list[Any]) -> bool:
+        """
+        Whether L{carried} asks EC2 about C{entities}: the principal sees a
+        user mixin, and one of them is a resource user mixins apply to.
+        Non-blocking, from memory: without a question there is no reason
+        to go to a thread.
+        """
+        return bool(self._definitions.visible(self._scope)) and any(
+            isinstance(e, Entity) and e.kind in usermixins.APPLIES for e in entities)
+
     def carried(self, entities: builtins.list[Any]) -> builtins.list[Any]:
         """
         C{entities} (and other results, left alone) with the user mixins
         they carry that the principal sees added (blocking: one
         DescribeTags, none when it sees no user mixin).
         """
-        seen = {member_tag(d.mixin): d.mixin for d in self._definitions.visible(self._scope)}
-        resources = [e for e in entities if isinstance(e, Entity)
-                     and e.kind in usermixins.APPLIES]
-        if not seen or not resources:
+        if not self.asks(entities):
             return entities
+        seen = {member_tag(d.mixin): d.mixin for d in self._definitions.visible(self._scope)}
         tags = translated(tagged)(self._account.client, sorted(seen))
         result = []
         for entity in entities:
