@@ -382,6 +382,11 @@ class EC2Backend:
         ])
 
 
+def reconcile_if(leading: Callable[[], bool], backend: EC2Backend) -> Deferred[Any] | None:
+    """A reconciler pass of C{backend} if this process C{leading()}, else nothing."""
+    return backend.reconcile() if leading() else None
+
+
 class ThreadPoolService(Service):
     """
     Starts a thread pool with the service; stops it after reactor shutdown,
@@ -475,10 +480,18 @@ def serve(config: Config, ssm: dict[str, Any] | None = None) -> dict[str, Accoun
     return served
 
 
-def make_backend_service(config: Config, reactor: Any) -> tuple[EC2Backend, MultiService]:
+def always() -> bool:
+    """The reconciler's gate of a process alone: it always runs."""
+    return True
+
+
+def make_backend_service(config: Config, reactor: Any,
+                         leading: Callable[[], bool] = always) -> tuple[EC2Backend, MultiService]:
     """
     The backend and the service that runs it: the C{occid-aws} thread pool,
-    the catalog timer (first load at start) and the reconciler timer.
+    the catalog timer (first load at start) and the reconciler timer, whose
+    passes run only while C{leading()} (L{occid.leadership}: one process
+    of the host runs them).
     Clients are built here, in the main thread, before any thread runs.
     """
     pool = ThreadPool(0, config.aws.threads, "occid-aws")
@@ -491,7 +504,7 @@ def make_backend_service(config: Config, reactor: Any) -> tuple[EC2Backend, Mult
     ThreadPoolService(reactor, pool).setServiceParent(service)
     for step, call in ((CATALOG_REFRESH, backend.refresh_catalogs),
                        (DISTRIBUTED_REFRESH, backend.refresh_distributed),
-                       (RECONCILE_EVERY, backend.reconcile)):
+                       (RECONCILE_EVERY, partial(reconcile_if, leading, backend))):
         timer = TimerService(step, call)
         timer.clock = reactor
         timer.setServiceParent(service)
