@@ -4,11 +4,13 @@ Which of the occid processes of one host runs the reconciler
 (C{[server] coordination_dir}).
 
 Requests need no coordination: entity ids are EC2 ids and every intent
-lives in EC2 tags, so any process answers any request.  The reconciler
-does: N processes would make N times its EC2 calls and race to make the
-same links.  The processes share a directory; the one holding an exclusive
-C{flock} on its C{reconciler.lock} is the leader, and only the leader's
-reconciler timer calls EC2.  The kernel releases the lock when its holder
+lives in EC2 tags, so any process answers any request.  The reconciler and
+the catalogue refresh do: N processes would make N times their EC2 calls
+(and race to make the same links).  The processes share a directory; the
+one holding an exclusive C{flock} on its C{reconciler.lock} is the leader:
+only the leader's reconciler timer runs, and only the leader reads the
+catalogues from EC2, sharing them with the others
+(L{occid.ec2.sharedcatalog}).  The kernel releases the lock when its holder
 exits, however it dies (C{kill -9} too); every other process tries again
 every L{RETRY} seconds, so one of them leads within that time.  Each try
 is one non-blocking C{flock} call on a descriptor kept open: nothing that

@@ -249,7 +249,8 @@ def _served(daemon: Daemon) -> int:
 def test_two_daemons_share_a_port_and_a_leader(pair, proxy):
     """
     Both daemons serve connections to the one port; exactly one runs the
-    reconciler, and once it is killed (-9) the other does within a retry.
+    reconciler and shares the catalogues, and once it is killed (-9) the
+    other leads within a retry.
     """
     daemons, shared = pair
     for _ in range(40):
@@ -262,6 +263,9 @@ def test_two_daemons_share_a_port_and_a_leader(pair, proxy):
     [leader] = [daemon for daemon in daemons if "now runs the reconciler" in daemon.log()]
     [follower] = [daemon for daemon in daemons if daemon is not leader]
     assert (shared / LOCK_NAME).read_text() == f"{leader.pid}\n"
+    # The leader shares each account's catalogue (testvo and othervo, one region).
+    assert sorted(path.name.split("-")[1] for path in shared.glob("catalogue-*.json")) == [
+        "othervo", "testvo"]
     mark = follower.log_mark()
     os.kill(leader.pid, signal.SIGKILL)
     started = time.monotonic()
