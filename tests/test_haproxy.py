@@ -33,11 +33,11 @@ pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None and not os.envir
 
 #: A compute create in text/plain: the daemon's first listed image.
 CREATE = (
-    'Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"\n'
-    'Category: ami-0a1b2c3d4e5f60001; '
-    'scheme="http://occi.localhost/occi/infrastructure/os_tpl#"; class="mixin"\n'
-    'X-OCCI-Attribute: occi.core.title="behind haproxy"\n'
-).encode()
+    b'Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"\n'
+    b'Category: ami-0a1b2c3d4e5f60001; '
+    b'scheme="http://occi.localhost/occi/infrastructure/os_tpl#"; class="mixin"\n'
+    b'X-OCCI-Attribute: occi.core.title="behind haproxy"\n'
+)
 
 #: Creates in the load, and reads after each.
 CREATES = 24

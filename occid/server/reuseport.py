@@ -14,7 +14,7 @@ from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.interfaces import IListeningPort, IReactorSocket
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import ServerFactory
 
 from occid.listenconfig import TcpAddress
 
@@ -42,7 +42,7 @@ class SharedPortService(Service):
     listening services do, so a port below 1024 works with twistd's C{--uid}.
     """
 
-    def __init__(self, address: TcpAddress, factory: Factory, reactor: Any):
+    def __init__(self, address: TcpAddress, factory: ServerFactory, reactor: Any):
         self._address = address
         self._factory = factory
         self._reactor = reactor
