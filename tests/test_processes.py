@@ -249,8 +249,8 @@ def _served(daemon: Daemon) -> int:
 def test_two_daemons_share_a_port_and_a_leader(pair, proxy):
     """
     Both daemons serve connections to the one port; exactly one runs the
-    reconciler and shares the catalogues, and once it is killed (-9) the
-    other leads within a retry.
+    reconciler and shares the catalogues; each reloads on its SIGHUP; once
+    the leader is killed (-9) the other leads within a retry.
     """
     daemons, shared = pair
     for _ in range(40):
@@ -266,6 +266,11 @@ def test_two_daemons_share_a_port_and_a_leader(pair, proxy):
     # The leader shares each account's catalogue (testvo and othervo, one region).
     assert sorted(path.name.split("-")[1] for path in shared.glob("catalogue-*.json")) == [
         "othervo", "testvo"]
+    # Each process reloads on its own SIGHUP, keeping its place.
+    for daemon in daemons:
+        mark = daemon.log_mark()
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_for_log("Reloaded the configuration", since=mark)
     mark = follower.log_mark()
     os.kill(leader.pid, signal.SIGKILL)
     started = time.monotonic()
