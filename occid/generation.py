@@ -114,8 +114,9 @@ class Generation:
         worker thread while no other thread builds clients); nothing runs
         before C{service} starts.
 
-        @param leading: whether this process runs the reconciler now
-            (L{occid.leadership}); the next generations ask the same.
+        @param leading: whether this process runs the reconciler and reads
+            the shared catalogues from EC2 now (L{occid.leadership}); the
+            next generations ask the same.
         """
         self.number = number
         self.leading = leading

@@ -18,6 +18,7 @@ import time
 
 import pytest
 from twisted.internet.task import Clock
+from twisted.python import usage
 
 from occid import config, tap
 from occid.ec2.backend import reconcile_if
@@ -115,7 +116,10 @@ fqans = ["/testvo"]
 
 
 def test_instance_moves_the_metrics_port(pki, tmp_path):
-    """--instance 3 serves [metrics] two ports up; a non-tcp metrics listen is refused."""
+    """
+    --instance 3 serves [metrics] two ports up; a non-tcp metrics listen,
+    or an instance below 1, is refused.
+    """
     path = tmp_path / "occid.toml"
     path.write_text(_config_text(pki, "tcp:11443", metrics='[metrics]\nlisten = "tcp:9464"\n'))
     options = tap.Options()
@@ -124,6 +128,8 @@ def test_instance_moves_the_metrics_port(pki, tmp_path):
     path.write_text(_config_text(pki, "tcp:11443", metrics='[metrics]\nlisten = "unix:/m"\n'))
     with pytest.raises(SystemExit):
         tap.Options().parseOptions(["--config", str(path), "--instance", "2"])
+    with pytest.raises(usage.UsageError):
+        tap.Options().parseOptions(["--config", str(path), "--instance", "0"])
 
 
 def test_shared_port_binds_twice():
