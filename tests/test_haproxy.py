@@ -11,6 +11,7 @@ only, no compute is launched twice, and everything succeeds after.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.cutproxy import CutProxy
-from tests.daemon import Daemon, tls_request
+from tests.daemon import REPO, Daemon, tls_request
 from tests.motoserver import ec2_client, free_port
 from tests.vomsfactory import build_ac, voms_proxy
 
@@ -226,3 +227,16 @@ def test_kill_one_host_under_load(hosts, late, proxy, moto_server):
                               CREATE).status == 201
         assert client.request("GET", "/compute/").status == 200
     assert client.tcp_failures == failures
+
+
+def test_readme_configuration_is_valid(tmp_path):
+    """README's HAProxy configuration passes C{haproxy -c} (its hosts put on 127.0.0.1)."""
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    start = readme.index("```\n", readme.index("A minimal HAProxy")) + 4
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(re.sub(r"occi\d\.example\.org", "127.0.0.1",
+                             readme[start:readme.index("```", start)]))
+    checked = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True,
+                             text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
