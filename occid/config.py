@@ -34,6 +34,7 @@ from occid.accountconfig import (
 from occid.accountingconfig import AccountingConfig, build_accounting, check_accounting
 from occid.awsconfig import AwsConfig, check_aws, check_deadlines
 from occid.imagesconfig import ImagesConfig, build_images, check_images, check_sources, region_table
+from occid.listenconfig import check_processes
 from occid.metricsconfig import MetricsConfig, check_metrics
 from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility, coerce
 from occid.oidcconfig import IssuerConfig, OidcConfig, build_oidc, check_oidc, subject_issuer
@@ -73,6 +74,12 @@ class ServerConfig:
     #: Connections open at once, in all and from one address; over a cap, closed at accept.
     max_connections: int = 4000
     max_connections_per_peer: int = 200
+    #: Bind C{listen} with C{SO_REUSEPORT}, so that several processes share it
+    #: (README: Processes and hosts).
+    reuse_port: bool = False
+    #: The directory where the processes of one host elect the one running the
+    #: reconciler; C{""}: this process runs it.
+    coordination_dir: str = ""
 
     @property
     def public_host(self) -> str:
@@ -366,6 +373,7 @@ def _check(config: Config) -> None:
              f"must be between 1 and max_connections ({server.max_connections})")
     if not server.listen:
         fail("[server] listen", "must name an endpoint such as tcp:11443")
+    check_processes(server.listen, server.reuse_port, server.coordination_dir, fail)
     for key in ("host_cert", "host_key"):
         if not getattr(server, key):
             fail(f"[server] {key}", "is required")

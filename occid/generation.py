@@ -26,8 +26,10 @@ once its last request has ended.  Open connections validate their chains
 again on their next request (a new generation is a new authenticator
 epoch, L{occid.server.channel}).
 
-Not part of a generation: the listening sockets.  A changed C{[server]
-listen} or C{[metrics] listen} is logged as ignored until a restart.
+Not part of a generation: the listening sockets and the reconciler's
+leadership (L{occid.leadership}).  A changed C{[server] listen},
+C{reuse_port} or C{coordination_dir}, or C{[metrics] listen}, is logged as
+ignored until a restart.
 
 This module builds both edges (the Twisted one of L{occid.server} and the
 EC2 one of L{occid.ec2}), so it sits beside L{occid.tap}, on top of them.
@@ -49,7 +51,7 @@ from twisted.web.resource import Resource
 from zope.interface import implementer
 
 from occid.config import Config, ConfigError, OidcConfig
-from occid.ec2.backend import ThreadPoolService, make_backend_service
+from occid.ec2.backend import ThreadPoolService, always, make_backend_service
 from occid.ec2.profiles import check_profiles
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.chain import ChainOptions
@@ -106,13 +108,18 @@ class Generation:
     """
 
     def __init__(self, number: int, config: Config, files: TrustFiles, trust: Trust,
-                 reactor: Any):
+                 reactor: Any, leading: Callable[[], bool] = always):
         """
         Build the generation, EC2 clients too (blocking: at start, or in a
         worker thread while no other thread builds clients); nothing runs
         before C{service} starts.
+
+        @param leading: whether this process runs the reconciler and reads
+            the shared catalogues from EC2 now (L{occid.leadership}); the
+            next generations ask the same.
         """
         self.number = number
+        self.leading = leading
         self.config = config
         self.files = files
         self.requests = 0
@@ -129,7 +136,7 @@ class Generation:
         self.deadlines = Deadlines(server.header_timeout, server.idle_timeout)
         self.caps = Caps(server.max_connections, server.max_connections_per_peer)
         self.service = MultiService()
-        self.backend, backend_service = make_backend_service(config, reactor)
+        self.backend, backend_service = make_backend_service(config, reactor, leading)
         backend_service.setServiceParent(self.service)
         tokens = token_authenticator(config.oidc, reactor, self.service)
         self._identify = make_identify(tokens, reactor)
@@ -285,7 +292,8 @@ class Generations(MultiService):
         config, files, trust = read_generation(self._path, self._spare, self._reactor)
         number = self.current.number + 1
         # Its EC2 clients read botocore's data files: with the spares too.
-        new = self._spare.run(lambda: Generation(number, config, files, trust, self._reactor))
+        new = self._spare.run(lambda: Generation(number, config, files, trust, self._reactor,
+                                                 self.current.leading))
         return new, files.fingerprint()
 
     def _refused(self, failure: Failure) -> None:
@@ -314,9 +322,12 @@ class Generations(MultiService):
 
 
 def _listeners(config: Config) -> dict[str, str]:
-    """The addresses a reload cannot change, by key (C{""}: no listener)."""
+    """The settings of the listeners and the leadership a reload cannot change, by key."""
     metrics = config.metrics.listen if config.metrics is not None else ""
-    return {"[server] listen": config.server.listen, "[metrics] listen": metrics}
+    server = config.server
+    return {"[server] listen": server.listen, "[metrics] listen": metrics,
+            "[server] reuse_port": str(server.reuse_port).lower(),
+            "[server] coordination_dir": server.coordination_dir}
 
 
 class GenerationResource(Resource):

@@ -23,11 +23,15 @@ from occid.demo import preparation
 from occid.demo.announce import AnnounceService
 from occid.demo.emulator import EmulatorService
 from occid.demo.issuer import issuer_service
+from occid.ec2.backend import always
 from occid.ec2.profiles import check_profiles
 from occid.generation import Generation, Generations
+from occid.leadership import Leadership
+from occid.listenconfig import instance_listen, tcp_address
 from occid.server import logformat, preflight
 from occid.server.health import Check, make_health_site, trust_current
 from occid.server.reload import ReloadService, SpareDescriptors, TrustFiles
+from occid.server.reuseport import SharedPortService
 
 #: twistd's default pid file, in the working directory.
 TWISTD_PIDFILE = "twistd.pid"
@@ -53,6 +57,9 @@ class Options(usage.Options):
         ["port", None, preparation.DEFAULT_PORT, "With --demo: the port on 127.0.0.1 to serve.", int],
         ["log-format", None, "text",
          "text, or json: one JSON object per line and event (journald, ELK)."],
+        ["instance", None, None,
+         "N (1, 2, ...): this process is the Nth of the host; its [metrics] listener "
+         "takes the configured port + N - 1 (README: Processes and hosts).", int],
     ]
 
     def opt_version(self):
@@ -68,9 +75,12 @@ class Options(usage.Options):
             self._prepare_demo()
         elif self["demo-dir"] != preparation.DEFAULT_DIRECTORY or self["port"] != preparation.DEFAULT_PORT:
             raise usage.UsageError("--demo-dir and --port go with --demo")
+        if self["instance"] is not None and self["instance"] < 1:
+            raise usage.UsageError(f"--instance is 1 or more, not {self['instance']}")
         try:
             self["loaded"] = preflight.load(self["config"])
             check_profiles(self["loaded"])
+            self["metrics_listen"] = metrics_listen(self["loaded"], self["instance"])
         except configmodule.ConfigError as e:
             # The one line that matters, without twistd's usage text.
             print(f"occid: {e}", file=sys.stderr)
@@ -90,6 +100,33 @@ class Options(usage.Options):
         parent = getattr(self, "parent", None)
         if parent is not None and parent.get("pidfile") == TWISTD_PIDFILE:
             parent["pidfile"] = os.path.join(os.path.abspath(self["demo-dir"]), TWISTD_PIDFILE)
+
+
+def metrics_listen(config: configmodule.Config, instance: int | None) -> str | None:
+    """
+    Where this process serves C{[metrics]}: C{listen}, or with C{--instance
+    N} its port + N - 1 (C{None}: no such section).
+
+    @raise ConfigError: C{--instance} with a C{listen} that is not C{tcp:PORT}.
+    """
+    if config.metrics is None or instance is None:
+        return config.metrics.listen if config.metrics is not None else None
+    try:
+        return instance_listen(config.metrics.listen, instance)
+    except ValueError as e:
+        raise configmodule.ConfigError(
+            config.path, "[metrics] listen",
+            f"with --instance, must be a tcp:PORT endpoint whose port + instance - 1 is "
+            f"free for each process: {e}") from None
+
+
+def listener(config: configmodule.Config, factory: Any, reactor: Any) -> service.Service:
+    """The OCCI listener: C{[server] listen}, bound with C{SO_REUSEPORT} if C{reuse_port}."""
+    server = config.server
+    address = tcp_address(server.listen)
+    if server.reuse_port and address is not None:
+        return SharedPortService(address, factory, reactor)
+    return strports.service(server.listen, factory, reactor=reactor)
 
 
 def readiness_checks(generations: Generations, reactor: Any) -> list[Check]:
@@ -119,8 +156,9 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     """
     The daemon: the configuration's generation (EC2 backend, OCCI resource,
     authenticator: L{occid.generation}), the TLS listener serving it, the
-    metrics listener (with C{[metrics]}), and the reload service (trust
-    files polled, everything on SIGHUP); logging as C{--log-format} says.
+    metrics listener (with C{[metrics]}), the reconciler's leadership (with
+    C{[server] coordination_dir}) and the reload service (trust files
+    polled, everything on SIGHUP); logging as C{--log-format} says.
 
     @param options: the parsed L{Options}.
     @param reactor: the reactor everything runs on (and the one clock);
@@ -145,13 +183,18 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
 
     spare = SpareDescriptors()
     files = TrustFiles(config.server, config.grid, reactor, spare)
-    first = Generation(1, config, files, files.load(), reactor)
+    leading: Callable[[], bool] = always
+    if config.server.coordination_dir:
+        leadership = Leadership(config.server.coordination_dir, reactor)
+        leadership.setServiceParent(top)
+        leading = leadership.leading
+    first = Generation(1, config, files, files.load(), reactor, leading)
     generations = Generations(options["config"], first, spare, reactor, in_reactor_pool)
     generations.setServiceParent(top)
-    strports.service(config.server.listen, generations.factory,
-                     reactor=reactor).setServiceParent(top)
-    if config.metrics is not None:
-        strports.service(config.metrics.listen,
+    listener(config, generations.factory, reactor).setServiceParent(top)
+    metrics = options.get("metrics_listen")
+    if metrics is not None:
+        strports.service(metrics,
                          make_health_site(readiness_checks(generations, reactor), reactor),
                          reactor=reactor).setServiceParent(top)
     reload = ReloadService(generations.fingerprint, generations.load_trust,

@@ -9,7 +9,10 @@ say (any other action is forwarded and answered):
     dropped, and the client's connection closed: the client never learns
     what happened;
   - C{"refuse"}: the client's connection is closed before anything is
-    forwarded: nothing happens.
+    forwarded: nothing happens;
+  - C{"late"}: forwarded to moto, which acts on it; its answer is held for
+    L{CutProxy.late_by} seconds, so that a test can kill the client while it
+    waits (tests/test_haproxy.py).
 
 Once a request is cut, L{CutProxy.after_cut} is added to the rules (to
 refuse the lookup that follows, say).
@@ -24,6 +27,7 @@ import contextlib
 import http.client
 import socket
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,13 +38,14 @@ _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-leng
 
 
 class CutProxy:
-    """The proxy; C{rules} maps an EC2 action to C{"cut"} or C{"refuse"}."""
+    """The proxy; C{rules} maps an EC2 action to C{"cut"}, C{"refuse"} or C{"late"}."""
 
     def __init__(self, target: str) -> None:
         self.target = urllib.parse.urlsplit(target)
         self.rules: dict[str, str] = {}
         self.after_cut: dict[str, str] = {}
         self.seen: Counter[str] = Counter()
+        self.late_by = 1.0
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -84,6 +89,8 @@ class CutProxy:
         if rule == "cut":
             self.rules.update(self.after_cut)
             return self._drop(request)
+        if rule == "late":
+            time.sleep(self.late_by)
         request.send_response(answer.status, answer.reason)
         for name, value in answer.getheaders():
             if name.lower() not in _HOP:

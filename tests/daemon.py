@@ -75,19 +75,21 @@ class Daemon:
     after them), C{instance_types} the resource_tpl offered, C{options}
     more options of C{twistd occid}; C{listen_options} are appended to the
     listen endpoint (C{":backlog=2048"}); C{max_descriptors} its
-    C{RLIMIT_NOFILE} (as systemd's C{LimitNOFILE}).
+    C{RLIMIT_NOFILE} (as systemd's C{LimitNOFILE}); C{port} the port to
+    serve (default: a free one; daemons with C{reuse_port} share one).
     """
 
     def __init__(self, directory: str, pki, moto_endpoint: str, *, listen_options: str = "",
                  server: str = "", grid: str = "",
                  aws: str = "", images: str = "", accounts: str = ACCOUNTS,
                  instance_types: tuple[str, ...] = ("t3.micro", "t3.small"),
-                 options: tuple[str, ...] = (), max_descriptors: int | None = None):
+                 options: tuple[str, ...] = (), max_descriptors: int | None = None,
+                 port: int | None = None):
         self.directory = directory
         self.options = options
         self.max_descriptors = max_descriptors
         self.pki = pki
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"https://localhost:{self.port}"
         self.config_path = os.path.join(directory, "occid.toml")
         self.log_path = os.path.join(directory, "occid.log")

@@ -43,6 +43,7 @@ from occid.ec2.reconciler import Report, complete_instance, reconcile
 from occid.ec2.regional import Served
 from occid.ec2.regions import RegionMap
 from occid.ec2.scope import Scope
+from occid.ec2.sharedcatalog import SharedCatalogue
 from occid.ec2.usermixins import Definitions, EC2MixinStore
 from occid.gsi.principal import Principal
 from occid.interfaces import IBackend, ICatalog, IEntityCollection, IImageStore, IMixinStore
@@ -65,6 +66,11 @@ RECONCILE_EVERY = 60.0
 #: Seconds before the first look at a new compute whose inline links wait for
 #: it to run; each next look waits twice as long, up to L{RECONCILE_EVERY}.
 WATCH_FIRST = 2.0
+
+
+def always() -> bool:
+    """The leadership of a process alone: it runs the reconciler and reads EC2's catalogues."""
+    return True
 
 
 def awaits_links(entity: Entity) -> bool:
@@ -105,10 +111,15 @@ class EC2Backend:
 
     def __init__(self, reactor: IReactorFromThreads, threadpool: ThreadPool,
                  accounts: Mapping[str, Account | Served],
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 shared_dir: str = "", leading: Callable[[], bool] = always):
         """
         @param accounts: by name, each account in a gateway of one region,
             or its L{Served} regions.
+        @param shared_dir: the host's coordination directory, where the
+            catalogues are shared (L{SharedCatalogue}) while C{leading()}
+            says which process reads them from EC2; C{""}: this process
+            reads its own.
         """
         self._reactor = reactor
         self._pool = threadpool
@@ -118,6 +129,10 @@ class EC2Backend:
         self._loading: dict[tuple[str, str], list[Deferred[Any]]] = {}
         self._definitions = {name: Definitions(name, served.accounts[0].ssm)
                              for name, served in self._served.items()}
+        self._shares = {
+            (account.name, account.aws.region):
+                SharedCatalogue(shared_dir, account.aws.region, account.catalog, leading)
+            for account in self._every_region()} if shared_dir else {}
         for account in self._every_region():
             metrics.CATALOGUE_AGE.labels(account.name, account.aws.region).set_function(
                 account.catalog.age)
@@ -243,8 +258,9 @@ class EC2Backend:
                               consequence=dropped.consequence)
             return catalog
 
-        return deferToThreadPool(self._reactor, self._pool, account.catalog.refresh
-                                 ).addCallback(warn)
+        share = self._shares.get((account.name, account.aws.region))
+        load = share.refresh if share is not None else account.catalog.refresh
+        return deferToThreadPool(self._reactor, self._pool, load).addCallback(warn)
 
     def collection(self, kind: Kind, principal: Principal,
                    binding: AccountBinding) -> IEntityCollection:
@@ -316,8 +332,13 @@ class EC2Backend:
             self.log.failure("could not read the imported images of account {account}",
                              failure, account=name)
 
+        def look(account: Account) -> Callable[[], bool]:
+            share = self._shares.get((account.name, account.aws.region))
+            return (share.refresh_distributed if share is not None
+                    else account.catalog.refresh_distributed)
+
         return DeferredList([
-            deferToThreadPool(self._reactor, self._pool, account.catalog.refresh_distributed)
+            deferToThreadPool(self._reactor, self._pool, look(account))
             .addCallback(changed, account.label).addErrback(failed, account.label)
             for account in self._every_region() if account.catalog.loaded
         ])
@@ -385,6 +406,11 @@ class EC2Backend:
             .addCallback(self._logged, account.label).addErrback(failed, account.label)
             for account in self._every_region()
         ])
+
+
+def reconcile_if(leading: Callable[[], bool], backend: EC2Backend) -> Deferred[Any] | None:
+    """A reconciler pass of C{backend} if this process C{leading()}, else nothing."""
+    return backend.reconcile() if leading() else None
 
 
 class ThreadPoolService(Service):
@@ -480,10 +506,14 @@ def serve(config: Config, ssm: dict[str, Any] | None = None) -> dict[str, Accoun
     return served
 
 
-def make_backend_service(config: Config, reactor: Any) -> tuple[EC2Backend, MultiService]:
+def make_backend_service(config: Config, reactor: Any,
+                         leading: Callable[[], bool] = always) -> tuple[EC2Backend, MultiService]:
     """
     The backend and the service that runs it: the C{occid-aws} thread pool,
-    the catalog timer (first load at start) and the reconciler timer.
+    the catalog timer (first load at start) and the reconciler timer, whose
+    passes run only while C{leading()} (L{occid.leadership}: one process
+    of the host runs them; with C{[server] coordination_dir} that process
+    alone reads the catalogues from EC2, L{SharedCatalogue}).
     Clients are built here, in the main thread, before any thread runs.
     """
     pool = ThreadPool(0, config.aws.threads, "occid-aws")
@@ -491,12 +521,13 @@ def make_backend_service(config: Config, reactor: Any) -> tuple[EC2Backend, Mult
         reactor, pool,
         serve(config, build_ssm_clients(config)),
         clock=lambda: datetime.fromtimestamp(reactor.seconds(), UTC),
+        shared_dir=config.server.coordination_dir, leading=leading,
     )
     service = MultiService()
     ThreadPoolService(reactor, pool).setServiceParent(service)
     for step, call in ((CATALOG_REFRESH, backend.refresh_catalogs),
                        (DISTRIBUTED_REFRESH, backend.refresh_distributed),
-                       (RECONCILE_EVERY, backend.reconcile)):
+                       (RECONCILE_EVERY, partial(reconcile_if, leading, backend))):
         timer = TimerService(step, call)
         timer.clock = reactor
         timer.setServiceParent(service)

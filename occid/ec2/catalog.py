@@ -13,8 +13,11 @@ L{Dropped}, which the backend logs at each load: one bad value never makes
 the whole account unusable.
 
 L{load_templates} is the blocking read (run in the EC2 thread pool, at
-start and by a timer); L{AccountCatalog} holds the latest result, so that a
+start and by a timer): L{read_answers} (EC2's answers, as plain data) then
+L{templates_from}; L{AccountCatalog} holds the latest result, so that a
 request never waits for EC2 to learn the templates once they are loaded.
+The answers are what the processes of one host share
+(L{occid.ec2.sharedcatalog}).
 
 Images users saved through occid (tagged C{occid:owner} and C{occid:vo} at
 CreateImage) are not the account's templates: under every policy each
@@ -172,15 +175,14 @@ def imported_images(client: EC2Client) -> list[dict]:
     return [image for page in pages for image in page["Images"] if offered(tag_dict(image))]
 
 
-def _saved_images(client: EC2Client, public_host: str, region: str) -> list[SavedImage]:
-    """The account's images saved through occid, pending ones included."""
+def saved_images(client: EC2Client) -> list[dict]:
+    """The descriptions of the account's images saved through occid, pending ones included."""
     pages = client.get_paginator("describe_images").paginate(
         Owners=["self"], PaginationConfig={"PageSize": PAGE_SIZE},
         Filters=[{"Name": "image-type", "Values": ["machine"]},
                  {"Name": "state", "Values": ["pending", "available"]},
                  {"Name": "tag-key", "Values": [OWNER_TAG]}])
-    return [saved_image(image, public_host, region)
-            for page in pages for image in page["Images"]]
+    return [image for page in pages for image in page["Images"]]
 
 
 def saved_image(image: dict, public_host: str, region: str) -> SavedImage:
@@ -189,12 +191,6 @@ def saved_image(image: dict, public_host: str, region: str) -> SavedImage:
     return SavedImage(os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"],
                                    public_host, region),
                       tags.get(OWNER_TAG, ""), tags.get(VO_TAG, ""))
-
-
-def distributed_images(client: EC2Client, public_host: str, region: str) -> tuple[Mixin, ...]:
-    """The os_tpl mixins of the account's imported images still offered (blocking; one call)."""
-    return _by_title(distributed_mixin(image["ImageId"], tag_dict(image), public_host, region)
-                     for image in imported_images(client))
 
 
 def _keys(mixins: tuple[Mixin, ...]) -> tuple[tuple, ...]:
@@ -270,21 +266,56 @@ def _unknown(aws: AwsConfig, images: ImagesConfig, keys: TemplateKeys, templates
     return tuple(dropped)
 
 
+def _image_fields(image: dict, *names: str) -> dict:
+    """The fields C{names} of an image description (what the templates use of it)."""
+    return {name: image[name] for name in names if name in image}
+
+
 @translated
-def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, public_host: str,
+def read_answers(client: EC2Client, aws: AwsConfig, images: ImagesConfig) -> dict:
+    """
+    What EC2 says of the account's templates (blocking; six calls), as plain
+    JSON-able data, the parts of its answers L{templates_from} uses: what
+    one process reads and every process of the host can build its
+    templates from (L{occid.ec2.sharedcatalog}).
+    """
+    return {
+        "images": [_image_fields(image, "ImageId", "Name")
+                   for image in offered_images(client, images)],
+        "imported": [_image_fields(image, "ImageId", "Tags")
+                     for image in imported_images(client)],
+        "types": instance_types(client, aws.instance_types),
+        "zones": sorted(
+            zone["ZoneName"]
+            for zone in client.describe_availability_zones(
+                Filters=[{"Name": "state", "Values": ["available"]}]
+            )["AvailabilityZones"]
+        ),
+        "saved": [_image_fields(image, "ImageId", "Name", "Tags")
+                  for image in saved_images(client)],
+    }
+
+
+def _distributed(imported: list[dict], public_host: str, region: str) -> tuple[Mixin, ...]:
+    """The os_tpl mixins of the imported images still offered."""
+    return _by_title(distributed_mixin(image["ImageId"], tag_dict(image), public_host, region)
+                     for image in imported)
+
+
+def templates_from(answers: dict, aws: AwsConfig, images: ImagesConfig, public_host: str,
                    keys: TemplateKeys = GLOBAL_TEMPLATE_KEYS, region: str = "") -> Templates:
     """
-    Read the account's templates from EC2 (blocking; six calls); C{keys}
-    name where C{aws} and C{images} were set, for L{Dropped}.  With a
-    C{region} (a gateway of several), images and zones name it.
+    The account's templates from EC2's L{read_answers}; C{keys} name where
+    C{aws} and C{images} were set, for L{Dropped}.  With a C{region} (a
+    gateway of several), images and zones name it.
     """
-    found = offered_images(client, images)
+    found = answers["images"]
     os_tpls = _by_title(
         os_tpl_mixin(image["ImageId"], image.get("Name") or image["ImageId"], public_host, region)
         for image in found
     )
-    distributed = distributed_images(client, public_host, region)
-    infos = instance_types(client, aws.instance_types)
+    distributed = _distributed(answers["imported"], public_host, region)
+    infos = answers["types"]
     resource_tpls = [
         resource_tpl_mixin(
             name,
@@ -296,18 +327,14 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
         if name in infos
     ]
     in_region = region_mixin(region, public_host) if region else None
-    zones = sorted(
-        zone["ZoneName"]
-        for zone in client.describe_availability_zones(
-            Filters=[{"Name": "state", "Values": ["available"]}]
-        )["AvailabilityZones"]
-    )
+    zones = answers["zones"]
     templates = Templates(
         os_tpls=os_tpls,
         resource_tpls=tuple(resource_tpls),
         zone_tpls=tuple(availability_zone_mixin(zone, public_host, in_region) for zone in zones),
         zones=tuple(zones),
-        saved=tuple(saved for saved in _saved_images(client, public_host, region)
+        saved=tuple(saved for saved in (saved_image(image, public_host, region)
+                                        for image in answers["saved"])
                     if saved.mixin not in os_tpls),
         distributed=distributed,
         hibernating_types=frozenset(
@@ -316,6 +343,13 @@ def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, publ
     )
     listed = {image["ImageId"] for image in found} | {mixin.term for mixin in distributed}
     return replace(templates, dropped=_unknown(aws, images, keys, templates, listed))
+
+
+def load_templates(client: EC2Client, aws: AwsConfig, images: ImagesConfig, public_host: str,
+                   keys: TemplateKeys = GLOBAL_TEMPLATE_KEYS, region: str = "") -> Templates:
+    """Read the account's templates from EC2 (blocking; six calls): L{templates_from}."""
+    return templates_from(read_answers(client, aws, images), aws, images, public_host,
+                          keys, region)
 
 
 class AccountCatalog:
@@ -343,6 +377,7 @@ class AccountCatalog:
         self._images = images
         self._state: tuple[Templates, Catalog, dict] | None = None
         self._loaded_at: float | None = None
+        self._answers: dict | None = None
         self._lock = threading.Lock()
 
     @property
@@ -369,14 +404,32 @@ class AccountCatalog:
         loaded_at = self._loaded_at
         return math.nan if loaded_at is None else time.monotonic() - loaded_at
 
+    @property
+    def answers(self) -> dict | None:
+        """EC2's answers the templates were built from (L{read_answers}); C{None} before."""
+        return self._answers
+
     def refresh(self) -> Catalog:
         """Read the templates again (blocking) and publish them."""
         with self._lock:
-            templates = load_templates(self._client, self._aws, self._images, self.public_host,
-                                       self.keys, self.region)
-            self._state = (templates, templates.catalog(), {})
-            self._loaded_at = time.monotonic()
-            return self._state[1]
+            answers = read_answers(self._client, self._aws, self._images)
+            return self._publish(answers, time.monotonic())
+
+    def adopt(self, answers: dict, age: float) -> Catalog:
+        """
+        Publish the templates of C{answers} another process read from EC2
+        C{age} seconds ago (L{occid.ec2.sharedcatalog}), without calling EC2.
+        """
+        with self._lock:
+            return self._publish(answers, time.monotonic() - max(0.0, age))
+
+    def _publish(self, answers: dict, loaded_at: float) -> Catalog:
+        templates = templates_from(answers, self._aws, self._images, self.public_host,
+                                   self.keys, self.region)
+        self._state = (templates, templates.catalog(), {})
+        self._answers = answers
+        self._loaded_at = loaded_at
+        return self._state[1]
 
     def refresh_distributed(self) -> bool:
         """
@@ -384,14 +437,17 @@ class AccountCatalog:
         them if they changed; whether they did.  Nothing before a first load.
         """
         with self._lock:
-            if self._state is None:
+            if self._state is None or self._answers is None:
                 return False
-            distributed = distributed_images(self._client, self.public_host, self.region)
+            imported = [_image_fields(image, "ImageId", "Tags")
+                        for image in imported_images(self._client)]
+            distributed = _distributed(imported, self.public_host, self.region)
             templates = self._state[0]
             if _keys(distributed) == _keys(templates.distributed):
                 return False
             templates = replace(templates, distributed=distributed)
             self._state = (templates, templates.catalog(), {})
+            self._answers = {**self._answers, "imported": imported}
             return True
 
     def image_mixin(self, image_id: str, title: str) -> Mixin:

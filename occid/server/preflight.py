@@ -4,7 +4,8 @@ The checks run once at start, before the reactor: read C{occid.toml}, parse
 it with the pure L{occid.config.parse}, then look at what it names on this
 machine: the host certificate and its key (readable, PEM, unencrypted,
 matching), the trust dir and vomsdir (readable directories) and the ban
-list (readable and well formed, when set).  The AWS
+list (readable and well formed, when set), the coordination directory
+(writable, when set).  The AWS
 profiles are the EC2 edge's to check (L{occid.ec2.profiles}); C{tap.py}
 runs both.  Every problem is a
 L{occid.config.ConfigError} with one message naming the file, the key and
@@ -83,6 +84,11 @@ def check(config: Config) -> None:
                               f"cannot read {grid.banned}: {e.strerror}") from None
         except ValueError as e:
             raise ConfigError(config.path, "[grid] banned", str(e)) from None
+    directory = server.coordination_dir
+    if directory and not (os.path.isdir(directory) and os.access(directory, os.W_OK | os.X_OK)):
+        raise ConfigError(config.path, "[server] coordination_dir",
+                          f"{directory} is not a directory occid can write in (the lock file "
+                          "of the reconciler goes there; systemd's RuntimeDirectory= makes one)")
 
 
 def _public_der(key: PublicKeyTypes) -> bytes:
