@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import signal
 import sys
 
 from twisted.application.service import Application, IServiceCollection
@@ -52,12 +53,20 @@ def test_one_json_object_per_line():
 
 
 def test_log_file_as_twistd_chooses(tmp_path):
-    """--logfile FILE, '-' or --nodaemon without one: stdout; daemonised: twistd.log."""
+    """
+    --logfile FILE, '-' or --nodaemon without one: stdout; daemonised:
+    twistd.log; a file is rotated on SIGUSR1, as twistd's.
+    """
     assert log_file(None) is sys.stdout
     assert log_file({"logfile": "-", "nodaemon": False}) is sys.stdout
     assert log_file({"logfile": None, "nodaemon": True}) is sys.stdout
     path = str(tmp_path / "occid.log")
-    chosen = log_file({"logfile": path, "nodaemon": True})
+    before = signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+    try:
+        chosen = log_file({"logfile": path, "nodaemon": True})
+        assert callable(signal.getsignal(signal.SIGUSR1))
+    finally:
+        signal.signal(signal.SIGUSR1, before)
     assert isinstance(chosen, LogFile) and chosen.path == path
     chosen.close()
 

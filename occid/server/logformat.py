@@ -13,7 +13,7 @@ twistd chooses the log observer after the plugin made its service: it uses
 the application's L{ILogObserver} component when there is one.  So the
 daemon's top service, when twistd adds it to the application, gives the
 application an observer writing where twistd would have written its text:
-C{--logfile FILE} (reopened on C{SIGUSR1}, as twistd does), or standard
+C{--logfile FILE} (rotated on C{SIGUSR1}, as twistd does), or standard
 output for C{--logfile -} or C{--nodaemon} without C{--logfile} (systemd's
 journal), else C{twistd.log}.  With twistd's C{--syslog}, the text goes to
 twistd's syslog observer instead.
@@ -139,14 +139,14 @@ def log_file(twistd_options: Any) -> IO[str]:
     if name == "-" or (not name and nodaemon):
         return sys.stdout
     logfile = LogFile.fromFullPath(name or TWISTD_LOG)
-    _reopen_on_sigusr1(logfile)
+    _rotate_on_sigusr1(logfile)
     return logfile
 
 
-def _reopen_on_sigusr1(logfile: LogFile) -> None:
+def _rotate_on_sigusr1(logfile: LogFile) -> None:
     """
-    Rotate C{logfile} on C{SIGUSR1} (logrotate's signal), as twistd does
-    for its own log file, unless the signal already has a handler.
+    Rotate C{logfile} on C{SIGUSR1}, as twistd does for its own log file,
+    unless the signal already has a handler.
     """
     if signal.getsignal(signal.SIGUSR1):
         return
