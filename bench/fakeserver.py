@@ -37,7 +37,7 @@ from cryptography import x509
 from OpenSSL import SSL
 from twisted.internet import endpoints, reactor, stdio
 from twisted.internet.protocol import Protocol
-from twisted.logger import globalLogBeginner, textFileLogObserver
+from twisted.logger import globalLogBeginner
 
 from occid.config import CrlMode
 from occid.gsi.authenticator import GridAuthenticator
@@ -51,6 +51,7 @@ from occid.server import preflight
 from occid.server.channel import GridHTTPChannel, log_dropped_ac
 from occid.server.connections import CappedTLSFactory, Caps
 from occid.server.credentials import make_identify
+from occid.server.logformat import TextLines
 from occid.server.pipeline import make_root
 from occid.server.site import make_site
 from occid.server.tls import GridServerTLS, build_context
@@ -106,7 +107,8 @@ def main(argv: list[str]) -> None:
 
     # Open for the process's lifetime: the log observer writes to it until exit.
     log_file = open(args.log, "a", encoding="utf-8")  # noqa: SIM115
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(log_file)], redirectStandardIO=False)
+    # The daemon's text observer (twistd's lines, see occid.server.logformat).
+    globalLogBeginner.beginLoggingTo([TextLines(log_file)], redirectStandardIO=False)
 
     config = preflight.load(args.config)
     grid = config.grid

@@ -17,7 +17,7 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from occid import tap
 from occid.server.health import HealthSite
-from occid.server.logformat import JSONLogged
+from occid.server.logformat import JSONLines, Logged
 from tests.pki import PKI
 
 
@@ -83,7 +83,7 @@ def test_log_format(config_file):
     _, _, top = make(config_file, "--log-format", "json")
     application = Application("occid")
     top.setServiceParent(application)
-    assert isinstance(top, JSONLogged)
+    assert isinstance(top, Logged) and isinstance(top.observer, JSONLines)
     assert application.getComponent(ILogObserver) is top.observer
     with pytest.raises(usage.UsageError) as raised:
         make(config_file, "--log-format", "xml")

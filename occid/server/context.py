@@ -26,12 +26,16 @@ from occid.gsi.principal import Principal
 from occid.interfaces import IBackend, ICatalog, IEntityCollection
 from occid.occi import rendering
 from occid.occi.errors import BadRequest
+from occid.occi.grammar import FIELDS
 from occid.occi.model import Document
 from occid.occi.negotiation import OCCIVersion
 from occid.policy import AccountBinding
 from occid.server.routes import Route
 
 _ACTION_QUERY = re.compile(r"action=([A-Za-z0-9_.-]+)")
+
+#: The names of the headers that carry OCCI fields (text/occi).
+_OCCI_HEADERS = tuple(name.encode("ascii") for name in FIELDS)
 
 #: What is logged for a query parameter value that may be a secret.
 HIDDEN = "*"
@@ -174,7 +178,14 @@ class Context:
         ]
 
     def filters(self) -> Document:
-        """The Category / X-OCCI-Attribute headers of a read (GFD.185 filtering)."""
+        """
+        The Category / X-OCCI-Attribute headers of a read (GFD.185
+        filtering); an empty document, without reading every header, when
+        none of them is an OCCI field (most reads).
+        """
+        present = self.request.requestHeaders.hasHeader
+        if not any(present(name) for name in _OCCI_HEADERS):
+            return Document()
         return rendering.parse("text/occi", self.headers(), b"")
 
     def body(self) -> Document:

@@ -93,13 +93,24 @@ class OCCIResource(Resource):
     def render(self, request: server.Request) -> int:
         exchange = Exchange.of(request, self._clock.seconds())
         request.notifyFinish().addBoth(self._ended, request, exchange)
-        work = defer.Deferred.fromCoroutine(self._handle(request, exchange))
+        work = defer.Deferred.fromCoroutine(self._serve(request, exchange))
         if not work.called:
             exchange.work = work
-        work.addErrback(self._failed, exchange)
-        work.addCallback(self._answer, request, exchange)
-        work.addErrback(self._lost, exchange)
         return server.NOT_DONE_YET
+
+    async def _serve(self, request: server.Request, exchange: Exchange) -> None:
+        """
+        Handle the request and write its answer (one coroutine: most
+        requests end without waiting, and need no chain of callbacks).
+        """
+        try:
+            try:
+                answer: Answer | None = await self._handle(request, exchange)
+            except Exception:  # noqa: BLE001 - every failure is answered or logged
+                answer = self._failed(Failure(), exchange)
+            self._answer(answer, request, exchange)
+        except Exception:  # noqa: BLE001 - the answer's own failure, logged
+            self._lost(Failure(), exchange)
 
     # -- how a request ends ---------------------------------------------------------
 

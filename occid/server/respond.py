@@ -83,11 +83,16 @@ def fallback_renderer(request: Request) -> rendering.Renderer:
     return rendering.renderer(media_type, version)
 
 
+#: The values of L{stamp}, encoded once.
+_SERVER_VALUE = [SERVER_HEADER.encode("latin-1")]
+_ACCEPT_VALUE = [ACCEPT_HEADER.encode("latin-1")]
+
+
 def stamp(headers: Headers) -> None:
     """Put C{Server}, and C{Accept} unless present, on a response's C{headers}."""
-    headers.setRawHeaders(b"Server", [SERVER_HEADER.encode("latin-1")])
+    headers.setRawHeaders(b"Server", _SERVER_VALUE)
     if not headers.hasHeader(b"accept"):
-        headers.setRawHeaders(b"Accept", [ACCEPT_HEADER.encode("latin-1")])
+        headers.setRawHeaders(b"Accept", _ACCEPT_VALUE)
 
 
 def _fill(headers: Headers, answer: Answer) -> bytes:

@@ -99,10 +99,20 @@ class OCCIRequest(server.Request):
     # -- the timeout ----------------------------------------------------------------
 
     def process(self) -> None:
+        """
+        Serve the request; only one left unanswered when the resource
+        returns gets a timer, for what remains of C{request_timeout} (most
+        answers are written at once, and need neither a timer nor its
+        cancellation).
+        """
         if self._refused:
             return
-        self._deadline = self.limits.clock.callLater(self.limits.request_timeout, self._time_out)
+        clock = self.limits.clock
+        started = clock.seconds()
         super().process()
+        if not self.finished and not self._gone:
+            remaining = max(0.0, started + self.limits.request_timeout - clock.seconds())
+            self._deadline = clock.callLater(remaining, self._time_out)
 
     def _stop_clock(self) -> None:
         if self._deadline is not None and self._deadline.active():
