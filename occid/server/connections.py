@@ -133,7 +133,7 @@ class DeclaredOnce(BufferingTLSTransport):
     C{TLSMemoryBIOProtocol.makeConnection} without the loop, so it relies on
     Twisted's private C{_creatorCallable}, C{_tlsConnection},
     C{_appSendBuffer}, C{_connectWrapped} and C{_checkHandshakeStatus};
-    tests.test_connections checks the interfaces declared and every TLS
+    tests.test_connections_tls checks the interfaces declared and every TLS
     test the rest).
     """
 
