@@ -9,16 +9,12 @@ import os
 import re
 
 from OpenSSL import SSL
-from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import ISystemHandle, ITCPTransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger
-from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
-from zope.interface import directlyProvides, providedBy
 
 from occid.config import ServerConfig
 from occid.server import connections
@@ -105,37 +101,6 @@ def test_factory_refuses_before_tls(monkeypatch):
     first.connectionLost(Failure(ConnectionDone()))
     assert factory.count.total == 2
     assert accept("127.0.0.2", 6) is not None
-
-
-def test_tls_protocol_connects_as_twisteds(monkeypatch):
-    """
-    The factory's TLS protocol declares the TCP transport's interfaces as
-    Twisted's own does, once, connects its application protocol, is
-    counted, and has begun its handshake.
-    """
-    captured(monkeypatch)
-    calls: list[object] = []
-    monkeypatch.setattr(connections, "directlyProvides",
-                        lambda *args: calls.append(args) or directlyProvides(*args))
-    context = SSL.Context(SSL.TLS_METHOD)
-    address = IPv4Address("TCP", "127.0.0.2", 1)
-    ours = CappedTLSFactory(Caps(total=3, per_peer=2), GridServerTLS(context),
-                            Factory.forProtocol(Protocol), MemoryReactorClock())
-    twisteds = TLSMemoryBIOFactory(GridServerTLS(context), False, Factory.forProtocol(Protocol),
-                                   clock=MemoryReactorClock())
-    transport = tcp.Server.__new__(tcp.Server)  # only its interfaces are read
-    connected = []
-    for factory in (ours, twisteds):
-        protocol = factory.buildProtocol(address)
-        protocol.makeConnection(transport)
-        connected.append(protocol)
-    mine, theirs = connected
-    assert type(mine) is connections.DeclaredOnce and len(calls) == 1
-    assert list(providedBy(mine)) == list(providedBy(theirs))
-    assert ITCPTransport.providedBy(mine) and ISystemHandle.providedBy(mine)
-    assert mine.wrappedProtocol.transport is mine and mine.transport is transport
-    assert ours.count.total == 1 and mine in ours.protocols
-    assert isinstance(mine.getHandle(), SSL.Connection)
 
 
 def test_unit_descriptors_fit_the_default_caps():

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import (
@@ -26,11 +25,8 @@ from twisted.internet.interfaces import (
     IProtocolFactory,
     IReactorTime,
 )
-from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
-from twisted.protocols.policies import ProtocolWrapper
-from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory, TLSMemoryBIOProtocol
-from zope.interface import directlyProvides, providedBy
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 
 log = Logger()
 
@@ -119,46 +115,15 @@ def peer_host(address: IAddress) -> str:
     return str(address)
 
 
-class DeclaredOnce(BufferingTLSTransport):
-    """
-    Twisted's TLS transport, which declares the interfaces of the TCP
-    transport it wraps once per connection instead of ten times.
-
-    Twisted's C{makeConnection} declares them one at a time in a loop (each
-    C{directlyProvides} replacing the last, and zope.interface building a
-    new declaration each time: a tenth of the Python cost of accepting a
-    connection), then L{ProtocolWrapper.makeConnection} replaces the lot
-    with all of them at once.  This one makes that final declaration only,
-    and otherwise connects as Twisted does (this body is Twisted's
-    C{TLSMemoryBIOProtocol.makeConnection} without the loop, so it relies on
-    Twisted's private C{_creatorCallable}, C{_tlsConnection},
-    C{_appSendBuffer}, C{_connectWrapped} and C{_checkHandshakeStatus};
-    tests.test_connections_tls checks the interfaces declared and every TLS
-    test the rest).
-    """
-
-    def makeConnection(self, transport: Any) -> None:
-        self._tlsConnection = self.factory._creatorCallable(self)
-        self._appSendBuffer = []
-        directlyProvides(self, providedBy(transport))
-        Protocol.makeConnection(self, transport)
-        self.factory.registerProtocol(self)
-        if self._connectWrapped:
-            ProtocolWrapper.makeConnection(self, transport)
-        self._checkHandshakeStatus()
-
-
 class CappedTLSFactory(TLSMemoryBIOFactory):
     """
     The TLS factory of the listener, refusing connections over its L{Caps}
     before any TLS: L{buildProtocol} answers C{None}, and the listening port
-    closes the socket it just accepted.  Its protocol is L{DeclaredOnce}.
+    closes the socket it just accepted.
 
     @ivar count: the connections open.
     @ivar refusals: where refusals are logged.
     """
-
-    protocol = DeclaredOnce
 
     def __init__(self, caps: Caps, creator: IOpenSSLServerConnectionCreator,
                  wrapped: IProtocolFactory, clock: IReactorTime):
