@@ -17,8 +17,10 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from occid.gsi import voms as voms_module
 from occid.gsi import vomssigner as vomssigner_module
 from occid.gsi.chain import ChainOptions
+from occid.gsi.dermemo import DerMemo
 from occid.gsi.principal import GenericAttribute
 from occid.gsi.proxy import validate_chain
 from occid.gsi.trust import TrustStore
@@ -304,6 +306,60 @@ def test_another_users_ac(pki, trust, vomsdir):
     assert dropped_rule(check(pki, trust, vomsdir, stolen)) == "V2"
 
 
+def test_remembered_ac_still_checked_per_chain(pki, trust, vomsdir):
+    """What was read from an accepted AC is remembered by its bytes, but
+    the holder is checked against each chain's end-entity certificate: the
+    same AC, accepted in my proxy, is dropped (V2) in another user's."""
+    mine = ac(pki)
+    assert check(pki, trust, vomsdir, mine).attributes.vo == "testvo"
+    other = pki.issue_user("/DC=org/DC=example/OU=Users/CN=Replaying User")
+    verdict = verdict_for(voms_proxy(pki, other, mine).chain, pki, trust, vomsdir)
+    assert dropped_rule(verdict) == "V2"
+    assert check(pki, trust, vomsdir, mine).attributes.vo == "testvo"
+
+
+def test_new_ac_read_from_remembered_parts(pki, trust, vomsdir, monkeypatch):
+    """A new AC of a user (new serial, validity and signature; the same
+    issuer, FQANs, targets and generic attributes) is accepted without its
+    FQAN attribute being read again, and its own fields are still checked:
+    a new one expired is dropped (V3), one with a bad signature too (V4)."""
+    options = dict(targets=[HOST], generic_attributes=[("nickname", "jane", "testvo")])
+    assert check(pki, trust, vomsdir, ac(pki, **options)).attributes.vo == "testvo"
+    reads = []
+    real = voms_module._fqan_attribute
+    monkeypatch.setattr(voms_module, "_fqan_attribute", lambda *a: reads.append(a) or real(*a))
+    verdict = check(pki, trust, vomsdir, ac(pki, not_before=NOW - timedelta(minutes=1), **options))
+    assert verdict.attributes.fqans == ("/testvo",) and verdict.attributes.attributes
+    assert reads == []
+    expired = ac(pki, not_before=NOW - timedelta(days=2), not_after=NOW - timedelta(days=1), **options)
+    assert dropped_rule(check(pki, trust, vomsdir, expired)) == "V3"
+    forged = with_signature_of(ac(pki, not_before=NOW - timedelta(minutes=2), **options), ac(pki, **options))
+    assert dropped_rule(check(pki, trust, vomsdir, forged)) == "V4"
+
+
+def test_der_memo_is_bounded_and_forgets_refusals():
+    """A DerMemo keeps the most recently used answers only, and never a
+    reader's refusal."""
+    memo = DerMemo(size=2)
+    calls = []
+
+    def reader(value):
+        def read():
+            calls.append(value)
+            if value == "bad":
+                raise ValueError(value)
+            return value
+        return read
+
+    for key in (b"a", b"b", b"a", b"c", b"a", b"b"):
+        assert memo.read(key, reader(key.decode())) == key.decode()
+    assert calls == ["a", "b", "c", "b"]
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            memo.read(b"x", reader("bad"))
+    assert calls[-2:] == ["bad", "bad"]
+
+
 def test_holder_serial_mismatch(pki, trust, vomsdir):
     """V2: an AC naming my DN but another certificate's serial is dropped."""
     wrong = ac(pki, holder_serial=pki.user.certificate.serial_number + 1)
@@ -505,7 +561,7 @@ def test_signer_cache_is_bounded(pki, trust, vomsdir):
         ders += [e["extn_value"].contents for e in found["ac_info"]["extensions"]
                  if e["extn_id"].dotted == CERTSEQ]
     assert signers.get(ders[0], NOW) is None
-    assert signers.get(ders[1], NOW).certificates[0].subject == pki.voms.certificate.subject
+    assert signers.get(ders[1], NOW).signer.certificate.subject == pki.voms.certificate.subject
 
 
 def test_pem_of_another_key(tmp_path, pki, trust, rogue):

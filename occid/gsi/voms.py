@@ -18,12 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from asn1crypto import cms
 from cryptography import x509
 
+from occid.gsi.dermemo import DerMemo
 from occid.gsi.names import slash_dn
 from occid.gsi.principal import GenericAttribute
 from occid.gsi.proxy import ChainFacts, ChainOptions
@@ -66,6 +67,25 @@ _MAY_BE_CRITICAL = frozenset({TARGETS, NO_REV_AVAIL, AUTHORITY_KEY_IDENTIFIER})
 
 # asn1crypto's parsed values (no type information).
 _ASN1 = Any
+
+
+class _Issuer(NamedTuple):
+    """An AC's issuer name, for comparing and for printing."""
+
+    name: _ASN1
+    same: SameName
+    printed: PrintedName
+
+
+# What was read from the parts of ACs that stay the same from one AC of a
+# user to the next (see occid.gsi.dermemo), keyed by their DER.
+_ISSUERS: DerMemo[_Issuer] = DerMemo()
+_FQANS: DerMemo[tuple[str, str, tuple[str, ...]]] = DerMemo()
+_EXTENSIONS: DerMemo[dict[str, tuple[bool, bytes]]] = DerMemo()
+_TARGETS: DerMemo[frozenset[str]] = DerMemo()
+_GENERIC: DerMemo[tuple[GenericAttribute, ...]] = DerMemo()
+# holders that name an end-entity certificate: (holder DER, certificate)
+_HOLDERS: DerMemo[None] = DerMemo()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,13 +224,14 @@ def _verify(
     signers: SignerCache | None,
 ) -> VomsAttributes:
     info = ac["ac_info"]
-    issuer_name = _issuer_name(info)
-    issuer_dn = PrintedName(issuer_name)
+    issuer = _ISSUERS.read(info["issuer"].dump(), lambda: _read_issuer(info))
+    issuer_dn = issuer.printed
 
     # V2: version and holder
     if info["version"].native != "v2":
         raise _Dropped("V2", f"AC from {issuer_dn} is version {info['version'].native}, not v2")
-    _check_holder(info["holder"], eec, issuer_dn)
+    holder = info["holder"]
+    _HOLDERS.read((holder.dump(), eec), lambda: _check_holder(holder, eec, issuer_dn))
 
     # V3: validity
     validity = info["att_cert_validity_period"]
@@ -222,15 +243,20 @@ def _verify(
     if now - SKEW > not_after:
         raise _Dropped("V3", f"AC from {issuer_dn} expired at {not_after:%Y-%m-%d %H:%M:%S}Z")
 
-    vo, voms_host, raw_fqans = _fqan_attribute(info, issuer_dn)
-    extensions = _extensions(info, issuer_dn)
+    vo, voms_host, raw_fqans = _FQANS.read(info["attributes"].dump(),
+                                           lambda: _fqan_attribute(info, issuer_dn))
+    extensions = _EXTENSIONS.read(info["extensions"].dump(), lambda: _extensions(info, issuer_dn))
 
     # V5: critical extensions and targets (V6 covers noRevAvail and AKI)
     for oid, (critical, _) in extensions.items():
         if critical and oid not in _MAY_BE_CRITICAL:
             raise _Dropped("V5", f"AC from {issuer_dn} has an unknown critical extension {oid}")
     if TARGETS in extensions:
-        _check_targets(extensions[TARGETS][1], host, issuer_dn)
+        targets = extensions[TARGETS][1]
+        names = _TARGETS.read(targets, lambda: _target_names(targets, issuer_dn))
+        if host.lower() not in names:
+            listed = ", ".join(sorted(names)) or "none"
+            raise _Dropped("V5", f"AC from {issuer_dn} is targeted at {listed}, not {host}")
 
     # V6: noRevAvail and AKI present and non-critical
     for oid, name in ((NO_REV_AVAIL, "noRevAvail"), (AUTHORITY_KEY_IDENTIFIER, "authorityKeyIdentifier")):
@@ -246,7 +272,7 @@ def _verify(
     certseq = extensions[CERTSEQ][1] if CERTSEQ in extensions else None
     lookup = SignerLookup(directory=directory, trust=trust, options=options, now=now, signers=signers)
     try:
-        signer = find_signer(ac, issuer_name, issuer_dn, vo, voms_host, certseq, lookup)
+        signer = find_signer(ac, issuer.same, issuer_dn, vo, voms_host, certseq, lookup)
         check_authority_key(extensions[AUTHORITY_KEY_IDENTIFIER][1], signer, issuer_dn)
     except SignerRefused as e:
         raise _Dropped("V4", str(e)) from None
@@ -258,7 +284,8 @@ def _verify(
 
     attributes: tuple[GenericAttribute, ...] = ()
     if GENERIC_ATTRIBUTES in extensions:
-        attributes = _generic_attributes(extensions[GENERIC_ATTRIBUTES][1], issuer_dn)
+        generic = extensions[GENERIC_ATTRIBUTES][1]
+        attributes = _GENERIC.read(generic, lambda: _generic_attributes(generic, issuer_dn))
     return VomsAttributes(
         vo=vo,
         fqans=tuple(dict.fromkeys(normalise_fqan(f) for f in raw_fqans)),
@@ -267,13 +294,14 @@ def _verify(
     )
 
 
-def _issuer_name(info: _ASN1) -> _ASN1:
-    """The directory name among the AC's issuer names (an asn1crypto Name)."""
+def _read_issuer(info: _ASN1) -> _Issuer:
+    """The directory name among the AC's issuer names."""
     issuer = info["issuer"]
     names = issuer.chosen["issuer_name"] if issuer.name == "v2_form" else issuer.chosen
     for general_name in names:
         if general_name.name == "directory_name":
-            return general_name.chosen
+            name = general_name.chosen
+            return _Issuer(name=name, same=SameName(name), printed=PrintedName(name))
     raise _Dropped("V4", "AC issuer has no directory name")
 
 
@@ -331,7 +359,8 @@ def _extensions(info: _ASN1, issuer_dn: PrintedName) -> dict[str, tuple[bool, by
     return found
 
 
-def _check_targets(value: bytes, host: str, issuer_dn: PrintedName) -> None:
+def _target_names(value: bytes, issuer_dn: PrintedName) -> frozenset[str]:
+    """The host names of the targets extension C{value}, in lower case."""
     names = set()
     try:
         for targets in TargetsList.load(value, strict=True):
@@ -343,9 +372,7 @@ def _check_targets(value: bytes, host: str, issuer_dn: PrintedName) -> None:
                     names.add((urlsplit(text).hostname if "://" in text else text).lower())
     except ValueError as e:
         raise _Dropped("V5", f"AC from {issuer_dn} has unreadable targets: {e}") from None
-    if host.lower() not in names:
-        listed = ", ".join(sorted(names)) or "none"
-        raise _Dropped("V5", f"AC from {issuer_dn} is targeted at {listed}, not {host}")
+    return frozenset(names)
 
 
 def _generic_attributes(value: bytes, issuer_dn: PrintedName) -> tuple[GenericAttribute, ...]:

@@ -145,12 +145,13 @@ class SameName:
 
     def __init__(self, name: asn1_x509.Name):
         self._name = name
-        self._der = name.untag().dump()
+        #: the DER of the name
+        self.der = name.untag().dump()
         self._key: NameKey | None = None
 
     def __call__(self, *others: x509.Name) -> bool:
         """Whether one of C{others} is this name (all DER compared before any key)."""
-        if any(other.public_bytes() == self._der for other in others):
+        if any(other.public_bytes() == self.der for other in others):
             return True
         if self._key is None:
             self._key = asn1_name_key(self._name)

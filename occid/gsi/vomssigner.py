@@ -27,7 +27,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
+from occid.gsi.dermemo import DerMemo
 from occid.gsi.names import slash_dn
 from occid.gsi.principal import CertificateRejected
 from occid.gsi.proxy import ChainFacts, ChainOptions, validate_chain
@@ -53,6 +55,51 @@ class SignerRefused(Exception):
 
 
 @dataclass(frozen=True)
+class Signer:
+    """
+    A certificate that may have signed an AC, with what checking an AC
+    against it takes, read once (see L{signer_of}).
+
+    @ivar key: its public key.
+    @ivar key_id: its subjectKeyIdentifier, or the one its key gives when it
+        has none (RFC 5280, method 1).
+    @ivar subject_der: the DER of its subject.
+    """
+
+    certificate: x509.Certificate
+    key: CertificatePublicKeyTypes
+    key_id: bytes
+    subject_der: bytes
+
+
+def _read_signer(certificate: x509.Certificate) -> Signer:
+    key = certificate.public_key()
+    try:
+        key_id = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        key_id = x509.SubjectKeyIdentifier.from_public_key(key).digest
+    return Signer(certificate=certificate, key=key, key_id=key_id,
+                  subject_der=certificate.subject.public_bytes())
+
+
+#: The signers read: the vomsdir certificates and the embedded signers of
+#: verified chains.
+_SIGNERS: DerMemo[Signer] = DerMemo()
+#: The signature algorithms of ACs: (signature algorithm, hash name).
+_ALGORITHMS: DerMemo[tuple[str, str]] = DerMemo()
+#: The key identifiers named by ACs' authorityKeyIdentifier.
+_KEY_IDS: DerMemo[bytes | None] = DerMemo()
+
+
+def signer_of(certificate: x509.Certificate) -> Signer:
+    """
+    The L{Signer} of C{certificate}, read once per certificate (a
+    certificate hashes and compares by its DER).
+    """
+    return _SIGNERS.read(certificate, lambda: _read_signer(certificate))
+
+
+@dataclass(frozen=True)
 class SignerLookup:
     """
     Where to look for the signer of one AC, and what to check it against.
@@ -75,7 +122,7 @@ class SignerLookup:
 class VerifiedChain:
     """An embedded signer chain, parsed, whose signer passed the chain rules (C2-C13)."""
 
-    certificates: tuple[x509.Certificate, ...]
+    signer: Signer  # its first certificate
     presented: tuple[tuple[str, str], ...]  # normalised (subject, issuer) slash DNs, for the LSC
     facts: ChainFacts  # of the signer's validation
 
@@ -116,16 +163,17 @@ class SignerCache:
 
 def find_signer(
     ac: cms.AttributeCertificateV2,
-    issuer_name: asn1_x509.Name,
+    issuer: SameName,
     issuer_dn: PrintedName,
     vo: str,
     voms_host: str,
     certseq: bytes | None,
     lookup: SignerLookup,
-) -> x509.Certificate:
+) -> Signer:
     """
-    V4: the signer certificate, through the LSC or a PEM of the VO directory.
+    V4: the signer, through the LSC or a PEM of the VO directory.
 
+    @param issuer: the AC's issuer name.
     @param certseq: the value of the AC's signer-chain extension, if any.
     @raise SignerRefused: no certificate found this way verifies the AC.
     """
@@ -135,16 +183,17 @@ def find_signer(
         if certseq is None:
             reasons.append(f"{voms_host}.lsc exists but the AC embeds no signer chain")
         else:
-            signer = _signer_from_lsc(ac, issuer_name, certseq, chains, voms_host, lookup, reasons)
+            signer = _signer_from_lsc(ac, issuer, certseq, chains, voms_host, lookup, reasons)
             if signer is not None:
                 return signer
-    issuer = SameName(issuer_name)
     candidates = [c for c in lookup.directory.certificates if issuer(c.subject)]
     for certificate in candidates:
         if not certificate.not_valid_before_utc <= lookup.now <= certificate.not_valid_after_utc:
             reasons.append(f"vomsdir certificate of {issuer_dn} is outside its validity")
-        elif _signature_problem(ac, certificate) is None:
-            return certificate
+        else:
+            signer = signer_of(certificate)
+            if _signature_problem(ac, signer) is None:
+                return signer
     if not candidates:
         reasons.append(f"no certificate of {issuer_dn} in vomsdir/{vo}")
     elif not reasons:
@@ -154,17 +203,23 @@ def find_signer(
 
 def _signer_from_lsc(
     ac: cms.AttributeCertificateV2,
-    issuer_name: asn1_x509.Name,
+    issuer: SameName,
     value: bytes,
     chains: LscChains,
     voms_host: str,
     lookup: SignerLookup,
     reasons: list[str],
-) -> x509.Certificate | None:
+) -> Signer | None:
     signers = lookup.signers
     verified = signers.get(value, lookup.now) if signers is not None else None
     if verified is not None:
-        certificates, presented = verified.certificates, verified.presented
+        if verified.presented not in chains:
+            reasons.append(_unlisted(verified.presented, voms_host))
+            return None
+        signer = verified.signer
+        if signer.subject_der != issuer.der and not issuer(signer.certificate.subject):
+            reasons.append(_NOT_ISSUER)
+            return None
     else:
         try:
             certificates = tuple(
@@ -177,23 +232,21 @@ def _signer_from_lsc(
         except PARSE_ERRORS as e:
             reasons.append(f"unreadable embedded signer chain: {e}")
             return None
-    if presented not in chains:
-        shown = " -> ".join(f"{s} (issuer {i})" for s, i in presented) or "nothing"
-        reasons.append(f"the embedded signer chain {shown} matches no chain of {voms_host}.lsc")
-        return None
-    signer = certificates[0]
-    if not SameName(issuer_name)(signer.subject):
-        reasons.append("the embedded signer is not the AC issuer")
-        return None
-    if verified is None:
+        if presented not in chains:
+            reasons.append(_unlisted(presented, voms_host))
+            return None
+        if not issuer(certificates[0].subject):
+            reasons.append(_NOT_ISSUER)
+            return None
         try:
             # The CA part comes from the trust store only, as for client chains.
-            facts = validate_chain([signer], (), lookup.trust, lookup.options, lookup.now)
+            facts = validate_chain([certificates[0]], (), lookup.trust, lookup.options, lookup.now)
         except CertificateRejected as e:
             reasons.append(f"the signer chain is not trusted ({e.rule}: {e.reason})")
             return None
+        signer = signer_of(certificates[0])
         if signers is not None:
-            signers.add(value, VerifiedChain(certificates=certificates, presented=presented, facts=facts))
+            signers.add(value, VerifiedChain(signer=signer, presented=presented, facts=facts))
     problem = _signature_problem(ac, signer)
     if problem:
         reasons.append(problem)
@@ -201,11 +254,20 @@ def _signer_from_lsc(
     return signer
 
 
-def _signature_problem(ac: cms.AttributeCertificateV2, signer: x509.Certificate) -> str | None:
+_NOT_ISSUER = "the embedded signer is not the AC issuer"
+
+
+def _unlisted(presented: tuple[tuple[str, str], ...], voms_host: str) -> str:
+    shown = " -> ".join(f"{s} (issuer {i})" for s, i in presented) or "nothing"
+    return f"the embedded signer chain {shown} matches no chain of {voms_host}.lsc"
+
+
+def _signature_problem(ac: cms.AttributeCertificateV2, signer: Signer) -> str | None:
     """Why C{signer}'s key does not verify C{ac}, or C{None} if it does."""
     algorithm = ac["signature_algorithm"]
     try:
-        algo, hash_name = algorithm.signature_algo, algorithm.hash_algo
+        algo, hash_name = _ALGORITHMS.read(algorithm.dump(),
+                                           lambda: (algorithm.signature_algo, algorithm.hash_algo))
     except ValueError:
         return f"unsupported signature algorithm {algorithm['algorithm'].dotted}"
     if hash_name in _WEAK_HASHES:
@@ -213,7 +275,7 @@ def _signature_problem(ac: cms.AttributeCertificateV2, signer: x509.Certificate)
     if hash_name not in _HASHES:
         return f"unsupported signature hash {hash_name}"
     digest = _HASHES[hash_name]()
-    key = signer.public_key()
+    key = signer.key
     tbs = ac["ac_info"].dump()
     signature = ac["signature"].native
     try:
@@ -224,11 +286,11 @@ def _signature_problem(ac: cms.AttributeCertificateV2, signer: x509.Certificate)
         else:
             return f"signature algorithm {algo} does not fit the signer's key"
     except InvalidSignature:
-        return f"the signature does not verify with the key of {slash_dn(signer.subject)}"
+        return f"the signature does not verify with the key of {slash_dn(signer.certificate.subject)}"
     return None
 
 
-def check_authority_key(value: bytes, signer: x509.Certificate, issuer_dn: PrintedName) -> None:
+def check_authority_key(value: bytes, signer: Signer, issuer_dn: PrintedName) -> None:
     """
     V4: the AC's authorityKeyIdentifier (the DER C{value}) names the key of
     C{signer}.
@@ -236,12 +298,9 @@ def check_authority_key(value: bytes, signer: x509.Certificate, issuer_dn: Print
     @raise SignerRefused: it is unreadable or names another key.
     """
     try:
-        key_id = asn1_x509.AuthorityKeyIdentifier.load(value, strict=True)["key_identifier"].native
+        key_id = _KEY_IDS.read(value, lambda: asn1_x509.AuthorityKeyIdentifier.load(
+            value, strict=True)["key_identifier"].native)
     except ValueError as e:
         raise SignerRefused(f"AC from {issuer_dn} has an unreadable authorityKeyIdentifier: {e}") from None
-    try:
-        ski = signer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    except x509.ExtensionNotFound:
-        ski = x509.SubjectKeyIdentifier.from_public_key(signer.public_key()).digest
-    if key_id != ski:
+    if key_id != signer.key_id:
         raise SignerRefused(f"AC from {issuer_dn}: authorityKeyIdentifier does not name the signer's key")
