@@ -790,6 +790,19 @@ def test_known_eec_gives_the_same_facts_without_its_rules(pki, monkeypatch):
         looked_up.clear()
 
 
+def test_known_eec_is_read_once(pki):
+    """The user's certificate, parsed anew on every connection, is replaced
+    by the one the EecCache read: its subject and extensions are not parsed
+    again."""
+    store = TrustStore.load(pki.certificates_dir, pki.now)
+    eecs = EecCache()
+    first = validate_chain(pki.issue_proxy(pki.user).chain, [], store, IF_VALID, pki.now, eecs)
+    chain = [x509.load_der_x509_certificate(c.public_bytes(serialization.Encoding.DER))
+             for c in pki.issue_proxy(pki.user).chain]
+    facts = validate_chain(chain, [], store, IF_VALID, pki.now, eecs)
+    assert facts.eec is first.eec and facts.eec is not chain[1]
+
+
 def test_known_eec_refusals_are_the_fresh_ones(pki):
     """Every proxy rule is still applied to a proxy of a cached user, with the same refusal."""
     store = TrustStore.load(pki.certificates_dir, pki.now)
@@ -798,6 +811,11 @@ def test_known_eec_refusals_are_the_fresh_ones(pki):
     refusals = set()
     cases = [(p.chain, ()) for p in hostile_proxies_of_the_user(pki)]
     cases.append((pki.issue_proxy(pki.user).chain, [(1, 23)]))  # OpenSSL: the EEC is revoked
+    # the cached certificate behind another end-entity certificate, and before a proxy
+    proxy = pki.issue_proxy(pki.user).chain
+    between = pki.issue_user("/DC=org/DC=example/OU=Users/CN=Between").certificate
+    cases.append(([proxy[0], between, *proxy[1:]], ()))
+    cases.append(([proxy[1], proxy[0]], ()))
     for chain, tls_errors in cases:
         with pytest.raises(CertificateRejected) as fresh:
             validate_chain(chain, list(tls_errors), store, IF_VALID, pki.now)
@@ -827,11 +845,11 @@ def test_known_eec_only_within_its_window(pki):
     store = TrustStore.load(pki.certificates_dir, pki.now)
     eecs = EecCache()
     facts = validate_chain(pki.issue_proxy(pki.user).chain, [], store, IF_VALID, pki.now, eecs)
-    der = pki.user.certificate.public_bytes(serialization.Encoding.DER)
-    assert eecs.get(der, pki.now) is not None
+    user = x509.load_der_x509_certificate(pki.user.certificate.public_bytes(serialization.Encoding.DER))
+    assert eecs.get(user, pki.now) is not None
     later = store.authorities[0].crl.next_update_utc + timedelta(seconds=1)
     assert facts.valid_until < later
-    assert eecs.get(der, later) is None
+    assert eecs.get(user, later) is None
     proxy = pki.issue_proxy(pki.user, not_before=later - timedelta(minutes=1))
     with pytest.raises(CertificateRejected) as refusal:
         validate_chain(proxy.chain, [], store, IF_VALID, later, eecs)

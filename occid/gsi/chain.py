@@ -97,6 +97,7 @@ class EecFacts:
     its subject, C9-C13 on it and its CAs) established, whatever proxies
     were issued from it.
 
+    @ivar certificate: the certificate (parsed: its parts were read).
     @ivar path: the trust-dir authorities above it, its issuer first.
     @ivar notes: what was tolerated (missing CRLs).
     @ivar valid_from: the latest notBefore of it and its CAs and
@@ -105,6 +106,7 @@ class EecFacts:
         CRLs: the same checks at any moment in between give the same facts.
     """
 
+    certificate: x509.Certificate
     eec_dn: str
     issuer_dn: str
     path: tuple[Authority, ...]
@@ -115,8 +117,11 @@ class EecFacts:
 
 class EecCache:
     """
-    The end-entity certificates whose rules passed, keyed by their DER, so
-    that a new proxy of a known user costs only the proxy's own checks.
+    The end-entity certificates whose rules passed, keyed by the
+    certificate (a certificate hashes and compares by its DER), so that a
+    new proxy of a known user costs only the proxy's own checks, and the
+    user's certificate, the same DER parsed anew on every connection, is
+    replaced by the one already read.
     An entry stands from its C{valid_from} to its C{valid_until}; the least
     recently used goes first.  A cache belongs to one trust store and one
     L{ChainOptions}: make a new one whenever the trust material is reloaded
@@ -125,19 +130,19 @@ class EecCache:
 
     def __init__(self, size: int = EEC_CACHE_SIZE):
         self._size = size
-        self._entries: OrderedDict[bytes, EecFacts] = OrderedDict()
+        self._entries: OrderedDict[x509.Certificate, EecFacts] = OrderedDict()
 
-    def get(self, der: bytes, now: datetime) -> EecFacts | None:
-        """The facts of the certificate C{der}, if they hold at C{now}."""
-        facts = self._entries.get(der)
+    def get(self, certificate: x509.Certificate, now: datetime) -> EecFacts | None:
+        """The facts of C{certificate}, if they hold at C{now}."""
+        facts = self._entries.get(certificate)
         if facts is None or not facts.valid_from <= now <= facts.valid_until:
             return None
-        self._entries.move_to_end(der)
+        self._entries.move_to_end(certificate)
         return facts
 
-    def add(self, der: bytes, facts: EecFacts) -> None:
-        """Remember the facts of the certificate C{der}."""
-        self._entries[der] = facts
-        self._entries.move_to_end(der)
+    def add(self, facts: EecFacts) -> None:
+        """Remember the facts of a certificate."""
+        self._entries[facts.certificate] = facts
+        self._entries.move_to_end(facts.certificate)
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)

@@ -172,10 +172,10 @@ def check_proxies(
 
 def _check_name(certificate: x509.Certificate, parent: x509.Certificate, names: SubjectNames) -> None:
     """C3: issuer is the parent, subject is the parent's plus one single-valued CN."""
-    if rdn_sequence(certificate.issuer) != rdn_sequence(parent.subject):
+    expected = rdn_sequence(parent.subject)
+    if rdn_sequence(certificate.issuer) != expected:
         raise reject("C3", f"the issuer of the proxy {names(certificate)} is not {names(parent)}")
     subject = rdn_sequence(certificate.subject)
-    expected = rdn_sequence(parent.subject)
     if len(subject) != len(expected) + 1 or subject[:-1] != expected:
         raise reject(
             "C3", f"the proxy subject {names(certificate)} does not extend {names(parent)} by one name"

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from occid.gsi.chain import ChainFacts, ChainOptions, EecCache, EecFacts
 from occid.gsi.chainrules import (
@@ -67,30 +66,34 @@ def validate_chain(
         the errors legacy proxies cause (when enabled) are tolerated.
     @param eecs: the L{EecCache} of C{trust} and C{options}, if any: an
         end-entity certificate it holds is not checked again (nor its CA
-        path), only the proxies and OpenSSL's verdict are; one that passes
-        goes into it.
+        path) nor parsed again (the cached one takes its place), only the
+        proxies and OpenSSL's verdict are; one that passes goes into it.
     @raise CertificateRejected: any rule fails.
     """
     if not chain:
         raise reject("C2", "no client certificate was presented")
+    known_at, known = _known_eec(chain, eecs, now)
+    if known is not None:
+        # the cached certificate is the same, already parsed
+        chain = [*chain[:known_at], known.certificate, *chain[known_at + 1 :]]
     for depth, certificate in enumerate(chain):
-        problem = unreadable(certificate)
+        problem = unreadable(certificate) if depth != known_at else None
         if problem is not None:
             raise reject("X509", f"an unreadable certificate: the certificate at depth {depth}: {problem}")
     notes: list[str] = []
     names = SubjectNames()
 
     proxies: list[ProxyInfo] = []
-    for certificate in chain:
+    for certificate in chain[:known_at]:
         proxy = classify(certificate, names)
         if proxy is None:
             break
         proxies.append(proxy)
     if len(proxies) == len(chain):
         raise reject("C2", "the chain has proxies but no end-entity certificate")
+    if len(proxies) != known_at:
+        known = None
     eec = chain[len(proxies)]
-    eec_der = eec.public_bytes(Encoding.DER) if eecs is not None else b""
-    known = eecs.get(eec_der, now) if eecs is not None else None
     eec_dn = known.eec_dn if known is not None else names(eec)
     if is_ca(eec):
         raise reject("C2", f"{eec_dn} follows the proxies but is a CA certificate, not a user certificate")
@@ -104,7 +107,7 @@ def validate_chain(
     if known is None:
         known, legacy, limited = _every_rule(eec, eec_dn, proxies, chain, trust, options, names, now, notes)
         if eecs is not None:
-            eecs.add(eec_der, known)
+            eecs.add(known)
     else:
         legacy = check_types(proxies, options)
         check_keys_and_digests([p.certificate for p in proxies], names, anchor=None)
@@ -134,6 +137,22 @@ def validate_chain(
                         *(p.certificate.not_valid_before_utc - PROXY_GRACE for p in proxies)]),
         valid_until=min(known.valid_until, not_after),
     )
+
+
+def _known_eec(
+    chain: Sequence[x509.Certificate], eecs: EecCache | None, now: datetime
+) -> tuple[int, EecFacts | None]:
+    """
+    The depth and facts of the first certificate of C{chain} that C{eecs}
+    holds (it passed as an end-entity certificate: it is readable and no
+    proxy), or the chain's length and C{None}.
+    """
+    if eecs is not None:
+        for depth, certificate in enumerate(chain):
+            facts = eecs.get(certificate, now)
+            if facts is not None:
+                return depth, facts
+    return len(chain), None
 
 
 def _every_rule(
@@ -181,6 +200,7 @@ def _every_rule(
     next_updates = [crl.next_update_utc for crl in crls if crl.next_update_utc is not None]
     certificates = [eec, *ca_path]
     facts = EecFacts(
+        certificate=eec,
         eec_dn=eec_dn,
         issuer_dn=issuer_dn,
         path=path,
