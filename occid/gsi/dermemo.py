@@ -1,12 +1,13 @@
 # -*- test-case-name: tests.test_gsi_voms -*-
 """
-What was read from a part of an attribute certificate, remembered by the
-part's bytes.
+What was read from a part of an attribute certificate (or of a proxy
+certificate), remembered by the part's bytes.
 
 A VOMS server puts the same issuer, FQAN attribute and extensions in every
 AC it signs for a user; only the serial number, the validity and the
-signature change from one C{voms-proxy-init} to the next.  Parsing those
-parts again for every new proxy was most of a cold authentication's cost.
+signature change from one C{voms-proxy-init} to the next (and every proxy
+has the same ProxyCertInfo).  Parsing those parts again for every new proxy
+was most of a cold authentication's cost.
 A L{DerMemo} keeps what a reader made of each part: reading is a function
 of the bytes alone, so a remembered answer is the answer.  Only answers
 are remembered: a part a reader refuses is read (and refused) again each

@@ -14,6 +14,7 @@ from asn1crypto import core as asn1
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from occid.gsi.dermemo import DerMemo
 from occid.gsi.names import rdn_sequence
 from occid.gsi.refusal import SubjectNames, reject
 from occid.gsi.trust import is_ca
@@ -93,13 +94,21 @@ def classify(certificate: x509.Certificate, names: SubjectNames) -> ProxyInfo | 
     return None
 
 
+def _read_pci(extension: x509.Extension[x509.ExtensionType]) -> tuple[str, int | None]:
+    """The policy language and path length of a ProxyCertInfo."""
+    info = ProxyCertInfo.load(extension.value.public_bytes(), strict=True)
+    return info["proxy_policy"]["policy_language"].dotted, info["path_len"].native
+
+
+#: What ProxyCertInfo extensions say, by their DER (the same in every proxy of a kind).
+_POLICIES: DerMemo[tuple[str, int | None]] = DerMemo()
+
+
 def _parse_pci(
     certificate: x509.Certificate, extension: x509.Extension[x509.ExtensionType], names: SubjectNames
 ) -> ProxyInfo:
     try:
-        info = ProxyCertInfo.load(extension.value.public_bytes(), strict=True)
-        language = info["proxy_policy"]["policy_language"].dotted
-        pathlen = info["path_len"].native
+        language, pathlen = _POLICIES.read(extension.value.public_bytes(), lambda: _read_pci(extension))
     except (ValueError, TypeError, KeyError) as e:
         raise reject("C5", f"the ProxyCertInfo of {names(certificate)} is malformed ({e})") from None
     if pathlen is not None and pathlen < 0:
