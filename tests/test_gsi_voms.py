@@ -11,6 +11,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -25,7 +26,16 @@ from occid.gsi.principal import GenericAttribute
 from occid.gsi.proxy import validate_chain
 from occid.gsi.trust import TrustStore
 from occid.gsi.voms import find_acs, normalise_fqan, verify_acs
-from occid.gsi.vomsasn1 import AC_EXTENSION, CERTSEQ, NO_REV_AVAIL, TARGETS, CertSeq, SignerCertificates
+from occid.gsi.vomsasn1 import (
+    AC_EXTENSION,
+    CERTSEQ,
+    NO_REV_AVAIL,
+    TARGETS,
+    CertSeq,
+    SignerCertificates,
+    parts_of,
+    split_ac,
+)
 from occid.gsi.vomsdir import VomsDir
 from occid.gsi.vomssigner import SignerCache
 from tests import gridtools
@@ -497,6 +507,43 @@ def test_garbage_in_the_ac_extension(pki, trust, vomsdir, full_ac_extension, pos
     chain = pki.issue_proxy(pki.user, extensions=[(extension, False)]).chain
     verdict = verdict_for(chain, pki, trust, vomsdir)
     assert verdict.attributes is not None or verdict.dropped or mutated == good
+
+
+@settings(max_examples=80, deadline=None)
+@given(position=st.integers(0, 10**6), byte=st.integers(0, 255))
+def test_sliced_parts_give_the_parsed_verdict(pki, trust, vomsdir, full_ac_extension, position, byte):
+    """The rules read an AC's parts sliced out of its bytes (split_ac) when
+    it has the expected shape, else from asn1crypto's parse (parts_of):
+    whatever byte of the AC extension is changed, the verdict is the same
+    both ways."""
+    good = full_ac_extension
+    index = position % len(good)
+    mutated = good[:index] + bytes([byte]) + good[index + 1:]
+    extension = x509.UnrecognizedExtension(x509.ObjectIdentifier(AC_EXTENSION), mutated)
+    chain = pki.issue_proxy(pki.user, extensions=[(extension, False)]).chain
+    sliced = verdict_for(chain, pki, trust, vomsdir)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(voms_module, "split_ac", lambda der: None)
+        parsed = verdict_for(chain, pki, trust, vomsdir)
+    assert sliced == parsed
+
+
+def test_split_ac_is_the_parsed_parts(pki):
+    """split_ac gives the bytes asn1crypto read for every part, with and
+    without extensions, and refuses what is not exactly an AC."""
+    with_extensions = ac(pki, generic_attributes=[("n", "v", "q")], targets=[HOST])
+    info = with_extensions["ac_info"].copy()
+    info["extensions"] = None
+    without = cms.AttributeCertificateV2({"ac_info": info, "signature_algorithm": with_extensions[
+        "signature_algorithm"].copy(), "signature": with_extensions["signature"].native})
+    for each in (with_extensions, without):
+        each = type(each).load(each.dump())
+        assert split_ac(each.dump()) == parts_of(each)
+    assert split_ac(without.dump()).extensions == b""
+    der = with_extensions.dump()
+    indefinite = b"\x30\x80" + der[4:] + b"\x00\x00"
+    for broken in (der + b"\x00", der[:-1], indefinite, b"", b"\x30"):
+        assert split_ac(broken) is None
 
 
 # --- the signer cache ------------------------------------------------------------

@@ -43,6 +43,8 @@ from occid.gsi.vomsasn1 import (
     PrintedName,
     SameName,
     TargetsList,
+    parts_of,
+    split_ac,
 )
 from occid.gsi.vomsdir import VomsDir
 from occid.gsi.vomssigner import SignerCache, SignerLookup, SignerRefused, check_authority_key, find_signer
@@ -61,6 +63,9 @@ __all__ = [
 
 #: The clock skew tolerated on AC validity (VOMS C and voms-api-java: 300 s).
 SKEW = timedelta(minutes=5)
+
+#: The DER of the AC version v2 (INTEGER 1).
+_V2 = b"\x02\x01\x01"
 
 #: Critical extensions V5 lets through: targets, and the two V6 rules on.
 _MAY_BE_CRITICAL = frozenset({TARGETS, NO_REV_AVAIL, AUTHORITY_KEY_IDENTIFIER})
@@ -223,18 +228,18 @@ def _verify(
     now: datetime,
     signers: SignerCache | None,
 ) -> VomsAttributes:
-    info = ac["ac_info"]
-    issuer = _ISSUERS.read(info["issuer"].dump(), lambda: _read_issuer(info))
+    parts = split_ac(ac.dump()) or parts_of(ac)
+    # asn1crypto reads a field only when a part is not remembered
+    issuer = _ISSUERS.read(parts.issuer, lambda: _read_issuer(ac["ac_info"]))
     issuer_dn = issuer.printed
 
     # V2: version and holder
-    if info["version"].native != "v2":
-        raise _Dropped("V2", f"AC from {issuer_dn} is version {info['version'].native}, not v2")
-    holder = info["holder"]
-    _HOLDERS.read((holder.dump(), eec), lambda: _check_holder(holder, eec, issuer_dn))
+    if parts.version != _V2 and ac["ac_info"]["version"].native != "v2":
+        raise _Dropped("V2", f"AC from {issuer_dn} is version {ac['ac_info']['version'].native}, not v2")
+    _HOLDERS.read((parts.holder, eec), lambda: _check_holder(ac["ac_info"]["holder"], eec, issuer_dn))
 
     # V3: validity
-    validity = info["att_cert_validity_period"]
+    validity = cms.AttCertValidityPeriod.load(parts.validity, strict=True)
     not_before = validity["not_before_time"].native
     not_after = validity["not_after_time"].native
     if now + SKEW < not_before:
@@ -243,9 +248,9 @@ def _verify(
     if now - SKEW > not_after:
         raise _Dropped("V3", f"AC from {issuer_dn} expired at {not_after:%Y-%m-%d %H:%M:%S}Z")
 
-    vo, voms_host, raw_fqans = _FQANS.read(info["attributes"].dump(),
-                                           lambda: _fqan_attribute(info, issuer_dn))
-    extensions = _EXTENSIONS.read(info["extensions"].dump(), lambda: _extensions(info, issuer_dn))
+    vo, voms_host, raw_fqans = _FQANS.read(parts.attributes,
+                                           lambda: _fqan_attribute(ac["ac_info"], issuer_dn))
+    extensions = _EXTENSIONS.read(parts.extensions, lambda: _extensions(ac["ac_info"], issuer_dn))
 
     # V5: critical extensions and targets (V6 covers noRevAvail and AKI)
     for oid, (critical, _) in extensions.items():
@@ -272,7 +277,7 @@ def _verify(
     certseq = extensions[CERTSEQ][1] if CERTSEQ in extensions else None
     lookup = SignerLookup(directory=directory, trust=trust, options=options, now=now, signers=signers)
     try:
-        signer = find_signer(ac, issuer.same, issuer_dn, vo, voms_host, certseq, lookup)
+        signer = find_signer(parts, issuer.same, issuer_dn, vo, voms_host, certseq, lookup)
         check_authority_key(extensions[AUTHORITY_KEY_IDENTIFIER][1], signer, issuer_dn)
     except SignerRefused as e:
         raise _Dropped("V4", str(e)) from None

@@ -11,6 +11,7 @@ credential factories that build ACs use them too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from asn1crypto import cms, core
@@ -186,3 +187,127 @@ def _slash(name: asn1_x509.Name) -> str:
         ]))
     except ValueError:
         return str(name.human_friendly)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ACParts:
+    """
+    The DER of each field of an attribute certificate that the rules read,
+    sliced out of the AC's bytes without building asn1crypto's objects
+    (L{split_ac}) or, for an AC of another shape, taken from them
+    (L{parts_of}); the same bytes either way.
+
+    @ivar ac_info: the signed AttributeCertificateInfo.
+    @ivar extensions: empty when the AC has none.
+    @ivar signature: the signature's bits, as bytes (what asn1crypto's
+        C{native} gives).
+    """
+
+    ac_info: bytes
+    version: bytes
+    holder: bytes
+    issuer: bytes
+    validity: bytes
+    attributes: bytes
+    extensions: bytes
+    signature_algorithm: bytes
+    signature: bytes
+
+
+#: The DER tags of AttributeCertificateInfo's fields, in order: version,
+#: holder, issuer (v1 or v2 form), signature, serialNumber, validity,
+#: attributes; then issuerUniqueID and extensions, both optional.
+_INFO_TAGS = ((0x02,), (0x30,), (0x30, 0xA0), (0x30,), (0x02,), (0x30,), (0x30,))
+_SEQUENCE, _BIT_STRING = 0x30, 0x03
+
+
+def split_ac(der: bytes) -> ACParts | None:
+    """
+    The L{ACParts} of the DER of an AC, or C{None} when it is not exactly
+    the shape of RFC 5755's AttributeCertificate (single-byte tags,
+    definite lengths, no trailing bytes).  What is inside the parts is not
+    looked at: the rules read it, through asn1crypto, unless they read the
+    same bytes before.
+    """
+    try:
+        tag, start, end = _element(der, 0)
+        if tag != _SEQUENCE or end != len(der):
+            return None
+        outer = _elements(der, start, end)
+        if [e[0] for e in outer] != [_SEQUENCE, _SEQUENCE, _BIT_STRING]:
+            return None
+        info, algorithm, signature = outer
+        fields = _elements(der, info[2], info[3])
+    except (ValueError, IndexError):
+        return None
+    tags = [f[0] for f in fields]
+    if len(fields) < 7 or not all(t in allowed for t, allowed in zip(tags, _INFO_TAGS, strict=False)):
+        return None
+    rest = tags[7:]
+    if rest not in ([], [_BIT_STRING], [_SEQUENCE], [_BIT_STRING, _SEQUENCE]):
+        return None
+    if signature[3] == signature[2]:
+        return None
+
+    def whole(element: tuple[int, int, int, int]) -> bytes:
+        return der[element[1]:element[3]]
+
+    return ACParts(
+        ac_info=whole(info),
+        version=whole(fields[0]),
+        holder=whole(fields[1]),
+        issuer=whole(fields[2]),
+        validity=whole(fields[5]),
+        attributes=whole(fields[6]),
+        extensions=whole(fields[-1]) if rest[-1:] == [_SEQUENCE] else b"",
+        signature_algorithm=whole(algorithm),
+        signature=der[signature[2] + 1:signature[3]],
+    )
+
+
+def parts_of(ac: cms.AttributeCertificateV2) -> ACParts:
+    """The L{ACParts} of a parsed AC (asn1crypto keeps the bytes it read)."""
+    info = ac["ac_info"]
+    return ACParts(
+        ac_info=info.dump(),
+        version=info["version"].dump(),
+        holder=info["holder"].dump(),
+        issuer=info["issuer"].dump(),
+        validity=info["att_cert_validity_period"].dump(),
+        attributes=info["attributes"].dump(),
+        extensions=info["extensions"].dump(),
+        signature_algorithm=ac["signature_algorithm"].dump(),
+        signature=ac["signature"].native,
+    )
+
+
+def _element(der: bytes, at: int) -> tuple[int, int, int]:
+    """The tag, the start of the contents and the end of the element at C{at}."""
+    tag = der[at]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("multi-byte tag")
+    length = der[at + 1]
+    start = at + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 1 <= count <= 4:
+            raise ValueError("indefinite or oversized length")
+        length = int.from_bytes(der[start:start + count], "big")
+        start += count
+    end = start + length
+    if end > len(der):
+        raise ValueError("truncated")
+    return tag, start, end
+
+
+def _elements(der: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """The elements from C{start} to C{end}: (tag, offset, contents start, end) each."""
+    found = []
+    at = start
+    while at < end:
+        tag, contents, after = _element(der, at)
+        if after > end:
+            raise ValueError("element beyond its parent")
+        found.append((tag, at, contents, after))
+        at = after
+    return found

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from asn1crypto import cms
+from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -35,7 +35,7 @@ from occid.gsi.principal import CertificateRejected
 from occid.gsi.proxy import ChainFacts, ChainOptions, validate_chain
 from occid.gsi.readable import PARSE_ERRORS
 from occid.gsi.trust import TrustStore
-from occid.gsi.vomsasn1 import CertSeq, PrintedName, SameName
+from occid.gsi.vomsasn1 import ACParts, CertSeq, PrintedName, SameName
 from occid.gsi.vomsdir import LscChains, VoDirectory, normalise_dn
 
 #: How many verified signer chains a L{SignerCache} remembers.
@@ -162,7 +162,7 @@ class SignerCache:
 
 
 def find_signer(
-    ac: cms.AttributeCertificateV2,
+    ac: ACParts,
     issuer: SameName,
     issuer_dn: PrintedName,
     vo: str,
@@ -202,7 +202,7 @@ def find_signer(
 
 
 def _signer_from_lsc(
-    ac: cms.AttributeCertificateV2,
+    ac: ACParts,
     issuer: SameName,
     value: bytes,
     chains: LscChains,
@@ -262,22 +262,21 @@ def _unlisted(presented: tuple[tuple[str, str], ...], voms_host: str) -> str:
     return f"the embedded signer chain {shown} matches no chain of {voms_host}.lsc"
 
 
-def _signature_problem(ac: cms.AttributeCertificateV2, signer: Signer) -> str | None:
+def _signature_problem(ac: ACParts, signer: Signer) -> str | None:
     """Why C{signer}'s key does not verify C{ac}, or C{None} if it does."""
-    algorithm = ac["signature_algorithm"]
     try:
-        algo, hash_name = _ALGORITHMS.read(algorithm.dump(),
-                                           lambda: (algorithm.signature_algo, algorithm.hash_algo))
+        algo, hash_name = _ALGORITHMS.read(ac.signature_algorithm, lambda: _algorithm(ac.signature_algorithm))
     except ValueError:
-        return f"unsupported signature algorithm {algorithm['algorithm'].dotted}"
+        dotted = algos.SignedDigestAlgorithm.load(ac.signature_algorithm)["algorithm"].dotted
+        return f"unsupported signature algorithm {dotted}"
     if hash_name in _WEAK_HASHES:
         return f"the AC is signed with {hash_name}, which is too weak"
     if hash_name not in _HASHES:
         return f"unsupported signature hash {hash_name}"
     digest = _HASHES[hash_name]()
     key = signer.key
-    tbs = ac["ac_info"].dump()
-    signature = ac["signature"].native
+    tbs = ac.ac_info
+    signature = ac.signature
     try:
         if algo == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, tbs, padding.PKCS1v15(), digest)
@@ -288,6 +287,12 @@ def _signature_problem(ac: cms.AttributeCertificateV2, signer: Signer) -> str | 
     except InvalidSignature:
         return f"the signature does not verify with the key of {slash_dn(signer.certificate.subject)}"
     return None
+
+
+def _algorithm(der: bytes) -> tuple[str, str]:
+    """The signature algorithm and hash of the SignedDigestAlgorithm C{der}."""
+    algorithm = algos.SignedDigestAlgorithm.load(der, strict=True)
+    return algorithm.signature_algo, algorithm.hash_algo
 
 
 def check_authority_key(value: bytes, signer: Signer, issuer_dn: PrintedName) -> None:
