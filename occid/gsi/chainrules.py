@@ -171,18 +171,30 @@ def check_proxies(
 
 
 def _check_name(certificate: x509.Certificate, parent: x509.Certificate, names: SubjectNames) -> None:
-    """C3: issuer is the parent, subject is the parent's plus one single-valued CN."""
-    expected = rdn_sequence(parent.subject)
-    if rdn_sequence(certificate.issuer) != expected:
+    """
+    C3: issuer is the parent, subject is the parent's plus one single-valued
+    CN.  Names are the same when their L{rdn_sequence}s are; equal
+    cryptography RDNs (the same attributes and values) are the same without
+    computing them.
+    """
+    expected = parent.subject.rdns
+    issuer = certificate.issuer.rdns
+    if issuer != expected and _rdns(issuer) != _rdns(expected):
         raise reject("C3", f"the issuer of the proxy {names(certificate)} is not {names(parent)}")
-    subject = rdn_sequence(certificate.subject)
-    if len(subject) != len(expected) + 1 or subject[:-1] != expected:
+    subject = certificate.subject.rdns
+    above = subject[:-1]
+    if len(subject) != len(expected) + 1 or (above != expected and _rdns(above) != _rdns(expected)):
         raise reject(
             "C3", f"the proxy subject {names(certificate)} does not extend {names(parent)} by one name"
         )
-    last = subject[-1]
-    if len(last) != 1 or last[0][0] != NameOID.COMMON_NAME.dotted_string:
+    last = list(subject[-1])
+    if len(last) != 1 or last[0].oid != NameOID.COMMON_NAME:
         raise reject("C3", f"the proxy subject {names(certificate)} must end in exactly one single-valued CN")
+
+
+def _rdns(rdns: list[x509.RelativeDistinguishedName]) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """The L{rdn_sequence} of a name's RDNs."""
+    return rdn_sequence(x509.Name(rdns))
 
 
 def _check_proxy_extensions(
