@@ -11,6 +11,9 @@ from L{occid.gsi.vomsdir}; the ASN.1 from L{occid.gsi.vomsasn1}.
 
 Pure: asn1crypto parses the ACs (it keeps the signed bytes as they came) and
 cryptography checks signatures; nothing here touches Twisted or the network.
+The parts a user's ACs share are read once: L{occid.gsi.vomsasn1.split_ac}
+slices them out of an AC's bytes and L{occid.gsi.dermemo.DerMemo}s keep what
+was read from them; every rule still runs on every AC.
 """
 
 from __future__ import annotations
@@ -77,7 +80,6 @@ _ASN1 = Any
 class _Issuer(NamedTuple):
     """An AC's issuer name, for comparing and for printing."""
 
-    name: _ASN1
     same: SameName
     printed: PrintedName
 
@@ -306,7 +308,7 @@ def _read_issuer(info: _ASN1) -> _Issuer:
     for general_name in names:
         if general_name.name == "directory_name":
             name = general_name.chosen
-            return _Issuer(name=name, same=SameName(name), printed=PrintedName(name))
+            return _Issuer(same=SameName(name), printed=PrintedName(name))
     raise _Dropped("V4", "AC issuer has no directory name")
 
 
