@@ -199,8 +199,8 @@ class ACParts:
 
     @ivar ac_info: the signed AttributeCertificateInfo.
     @ivar extensions: empty when the AC has none.
-    @ivar signature: the signature's bits, as bytes (what asn1crypto's
-        C{native} gives).
+    @ivar signature: the signature BIT STRING (read by asn1crypto when the
+        signature is checked, as before).
     """
 
     ac_info: bytes
@@ -246,8 +246,6 @@ def split_ac(der: bytes) -> ACParts | None:
     rest = tags[7:]
     if rest not in ([], [_BIT_STRING], [_SEQUENCE], [_BIT_STRING, _SEQUENCE]):
         return None
-    if signature[3] == signature[2]:
-        return None
 
     def whole(element: tuple[int, int, int, int]) -> bytes:
         return der[element[1]:element[3]]
@@ -261,7 +259,7 @@ def split_ac(der: bytes) -> ACParts | None:
         attributes=whole(fields[6]),
         extensions=whole(fields[-1]) if rest[-1:] == [_SEQUENCE] else b"",
         signature_algorithm=whole(algorithm),
-        signature=der[signature[2] + 1:signature[3]],
+        signature=whole(signature),
     )
 
 
@@ -277,7 +275,7 @@ def parts_of(ac: cms.AttributeCertificateV2) -> ACParts:
         attributes=info["attributes"].dump(),
         extensions=info["extensions"].dump(),
         signature_algorithm=ac["signature_algorithm"].dump(),
-        signature=ac["signature"].native,
+        signature=ac["signature"].dump(),
     )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from asn1crypto import algos
+from asn1crypto import algos, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -276,7 +276,7 @@ def _signature_problem(ac: ACParts, signer: Signer) -> str | None:
     digest = _HASHES[hash_name]()
     key = signer.key
     tbs = ac.ac_info
-    signature = ac.signature
+    signature = core.OctetBitString.load(ac.signature, strict=True).native
     try:
         if algo == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, tbs, padding.PKCS1v15(), digest)
