@@ -528,6 +528,17 @@ def test_sliced_parts_give_the_parsed_verdict(pki, trust, vomsdir, full_ac_exten
     assert sliced == parsed
 
 
+def test_signature_with_impossible_unused_bits(pki, trust, vomsdir):
+    """V1: an AC whose signature BIT STRING claims more unused bits than a
+    byte has (a byte outside the signed part) is malformed, sliced or not."""
+    der = bytearray(ac(pki).dump())
+    der[-257] = 204  # the unused-bits count of an RSA-2048 signature
+    tampered = cms.AttributeCertificateV2.load(bytes(der))
+    assert split_ac(bytes(der)) is not None
+    verdict = check(pki, trust, vomsdir, tampered)
+    assert dropped_rule(verdict) == "V1" and "unused bits" in verdict.dropped[0].reason
+
+
 def test_split_ac_is_the_parsed_parts(pki):
     """split_ac gives the bytes asn1crypto read for every part, with and
     without extensions, and refuses what is not exactly an AC."""
