@@ -32,7 +32,7 @@ from occid.occi.model import (
     Mixin,
     Resource,
 )
-from occid.occi.negotiation import OCCIVersion, speaks
+from occid.occi.negotiation import OCCIVersion, speaks, unknown_to
 
 #: text/occi writes all the values of one field name comma-joined on one
 #: header line, because rOCCI-core 4 reads only the first line of a repeated
@@ -119,24 +119,23 @@ def _summary(category: Category) -> str:
     return value
 
 
-def _attribute_value(name: str, value: AttributeValue) -> str:
-    return f"{name}={render_value(value)}"
+def _attribute_values(pairs: Iterable[tuple[str, AttributeValue | None]],
+                      unknown: frozenset[str]) -> list[str]:
+    """
+    C{name=value} of each pair whose value is set and whose name is not
+    C{unknown} (L{occid.occi.negotiation.unknown_to}).
+    """
+    return [f"{name}={render_value(value)}"
+            for name, value in pairs if value is not None and name not in unknown]
 
 
-def _attributes(entity: Entity, version: OCCIVersion) -> list[tuple[str, AttributeValue]]:
-    """The set attributes of C{entity} that OCCI C{version} knows."""
-    return [(k, v) for k, v in entity.attributes.items()
-            if v is not None and speaks(version, k)]
-
-
-def _link_attributes(link: Link, base_url: str, version: OCCIVersion
-                     ) -> list[tuple[str, AttributeValue]]:
-    pairs: list[tuple[str, AttributeValue]] = [
+def _link_attribute_values(link: Link, base_url: str, unknown: frozenset[str]) -> list[str]:
+    """The attribute values of a link: its id, source and target first."""
+    return _attribute_values((
         ("occi.core.id", link.id),
         ("occi.core.source", absolute(base_url, link.source)),
         ("occi.core.target", absolute(base_url, link.target)),
-    ]
-    return pairs + _attributes(link, version)
+        *link.attributes.items()), unknown)
 
 
 def inline_link_value(link: Link, base_url: str,
@@ -148,7 +147,7 @@ def inline_link_value(link: Link, base_url: str,
     parts = [f"<{absolute(base_url, link.target)}>", f"rel={quote(target_kind)}",
              f"self={quote(absolute(base_url, link.location))}",
              f"category={quote(categories)}"]
-    parts += [_attribute_value(k, v) for k, v in _link_attributes(link, base_url, version)]
+    parts += _link_attribute_values(link, base_url, unknown_to(version))
     return "; ".join(parts)
 
 
@@ -172,11 +171,13 @@ def entity_fields(entity: Entity, base_url: str, version: OCCIVersion = OCCIVers
     if isinstance(entity, Resource):
         fields += [("Link", inline_link_value(link, base_url, version))
                    for link in entity.links]
+    unknown = unknown_to(version)
     if isinstance(entity, Link):
-        pairs = _link_attributes(entity, base_url, version)
+        values = _link_attribute_values(entity, base_url, unknown)
     else:
-        pairs = [("occi.core.id", entity.id)] + _attributes(entity, version)
-    fields += [("X-OCCI-Attribute", _attribute_value(k, v)) for k, v in pairs]
+        values = _attribute_values((("occi.core.id", entity.id), *entity.attributes.items()),
+                                   unknown)
+    fields += [("X-OCCI-Attribute", value) for value in values]
     return fields
 
 
