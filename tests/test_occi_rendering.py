@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from occid.ec2.vocabulary import resource_tpl_mixin
 from occid.occi import infrastructure as infra
+from occid.occi import textrender
 from occid.occi.catalog import Catalog
 from occid.occi.errors import (
     BadRequest,
@@ -21,7 +22,6 @@ from occid.occi.errors import (
 from occid.occi.model import Document, Link, Resource
 from occid.occi.rendering import MEDIA_TYPES, media_type_of, parse, renderer
 from occid.occi.resolve import path_of
-from occid.occi import textrender
 from occid.occi.textrender import attribute_definitions, rel_of
 from tests.occivectors import schema_validator
 
