@@ -8,6 +8,7 @@ Pure: no Twisted, no boto3.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from zope.interface import implementer
 
@@ -145,11 +146,16 @@ def fqan_matches(pattern: str, fqan: str) -> bool:
     groups, qualifiers = _split_fqan(fqan)
     if groups[: len(pattern_groups)] != pattern_groups:
         return False
-    return all(qualifiers.get(key) == value for key, value in pattern_qualifiers.items())
+    return pattern_qualifiers <= qualifiers
 
 
-def _split_fqan(fqan: str) -> tuple[tuple[str, ...], dict[str, str]]:
-    """C{/vo/g/Role=r} -> C{(("vo", "g"), {"Role": "r"})}."""
+@lru_cache(maxsize=1024)
+def _split_fqan(fqan: str) -> tuple[tuple[str, ...], frozenset[tuple[str, str]]]:
+    """
+    C{/vo/g/Role=r} -> C{(("vo", "g"), {("Role", "r")})}, the last role or
+    capability kept when one is named twice.  Kept for the patterns and the
+    FQANs of recent principals: each request binds its principal again.
+    """
     groups = []
     qualifiers = {}
     for part in fqan.strip("/").split("/"):
@@ -158,4 +164,4 @@ def _split_fqan(fqan: str) -> tuple[tuple[str, ...], dict[str, str]]:
             qualifiers[key] = value
         else:
             groups.append(part)
-    return tuple(groups), qualifiers
+    return tuple(groups), frozenset(qualifiers.items())

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from occid.ec2.vocabulary import resource_tpl_mixin
 from occid.occi import infrastructure as infra
+from occid.occi import textrender
 from occid.occi.catalog import Catalog
 from occid.occi.errors import (
     BadRequest,
@@ -133,6 +134,31 @@ def test_entity_text_plain_shape():
     assert lines[6] == 'X-OCCI-Attribute: occi.core.id="i-1"'
     assert 'X-OCCI-Attribute: occi.compute.memory=1.0' in lines
     assert 'X-OCCI-Attribute: com.amazon.aws.ec2.encrypted=false' in lines
+
+
+def test_entity_categories_rendered_as_they_are_now():
+    """
+    An entity's categories are rendered once per category object (kept by
+    textrender) but always as that object says: a mixin of the same
+    identifier with another title (an image renamed in the catalogue) is
+    rendered with its own title, and what is kept stays bounded.
+    """
+    plain = renderer("text/plain")
+    renamed = infra.os_tpl_mixin("ami-0123456789abcdef0", "Ubuntu 24.04", "example.org")
+    assert renamed == AMI
+    before = plain.entity(_compute(), BASE).body.decode()
+    compute = _compute()
+    compute.mixins = [renamed if m == AMI else m for m in compute.mixins]
+    after = plain.entity(compute, BASE).body.decode()
+    assert 'title="Ubuntu \\"noble\\""' in before and 'title="Ubuntu 24.04"' not in before
+    assert 'title="Ubuntu 24.04"' in after and "noble" not in after
+    for n in range(textrender.SUMMARIES_KEPT * 2):
+        zone = infra.availability_zone_mixin(f"zone-{n}", "example.org")
+        assert f'title="availability zone zone-{n}"' in textrender.category_value(zone, False)
+        assert plain.entity(Resource(kind=infra.COMPUTE, id="i-2", mixins=[zone]), BASE
+                            ).body.decode().splitlines()[1] == (
+            "Category: " + textrender.category_value(zone, False))
+    assert len(textrender._summaries) <= textrender.SUMMARIES_KEPT
 
 
 def test_text_occi_entity_in_headers():

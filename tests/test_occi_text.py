@@ -1,10 +1,14 @@
 """Tests for the OCCI text renderings (L{occid.occi.grammar}, L{occid.occi.textparse},
 L{occid.occi.textrender}): parsing and rendering text/plain, text/occi, uri-list."""
 
+import re
+
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from occid.occi.errors import BadRequest
-from occid.occi.grammar import render_value, split_outside_quotes
+from occid.occi.grammar import quote, render_value, split_outside_quotes, unquote
 from occid.occi.textparse import parse_headers, parse_plain, parse_uri_list
 from occid.occi.textrender import join_header_values
 from tests.occivectors import header_lines, vector
@@ -256,6 +260,24 @@ def test_render_values():
     assert render_value(2) == "2"
     assert render_value(1.0) == "1.0"
     assert render_value("x\r\ny") == '"x  y"'
+
+
+@given(st.text())
+@example('say "hi"')
+@example("C:\\Users")
+@example("tab\there\x7f")
+@example("line\u2028separator\x85")
+@example("h\u00e9t\u00e9rog\u00e8ne \ufffd")
+def test_quote_reads_back(text):
+    """
+    Any string, the plain ones (quoted as they are) and those with quotes,
+    backslashes, control or other unprintable characters alike, is read
+    back as written, control characters as spaces, and no control
+    character is written.
+    """
+    quoted = quote(text)
+    assert unquote(quoted) == re.sub(r"[\x00-\x1f\x7f]", " ", text)
+    assert not re.search(r"[\x00-\x1f\x7f]", quoted)
 
 
 def test_header_joining_limit():

@@ -80,6 +80,10 @@ def test_provides_interface():
         ("/alpha/Role=admin", "/alpha/Role=user", False),
         ("/alpha/Capability=c", "/alpha/Capability=c", True),
         ("/alpha/Capability=c", "/alpha", False),
+        ("/alpha/Role=admin/Capability=c", "/alpha/Role=admin/Capability=c", True),
+        ("/alpha/Role=admin/Capability=c", "/alpha/Role=admin", False),
+        ("/alpha/Role=b", "/alpha/Role=a/Role=b", True),
+        ("/alpha/Role=a", "/alpha/Role=a/Role=b", False),
     ],
 )
 def test_fqan_matches(pattern, fqan, expected):

@@ -192,12 +192,17 @@ def excerpt(text: str, limit: int = 80) -> str:
 
 def quote(text: str) -> str:
     """A quoted string; control characters become spaces."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        # Most values (ids, URLs, addresses, names) need nothing escaped.
+        return f'"{text}"'
     text = _CONTROL.sub(" ", text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def render_value(value: AttributeValue) -> str:
     """An attribute value: strings quoted, numbers and booleans bare."""
+    if type(value) is str:
+        return quote(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

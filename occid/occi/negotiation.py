@@ -64,9 +64,14 @@ ONLY_IN_1_2 = frozenset({
 })
 
 
+def unknown_to(version: OCCIVersion | str) -> frozenset[str]:
+    """The attributes OCCI C{version} does not know (to leave out of its renderings)."""
+    return ONLY_IN_1_2 if version == OCCIVersion.V1_1 else frozenset()
+
+
 def speaks(version: OCCIVersion | str, attribute: str) -> bool:
     """Whether the OCCI C{version} knows the attribute named C{attribute}."""
-    return version != OCCIVersion.V1_1 or attribute not in ONLY_IN_1_2
+    return attribute not in unknown_to(version)
 
 
 def _number(digits: str) -> int:

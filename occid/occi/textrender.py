@@ -11,6 +11,10 @@ locations are absolute URLs.  Every function takes the OCCI version of the
 answer: a 1.1 rendering leaves out the attributes 1.2 added
 (L{occid.occi.negotiation.ONLY_IN_1_2}), in entities and in the attribute
 lists of categories alike.
+
+An entity's Category values are kept per category object (L{_summary}), so
+that the kind and the catalogue's mixins each GET shows are not quoted
+again on every request.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from occid.occi.model import (
     Mixin,
     Resource,
 )
-from occid.occi.negotiation import OCCIVersion, speaks
+from occid.occi.negotiation import OCCIVersion, speaks, unknown_to
 
 #: text/occi writes all the values of one field name comma-joined on one
 #: header line, because rOCCI-core 4 reads only the first line of a repeated
@@ -89,24 +93,49 @@ def category_value(category: Category, full: bool,
     return "; ".join(parts)
 
 
-def _attribute_value(name: str, value: AttributeValue) -> str:
-    return f"{name}={render_value(value)}"
+#: How many categories L{_summary} keeps the value of before it starts over.
+SUMMARIES_KEPT = 1024
+
+#: The Category values of L{_summary}, by category object: a rendered
+#: category's C{id()} to the category (held, so that the id is not reused
+#: while it stands here) and its value.
+_summaries: dict[int, tuple[Category, str]] = {}
 
 
-def _attributes(entity: Entity, version: OCCIVersion) -> list[tuple[str, AttributeValue]]:
-    """The set attributes of C{entity} that OCCI C{version} knows."""
-    return [(k, v) for k, v in entity.attributes.items()
-            if v is not None and speaks(version, k)]
+def _summary(category: Category) -> str:
+    """
+    C{category_value(category, False)}, computed once per category object:
+    an entity's categories are mostly the same few (its kind, the
+    catalogue's templates), and categories are immutable.  Keyed by object,
+    not by identifier: two categories of one identifier may differ in title.
+    """
+    kept = _summaries.get(id(category))
+    if kept is not None and kept[0] is category:
+        return kept[1]
+    value = category_value(category, False)
+    if len(_summaries) >= SUMMARIES_KEPT:
+        _summaries.clear()
+    _summaries[id(category)] = (category, value)
+    return value
 
 
-def _link_attributes(link: Link, base_url: str, version: OCCIVersion
-                     ) -> list[tuple[str, AttributeValue]]:
-    pairs: list[tuple[str, AttributeValue]] = [
+def _attribute_values(pairs: Iterable[tuple[str, AttributeValue | None]],
+                      unknown: frozenset[str]) -> list[str]:
+    """
+    C{name=value} of each pair whose value is set and whose name is not
+    C{unknown} (L{occid.occi.negotiation.unknown_to}).
+    """
+    return [f"{name}={render_value(value)}"
+            for name, value in pairs if value is not None and name not in unknown]
+
+
+def _link_attribute_values(link: Link, base_url: str, unknown: frozenset[str]) -> list[str]:
+    """The attribute values of a link: its id, source and target first."""
+    return _attribute_values((
         ("occi.core.id", link.id),
         ("occi.core.source", absolute(base_url, link.source)),
         ("occi.core.target", absolute(base_url, link.target)),
-    ]
-    return pairs + _attributes(link, version)
+        *link.attributes.items()), unknown)
 
 
 def inline_link_value(link: Link, base_url: str,
@@ -118,14 +147,13 @@ def inline_link_value(link: Link, base_url: str,
     parts = [f"<{absolute(base_url, link.target)}>", f"rel={quote(target_kind)}",
              f"self={quote(absolute(base_url, link.location))}",
              f"category={quote(categories)}"]
-    parts += [_attribute_value(k, v) for k, v in _link_attributes(link, base_url, version)]
+    parts += _link_attribute_values(link, base_url, unknown_to(version))
     return "; ".join(parts)
 
 
-def action_link_value(entity: Entity, action: Action, base_url: str) -> str:
-    """An applicable action of an entity, as a Link value."""
-    url = absolute(base_url, entity.location)
-    return f"<{url}?action={action.term}>; rel={quote(action.identifier)}"
+def action_link_value(entity_url: str, action: Action) -> str:
+    """An applicable action of the entity at C{entity_url}, as a Link value."""
+    return f"<{entity_url}?action={action.term}>; rel={quote(action.identifier)}"
 
 
 def entity_fields(entity: Entity, base_url: str, version: OCCIVersion = OCCIVersion.V1_2
@@ -135,17 +163,21 @@ def entity_fields(entity: Entity, base_url: str, version: OCCIVersion = OCCIVers
     categories, action links, resource links, attributes (C{occi.core.id}
     first).
     """
-    fields = [("Category", category_value(entity.kind, False, version))]
-    fields += [("Category", category_value(m, False, version)) for m in entity.mixins]
-    fields += [("Link", action_link_value(entity, a, base_url)) for a in entity.actions]
+    fields = [("Category", _summary(entity.kind))]
+    fields += [("Category", _summary(m)) for m in entity.mixins]
+    if entity.actions:
+        url = absolute(base_url, entity.location)
+        fields += [("Link", action_link_value(url, a)) for a in entity.actions]
     if isinstance(entity, Resource):
         fields += [("Link", inline_link_value(link, base_url, version))
                    for link in entity.links]
+    unknown = unknown_to(version)
     if isinstance(entity, Link):
-        pairs = _link_attributes(entity, base_url, version)
+        values = _link_attribute_values(entity, base_url, unknown)
     else:
-        pairs = [("occi.core.id", entity.id)] + _attributes(entity, version)
-    fields += [("X-OCCI-Attribute", _attribute_value(k, v)) for k, v in pairs]
+        values = _attribute_values((("occi.core.id", entity.id), *entity.attributes.items()),
+                                   unknown)
+    fields += [("X-OCCI-Attribute", value) for value in values]
     return fields
 
 
