@@ -26,7 +26,7 @@ the machine left them).  The load clients need
 about a core of their own: on a 2-core host the two processes compete with
 them, so the rate ratio stays well below 2.
 
-    python -m bench.processes [--runs 5] [--duration 5] [--clients 8] [--cold-rate 500]
+    python -m bench.processes [--runs 5] [--duration 5] [--clients 8] [--cold-rate 800]
 
 Eight clients by default: with four, one process is not kept busy (it
 waits for its clients between connections), and the comparison measures
@@ -98,8 +98,8 @@ def cold_worker(port: int, ca: str, proxies_of, cpu):
 
 def main(argv: list[str]) -> None:
     parser = common.arguments(__doc__, clients=8)
-    parser.add_argument("--cold-rate", type=int, default=500,
-                        help="connections/s to provision proxies for (default 500)")
+    parser.add_argument("--cold-rate", type=int, default=800,
+                        help="connections/s to provision proxies for (default 800)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="occid-bench-") as directory:

@@ -106,8 +106,8 @@ def main(argv: list[str]) -> None:
     parser = common.arguments(__doc__, clients=4)
     parser.add_argument("--request", choices=("query", "entity"), default="query",
                         help="GET /-/ (default) or GET of one compute entity")
-    parser.add_argument("--cold-rate", type=int, default=350,
-                        help="cold connections/s to provision proxies for (default 350)")
+    parser.add_argument("--cold-rate", type=int, default=600,
+                        help="cold connections/s to provision proxies for (default 600)")
     parser.add_argument("--shim-source", default=os.path.join(common.REPO, "..", "shared", "tools",
                                                                "nginx-proxy-shim"),
                         help="the directory of nginx-proxy-shim's C source "
