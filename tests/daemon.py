@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
@@ -271,6 +272,13 @@ def curl(daemon: Daemon, proxy: str | None, path: str = "/-/", *args: str) -> Cu
     result = subprocess.run(argv, capture_output=True, text=True, timeout=90,
                             stdin=subprocess.DEVNULL, env={**os.environ, "OPENSSL_CONF": "/dev/null"})
     return CurlResult(int(result.stdout or 0), _read(headers), _read(body), result.returncode)
+
+
+def started(daemon: Daemon) -> Iterator[Daemon]:
+    """For a fixture (C{yield from}): C{daemon} running, then stopped cleanly."""
+    daemon.start()
+    yield daemon
+    assert daemon.stop()
 
 
 def have_curl() -> bool:

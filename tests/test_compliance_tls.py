@@ -20,7 +20,7 @@ import json
 import pytest
 
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.motoserver import DEBIAN
 
 pytestmark = [
@@ -40,9 +40,7 @@ def daemon(pki, moto_server, ec2, tmp_path_factory):
                     aws="network_create = true\nnetwork_pool = \"10.0.0.0/8\"",
                     images=f'default = "{DEBIAN}"',
                     instance_types=("t3.micro", "t3.small", "t3.medium"))
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def post(daemon, proxy, path: str, body: str):

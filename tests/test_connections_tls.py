@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.rawhttp import read_response, tls_exchange
 
 pytestmark = pytest.mark.skipif(not have_curl(), reason="curl is not installed")
@@ -38,9 +38,7 @@ def daemon(pki, moto_server, tmp_path_factory):
     """A daemon with a 2 s head deadline and a 3 s idle timeout."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     server=f"header_timeout = {HEADER_TIMEOUT}\nidle_timeout = {IDLE_TIMEOUT}")
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +57,7 @@ def flooded(pki, moto_server, tmp_path_factory):
                     listen_options=":backlog=2048",
                     server=f"header_timeout = 60\nmax_connections = {TOTAL}\n"
                            f"max_connections_per_peer = {PER_PEER}")
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 

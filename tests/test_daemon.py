@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.pki import PKI
 from tests.vomsfactory import build_ac, voms_proxy
 
@@ -61,9 +61,7 @@ def pki(tmp_path_factory):
 def daemon(pki, moto_server, tmp_path_factory):
     """One daemon for the module, with limited proxies read-only."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint)
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 @pytest.fixture(scope="module")

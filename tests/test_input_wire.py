@@ -16,9 +16,8 @@ import time
 
 import pytest
 
-from tests.daemon import Daemon, tls_request
+from tests.daemon import Daemon, started, tls_request
 from tests.motoserver import ec2_client
-from tests.pki import PKI
 from tests.vomsfactory import build_ac, voms_proxy
 
 pytestmark = pytest.mark.moto
@@ -49,14 +48,6 @@ def json_compute(attributes: object) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """The module's PKI, with a vomsdir entry for testvo."""
-    pki = PKI(str(tmp_path_factory.mktemp("pki")))
-    pki.lsc("testvo", "voms.example.org")
-    return pki
-
-
-@pytest.fixture(scope="module")
 def proxy(pki, tmp_path_factory):
     """A VOMS proxy of testvo, made by the Python factory."""
     ac = build_ac(signer=pki.voms, holder=pki.user.certificate, now=pki.now, vo="testvo",
@@ -69,9 +60,7 @@ def daemon(pki, moto_server, tmp_path_factory):
     """One daemon for the module, on a freshly reset moto."""
     moto_server.reset()
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint)
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from occid.server import preflight
 from occid.server.reuseport import bind_shared
 from tests.daemon import REPO, Daemon, tls_request, twistd_command
 from tests.motoserver import free_port
+from tests.offlineconfig import offline_config
 from tests.test_config import minimal
 from tests.vomsfactory import build_ac, voms_proxy
 
@@ -85,34 +86,11 @@ def test_bad_process_keys(server, key, words):
 def test_coordination_dir_must_be_writable(pki, tmp_path):
     """At start, a coordination_dir that is not a directory stops occid naming the key."""
     path = tmp_path / "occid.toml"
-    path.write_text(_config_text(pki, "tcp:1", f'coordination_dir = "{tmp_path}/missing"'))
+    path.write_text(offline_config(pki, "tcp:1", f'coordination_dir = "{tmp_path}/missing"'))
     with pytest.raises(config.ConfigError) as raised:
         preflight.load(str(path))
     assert raised.value.key == "[server] coordination_dir"
     assert "RuntimeDirectory=" in raised.value.problem
-
-
-def _config_text(pki, listen: str, server: str = "", metrics: str = "") -> str:
-    return f"""
-[server]
-listen = "{listen}"
-public_url = "https://localhost:11443"
-host_cert = "{pki.directory}/hostcert.pem"
-host_key = "{pki.directory}/hostkey.pem"
-{server}
-
-[grid]
-ca_dir = "{pki.certificates_dir}"
-vomsdir = "{pki.vomsdir}"
-
-[aws]
-endpoint_url = "http://127.0.0.1:1"
-
-[[accounts]]
-name = "testvo"
-fqans = ["/testvo"]
-{metrics}
-"""
 
 
 def test_instance_moves_the_metrics_port(pki, tmp_path):
@@ -121,11 +99,11 @@ def test_instance_moves_the_metrics_port(pki, tmp_path):
     or an instance below 1, is refused.
     """
     path = tmp_path / "occid.toml"
-    path.write_text(_config_text(pki, "tcp:11443", metrics='[metrics]\nlisten = "tcp:9464"\n'))
+    path.write_text(offline_config(pki, "tcp:11443", extra='[metrics]\nlisten = "tcp:9464"\n'))
     options = tap.Options()
     options.parseOptions(["--config", str(path), "--instance", "3"])
     assert options["metrics_listen"] == "tcp:9466"
-    path.write_text(_config_text(pki, "tcp:11443", metrics='[metrics]\nlisten = "unix:/m"\n'))
+    path.write_text(offline_config(pki, "tcp:11443", extra='[metrics]\nlisten = "unix:/m"\n'))
     with pytest.raises(SystemExit):
         tap.Options().parseOptions(["--config", str(path), "--instance", "2"])
     with pytest.raises(usage.UsageError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 
 pytestmark = [
     *gridtools.grid_tools,
@@ -21,9 +21,7 @@ pytestmark = [
 def daemon(pki, moto_server, ec2, tmp_path_factory):
     """One daemon for the module."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint)
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def test_compressed(daemon, proxy):

@@ -16,7 +16,7 @@ import pytest
 
 from occid.occi import infrastructure as infra
 from tests import gridtools, rocci43
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.motoserver import DEBIAN
 from tests.test_rocci_tls import OS_TPL_SCHEME, instance, sections
 from tests.test_web_rocci import USER_AGENT
@@ -52,9 +52,7 @@ def daemon(pki, moto_server, ec2, tmp_path_factory):
     """One daemon for the module."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     instance_types=INSTANCE_TYPES)
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def joined(section: str) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.motoserver import DEBIAN, REGION
 from tests.test_web_rocci import (
     CLIENT_IDS,
@@ -115,9 +115,7 @@ def daemon(pki, moto_server, ec2, tmp_path_factory):
     """One daemon for the module, offering t2.micro (the capture's) and t3.micro."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     instance_types=("t2.micro", "t3.micro"))
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def create(daemon, proxy, vpc_id, form: str = "text/plain") -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from occid.occi import infrastructure as infra
 from tests import gridtools, rocci43json
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.motoserver import DEBIAN, ec2_client
 from tests.test_rocci_tls import OS_TPL_SCHEME, sections
 
@@ -45,9 +45,7 @@ def daemon(pki, moto_server, vpc_id, tmp_path_factory):
     """One daemon for the module, offering the capture's t2.micro (and the default t3.micro)."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     instance_types=("t2.micro", "t3.micro"))
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def request(daemon, proxy, path, method="GET", body=None):

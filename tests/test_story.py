@@ -27,14 +27,17 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from occid.gsi.principal import owner_hash
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.motoserver import DEBIAN, REGION
 from tests.pki import PKI, USER_DN
 
-pytestmark = [
+#: The marks of a story told with the grid tools and curl.
+STORY_MARKS = [
     *gridtools.grid_tools,
     pytest.mark.skipif(not have_curl(), reason="curl absent: apt-get install curl"),
 ]
+
+pytestmark = STORY_MARKS
 
 #: The moto accounts occid assumes a role into: one per VO.
 TESTVO_ACCOUNT, OTHERVO_ACCOUNT = "111111111111", "222222222222"
@@ -71,6 +74,16 @@ MEMBERS = {
 }
 
 TEXT = ("-H", "Content-Type: text/plain", "-H", "Accept: text/plain")
+
+
+def own_account(account_id: str, *lines: str) -> str:
+    """
+    The C{[[accounts]]} entry of C{/testvo} in the moto account
+    C{account_id} (a story's own), with C{lines} added.
+    """
+    return "\n".join([
+        "", "[[accounts]]", 'name = "testvo"', 'fqans = ["/testvo"]',
+        f'role_arn = "arn:aws:iam::{account_id}:role/occid"', *lines, ""])
 
 
 def ssh_public_key() -> str:
@@ -141,9 +154,7 @@ def daemon(pki, moto_server, clients, tmp_path_factory):
     """One daemon for the module, serving both VOs from their own moto accounts."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     accounts=ACCOUNTS)
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 # -- requests ----------------------------------------------------------------

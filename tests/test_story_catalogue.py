@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.test_story import INFRA, OS_TPL_SCHEME, RESOURCE_TPL_SCHEME, created, post_text
 
 pytestmark = [
@@ -46,9 +46,7 @@ def daemon(pki, moto_server, ec2, tmp_path_factory):
                     aws=f'default_instance_type = "{UNKNOWN_TYPE}"\n'
                         f'availability_zone = "{UNKNOWN_ZONE}"',
                     images=f'default = "{UNKNOWN_AMI}"')
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def warnings(daemon) -> list[str]:

@@ -22,36 +22,29 @@ import uuid
 
 import pytest
 
-from tests import gridtools
 from tests.cutproxy import CutProxy
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, started
 from tests.motoserver import DEBIAN
 from tests.test_story import (
     INFRA,
     OS_TPL_SCHEME,
     SSH_KEY_SCHEME,
+    STORY_MARKS,
     TEXT,
     create_compute,
     created,
     ec2_client,
+    own_account,
     post_text,
     ssh_public_key,
 )
 
-pytestmark = [
-    *gridtools.grid_tools,
-    pytest.mark.skipif(not have_curl(), reason="curl absent: apt-get install curl"),
-]
+pytestmark = STORY_MARKS
 
 #: The moto account of this module alone.
 ACCOUNT = "171717171718"
 
-ACCOUNTS = f"""
-[[accounts]]
-name = "testvo"
-fqans = ["/testvo"]
-role_arn = "arn:aws:iam::{ACCOUNT}:role/occid"
-"""
+ACCOUNTS = own_account(ACCOUNT)
 
 SSH_KEY = (f'Category: ssh_key; scheme="{SSH_KEY_SCHEME}"; class="mixin"',)
 
@@ -83,9 +76,7 @@ def daemon(pki, cutter, tmp_path_factory):
     """One daemon reaching moto through the proxy."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, cutter.endpoint,
                     accounts=ACCOUNTS, aws="network_create = true")
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def live(ec2) -> set[str]:

@@ -19,7 +19,7 @@ import pytest
 
 from occid.gsi.principal import owner_hash
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.motoserver import DEBIAN
 from tests.pki import USER_DN
 from tests.test_story import (
@@ -49,9 +49,7 @@ def daemon(pki, moto_server, ec2, tmp_path_factory):
     """One daemon for the module offering t3.micro (hibernates) and a1.medium (cannot)."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     instance_types=("t3.micro", "a1.medium"))
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def compute_body(instance_type: str, *lines: str) -> str:

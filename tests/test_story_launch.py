@@ -13,7 +13,7 @@ import pytest
 
 from occid.gsi.principal import owner_hash
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.motoserver import DEBIAN
 from tests.pki import USER_DN
 from tests.test_story import INFRA, OS_TPL_SCHEME, TEXT, created, ours
@@ -30,9 +30,7 @@ OWNER = owner_hash(USER_DN)
 def daemon(pki, moto_server, ec2, tmp_path_factory):
     """One daemon for the module."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint)
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def compute_body(title: str) -> str:

@@ -24,7 +24,7 @@ import pytest
 
 from occid.gsi.principal import owner_hash
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.motoserver import DEBIAN
 from tests.pki import USER_DN
 from tests.test_story import INFRA, OS_TPL_SCHEME, TEXT, created, links, ours, post_text
@@ -43,9 +43,7 @@ def daemon(pki, moto_server, ec2, tmp_path_factory):
     """One daemon for the module, letting users create and delete VPCs."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     aws="network_create = true\nnetwork_delete = true")
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def delete(daemon, proxy, path):

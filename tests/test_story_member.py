@@ -21,35 +21,28 @@ import time
 
 import pytest
 
-from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, started
 from tests.test_story import (
     INFRA,
     OS_TPL_SCHEME,
     SSH_KEY_SCHEME,
+    STORY_MARKS,
     TEXT,
     action,
     created,
     ec2_client,
+    own_account,
     post_text,
     ssh_public_key,
 )
 from tests.test_story_snapshots import VOLUME_SCHEME
 
-pytestmark = [
-    *gridtools.grid_tools,
-    pytest.mark.skipif(not have_curl(), reason="curl absent: apt-get install curl"),
-]
+pytestmark = STORY_MARKS
 
 #: The moto account of this module alone.
 ACCOUNT = "666666666666"
 
-ACCOUNTS = f"""
-[[accounts]]
-name = "testvo"
-fqans = ["/testvo"]
-role_arn = "arn:aws:iam::{ACCOUNT}:role/occid"
-"""
+ACCOUNTS = own_account(ACCOUNT)
 
 IPNETWORK = "http://schemas.ogf.org/occi/infrastructure/network#"
 STORAGE_ACTION = "http://schemas.ogf.org/occi/infrastructure/storage/action#"
@@ -66,9 +59,7 @@ def daemon(pki, moto_server, tmp_path_factory):
     """One daemon letting members create and delete networks."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     accounts=ACCOUNTS, aws="network_create = true\nnetwork_delete = true")
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def make(daemon, proxy, collection: str, *lines: str) -> str:

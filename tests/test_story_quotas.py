@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.motoserver import ALMA, DEBIAN
 from tests.test_story import (
     INFRA,
@@ -75,9 +75,7 @@ def daemon(pki, moto_server, tmp_path_factory):
     """One daemon serving both VOs with their own templates and limits."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     accounts=ACCOUNTS)
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def create_compute(daemon, proxy, image: str = DEBIAN, *lines: str):

@@ -18,7 +18,7 @@ import pytest
 
 from occid.gsi.principal import owner_hash
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.motoserver import ALMA, DEBIAN, REGION
 from tests.pki import USER_DN
 from tests.test_story import INFRA, OS_TPL_SCHEME, TEXT, created, ours, post_text
@@ -41,9 +41,7 @@ def daemon(pki, moto_server, tmp_path_factory):
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     aws=f'regions = ["{REGION}", "{OTHER}"]',
                     images=f'[images.regions.{OTHER}]\nlist = ["{ALMA}"]\ndefault = "{ALMA}"')
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import pytest
 
 from occid.gsi.principal import owner_hash
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.motoserver import DEBIAN
 from tests.pki import USER_DN
 from tests.test_story import (  # noqa: F401  (module fixtures)
@@ -52,9 +52,7 @@ def daemon(pki, moto_server, clients, tmp_path_factory):  # noqa: F811
     """One daemon for the module, on the two accounts of tests/test_story.py."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     accounts=ACCOUNTS)
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def save(daemon, proxy, compute: str, name: str) -> str:

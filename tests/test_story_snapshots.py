@@ -21,7 +21,7 @@ import pytest
 
 from occid.gsi.principal import owner_hash
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.pki import USER_DN
 from tests.test_story import INFRA, created, ours, post_text
 from tests.test_story_leaks import delete, new_compute
@@ -41,9 +41,7 @@ STORAGE_ACTION = "http://schemas.ogf.org/occi/infrastructure/storage/action#"
 def daemon(pki, moto_server, ec2, tmp_path_factory):
     """One daemon for the module."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint)
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def new_storage(daemon, proxy, size: int, *lines: str):

@@ -25,7 +25,7 @@ import pytest
 from occid.demo.issuer import entitlement
 from occid.gsi.principal import owner_hash
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
+from tests.daemon import Daemon, curl, have_curl, started
 from tests.issuer import serving_issuer
 from tests.motoserver import DEBIAN
 from tests.test_rocci_tls_json import USER_AGENT
@@ -88,9 +88,7 @@ url = "{issuer.url}"
 """
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     accounts=accounts)
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 def bearer(token: str) -> tuple[str, str]:

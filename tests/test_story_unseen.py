@@ -21,24 +21,24 @@ import re
 import pytest
 
 from tests import gridtools
-from tests.daemon import Daemon, curl, have_curl
-from tests.test_story import INFRA, TEXT, create_compute, created, ec2_client, post_text
+from tests.daemon import Daemon, curl, started
+from tests.test_story import (
+    INFRA,
+    STORY_MARKS,
+    TEXT,
+    create_compute,
+    created,
+    ec2_client,
+    own_account,
+    post_text,
+)
 
-pytestmark = [
-    *gridtools.grid_tools,
-    pytest.mark.skipif(not have_curl(), reason="curl absent: apt-get install curl"),
-]
+pytestmark = STORY_MARKS
 
 #: The moto account of this module alone.
 ACCOUNT = "171717171717"
 
-ACCOUNTS = f"""
-[[accounts]]
-name = "testvo"
-fqans = ["/testvo"]
-role_arn = "arn:aws:iam::{ACCOUNT}:role/occid"
-visibility = "owner"
-"""
+ACCOUNTS = own_account(ACCOUNT, 'visibility = "owner"')
 
 MEMBERS = {
     "alice": "/DC=org/DC=example/OU=Users/CN=Alice Unseen",
@@ -83,9 +83,7 @@ def daemon(pki, moto_server, tmp_path_factory):
     """One daemon serving testvo from this module's account, owner visibility."""
     daemon = Daemon(str(tmp_path_factory.mktemp("occid")), pki, moto_server.endpoint,
                     accounts=ACCOUNTS)
-    daemon.start()
-    yield daemon
-    assert daemon.stop()
+    yield from started(daemon)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from occid.server.connections import CappedTLSFactory, Caps
 from occid.server.reload import ReloadService
 from occid.server.site import Limits, OCCISite
 from tests.daemon import REPO, twistd_command
+from tests.offlineconfig import offline_config
 from tests.pki import PKI
 
 
@@ -29,26 +30,7 @@ def config_file(tmp_path_factory):
     directory = tmp_path_factory.mktemp("tap")
     pki = PKI(str(directory))
     path = directory / "occid.toml"
-    path.write_text(
-        f"""
-[server]
-listen = "tcp:11443:interface=127.0.0.1"
-public_url = "https://localhost:11443"
-host_cert = "{pki.directory}/hostcert.pem"
-host_key = "{pki.directory}/hostkey.pem"
-
-[grid]
-ca_dir = "{pki.certificates_dir}"
-vomsdir = "{pki.vomsdir}"
-
-[aws]
-endpoint_url = "http://127.0.0.1:1"
-
-[[accounts]]
-name = "testvo"
-fqans = ["/testvo"]
-"""
-    )
+    path.write_text(offline_config(pki))
     return str(path)
 
 

@@ -18,6 +18,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from occid import tap
 from occid.server.health import HealthSite
 from occid.server.logformat import JSONLines, Logged
+from tests.offlineconfig import offline_config
 from tests.pki import PKI
 
 
@@ -27,27 +28,7 @@ def config_file(tmp_path_factory):
     directory = tmp_path_factory.mktemp("tap")
     pki = PKI(str(directory))
     path = directory / "occid.toml"
-    path.write_text(f"""
-[server]
-listen = "tcp:11443:interface=127.0.0.1"
-public_url = "https://localhost:11443"
-host_cert = "{pki.directory}/hostcert.pem"
-host_key = "{pki.directory}/hostkey.pem"
-
-[grid]
-ca_dir = "{pki.certificates_dir}"
-vomsdir = "{pki.vomsdir}"
-
-[aws]
-endpoint_url = "http://127.0.0.1:1"
-
-[[accounts]]
-name = "testvo"
-fqans = ["/testvo"]
-
-[metrics]
-listen = "tcp:9464:interface=127.0.0.1"
-""")
+    path.write_text(offline_config(pki, extra='[metrics]\nlisten = "tcp:9464:interface=127.0.0.1"\n'))
     return str(path)
 
 
