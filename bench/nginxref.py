@@ -21,6 +21,8 @@ import socket
 import subprocess
 import time
 
+from bench import common
+
 #: The shim's C source, in its directory.
 SHIM_SOURCE = "allow_proxy_shim.c"
 
@@ -173,12 +175,7 @@ class Nginx:
         if self.process is None:
             return
         if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            common.terminate(self.process)
         self.process.stderr.close()
         self.process = None
 

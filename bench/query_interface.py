@@ -91,41 +91,6 @@ def _first(port: int, ca: str, proxy: str, path: str,
     return response, body, latency
 
 
-def answering_worker(port: int, ca: str, proxy: str, path: str, headers: dict[str, str],
-                     expected: int):
-    """
-    A worker factory for L{common.run_workers}, like
-    L{common.keepalive_worker} but counting an answer with status
-    C{expected} (a 304 too) as a success.
-    """
-
-    def get(connection):
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read()
-
-    def make(index):
-        connection = http.client.HTTPSConnection(
-            "127.0.0.1", port, context=common.client_context(ca, proxy), timeout=60)
-        status, body = get(connection)
-        if status != expected:
-            raise RuntimeError(f"GET {path}: {status} {body[:200]!r}")
-
-        def run(deadline):
-            tally = common.Tally()
-            while time.monotonic() < deadline:
-                started = time.perf_counter()
-                status, body = get(connection)
-                tally.answered(200 if status == expected else status, body,
-                               time.perf_counter() - started)
-            connection.close()
-            return tally.outcome()
-
-        return run
-
-    return make
-
-
 def _run(args, server, info, ca, proxy) -> None:
     port = info["grid"]
     accept = {"Accept": args.accept}
@@ -160,7 +125,8 @@ def _run(args, server, info, ca, proxy) -> None:
         f"runs: {args.runs} rounds x {len(VARIANTS)} variants x {args.duration:g} s, order "
         "rotated each round",
     ])
-    makes = {v: answering_worker(port, ca, proxy, *requests[v], EXPECTED[v]) for v in VARIANTS}
+    makes = {v: common.keepalive_worker(port, ca, proxy, *requests[v], expected=EXPECTED[v])
+             for v in VARIANTS}
     for variant in VARIANTS:
         common.run_workers(variant, makes[variant], args.clients, 1.0)
 
