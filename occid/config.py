@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
-from enum import StrEnum
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from occid.accountconfig import (
     GLOBAL_TEMPLATE_KEYS,
@@ -33,16 +31,18 @@ from occid.accountconfig import (
 )
 from occid.accountingconfig import AccountingConfig, build_accounting, check_accounting
 from occid.awsconfig import AwsConfig, check_aws, check_deadlines
+from occid.gridconfig import GridConfig, check_grid
 from occid.imagesconfig import ImagesConfig, build_images, check_images, check_sources, region_table
-from occid.listenconfig import check_processes
 from occid.metricsconfig import MetricsConfig, check_metrics
 from occid.modes import CrlMode, Hibernation, ImagePolicy, LimitedProxies, Visibility, coerce
 from occid.oidcconfig import IssuerConfig, OidcConfig, build_oidc, check_oidc, subject_issuer
 from occid.regionconfig import check_account_regions, check_regions
+from occid.serverconfig import ServerConfig, check_server
+from occid.tableconfig import build_table
 
 __all__ = ["DEFAULT_PATH", "AccountConfig", "AccountingConfig", "AwsConfig", "Config", "ConfigError",
-           "CrlMode", "GridConfig", "Hibernation", "ImagePolicy", "ImagesConfig", "IssuerConfig",
-           "LimitedProxies", "MetricsConfig", "OidcConfig", "ServerConfig", "Visibility", "parse"]
+           "CrlMode", "Hibernation", "ImagePolicy", "ImagesConfig", "IssuerConfig",
+           "LimitedProxies", "MetricsConfig", "OidcConfig", "Visibility", "parse"]
 
 DEFAULT_PATH = "/etc/occid/occid.toml"
 
@@ -55,55 +55,6 @@ class ConfigError(Exception):
         self.path = path
         self.key = key
         self.problem = problem
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """C{[server]}: where and how occid listens."""
-
-    listen: str = "tcp:11443"
-    public_url: str = "https://occi.example.org:11443"
-    host_cert: str = ""
-    host_key: str = ""
-    max_body: int = 1048576
-    request_timeout: float = 60.0
-    #: Seconds for the TLS handshake and a request's head (README: Connection limits).
-    header_timeout: float = 10.0
-    #: Seconds a kept-alive connection may stay silent between requests.
-    idle_timeout: float = 30.0
-    #: Connections open at once, in all and from one address; over a cap, closed at accept.
-    max_connections: int = 4000
-    max_connections_per_peer: int = 200
-    #: Bind C{listen} with C{SO_REUSEPORT}, so that several processes share it
-    #: (README: Processes and hosts).
-    reuse_port: bool = False
-    #: The directory where the processes of one host elect the one running the
-    #: reconciler; C{""}: this process runs it.
-    coordination_dir: str = ""
-
-    @property
-    def public_host(self) -> str:
-        """The host name of C{public_url}: AC targets and template schemes use it."""
-        return urlsplit(self.public_url).hostname or ""
-
-
-@dataclass(frozen=True)
-class GridConfig:
-    """C{[grid]}: the trust directory, vomsdir and proxy rules."""
-
-    ca_dir: str = "/etc/grid-security/certificates"
-    vomsdir: str = "/etc/grid-security/vomsdir"
-    crl: CrlMode = CrlMode.IF_VALID
-    legacy_proxies: bool = False
-    limited_proxies: LimitedProxies = LimitedProxies.READ_ONLY
-    #: A file of banned identities (L{occid.server.banlist}); unset: none.
-    banned: str = ""
-    #: Seconds between looks for changes of the trust dir, vomsdir and ban list.
-    poll_interval: float = 60.0
-
-    def __post_init__(self) -> None:
-        coerce(self, "crl", CrlMode)
-        coerce(self, "limited_proxies", LimitedProxies)
 
 
 @dataclass(frozen=True)
@@ -216,11 +167,6 @@ class Config:
         return region
 
 
-#: The values a file may give a mode, where not every member of its enum.
-_CHOICES: dict[tuple[str, str], tuple[StrEnum, ...]] = {
-    ("accounts", "visibility"): (Visibility.OWNER, Visibility.VO),
-}
-
 #: The sections built from their keys alone; C{[images]} has sub-tables too.
 _SECTIONS = {
     "server": ServerConfig,
@@ -256,7 +202,8 @@ def parse(text: str, path: str = "<string>") -> Config:
         tables[name] = document.get(name, {})
         if not isinstance(tables[name], dict):
             raise ConfigError(path, f"[{name}]", "must be a table")
-    build, fail = partial(_build, path), _failing(path)
+    fail = _failing(path)
+    build = partial(build_table, fail)
     sections: dict[str, Any] = {name: build(name, cls, tables[name])
                                 for name, cls in _SECTIONS.items()}
     check_regions(tables["aws"], fail)
@@ -278,25 +225,6 @@ def parse(text: str, path: str = "<string>") -> Config:
     return config
 
 
-def _build(path: str, section: str, cls: type, table: dict[str, Any]) -> Any:
-    """Type-check C{table} against the fields of dataclass C{cls}."""
-    known = {f.name: f for f in fields(cls)}
-    values = {}
-    for key, value in table.items():
-        where = key_name(section, key)
-        if key not in known:
-            raise ConfigError(path, where, "unknown key")
-        default = known[key].default
-        values[key] = _typed(path, where, value, default)
-        if isinstance(default, StrEnum):
-            choices = _CHOICES.get((section.split("[")[0], key), tuple(type(default)))
-            if values[key] not in choices:
-                raise ConfigError(
-                    path, where, f"must be one of {', '.join(map(repr, map(str, choices)))}, not {value!r}"
-                )
-    return cls(**values)
-
-
 def _failing(path: str) -> Fail:
     """C{fail(key, problem)}: raise the L{ConfigError} naming C{path}, C{key} and C{problem}."""
     def fail(key: str, problem: str) -> None:
@@ -308,7 +236,8 @@ def _failing(path: str) -> Fail:
 def _build_account(path: str, index: int, table: dict[str, Any]) -> AccountConfig:
     """Account C{table}, with its own C{images} table and its limits."""
     where = f"accounts[{index}]"
-    build, fail = partial(_build, path), _failing(path)
+    fail = _failing(path)
+    build = partial(build_table, fail)
     table = dict(table)
     limits = take_limits(table, where, fail)
     images = table.pop("images", None)
@@ -327,59 +256,13 @@ def _build_account(path: str, index: int, table: dict[str, Any]) -> AccountConfi
                    images=build_images(images, f"{where}.images", build, fail))
 
 
-def _typed(path: str, where: str, value: Any, default: Any) -> Any:
-    """C{value} if it has the type of C{default} (lists become tuples)."""
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(path, where, f"must be true or false, not {value!r}")
-        return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(path, where, f"must be an integer, not {value!r}")
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(path, where, f"must be a number, not {value!r}")
-        return float(value)
-    if isinstance(default, tuple):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(path, where, "must be a list of strings")
-        return tuple(value)
-    if not isinstance(value, str):
-        raise ConfigError(path, where, f"must be a string, not {value!r}")
-    return value
-
-
 def _check(config: Config) -> None:
     """The checks across keys, and of each value's form."""
-    path = config.path
     server, aws, images = config.server, config.aws, config.images
-    fail = _failing(path)
+    fail = _failing(config.path)
 
-    url = urlsplit(server.public_url)
-    if url.scheme != "https" or not url.hostname or url.path not in ("", "/"):
-        fail("[server] public_url", "must be https://host[:port] with no path")
-    if server.max_body < 1024:
-        fail("[server] max_body", "must be at least 1024 bytes")
-    if server.request_timeout <= 0:
-        fail("[server] request_timeout", "must be positive")
-    for key in ("header_timeout", "idle_timeout"):
-        if not 0 < getattr(server, key) <= 3600:
-            fail(f"[server] {key}", "must be between 0 and 3600 seconds")
-    if server.max_connections < 1:
-        fail("[server] max_connections", "must be at least 1")
-    if not 1 <= server.max_connections_per_peer <= server.max_connections:
-        fail("[server] max_connections_per_peer",
-             f"must be between 1 and max_connections ({server.max_connections})")
-    if not server.listen:
-        fail("[server] listen", "must name an endpoint such as tcp:11443")
-    check_processes(server.listen, server.reuse_port, server.coordination_dir, fail)
-    for key in ("host_cert", "host_key"):
-        if not getattr(server, key):
-            fail(f"[server] {key}", "is required")
-
-    if not 1 <= config.grid.poll_interval <= 3600:
-        fail("[grid] poll_interval", "must be between 1 and 3600 seconds")
+    check_server(server, fail)
+    check_grid(config.grid, fail)
 
     check_aws(aws, fail)
     if server.request_timeout > 0:

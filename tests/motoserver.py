@@ -25,16 +25,18 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from occid.config import AccountConfig, AwsConfig, Config, GridConfig, ImagesConfig, ServerConfig, Visibility
+from occid.config import AccountConfig, AwsConfig, Config, ImagesConfig, Visibility
 from occid.demo.pki import free_port
 from occid.ec2.account import Account, RecentIds, SecurityGroups
 from occid.ec2.adapter import OPERATIONS, EC2Collection
 from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import make_client, make_ssm_client
 from occid.ec2.scope import Scope
+from occid.gridconfig import GridConfig
 from occid.gsi.principal import Principal
 from occid.occi.model import Kind
 from occid.policy import AccountBinding
+from occid.serverconfig import ServerConfig
 from occid.testing import make_binding, make_principal
 
 AMIS_PATH = os.path.join(os.path.dirname(__file__), "data", "amis.json")

@@ -11,6 +11,8 @@ import os
 import pytest
 
 from occid import config
+from occid.gridconfig import GridConfig
+from occid.serverconfig import ServerConfig
 
 #: File names a configuration may give: parse never looks at them.
 PATHS = {
@@ -50,7 +52,7 @@ fqans = ["/fedcloud.egi.eu"]
 def test_defaults(site):
     """Every key not set takes the default the annotated etc/occid.toml shows."""
     loaded = config.parse(minimal(site), "occid.toml")
-    assert loaded.server == config.ServerConfig(
+    assert loaded.server == ServerConfig(
         listen="tcp:11443",
         public_url="https://occi.example.org:11443",
         host_cert=site["cert"],
@@ -62,7 +64,7 @@ def test_defaults(site):
         max_connections=4000,
         max_connections_per_peer=200,
     )
-    assert loaded.grid == config.GridConfig(
+    assert loaded.grid == GridConfig(
         ca_dir=site["ca_dir"],
         vomsdir=site["vomsdir"],
         crl="if-valid",
@@ -363,13 +365,13 @@ def test_dataclasses_turn_strings_into_modes():
     A section built in code from the file's words holds enum members too;
     a word that is no mode is refused.
     """
-    assert config.GridConfig(crl="require").crl is config.CrlMode.REQUIRE
-    assert config.GridConfig(limited_proxies="refuse").limited_proxies is config.LimitedProxies.REFUSE
+    assert GridConfig(crl="require").crl is config.CrlMode.REQUIRE
+    assert GridConfig(limited_proxies="refuse").limited_proxies is config.LimitedProxies.REFUSE
     images = dataclasses.replace(config.ImagesConfig(), policy="all")
     assert images.policy is config.ImagePolicy.ALL
     assert config.AccountConfig(visibility="vo").visibility is config.Visibility.VO
     with pytest.raises(ValueError):
-        config.GridConfig(crl="maybe")
+        GridConfig(crl="maybe")
 
 
 def test_manager_visibility_not_in_the_file(site):

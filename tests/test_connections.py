@@ -16,10 +16,10 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from occid.config import ServerConfig
 from occid.server import connections
 from occid.server.connections import CappedTLSFactory, Caps, ConnectionCount, RefusalLog
 from occid.server.tls import GridServerTLS
+from occid.serverconfig import ServerConfig
 
 
 def test_per_peer_cap():

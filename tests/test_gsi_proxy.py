@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from occid.config import GridConfig
+from occid.gridconfig import GridConfig
 from occid.gsi import proxy as proxy_module
 from occid.gsi import refusal as refusal_module
 from occid.gsi.chain import ChainOptions, EecCache

@@ -21,10 +21,11 @@ from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from occid.config import GridConfig, ServerConfig
+from occid.gridconfig import GridConfig
 from occid.gsi import trust as trust_module
 from occid.server.reload import EMFILE_TRIES, Reloaded, ReloadService, SpareDescriptors, TrustFiles
 from occid.server.trustwatch import TrustWatcher
+from occid.serverconfig import ServerConfig
 from tests.pki import PKI
 
 

@@ -16,7 +16,8 @@ from datetime import datetime
 
 from cryptography import x509
 
-from occid.config import CrlMode, GridConfig
+from occid.config import CrlMode
+from occid.gridconfig import GridConfig
 from occid.gsi.trust import Authority
 
 #: How many validated end-entity certificates an L{EecCache} remembers.

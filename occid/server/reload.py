@@ -33,13 +33,15 @@ from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorCore, IReactorFromThreads, IReactorTime
 
-from occid.config import CrlMode, GridConfig, ServerConfig
+from occid.config import CrlMode
+from occid.gridconfig import GridConfig
 from occid.gsi.trust import TrustStore, fingerprint, out_of_descriptors
 from occid.gsi.vomsdir import VomsDir
 from occid.server.banlist import BanList
 from occid.server.identity import now
 from occid.server.tls import build_context
 from occid.server.trustwatch import RunInThread, TrustWatcher
+from occid.serverconfig import ServerConfig
 
 #: The signal that makes the daemon re-read its configuration at once.
 RELOAD_SIGNAL = signal.SIGHUP
