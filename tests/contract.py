@@ -29,6 +29,7 @@ from zope.interface.verify import verifyObject
 from occid.config import Visibility
 from occid.gsi.principal import Principal
 from occid.interfaces import IBackend, ICatalog, IEntityCollection
+from occid.occi import corekinds
 from occid.occi import infrastructure as infra
 from occid.occi.errors import BadRequest, Conflict, Forbidden, NotFound, OCCIError
 from occid.occi.model import Changes, Entity, EntityFilter, Kind, Link, Mixin, Resource
@@ -131,7 +132,7 @@ class CatalogContract(ContractHelpers):
 
     def test_core_kind_has_no_collection(self) -> None:
         """The abstract core kinds have no collection: NotFound."""
-        for kind in (infra.ENTITY, infra.RESOURCE, infra.LINK):
+        for kind in (corekinds.ENTITY, corekinds.RESOURCE, corekinds.LINK):
             with self.assertRaises(NotFound):
                 self.collection(kind)
 

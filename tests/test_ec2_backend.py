@@ -21,7 +21,7 @@ from occid.ec2.backend import (
 )
 from occid.ec2.clients import build_clients
 from occid.interfaces import IBackend
-from occid.occi import errors
+from occid.occi import corekinds, errors
 from occid.occi import infrastructure as infra
 from occid.occi.model import EntityFilter, Link, Resource
 from tests.ec2hooks import count_calls
@@ -72,7 +72,7 @@ def test_unknown_kind_and_account(moto):
     """A kind without a collection, or an account the backend lacks, is NotFound."""
     backend = EC2Backend(InlineReactor(), SyncPool(), {})
     with pytest.raises(errors.NotFound):
-        backend.collection(infra.RESOURCE, JANE, binding())
+        backend.collection(corekinds.RESOURCE, JANE, binding())
     failureResultOf(backend.catalog(binding()), errors.NotFound)
 
 

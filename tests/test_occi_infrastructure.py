@@ -1,7 +1,11 @@
-"""Tests for L{occid.occi.infrastructure}: the OGF categories and template constructors."""
+"""
+Tests for L{occid.occi.corekinds} and L{occid.occi.infrastructure}: the OGF
+categories and template constructors.
+"""
 
 import re
 
+from occid.occi import corekinds
 from occid.occi import infrastructure as infra
 
 TERM_11 = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -22,7 +26,7 @@ def test_identifiers_unique_and_schemes_end_with_hash():
 
 def test_locations():
     """Kinds and mixins are bound to paths ending in '/', the entity kind to none."""
-    assert infra.ENTITY.location is None
+    assert corekinds.ENTITY.location is None
     assert infra.COMPUTE.location == "/compute/"
     assert infra.NETWORKINTERFACE.location == "/link/networkinterface/"
     assert infra.STORAGELINK.location == "/link/storagelink/"
@@ -37,7 +41,7 @@ def test_kind_hierarchy_and_attributes():
     names = [a.name for a in infra.COMPUTE.all_attributes()]
     assert names[:3] == ["occi.core.id", "occi.core.title", "occi.core.summary"]
     assert "occi.compute.speed" in names and "occi.compute.share" in names
-    assert infra.NETWORKINTERFACE.is_a(infra.LINK)
+    assert infra.NETWORKINTERFACE.is_a(corekinds.LINK)
     link_attrs = {a.name: a for a in infra.STORAGELINK.all_attributes()}
     assert link_attrs["occi.core.source"].required
     assert link_attrs["occi.core.target"].required

@@ -1,14 +1,16 @@
-"""Tests for L{occid.occi.json}: GFD.225 and legacy rOCCI JSON."""
+"""Tests for L{occid.occi.json} and L{occid.occi.jsonrender}: GFD.225 and legacy rOCCI JSON."""
 
 import json
 
 import pytest
 
 from occid.ec2.vocabulary import resource_tpl_mixin
+from occid.occi import corekinds
 from occid.occi import infrastructure as infra
 from occid.occi.catalog import Catalog
 from occid.occi.errors import BadRequest
-from occid.occi.json import category_object, entity_object, model_object, parse_json
+from occid.occi.json import parse_json
+from occid.occi.jsonrender import category_object, entity_object, model_object
 from occid.occi.model import Link, Resource
 from tests.occivectors import schema_validator, sections
 
@@ -126,7 +128,7 @@ def test_our_categories_validate():
     model = model_object(catalog.kinds + catalog.mixins + catalog.actions, BASE)
     _valid("model", model)
     compute = model["kinds"][3]
-    assert compute["parent"] == infra.RESOURCE.identifier
+    assert compute["parent"] == corekinds.RESOURCE.identifier
     assert compute["attributes"]["occi.compute.cores"]["pattern"] == {"type": "integer"}
     template = model["mixins"][-1]
     assert template["attributes"]["occi.compute.memory"]["default"] == 1.0

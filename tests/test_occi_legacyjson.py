@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from occid.occi import corekinds
 from occid.occi import infrastructure as infra
 from occid.occi import json as occi_json
 from occid.occi.errors import NotFound
@@ -70,7 +71,7 @@ def test_model_parses():
     assert {a.identifier for a in model.actions} == {a.identifier for a in infra.ACTIONS}
     compute = model.category(infra.COMPUTE.identifier)
     assert compute.location == "/compute/"
-    assert compute.related == [infra.RESOURCE.identifier]
+    assert compute.related == [corekinds.RESOURCE.identifier]
     assert set(compute.actions) == {a.identifier for a in infra.COMPUTE.actions}
     for action in compute.actions:
         model.category(action)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from occid.occi import corekinds
 from occid.occi import infrastructure as infra
 from occid.occi.model import Attribute, EntityFilter, Kind, Mixin, Resource
 
@@ -15,7 +16,7 @@ def test_category_identity():
 
 def test_kind_ancestry_and_mixin_applicability():
     """is_a follows parents; applies_to follows kinds' ancestry; depends_on is transitive."""
-    assert infra.STORAGELINK.is_a(infra.ENTITY) and not infra.COMPUTE.is_a(infra.LINK)
+    assert infra.STORAGELINK.is_a(corekinds.ENTITY) and not infra.COMPUTE.is_a(corekinds.LINK)
     assert infra.IPNETWORKINTERFACE.applies_to(infra.NETWORKINTERFACE)
     assert not infra.IPNETWORKINTERFACE.applies_to(infra.STORAGELINK)
     child = Mixin(term="c", scheme="http://e.org/s#",

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 
-from occid.occi.infrastructure import COMPUTE, NETWORK, RESOURCE, RESOURCE_TPL, STORAGE
+from occid.occi.corekinds import RESOURCE
+from occid.occi.infrastructure import COMPUTE, NETWORK, RESOURCE_TPL, STORAGE
 from occid.occi.model import Attribute, Kind, Mixin
 
 __all__ = [

@@ -5,6 +5,7 @@ boto3, no botocore; the same input always gives the same output.
 
 Modules, one job each:
   - L{occid.occi.model}: categories, entities and the parsed L{Document};
+  - L{occid.occi.corekinds}: the OCCI Core kinds;
   - L{occid.occi.infrastructure}: the OCCI infrastructure categories;
   - L{occid.occi.catalog}: the categories one account offers;
   - L{occid.occi.resolve}: a parsed document checked against a catalog;
@@ -12,17 +13,20 @@ Modules, one job each:
   - L{occid.occi.grammar}: the value grammar of the text renderings;
   - L{occid.occi.textparse} / L{occid.occi.textrender}: reading and writing
     text/plain, text/occi and text/uri-list;
-  - L{occid.occi.json}: application/occi+json;
+  - L{occid.occi.json} / L{occid.occi.jsonrender}: reading and writing
+    application/occi+json;
   - L{occid.occi.rendering}: the media-type API the web layer uses;
   - L{occid.occi.negotiation}: choosing the media type of a response.
 """
 
 __all__ = [
     "catalog",
+    "corekinds",
     "errors",
     "grammar",
     "infrastructure",
     "json",
+    "jsonrender",
     "model",
     "negotiation",
     "rendering",

@@ -1,11 +1,12 @@
 # -*- test-case-name: tests.test_occi_infrastructure -*-
 """
-The OCCI categories occid offers: the core kinds (GFD.221), the
-infrastructure kinds, actions and mixins (GFD.184 / GFD.224), the
-contextualization mixins (OGF 1.2 and the OpenStack ones rOCCI-cli sends), and
-the constructors of the per-account os_tpl and availability_zone mixins.  The
-EC2 marker mixins and the resource_tpl mixins of instance types, whose
-schemes are EC2 ones, are in L{occid.ec2.vocabulary}.
+The OCCI infrastructure categories occid offers, on top of the core kinds
+of L{occid.occi.corekinds}: the infrastructure kinds, actions and mixins
+(GFD.184 / GFD.224), the contextualization mixins (OGF 1.2 and the
+OpenStack ones rOCCI-cli sends), and the constructors of the per-account
+os_tpl and availability_zone mixins.  The EC2 marker mixins and the
+resource_tpl mixins of instance types, whose schemes are EC2 ones, are in
+L{occid.ec2.vocabulary}.
 
 Attributes are the union of OCCI 1.1 and 1.2 (C{occi.compute.speed} from 1.1,
 C{occi.compute.share} and the C{*.state.message} attributes from 1.2), so that
@@ -16,9 +17,9 @@ one.
 
 from __future__ import annotations
 
+from occid.occi.corekinds import ENTITY, LINK, RESOURCE
 from occid.occi.model import Action, Attribute, Kind, Mixin
 
-CORE = "http://schemas.ogf.org/occi/core#"
 INFRASTRUCTURE = "http://schemas.ogf.org/occi/infrastructure#"
 
 
@@ -33,53 +34,6 @@ def _immutable(name: str, description: str, type: str = "string") -> Attribute:
 def _method(description: str, *methods: str) -> Attribute:
     return Attribute(name="method", enum=methods, description=description)
 
-
-# -- core ------------------------------------------------------------------
-
-ENTITY = Kind(
-    term="entity",
-    scheme=CORE,
-    title="entity",
-    attributes=(
-        Attribute(
-            name="occi.core.id",
-            mutable=False,
-            required=True,
-            description="a unique identifier, assigned by the provider",
-        ),
-        Attribute(name="occi.core.title", description="the display name"),
-    ),
-)
-
-RESOURCE = Kind(
-    term="resource",
-    scheme=CORE,
-    title="resource",
-    parent=ENTITY,
-    attributes=(
-        Attribute(name="occi.core.summary", description="a short description"),
-    ),
-)
-
-LINK = Kind(
-    term="link",
-    scheme=CORE,
-    title="link",
-    parent=ENTITY,
-    attributes=(
-        Attribute(
-            name="occi.core.source",
-            required=True,
-            description="the location of the source resource",
-        ),
-        Attribute(
-            name="occi.core.target",
-            required=True,
-            description="the location of the target resource",
-        ),
-        _immutable("occi.core.target.kind", "the kind of the target resource"),
-    ),
-)
 
 # -- actions ---------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from occid.interfaces import ICatalog
-from occid.occi import json as occi_json
+from occid.occi import jsonrender
 from occid.occi.errors import OCCIError
 from occid.occi.grammar import absolute
 from occid.occi.model import (
@@ -292,7 +292,7 @@ class LegacyJsonRenderer(Renderer):
         self.media_type = media_type
 
     def _json(self, data: object, headers: tuple[tuple[str, str], ...] = ()) -> Rendered:
-        return self._rendered(occi_json.dumps(data), headers)
+        return self._rendered(jsonrender.dumps(data), headers)
 
     def entity(self, entity: Entity, base_url: str) -> Rendered:
         return self._json(collection_object([entity], base_url))
@@ -322,6 +322,6 @@ class LegacyJsonRenderer(Renderer):
         return self._json({"locations": list(urls)})
 
     def error(self, error: OCCIError) -> Rendered:
-        return Rendered(headers=error.headers, body=occi_json.dumps(
+        return Rendered(headers=error.headers, body=jsonrender.dumps(
             {"error": {"status": error.status, "message": error.message}}),
             content_type=self.media_type)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from occid.interfaces import ICatalog
 from occid.occi import json as occi_json
-from occid.occi import textparse, textrender
+from occid.occi import jsonrender, textparse, textrender
 from occid.occi.errors import BadRequest, NotAcceptable, OCCIError, UnsupportedMediaType
 from occid.occi.grammar import absolute
 from occid.occi.model import Category, Document, Entity, Link
@@ -265,32 +265,32 @@ class JsonRenderer(Renderer):
     media_type = "application/occi+json"
 
     def entity(self, entity: Entity, base_url: str) -> Rendered:
-        return self._rendered(occi_json.dumps(occi_json.entity_object(entity, base_url)))
+        return self._rendered(jsonrender.dumps(jsonrender.entity_object(entity, base_url)))
 
     def collection(self, entities: Iterable[Entity], base_url: str) -> Rendered:
         entities = list(entities)
         links = [e for e in entities if isinstance(e, Link)]
         key = "links" if entities and len(links) == len(entities) else "resources"
-        return self._rendered(occi_json.dumps(
-            {key: [occi_json.entity_object(e, base_url) for e in entities]}))
+        return self._rendered(jsonrender.dumps(
+            {key: [jsonrender.entity_object(e, base_url) for e in entities]}))
 
     def categories(self, catalog_or_categories: ICatalog | Iterable[Category], base_url: str) -> Rendered:
-        return self._rendered(occi_json.dumps(occi_json.model_object(
+        return self._rendered(jsonrender.dumps(jsonrender.model_object(
             _all_categories(catalog_or_categories), base_url)))
 
     def category(self, category: Category, base_url: str) -> Rendered:
-        return self._rendered(occi_json.dumps(
-            occi_json.category_object(category, base_url)))
+        return self._rendered(jsonrender.dumps(
+            jsonrender.category_object(category, base_url)))
 
     def locations(self, urls: Iterable[str]) -> Rendered:
-        return self._rendered(occi_json.dumps({"locations": list(urls)}))
+        return self._rendered(jsonrender.dumps({"locations": list(urls)}))
 
     def created(self, location_url: str) -> Rendered:
-        return self._rendered(occi_json.dumps({"location": location_url}),
+        return self._rendered(jsonrender.dumps({"location": location_url}),
                               self._locations(location_url))
 
     def error(self, error: OCCIError) -> Rendered:
-        return Rendered(headers=error.headers, body=occi_json.dumps(
+        return Rendered(headers=error.headers, body=jsonrender.dumps(
             {"error": {"status": error.status, "message": error.message}}),
             content_type=self.media_type)
 

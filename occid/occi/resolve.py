@@ -27,6 +27,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from occid.interfaces import ICatalog
+from occid.occi import corekinds
 from occid.occi import infrastructure as infra
 from occid.occi.bounds import INTEGER_LIMIT
 from occid.occi.errors import BadRequest, Forbidden
@@ -247,7 +248,7 @@ def _inline_link(ref: LinkRef, source_kind: Kind, catalog: ICatalog) -> Link:
             raise BadRequest(f"unknown link category {identifier}")
     if kind is None:
         kind = _LINK_KIND_BY_TARGET.get(_collection_of(target))
-    if kind is None or not kind.is_a(infra.LINK):
+    if kind is None or not kind.is_a(corekinds.LINK):
         raise BadRequest(f"cannot tell which kind of link leads to {ref.target}")
     for mixin in mixins:
         if not mixin.applies_to(kind):
@@ -326,7 +327,7 @@ def changes_for_update(document: Document, entity_kind: Kind, catalog: ICatalog,
         if _resolve(ref, catalog, Kind) != entity_kind:
             raise BadRequest("the kind of an entity cannot be changed")
     mixins = _mixins(mixin_refs, entity_kind, catalog)
-    skip = ("occi.core.source", "occi.core.target") if entity_kind.is_a(infra.LINK) \
+    skip = ("occi.core.source", "occi.core.target") if entity_kind.is_a(corekinds.LINK) \
         else ()
     attributes = _attributes(document.attributes, entity_kind, mixins, skip,
                              restating=replace)

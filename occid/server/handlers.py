@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 
-from occid.occi import idempotency, rendering, resolve, textparse, usermixins
+from occid.occi import corekinds, idempotency, rendering, resolve, textparse, usermixins
 from occid.occi import infrastructure as infra
 from occid.occi.errors import Conflict, Forbidden, OCCIError
 from occid.occi.model import Document, Entity, EntityFilter, Kind, Mixin
@@ -153,7 +153,7 @@ class KindHandler(Handler):
                     await collection.trigger(listed.id, action, attributes)
             return Answer(200, context.renderer.ok())
         entity: Entity
-        if kind.is_a(infra.LINK):
+        if kind.is_a(corekinds.LINK):
             entity = resolve.link_for_create(document, kind, context.catalog)
         else:
             entity = resolve.resource_for_create(document, kind, context.catalog)
@@ -249,7 +249,7 @@ class MixinHandler(Handler):
         mixin = _mixin(context)
         wanted = page(context.request.args)
         found = resolve.filter_from(context.filters())
-        applies = mixin.applies or (infra.RESOURCE,)
+        applies = mixin.applies or (corekinds.RESOURCE,)
         kinds = tuple(k for k in context.catalog.kinds
                       if k.location and any(k.is_a(kind) for kind in applies))
         entities: list[Entity] = []
