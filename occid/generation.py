@@ -65,7 +65,7 @@ from occid.server.connections import CappedTLSFactory, Caps
 from occid.server.credentials import make_identify
 from occid.server.pipeline import make_root
 from occid.server.reload import Reloaded, SpareDescriptors, Trust, TrustFiles
-from occid.server.site import Limits, OCCISite, make_site
+from occid.server.site import Limits, OCCISite
 from occid.server.tls import GridServerTLS
 from occid.server.tokens import TokenAuthenticator, TokenService
 from occid.server.trustwatch import RunInThread, one_line
@@ -192,19 +192,23 @@ def _pool_services(service: IService) -> Iterator[ThreadPoolService]:
             yield from _pool_services(child)
 
 
-def read_generation(path: str, spare: SpareDescriptors, reactor: Any) -> tuple[Config, TrustFiles, Trust]:
+def read_generation(path: str, spare: SpareDescriptors, reactor: Any
+                    ) -> tuple[Config, TrustFiles, Trust, object]:
     """
     Read and check the configuration at C{path} and the trust material it
-    names (blocking: in a worker thread).
+    names (blocking: in a worker thread); with the trust files' fingerprint,
+    taken before they are read, so that a file changed while they are read
+    is read again by the next poll.
 
     @raise ConfigError: the configuration is not usable.
     @raise Exception: the trust material cannot be read.
     """
-    def read() -> tuple[Config, TrustFiles, Trust]:
+    def read() -> tuple[Config, TrustFiles, Trust, object]:
         config = preflight.load(path)
         check_profiles(config)
         files = TrustFiles(config.server, config.grid, reactor, spare)
-        return config, files, files.load()
+        seen = files.fingerprint()
+        return config, files, files.load(), seen
 
     return spare.run(read)
 
@@ -235,10 +239,8 @@ class Generations(MultiService):
         self.current = first
         first.service.setServiceParent(self)
         self.tls = GridServerTLS(first.context)
-        limits = first.limits
-        self.site: OCCISite = make_site(GenerationResource(self), limits.max_body,
-                                        limits.request_timeout, reactor,
-                                        GenerationAuthenticator(self), first.deadlines)
+        self.site = OCCISite(GenerationResource(self), first.limits,
+                             GenerationAuthenticator(self), first.deadlines)
         self.factory = CappedTLSFactory(first.caps, self.tls, self.site, reactor)
 
     # -- the trust files, polled (L{occid.server.reload.ReloadService}) --------------
@@ -289,12 +291,12 @@ class Generations(MultiService):
         fingerprint.  Reloads run one at a time, so nothing else builds
         boto3 clients meanwhile.
         """
-        config, files, trust = read_generation(self._path, self._spare, self._reactor)
+        config, files, trust, seen = read_generation(self._path, self._spare, self._reactor)
         number = self.current.number + 1
         # Its EC2 clients read botocore's data files: with the spares too.
         new = self._spare.run(lambda: Generation(number, config, files, trust, self._reactor,
                                                  self.current.leading))
-        return new, files.fingerprint()
+        return new, seen
 
     def _refused(self, failure: Failure) -> None:
         """Log in one line why the new configuration is not used."""

@@ -62,11 +62,6 @@ class TrustWatcherTests(SynchronousTestCase):
         self.successResultOf(self.watcher.check())
         self.assertEqual(self.reloads, 1)
 
-    def test_forced(self):
-        """SIGHUP forces a reload even when nothing seems to have changed."""
-        self.successResultOf(self.watcher.check(force=True))
-        self.assertEqual(self.applied, ["trust-1"])
-
     def test_failed_reload_keeps_old_trust_and_retries(self):
         """A reload that raises applies nothing, is logged in one line, and is tried again."""
         observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
@@ -93,7 +88,7 @@ class TrustWatcherTests(SynchronousTestCase):
         self.watcher._run_in_thread = lambda f, *args: pending.addCallback(lambda result: f(*args))
         self.stamp = 2
         self.assertIsNotNone(self.watcher.check())
-        self.assertIsNone(self.watcher.check(force=True))
+        self.assertIsNone(self.watcher.check())
         pending.callback(None)
         self.assertEqual(self.applied, ["trust-1"])
 

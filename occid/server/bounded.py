@@ -249,7 +249,7 @@ class BoundedHTTPChannel(HTTPChannel):
 
     def _peer(self) -> str:
         """The client's address, for the log."""
-        return describe_peer(self.transport.getPeer()) if self.transport is not None else "-"
+        return describe_peer(self.transport.getPeer() if self.transport is not None else None)
 
 
 class _BoundedChunks(_ChunkedTransferDecoder):

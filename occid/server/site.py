@@ -34,6 +34,7 @@ from occid.server.bounded import (
     body_too_large,
 )
 from occid.server.channel import GridHTTPChannel
+from occid.server.handlers import READ_METHODS
 from occid.server.respond import Answer, error_answer, fallback_renderer, send, send_refusal, stamp
 
 log = Logger()
@@ -156,7 +157,7 @@ def timed_out(method: bytes, request_timeout: float) -> str:
     were under way), and the client is told how to retry it safely.
     """
     said = f"the request took over {request_timeout:g} seconds and was abandoned"
-    if method in (b"GET", b"HEAD", b"OPTIONS"):
+    if method.decode("latin-1") in READ_METHODS:
         return said
     return (f"{said}; the change may still happen: check the resource's state, or retry "
             "with the same Idempotency-Key header, which is safe")

@@ -2,7 +2,7 @@
 """
 Notices when fetch-crl (or an admin) rewrites the CA directory or the
 vomsdir: a cheap fingerprint is compared in a worker thread, and only a
-change (or a forced check) reloads.  A failed reload keeps the old trust
+change reloads (SIGHUP reloads everything: L{occid.generation}).  A failed reload keeps the old trust
 and is logged in one line, without a traceback (it is the files' fault, not
 the daemon's).  What is reloaded and how it is applied
 is given by L{occid.server.reload}; no file is read on the request path.
@@ -55,16 +55,16 @@ class TrustWatcher(Generic[T]):
         self._seen = fingerprint()
         self._busy = False
 
-    def check(self, force: bool = False) -> Deferred[None] | None:
+    def check(self) -> Deferred[None] | None:
         """
-        Reload if the fingerprint changed since the last load (or if
-        C{force}).  Returns a Deferred that fires when the check is over, or
-        C{None} when one is already running.
+        Reload if the fingerprint changed since the last load.  Returns a
+        Deferred that fires when the check is over, or C{None} when one is
+        already running.
         """
         if self._busy:
             return None
         self._busy = True
-        d = self._run_in_thread(self._scan, self._seen, force)
+        d = self._run_in_thread(self._scan, self._seen)
 
         def scanned(outcome: tuple[object, bool, T]) -> None:
             current, changed, result = outcome
@@ -88,10 +88,10 @@ class TrustWatcher(Generic[T]):
         """The trust files with fingerprint C{current} were loaded by someone else."""
         self._seen = current
 
-    def _scan(self, seen: object, force: bool) -> tuple[object, bool, T | None]:
+    def _scan(self, seen: object) -> tuple[object, bool, T | None]:
         """In a worker thread: (fingerprint, whether it changed, reload result)."""
         current = self._fingerprint()
-        if current == seen and not force:
+        if current == seen:
             return current, False, None
         return current, True, self._reload()
 
