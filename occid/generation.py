@@ -51,8 +51,9 @@ from twisted.web.resource import Resource
 from zope.interface import implementer
 
 from occid.config import Config, ConfigError, OidcConfig
-from occid.ec2.backend import ThreadPoolService, always, make_backend_service
+from occid.ec2.backend import always
 from occid.ec2.profiles import check_profiles
+from occid.ec2.service import ThreadPoolService, make_backend_service
 from occid.gsi.authenticator import GridAuthenticator
 from occid.gsi.chain import ChainOptions
 from occid.gsi.principal import Principal

@@ -11,15 +11,10 @@ from zope.interface.verify import verifyObject
 
 from occid.config import AccountConfig
 from occid.ec2 import backend as backend_module
-from occid.ec2.backend import (
-    DISTRIBUTED_REFRESH,
-    RECONCILE_EVERY,
-    WATCH_FIRST,
-    EC2Backend,
-    make_accounts,
-    make_backend_service,
-)
+from occid.ec2.accounts import make_accounts
+from occid.ec2.backend import RECONCILE_EVERY, WATCH_FIRST, EC2Backend
 from occid.ec2.clients import build_clients
+from occid.ec2.service import DISTRIBUTED_REFRESH, make_backend_service
 from occid.interfaces import IBackend
 from occid.occi import corekinds, errors
 from occid.occi import infrastructure as infra

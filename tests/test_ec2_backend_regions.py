@@ -18,9 +18,10 @@ from twisted.python.threadpool import ThreadPool
 
 from occid.accountconfig import Limits
 from occid.config import AccountConfig
-from occid.ec2 import backend as ec2backend
-from occid.ec2.backend import EC2Backend, serve
+from occid.ec2.accounts import serve
+from occid.ec2.backend import EC2Backend
 from occid.ec2.regional import RegionalCollection
+from occid.ec2.service import make_backend_service
 from occid.imagesconfig import ImagesConfig, RegionImages
 from occid.occi import errors
 from occid.occi import infrastructure as infra
@@ -225,7 +226,7 @@ def test_listing_asks_every_region_at_once(moto):
 
 def test_make_backend_service_serves_every_region(moto):
     """The daemon's backend is built by L{serve}: both regions, one account."""
-    backend, _ = ec2backend.make_backend_service(two_regions(moto), InlineReactor())
+    backend, _ = make_backend_service(two_regions(moto), InlineReactor())
     assert sorted(accounts_of(backend)) == sorted([REGION, OTHER])
 
 

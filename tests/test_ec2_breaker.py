@@ -10,8 +10,9 @@ from botocore.exceptions import ClientError, NoCredentialsError, ReadTimeoutErro
 from twisted.logger import capturedLogs, formatEvent
 
 from occid.config import AccountConfig
+from occid.ec2.accounts import make_accounts
 from occid.ec2.adapter import OPERATIONS, EC2Collection
-from occid.ec2.backend import EC2Backend, make_accounts
+from occid.ec2.backend import EC2Backend
 from occid.ec2.breaker import COOL_DOWN, FAILURES_TO_OPEN, Breaker, BreakerOpen, State
 from occid.ec2.clients import build_clients, guard
 from occid.ec2.errors import Refused, translate

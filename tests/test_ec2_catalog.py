@@ -9,7 +9,8 @@ import pytest
 
 from occid.accountconfig import TemplateKeys
 from occid.config import ImagesConfig
-from occid.ec2.catalog import AccountCatalog, image_query, load_templates
+from occid.ec2.answers import image_query, load_templates
+from occid.ec2.catalog import AccountCatalog
 from occid.ec2.clients import build_clients
 from occid.occi.errors import ServiceUnavailable
 from occid.occi.infrastructure import OS_TPL, RESOURCE_TPL, os_tpl_mixin

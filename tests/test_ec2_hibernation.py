@@ -8,7 +8,7 @@ and what the query interface offers.
 
 import pytest
 
-from occid.ec2.catalog import load_templates
+from occid.ec2.answers import load_templates
 from occid.ec2.hibernation import Hibernating, plan_hibernation, run_options
 from occid.ec2.vocabulary import HIBERNATION, resource_tpl_mixin
 from occid.modes import Hibernation

@@ -15,7 +15,8 @@ import pytest
 from twisted.python.threadpool import ThreadPool
 from zope.interface.verify import verifyObject
 
-from occid.ec2.backend import EC2Backend, serve
+from occid.ec2.accounts import serve
+from occid.ec2.backend import EC2Backend
 from occid.ec2.regional import RegionalCollection, Served, region_named_by
 from occid.ec2.vocabulary import SNAPSHOT
 from occid.imagesconfig import RegionImages

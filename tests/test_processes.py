@@ -21,7 +21,7 @@ from twisted.internet.task import Clock
 from twisted.python import usage
 
 from occid import config, tap
-from occid.ec2.backend import reconcile_if
+from occid.ec2.service import reconcile_if
 from occid.leadership import LOCK_NAME, RETRY, Leadership
 from occid.listenconfig import TcpAddress, instance_listen, tcp_address
 from occid.server import preflight

@@ -29,11 +29,12 @@ from cryptography import x509
 from occid import __version__
 from occid.accountconfig import Limits
 from occid.config import Config
-from occid.ec2.backend import region_label
-from occid.ec2.catalog import architecture, imported_images, instance_types, offered_images
+from occid.ec2.accounts import region_label
+from occid.ec2.answers import imported_images, instance_types, offered_images
 from occid.ec2.clients import EC2Client, build_clients
 from occid.ec2.errors import translated
 from occid.ec2.tags import tag_dict
+from occid.ec2.templates import architecture
 from occid.ec2.vocabulary import RESOURCE_TPL_SCHEME, resource_tpl_term
 from occid.gsi.names import slash_dn
 from occid.occi.infrastructure import os_tpl_mixin

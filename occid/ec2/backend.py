@@ -1,15 +1,13 @@
 # -*- test-case-name: tests.test_ec2_backend -*-
 """
-The EC2 backend as a Twisted service: one client and catalog per account,
-a dedicated thread pool for every boto3 call, a timer refreshing the
-catalogs, a one-minute timer looking for images occid-images imported or
-retired, a timer running the reconciler over every account, and short
-back-off timers watching each new compute whose inline links wait for it to
-run (so they are made within seconds, not at the next reconciler pass).
-
-The pool starts in C{startService} and stops after the reactor has shut
-down (joining its threads waits for at most one EC2 call's timeout), so
-requests still in flight during shutdown can finish.
+The EC2 backend: one client and catalog per account, every boto3 call in
+the EC2 thread pool; catalogs loaded once and served from memory (a first
+load shared, the catalogues shared by the processes of a host), the
+accounts' collections, user mixins and saved images, reconciler passes over
+every account, and short back-off timers watching each new compute whose
+inline links wait for it to run (so they are made within seconds, not at
+the next reconciler pass).  L{occid.ec2.service} runs it as a Twisted
+service.
 """
 
 from __future__ import annotations
@@ -19,10 +17,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, cast
 
-from twisted.application.internet import TimerService
-from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
-from twisted.internet.interfaces import IReactorCore, IReactorFromThreads, IReactorThreads, IReactorTime
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -30,35 +26,26 @@ from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
 from occid import metrics
-from occid.config import Config
-from occid.ec2.account import Account, SecurityGroups
+from occid.ec2.account import Account
 from occid.ec2.adapter import OPERATIONS, EC2Collection
-from occid.ec2.breaker import COOL_DOWN, FAILURES_TO_OPEN, Breaker, State
-from occid.ec2.catalog import AccountCatalog
-from occid.ec2.clients import EC2Client, build_clients, build_ssm_clients, guard
+from occid.ec2.breaker import COOL_DOWN, FAILURES_TO_OPEN, State
 from occid.ec2.images import EC2ImageStore
-from occid.ec2.mapping import PUBLIC
 from occid.ec2.members import MemberCollection
 from occid.ec2.reconciler import Report, complete_instance, reconcile
 from occid.ec2.regional import Served
 from occid.ec2.regions import RegionMap
+from occid.ec2.reports import logged
 from occid.ec2.scope import Scope
 from occid.ec2.sharedcatalog import SharedCatalogue
 from occid.ec2.usermixins import Definitions, EC2MixinStore
+from occid.ec2.watched import WatchedComputes
 from occid.gsi.principal import Principal
 from occid.interfaces import IBackend, ICatalog, IEntityCollection, IImageStore, IMixinStore
 from occid.occi import infrastructure as infra
 from occid.occi import usermixins
 from occid.occi.errors import NotFound
-from occid.occi.model import Entity, Kind, Resource
+from occid.occi.model import Kind
 from occid.policy import AccountBinding
-
-#: Seconds between catalogue refreshes (AMIs, instance types, zones).
-CATALOG_REFRESH = 900.0
-
-#: Seconds between the looks for images occid-images imported or retired
-#: (one tag-filtered DescribeImages per account and region).
-DISTRIBUTED_REFRESH = 60.0
 
 #: Seconds between reconciler passes.
 RECONCILE_EVERY = 60.0
@@ -72,35 +59,6 @@ def always() -> bool:
     """The leadership of a process alone: it runs the reconciler and reads EC2's catalogues."""
     return True
 
-
-def awaits_links(entity: Entity) -> bool:
-    """
-    Whether a created compute has inline links (public address, storage)
-    still waiting for it to run.
-    """
-    return isinstance(entity, Resource) and any(
-        link.attributes.get(f"occi.{link.kind.term}.state") == "inactive"
-        and (link.kind == infra.STORAGELINK or link.target == f"/network/{PUBLIC}")
-        for link in entity.links)
-
-
-class WatchedComputes(EC2Collection):
-    """
-    The computes of a principal, whose creates hand a compute with pending
-    inline links to C{watch} (L{EC2Backend.watch}).
-    """
-
-    def __init__(self, *args: Any, watch: Callable[[Account, str], None]) -> None:
-        super().__init__(*args)
-        self._watch = watch
-
-    def create(self, entity: Entity, idempotency_key: str | None = None) -> Deferred[Entity]:
-        def watched(created: Entity) -> Entity:
-            if awaits_links(created):
-                self._watch(self._account, created.id)
-            return created
-
-        return super().create(entity, idempotency_key).addCallback(watched)
 
 
 @implementer(IBackend)
@@ -358,7 +316,7 @@ class EC2Backend:
     def _look(self, account: Account, id: str, delay: float) -> Deferred[Any]:
         def done(report: Report | None) -> None:
             if report is not None:
-                self._logged(report, account.label)
+                logged(report, self.log, account.label)
             elif delay * 2 <= RECONCILE_EVERY:
                 self.watch(account, id, delay * 2)
 
@@ -369,31 +327,6 @@ class EC2Backend:
         return deferToThreadPool(self._reactor, self._pool, complete_instance, account, id
                                  ).addCallback(done).addErrback(failed)
 
-    def _logged(self, report: Report, name: str) -> Report:
-        """Log what a reconciler pass (or a watcher's look) did in account C{name}."""
-        for error in report.errors:
-            self.log.warn("reconciler in {account}: {error}", account=name, error=error)
-        for link in report.links_abandoned:
-            self.log.warn("reconciler in {account} gave up the link {link}",
-                          account=name, link=link)
-        changes = (report.links_made, report.key_pairs_deleted,
-                   report.addresses_released, report.interfaces_deleted)
-        for action, done in (("link_made", report.links_made),
-                             ("link_abandoned", report.links_abandoned),
-                             ("key_pair_deleted", report.key_pairs_deleted),
-                             ("address_released", report.addresses_released),
-                             ("interface_deleted", report.interfaces_deleted),
-                             ("error", report.errors)):
-            if done:
-                metrics.RECONCILER_ACTIONS.labels(action).inc(len(done))
-        if any(changes):
-            self.log.info(
-                "reconciler in {account}: links made {links}, key pairs deleted {keys}, "
-                "addresses released {addresses}, interfaces deleted {interfaces}",
-                account=name, links=report.links_made, keys=report.key_pairs_deleted,
-                addresses=report.addresses_released, interfaces=report.interfaces_deleted)
-        return report
-
     def reconcile(self) -> Deferred[Any]:
         """One reconciler pass over every account; its outcome is logged."""
         now = self._clock()
@@ -403,132 +336,6 @@ class EC2Backend:
 
         return DeferredList([
             deferToThreadPool(self._reactor, self._pool, reconcile, account, now)
-            .addCallback(self._logged, account.label).addErrback(failed, account.label)
+            .addCallback(logged, self.log, account.label).addErrback(failed, account.label)
             for account in self._every_region()
         ])
-
-
-def reconcile_if(leading: Callable[[], bool], backend: EC2Backend) -> Deferred[Any] | None:
-    """A reconciler pass of C{backend} if this process C{leading()}, else nothing."""
-    return backend.reconcile() if leading() else None
-
-
-class ThreadPoolService(Service):
-    """
-    Starts a thread pool with the service; stops it after reactor shutdown,
-    or on L{release} (a replaced configuration's pool, once unused).
-    """
-
-    _trigger: Any = None
-    _stopped = False
-
-    def __init__(self, reactor: IReactorCore, pool: ThreadPool):
-        self._reactor = reactor
-        self.pool = pool
-
-    def startService(self) -> None:
-        super().startService()
-        self.pool.start()
-        self._trigger = self._reactor.addSystemEventTrigger("after", "shutdown", self._stop)
-
-    def _stop(self) -> None:
-        if not self._stopped:
-            self._stopped = True
-            self.pool.stop()
-
-    def release(self) -> None:
-        """
-        Stop the pool now rather than at shutdown: in one of the reactor's
-        threads, since joining waits for a call still running.
-        """
-        if self._trigger is not None:
-            self._reactor.removeSystemEventTrigger(self._trigger)
-            self._trigger = None
-        if not self._stopped:
-            IReactorThreads(self._reactor).callInThread(self._stop)
-
-
-def region_label(config: Config, region: str) -> str:
-    """
-    The region the templates of C{region} name (L{AccountCatalog.region}):
-    itself in a gateway of several regions, C{""} in a gateway of one.
-    """
-    return region if len(config.aws.regions) > 1 else ""
-
-
-def make_accounts(config: Config, clients: dict[str, EC2Client],
-                  ssm: dict[str, Any] | None = None,
-                  region: str | None = None) -> dict[str, Account]:
-    """
-    The in-memory state of every account served in C{region} (default: the
-    home region; nothing loaded yet); C{ssm}: their SSM clients, for user
-    mixins.  In a gateway of several regions, images and zones name theirs.
-    Each account gets a breaker in front of its EC2 client (and of its SSM
-    client in the home region, where that client calls).
-    """
-    host = config.server.public_host
-    region = region or config.aws.region
-    label = region_label(config, region)
-    accounts = {}
-    for name, client in clients.items():
-        breaker = Breaker()
-        guard(client, breaker)
-        home_ssm = (ssm or {}).get(name)
-        if home_ssm is not None and region == config.aws.region:
-            guard(home_ssm, breaker)
-        accounts[name] = Account(
-            name=name, client=client, aws=config.aws_for(name, region),
-            catalog=AccountCatalog(name, client, config.aws_for(name, region),
-                                   config.images_for(name, region), host, config.path,
-                                   config.template_keys(name, region), label),
-            groups=SecurityGroups(client, config.aws.ssh_cidr),
-            ssm=home_ssm, limits=config.account(name).limits, breaker=breaker)
-    return accounts
-
-
-def serve(config: Config, ssm: dict[str, Any] | None = None) -> dict[str, Account | Served]:
-    """
-    Every account as the backend serves it, with clients built here (from
-    the main thread): in a gateway of one region its L{Account}, in one of
-    several its L{Served} regions, its default first.
-    """
-    if len(config.aws.regions) == 1:
-        return dict(make_accounts(config, build_clients(config), ssm))
-    by_region = {region: make_accounts(config, build_clients(config, region), ssm, region)
-                 for region in config.aws.regions}
-    served: dict[str, Account | Served] = {}
-    for account in config.accounts:
-        regions = [by_region[region][account.name] for region in config.regions_for(account.name)]
-        for one in regions:
-            one.regions = regions
-        served[account.name] = Served(tuple(regions),
-                                      RegionMap(config.aws.region, config.regions_for(account.name)))
-    return served
-
-
-def make_backend_service(config: Config, reactor: Any,
-                         leading: Callable[[], bool] = always) -> tuple[EC2Backend, MultiService]:
-    """
-    The backend and the service that runs it: the C{occid-aws} thread pool,
-    the catalog timer (first load at start) and the reconciler timer, whose
-    passes run only while C{leading()} (L{occid.leadership}: one process
-    of the host runs them; with C{[server] coordination_dir} that process
-    alone reads the catalogues from EC2, L{SharedCatalogue}).
-    Clients are built here, in the main thread, before any thread runs.
-    """
-    pool = ThreadPool(0, config.aws.threads, "occid-aws")
-    backend = EC2Backend(
-        reactor, pool,
-        serve(config, build_ssm_clients(config)),
-        clock=lambda: datetime.fromtimestamp(reactor.seconds(), UTC),
-        shared_dir=config.server.coordination_dir, leading=leading,
-    )
-    service = MultiService()
-    ThreadPoolService(reactor, pool).setServiceParent(service)
-    for step, call in ((CATALOG_REFRESH, backend.refresh_catalogs),
-                       (DISTRIBUTED_REFRESH, backend.refresh_distributed),
-                       (RECONCILE_EVERY, partial(reconcile_if, leading, backend))):
-        timer = TimerService(step, call)
-        timer.clock = reactor
-        timer.setServiceParent(service)
-    return backend, service

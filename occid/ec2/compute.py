@@ -19,7 +19,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from occid.ec2 import quotas, visible
 from occid.ec2.account import Account, all_instances
 from occid.ec2.addresses import occid_addresses, release
-from occid.ec2.catalog import SavedImage
 from occid.ec2.defaults import check_template_sizes, requested_sizes
 from occid.ec2.errors import translated
 from occid.ec2.fullupdate import dropped_mixins, replaced_attributes
@@ -42,6 +41,7 @@ from occid.ec2.tags import (
     tag_dict,
     tag_list,
 )
+from occid.ec2.templates import SavedImage
 from occid.ec2.values import check_image_name
 from occid.ec2.vocabulary import instance_type_of
 from occid.occi import infrastructure as infra

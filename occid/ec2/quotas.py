@@ -7,7 +7,7 @@ The use is counted from occid's tags in EC2 at that moment, never kept in
 memory, so every occid process serving the account counts the same: the
 instances tagged C{occid:owner} that occid shows (L{occid.ec2.tags.shown}:
 not shutting down or terminated), their vCPUs from DescribeInstanceTypes'
-C{DefaultVCpus} (L{occid.ec2.catalog.instance_types}; an instance of a type
+C{DefaultVCpus} (L{occid.ec2.answers.instance_types}; an instance of a type
 EC2 no longer lists counts no vCPUs, while a request for such a type is
 refused), and the volumes
 tagged C{occid:owner} not being deleted (their size, root volumes
@@ -23,7 +23,7 @@ L{occid.ec2.usage.check}.
 from __future__ import annotations
 
 from occid.ec2.account import Account, all_instances
-from occid.ec2.catalog import instance_types
+from occid.ec2.answers import instance_types
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG, shown, tag_dict
 from occid.ec2.usage import Usage, check

@@ -4,7 +4,7 @@ One catalogue read from EC2 for all the occid processes of a host
 (C{[server] coordination_dir}): the process running the reconciler (the
 leader, L{occid.leadership}) reads each account's templates in each region
 from EC2 as a process alone does, and writes EC2's answers
-(L{occid.ec2.catalog.read_answers}) to C{catalogue-<account>-<region>.json}
+(L{occid.ec2.answers.read_answers}) to C{catalogue-<account>-<region>.json}
 in that directory: written whole to a temporary file, then renamed over
 the old one, so a reader sees one snapshot or the next, never a mix.  The
 other processes build their templates from the snapshot (the same code as
