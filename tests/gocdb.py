@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from occid.atomicfile import write_file
 from occid.demo import pki
 
 GOCDB_HOST = "goc.egi.eu"
@@ -59,7 +60,7 @@ class GocdbStub:
             extensions=[(x509.SubjectAlternativeName([x509.DNSName(GOCDB_HOST)]), False)])
         #: The CA file to give C{REQUESTS_CA_BUNDLE}.
         self.ca_file = os.path.join(directory, "gocdb-ca.pem")
-        pki.write_file(self.ca_file, pki.pem(ca.certificate))
+        write_file(self.ca_file, pki.pem(ca.certificate))
         certificate, key = os.path.join(directory, "gocdb.pem"), os.path.join(directory, "gocdb.key")
         server.write_pair(certificate, key)
         self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

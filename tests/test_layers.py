@@ -37,7 +37,7 @@ CORE_MODULES = ("occid/policy.py", "occid/config.py", "occid/modes.py", "occid/a
                 "occid/awsconfig.py", "occid/regionconfig.py", "occid/imagesconfig.py",
                 "occid/oidcconfig.py", "occid/interfaces.py", "occid/metrics.py",
                 "occid/metricsconfig.py", "occid/listenconfig.py", "occid/serverconfig.py",
-                "occid/gridconfig.py", "occid/tableconfig.py")
+                "occid/gridconfig.py", "occid/tableconfig.py", "occid/atomicfile.py")
 
 #: What the pure core must never import.
 FORBIDDEN = ("twisted", "boto3", "botocore")

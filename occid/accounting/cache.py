@@ -11,8 +11,8 @@ vanished before their end was seen.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+
+from occid.atomicfile import write_file
 
 __all__ = ["Cache"]
 
@@ -52,8 +52,4 @@ class Cache:
         """Write the file (nothing without a path)."""
         if self._path is None:
             return
-        directory = os.path.dirname(self._path) or "."
-        os.makedirs(directory, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, encoding="utf-8") as f:
-            json.dump(self._data, f)
-        os.replace(f.name, self._path)
+        write_file(self._path, json.dumps(self._data).encode())

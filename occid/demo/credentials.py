@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from occid.atomicfile import write_file
 from occid.demo import pki
-from occid.demo.pki import Credential, TrustDir, write_file
+from occid.demo.pki import Credential, TrustDir
 from occid.demo.voms import ac_extension, attribute_certificate, write_lsc
 
 #: The demo's one VO, and the host named in its ACs' policyAuthority.

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import crypto
 
+from occid.atomicfile import write_file
 from occid.gsi.names import SHORT_NAMES, slash_dn
 from occid.gsi.proxycert import INHERIT_ALL, LIMITED, PCI, ProxyCertInfo
 
@@ -34,7 +35,7 @@ __all__ = [
     "Credential", "Extension", "TrustDir", "certificate", "cn", "crl", "extend", "free_port",
     "issue_ca", "issue_end_entity", "issue_proxy", "key_pem", "key_usage", "merge_extensions",
     "name", "namespaces_text", "new_key", "pem", "proxy_cert_info", "proxy_extensions",
-    "proxy_serial", "proxy_subject", "signing_policy_text", "subject_hash", "write_file",
+    "proxy_serial", "proxy_subject", "signing_policy_text", "subject_hash",
 ]
 
 #: An extension of a certificate to be and whether it is critical.
@@ -44,16 +45,6 @@ _OIDS = {short: x509.ObjectIdentifier(oid) for oid, short in SHORT_NAMES.items()
 
 
 # -- files and ports ---------------------------------------------------------------
-
-
-def write_file(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Replace C{path} atomically with C{data}, created with C{mode}; make its directory."""
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(temporary, path)
 
 
 def free_port() -> int:

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from occid.atomicfile import write_file
 from occid.demo.credentials import VO, DemoFiles, ensure_credentials
 from occid.demo.issuer import Issuer, entitlement
-from occid.demo.pki import free_port, write_file
+from occid.demo.pki import free_port
 
 DEFAULT_DIRECTORY = "occid-demo"
 DEFAULT_PORT = 11443

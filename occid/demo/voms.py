@@ -22,7 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from occid.demo.pki import Credential, write_file
+from occid.atomicfile import write_file
+from occid.demo.pki import Credential
 from occid.gsi import vomsasn1 as voms
 from occid.gsi.names import slash_dn
 

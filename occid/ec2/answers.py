@@ -72,6 +72,11 @@ def imported_images(client: EC2Client) -> list[dict]:
     return [image for page in pages for image in page["Images"] if offered(tag_dict(image))]
 
 
+def imported_answers(client: EC2Client) -> list[dict]:
+    """The parts of L{imported_images} their templates are built from (blocking)."""
+    return [image_fields(image, "ImageId", "Tags") for image in imported_images(client)]
+
+
 def saved_images(client: EC2Client) -> list[dict]:
     """The descriptions of the account's images saved through occid, pending ones included."""
     pages = client.get_paginator("describe_images").paginate(
@@ -118,8 +123,7 @@ def read_answers(client: EC2Client, aws: AwsConfig, images: ImagesConfig) -> dic
     return {
         "images": [image_fields(image, "ImageId", "Name")
                    for image in offered_images(client, images)],
-        "imported": [image_fields(image, "ImageId", "Tags")
-                     for image in imported_images(client)],
+        "imported": imported_answers(client),
         "types": instance_types(client, aws.instance_types),
         "zones": sorted(
             zone["ZoneName"]

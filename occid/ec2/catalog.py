@@ -34,7 +34,7 @@ from dataclasses import replace
 
 from occid.accountconfig import GLOBAL_TEMPLATE_KEYS, TemplateKeys
 from occid.config import DEFAULT_PATH, AwsConfig, ImagesConfig
-from occid.ec2.answers import image_fields, imported_images, read_answers
+from occid.ec2.answers import imported_answers, read_answers
 from occid.ec2.clients import EC2Client
 from occid.ec2.scope import Scope
 from occid.ec2.tags import OWNER_TAG, VO_TAG
@@ -139,8 +139,7 @@ class AccountCatalog:
         with self._lock:
             if self._state is None or self._answers is None:
                 return False
-            imported = [image_fields(image, "ImageId", "Tags")
-                        for image in imported_images(self._client)]
+            imported = imported_answers(self._client)
             distributed = distributed_templates(imported, self.public_host, self.region)
             templates = self._state[0]
             if mixin_keys(distributed) == mixin_keys(templates.distributed):

@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable
 
+from occid.atomicfile import write_file
 from occid.ec2.catalog import AccountCatalog
 from occid.occi.catalog import Catalog
 
@@ -73,10 +74,7 @@ class SharedCatalogue:
         answers = self._catalog.answers
         if answers is None:
             return
-        temporary = f"{self.path}.{os.getpid()}.tmp"
-        with open(temporary, "w", encoding="utf-8") as f:
-            json.dump(answers, f, default=str)
-        os.replace(temporary, self.path)
+        write_file(self.path, json.dumps(answers, default=str).encode())
         self._seen = os.stat(self.path).st_mtime_ns
 
     def _adopt(self) -> bool:
