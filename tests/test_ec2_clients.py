@@ -8,7 +8,7 @@ import logging
 from urllib.parse import parse_qs
 
 import pytest
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from occid.config import AccountConfig
 from occid.ec2.clients import build_clients, client_config, retry_safe, role_session_name
@@ -114,6 +114,27 @@ def test_writes_without_client_token_are_tried_once(moto, monkeypatch):
     with pytest.raises(ReadTimeoutError):
         client.describe_vpcs()
     assert len(reads) == 3
+
+
+def test_a_launch_whose_answer_was_lost_is_sent_once(moto, monkeypatch):
+    """
+    RunInstances carries a ClientToken, but once it was sent and its answer
+    lost (a read timeout) botocore does not send it again: occid looks it
+    up by its token instead (L{occid.ec2.outcome}).  A launch that never
+    reached EC2 (no connection) is tried [aws] attempts times.
+    """
+    no_backoff(monkeypatch)
+    client = build_clients(make_config(moto.endpoint, attempts=3))["fedcloud"]
+    launch = {"ImageId": DEBIAN, "MinCount": 1, "MaxCount": 1}
+    sends = raise_on_send(client, "RunInstances", ReadTimeoutError(endpoint_url=moto.endpoint))
+    with pytest.raises(ReadTimeoutError):
+        client.run_instances(**launch)
+    assert len(sends) == 1
+    client = build_clients(make_config(moto.endpoint, attempts=3))["fedcloud"]
+    sends = raise_on_send(client, "RunInstances", EndpointConnectionError(endpoint_url=moto.endpoint))
+    with pytest.raises(EndpointConnectionError):
+        client.run_instances(**launch)
+    assert len(sends) == 3
 
 
 def test_creates_with_a_client_token_are_retried_with_the_same_token(moto, monkeypatch):
